@@ -1,0 +1,153 @@
+//! What the pages exchange with the server: the shapes (plain serde types, shared with the
+//! WASM build) and the server functions that fetch them.
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A project as the UI shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectView {
+    /// `gh` or `bb`, as in page URLs.
+    pub vcs: String,
+    pub org: String,
+    pub repo: String,
+    pub public: bool,
+}
+
+impl ProjectView {
+    /// `/gh/acme/widgets`
+    pub fn href(&self) -> String {
+        format!("/{}/{}/{}", self.vcs, self.org, self.repo)
+    }
+
+    /// `/api/v1.1/project/gh/acme/widgets`
+    pub fn api_href(&self) -> String {
+        format!("/api/v1.1/project/{}/{}/{}", self.vcs, self.org, self.repo)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildView {
+    pub build_num: i64,
+    pub branch: String,
+    pub revision: String,
+    /// `running`, `success`, `failed`, `canceled`, `timedout`, `infrastructure_fail`.
+    pub status: String,
+    /// RFC 3339, UTC.
+    pub start_time: String,
+    pub stop_time: Option<String>,
+    pub duration_secs: Option<i64>,
+    pub parallelism: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactView {
+    pub node_index: i64,
+    pub path: String,
+    pub pretty_path: String,
+    /// The v1.1 artifact route, relative to the site (`/api/v1.1/project/.../artifacts/0/...`).
+    pub url: String,
+    pub size: i64,
+    pub content_type: String,
+}
+
+impl ArtifactView {
+    pub fn is_image(&self) -> bool {
+        self.content_type.starts_with("image/")
+    }
+
+    pub fn is_html(&self) -> bool {
+        self.content_type.starts_with("text/html")
+    }
+
+    pub fn file_name(&self) -> &str {
+        self.pretty_path.rsplit('/').next().unwrap_or(&self.pretty_path)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectBuilds {
+    pub project: ProjectView,
+    pub builds: Vec<BuildView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildPageData {
+    pub project: ProjectView,
+    pub build: BuildView,
+    pub artifacts: Vec<ArtifactView>,
+}
+
+/// Errors a page shows as they are: each message is written for the reader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum UiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("Something went wrong on the server; the details are in its log.")]
+    Internal,
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl server_fn::error::FromServerFnError for UiError {
+    type Encoder = server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: server_fn::error::ServerFnErrorErr) -> Self {
+        UiError::Transport(value.to_string())
+    }
+}
+
+use leptos::server_fn;
+
+#[cfg(feature = "ssr")]
+fn session_token_from_request() -> impl std::future::Future<Output = Option<String>> {
+    async {
+        let headers: http::HeaderMap = leptos_axum::extract().await.ok()?;
+        backend::session_from_headers(&headers)
+    }
+}
+
+#[server(endpoint = "projects")]
+pub async fn list_projects() -> Result<Vec<ProjectView>, UiError> {
+    let session = session_token_from_request().await;
+    backend::get().projects(session).await
+}
+
+#[server(endpoint = "builds")]
+pub async fn list_builds(vcs: String, org: String, repo: String) -> Result<ProjectBuilds, UiError> {
+    let session = session_token_from_request().await;
+    let result = backend::get().builds(session, &vcs, &org, &repo).await;
+    backend::set_status_for(&result);
+    result
+}
+
+#[server(endpoint = "build")]
+pub async fn get_build_page(vcs: String, org: String, repo: String, build_num: String) -> Result<BuildPageData, UiError> {
+    let session = session_token_from_request().await;
+    let result = backend::get().build_page(session, &vcs, &org, &repo, &build_num).await;
+    backend::set_status_for(&result);
+    result
+}
+
+#[server(endpoint = "whoami")]
+pub async fn current_user() -> Result<Option<String>, UiError> {
+    let session = session_token_from_request().await;
+    backend::get().current_user(session).await
+}
+
+/// Signs in and sets the session cookie; then goes to `next` (a path on this site) or `/`.
+#[server(endpoint = "login")]
+pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), UiError> {
+    let session = backend::get().login(&username, &password).await?;
+    let response = expect_context::<leptos_axum::ResponseOptions>();
+    response.append_header(http::header::SET_COOKIE, backend::session_cookie(&session));
+    leptos_axum::redirect(&backend::safe_next(next.as_deref()));
+    Ok(())
+}

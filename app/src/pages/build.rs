@@ -1,0 +1,216 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::{ArtifactView, BuildPageData, get_build_page};
+use crate::components::artifact_tree::ArtifactTree;
+use crate::components::gallery::Gallery;
+use crate::components::layout::ErrorPanel;
+use crate::components::status::StatusBadge;
+use crate::format::{human_duration, human_size, short_revision, short_time};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Artifacts,
+    Gallery,
+    Details,
+}
+
+impl Tab {
+    const ALL: [Tab; 3] = [Tab::Artifacts, Tab::Gallery, Tab::Details];
+
+    fn from_query(value: Option<String>) -> Tab {
+        match value.as_deref() {
+            Some("gallery") => Tab::Gallery,
+            Some("details") => Tab::Details,
+            _ => Tab::Artifacts,
+        }
+    }
+
+    fn slug(self) -> &'static str {
+        match self {
+            Tab::Artifacts => "artifacts",
+            Tab::Gallery => "gallery",
+            Tab::Details => "details",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Tab::Artifacts => "Artifacts",
+            Tab::Gallery => "Gallery",
+            Tab::Details => "Details",
+        }
+    }
+}
+
+/// The artifacts worth a link at the top: HTML reports first, then logs and text, then the rest.
+fn top_links(artifacts: &[ArtifactView], max: usize) -> Vec<ArtifactView> {
+    let rank = |a: &ArtifactView| {
+        if a.is_html() && a.file_name() == "index.html" {
+            0
+        } else if a.is_html() {
+            1
+        } else if a.content_type.starts_with("text/") {
+            2
+        } else if a.is_image() {
+            4
+        } else {
+            3
+        }
+    };
+    let mut sorted: Vec<&ArtifactView> = artifacts.iter().collect();
+    sorted.sort_by_key(|a| (rank(a), a.node_index, a.pretty_path.len()));
+    sorted.into_iter().take(max).cloned().collect()
+}
+
+/// `/:vcs/:org/:repo/:build_num`
+#[component]
+pub fn BuildPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let key = move || {
+        let p = params.read();
+        let get = |k: &str| p.get(k).unwrap_or_default();
+        (get("vcs"), get("org"), get("repo"), get("build_num"))
+    };
+    let data = Resource::new(key, |(vcs, org, repo, num)| get_build_page(vcs, org, repo, num));
+    let tab = Signal::derive(move || Tab::from_query(query.read().get("tab")));
+
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading build…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    Ok(page) => view! { <BuildView page tab on_finished=move || data.refetch()/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn BuildView(page: BuildPageData, tab: Signal<Tab>, on_finished: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+    let BuildPageData { project, build, artifacts } = page;
+    let base = format!("{}/{}", project.href(), build.build_num);
+    let status = RwSignal::new(build.status.clone());
+    watch_running_build(format!("{}/{}", project.api_href(), build.build_num), status, on_finished);
+
+    let title = format!("{}/{} #{}", project.org, project.repo, build.build_num);
+    let links = top_links(&artifacts, 8);
+    let total = artifacts.len();
+    let images: Vec<ArtifactView> = artifacts.iter().filter(|a| a.is_image()).cloned().collect();
+    let image_count = images.len();
+    let details = build.clone();
+    let api_link = format!("{}/{}/artifacts", project.api_href(), build.build_num);
+
+    let tab_panel = move || match tab.get() {
+        Tab::Artifacts => view! { <ArtifactTree artifacts=artifacts.clone()/> }.into_any(),
+        Tab::Gallery => view! { <Gallery images=images.clone()/> }.into_any(),
+        Tab::Details => view! { <BuildDetails summary=details.clone() api_link=api_link.clone()/> }.into_any(),
+    };
+
+    view! {
+        <Title text=title.clone()/>
+        <nav class="crumbs" aria-label="Breadcrumb">
+            <a href="/">"Projects"</a>" / "
+            <a href=project.href()>{format!("{}/{}", project.org, project.repo)}</a>" / "
+        </nav>
+        <header class="build-header">
+            <h1>{format!("Build #{}", build.build_num)}</h1>
+            <StatusBadge status/>
+            <dl class="facts">
+                <div><dt>"Branch"</dt><dd class="branch">{build.branch.clone()}</dd></div>
+                <div><dt>"Revision"</dt><dd><code title=build.revision.clone()>{short_revision(&build.revision).to_owned()}</code></dd></div>
+                <div><dt>"Started"</dt><dd>{short_time(&build.start_time)}</dd></div>
+                <div><dt>"Duration"</dt><dd>{build.duration_secs.map(human_duration).unwrap_or_else(|| "running".into())}</dd></div>
+            </dl>
+        </header>
+        <nav class="artifact-links" aria-label="Artifact links">
+            {if total == 0 {
+                view! { <span class="empty">"No artifacts"</span> }.into_any()
+            } else {
+                view! {
+                    <ul>
+                        {links.into_iter().map(|a| view! {
+                            <li>
+                                <a href=a.url.clone() rel="external">{a.pretty_path.clone()}</a>
+                                <span class="size">{human_size(a.size)}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    {(total > 8).then(|| view! {
+                        <a class="all" href=format!("{base}?tab=artifacts")>{format!("All {total} artifacts")}</a>
+                    })}
+                }.into_any()
+            }}
+        </nav>
+        <nav class="tabs" role="tablist" aria-label="Build sections">
+            {Tab::ALL.into_iter().map(|t| {
+                let count = match t {
+                    Tab::Artifacts => Some(total),
+                    Tab::Gallery => Some(image_count),
+                    Tab::Details => None,
+                };
+                view! {
+                    <a
+                        role="tab"
+                        href=format!("{base}?tab={}", t.slug())
+                        aria-selected=move || (tab.get() == t).to_string()
+                        class:active=move || tab.get() == t
+                    >
+                        {t.label()}
+                        {count.map(|c| view! { <span class="count" aria-hidden="true">{c}</span> })}
+                    </a>
+                }
+            }).collect_view()}
+        </nav>
+        <section class="tab-panel" role="tabpanel" aria-label=move || tab.get().label()>
+            {tab_panel}
+        </section>
+    }
+}
+
+#[component]
+fn BuildDetails(summary: crate::api::BuildView, api_link: String) -> impl IntoView {
+    view! {
+        <dl class="details">
+            <dt>"Build"</dt><dd>{summary.build_num}</dd>
+            <dt>"Status"</dt><dd>{summary.status.clone()}</dd>
+            <dt>"Branch"</dt><dd>{summary.branch.clone()}</dd>
+            <dt>"Revision"</dt><dd><code>{summary.revision.clone()}</code></dd>
+            <dt>"Started"</dt><dd>{summary.start_time.clone()}</dd>
+            <dt>"Finished"</dt><dd>{summary.stop_time.clone().unwrap_or_else(|| "not yet".into())}</dd>
+            <dt>"Containers"</dt><dd>{summary.parallelism}</dd>
+            <dt>"API"</dt><dd><a href=api_link.clone() rel="external">{api_link.clone()}</a></dd>
+        </dl>
+    }
+}
+
+/// While a build runs, asks the v1.1 API for its status every few seconds (in the browser
+/// only) and reloads the page data once it has finished.
+#[allow(unused_variables)]
+fn watch_running_build(api_url: String, status: RwSignal<String>, on_finished: impl Fn() + Send + Sync + 'static) {
+    #[cfg(feature = "hydrate")]
+    {
+        #[derive(serde::Deserialize)]
+        struct Summary {
+            status: String,
+        }
+        if status.get_untracked() != "running" {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            loop {
+                gloo_timers::future::TimeoutFuture::new(5_000).await;
+                let Ok(response) = gloo_net::http::Request::get(&api_url).send().await else { continue };
+                let Ok(summary) = response.json::<Summary>().await else { continue };
+                if summary.status != "running" {
+                    status.set(summary.status);
+                    on_finished();
+                    break;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,5 @@
+pub mod build;
+pub mod login;
+pub mod not_found;
+pub mod project;
+pub mod projects;

@@ -1,0 +1,54 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use super::builds::AgentBuildPath;
+use crate::domain::NodeIndex;
+use crate::error::ApiResult;
+use crate::router::AppState;
+use crate::services::Principal;
+use crate::services::uploads::{FileToStore, UploadDone, UploadOutcome, UploadPlan};
+
+#[derive(Debug, Deserialize)]
+pub struct PlanRequest {
+    pub node_index: i64,
+    pub files: Vec<FileToStore>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanResponse {
+    pub uploads: Vec<UploadPlan>,
+}
+
+pub async fn plan_uploads(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(path): Path<AgentBuildPath>,
+    Json(req): Json<PlanRequest>,
+) -> ApiResult<Json<PlanResponse>> {
+    let (slug, num) = path.parse()?;
+    let node: NodeIndex = req.node_index.to_string().parse()?;
+    let uploads = state.vitrine.plan_uploads(&who, &slug, num, node, req.files).await?;
+    Ok(Json(PlanResponse { uploads }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompleteRequest {
+    pub uploads: Vec<UploadDone>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CompleteResponse {
+    pub results: Vec<UploadOutcome>,
+}
+
+pub async fn complete_uploads(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(path): Path<AgentBuildPath>,
+    Json(req): Json<CompleteRequest>,
+) -> ApiResult<Json<CompleteResponse>> {
+    let (slug, num) = path.parse()?;
+    let results = state.vitrine.complete_uploads(&who, &slug, num, req.uploads).await?;
+    Ok(Json(CompleteResponse { results }))
+}

@@ -1,0 +1,95 @@
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+
+use super::views::BuildSummary;
+use crate::api::{ProjectPath, build_ref};
+use crate::domain::StatusFilter;
+use crate::error::{ApiError, ApiResult};
+use crate::router::AppState;
+use crate::services::Principal;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    offset: Option<String>,
+    filter: Option<String>,
+    branch: Option<String>,
+}
+
+fn parse_num(name: &str, value: Option<&str>, default: i64) -> ApiResult<i64> {
+    match value {
+        None | Some("") => Ok(default),
+        Some(v) => v.parse().map_err(|_| ApiError::bad_request(format!("{name} must be a number"))),
+    }
+}
+
+async fn list(state: AppState, who: Principal, project: ProjectPath, branch: Option<String>, q: ListQuery) -> ApiResult<Json<Vec<BuildSummary>>> {
+    let slug = project.slug()?;
+    let filter = match q.filter.as_deref() {
+        None | Some("") => None,
+        Some(f) => Some(f.parse::<StatusFilter>()?),
+    };
+    let limit = parse_num("limit", q.limit.as_deref(), 30)?;
+    let offset = parse_num("offset", q.offset.as_deref(), 0)?;
+    let (project, builds) = state.vitrine.recent_builds(&who, &slug, branch.as_deref(), filter, limit, offset).await?;
+    let url = &state.vitrine.settings.public_url;
+    Ok(Json(builds.iter().map(|b| BuildSummary::new(url, &project, b)).collect()))
+}
+
+/// `GET /api/v1.1/project/:vcs/:org/:repo`
+pub async fn list_builds(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(project): Path<ProjectPath>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<BuildSummary>>> {
+    list(state, who, project, None, q).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BranchPath {
+    vcs: String,
+    org: String,
+    repo: String,
+    branch: String,
+}
+
+/// `GET /api/v1.1/project/:vcs/:org/:repo/tree/:branch` (the branch may contain `/`)
+pub async fn list_branch_builds(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(p): Path<BranchPath>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<BuildSummary>>> {
+    let project = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo };
+    list(state, who, project, Some(p.branch), q).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BuildPath {
+    vcs: String,
+    org: String,
+    repo: String,
+    build_num: String,
+}
+
+impl BuildPath {
+    pub fn project(&self) -> ProjectPath {
+        ProjectPath { vcs: self.vcs.clone(), org: self.org.clone(), repo: self.repo.clone() }
+    }
+}
+
+/// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num`
+pub async fn get_build(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(p): Path<BuildPath>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<BuildSummary>> {
+    let slug = p.project().slug()?;
+    let build = build_ref(&p.build_num, q.branch, q.filter.as_deref())?;
+    let (project, build) = state.vitrine.find_build(&who, &slug, &build).await?;
+    Ok(Json(BuildSummary::new(&state.vitrine.settings.public_url, &project, &build)))
+}
+

@@ -1,0 +1,80 @@
+//! JSON shapes of the v1.1 API, built from database rows.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::db::{Artifact, Build, Project};
+use crate::domain::{BuildStatus, VcsType};
+use crate::services::artifacts::artifact_route;
+
+pub fn iso_time(unix: i64) -> String {
+    DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[derive(Debug, Serialize)]
+pub struct BuildSummary {
+    pub build_num: i64,
+    pub build_url: String,
+    pub vcs_url: String,
+    pub vcs_type: &'static str,
+    pub username: String,
+    pub reponame: String,
+    pub branch: String,
+    pub vcs_revision: String,
+    pub status: &'static str,
+    pub outcome: Option<&'static str>,
+    pub lifecycle: &'static str,
+    pub start_time: String,
+    pub stop_time: Option<String>,
+    pub build_time_millis: Option<i64>,
+    pub parallel: i64,
+    pub why: &'static str,
+}
+
+impl BuildSummary {
+    pub fn new(public_url: &str, project: &Project, build: &Build) -> Self {
+        let status = build.status();
+        let vcs = project.vcs();
+        let host = match vcs {
+            VcsType::Github => "github.com",
+            VcsType::Bitbucket => "bitbucket.org",
+        };
+        BuildSummary {
+            build_num: build.build_num,
+            build_url: format!("{public_url}/{}/{}", project.short_slug(), build.build_num),
+            vcs_url: format!("https://{host}/{}/{}", project.org, project.repo),
+            vcs_type: vcs.as_str(),
+            username: project.org.clone(),
+            reponame: project.repo.clone(),
+            branch: build.branch.clone(),
+            vcs_revision: build.revision.clone(),
+            status: status.as_str(),
+            outcome: status.is_finished().then_some(status.as_str()),
+            lifecycle: if status == BuildStatus::Running { "running" } else { "finished" },
+            start_time: iso_time(build.start_time),
+            stop_time: build.stop_time.map(iso_time),
+            build_time_millis: build.stop_time.map(|stop| (stop - build.start_time) * 1000),
+            parallel: build.parallelism,
+            why: "api",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ArtifactEntry {
+    pub path: String,
+    pub pretty_path: String,
+    pub node_index: i64,
+    pub url: String,
+}
+
+impl ArtifactEntry {
+    pub fn new(public_url: &str, project: &Project, build_num: i64, a: &Artifact) -> Self {
+        ArtifactEntry {
+            path: a.path.clone(),
+            pretty_path: a.pretty_path.clone(),
+            node_index: a.node_index,
+            url: format!("{public_url}{}", artifact_route(project, build_num, a.node_index, &a.pretty_path)),
+        }
+    }
+}

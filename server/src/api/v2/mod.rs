@@ -1,0 +1,3 @@
+//! The part of CircleCI's v2 API that concerns artifacts.
+
+pub mod artifacts;

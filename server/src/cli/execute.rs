@@ -1,0 +1,289 @@
+//! `vitrine execute`: runs one job of a CircleCI 2.x config on this machine. `run` steps go
+//! through `bash -eo pipefail`; `store_artifacts` steps store into a new build; `checkout` is
+//! the current directory. Docker and machine executors are not started.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+use super::client::BuildTarget;
+use super::paths::{absolutize, expand_home};
+use super::run::exit_code;
+use super::store_artifacts::{ServerArgs, store};
+use crate::domain::{BuildNum, BuildStatus, NodeIndex};
+
+#[derive(Debug, Args)]
+pub struct ExecuteArgs {
+    #[arg(long, default_value = ".circleci/config.yml")]
+    pub config: PathBuf,
+    #[arg(long, default_value = "build")]
+    pub job: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[arg(long, env = "CIRCLE_BRANCH", default_value = "main")]
+    pub branch: String,
+    #[arg(long, env = "CIRCLE_SHA1", default_value = "")]
+    pub revision: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Config {
+    version: Option<Value>,
+    #[serde(default)]
+    jobs: BTreeMap<String, Job>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Job {
+    docker: Option<Value>,
+    machine: Option<Value>,
+    macos: Option<Value>,
+    executor: Option<Value>,
+    working_directory: Option<String>,
+    #[serde(default)]
+    environment: BTreeMap<String, Value>,
+    #[serde(default)]
+    steps: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    OnSuccess,
+    Always,
+    OnFail,
+}
+
+#[derive(Debug)]
+enum Step {
+    Checkout,
+    Run { name: String, command: String, working_directory: Option<String>, environment: BTreeMap<String, String>, when: When },
+    StoreArtifacts { path: String, destination: Option<String> },
+    Unsupported(String),
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn env_map(v: Option<&Value>) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    if let Some(Value::Mapping(m)) = v {
+        for (k, v) in m {
+            let (Some(k), Some(v)) = (scalar(k), scalar(v)) else { bail!("environment values must be strings or numbers") };
+            out.insert(k, v);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_when(v: Option<&Value>) -> anyhow::Result<When> {
+    match v.and_then(scalar).as_deref() {
+        None | Some("on_success") => Ok(When::OnSuccess),
+        Some("always") => Ok(When::Always),
+        Some("on_fail") => Ok(When::OnFail),
+        Some(other) => bail!("`when: {other}` is not one of on_success, always, on_fail"),
+    }
+}
+
+fn parse_step(index: usize, v: &Value) -> anyhow::Result<Step> {
+    let at = || format!("step {}", index + 1);
+    if let Value::String(s) = v {
+        return Ok(if s == "checkout" { Step::Checkout } else { Step::Unsupported(s.clone()) });
+    }
+    let Value::Mapping(map) = v else { bail!("{}: expected a step name or a map", at()) };
+    let Some((Value::String(kind), body)) = map.iter().next() else { bail!("{}: empty step", at()) };
+    match kind.as_str() {
+        "checkout" => Ok(Step::Checkout),
+        "run" => match body {
+            Value::String(command) => Ok(Step::Run {
+                name: command.lines().next().unwrap_or_default().to_owned(),
+                command: command.clone(),
+                working_directory: None,
+                environment: BTreeMap::new(),
+                when: When::OnSuccess,
+            }),
+            Value::Mapping(m) => {
+                let get = |k: &str| m.get(Value::String(k.to_owned()));
+                let command = get("command").and_then(scalar).with_context(|| format!("{}: a run step needs a command", at()))?;
+                Ok(Step::Run {
+                    name: get("name").and_then(scalar).unwrap_or_else(|| command.lines().next().unwrap_or_default().to_owned()),
+                    working_directory: get("working_directory").and_then(scalar),
+                    environment: env_map(get("environment")).with_context(at)?,
+                    when: parse_when(get("when")).with_context(at)?,
+                    command,
+                })
+            }
+            _ => bail!("{}: run must be a command or a map", at()),
+        },
+        "store_artifacts" => {
+            let Value::Mapping(m) = body else { bail!("{}: store_artifacts needs a path", at()) };
+            let get = |k: &str| m.get(Value::String(k.to_owned())).and_then(scalar);
+            let path = get("path").with_context(|| format!("{}: store_artifacts needs a path", at()))?;
+            Ok(Step::StoreArtifacts { path, destination: get("destination") })
+        }
+        other => Ok(Step::Unsupported(other.to_owned())),
+    }
+}
+
+fn load(path: &Path, job: &str) -> anyhow::Result<(Job, Vec<Step>)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the config {}", path.display()))?;
+    let mut config: Config = serde_yaml_ng::from_str(&text).with_context(|| format!("{} is not a valid CircleCI config", path.display()))?;
+    match config.version.as_ref().and_then(scalar).as_deref() {
+        Some("2" | "2.0" | "2.1") => {}
+        other => bail!("{}: version {} is not supported; use 2 or 2.1", path.display(), other.unwrap_or("(none)")),
+    }
+    let names: Vec<String> = config.jobs.keys().cloned().collect();
+    let job = config
+        .jobs
+        .remove(job)
+        .with_context(|| format!("no job `{job}` in {}; its jobs are: {}", path.display(), names.join(", ")))?;
+    let steps = job.steps.iter().enumerate().map(|(i, s)| parse_step(i, s)).collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((job, steps))
+}
+
+pub async fn run(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
+    let (job, steps) = load(&args.config, &args.job)?;
+    let cwd = std::env::current_dir()?;
+    let job_dir = match &job.working_directory {
+        Some(d) => absolutize(&cwd, &expand_home(d)),
+        None => cwd.clone(),
+    };
+    std::fs::create_dir_all(&job_dir).with_context(|| format!("cannot create working directory {}", job_dir.display()))?;
+    for (kind, present) in [("docker", job.docker.is_some()), ("machine", job.machine.is_some()), ("macos", job.macos.is_some()), ("executor", job.executor.is_some())] {
+        if present {
+            eprintln!("vitrine: the {kind} executor is not started; steps run on this machine");
+        }
+    }
+    let job_env = env_map(Some(&Value::Mapping(
+        job.environment.iter().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect(),
+    )))?;
+
+    let client = args.server.client()?;
+    let started = client.start_build(&args.branch, &args.revision, None, NodeIndex(0)).await?;
+    let build_num = BuildNum(started.build_num);
+    let target = BuildTarget { build_num, node_index: NodeIndex(0) };
+    let project = client.project().clone();
+    eprintln!("vitrine: build {} started: {}", build_num, started.build_url);
+
+    let mut failed = false;
+    for step in &steps {
+        match step {
+            Step::Checkout => eprintln!("==> Checkout: using {} as the checkout", cwd.display()),
+            Step::Unsupported(kind) => eprintln!("==> Skipping `{kind}`: not supported by vitrine execute"),
+            Step::StoreArtifacts { path, destination } => {
+                eprintln!("==> Uploading artifacts: {path}");
+                let result = store(&client, &target, &job_dir, path, destination.as_deref()).await;
+                match result {
+                    Ok(report) if report.ok() => {}
+                    Ok(_) => failed = true,
+                    Err(e) => {
+                        eprintln!("vitrine: store_artifacts {path}: {e:#}");
+                        failed = true;
+                    }
+                }
+            }
+            Step::Run { name, command, working_directory, environment, when } => {
+                let runs = match when {
+                    When::OnSuccess => !failed,
+                    When::Always => true,
+                    When::OnFail => failed,
+                };
+                if !runs {
+                    eprintln!("==> Skipping `{name}` (when: {})", if *when == When::OnFail { "on_fail" } else { "on_success" });
+                    continue;
+                }
+                eprintln!("==> {name}");
+                let dir = match working_directory {
+                    Some(d) => absolutize(&job_dir, &expand_home(d)),
+                    None => job_dir.clone(),
+                };
+                let status = tokio::process::Command::new("bash")
+                    .arg("-eo")
+                    .arg("pipefail")
+                    .arg("-c")
+                    .arg(command)
+                    .current_dir(&dir)
+                    .envs(&job_env)
+                    .envs(environment)
+                    .env("CI", "true")
+                    .env("CIRCLECI", "true")
+                    .env("CIRCLE_BUILD_NUM", build_num.to_string())
+                    .env("CIRCLE_NODE_INDEX", "0")
+                    .env("CIRCLE_NODE_TOTAL", "1")
+                    .env("CIRCLE_BRANCH", &args.branch)
+                    .env("CIRCLE_SHA1", &args.revision)
+                    .env("CIRCLE_JOB", &args.job)
+                    .env("CIRCLE_PROJECT_USERNAME", &project.org)
+                    .env("CIRCLE_PROJECT_REPONAME", &project.repo)
+                    .env("CIRCLE_WORKING_DIRECTORY", &job_dir)
+                    .env("CIRCLE_BUILD_URL", &started.build_url)
+                    .status()
+                    .await;
+                match status {
+                    Ok(s) if s.success() => {}
+                    Ok(s) => {
+                        eprintln!("vitrine: `{name}` exited with code {}", exit_code(s));
+                        failed = true;
+                    }
+                    Err(e) => {
+                        eprintln!("vitrine: cannot start bash for `{name}`: {e}");
+                        failed = true;
+                    }
+                }
+            }
+        }
+    }
+    let status = if failed { BuildStatus::Failed } else { BuildStatus::Success };
+    client.finish(build_num, status).await?;
+    eprintln!("vitrine: build {build_num} {}: {}", status.as_str(), started.build_url);
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_parse_in_both_forms() {
+        let yaml = r#"
+version: 2.1
+jobs:
+  build:
+    docker:
+      - image: cimg/base:stable
+    steps:
+      - checkout
+      - run: echo hi
+      - run:
+          name: Tests
+          command: make test
+          when: always
+          environment: { A: 1 }
+      - store_artifacts:
+          path: /tmp/x
+          destination: y
+      - persist_to_workspace:
+          root: .
+"#;
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), yaml).unwrap();
+        let (_, steps) = load(tmp.path(), "build").unwrap();
+        assert!(matches!(steps[0], Step::Checkout));
+        assert!(matches!(&steps[1], Step::Run { command, when: When::OnSuccess, .. } if command == "echo hi"));
+        assert!(matches!(&steps[2], Step::Run { name, when: When::Always, environment, .. } if name == "Tests" && environment["A"] == "1"));
+        assert!(matches!(&steps[3], Step::StoreArtifacts { path, destination: Some(d) } if path == "/tmp/x" && d == "y"));
+        assert!(matches!(&steps[4], Step::Unsupported(k) if k == "persist_to_workspace"));
+        let err = load(tmp.path(), "deploy").unwrap_err().to_string();
+        assert!(err.contains("jobs are: build"), "{err}");
+    }
+}

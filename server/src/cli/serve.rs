@@ -1,0 +1,70 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::serve::{ServeConfig, default_site_root, start};
+use crate::storage::S3Settings;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VITRINE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Where SQLite and the embedded S3 store keep their files.
+    #[arg(long, env = "VITRINE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The URL people reach this server at (default: http://ADDR).
+    #[arg(long, env = "VITRINE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Address of the embedded S3 server, used when no --s3-endpoint is given.
+    #[arg(long, env = "VITRINE_EMBEDDED_S3_ADDR", default_value = "127.0.0.1:3900")]
+    pub embedded_s3_addr: SocketAddr,
+    /// An S3 service to use instead of the embedded one.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "VITRINE_S3_BUCKET", default_value = "vitrine")]
+    pub s3_bucket: String,
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// Address buckets as https://endpoint/bucket (needed by most S3-compatible stores).
+    #[arg(long, env = "VITRINE_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub s3_path_style: bool,
+    /// Metadata database (default: SQLite in the data dir).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let s3 = args.s3_endpoint.clone().map(|endpoint| S3Settings {
+        endpoint: Some(endpoint),
+        bucket: args.s3_bucket.clone(),
+        region: args.s3_region.clone(),
+        credentials: None,
+        path_style: args.s3_path_style,
+    });
+    let config = ServeConfig {
+        addr: args.addr,
+        data_dir: args.data_dir,
+        public_url: args.public_url,
+        embedded_s3_addr: args.embedded_s3_addr,
+        s3,
+        database_url: args.database_url,
+        site_root: default_site_root(),
+    };
+    let running = start(config).await?;
+    eprintln!("Vitrine is serving at {}", running.public_url);
+    if let Some(endpoint) = &running.s3_endpoint {
+        eprintln!("Embedded S3 at {endpoint}");
+    }
+    tokio::select! {
+        result = running.server => {
+            result??;
+        }
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Stopping.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,475 @@
+//! Metadata store: users, tokens, projects, builds, blobs and artifacts, in SQLite via sqlx.
+//!
+//! Queries are plain SQL kept portable to PostgreSQL (no SQLite-only functions); every
+//! query lives in this module so a second backend has one place to follow.
+
+mod models;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+pub use models::*;
+
+use crate::domain::{BuildNum, BuildStatus, NodeIndex, ProjectSlug, StatusFilter};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    Conflict,
+    #[error(transparent)]
+    Other(#[from] sqlx::Error),
+}
+
+impl DbError {
+    fn from_sqlx(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => DbError::NotFound,
+            sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Conflict,
+            e => DbError::Other(e),
+        }
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+impl Db {
+    /// Opens (creating if needed) `vitrine.db` in `data_dir` and applies migrations.
+    pub async fn open_in(data_dir: &Path) -> anyhow::Result<Db> {
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join("vitrine.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options).await
+    }
+
+    pub async fn open_url(url: &str) -> anyhow::Result<Db> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options).await
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> anyhow::Result<Db> {
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Db { pool })
+    }
+
+    // ---- users, sessions, tokens -------------------------------------------------------
+
+    pub async fn insert_user(&self, username: &str, password_hash: &str) -> DbResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::from_sqlx)
+    }
+
+    pub async fn user_by_name(&self, username: &str) -> DbResult<User> {
+        sqlx::query_as("SELECT id, username, password_hash FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx)
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> DbResult<User> {
+        sqlx::query_as("SELECT id, username, password_hash FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx)
+    }
+
+    pub async fn insert_token(&self, token_hash: &str, owner: TokenOwner) -> DbResult<()> {
+        let (user_id, project_id) = match owner {
+            TokenOwner::User(id) => (Some(id), None),
+            TokenOwner::Project(id) => (None, Some(id)),
+        };
+        sqlx::query("INSERT INTO tokens (token_hash, user_id, project_id, created_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(project_id)
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx)?;
+        Ok(())
+    }
+
+    pub async fn token_owner(&self, token_hash: &str) -> DbResult<TokenOwner> {
+        let row: TokenRow = sqlx::query_as("SELECT user_id, project_id FROM tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx)?;
+        row.owner().ok_or(DbError::NotFound)
+    }
+
+    pub async fn delete_token(&self, token_hash: &str) -> DbResult<()> {
+        let done = sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+    }
+
+    pub async fn insert_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> DbResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn session_user(&self, token_hash: &str) -> DbResult<i64> {
+        sqlx::query_scalar("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?")
+            .bind(token_hash)
+            .bind(now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx)
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ? OR expires_at <= ?")
+            .bind(token_hash)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- projects -----------------------------------------------------------------------
+
+    pub async fn insert_project(&self, slug: &ProjectSlug, public: bool) -> DbResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO projects (vcs_type, org, repo, public, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(slug.vcs.as_str())
+        .bind(&slug.org)
+        .bind(&slug.repo)
+        .bind(public)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::from_sqlx)
+    }
+
+    pub async fn set_project_public(&self, project_id: i64, public: bool) -> DbResult<()> {
+        sqlx::query("UPDATE projects SET public = ? WHERE id = ?")
+            .bind(public)
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn project_by_slug(&self, slug: &ProjectSlug) -> DbResult<Project> {
+        sqlx::query_as(
+            "SELECT id, vcs_type, org, repo, public FROM projects WHERE vcs_type = ? AND org = ? AND repo = ?",
+        )
+        .bind(slug.vcs.as_str())
+        .bind(&slug.org)
+        .bind(&slug.repo)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::from_sqlx)
+    }
+
+    pub async fn project_by_id(&self, id: i64) -> DbResult<Project> {
+        sqlx::query_as("SELECT id, vcs_type, org, repo, public FROM projects WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx)
+    }
+
+    /// Projects a viewer may see: public ones, and those the user is a member of.
+    pub async fn visible_projects(&self, user_id: Option<i64>) -> DbResult<Vec<Project>> {
+        Ok(sqlx::query_as(
+            "SELECT id, vcs_type, org, repo, public FROM projects p
+             WHERE public = 1 OR EXISTS (
+                 SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = ?)
+             ORDER BY org, repo, vcs_type",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn insert_member(&self, project_id: i64, user_id: i64) -> DbResult<()> {
+        sqlx::query("INSERT INTO project_members (project_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(project_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn is_member(&self, project_id: i64, user_id: i64) -> DbResult<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM project_members WHERE project_id = ? AND user_id = ?")
+                .bind(project_id)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    // ---- builds -------------------------------------------------------------------------
+
+    /// Creates the next build of a project; the number is allocated inside the insert so
+    /// concurrent agents never get the same one.
+    pub async fn insert_build(&self, project_id: i64, new: &NewBuild) -> DbResult<Build> {
+        let mut attempt = 0;
+        loop {
+            let result = sqlx::query_as(
+                "INSERT INTO builds (project_id, build_num, branch, revision, status, parallelism, start_time)
+                 VALUES (?, (SELECT COALESCE(MAX(build_num), 0) + 1 FROM builds WHERE project_id = ?), ?, ?, ?, ?, ?)
+                 RETURNING id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time",
+            )
+            .bind(project_id)
+            .bind(project_id)
+            .bind(&new.branch)
+            .bind(&new.revision)
+            .bind(BuildStatus::Running.as_str())
+            .bind(new.parallelism)
+            .bind(now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx);
+            match result {
+                Err(DbError::Conflict) if attempt < 5 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn build(&self, project_id: i64, num: BuildNum) -> DbResult<Build> {
+        sqlx::query_as(
+            "SELECT id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time
+             FROM builds WHERE project_id = ? AND build_num = ?",
+        )
+        .bind(project_id)
+        .bind(num.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::from_sqlx)
+    }
+
+    /// Newest first; `branch` and `statuses` narrow the list when given.
+    pub async fn builds(
+        &self,
+        project_id: i64,
+        branch: Option<&str>,
+        statuses: Option<&[BuildStatus]>,
+        limit: i64,
+        offset: i64,
+    ) -> DbResult<Vec<Build>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time
+             FROM builds WHERE project_id = ",
+        );
+        q.push_bind(project_id);
+        if let Some(branch) = branch {
+            q.push(" AND branch = ").push_bind(branch.to_owned());
+        }
+        if let Some(statuses) = statuses {
+            q.push(" AND status IN (");
+            let mut list = q.separated(", ");
+            for s in statuses {
+                list.push_bind(s.as_str());
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY build_num DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+        Ok(q.build_query_as().fetch_all(&self.pool).await?)
+    }
+
+    pub async fn latest_build(
+        &self,
+        project_id: i64,
+        branch: Option<&str>,
+        filter: StatusFilter,
+    ) -> DbResult<Build> {
+        self.builds(project_id, branch, Some(filter.statuses()), 1, 0)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(DbError::NotFound)
+    }
+
+    pub async fn raise_parallelism(&self, build_id: i64, nodes: i64) -> DbResult<()> {
+        sqlx::query("UPDATE builds SET parallelism = MAX(parallelism, ?) WHERE id = ?")
+            .bind(nodes)
+            .bind(build_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn finish_build(&self, build_id: i64, status: BuildStatus) -> DbResult<()> {
+        sqlx::query("UPDATE builds SET status = ?, stop_time = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(now())
+            .bind(build_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- artifacts, uploads, blobs ------------------------------------------------------
+
+    pub async fn artifacts(&self, build_id: i64) -> DbResult<Vec<Artifact>> {
+        Ok(sqlx::query_as(
+            "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, b.s3_key
+             FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
+             WHERE a.build_id = ? ORDER BY a.node_index, a.pretty_path",
+        )
+        .bind(build_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A page of artifacts in id order, for cursor paging (API v2).
+    pub async fn artifacts_page(&self, build_id: i64, after_id: i64, limit: i64) -> DbResult<Vec<Artifact>> {
+        Ok(sqlx::query_as(
+            "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, b.s3_key
+             FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
+             WHERE a.build_id = ? AND a.id > ? ORDER BY a.id LIMIT ?",
+        )
+        .bind(build_id)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn artifact(&self, build_id: i64, node: NodeIndex, pretty_path: &str) -> DbResult<Artifact> {
+        sqlx::query_as(
+            "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, b.s3_key
+             FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
+             WHERE a.build_id = ? AND a.node_index = ? AND a.pretty_path = ?",
+        )
+        .bind(build_id)
+        .bind(node.0)
+        .bind(pretty_path)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::from_sqlx)
+    }
+
+    pub async fn blob(&self, sha256: &str) -> DbResult<Blob> {
+        sqlx::query_as("SELECT sha256, s3_key, size FROM blobs WHERE sha256 = ?")
+            .bind(sha256)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx)
+    }
+
+    pub async fn insert_blob(&self, blob: &Blob) -> DbResult<()> {
+        sqlx::query("INSERT INTO blobs (sha256, s3_key, size, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(&blob.sha256)
+            .bind(&blob.s3_key)
+            .bind(blob.size)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Lists an artifact whose blob is verified; the same path stored again replaces it.
+    pub async fn upsert_artifact(&self, build_id: i64, a: &NewArtifact) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO artifacts (build_id, node_index, path, pretty_path, size, sha256, content_type, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (build_id, node_index, pretty_path) DO UPDATE SET
+                 path = excluded.path, size = excluded.size, sha256 = excluded.sha256,
+                 content_type = excluded.content_type, created_at = excluded.created_at",
+        )
+        .bind(build_id)
+        .bind(a.node_index)
+        .bind(&a.path)
+        .bind(&a.pretty_path)
+        .bind(a.size)
+        .bind(&a.sha256)
+        .bind(&a.content_type)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_upload(&self, u: &Upload) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO uploads (id, build_id, node_index, path, pretty_path, size, sha256, content_type,
+                                  staging_key, multipart_id, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&u.id)
+        .bind(u.build_id)
+        .bind(u.artifact.node_index)
+        .bind(&u.artifact.path)
+        .bind(&u.artifact.pretty_path)
+        .bind(u.artifact.size)
+        .bind(&u.artifact.sha256)
+        .bind(&u.artifact.content_type)
+        .bind(&u.staging_key)
+        .bind(&u.multipart_id)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn upload(&self, build_id: i64, id: &str) -> DbResult<Upload> {
+        let row: UploadRow = sqlx::query_as(
+            "SELECT id, build_id, node_index, path, pretty_path, size, sha256, content_type, staging_key, multipart_id
+             FROM uploads WHERE id = ? AND build_id = ?",
+        )
+        .bind(id)
+        .bind(build_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::from_sqlx)?;
+        Ok(row.into())
+    }
+
+    pub async fn delete_upload(&self, id: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+impl Db {
+    pub async fn ping(&self) -> DbResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,156 @@
+//! Rows as stored. These never leave the server: API and UI shapes are built from them.
+
+use std::str::FromStr;
+
+use crate::domain::{BuildStatus, VcsType};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOwner {
+    User(i64),
+    Project(i64),
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TokenRow {
+    user_id: Option<i64>,
+    project_id: Option<i64>,
+}
+
+impl TokenRow {
+    pub(super) fn owner(&self) -> Option<TokenOwner> {
+        match (self.user_id, self.project_id) {
+            (Some(u), None) => Some(TokenOwner::User(u)),
+            (None, Some(p)) => Some(TokenOwner::Project(p)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Project {
+    pub id: i64,
+    pub vcs_type: String,
+    pub org: String,
+    pub repo: String,
+    pub public: bool,
+}
+
+impl Project {
+    pub fn vcs(&self) -> VcsType {
+        VcsType::from_str(&self.vcs_type).unwrap_or(VcsType::Github)
+    }
+
+    /// `gh/acme/widgets`
+    pub fn short_slug(&self) -> String {
+        format!("{}/{}/{}", self.vcs().short(), self.org, self.repo)
+    }
+
+    /// `github/acme/widgets`, the form in API routes.
+    pub fn long_slug(&self) -> String {
+        format!("{}/{}/{}", self.vcs().as_str(), self.org, self.repo)
+    }
+}
+
+pub struct NewBuild {
+    pub branch: String,
+    pub revision: String,
+    pub parallelism: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Build {
+    pub id: i64,
+    pub project_id: i64,
+    pub build_num: i64,
+    pub branch: String,
+    pub revision: String,
+    pub status: String,
+    pub parallelism: i64,
+    pub start_time: i64,
+    pub stop_time: Option<i64>,
+}
+
+impl Build {
+    pub fn status(&self) -> BuildStatus {
+        BuildStatus::from_str(&self.status).unwrap_or(BuildStatus::InfrastructureFail)
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Artifact {
+    pub id: i64,
+    pub node_index: i64,
+    pub path: String,
+    pub pretty_path: String,
+    pub size: i64,
+    pub sha256: String,
+    pub content_type: String,
+    pub s3_key: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Blob {
+    pub sha256: String,
+    pub s3_key: String,
+    pub size: i64,
+}
+
+/// What an agent declares about one file it wants listed.
+#[derive(Debug, Clone)]
+pub struct NewArtifact {
+    pub node_index: i64,
+    pub path: String,
+    pub pretty_path: String,
+    pub size: i64,
+    pub sha256: String,
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub id: String,
+    pub build_id: i64,
+    pub artifact: NewArtifact,
+    pub staging_key: String,
+    pub multipart_id: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct UploadRow {
+    id: String,
+    build_id: i64,
+    node_index: i64,
+    path: String,
+    pretty_path: String,
+    size: i64,
+    sha256: String,
+    content_type: String,
+    staging_key: String,
+    multipart_id: Option<String>,
+}
+
+impl From<UploadRow> for Upload {
+    fn from(r: UploadRow) -> Self {
+        Upload {
+            id: r.id,
+            build_id: r.build_id,
+            artifact: NewArtifact {
+                node_index: r.node_index,
+                path: r.path,
+                pretty_path: r.pretty_path,
+                size: r.size,
+                sha256: r.sha256,
+                content_type: r.content_type,
+            },
+            staging_key: r.staging_key,
+            multipart_id: r.multipart_id,
+        }
+    }
+}

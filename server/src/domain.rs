@@ -1,0 +1,354 @@
+//! Values parsed from the outside world (URLs, CLI flags, agent requests), proven once at the edge.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A rejected value, with a message written for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+fn invalid(message: impl Into<String>) -> InvalidInput {
+    InvalidInput(message.into())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VcsType {
+    Github,
+    Bitbucket,
+}
+
+impl VcsType {
+    /// The long name stored in the database and returned by the API (`github`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VcsType::Github => "github",
+            VcsType::Bitbucket => "bitbucket",
+        }
+    }
+
+    /// The short name used in page URLs, as CircleCI does (`gh`).
+    pub fn short(self) -> &'static str {
+        match self {
+            VcsType::Github => "gh",
+            VcsType::Bitbucket => "bb",
+        }
+    }
+}
+
+impl FromStr for VcsType {
+    type Err = InvalidInput;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "github" | "gh" => Ok(VcsType::Github),
+            "bitbucket" | "bb" => Ok(VcsType::Bitbucket),
+            other => Err(invalid(format!(
+                "Invalid vcs type `{other}`: expected github, gh, bitbucket or bb"
+            ))),
+        }
+    }
+}
+
+/// `vcs_type/org/repo`, the identity of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProjectSlug {
+    pub vcs: VcsType,
+    pub org: String,
+    pub repo: String,
+}
+
+fn check_name(kind: &str, value: &str) -> Result<(), InvalidInput> {
+    let ok = !value.is_empty()
+        && value.len() <= 100
+        && value != "."
+        && value != ".."
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "Invalid {kind} name `{value}`: use letters, digits, `-`, `_` or `.` (at most 100)"
+        )))
+    }
+}
+
+impl ProjectSlug {
+    pub fn new(vcs: &str, org: &str, repo: &str) -> Result<Self, InvalidInput> {
+        let vcs = vcs.parse()?;
+        check_name("organization", org)?;
+        check_name("repository", repo)?;
+        Ok(ProjectSlug { vcs, org: org.to_owned(), repo: repo.to_owned() })
+    }
+
+    /// `gh/acme/widgets`, the form used in page URLs and API v2 slugs.
+    pub fn short(&self) -> String {
+        format!("{}/{}/{}", self.vcs.short(), self.org, self.repo)
+    }
+}
+
+impl FromStr for ProjectSlug {
+    type Err = InvalidInput;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.trim_matches('/').split('/').collect();
+        match parts.as_slice() {
+            [vcs, org, repo] => ProjectSlug::new(vcs, org, repo),
+            _ => Err(invalid(format!(
+                "Invalid project `{s}`: expected VCS/ORG/REPO, for example gh/acme/widgets"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for ProjectSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.vcs.as_str(), self.org, self.repo)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BuildNum(pub i64);
+
+impl FromStr for BuildNum {
+    type Err = InvalidInput;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.parse::<i64>() {
+            Ok(n) if n >= 1 => Ok(BuildNum(n)),
+            _ => Err(invalid(format!("Invalid build number `{s}`: expected a number from 1"))),
+        }
+    }
+}
+
+impl fmt::Display for BuildNum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Which build a route means: a number, or `latest` matching a branch and status filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildRef {
+    Num(BuildNum),
+    Latest { branch: Option<String>, filter: StatusFilter },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NodeIndex(pub i64);
+
+pub const MAX_PARALLELISM: i64 = 1000;
+
+impl FromStr for NodeIndex {
+    type Err = InvalidInput;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.parse::<i64>() {
+            Ok(n) if (0..MAX_PARALLELISM).contains(&n) => Ok(NodeIndex(n)),
+            _ => Err(invalid(format!(
+                "Invalid node index `{s}`: expected a number from 0 to {}",
+                MAX_PARALLELISM - 1
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for NodeIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The path an artifact is listed and addressed under (`tmp/artifacts/a.png`,
+/// `$CIRCLE_ARTIFACTS/log.txt`). Relative, `/`-separated, no `.` or `..` segments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PrettyPath(String);
+
+pub const MAX_PATH_LEN: usize = 4096;
+
+impl PrettyPath {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PrettyPath {
+    type Error = InvalidInput;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        if s.is_empty() {
+            return Err(invalid("Artifact path is empty"));
+        }
+        if s.len() > MAX_PATH_LEN {
+            return Err(invalid(format!("Artifact path is longer than {MAX_PATH_LEN} bytes")));
+        }
+        if s.chars().any(|c| c == '\0' || c == '\\' || c.is_control()) {
+            return Err(invalid(format!(
+                "Artifact path `{}` contains a control character or backslash",
+                s.escape_debug()
+            )));
+        }
+        if s.starts_with('/') {
+            return Err(invalid(format!("Artifact path `{s}` must be relative")));
+        }
+        for segment in s.split('/') {
+            match segment {
+                "" => return Err(invalid(format!("Artifact path `{s}` has an empty segment"))),
+                "." | ".." => {
+                    return Err(invalid(format!("Artifact path `{s}` may not contain `.` or `..`")));
+                }
+                _ => {}
+            }
+        }
+        Ok(PrettyPath(s))
+    }
+}
+
+impl FromStr for PrettyPath {
+    type Err = InvalidInput;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PrettyPath::try_from(s.to_owned())
+    }
+}
+
+impl From<PrettyPath> for String {
+    fn from(p: PrettyPath) -> String {
+        p.0
+    }
+}
+
+impl fmt::Display for PrettyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildStatus {
+    Running,
+    Success,
+    Failed,
+    Canceled,
+    Timedout,
+    InfrastructureFail,
+}
+
+impl BuildStatus {
+    pub const ALL: [BuildStatus; 6] = [
+        BuildStatus::Running,
+        BuildStatus::Success,
+        BuildStatus::Failed,
+        BuildStatus::Canceled,
+        BuildStatus::Timedout,
+        BuildStatus::InfrastructureFail,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildStatus::Running => "running",
+            BuildStatus::Success => "success",
+            BuildStatus::Failed => "failed",
+            BuildStatus::Canceled => "canceled",
+            BuildStatus::Timedout => "timedout",
+            BuildStatus::InfrastructureFail => "infrastructure_fail",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        self != BuildStatus::Running
+    }
+}
+
+impl FromStr for BuildStatus {
+    type Err = InvalidInput;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BuildStatus::ALL.into_iter().find(|b| b.as_str() == s).ok_or_else(|| {
+            invalid(format!(
+                "Invalid build status `{s}`: expected running, success, failed, canceled, timedout or infrastructure_fail"
+            ))
+        })
+    }
+}
+
+/// The `filter` query parameter of CircleCI's build and `latest` routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFilter {
+    #[default]
+    Completed,
+    Successful,
+    Failed,
+    Running,
+}
+
+impl StatusFilter {
+    /// Statuses the filter admits.
+    pub fn statuses(self) -> &'static [BuildStatus] {
+        use BuildStatus::*;
+        match self {
+            StatusFilter::Completed => &[Success, Failed, Canceled, Timedout, InfrastructureFail],
+            StatusFilter::Successful => &[Success],
+            StatusFilter::Failed => &[Failed, Timedout, InfrastructureFail],
+            StatusFilter::Running => &[Running],
+        }
+    }
+}
+
+impl FromStr for StatusFilter {
+    type Err = InvalidInput;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "completed" => Ok(StatusFilter::Completed),
+            "successful" => Ok(StatusFilter::Successful),
+            "failed" => Ok(StatusFilter::Failed),
+            "running" => Ok(StatusFilter::Running),
+            other => Err(invalid(format!(
+                "Invalid filter `{other}`: expected completed, successful, failed or running"
+            ))),
+        }
+    }
+}
+
+/// 3 GiB: the largest file an artifact may be, as on CircleCI.
+pub const MAX_ARTIFACT_SIZE: u64 = 3 * 1024 * 1024 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_accept_aliases_and_reject_traversal() {
+        let slug: ProjectSlug = "gh/acme/widgets".parse().unwrap();
+        assert_eq!(slug.to_string(), "github/acme/widgets");
+        assert_eq!(slug.short(), "gh/acme/widgets");
+        assert_eq!("bitbucket/a/b".parse::<ProjectSlug>().unwrap().vcs, VcsType::Bitbucket);
+        assert!("svn/a/b".parse::<ProjectSlug>().is_err());
+        assert!("gh/../b".parse::<ProjectSlug>().is_err());
+        assert!("gh/a".parse::<ProjectSlug>().is_err());
+    }
+
+    #[test]
+    fn pretty_paths_keep_dollar_and_refuse_dot_segments() {
+        assert!("$CIRCLE_ARTIFACTS/hello.txt".parse::<PrettyPath>().is_ok());
+        assert!("tmp/artifacts/a b.png".parse::<PrettyPath>().is_ok());
+        for bad in ["", "/etc/passwd", "a/../b", "..", "a//b", "./a", "a\\b", "a\u{0}"] {
+            assert!(bad.parse::<PrettyPath>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn filters_map_to_statuses() {
+        assert_eq!("successful".parse::<StatusFilter>().unwrap().statuses(), &[BuildStatus::Success]);
+        assert!(!StatusFilter::Completed.statuses().contains(&BuildStatus::Running));
+        assert!("bogus".parse::<StatusFilter>().is_err());
+    }
+}

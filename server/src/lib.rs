@@ -1,0 +1,13 @@
+//! Vitrine: a self-hosted, CircleCI-compatible home for CI build artifacts.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod router;
+pub mod serve;
+pub mod services;
+pub mod storage;
+pub mod ui;

@@ -1,0 +1,123 @@
+//! Every route and layer of the HTTP server, in one place.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderValue, Method, Request, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use vitrine_app::api::backend::{Backend, UiBackend, clear_session_cookie, session_from_headers};
+use vitrine_app::{App, shell};
+
+use crate::api::{agent, v1_1, v2};
+use crate::error::ApiError;
+use crate::services::Vitrine;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub vitrine: Vitrine,
+    pub leptos_options: LeptosOptions,
+    pub ui: std::sync::Arc<dyn UiBackend>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    const PROJECT: &str = "/api/v1.1/project/{vcs}/{org}/{repo}";
+    const AGENT: &str = "/api/agent/projects/{vcs}/{org}/{repo}/builds";
+    let api = Router::new()
+        .route(PROJECT, get(v1_1::builds::list_builds))
+        .route(&format!("{PROJECT}/tree/{{*branch}}"), get(v1_1::builds::list_branch_builds))
+        .route(&format!("{PROJECT}/{{build_num}}"), get(v1_1::builds::get_build))
+        .route(&format!("{PROJECT}/{{build_num}}/artifacts"), get(v1_1::artifacts::list_artifacts))
+        .route(
+            &format!("{PROJECT}/{{build_num}}/artifacts/{{node_index}}/{{*path}}"),
+            get(v1_1::artifacts::get_artifact),
+        )
+        .route(
+            "/api/v2/project/{vcs}/{org}/{repo}/{job_number}/artifacts",
+            get(v2::artifacts::list_job_artifacts),
+        )
+        .route(AGENT, post(agent::builds::start_build))
+        .route(&format!("{AGENT}/{{build_num}}/uploads"), post(agent::uploads::plan_uploads))
+        .route(&format!("{AGENT}/{{build_num}}/uploads/complete"), post(agent::uploads::complete_uploads))
+        .route(&format!("{AGENT}/{{build_num}}/finish"), post(agent::builds::finish_build))
+        .route("/api/{*rest}", get(api_not_found).post(api_not_found))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+
+    let options = state.leptos_options.clone();
+    let ui = state.ui.clone();
+    let routes = generate_route_list(App);
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(healthz))
+        .route("/logout", get(logout).post(logout))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let ui = ui.clone();
+                move || provide_context(Backend(ui.clone()))
+            },
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(move || provide_context(Backend(ui.clone())), shell))
+        .layer(middleware::from_fn(reject_cross_site_writes))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.vitrine.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::not_found("Not found: see the v1.1 API routes in the Vitrine README")
+}
+
+async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(session) = session_from_headers(&headers)
+        && let Err(e) = state.vitrine.accounts().logout(&session).await
+    {
+        tracing::error!(error = ?e, "logout");
+    }
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, clear_session_cookie());
+    response
+}
+
+/// Browsers label requests with `Sec-Fetch-Site`. A state-changing request that carries the
+/// session cookie but comes from another site (an artifact page on the storage origin, say)
+/// is refused: artifacts are untrusted content.
+async fn reject_cross_site_writes(request: Request<Body>, next: Next) -> Response {
+    let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let has_cookie = request.headers().contains_key(header::COOKIE);
+    let site = request.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
+    if writes && has_cookie && !matches!(site, "same-origin" | "none") {
+        return ApiError { status: StatusCode::FORBIDDEN, message: "Cross-site request refused".into() }.into_response();
+    }
+    next.run(request).await
+}

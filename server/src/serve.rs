@@ -1,0 +1,119 @@
+//! Starting the server: metadata store, S3 (embedded or external), UI options, HTTP listener.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+
+use crate::db::Db;
+use crate::router::{AppState, router};
+use crate::services::{Settings, Vitrine};
+use crate::storage::embedded::{self, EmbeddedCredentials};
+use crate::storage::{S3Settings, Storage};
+use crate::ui::UiService;
+
+/// Everything `vitrine serve` needs, already parsed.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub public_url: Option<String>,
+    pub embedded_s3_addr: SocketAddr,
+    /// An external S3 service; `None` starts the embedded one.
+    pub s3: Option<S3Settings>,
+    pub database_url: Option<String>,
+    pub site_root: PathBuf,
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    pub s3_endpoint: Option<String>,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Where the site files are: `LEPTOS_SITE_ROOT`, else `site/` beside the binary's directory
+/// (`target/release/vitrine` → `target/site`), else `target/site` under the working directory.
+pub fn default_site_root() -> PathBuf {
+    if let Ok(root) = std::env::var("LEPTOS_SITE_ROOT") {
+        return root.into();
+    }
+    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf)) {
+        let candidate = dir.join("site");
+        if candidate.join("pkg").is_dir() {
+            return candidate;
+        }
+    }
+    PathBuf::from("target/site")
+}
+
+async fn open_db(cfg: &ServeConfig) -> anyhow::Result<Db> {
+    match cfg.database_url.as_deref() {
+        None | Some("") => Db::open_in(&cfg.data_dir).await,
+        Some(url) if url.starts_with("sqlite:") => Db::open_url(url).await,
+        Some(url) if url.starts_with("postgres") => {
+            anyhow::bail!("DATABASE_URL names PostgreSQL, which this build of Vitrine does not support yet; unset it to use SQLite in the data dir")
+        }
+        Some(_) => anyhow::bail!("DATABASE_URL must start with sqlite: (PostgreSQL is not supported yet)"),
+    }
+}
+
+/// Starts the embedded store, or joins one that another `vitrine serve` on the same data dir
+/// already runs at that address.
+async fn embedded_store(cfg: &ServeConfig) -> anyhow::Result<EmbeddedCredentials> {
+    match embedded::start(&cfg.data_dir, cfg.embedded_s3_addr).await {
+        Ok(store) => Ok(store.credentials),
+        Err(e) => {
+            let in_use = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+            });
+            match embedded::read_env_file(&cfg.data_dir) {
+                Some(creds) if in_use && creds.endpoint == format!("http://{}", cfg.embedded_s3_addr) => {
+                    tracing::info!(endpoint = %creds.endpoint, "sharing the embedded S3 server of another vitrine serve");
+                    Ok(creds)
+                }
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create the data dir {}", cfg.data_dir.display()))?;
+    let db = open_db(&cfg).await.context("opening the metadata database")?;
+
+    let (s3_settings, s3_endpoint) = match &cfg.s3 {
+        Some(s) => (s.clone(), None),
+        None => {
+            let creds = embedded_store(&cfg).await?;
+            let endpoint = creds.endpoint.clone();
+            (creds.settings(), Some(endpoint))
+        }
+    };
+    let storage = Storage::connect(&s3_settings).await?;
+    storage
+        .ensure_bucket()
+        .await
+        .with_context(|| format!("cannot use S3 bucket `{}` ({:?})", s3_settings.bucket, s3_settings.endpoint))?;
+
+    let listener = TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
+    let addr = listener.local_addr()?;
+    let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
+
+    let vitrine = Vitrine { db, storage, settings: Arc::new(Settings { public_url: public_url.clone() }) };
+    let leptos_options = LeptosOptions::builder()
+        .output_name("vitrine")
+        .site_root(cfg.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let state = AppState { ui: UiService::new(vitrine.clone()), vitrine, leptos_options };
+    let app = router(state);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    tracing::info!(%public_url, "vitrine is serving");
+    Ok(Running { addr, public_url, s3_endpoint, server })
+}

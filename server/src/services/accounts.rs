@@ -1,0 +1,200 @@
+//! Users, passwords, API tokens, build tokens and browser sessions.
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::{Argon2, PasswordHash};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::{Principal, ServiceError, ServiceResult};
+use crate::db::{Db, DbError, TokenOwner};
+use crate::domain::ProjectSlug;
+
+const SESSION_DAYS: i64 = 30;
+
+/// 160 random bits as 40 hex characters, the shape of a CircleCI token.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Tokens are random and long, so a plain SHA-256 is a safe and fast lookup key.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn hash_password(password: &str) -> ServiceResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ServiceError::internal(anyhow::anyhow!("argon2: {e}")))
+}
+
+fn password_matches(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+pub fn check_username(name: &str) -> ServiceResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!(
+            "Invalid username `{name}`: use 1 to 64 letters, digits, `-`, `_` or `.`"
+        )))
+    }
+}
+
+/// Accounts and access tokens; needs only the metadata store, so admin commands use it alone.
+pub struct Accounts<'a> {
+    pub db: &'a Db,
+}
+
+impl Accounts<'_> {
+    pub async fn add_user(&self, username: &str, password: &str) -> ServiceResult<i64> {
+        check_username(username)?;
+        if password.chars().count() < 8 {
+            return Err(ServiceError::BadRequest("The password must have at least 8 characters".into()));
+        }
+        let hash = hash_password(password)?;
+        match self.db.insert_user(username, &hash).await {
+            Err(DbError::Conflict) => Err(ServiceError::Conflict(format!("User `{username}` already exists"))),
+            other => Ok(other?),
+        }
+    }
+
+    async fn user_id(&self, username: &str) -> ServiceResult<i64> {
+        match self.db.user_by_name(username).await {
+            Ok(u) => Ok(u.id),
+            Err(DbError::NotFound) => Err(ServiceError::NotFound(format!("No user named `{username}`"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn create_user_token(&self, username: &str) -> ServiceResult<String> {
+        let user_id = self.user_id(username).await?;
+        let token = new_token();
+        self.db.insert_token(&hash_token(&token), TokenOwner::User(user_id)).await?;
+        Ok(token)
+    }
+
+    pub async fn create_build_token(&self, slug: &ProjectSlug) -> ServiceResult<String> {
+        let project = self.project_for_admin(slug).await?;
+        let token = new_token();
+        self.db.insert_token(&hash_token(&token), TokenOwner::Project(project.id)).await?;
+        Ok(token)
+    }
+
+    pub async fn revoke_token(&self, token: &str) -> ServiceResult<()> {
+        match self.db.delete_token(&hash_token(token.trim())).await {
+            Err(DbError::NotFound) => Err(ServiceError::NotFound("No such token (it may be revoked already)".into())),
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn add_project(&self, slug: &ProjectSlug, public: bool) -> ServiceResult<()> {
+        match self.db.insert_project(slug, public).await {
+            Err(DbError::Conflict) => {
+                // Adding again updates the visibility: the command is safe to re-run.
+                let project = self.db.project_by_slug(slug).await?;
+                self.db.set_project_public(project.id, public).await?;
+                Ok(())
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn project_for_admin(&self, slug: &ProjectSlug) -> ServiceResult<crate::db::Project> {
+        match self.db.project_by_slug(slug).await {
+            Ok(p) => Ok(p),
+            Err(DbError::NotFound) => Err(ServiceError::NotFound(format!(
+                "No project {slug}: add it first with `vitrine admin project add {}`",
+                slug.short()
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn add_member(&self, slug: &ProjectSlug, username: &str) -> ServiceResult<()> {
+        let project = self.project_for_admin(slug).await?;
+        let user_id = self.user_id(username).await?;
+        Ok(self.db.insert_member(project.id, user_id).await?)
+    }
+
+    /// The principal behind an API token; an unknown token is an error, not anonymity.
+    pub async fn principal_for_token(&self, token: &str) -> ServiceResult<Principal> {
+        match self.db.token_owner(&hash_token(token)).await {
+            Ok(TokenOwner::User(id)) => {
+                let user = self.db.user_by_id(id).await?;
+                Ok(Principal::User { id, username: user.username })
+            }
+            Ok(TokenOwner::Project(project_id)) => Ok(Principal::BuildAgent { project_id }),
+            Err(DbError::NotFound) => Err(ServiceError::Unauthorized("Invalid token provided.".into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user of a browser session; a stale or unknown session is simply anonymous.
+    pub async fn principal_for_session(&self, session: &str) -> ServiceResult<Principal> {
+        match self.db.session_user(&hash_token(session)).await {
+            Ok(id) => {
+                let user = self.db.user_by_id(id).await?;
+                Ok(Principal::User { id, username: user.username })
+            }
+            Err(DbError::NotFound) => Ok(Principal::Anonymous),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks a password and opens a session; returns the session token for the cookie.
+    pub async fn login(&self, username: &str, password: &str) -> ServiceResult<String> {
+        let wrong = || ServiceError::Unauthorized("Wrong username or password".into());
+        let user = match self.db.user_by_name(username.trim()).await {
+            Ok(u) => u,
+            Err(DbError::NotFound) => {
+                // Same work as a real check, so timing does not tell which usernames exist.
+                let _ = password_matches(password, DUMMY_HASH);
+                return Err(wrong());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let hash = user.password_hash.clone();
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || password_matches(&password, &hash))
+            .await
+            .map_err(ServiceError::internal)?;
+        if !ok {
+            return Err(wrong());
+        }
+        let token = new_token();
+        let expires = chrono::Utc::now().timestamp() + SESSION_DAYS * 86_400;
+        self.db.insert_session(&hash_token(&token), user.id, expires).await?;
+        Ok(token)
+    }
+
+    pub async fn logout(&self, session: &str) -> ServiceResult<()> {
+        Ok(self.db.delete_session(&hash_token(session)).await?)
+    }
+}
+
+/// An argon2 hash of a random password, checked against when the username is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3P6TRX2Eqsn0M6r2YxrkPw27JvQ4N2mMMYwRXc/9cmY";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_and_tokens_look_like_circleci_ones() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(password_matches("correct horse", &hash));
+        assert!(!password_matches("wrong horse", &hash));
+        let t = new_token();
+        assert_eq!(t.len(), 40);
+        assert!(t.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(hash_token(&t), t);
+    }
+}

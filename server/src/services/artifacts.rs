@@ -1,0 +1,168 @@
+//! Reading artifacts: listings and the signed URL behind the artifact route.
+
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use super::{Principal, ServiceError, ServiceResult, Vitrine};
+use crate::db::{Artifact, Build, DbError, Project};
+use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
+
+/// How long a signed download URL stays valid.
+pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
+
+/// Characters escaped in a path segment of an artifact URL; `$` and `/` stay as they are, so
+/// `$CIRCLE_ARTIFACTS/hello.txt` reads as CircleCI shows it.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']');
+
+/// The v1.1 artifact route of one artifact, relative to the site root.
+pub fn artifact_route(project: &Project, build_num: i64, node_index: i64, pretty_path: &str) -> String {
+    format!(
+        "/api/v1.1/project/{}/{}/artifacts/{}/{}",
+        project.long_slug(),
+        build_num,
+        node_index,
+        utf8_percent_encode(pretty_path, SEGMENT)
+    )
+}
+
+/// Content types a browser would run as a page or script: on the storage origin these are
+/// still shown, but never on the app's origin.
+pub fn is_active_content(content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    ct.starts_with("text/html")
+        || ct.starts_with("application/xhtml")
+        || ct.starts_with("image/svg")
+        || ct.contains("javascript")
+        || ct.contains("xml")
+}
+
+/// Types a browser shows inline; everything else is offered as a download with its name.
+fn shown_inline(content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    ct.starts_with("text/") || ct.starts_with("image/") || ct.starts_with("video/") || ct.starts_with("audio/")
+        || ct == "application/pdf" || ct == "application/json" || is_active_content(&ct)
+}
+
+fn content_disposition(pretty_path: &str, content_type: &str) -> String {
+    let name = pretty_path.rsplit('/').next().unwrap_or(pretty_path);
+    let encoded = utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    let kind = if shown_inline(content_type) { "inline" } else { "attachment" };
+    format!("{kind}; filename*=UTF-8''{encoded}")
+}
+
+/// `text/plain` gains a charset so logs with UTF-8 read right.
+pub fn guess_content_type(pretty_path: &str) -> String {
+    if pretty_path.ends_with(".log") {
+        return "text/plain; charset=utf-8".to_owned();
+    }
+    let mime = mime_guess::from_path(pretty_path).first_or_octet_stream();
+    let essence = mime.essence_str();
+    if mime.type_() == mime_guess::mime::TEXT || essence == "application/json" || essence == "application/javascript" {
+        format!("{essence}; charset=utf-8")
+    } else {
+        essence.to_owned()
+    }
+}
+
+impl Vitrine {
+    pub async fn list_artifacts(&self, who: &Principal, slug: &ProjectSlug, build: &BuildRef) -> ServiceResult<(Project, Build, Vec<Artifact>)> {
+        let (project, build) = self.find_build(who, slug, build).await?;
+        let artifacts = self.db.artifacts(build.id).await?;
+        Ok((project, build, artifacts))
+    }
+
+    /// One page of artifacts after `after_id`, with the id to continue from when more remain.
+    pub async fn artifacts_page(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        build: &BuildRef,
+        after_id: i64,
+        limit: i64,
+    ) -> ServiceResult<(Project, Build, Vec<Artifact>, Option<i64>)> {
+        let (project, build) = self.find_build(who, slug, build).await?;
+        let mut page = self.db.artifacts_page(build.id, after_id, limit + 1).await?;
+        let next = if page.len() as i64 > limit {
+            page.truncate(limit as usize);
+            page.last().map(|a| a.id)
+        } else {
+            None
+        };
+        Ok((project, build, page, next))
+    }
+
+    /// Checks access, then signs a short-lived URL for the artifact's bytes.
+    pub async fn artifact_download_url(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        build: &BuildRef,
+        node: NodeIndex,
+        path: &PrettyPath,
+    ) -> ServiceResult<String> {
+        let (_, build) = self.find_build(who, slug, build).await?;
+        let artifact = match self.db.artifact(build.id, node, path.as_str()).await {
+            Ok(a) => a,
+            Err(DbError::NotFound) => {
+                return Err(ServiceError::NotFound(format!(
+                    "Artifact `{path}` not found in container {node} of build {}",
+                    build.build_num
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let disposition = content_disposition(&artifact.pretty_path, &artifact.content_type);
+        Ok(self
+            .storage
+            .presign_get(&artifact.s3_key, &artifact.content_type, Some(&disposition), DOWNLOAD_URL_TTL)
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project() -> Project {
+        Project { id: 1, vcs_type: "github".into(), org: "acme".into(), repo: "widgets".into(), public: true }
+    }
+
+    #[test]
+    fn routes_keep_dollar_and_slashes_but_escape_the_rest() {
+        assert_eq!(
+            artifact_route(&project(), 63, 0, "$CIRCLE_ARTIFACTS/hello.txt"),
+            "/api/v1.1/project/github/acme/widgets/63/artifacts/0/$CIRCLE_ARTIFACTS/hello.txt"
+        );
+        assert_eq!(
+            artifact_route(&project(), 1, 2, "a b/c?#%.txt"),
+            "/api/v1.1/project/github/acme/widgets/1/artifacts/2/a%20b/c%3F%23%25.txt"
+        );
+    }
+
+    #[test]
+    fn content_types_and_dispositions() {
+        assert_eq!(guess_content_type("x/report.html"), "text/html; charset=utf-8");
+        assert_eq!(guess_content_type("shot.png"), "image/png");
+        assert_eq!(guess_content_type("build.log"), "text/plain; charset=utf-8");
+        assert_eq!(guess_content_type("blob.tar.gz"), "application/gzip");
+        assert!(content_disposition("a/b.zip", "application/zip").starts_with("attachment;"));
+        assert!(content_disposition("a/b.png", "image/png").starts_with("inline;"));
+        assert!(is_active_content("image/svg+xml"));
+    }
+}

@@ -1,0 +1,134 @@
+//! Business rules, free of HTTP: who may see what, how builds are numbered and finished, how
+//! uploads become listed artifacts. Handlers, server functions and the CLI call these.
+
+pub mod accounts;
+pub mod artifacts;
+pub mod builds;
+pub mod uploads;
+
+use std::sync::Arc;
+
+use crate::db::{Db, DbError, Project};
+use crate::domain::{InvalidInput, ProjectSlug};
+use crate::storage::{Storage, StorageError};
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Anonymous,
+    User { id: i64, username: String },
+    /// A project build token: may create builds and upload for that project only.
+    BuildAgent { project_id: i64 },
+}
+
+/// Errors with public messages; internal causes are logged where they happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn project_not_found() -> Self {
+        ServiceError::NotFound("Project not found".into())
+    }
+
+    pub fn build_not_found() -> Self {
+        ServiceError::NotFound("Build not found".into())
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        ServiceError::Internal(e.into())
+    }
+}
+
+impl From<InvalidInput> for ServiceError {
+    fn from(e: InvalidInput) -> Self {
+        ServiceError::BadRequest(e.0)
+    }
+}
+
+impl From<DbError> for ServiceError {
+    fn from(e: DbError) -> Self {
+        ServiceError::Internal(e.into())
+    }
+}
+
+impl From<StorageError> for ServiceError {
+    fn from(e: StorageError) -> Self {
+        ServiceError::Internal(e.into())
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Settings the services need beyond their stores.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The base URL people and agents reach this server at, without a trailing `/`.
+    pub public_url: String,
+}
+
+/// The application core, built once at start-up and shared by every caller.
+#[derive(Clone)]
+pub struct Vitrine {
+    pub db: Db,
+    pub storage: Storage,
+    pub settings: Arc<Settings>,
+}
+
+impl Vitrine {
+    pub fn accounts(&self) -> accounts::Accounts<'_> {
+        accounts::Accounts { db: &self.db }
+    }
+
+    /// The project, if the principal may see it; otherwise the same 404 as a missing one,
+    /// so existence is not leaked.
+    pub async fn visible_project(&self, who: &Principal, slug: &ProjectSlug) -> ServiceResult<Project> {
+        let project = match self.db.project_by_slug(slug).await {
+            Ok(p) => p,
+            Err(DbError::NotFound) => return Err(ServiceError::project_not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        if self.can_view(who, &project).await? {
+            Ok(project)
+        } else {
+            Err(ServiceError::project_not_found())
+        }
+    }
+
+    pub async fn can_view(&self, who: &Principal, project: &Project) -> ServiceResult<bool> {
+        Ok(match who {
+            _ if project.public => true,
+            Principal::Anonymous => false,
+            Principal::BuildAgent { project_id } => *project_id == project.id,
+            Principal::User { id, .. } => self.db.is_member(project.id, *id).await?,
+        })
+    }
+
+    /// The project an agent may write to: its build token must belong to that very project.
+    pub async fn writable_project(&self, who: &Principal, slug: &ProjectSlug) -> ServiceResult<Project> {
+        let project = self.visible_project(who, slug).await?;
+        match who {
+            Principal::BuildAgent { project_id } if *project_id == project.id => Ok(project),
+            Principal::Anonymous => Err(ServiceError::Unauthorized(
+                "A project build token is needed to store artifacts".into(),
+            )),
+            _ => Err(ServiceError::Forbidden(format!(
+                "This token cannot store artifacts for {slug}: use the project's build token \
+                 (vitrine admin project token {})",
+                slug.short()
+            ))),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The S3-compatible server `vitrine serve` starts when no S3 endpoint is configured:
+//! s3s over s3s-fs, storing under `<data-dir>/s3`, with real SigV4 checks.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::service::TowerToHyperService;
+use rand::Rng;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+use tower_http::cors::CorsLayer;
+
+use super::S3Settings;
+
+pub const BUCKET: &str = "vitrine";
+pub const REGION: &str = "us-east-1";
+
+/// Keys and address of an embedded store, as written to `<data-dir>/embedded-s3.env`.
+#[derive(Clone)]
+pub struct EmbeddedCredentials {
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl EmbeddedCredentials {
+    pub fn settings(&self) -> S3Settings {
+        S3Settings {
+            endpoint: Some(self.endpoint.clone()),
+            bucket: BUCKET.to_owned(),
+            region: REGION.to_owned(),
+            credentials: Some((self.access_key.clone(), self.secret_key.clone())),
+            path_style: true,
+        }
+    }
+}
+
+pub fn env_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("embedded-s3.env")
+}
+
+fn random_key(len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+}
+
+/// Reads the keys a previous run wrote, if any.
+pub fn read_env_file(data_dir: &Path) -> Option<EmbeddedCredentials> {
+    let text = std::fs::read_to_string(env_file(data_dir)).ok()?;
+    let get = |name: &str| {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .next()
+            .map(str::to_owned)
+    };
+    Some(EmbeddedCredentials {
+        endpoint: get("AWS_ENDPOINT_URL")?,
+        access_key: get("AWS_ACCESS_KEY_ID")?,
+        secret_key: get("AWS_SECRET_ACCESS_KEY")?,
+    })
+}
+
+fn write_env_file(data_dir: &Path, creds: &EmbeddedCredentials) -> anyhow::Result<()> {
+    use std::io::Write;
+    let path = env_file(data_dir);
+    let tmp = path.with_extension("env.tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    write!(
+        file,
+        "AWS_ENDPOINT_URL={}\nAWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_REGION={REGION}\nVITRINE_S3_BUCKET={BUCKET}\n",
+        creds.endpoint, creds.access_key, creds.secret_key
+    )?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
+pub struct EmbeddedS3 {
+    pub credentials: EmbeddedCredentials,
+    pub addr: SocketAddr,
+}
+
+/// Binds `addr` and serves the store in the background. Keys are kept across restarts.
+pub async fn start(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<EmbeddedS3> {
+    let root = data_dir.join("s3");
+    std::fs::create_dir_all(root.join(BUCKET)).with_context(|| format!("cannot create {}", root.display()))?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the embedded S3 server"))?;
+    let addr = listener.local_addr()?;
+    let previous = read_env_file(data_dir);
+    let credentials = EmbeddedCredentials {
+        endpoint: format!("http://{addr}"),
+        access_key: previous.as_ref().map(|p| p.access_key.clone()).unwrap_or_else(|| random_key(20)),
+        secret_key: previous.map(|p| p.secret_key).unwrap_or_else(|| random_key(40)),
+    };
+    write_env_file(data_dir, &credentials)?;
+
+    let fs = s3s_fs::FileSystem::new(&root).map_err(|e| anyhow::anyhow!("embedded S3 store: {e:?}"))?;
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder.set_auth(SimpleAuth::from_single(credentials.access_key.clone(), credentials.secret_key.clone()));
+    let s3 = builder.build();
+    // Browsers upload and download straight from here; s3s-fs itself answers no CORS.
+    let service = tower::ServiceBuilder::new()
+        .layer(CorsLayer::very_permissive().expose_headers([http::header::ETAG]))
+        .service(s3);
+    let service = TowerToHyperService::new(service);
+
+    tokio::spawn(async move {
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            let (socket, _) = match listener.accept().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "embedded S3: accept failed");
+                    continue;
+                }
+            };
+            let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "embedded S3 connection ended");
+                }
+            });
+        }
+    });
+    tracing::info!(%addr, root = %root.display(), "embedded S3 server listening");
+    Ok(EmbeddedS3 { credentials, addr })
+}
