@@ -8,7 +8,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use crate::components::layout::Layout;
 use crate::pages::{build::BuildPage, login::LoginPage, not_found::NotFound, project::ProjectPage, projects::ProjectsPage};
@@ -41,11 +41,12 @@ pub fn App() -> impl IntoView {
         <Title formatter=|title: String| if title.is_empty() { "Vitrine".to_owned() } else { format!("{title} · Vitrine") }/>
         <Router>
             <Layout>
+                // Async: the page waits for its data, so a missing build answers 404, not 200.
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=ProjectsPage/>
                     <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/:vcs/:org/:repo") view=ProjectPage/>
-                    <Route path=path!("/:vcs/:org/:repo/:build_num") view=BuildPage/>
+                    <Route path=path!("/:vcs/:org/:repo") view=ProjectPage ssr=SsrMode::Async/>
+                    <Route path=path!("/:vcs/:org/:repo/:build_num") view=BuildPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

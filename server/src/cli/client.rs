@@ -9,8 +9,16 @@ use serde::de::DeserializeOwned;
 use crate::domain::{BuildNum, BuildStatus, NodeIndex, ProjectSlug};
 use crate::services::uploads::{FileToStore, UploadDone, UploadOutcome, UploadPlan};
 
-/// Waits between attempts when the server cannot be reached: about 30 s in all.
-const BACKOFF: [u64; 6] = [500, 1000, 2000, 4000, 8000, 16000];
+/// Waits between attempts when the server cannot be reached, doubling up to 8 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)))
+}
+
+/// How long an agent keeps trying to reach the server: `VITRINE_RETRY_SECS`, 60 by default.
+fn retry_budget() -> Duration {
+    let secs = std::env::var("VITRINE_RETRY_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    Duration::from_secs(secs)
+}
 
 #[derive(Clone)]
 pub struct AgentClient {
@@ -81,25 +89,32 @@ impl AgentClient {
     /// message that says where it tried.
     async fn post<B: Serialize, R: DeserializeOwned>(&self, tail: &str, body: &B) -> anyhow::Result<R> {
         let url = self.url(tail);
+        let started = std::time::Instant::now();
+        let budget = retry_budget();
         let mut attempt = 0;
         loop {
             let result = self.http.post(&url).header("Circle-Token", &self.token).json(body).send().await;
             let retry = match &result {
-                Err(e) => e.is_connect() || e.is_timeout(),
+                Err(e) => e.is_connect(),
                 Ok(r) => matches!(r.status().as_u16(), 502..=504),
             };
-            if retry && attempt < BACKOFF.len() {
-                let wait = BACKOFF[attempt];
-                tracing::warn!(attempt, wait_ms = wait, "Vitrine server not reachable, retrying");
+            let wait = backoff(attempt);
+            if retry && started.elapsed() + wait <= budget {
+                tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, "Vitrine server not reachable, retrying");
                 if attempt == 0 {
                     eprintln!("vitrine: waiting for the server at {} ...", self.server);
                 }
-                tokio::time::sleep(Duration::from_millis(wait)).await;
+                tokio::time::sleep(wait).await;
                 attempt += 1;
                 continue;
             }
             let response = result.with_context(|| {
-                format!("cannot reach the Vitrine server at {} (tried {} times over about 30 s)", self.server, attempt + 1)
+                format!(
+                    "cannot reach the Vitrine server at {} (tried {} times over {} s; is `vitrine serve` running?)",
+                    self.server,
+                    attempt + 1,
+                    started.elapsed().as_secs()
+                )
             })?;
             let status = response.status();
             if status.is_success() {

@@ -357,15 +357,19 @@ impl Db {
         .await?)
     }
 
-    /// A page of artifacts in id order, for cursor paging (API v2).
-    pub async fn artifacts_page(&self, build_id: i64, after_id: i64, limit: i64) -> DbResult<Vec<Artifact>> {
+    /// A page of artifacts after `(node, path)` in listing order, for keyset paging (API v2).
+    pub async fn artifacts_page(&self, build_id: i64, after: Option<(i64, &str)>, limit: i64) -> DbResult<Vec<Artifact>> {
+        let (node, path) = after.unwrap_or((-1, ""));
         Ok(sqlx::query_as(
             "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, b.s3_key
              FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
-             WHERE a.build_id = ? AND a.id > ? ORDER BY a.id LIMIT ?",
+             WHERE a.build_id = ? AND (a.node_index > ? OR (a.node_index = ? AND a.pretty_path > ?))
+             ORDER BY a.node_index, a.pretty_path LIMIT ?",
         )
         .bind(build_id)
-        .bind(after_id)
+        .bind(node)
+        .bind(node)
+        .bind(path)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)

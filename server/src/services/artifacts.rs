@@ -80,6 +80,19 @@ pub fn guess_content_type(pretty_path: &str) -> String {
     }
 }
 
+fn encode_page_token(node: i64, path: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{node}/{path}"))
+}
+
+fn decode_page_token(token: &str) -> Option<(i64, String)> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (node, path) = text.split_once('/')?;
+    Some((node.parse().ok()?, path.to_owned()))
+}
+
 impl Vitrine {
     pub async fn list_artifacts(&self, who: &Principal, slug: &ProjectSlug, build: &BuildRef) -> ServiceResult<(Project, Build, Vec<Artifact>)> {
         let (project, build) = self.find_build(who, slug, build).await?;
@@ -87,20 +100,26 @@ impl Vitrine {
         Ok((project, build, artifacts))
     }
 
-    /// One page of artifacts after `after_id`, with the id to continue from when more remain.
+    /// One page of artifacts after the one `page_token` names, with the token of the next
+    /// page when more remain. Tokens are opaque to clients: the last `(node, path)` seen.
     pub async fn artifacts_page(
         &self,
         who: &Principal,
         slug: &ProjectSlug,
         build: &BuildRef,
-        after_id: i64,
+        page_token: Option<&str>,
         limit: i64,
-    ) -> ServiceResult<(Project, Build, Vec<Artifact>, Option<i64>)> {
+    ) -> ServiceResult<(Project, Build, Vec<Artifact>, Option<String>)> {
+        let after = match page_token.filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) => Some(decode_page_token(t).ok_or_else(|| ServiceError::BadRequest("Invalid page-token".into()))?),
+        };
         let (project, build) = self.find_build(who, slug, build).await?;
-        let mut page = self.db.artifacts_page(build.id, after_id, limit + 1).await?;
+        let after_ref = after.as_ref().map(|(n, p)| (*n, p.as_str()));
+        let mut page = self.db.artifacts_page(build.id, after_ref, limit + 1).await?;
         let next = if page.len() as i64 > limit {
             page.truncate(limit as usize);
-            page.last().map(|a| a.id)
+            page.last().map(|a| encode_page_token(a.node_index, &a.pretty_path))
         } else {
             None
         };
@@ -153,6 +172,13 @@ mod tests {
             artifact_route(&project(), 1, 2, "a b/c?#%.txt"),
             "/api/v1.1/project/github/acme/widgets/1/artifacts/2/a%20b/c%3F%23%25.txt"
         );
+    }
+
+    #[test]
+    fn page_tokens_round_trip() {
+        let t = encode_page_token(3, "$CIRCLE_ARTIFACTS/a b/c.txt");
+        assert_eq!(decode_page_token(&t), Some((3, "$CIRCLE_ARTIFACTS/a b/c.txt".to_owned())));
+        assert_eq!(decode_page_token("not base64!"), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::ProjectPath;
 use crate::domain::{BuildNum, BuildRef};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::router::AppState;
 use crate::services::Principal;
 use crate::services::artifacts::artifact_route;
@@ -47,11 +47,8 @@ pub async fn list_job_artifacts(
 ) -> ApiResult<Json<ArtifactPage>> {
     let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
     let build = BuildRef::Num(p.job_number.parse::<BuildNum>()?);
-    let after = match q.page_token.as_deref() {
-        None | Some("") => 0,
-        Some(t) => t.parse::<i64>().map_err(|_| ApiError::bad_request("Invalid page-token"))?,
-    };
-    let (project, build, artifacts, next) = state.vitrine.artifacts_page(&who, &slug, &build, after, PAGE_SIZE).await?;
+    let (project, build, artifacts, next) =
+        state.vitrine.artifacts_page(&who, &slug, &build, q.page_token.as_deref(), PAGE_SIZE).await?;
     let base = &state.vitrine.settings.public_url;
     let items = artifacts
         .iter()
@@ -61,5 +58,5 @@ pub async fn list_job_artifacts(
             url: format!("{base}{}", artifact_route(&project, build.build_num, a.node_index, &a.pretty_path)),
         })
         .collect();
-    Ok(Json(ArtifactPage { items, next_page_token: next.map(|id| id.to_string()) }))
+    Ok(Json(ArtifactPage { items, next_page_token: next }))
 }

@@ -1,0 +1,79 @@
+import { test, expect } from '@playwright/test';
+import { readFileSync } from 'fs';
+import { demoBundle, hydrated } from './helpers';
+
+const BUILD = '/gh/vitrine-demo/shop/2';
+
+test('the build page renders on the server, then hydrates', async ({ page }) => {
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  const response = await page.goto(BUILD);
+  expect(response?.status()).toBe(200);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Build #2' })).toBeVisible();
+  await expect(page.locator('[data-status]').first()).toHaveText('failed');
+  await expect(page.locator('.facts .branch')).toHaveText('feature/login-page');
+  const links = page.getByRole('navigation', { name: 'Artifact links' });
+  // HTML reports come first among the links at the top.
+  await expect(links.getByRole('link').first()).toHaveText('playwright-report/index.html');
+  await expect(links.getByRole('link', { name: 'logs/build.log' })).toBeVisible();
+  expect(consoleErrors).toEqual([]);
+});
+
+test('tabs switch in the browser and the tree groups artifacts by container', async ({ page }) => {
+  await page.goto(BUILD);
+  await hydrated(page);
+  const artifacts = page.getByRole('tab', { name: /Artifacts/ });
+  await expect(artifacts).toHaveAttribute('aria-selected', 'true');
+  const panel = page.getByRole('tabpanel');
+  await expect(panel.getByText('Container 0')).toBeVisible();
+  await expect(panel.getByText('Container 1')).toBeVisible();
+  await expect(panel.getByRole('link', { name: 'checkout-node1.png' })).toBeVisible();
+
+  // Collapsing a container hides its files (a native <details>).
+  await panel.getByText('Container 1').click();
+  await expect(panel.getByRole('link', { name: 'checkout-node1.png' })).toBeHidden();
+
+  await page.getByRole('tab', { name: /Gallery/ }).click();
+  await expect(page).toHaveURL(/tab=gallery/);
+  const images = page.getByRole('tabpanel').getByRole('img');
+  await expect(images).toHaveCount(4);
+  // Every thumbnail really loaded through the artifact route and its redirect to storage.
+  for (const img of await images.all()) {
+    await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBeGreaterThan(100);
+  }
+  await expect(page.getByRole('tabpanel').getByRole('img', { name: 'screenshots/login-error.png' })).toBeVisible();
+
+  await artifacts.click();
+  await expect(page.getByRole('tabpanel').getByText('Container 0')).toBeVisible();
+});
+
+test('a click on a binary artifact downloads exactly its bytes', async ({ page }) => {
+  await page.goto(`${BUILD}?tab=artifacts`);
+  await hydrated(page);
+  const downloadPromise = page.waitForEvent('download');
+  await page.getByRole('tabpanel').getByRole('link', { name: 'bundle.bin' }).click();
+  const download = await downloadPromise;
+  expect(download.suggestedFilename()).toBe('bundle.bin');
+  const bytes = readFileSync(await download.path());
+  expect(bytes.equals(demoBundle())).toBe(true);
+});
+
+test('a log opens in the browser as text', async ({ page }) => {
+  await page.goto(BUILD);
+  await hydrated(page);
+  await page.getByRole('navigation', { name: 'Artifact links' }).getByRole('link', { name: 'logs/build.log' }).click();
+  await expect(page.locator('body')).toContainText('login › shows an error for a wrong password: FAILED');
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the page and its tabs work as plain links', async ({ page }) => {
+    await page.goto(BUILD);
+    await expect(page.getByRole('heading', { name: 'Build #2' })).toBeVisible();
+    await page.getByRole('tab', { name: /Gallery/ }).click();
+    await expect(page).toHaveURL(/tab=gallery/);
+    await expect(page.getByRole('tabpanel').getByRole('img')).toHaveCount(4);
+  });
+});

@@ -1,0 +1,12 @@
+import { expect, Page } from '@playwright/test';
+
+/** Waits until the WASM has hydrated the page (an effect sets this; effects run only in the browser). */
+export async function hydrated(page: Page) {
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+}
+
+/** The demo's bundle.bin, as demo/seed.sh makes it: `yes "vitrine demo bundle" | head -c 300000`. */
+export function demoBundle(): Buffer {
+  const line = 'vitrine demo bundle\n';
+  return Buffer.from(line.repeat(Math.ceil(300000 / line.length)).slice(0, 300000));
+}

@@ -1,0 +1,148 @@
+//! The v1.1 API as CircleCI clients use it: shapes, `latest`, filters, auth forms, errors.
+
+use base64::Engine;
+
+use crate::common::*;
+
+async fn seed_builds(f: &Fixture) {
+    let app = &f.app;
+    let t = &f.public_build_token;
+    let p = "gh/acme/public-site";
+    // 1: main ok, 2: feature/login-page fails, 3: main fails, 4: feature/login-page ok.
+    assert_ok(&app.run_build(t, p, "main", "echo 1 > \"$CIRCLE_ARTIFACTS/n.txt\"").await);
+    let _ = app.run_build(t, p, "feature/login-page", "echo 2 > \"$CIRCLE_ARTIFACTS/n.txt\"; exit 1").await;
+    let _ = app.run_build(t, p, "main", "echo 3 > \"$CIRCLE_ARTIFACTS/n.txt\"; exit 1").await;
+    assert_ok(&app.run_build(t, p, "feature/login-page", "echo 4 > \"$CIRCLE_ARTIFACTS/n.txt\"").await);
+}
+
+fn nums(v: &serde_json::Value) -> Vec<i64> {
+    v.as_array().unwrap().iter().map(|b| b["build_num"].as_i64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn recent_builds_filters_branches_and_summaries() {
+    let f = TestApp::with_projects().await;
+    seed_builds(&f).await;
+    let app = &f.app;
+    let base = "/api/v1.1/project/github/acme/public-site";
+
+    let (status, all) = app.get_json(base, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(nums(&all), [4, 3, 2, 1]);
+    let first = &all[0];
+    for key in ["build_num", "branch", "vcs_revision", "status", "outcome", "start_time", "stop_time", "build_url", "lifecycle", "username", "reponame"] {
+        assert!(first.get(key).is_some(), "build summary has {key}: {first}");
+    }
+    assert_eq!(first["build_url"], format!("{}/gh/acme/public-site/4", app.url));
+    assert_eq!(first["lifecycle"], "finished");
+
+    assert_eq!(nums(&app.get_json(&format!("{base}?limit=2"), None).await.1), [4, 3]);
+    assert_eq!(nums(&app.get_json(&format!("{base}?limit=2&offset=2"), None).await.1), [2, 1]);
+    assert_eq!(nums(&app.get_json(&format!("{base}?filter=successful"), None).await.1), [4, 1]);
+    assert_eq!(nums(&app.get_json(&format!("{base}?filter=failed"), None).await.1), [3, 2]);
+    assert_eq!(nums(&app.get_json(&format!("{base}/tree/feature/login-page"), None).await.1), [4, 2]);
+    assert_eq!(nums(&app.get_json(&format!("{base}/tree/main?filter=failed"), None).await.1), [3]);
+    // gh alias, and one build.
+    let (status, one) = app.get_json("/api/v1.1/project/gh/acme/public-site/2", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(one["branch"], "feature/login-page");
+    assert_eq!(one["status"], "failed");
+}
+
+#[tokio::test]
+async fn latest_artifacts_resolve_by_branch_and_filter() {
+    let f = TestApp::with_projects().await;
+    seed_builds(&f).await;
+    let app = &f.app;
+    let base = "/api/v1.1/project/github/acme/public-site/latest/artifacts";
+    let content_of = |list: serde_json::Value| async move {
+        let url = list[0]["url"].as_str().unwrap().to_owned();
+        assert!(url.contains("/artifacts/0/$CIRCLE_ARTIFACTS/n.txt"));
+        String::from_utf8(app.download(&url, None).await.1).unwrap()
+    };
+    // The url of a listing from `latest` names the resolved build number.
+    let (_, list) = app.get_json(base, None).await;
+    assert!(list[0]["url"].as_str().unwrap().contains("/public-site/4/artifacts/"));
+    assert_eq!(content_of(list).await, "4\n");
+    assert_eq!(content_of(app.get_json(&format!("{base}?branch=main"), None).await.1).await, "3\n");
+    assert_eq!(content_of(app.get_json(&format!("{base}?branch=main&filter=successful"), None).await.1).await, "1\n");
+    assert_eq!(content_of(app.get_json(&format!("{base}?branch=feature/login-page&filter=failed"), None).await.1).await, "2\n");
+    assert_eq!(content_of(app.get_json(&format!("{base}?branch=feature%2Flogin-page&filter=completed"), None).await.1).await, "4\n");
+
+    // The artifact route with `latest`.
+    let url = format!("{}/api/v1.1/project/gh/acme/public-site/latest/artifacts/0/$CIRCLE_ARTIFACTS/n.txt?branch=main&filter=successful", app.url);
+    assert_eq!(app.download(&url, None).await.1, b"1\n");
+
+    // Nothing running: 404, not an empty success.
+    let (status, body) = app.get_json(&format!("{base}?filter=running"), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["message"], "Build not found");
+    let (status, _) = app.get_json(&format!("{base}?branch=no-such-branch"), None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn errors_are_json_with_the_right_status() {
+    let f = TestApp::with_projects().await;
+    seed_builds(&f).await;
+    let app = &f.app;
+    let cases = [
+        ("/api/v1.1/project/github/acme/public-site/latest/artifacts?filter=bogus", 400, "Invalid filter"),
+        ("/api/v1.1/project/github/acme/public-site?filter=bogus", 400, "Invalid filter"),
+        ("/api/v1.1/project/svn/acme/public-site/1/artifacts", 400, "Invalid vcs type"),
+        ("/api/v1.1/project/github/acme/public-site/99", 404, "Build not found"),
+        ("/api/v1.1/project/github/acme/public-site/99/artifacts", 404, "Build not found"),
+        ("/api/v1.1/project/github/acme/nope/1/artifacts", 404, "Project not found"),
+        ("/api/v1.1/project/github/acme/public-site/abc/artifacts", 400, "Invalid build number"),
+        ("/api/v1.1/project/github/acme/public-site/1/artifacts/0/..%2F..%2Fetc/passwd", 400, "may not contain"),
+        ("/api/v1.1/project/github/acme/public-site/1/artifacts/0/a/..%2Fb", 400, "may not contain"),
+        ("/api/v1.1/project/github/acme/public-site/1/artifacts/7/$CIRCLE_ARTIFACTS/n.txt", 404, "not found in container 7"),
+        ("/api/v1.1/project/github/acme/public-site/1/artifacts/x/n.txt", 400, "Invalid node index"),
+    ];
+    for (path, status, message) in cases {
+        let r = app.get(path, None).await;
+        assert_eq!(r.status().as_u16(), status, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains(message), "{path}: {body}");
+    }
+    let (status, body) = app.get_json("/api/v1.1/project/github/acme/public-site", Some("not-a-real-token")).await;
+    assert_eq!(status, 401);
+    assert!(body["message"].as_str().unwrap().contains("token"));
+}
+
+#[tokio::test]
+async fn private_projects_answer_only_with_access_in_every_token_form() {
+    let f = TestApp::with_projects().await;
+    let app = &f.app;
+    assert_ok(&app.run_build(&f.private_build_token, "gh/acme/secret", "main", "echo s3cret > \"$CIRCLE_ARTIFACTS/key.txt\"").await);
+    let list = "/api/v1.1/project/github/acme/secret/1/artifacts";
+
+    // Without access: the same 404 as a project that does not exist.
+    for token in [None, Some(f.outsider_token.as_str()), Some(f.public_build_token.as_str())] {
+        let (status, body) = app.get_json(list, token).await;
+        assert_eq!((status, body["message"].as_str()), (404, Some("Project not found")), "token {token:?}");
+    }
+    let artifact = format!("{}/api/v1.1/project/github/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/key.txt", app.url);
+    assert_eq!(app.http.get(&artifact).send().await.unwrap().status().as_u16(), 404);
+
+    // With access: header, query and Basic all work, for the member and the project's agent.
+    let (status, _) = app.get_json(list, Some(&f.member_token)).await;
+    assert_eq!(status, 200);
+    let (status, _) = app.get_json(list, Some(&f.private_build_token)).await;
+    assert_eq!(status, 200);
+    let r = app.http.get(format!("{}{list}?circle-token={}", app.url, f.member_token)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:", f.member_token));
+    let r = app.http.get(format!("{}{list}", app.url)).header("Authorization", format!("Basic {basic}")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let items: serde_json::Value = r.json().await.unwrap();
+    let url = items[0]["url"].as_str().unwrap();
+    let (_, bytes) = app.download(&format!("{url}?circle-token={}", f.member_token), None).await;
+    assert_eq!(bytes, b"s3cret\n");
+
+    // A revoked token is unknown from then on.
+    app.admin(&["token", "revoke", &f.member_token]).await;
+    let (status, _) = app.get_json(list, Some(&f.member_token)).await;
+    assert_eq!(status, 401);
+}

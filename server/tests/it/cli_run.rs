@@ -1,0 +1,224 @@
+//! `vitrine run` and `vitrine store-artifacts`: what a build stores and under which paths.
+
+use crate::common::*;
+
+#[tokio::test]
+async fn run_stores_circle_artifacts_with_literal_pretty_paths() {
+    let f = TestApp::with_projects().await;
+    let app = &f.app;
+    let out = app
+        .run_build(
+            &f.public_build_token,
+            "gh/acme/public-site",
+            "main",
+            r#"test -d "$CIRCLE_ARTIFACTS" && test -z "$(ls -A "$CIRCLE_ARTIFACTS")"
+               echo "hello from build $CIRCLE_BUILD_NUM" > "$CIRCLE_ARTIFACTS/hello.txt"
+               mkdir -p "$CIRCLE_ARTIFACTS/screens" && printf 'png' > "$CIRCLE_ARTIFACTS/screens/home page.png""#,
+        )
+        .await;
+    assert_ok(&out);
+    assert!(stderr(&out).contains("/gh/acme/public-site/1"), "prints the build page URL: {}", stderr(&out));
+
+    let (status, list) = app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
+    assert_eq!(status, 200);
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let hello = items.iter().find(|a| a["pretty_path"] == "$CIRCLE_ARTIFACTS/hello.txt").expect("hello.txt listed");
+    assert_eq!(hello["node_index"], 0);
+    let path = hello["path"].as_str().unwrap();
+    assert!(path.starts_with('/') && path.ends_with("/hello.txt"), "path is the absolute file path: {path}");
+    let url = hello["url"].as_str().unwrap();
+    assert_eq!(url, format!("{}/api/v1.1/project/github/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/hello.txt", app.url));
+
+    let (ct, bytes) = app.download(url, None).await;
+    assert_eq!(bytes, b"hello from build 1\n");
+    assert!(ct.starts_with("text/plain"), "{ct}");
+    // The same route with the dollar sign percent-encoded, as some clients send it.
+    let (_, again) = app.download(&url.replace('$', "%24"), None).await;
+    assert_eq!(again, bytes);
+
+    let screen = items.iter().find(|a| a["pretty_path"] == "$CIRCLE_ARTIFACTS/screens/home page.png").unwrap();
+    assert!(screen["url"].as_str().unwrap().ends_with("/screens/home%20page.png"));
+    let (ct, _) = app.download(screen["url"].as_str().unwrap(), None).await;
+    assert_eq!(ct, "image/png");
+
+    let (_, build) = app.get_json("/api/v1.1/project/gh/acme/public-site/1", None).await;
+    assert_eq!(build["status"], "success");
+    assert_eq!(build["outcome"], "success");
+    assert_eq!(build["branch"], "main");
+}
+
+#[tokio::test]
+async fn run_exits_with_the_command_code_and_fails_the_build() {
+    let f = TestApp::with_projects().await;
+    let out = f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", "echo partial > \"$CIRCLE_ARTIFACTS/log.txt\"; exit 3").await;
+    assert_eq!(out.status.code(), Some(3));
+    let (_, build) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1", None).await;
+    assert_eq!(build["status"], "failed");
+    // The artifacts of a failed build are the ones people most need.
+    let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn nested_store_artifacts_follows_path_and_destination_rules() {
+    let f = TestApp::with_projects().await;
+    let script = r#"
+        mkdir -p reports/coverage /tmp/vitrine-it-$$ && echo cov > reports/coverage/index.html && echo css > reports/style.css
+        echo one > single.log
+        echo abs > /tmp/vitrine-it-$$/abs.txt
+        vitrine_bin="$VITRINE_BIN"
+        "$vitrine_bin" store-artifacts --path reports
+        "$vitrine_bin" store-artifacts --path single.log --destination logs/build.log
+        "$vitrine_bin" store-artifacts --path reports/coverage --destination coverage
+        "$vitrine_bin" store-artifacts --path /tmp/vitrine-it-$$/abs.txt
+        echo two > single.log
+        "$vitrine_bin" store-artifacts --path single.log --destination logs/build.log
+        echo "$$" > pid
+    "#;
+    let cwd = tempfile::tempdir().unwrap();
+    let out = f
+        .app
+        .vitrine(
+            cwd.path(),
+            &["run", "--server", &f.app.url, "--token", &f.public_build_token, "--project", "gh/acme/public-site", "--", "bash", "-ec", script],
+            &[("VITRINE_BIN", BIN)],
+        )
+        .await;
+    assert_ok(&out);
+    let pid = std::fs::read_to_string(cwd.path().join("pid")).unwrap().trim().to_owned();
+    let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
+    let mut pretty: Vec<String> = list.as_array().unwrap().iter().map(|a| a["pretty_path"].as_str().unwrap().to_owned()).collect();
+    pretty.sort();
+    let abs = format!("tmp/vitrine-it-{pid}/abs.txt");
+    let mut expected = vec!["coverage/index.html", "logs/build.log", "reports/coverage/index.html", "reports/style.css", abs.as_str()];
+    expected.sort();
+    assert_eq!(pretty, expected);
+    // v2-style artifacts: path equals pretty_path.
+    for a in list.as_array().unwrap() {
+        assert_eq!(a["path"], a["pretty_path"]);
+    }
+    // The same path stored twice in one node: the later wins.
+    let log = list.as_array().unwrap().iter().find(|a| a["pretty_path"] == "logs/build.log").unwrap();
+    let (_, bytes) = f.app.download(log["url"].as_str().unwrap(), None).await;
+    assert_eq!(bytes, b"two\n");
+    let _ = std::fs::remove_dir_all(format!("/tmp/vitrine-it-{pid}"));
+}
+
+#[tokio::test]
+async fn store_artifacts_refuses_bad_input_in_plain_words() {
+    let f = TestApp::with_projects().await;
+    let out = f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", "true").await;
+    assert_ok(&out);
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("f.txt"), "x").unwrap();
+    let base = ["--server", f.app.url.as_str(), "--token", f.public_build_token.as_str(), "--project", "gh/acme/public-site", "--build-num", "1"];
+
+    let mut args = vec!["store-artifacts", "--path", "f.txt", "--destination", "../../etc/passwd"];
+    args.extend(base);
+    let out = f.app.vitrine(cwd.path(), &args, &[]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("invalid destination"), "{}", stderr(&out));
+
+    let mut args = vec!["store-artifacts", "--path", "missing-dir"];
+    args.extend(base);
+    let out = f.app.vitrine(cwd.path(), &args, &[]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("missing-dir: no such file or directory"), "{}", stderr(&out));
+
+    let mut args = vec!["store-artifacts"];
+    args.extend(base);
+    let out = f.app.vitrine(cwd.path(), &args, &[]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--path"), "a missing --path is named: {}", stderr(&out));
+
+    let mut args = vec!["store-artifacts", "--path", "f.txt", "--build-num", "99"];
+    args.extend(&base[..6]);
+    let out = f.app.vitrine(cwd.path(), &args, &[]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("Build 99 of github/acme/public-site does not exist"), "{}", stderr(&out));
+
+    let mut args = vec!["store-artifacts", "--path", "f.txt", "--project", "gh/acme/nope"];
+    args.extend(&base[..4]);
+    args.extend(["--build-num", "1"]);
+    let out = f.app.vitrine(cwd.path(), &args, &[]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("Project not found"), "{}", stderr(&out));
+
+    // Nothing of the above was listed.
+    let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn files_over_3_gib_are_refused_before_sending_and_the_rest_still_upload() {
+    let f = TestApp::with_projects().await;
+    let script = r#"
+        truncate -s 3221225473 "$CIRCLE_ARTIFACTS/huge.bin"
+        echo small > "$CIRCLE_ARTIFACTS/small.txt"
+    "#;
+    let out = f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", script).await;
+    assert!(!out.status.success(), "the step reports failure");
+    let err = stderr(&out);
+    assert!(err.contains("huge.bin") && err.contains("3 GiB limit"), "names the file and the limit: {err}");
+    let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
+    let pretty: Vec<&str> = list.as_array().unwrap().iter().map(|a| a["pretty_path"].as_str().unwrap()).collect();
+    assert_eq!(pretty, ["$CIRCLE_ARTIFACTS/small.txt"]);
+    // No byte of the big file reached storage.
+    let stored: u64 = walkdir::WalkDir::new(f.app.data_dir().join("s3"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
+    assert!(stored < 1_000_000, "storage holds {stored} bytes");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_retried_then_reported() {
+    let cwd = tempfile::tempdir().unwrap();
+    // A port nobody listens on: bind, note, release.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = tokio::process::Command::new(BIN)
+        .args(["run", "--server", &url, "--token", "t0k", "--project", "gh/a/b", "--", "true"])
+        .current_dir(cwd.path())
+        .env("VITRINE_RETRY_SECS", "2")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains(&format!("cannot reach the Vitrine server at {url}")), "{err}");
+    assert!(err.contains("tried"), "{err}");
+}
+
+#[tokio::test]
+async fn a_server_that_comes_up_late_is_waited_for() {
+    let f = TestApp::with_projects().await;
+    // Proxy port that starts forwarding to the server only after a delay.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let target = f.app.running.addr;
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        loop {
+            let (mut inbound, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(target).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    let cwd = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = f
+        .app
+        .vitrine(cwd.path(), &["run", "--server", &url, "--token", &f.public_build_token, "--project", "gh/acme/public-site", "--", "true"], &[("VITRINE_RETRY_SECS", "20")])
+        .await;
+    assert_ok(&out);
+    assert!(stderr(&out).contains("waiting for the server"), "{}", stderr(&out));
+}

@@ -1,0 +1,157 @@
+use std::path::Path;
+use std::process::Output;
+
+use tempfile::TempDir;
+use vitrine::serve::{Running, ServeConfig, start};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
+
+/// A server of our own: fresh data dir, its own ports, embedded S3.
+pub struct TestApp {
+    pub url: String,
+    pub data: TempDir,
+    /// A client that does not follow redirects, so the 302s can be checked.
+    pub http: reqwest::Client,
+    pub running: Running,
+}
+
+/// Credentials set up by [`TestApp::with_projects`].
+pub struct Fixture {
+    pub app: TestApp,
+    /// Build token of the public project gh/acme/public-site.
+    pub public_build_token: String,
+    /// Build token of the private project gh/acme/secret.
+    pub private_build_token: String,
+    /// API token of alice, member of gh/acme/secret.
+    pub member_token: String,
+    /// API token of bob, member of nothing.
+    pub outsider_token: String,
+}
+
+pub fn last_line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_owned()
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        let data = tempfile::tempdir().unwrap();
+        let config = ServeConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data.path().to_path_buf(),
+            public_url: None,
+            embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
+            s3: None,
+            database_url: None,
+            site_root: data.path().join("site"),
+        };
+        let running = start(config).await.expect("server starts");
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestApp { url: running.public_url.clone(), data, http, running }
+    }
+
+    /// A server with a public and a private project, two users and their tokens.
+    pub async fn with_projects() -> Fixture {
+        let app = TestApp::start().await;
+        app.admin(&["project", "add", "gh/acme/public-site", "--public"]).await;
+        app.admin(&["project", "add", "gh/acme/secret"]).await;
+        app.admin_stdin(&["user", "add", "alice", "--password-stdin"], "alice-password\n").await;
+        app.admin_stdin(&["user", "add", "bob", "--password-stdin"], "bob-password\n").await;
+        app.admin(&["member", "add", "gh/acme/secret", "alice"]).await;
+        let public_build_token = last_line(&app.admin(&["project", "token", "gh/acme/public-site"]).await);
+        let private_build_token = last_line(&app.admin(&["project", "token", "gh/acme/secret"]).await);
+        let member_token = last_line(&app.admin(&["token", "create", "alice"]).await);
+        let outsider_token = last_line(&app.admin(&["token", "create", "bob"]).await);
+        Fixture { app, public_build_token, private_build_token, member_token, outsider_token }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    pub async fn admin_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new(BIN)
+            .arg("admin")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).await.unwrap();
+        let out = child.wait_with_output().await.unwrap();
+        assert!(out.status.success(), "vitrine admin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    pub async fn admin(&self, args: &[&str]) -> Output {
+        self.admin_stdin(args, "").await
+    }
+
+    /// Runs the `vitrine` binary against this server, in `cwd`.
+    pub async fn vitrine(&self, cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+        tokio::process::Command::new(BIN)
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("VITRINE_URL")
+            .env_remove("VITRINE_TOKEN")
+            .env_remove("VITRINE_PROJECT")
+            .env_remove("CIRCLE_BUILD_NUM")
+            .env_remove("CIRCLE_NODE_INDEX")
+            .env_remove("CIRCLE_BRANCH")
+            .envs(envs.iter().copied())
+            .output()
+            .await
+            .unwrap()
+    }
+
+    /// `vitrine run` for a project, with the given branch and shell script.
+    pub async fn run_build(&self, token: &str, project: &str, branch: &str, script: &str) -> Output {
+        let cwd = tempfile::tempdir().unwrap();
+        self.vitrine(
+            cwd.path(),
+            &["run", "--server", &self.url, "--token", token, "--project", project, "--branch", branch, "--", "bash", "-ec", script],
+            &[],
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("Circle-Token", t);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let r = self.get(path, token).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Follows an artifact route's redirect to storage and returns the bytes and content type.
+    pub async fn download(&self, url: &str, token: Option<&str>) -> (String, Vec<u8>) {
+        let mut req = self.http.get(url);
+        if let Some(t) = token {
+            req = req.header("Circle-Token", t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 302, "artifact route answers a redirect for {url}");
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let stored = reqwest::get(&location).await.unwrap();
+        assert_eq!(stored.status().as_u16(), 200, "signed URL works: {location}");
+        let ct = stored.headers()["content-type"].to_str().unwrap().to_owned();
+        (ct, stored.bytes().await.unwrap().to_vec())
+    }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "command failed: {}\n{}", stderr(out), String::from_utf8_lossy(&out.stdout));
+}

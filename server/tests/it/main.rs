@@ -1,0 +1,11 @@
+//! Integration tests: a real `vitrine serve` (embedded S3, SQLite file) on free ports, driven
+//! over HTTP and through the real `vitrine` binary. Files mirror the URL tree and commands.
+
+mod agent;
+mod api_v1_1;
+mod api_v2;
+mod cli_execute;
+mod cli_run;
+mod common;
+mod security;
+mod ui;

@@ -1,0 +1,67 @@
+//! Pages rendered on the server: they hold the data before any WASM runs.
+
+use crate::common::*;
+
+#[tokio::test]
+async fn build_page_renders_artifact_links_on_the_server() {
+    let f = TestApp::with_projects().await;
+    let script = "echo log > \"$CIRCLE_ARTIFACTS/build.log\"; printf png > \"$CIRCLE_ARTIFACTS/shot.png\"";
+    assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", script).await);
+    let r = f.app.get("/gh/acme/public-site/1", None).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"href="/api/v1.1/project/github/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/build.log""#), "{html}");
+    assert!(html.contains("Artifacts"));
+    assert!(html.contains("Build #1"));
+    assert!(html.contains("/pkg/vitrine.js"), "hydration script is referenced");
+
+    let r = f.app.get("/gh/acme/public-site/1?tab=gallery", None).await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"<img src="/api/v1.1/project/github/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/shot.png""#), "{html}");
+
+    let r = f.app.get("/gh/acme/public-site", None).await;
+    assert!(r.text().await.unwrap().contains(r#"href="/gh/acme/public-site/1""#));
+}
+
+#[tokio::test]
+async fn private_pages_need_a_signed_in_member() {
+    let f = TestApp::with_projects().await;
+    assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", "echo x > \"$CIRCLE_ARTIFACTS/x.txt\"").await);
+    let r = f.app.get("/gh/acme/secret/1", None).await;
+    assert_eq!(r.status().as_u16(), 404);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Project not found") && !html.contains("x.txt"));
+
+    // Sign in through the login form's server function, as a browser without JS would.
+    let r = f
+        .app
+        .http
+        .post(format!("{}/api/login", f.app.url))
+        .form(&[("username", "alice"), ("password", "wrong-password"), ("next", "")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("set-cookie").is_none(), "no session for a wrong password");
+    let r = f
+        .app
+        .http
+        .post(format!("{}/api/login", f.app.url))
+        .form(&[("username", "alice"), ("password", "alice-password"), ("next", "/gh/acme/secret/1")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+
+    let page = f.app.http.get(format!("{}/gh/acme/secret/1", f.app.url)).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("x.txt"));
+    let api = f.app.http.get(format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts", f.app.url)).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(api.status().as_u16(), 200, "the session cookie works on the API too");
+
+    // Signing out ends the session.
+    f.app.http.get(format!("{}/logout", f.app.url)).header("Cookie", &session).send().await.unwrap();
+    let api = f.app.http.get(format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts", f.app.url)).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(api.status().as_u16(), 404);
+}
