@@ -10,7 +10,8 @@ bash scripts/build.sh || exit 1
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "Rust tests"
-cargo test --release --workspace 2>&1
+# The same LEPTOS_OUTPUT_NAME as cargo-leptos sets, so the leptos crates it built are reused.
+LEPTOS_OUTPUT_NAME=vitrine cargo test --release --workspace 2>&1
 rust=$?
 
 step "Browser tests"

@@ -203,11 +203,16 @@ fn watch_running_build(api_url: String, status: RwSignal<String>, on_finished: i
         leptos::task::spawn_local(async move {
             loop {
                 gloo_timers::future::TimeoutFuture::new(5_000).await;
+                // The page was left: stop asking.
+                if status.try_get_untracked().is_none() {
+                    break;
+                }
                 let Ok(response) = gloo_net::http::Request::get(&api_url).send().await else { continue };
                 let Ok(summary) = response.json::<Summary>().await else { continue };
                 if summary.status != "running" {
-                    status.set(summary.status);
-                    on_finished();
+                    if status.try_set(summary.status).is_none() {
+                        on_finished();
+                    }
                     break;
                 }
             }

@@ -156,9 +156,10 @@ impl AgentClient {
         Ok(r.results)
     }
 
-    pub async fn finish(&self, build_num: BuildNum, status: BuildStatus) -> anyhow::Result<()> {
-        let _: serde_json::Value =
+    /// Reports how this node ended; answers the build's status (a failure elsewhere is kept).
+    pub async fn finish(&self, build_num: BuildNum, status: BuildStatus) -> anyhow::Result<String> {
+        let summary: serde_json::Value =
             self.post(&format!("/{build_num}/finish"), &serde_json::json!({ "status": status.as_str() })).await?;
-        Ok(())
+        Ok(summary["status"].as_str().unwrap_or(status.as_str()).to_owned())
     }
 }

@@ -244,8 +244,8 @@ pub async fn run(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let status = if failed { BuildStatus::Failed } else { BuildStatus::Success };
-    client.finish(build_num, status).await?;
-    eprintln!("vitrine: build {build_num} {}: {}", status.as_str(), started.build_url);
+    let build_status = client.finish(build_num, status).await?;
+    eprintln!("vitrine: build {build_num} is {build_status}: {}", started.build_url);
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 

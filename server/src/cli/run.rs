@@ -77,8 +77,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let status = if code == 0 && report.ok() { BuildStatus::Success } else { BuildStatus::Failed };
-    client.finish(build_num, status).await?;
-    eprintln!("vitrine: stored {} artifact(s); build {}: {}", report.stored.len(), status.as_str(), started.build_url);
+    let build_status = client.finish(build_num, status).await?;
+    eprintln!(
+        "vitrine: stored {} artifact(s); container {} {}; build {build_num} is {build_status}: {}",
+        report.stored.len(),
+        args.node_index,
+        status.as_str(),
+        started.build_url
+    );
     let code = if code == 0 && !report.ok() { 1 } else { code };
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }

@@ -222,3 +222,32 @@ async fn a_server_that_comes_up_late_is_waited_for() {
     assert_ok(&out);
     assert!(stderr(&out).contains("waiting for the server"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn large_files_go_up_in_parts_and_come_back_whole() {
+    let f = TestApp::with_projects().await;
+    // 150 MiB: three parts of 64 MiB (the last shorter), with content that differs per part.
+    let script = r#"
+        for i in 1 2 3; do head -c 52428800 /dev/zero | tr '\0' "$i"; done > "$CIRCLE_ARTIFACTS/big.bin"
+        sha256sum "$CIRCLE_ARTIFACTS/big.bin" | cut -d' ' -f1 > "$EXPECTED"
+    "#;
+    let expected = tempfile::NamedTempFile::new().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let out = f
+        .app
+        .vitrine(
+            cwd.path(),
+            &["run", "--server", &f.app.url, "--token", &f.public_build_token, "--project", "gh/acme/public-site", "--", "bash", "-ec", script],
+            &[("EXPECTED", expected.path().to_str().unwrap())],
+        )
+        .await;
+    assert_ok(&out);
+    let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
+    let url = list[0]["url"].as_str().unwrap();
+    let (ct, bytes) = f.app.download(url, None).await;
+    assert_eq!(ct, "application/octet-stream");
+    assert_eq!(bytes.len(), 150 * 1024 * 1024);
+    use sha2::Digest;
+    let got = hex::encode(sha2::Sha256::digest(&bytes));
+    assert_eq!(got, std::fs::read_to_string(expected.path()).unwrap().trim());
+}
