@@ -111,7 +111,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let state = AppState { ui: UiService::new(vitrine.clone()), vitrine, leptos_options };
+    let state = AppState { ui: UiService::shared(vitrine.clone()), vitrine, leptos_options };
     let app = router(state);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(%public_url, "vitrine is serving");

@@ -16,7 +16,7 @@ pub struct UiService {
 }
 
 impl UiService {
-    pub fn new(vitrine: Vitrine) -> Arc<dyn UiBackend> {
+    pub fn shared(vitrine: Vitrine) -> Arc<dyn UiBackend> {
         Arc::new(UiService { vitrine })
     }
 
@@ -93,8 +93,10 @@ impl UiBackend for UiService {
         let num: BuildNum = build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))?;
         let (project, build, artifacts) =
             self.vitrine.list_artifacts(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let artifact_count = artifacts.len();
         let artifacts = artifacts
             .iter()
+            .take(vitrine_app::api::MAX_PAGE_ARTIFACTS)
             .map(|a| ArtifactView {
                 node_index: a.node_index,
                 path: a.path.clone(),
@@ -104,7 +106,7 @@ impl UiBackend for UiService {
                 content_type: a.content_type.clone(),
             })
             .collect();
-        Ok(BuildPageData { project: project_view(&project), build: build_view(&build), artifacts })
+        Ok(BuildPageData { project: project_view(&project), build: build_view(&build), artifacts, artifact_count })
     }
 
     async fn login(&self, username: &str, password: &str) -> Result<String, UiError> {

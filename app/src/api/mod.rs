@@ -78,8 +78,14 @@ pub struct ProjectBuilds {
 pub struct BuildPageData {
     pub project: ProjectView,
     pub build: BuildView,
+    /// The first [`MAX_PAGE_ARTIFACTS`] artifacts in listing order.
     pub artifacts: Vec<ArtifactView>,
+    /// How many the build holds in all (the API lists every one).
+    pub artifact_count: usize,
 }
+
+/// A page lists at most this many artifacts; a build may hold far more.
+pub const MAX_PAGE_ARTIFACTS: usize = 5000;
 
 /// Errors a page shows as they are: each message is written for the reader.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -107,11 +113,9 @@ impl server_fn::error::FromServerFnError for UiError {
 use leptos::server_fn;
 
 #[cfg(feature = "ssr")]
-fn session_token_from_request() -> impl std::future::Future<Output = Option<String>> {
-    async {
-        let headers: http::HeaderMap = leptos_axum::extract().await.ok()?;
-        backend::session_from_headers(&headers)
-    }
+async fn session_token_from_request() -> Option<String> {
+    let headers: http::HeaderMap = leptos_axum::extract().await.ok()?;
+    backend::session_from_headers(&headers)
 }
 
 #[server(endpoint = "projects")]

@@ -59,7 +59,9 @@ fn top_links(artifacts: &[ArtifactView], max: usize) -> Vec<ArtifactView> {
             3
         }
     };
-    let mut sorted: Vec<&ArtifactView> = artifacts.iter().collect();
+    // Stylesheets and scripts are parts of reports, not things people open on their own.
+    let supporting = |a: &ArtifactView| a.content_type.starts_with("text/css") || a.content_type.contains("javascript");
+    let mut sorted: Vec<&ArtifactView> = artifacts.iter().filter(|a| !supporting(a)).collect();
     sorted.sort_by_key(|a| (rank(a), a.node_index, a.pretty_path.len()));
     sorted.into_iter().take(max).cloned().collect()
 }
@@ -91,21 +93,32 @@ pub fn BuildPage() -> impl IntoView {
 
 #[component]
 fn BuildView(page: BuildPageData, tab: Signal<Tab>, on_finished: impl Fn() + Send + Sync + 'static) -> impl IntoView {
-    let BuildPageData { project, build, artifacts } = page;
+    let BuildPageData { project, build, artifacts, artifact_count } = page;
     let base = format!("{}/{}", project.href(), build.build_num);
     let status = RwSignal::new(build.status.clone());
     watch_running_build(format!("{}/{}", project.api_href(), build.build_num), status, on_finished);
 
     let title = format!("{}/{} #{}", project.org, project.repo, build.build_num);
     let links = top_links(&artifacts, 8);
-    let total = artifacts.len();
+    let total = artifact_count;
+    let shown = artifacts.len();
     let images: Vec<ArtifactView> = artifacts.iter().filter(|a| a.is_image()).cloned().collect();
     let image_count = images.len();
     let details = build.clone();
     let api_link = format!("{}/{}/artifacts", project.api_href(), build.build_num);
 
+    let api_all = api_link.clone();
     let tab_panel = move || match tab.get() {
-        Tab::Artifacts => view! { <ArtifactTree artifacts=artifacts.clone()/> }.into_any(),
+        Tab::Artifacts => view! {
+            {(shown < total).then(|| view! {
+                <p class="truncated">
+                    {format!("Showing the first {shown} of {total} artifacts. ")}
+                    <a href=api_all.clone() rel="external">"The API lists them all."</a>
+                </p>
+            })}
+            <ArtifactTree artifacts=artifacts.clone()/>
+        }
+        .into_any(),
         Tab::Gallery => view! { <Gallery images=images.clone()/> }.into_any(),
         Tab::Details => view! { <BuildDetails summary=details.clone() api_link=api_link.clone()/> }.into_any(),
     };

@@ -37,3 +37,24 @@ async fn health_and_unknown_api_routes() {
     assert_eq!(status, 404);
     assert!(body["message"].is_string());
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
+    let f = TestApp::with_projects().await;
+    assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", "echo shared > \"$CIRCLE_ARTIFACTS/s.txt\"").await);
+    let s3_addr = f.app.running.s3_endpoint.clone().unwrap().trim_start_matches("http://").parse().unwrap();
+    let second = vitrine::serve::start(vitrine::serve::ServeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: f.app.data_dir().to_path_buf(),
+        public_url: None,
+        embedded_s3_addr: s3_addr,
+        s3: None,
+        database_url: None,
+        site_root: f.app.data_dir().join("site"),
+    })
+    .await
+    .expect("the second server joins the first one's store");
+    assert_eq!(second.s3_endpoint, f.app.running.s3_endpoint);
+    let url = format!("{}/api/v1.1/project/gh/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/s.txt", second.public_url);
+    assert_eq!(f.app.download(&url, None).await.1, b"shared\n");
+}
