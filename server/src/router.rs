@@ -36,6 +36,8 @@ pub fn router(state: AppState) -> Router {
     const PROJECT: &str = "/api/v1.1/project/{vcs}/{org}/{repo}";
     const AGENT: &str = "/api/agent/projects/{vcs}/{org}/{repo}/builds";
     let api = Router::new()
+        .route("/api/v1.1/me", get(v1_1::me::get_me))
+        .route("/api/v1.1/projects", get(v1_1::me::list_projects))
         .route(PROJECT, get(v1_1::builds::list_builds))
         .route(&format!("{PROJECT}/tree/{{*branch}}"), get(v1_1::builds::list_branch_builds))
         .route(&format!("{PROJECT}/{{build_num}}"), get(v1_1::builds::get_build))

@@ -72,11 +72,8 @@ impl UiBackend for UiService {
     }
 
     async fn projects(&self, session: Option<String>) -> Result<Vec<ProjectView>, UiError> {
-        let user_id = match self.principal(session).await? {
-            Principal::User { id, .. } => Some(id),
-            _ => None,
-        };
-        let projects = self.vitrine.db.visible_projects(user_id).await.map_err(|e| ui_error(e.into()))?;
+        let who = self.principal(session).await?;
+        let projects = self.vitrine.visible_projects(&who).await.map_err(ui_error)?;
         Ok(projects.iter().map(project_view).collect())
     }
 

@@ -107,6 +107,20 @@ impl Vitrine {
         }
     }
 
+    /// Public projects, and for a user those they are a member of; for an agent, its own.
+    pub async fn visible_projects(&self, who: &Principal) -> ServiceResult<Vec<Project>> {
+        let mut projects = match who {
+            Principal::User { id, .. } => self.db.visible_projects(Some(*id)).await?,
+            _ => self.db.visible_projects(None).await?,
+        };
+        if let Principal::BuildAgent { project_id } = who
+            && !projects.iter().any(|p| p.id == *project_id)
+        {
+            projects.push(self.db.project_by_id(*project_id).await?);
+        }
+        Ok(projects)
+    }
+
     pub async fn can_view(&self, who: &Principal, project: &Project) -> ServiceResult<bool> {
         Ok(match who {
             _ if project.public => true,

@@ -146,3 +146,21 @@ async fn private_projects_answer_only_with_access_in_every_token_form() {
     let (status, _) = app.get_json(list, Some(&f.member_token)).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn me_and_projects_answer_for_the_token() {
+    let f = TestApp::with_projects().await;
+    let (status, me) = f.app.get_json("/api/v1.1/me", Some(&f.member_token)).await;
+    assert_eq!((status, me["login"].as_str()), (200, Some("alice")));
+    let (status, _) = f.app.get_json("/api/v1.1/me", None).await;
+    assert_eq!(status, 401);
+    let names = |v: serde_json::Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|p| p["reponame"].as_str().unwrap().to_owned()).collect()
+    };
+    let (_, anon) = f.app.get_json("/api/v1.1/projects", None).await;
+    assert_eq!(names(anon), ["public-site"]);
+    let (_, member) = f.app.get_json("/api/v1.1/projects", Some(&f.member_token)).await;
+    assert_eq!(names(member), ["public-site", "secret"]);
+    let (_, outsider) = f.app.get_json("/api/v1.1/projects", Some(&f.outsider_token)).await;
+    assert_eq!(names(outsider), ["public-site"]);
+}

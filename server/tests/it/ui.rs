@@ -23,6 +23,12 @@ async fn build_page_renders_artifact_links_on_the_server() {
     assert!(r.text().await.unwrap().contains(r#"href="/gh/acme/public-site/1""#));
 }
 
+/// Posts the login form to its server function, as a browser without JavaScript does.
+async fn login(app: &TestApp, username: &str, password: &str, next: &str) -> reqwest::Response {
+    let form = [("username", username), ("password", password), ("next", next)];
+    app.http.post(format!("{}/api/login", app.url)).form(&form).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn private_pages_need_a_signed_in_member() {
     let f = TestApp::with_projects().await;
@@ -32,24 +38,9 @@ async fn private_pages_need_a_signed_in_member() {
     let html = r.text().await.unwrap();
     assert!(html.contains("Project not found") && !html.contains("x.txt"));
 
-    // Sign in through the login form's server function, as a browser without JS would.
-    let r = f
-        .app
-        .http
-        .post(format!("{}/api/login", f.app.url))
-        .form(&[("username", "alice"), ("password", "wrong-password"), ("next", "")])
-        .send()
-        .await
-        .unwrap();
+    let r = login(&f.app, "alice", "wrong-password", "").await;
     assert!(r.headers().get("set-cookie").is_none(), "no session for a wrong password");
-    let r = f
-        .app
-        .http
-        .post(format!("{}/api/login", f.app.url))
-        .form(&[("username", "alice"), ("password", "alice-password"), ("next", "/gh/acme/secret/1")])
-        .send()
-        .await
-        .unwrap();
+    let r = login(&f.app, "alice", "alice-password", "/gh/acme/secret/1").await;
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     let session = cookie.split(';').next().unwrap().to_owned();

@@ -2,4 +2,5 @@
 
 pub mod artifacts;
 pub mod builds;
+pub mod me;
 pub mod views;

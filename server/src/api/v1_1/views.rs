@@ -11,6 +11,33 @@ pub fn iso_time(unix: i64) -> String {
     DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+fn vcs_url(project: &Project) -> String {
+    let host = match project.vcs() {
+        VcsType::Github => "github.com",
+        VcsType::Bitbucket => "bitbucket.org",
+    };
+    format!("https://{host}/{}/{}", project.org, project.repo)
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProjectEntry {
+    pub username: String,
+    pub reponame: String,
+    pub vcs_type: &'static str,
+    pub vcs_url: String,
+}
+
+impl ProjectEntry {
+    pub fn new(project: &Project) -> Self {
+        ProjectEntry {
+            username: project.org.clone(),
+            reponame: project.repo.clone(),
+            vcs_type: project.vcs().as_str(),
+            vcs_url: vcs_url(project),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct BuildSummary {
     pub build_num: i64,
@@ -35,14 +62,10 @@ impl BuildSummary {
     pub fn new(public_url: &str, project: &Project, build: &Build) -> Self {
         let status = build.status();
         let vcs = project.vcs();
-        let host = match vcs {
-            VcsType::Github => "github.com",
-            VcsType::Bitbucket => "bitbucket.org",
-        };
         BuildSummary {
             build_num: build.build_num,
             build_url: format!("{public_url}/{}/{}", project.short_slug(), build.build_num),
-            vcs_url: format!("https://{host}/{}/{}", project.org, project.repo),
+            vcs_url: vcs_url(project),
             vcs_type: vcs.as_str(),
             username: project.org.clone(),
             reponame: project.repo.clone(),
