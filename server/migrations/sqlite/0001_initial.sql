@@ -54,13 +54,17 @@ CREATE TABLE builds (
 );
 CREATE INDEX builds_by_branch ON builds (project_id, branch, build_num);
 
--- Verified content: one row per distinct SHA-256 stored under `s3_key`.
+-- Verified objects: what is stored under `s3_key` was read back and hashed by the server.
+-- An object is reused for the same content by its own project at once, and by any project
+-- once the URL it was uploaded through has expired (nothing can overwrite it after that).
 CREATE TABLE blobs (
-    sha256     TEXT    PRIMARY KEY,
-    s3_key     TEXT    NOT NULL,
+    s3_key     TEXT    PRIMARY KEY,
+    sha256     TEXT    NOT NULL,
     size       INTEGER NOT NULL,
+    project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     created_at INTEGER NOT NULL
 );
+CREATE INDEX blobs_by_sha256 ON blobs (sha256);
 
 -- Listed artifacts; a row exists only once its blob is verified.
 CREATE TABLE artifacts (
@@ -70,12 +74,12 @@ CREATE TABLE artifacts (
     path         TEXT    NOT NULL,
     pretty_path  TEXT    NOT NULL,
     size         INTEGER NOT NULL,
-    sha256       TEXT    NOT NULL REFERENCES blobs (sha256),
+    sha256       TEXT    NOT NULL,
     content_type TEXT    NOT NULL,
+    s3_key       TEXT    NOT NULL REFERENCES blobs (s3_key),
     created_at   INTEGER NOT NULL,
     UNIQUE (build_id, node_index, pretty_path)
 );
-CREATE INDEX artifacts_by_sha256 ON artifacts (sha256);
 
 -- Uploads granted to an agent but not yet confirmed; never listed.
 CREATE TABLE uploads (
@@ -87,7 +91,7 @@ CREATE TABLE uploads (
     size         INTEGER NOT NULL,
     sha256       TEXT    NOT NULL,
     content_type TEXT    NOT NULL,
-    staging_key  TEXT    NOT NULL,
+    s3_key       TEXT    NOT NULL,
     multipart_id TEXT,
     created_at   INTEGER NOT NULL
 );

@@ -171,7 +171,10 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
             .iter()
             .map(|(f, size, sha256)| FileToStore { path: f.path.clone(), pretty_path: f.pretty_path.clone(), size: *size, sha256: sha256.clone() })
             .collect();
+        let phase = std::time::Instant::now();
         let plans = client.plan(target, &declared).await?;
+        tracing::debug!(files = batch.len(), elapsed_ms = phase.elapsed().as_millis() as u64, "planned uploads");
+        let phase = std::time::Instant::now();
         let progress_ref = Arc::new(progress.clone());
         let sent: Vec<(String, anyhow::Result<Option<UploadDone>>)> = futures::stream::iter(batch.iter().zip(plans.iter()))
             .map(|((file, size, _), plan)| {
@@ -191,6 +194,8 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
             }
         }
         report.bytes_sent += batch.iter().map(|(_, s, _)| s).sum::<u64>();
+        tracing::debug!(uploads = done.len(), elapsed_ms = phase.elapsed().as_millis() as u64, "sent to storage");
+        let phase = std::time::Instant::now();
         if !done.is_empty() {
             for outcome in client.complete(target, &done).await? {
                 match outcome.error {
@@ -198,6 +203,7 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
                     Some(why) => report.fail(&outcome.pretty_path, why),
                 }
             }
+            tracing::debug!(elapsed_ms = phase.elapsed().as_millis() as u64, "verified by the server");
         }
     }
     progress.finish_and_clear();

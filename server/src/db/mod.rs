@@ -348,8 +348,8 @@ impl Db {
 
     pub async fn artifacts(&self, build_id: i64) -> DbResult<Vec<Artifact>> {
         Ok(sqlx::query_as(
-            "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, b.s3_key
-             FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
+            "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
+             FROM artifacts a
              WHERE a.build_id = ? ORDER BY a.node_index, a.pretty_path",
         )
         .bind(build_id)
@@ -361,8 +361,8 @@ impl Db {
     pub async fn artifacts_page(&self, build_id: i64, after: Option<(i64, &str)>, limit: i64) -> DbResult<Vec<Artifact>> {
         let (node, path) = after.unwrap_or((-1, ""));
         Ok(sqlx::query_as(
-            "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, b.s3_key
-             FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
+            "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
+             FROM artifacts a
              WHERE a.build_id = ? AND (a.node_index > ? OR (a.node_index = ? AND a.pretty_path > ?))
              ORDER BY a.node_index, a.pretty_path LIMIT ?",
         )
@@ -377,8 +377,8 @@ impl Db {
 
     pub async fn artifact(&self, build_id: i64, node: NodeIndex, pretty_path: &str) -> DbResult<Artifact> {
         sqlx::query_as(
-            "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, b.s3_key
-             FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
+            "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
+             FROM artifacts a
              WHERE a.build_id = ? AND a.node_index = ? AND a.pretty_path = ?",
         )
         .bind(build_id)
@@ -389,51 +389,51 @@ impl Db {
         .map_err(DbError::from_sqlx)
     }
 
-    pub async fn blob(&self, sha256: &str) -> DbResult<Blob> {
-        sqlx::query_as("SELECT sha256, s3_key, size FROM blobs WHERE sha256 = ?")
-            .bind(sha256)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(DbError::from_sqlx)
-    }
-
-    pub async fn insert_blob(&self, blob: &Blob) -> DbResult<()> {
-        sqlx::query("INSERT INTO blobs (sha256, s3_key, size, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(&blob.sha256)
-            .bind(&blob.s3_key)
-            .bind(blob.size)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Lists an artifact whose blob is verified; the same path stored again replaces it.
-    pub async fn upsert_artifact(&self, build_id: i64, a: &NewArtifact) -> DbResult<()> {
-        sqlx::query(
-            "INSERT INTO artifacts (build_id, node_index, path, pretty_path, size, sha256, content_type, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (build_id, node_index, pretty_path) DO UPDATE SET
-                 path = excluded.path, size = excluded.size, sha256 = excluded.sha256,
-                 content_type = excluded.content_type, created_at = excluded.created_at",
+    /// A verified object with this content that `project_id` may point at: its own at once,
+    /// another project's only once nothing can overwrite it (`reusable_before`).
+    pub async fn reusable_blob(&self, sha256: &str, size: i64, project_id: i64, reusable_before: i64) -> DbResult<Blob> {
+        sqlx::query_as(
+            "SELECT sha256, s3_key, size FROM blobs
+             WHERE sha256 = ? AND size = ? AND (project_id = ? OR created_at < ?)
+             ORDER BY created_at LIMIT 1",
         )
-        .bind(build_id)
-        .bind(a.node_index)
-        .bind(&a.path)
-        .bind(&a.pretty_path)
-        .bind(a.size)
-        .bind(&a.sha256)
-        .bind(&a.content_type)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
+        .bind(sha256)
+        .bind(size)
+        .bind(project_id)
+        .bind(reusable_before)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::from_sqlx)
+    }
+
+    /// Records a verified upload in one transaction: its object becomes a blob, the artifact
+    /// is listed (replacing one at the same path), the pending upload is gone.
+    pub async fn record_verified(&self, upload: &Upload, project_id: i64) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO blobs (s3_key, sha256, size, project_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(&upload.s3_key)
+            .bind(&upload.artifact.sha256)
+            .bind(upload.artifact.size)
+            .bind(project_id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        upsert_artifact(&mut tx, upload.build_id, &upload.artifact, &upload.s3_key).await?;
+        sqlx::query("DELETE FROM uploads WHERE id = ?").bind(&upload.id).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Lists an artifact whose object is verified; the same path stored again replaces it.
+    pub async fn upsert_artifact(&self, build_id: i64, a: &NewArtifact, s3_key: &str) -> DbResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        upsert_artifact(&mut conn, build_id, a, s3_key).await
     }
 
     pub async fn insert_upload(&self, u: &Upload) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO uploads (id, build_id, node_index, path, pretty_path, size, sha256, content_type,
-                                  staging_key, multipart_id, created_at)
+                                  s3_key, multipart_id, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&u.id)
@@ -444,7 +444,7 @@ impl Db {
         .bind(u.artifact.size)
         .bind(&u.artifact.sha256)
         .bind(&u.artifact.content_type)
-        .bind(&u.staging_key)
+        .bind(&u.s3_key)
         .bind(&u.multipart_id)
         .bind(now())
         .execute(&self.pool)
@@ -454,7 +454,7 @@ impl Db {
 
     pub async fn upload(&self, build_id: i64, id: &str) -> DbResult<Upload> {
         let row: UploadRow = sqlx::query_as(
-            "SELECT id, build_id, node_index, path, pretty_path, size, sha256, content_type, staging_key, multipart_id
+            "SELECT id, build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key, multipart_id
              FROM uploads WHERE id = ? AND build_id = ?",
         )
         .bind(id)
@@ -476,4 +476,26 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+async fn upsert_artifact(conn: &mut sqlx::SqliteConnection, build_id: i64, a: &NewArtifact, s3_key: &str) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO artifacts (build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (build_id, node_index, pretty_path) DO UPDATE SET
+             path = excluded.path, size = excluded.size, sha256 = excluded.sha256,
+             content_type = excluded.content_type, s3_key = excluded.s3_key, created_at = excluded.created_at",
+    )
+    .bind(build_id)
+    .bind(a.node_index)
+    .bind(&a.path)
+    .bind(&a.pretty_path)
+    .bind(a.size)
+    .bind(&a.sha256)
+    .bind(&a.content_type)
+    .bind(s3_key)
+    .bind(now())
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -118,7 +118,8 @@ pub struct Upload {
     pub id: String,
     pub build_id: i64,
     pub artifact: NewArtifact,
-    pub staging_key: String,
+    /// Where the agent uploads, and where the bytes stay once verified.
+    pub s3_key: String,
     pub multipart_id: Option<String>,
 }
 
@@ -132,7 +133,7 @@ pub(super) struct UploadRow {
     size: i64,
     sha256: String,
     content_type: String,
-    staging_key: String,
+    s3_key: String,
     multipart_id: Option<String>,
 }
 
@@ -149,7 +150,7 @@ impl From<UploadRow> for Upload {
                 sha256: r.sha256,
                 content_type: r.content_type,
             },
-            staging_key: r.staging_key,
+            s3_key: r.s3_key,
             multipart_id: r.multipart_id,
         }
     }

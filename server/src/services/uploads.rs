@@ -1,7 +1,10 @@
 //! How bytes become artifacts: the agent declares files, gets presigned URLs for the ones
 //! whose content is not stored yet, uploads straight to S3, then confirms. The server reads
-//! what was stored, checks its size and SHA-256, moves it to its content address and only
-//! then lists it. Nothing unverified is ever listed.
+//! what was stored back, checks its size and SHA-256, and only then lists it. Nothing
+//! unverified is ever listed.
+//!
+//! Identical content is stored once. A verified object is shared with other projects only
+//! after its upload URL has expired: until then its uploader could still overwrite it.
 
 use std::time::Duration;
 
@@ -10,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::artifacts::guess_content_type;
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
-use crate::db::{Blob, DbError, NewArtifact, Upload};
+use crate::db::{DbError, NewArtifact, Upload};
 use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug};
-use crate::storage::{SignedRequest, blob_key, staging_key};
+use crate::storage::{SignedRequest, new_object_key};
 
 /// Files per upload request.
 pub const MAX_BATCH: usize = 1000;
@@ -79,10 +82,11 @@ impl Vitrine {
         node: NodeIndex,
         files: Vec<FileToStore>,
     ) -> ServiceResult<Vec<UploadPlan>> {
-        let (_, build) = self.agent_build(who, slug, num).await?;
+        let (project, build) = self.agent_build(who, slug, num).await?;
         if files.len() > MAX_BATCH {
             return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} files per request")));
         }
+        let reusable_before = chrono::Utc::now().timestamp() - UPLOAD_URL_TTL.as_secs() as i64;
         // Validate the whole batch before acting on any of it.
         let mut checked = Vec::with_capacity(files.len());
         for file in files {
@@ -107,17 +111,17 @@ impl Vitrine {
 
         let mut plans = Vec::with_capacity(checked.len());
         for artifact in checked {
-            match self.db.blob(&artifact.sha256).await {
-                Ok(blob) if blob.size == artifact.size => {
-                    self.db.upsert_artifact(build.id, &artifact).await?;
+            match self.db.reusable_blob(&artifact.sha256, artifact.size, project.id, reusable_before).await {
+                Ok(blob) => {
+                    self.db.upsert_artifact(build.id, &artifact, &blob.s3_key).await?;
                     plans.push(UploadPlan::Stored { pretty_path: artifact.pretty_path });
                     continue;
                 }
-                Ok(_) | Err(DbError::NotFound) => {}
+                Err(DbError::NotFound) => {}
                 Err(e) => return Err(e.into()),
             }
             let upload_id = uuid::Uuid::new_v4().simple().to_string();
-            let key = staging_key();
+            let key = new_object_key();
             let size = artifact.size as u64;
             let (plan, multipart_id) = if size > PART_SIZE {
                 let mp = self.storage.create_multipart(&key).await?;
@@ -139,7 +143,7 @@ impl Vitrine {
                 (plan, None)
             };
             self.db
-                .insert_upload(&Upload { id: upload_id, build_id: build.id, artifact, staging_key: key, multipart_id })
+                .insert_upload(&Upload { id: upload_id, build_id: build.id, artifact, s3_key: key, multipart_id })
                 .await?;
             plans.push(plan);
         }
@@ -153,7 +157,8 @@ impl Vitrine {
         num: BuildNum,
         done: Vec<UploadDone>,
     ) -> ServiceResult<Vec<UploadOutcome>> {
-        let (_, build) = self.agent_build(who, slug, num).await?;
+        let (project, build) = self.agent_build(who, slug, num).await?;
+        let project_id = project.id;
         if done.len() > MAX_BATCH {
             return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} uploads per request")));
         }
@@ -173,7 +178,7 @@ impl Vitrine {
                         return UploadOutcome { upload_id: d.upload_id, pretty_path: String::new(), error: Some("internal error".into()) };
                     }
                 };
-                let error = match self.verify_and_list(&upload, &d.parts).await {
+                let error = match self.verify_and_list(&upload, project_id, &d.parts).await {
                     Ok(()) => None,
                     Err(ServiceError::Internal(e)) => {
                         tracing::error!(error = ?e, upload = %upload.id, "verifying upload");
@@ -183,25 +188,25 @@ impl Vitrine {
                 };
                 UploadOutcome { upload_id: upload.id, pretty_path: upload.artifact.pretty_path, error }
             })
-            .buffer_unordered(8)
+            .buffer_unordered(16)
             .collect::<Vec<_>>()
             .await;
         Ok(outcomes)
     }
 
-    async fn verify_and_list(&self, upload: &Upload, parts: &[CompletedPart]) -> ServiceResult<()> {
+    async fn verify_and_list(&self, upload: &Upload, project_id: i64, parts: &[CompletedPart]) -> ServiceResult<()> {
         let a = &upload.artifact;
         if let Some(mp) = &upload.multipart_id {
             let mut parts: Vec<(i32, String)> = parts.iter().map(|p| (p.part_number, p.etag.clone())).collect();
             parts.sort();
-            if let Err(e) = self.storage.complete_multipart(&upload.staging_key, mp, &parts).await {
+            if let Err(e) = self.storage.complete_multipart(&upload.s3_key, mp, &parts).await {
                 tracing::warn!(error = %e, "completing multipart upload");
-                self.storage.abort_multipart(&upload.staging_key, mp).await;
+                self.storage.abort_multipart(&upload.s3_key, mp).await;
                 self.db.delete_upload(&upload.id).await?;
                 return Err(ServiceError::BadRequest(format!("{}: the uploaded parts could not be assembled", a.pretty_path)));
             }
         }
-        let (size, sha256) = match self.storage.digest(&upload.staging_key).await {
+        let (size, sha256) = match self.storage.digest(&upload.s3_key).await {
             Ok(d) => d,
             Err(crate::storage::StorageError::NotFound) => {
                 self.db.delete_upload(&upload.id).await?;
@@ -210,22 +215,14 @@ impl Vitrine {
             Err(e) => return Err(e.into()),
         };
         if size != a.size as u64 || sha256 != a.sha256 {
-            self.storage.delete(&upload.staging_key).await?;
+            self.storage.delete(&upload.s3_key).await?;
             self.db.delete_upload(&upload.id).await?;
             return Err(ServiceError::BadRequest(format!(
                 "{}: stored bytes do not match (declared {} bytes, sha256 {}; stored {size} bytes, sha256 {sha256})",
                 a.pretty_path, a.size, a.sha256
             )));
         }
-        let key = blob_key(&sha256);
-        if self.db.blob(&sha256).await.is_err() {
-            // Only the server writes content addresses, so what is there was verified.
-            self.storage.copy(&upload.staging_key, &key).await?;
-            self.db.insert_blob(&Blob { sha256: sha256.clone(), s3_key: key, size: size as i64 }).await?;
-        }
-        self.storage.delete(&upload.staging_key).await?;
-        self.db.upsert_artifact(upload.build_id, a).await?;
-        self.db.delete_upload(&upload.id).await?;
+        self.db.record_verified(upload, project_id).await?;
         Ok(())
     }
 }

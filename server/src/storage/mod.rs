@@ -1,9 +1,9 @@
 //! Artifact bytes in S3. Owns the key layout: keys are short and opaque, never built from
 //! user-supplied paths (which live in the database).
 //!
-//! - `up/<uuid>`: where an agent uploads, through a presigned URL, before verification;
-//! - `sha256/<hex>`: verified content, written only by the server, shared by every artifact
-//!   with the same bytes.
+//! - `b/<uuid>`: one object per upload, written once by an agent through a presigned URL.
+//!   The server lists it only after reading it back and checking size and SHA-256; the
+//!   database then shares it with every artifact of the same content (see `db::reusable_blob`).
 
 pub mod embedded;
 
@@ -65,12 +65,8 @@ pub struct Storage {
     bucket: String,
 }
 
-pub fn staging_key() -> String {
-    format!("up/{}", uuid::Uuid::new_v4().simple())
-}
-
-pub fn blob_key(sha256_hex: &str) -> String {
-    format!("sha256/{sha256_hex}")
+pub fn new_object_key() -> String {
+    format!("b/{}", uuid::Uuid::new_v4().simple())
 }
 
 impl Storage {
@@ -212,18 +208,6 @@ impl Storage {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
             Err(e) => Err(s3_err(e)),
         }
-    }
-
-    pub async fn copy(&self, from: &str, to: &str) -> StorageResult<()> {
-        self.client
-            .copy_object()
-            .bucket(&self.bucket)
-            .copy_source(format!("{}/{}", self.bucket, from))
-            .key(to)
-            .send()
-            .await
-            .map_err(s3_err)?;
-        Ok(())
     }
 
     pub async fn delete(&self, key: &str) -> StorageResult<()> {

@@ -62,6 +62,13 @@ async fn bytes_that_do_not_match_the_declared_hash_are_never_listed() {
     let again = json!([{"path": "copy.txt", "pretty_path": "copy.txt", "size": declared.len(), "sha256": sha256(declared)}]);
     let (_, plan) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 1, "files": again})).await;
     assert_eq!(plan["uploads"][0]["action"], "stored");
+    // Another project gets no shortcut to this object while its upload URL could still
+    // overwrite it: it uploads its own copy.
+    let secret = "/api/agent/projects/gh/acme/secret/builds";
+    post(app, &f.private_build_token, secret, json!({"branch": "main"})).await;
+    let (_, plan) = post(app, &f.private_build_token, &format!("{secret}/1/uploads"), json!({"node_index": 0, "files": files})).await;
+    assert_eq!(plan["uploads"][0]["action"], "put");
+
     let (_, list) = app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
     let listed: Vec<(i64, &str)> = list.as_array().unwrap().iter().map(|a| (a["node_index"].as_i64().unwrap(), a["pretty_path"].as_str().unwrap())).collect();
     assert_eq!(listed, [(0, "report.txt"), (1, "copy.txt")]);
