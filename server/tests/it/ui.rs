@@ -60,30 +60,16 @@ async fn private_pages_need_a_signed_in_member() {
 #[tokio::test]
 async fn cookie_carrying_writes_from_other_sites_are_refused() {
     let f = TestApp::with_projects().await;
-    let form = [("username", "alice"), ("password", "alice-password"), ("next", "")];
+    let sign_in_from = |site: &'static str| {
+        let form = [("username", "alice"), ("password", "alice-password"), ("next", "")];
+        let request = f.app.http.post(format!("{}/api/login", f.app.url));
+        request.header("Cookie", "vitrine_session=x").header("Sec-Fetch-Site", site).form(&form).send()
+    };
     // As a script on the storage origin (same site, other port) would send it.
-    let r = f
-        .app
-        .http
-        .post(format!("{}/api/login", f.app.url))
-        .header("Cookie", "vitrine_session=x")
-        .header("Sec-Fetch-Site", "same-site")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in_from("same-site").await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
     assert!(r.headers().get("set-cookie").is_none());
     // The app's own pages may.
-    let r = f
-        .app
-        .http
-        .post(format!("{}/api/login", f.app.url))
-        .header("Cookie", "vitrine_session=x")
-        .header("Sec-Fetch-Site", "same-origin")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in_from("same-origin").await.unwrap();
     assert!(r.headers().get("set-cookie").is_some());
 }
