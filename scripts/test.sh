@@ -17,11 +17,11 @@ rust=$?
 step "Browser tests"
 tmp=$(mktemp -d)
 mkdir -p end2end/test-results
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-s3port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port) s3port=$(free_port) reports=$(free_port)
 url="http://127.0.0.1:$port"
 bin=$PWD/target/release/vitrine
-"$bin" serve --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --data-dir "$tmp/data" >end2end/test-results/server.log 2>&1 &
+"$bin" serve --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$reports" --data-dir "$tmp/data" >end2end/test-results/server.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.2; done

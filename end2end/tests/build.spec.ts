@@ -77,3 +77,18 @@ test.describe('without JavaScript', () => {
     await expect(page.getByRole('tabpanel').getByRole('img')).toHaveCount(4);
   });
 });
+
+test('an HTML report opens on its own origin with its styles and links working', async ({ page }) => {
+  await page.goto(BUILD);
+  await hydrated(page);
+  const appOrigin = new URL(page.url()).origin;
+  await page.getByRole('navigation', { name: 'Artifact links' }).getByRole('link', { name: 'playwright-report/index.html' }).click();
+  await expect(page.getByRole('heading', { name: 'Test report' })).toBeVisible();
+  expect(new URL(page.url()).origin).not.toBe(appOrigin);
+  // style.css, a relative link, applied: failures are red.
+  await expect(page.locator('td.fail')).toHaveCSS('color', 'rgb(180, 35, 24)');
+  // The page runs sandboxed: no cookie of any origin is readable from it.
+  expect(await page.evaluate(() => { try { return document.cookie; } catch { return 'blocked'; } })).toBe('blocked');
+  await page.getByRole('link', { name: 'login' }).click();
+  await expect(page.getByRole('heading', { name: /shows an error for a wrong password/ })).toBeVisible();
+});

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::db::Db;
 use crate::router::{AppState, router};
+use crate::services::report_origin::ReportOrigin;
 use crate::services::{Settings, Vitrine};
 use crate::storage::embedded::{self, EmbeddedCredentials};
 use crate::storage::{S3Settings, Storage};
@@ -22,6 +23,9 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub public_url: Option<String>,
     pub embedded_s3_addr: SocketAddr,
+    /// Where the reports origin listens (HTML reports, SVG), and the URL browsers reach it at.
+    pub artifacts_addr: SocketAddr,
+    pub artifacts_url: Option<String>,
     /// An external S3 service; `None` starts the embedded one.
     pub s3: Option<S3Settings>,
     pub database_url: Option<String>,
@@ -32,7 +36,32 @@ pub struct Running {
     pub addr: SocketAddr,
     pub public_url: String,
     pub s3_endpoint: Option<String>,
+    pub artifacts_url: String,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// The key that signs reports-origin capabilities: made once, kept in the data dir (0600)
+/// so every server on that data dir accepts the others' links.
+fn report_origin_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("report-origin.key");
+    if let Ok(key) = std::fs::read(&path)
+        && key.len() >= 32
+    {
+        return Ok(key);
+    }
+    let mut key = vec![0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(&key)?;
+    Ok(key)
 }
 
 /// Where the site files are: `LEPTOS_SITE_ROOT`, else `site/` beside the binary's directory
@@ -104,7 +133,24 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
 
-    let vitrine = Vitrine { db, storage, settings: Arc::new(Settings { public_url: public_url.clone() }) };
+    let reports_listener = TcpListener::bind(cfg.artifacts_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for the reports origin", cfg.artifacts_addr))?;
+    let artifacts_url = cfg
+        .artifacts_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", reports_listener.local_addr().expect("bound")))
+        .trim_end_matches('/')
+        .to_owned();
+    let reports = ReportOrigin::new(report_origin_key(&cfg.data_dir)?, artifacts_url.clone());
+
+    let vitrine = Vitrine { db, storage, settings: Arc::new(Settings { public_url: public_url.clone() }), reports };
+    let reports_app = crate::api::reports::router(vitrine.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(reports_listener, reports_app).await {
+            tracing::error!(error = %e, "reports origin stopped");
+        }
+    });
     let leptos_options = LeptosOptions::builder()
         .output_name("vitrine")
         .site_root(cfg.site_root.to_string_lossy().into_owned())
@@ -115,5 +161,5 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let app = router(state);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(%public_url, "vitrine is serving");
-    Ok(Running { addr, public_url, s3_endpoint, server })
+    Ok(Running { addr, public_url, s3_endpoint, artifacts_url, server })
 }

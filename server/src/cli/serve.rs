@@ -21,6 +21,12 @@ pub struct ServeArgs {
     /// Address of the embedded S3 server, used when no --s3-endpoint is given.
     #[arg(long, env = "VITRINE_EMBEDDED_S3_ADDR", default_value = "127.0.0.1:3900")]
     pub embedded_s3_addr: SocketAddr,
+    /// Address of the reports origin, which serves HTML reports apart from the app.
+    #[arg(long, env = "VITRINE_ARTIFACTS_ADDR", default_value = "127.0.0.1:3001")]
+    pub artifacts_addr: SocketAddr,
+    /// The URL browsers reach the reports origin at (default: http://ARTIFACTS_ADDR).
+    #[arg(long, env = "VITRINE_ARTIFACTS_URL")]
+    pub artifacts_url: Option<String>,
     /// An S3 service to use instead of the embedded one.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub s3_endpoint: Option<String>,
@@ -49,12 +55,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir,
         public_url: args.public_url,
         embedded_s3_addr: args.embedded_s3_addr,
+        artifacts_addr: args.artifacts_addr,
+        artifacts_url: args.artifacts_url,
         s3,
         database_url: args.database_url,
         site_root: default_site_root(),
     };
     let running = start(config).await?;
     eprintln!("Vitrine is serving at {}", running.public_url);
+    eprintln!("Reports origin at {}", running.artifacts_url);
     if let Some(endpoint) = &running.s3_endpoint {
         eprintln!("Embedded S3 at {endpoint}");
     }

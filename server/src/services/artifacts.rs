@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
+use super::report_origin::{CAPABILITY_TTL, Grant};
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
 use crate::db::{Artifact, Build, DbError, Project};
 use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
@@ -13,7 +14,7 @@ pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
 
 /// Characters escaped in a path segment of an artifact URL; `$` and `/` stay as they are, so
 /// `$CIRCLE_ARTIFACTS/hello.txt` reads as CircleCI shows it.
-const SEGMENT: &AsciiSet = &CONTROLS
+pub const PATH_SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -37,7 +38,7 @@ pub fn artifact_route(project: &Project, build_num: i64, node_index: i64, pretty
         project.long_slug(),
         build_num,
         node_index,
-        utf8_percent_encode(pretty_path, SEGMENT)
+        utf8_percent_encode(pretty_path, PATH_SEGMENT)
     )
 }
 
@@ -146,11 +147,31 @@ impl Vitrine {
             }
             Err(e) => return Err(e.into()),
         };
+        if is_active_content(&artifact.content_type) {
+            // Pages need their relative links: they open on the reports origin, not from S3.
+            let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
+            let grant = Grant { build_id: build.id, node_index: node.0, expires_at };
+            return Ok(self.reports.url(grant, &artifact.pretty_path));
+        }
         let disposition = content_disposition(&artifact.pretty_path, &artifact.content_type);
         Ok(self
             .storage
             .presign_get(&artifact.s3_key, &artifact.content_type, Some(&disposition), DOWNLOAD_URL_TTL)
             .await?)
+    }
+
+    /// An artifact of the container a reports-origin capability grants, with its bytes.
+    pub async fn granted_artifact(&self, capability: &str, path: &str) -> ServiceResult<(Artifact, crate::storage::ObjectStream)> {
+        let not_found = || ServiceError::NotFound("This link has expired or does not exist; open the report again from its build page".into());
+        let grant = self.reports.check(capability, chrono::Utc::now().timestamp()).ok_or_else(not_found)?;
+        let path: PrettyPath = path.parse()?;
+        let artifact = match self.db.artifact(grant.build_id, NodeIndex(grant.node_index), path.as_str()).await {
+            Ok(a) => a,
+            Err(DbError::NotFound) => return Err(ServiceError::NotFound(format!("No artifact `{path}` in this build"))),
+            Err(e) => return Err(e.into()),
+        };
+        let body = self.storage.stream(&artifact.s3_key).await?;
+        Ok((artifact, body))
     }
 }
 

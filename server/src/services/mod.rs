@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod artifacts;
 pub mod builds;
+pub mod report_origin;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -85,6 +86,8 @@ pub struct Vitrine {
     pub db: Db,
     pub storage: Storage,
     pub settings: Arc<Settings>,
+    /// The second origin that serves HTML reports and other browsable artifacts.
+    pub reports: report_origin::ReportOrigin,
 }
 
 impl Vitrine {

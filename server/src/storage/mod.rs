@@ -59,6 +59,11 @@ pub struct SignedRequest {
     pub headers: Vec<(String, String)>,
 }
 
+pub struct ObjectStream {
+    pub length: Option<i64>,
+    pub body: aws_sdk_s3::primitives::ByteStream,
+}
+
 #[derive(Clone, Debug)]
 pub struct Storage {
     client: Client,
@@ -200,6 +205,14 @@ impl Storage {
             hasher.update(&chunk);
         }
         Ok((size, hex::encode(hasher.finalize())))
+    }
+
+    /// The object's bytes as they come from S3, for serving through the reports origin.
+    pub async fn stream(&self, key: &str) -> StorageResult<ObjectStream> {
+        let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) { StorageError::NotFound } else { s3_err(e) }
+        })?;
+        Ok(ObjectStream { length: out.content_length, body: out.body })
     }
 
     pub async fn exists(&self, key: &str) -> StorageResult<bool> {

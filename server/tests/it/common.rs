@@ -40,6 +40,8 @@ impl TestApp {
             data_dir: data.path().to_path_buf(),
             public_url: None,
             embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
+            artifacts_addr: "127.0.0.1:0".parse().unwrap(),
+            artifacts_url: None,
             s3: None,
             database_url: None,
             site_root: data.path().join("site"),

@@ -48,6 +48,8 @@ async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
         data_dir: f.app.data_dir().to_path_buf(),
         public_url: None,
         embedded_s3_addr: s3_addr,
+        artifacts_addr: "127.0.0.1:0".parse().unwrap(),
+        artifacts_url: None,
         s3: None,
         database_url: None,
         site_root: f.app.data_dir().join("site"),
@@ -57,4 +59,50 @@ async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
     assert_eq!(second.s3_endpoint, f.app.running.s3_endpoint);
     let url = format!("{}/api/v1.1/project/gh/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/s.txt", second.public_url);
     assert_eq!(f.app.download(&url, None).await.1, b"shared\n");
+}
+
+#[tokio::test]
+async fn html_reports_open_on_their_own_origin_with_relative_links_working() {
+    let f = TestApp::with_projects().await;
+    let script = r#"
+        mkdir -p "$CIRCLE_ARTIFACTS/report/pages"
+        echo '<link rel="stylesheet" href="style.css"><a href="pages/two.html">two</a>' > "$CIRCLE_ARTIFACTS/report/index.html"
+        echo 'body { color: red }' > "$CIRCLE_ARTIFACTS/report/style.css"
+        echo '<p>page two</p>' > "$CIRCLE_ARTIFACTS/report/pages/two.html"
+        echo '<svg xmlns="http://www.w3.org/2000/svg"/>' > "$CIRCLE_ARTIFACTS/chart.svg"
+    "#;
+    assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", script).await);
+    let route = "/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/report/index.html";
+    assert_eq!(f.app.get(route, None).await.status().as_u16(), 404, "access is checked first");
+    let r = f.app.get(route, Some(&f.member_token)).await;
+    assert_eq!(r.status().as_u16(), 302);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let origin = &f.app.running.artifacts_url;
+    assert!(location.starts_with(&format!("{origin}/c/")), "{location}");
+    assert_ne!(origin, &f.app.url);
+
+    let page = reqwest::get(&location).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
+    assert!(page.headers().get("set-cookie").is_none());
+    assert!(page.text().await.unwrap().contains("pages/two.html"));
+    // Relative links resolve under the same capability prefix.
+    let base = location.rsplit_once('/').unwrap().0;
+    let css = reqwest::get(format!("{base}/style.css")).await.unwrap();
+    assert_eq!(css.status().as_u16(), 200);
+    assert_eq!(css.text().await.unwrap(), "body { color: red }\n");
+    let two = reqwest::get(format!("{base}/pages/two.html")).await.unwrap();
+    assert_eq!(two.text().await.unwrap(), "<p>page two</p>\n");
+
+    // A changed capability opens nothing.
+    let (prefix, rest) = location.split_once("/c/").unwrap();
+    let tampered = format!("{prefix}/c/A{}", &rest[1..]);
+    assert_eq!(reqwest::get(&tampered).await.unwrap().status().as_u16(), 404);
+    let escape = format!("{base}/..%2F..%2Fchart.svg");
+    assert_eq!(reqwest::get(&escape).await.unwrap().status().as_u16(), 400);
+
+    // SVG is active content too.
+    let r = f.app.get("/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/chart.svg", Some(&f.member_token)).await;
+    assert!(r.headers()["location"].to_str().unwrap().starts_with(origin.as_str()));
 }

@@ -1,0 +1,43 @@
+//! The reports origin: a listener of its own that serves browsable artifacts under a
+//! capability prefix (see `services::report_origin`). It reads no cookie and sets none.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::error::ApiResult;
+use crate::services::Vitrine;
+
+/// Pages run sandboxed in an opaque origin: scripts work, but they can read no cookie or
+/// storage of any origin and their requests count as cross-site.
+const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads";
+
+pub fn router(vitrine: Vitrine) -> Router {
+    Router::new()
+        .route("/c/{capability}/{*path}", get(get_report_file))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
+        .with_state(vitrine)
+}
+
+async fn get_report_file(State(vitrine): State<Vitrine>, Path((capability, path)): Path<(String, String)>) -> ApiResult<Response> {
+    let (artifact, object) = vitrine.granted_artifact(&capability, &path).await?;
+    let reader = object.body.into_async_read();
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    if let Ok(ct) = HeaderValue::from_str(&artifact.content_type) {
+        headers.insert(header::CONTENT_TYPE, ct);
+    }
+    if let Some(len) = object.length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // The capability is in the URL: do not hand it to other sites.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    Ok(response)
+}
