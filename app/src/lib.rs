@@ -11,7 +11,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::components::layout::Layout;
-use crate::pages::{build::BuildPage, login::LoginPage, not_found::NotFound, project::ProjectPage, projects::ProjectsPage};
+use crate::pages::{
+    build::BuildPage, login::LoginPage, not_found::NotFound, project::ProjectPage, projects::ProjectsPage,
+};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

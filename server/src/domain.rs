@@ -46,9 +46,7 @@ impl FromStr for VcsType {
         match s {
             "github" | "gh" => Ok(VcsType::Github),
             "bitbucket" | "bb" => Ok(VcsType::Bitbucket),
-            other => Err(invalid(format!(
-                "Invalid vcs type `{other}`: expected github, gh, bitbucket or bb"
-            ))),
+            other => Err(invalid(format!("Invalid vcs type `{other}`: expected github, gh, bitbucket or bb"))),
         }
     }
 }
@@ -66,15 +64,11 @@ fn check_name(kind: &str, value: &str) -> Result<(), InvalidInput> {
         && value.len() <= 100
         && value != "."
         && value != ".."
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
-        Err(invalid(format!(
-            "Invalid {kind} name `{value}`: use letters, digits, `-`, `_` or `.` (at most 100)"
-        )))
+        Err(invalid(format!("Invalid {kind} name `{value}`: use letters, digits, `-`, `_` or `.` (at most 100)")))
     }
 }
 
@@ -99,9 +93,7 @@ impl FromStr for ProjectSlug {
         let parts: Vec<&str> = s.trim_matches('/').split('/').collect();
         match parts.as_slice() {
             [vcs, org, repo] => ProjectSlug::new(vcs, org, repo),
-            _ => Err(invalid(format!(
-                "Invalid project `{s}`: expected VCS/ORG/REPO, for example gh/acme/widgets"
-            ))),
+            _ => Err(invalid(format!("Invalid project `{s}`: expected VCS/ORG/REPO, for example gh/acme/widgets"))),
         }
     }
 }
@@ -150,10 +142,7 @@ impl FromStr for NodeIndex {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.parse::<i64>() {
             Ok(n) if (0..MAX_PARALLELISM).contains(&n) => Ok(NodeIndex(n)),
-            _ => Err(invalid(format!(
-                "Invalid node index `{s}`: expected a number from 0 to {}",
-                MAX_PARALLELISM - 1
-            ))),
+            _ => Err(invalid(format!("Invalid node index `{s}`: expected a number from 0 to {}", MAX_PARALLELISM - 1))),
         }
     }
 }
@@ -311,9 +300,9 @@ impl FromStr for StatusFilter {
             "successful" => Ok(StatusFilter::Successful),
             "failed" => Ok(StatusFilter::Failed),
             "running" => Ok(StatusFilter::Running),
-            other => Err(invalid(format!(
-                "Invalid filter `{other}`: expected completed, successful, failed or running"
-            ))),
+            other => {
+                Err(invalid(format!("Invalid filter `{other}`: expected completed, successful, failed or running")))
+            }
         }
     }
 }

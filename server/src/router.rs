@@ -46,10 +46,7 @@ pub fn router(state: AppState) -> Router {
             &format!("{PROJECT}/{{build_num}}/artifacts/{{node_index}}/{{*path}}"),
             get(v1_1::artifacts::get_artifact),
         )
-        .route(
-            "/api/v2/project/{vcs}/{org}/{repo}/{job_number}/artifacts",
-            get(v2::artifacts::list_job_artifacts),
-        )
+        .route("/api/v2/project/{vcs}/{org}/{repo}/{job_number}/artifacts", get(v2::artifacts::list_job_artifacts))
         .route(AGENT, post(agent::builds::start_build))
         .route(&format!("{AGENT}/{{build_num}}/uploads"), post(agent::uploads::plan_uploads))
         .route(&format!("{AGENT}/{{build_num}}/uploads/complete"), post(agent::uploads::complete_uploads))
@@ -76,9 +73,15 @@ pub fn router(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(move || provide_context(Backend(ui.clone())), shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            move || provide_context(Backend(ui.clone())),
+            shell,
+        ))
         .layer(middleware::from_fn(reject_cross_site_writes))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(CompressionLayer::new())
@@ -119,7 +122,8 @@ async fn reject_cross_site_writes(request: Request<Body>, next: Next) -> Respons
     let has_cookie = request.headers().contains_key(header::COOKIE);
     let site = request.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
     if writes && has_cookie && !matches!(site, "same-origin" | "none") {
-        return ApiError { status: StatusCode::FORBIDDEN, message: "Cross-site request refused".into() }.into_response();
+        return ApiError { status: StatusCode::FORBIDDEN, message: "Cross-site request refused".into() }
+            .into_response();
     }
     next.run(request).await
 }

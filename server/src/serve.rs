@@ -84,7 +84,9 @@ async fn open_db(cfg: &ServeConfig) -> anyhow::Result<Db> {
         None | Some("") => Db::open_in(&cfg.data_dir).await,
         Some(url) if url.starts_with("sqlite:") => Db::open_url(url).await,
         Some(url) if url.starts_with("postgres") => {
-            anyhow::bail!("DATABASE_URL names PostgreSQL, which this build of Vitrine does not support yet; unset it to use SQLite in the data dir")
+            anyhow::bail!(
+                "DATABASE_URL names PostgreSQL, which this build of Vitrine does not support yet; unset it to use SQLite in the data dir"
+            )
         }
         Some(_) => anyhow::bail!("DATABASE_URL must start with sqlite: (PostgreSQL is not supported yet)"),
     }
@@ -131,7 +133,8 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
 
     let listener = TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
     let addr = listener.local_addr()?;
-    let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
+    let public_url =
+        cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
 
     let reports_listener = TcpListener::bind(cfg.artifacts_addr)
         .await

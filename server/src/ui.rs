@@ -77,17 +77,31 @@ impl UiBackend for UiService {
         Ok(projects.iter().map(project_view).collect())
     }
 
-    async fn builds(&self, session: Option<String>, vcs: &str, org: &str, repo: &str) -> Result<ProjectBuilds, UiError> {
+    async fn builds(
+        &self,
+        session: Option<String>,
+        vcs: &str,
+        org: &str,
+        repo: &str,
+    ) -> Result<ProjectBuilds, UiError> {
         let who = self.principal(session).await?;
         let slug = slug(vcs, org, repo)?;
         let (project, builds) = self.vitrine.recent_builds(&who, &slug, None, None, 100, 0).await.map_err(ui_error)?;
         Ok(ProjectBuilds { project: project_view(&project), builds: builds.iter().map(build_view).collect() })
     }
 
-    async fn build_page(&self, session: Option<String>, vcs: &str, org: &str, repo: &str, build_num: &str) -> Result<BuildPageData, UiError> {
+    async fn build_page(
+        &self,
+        session: Option<String>,
+        vcs: &str,
+        org: &str,
+        repo: &str,
+        build_num: &str,
+    ) -> Result<BuildPageData, UiError> {
         let who = self.principal(session).await?;
         let slug = slug(vcs, org, repo)?;
-        let num: BuildNum = build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))?;
+        let num: BuildNum =
+            build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))?;
         let (project, build, artifacts) =
             self.vitrine.list_artifacts(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
         let artifact_count = artifacts.len();

@@ -13,7 +13,8 @@ pub const SESSION_COOKIE: &str = "vitrine_session";
 pub trait UiBackend: Send + Sync + 'static {
     async fn current_user(&self, session: Option<String>) -> Result<Option<String>, UiError>;
     async fn projects(&self, session: Option<String>) -> Result<Vec<ProjectView>, UiError>;
-    async fn builds(&self, session: Option<String>, vcs: &str, org: &str, repo: &str) -> Result<ProjectBuilds, UiError>;
+    async fn builds(&self, session: Option<String>, vcs: &str, org: &str, repo: &str)
+    -> Result<ProjectBuilds, UiError>;
     async fn build_page(
         &self,
         session: Option<String>,

@@ -133,7 +133,12 @@ pub async fn list_builds(vcs: String, org: String, repo: String) -> Result<Proje
 }
 
 #[server(endpoint = "build")]
-pub async fn get_build_page(vcs: String, org: String, repo: String, build_num: String) -> Result<BuildPageData, UiError> {
+pub async fn get_build_page(
+    vcs: String,
+    org: String,
+    repo: String,
+    build_num: String,
+) -> Result<BuildPageData, UiError> {
     let session = session_token_from_request().await;
     let result = backend::get().build_page(session, &vcs, &org, &repo, &build_num).await;
     backend::set_status_for(&result);

@@ -70,7 +70,13 @@ fn render_dir(dir: Dir) -> AnyView {
         .into_iter()
         .map(|a| {
             let name = a.file_name().to_owned();
-            let kind = if a.is_image() { "file image" } else if a.is_html() { "file html" } else { "file" };
+            let kind = if a.is_image() {
+                "file image"
+            } else if a.is_html() {
+                "file html"
+            } else {
+                "file"
+            };
             view! {
                 <li class=kind>
                     <a href=a.url.clone() title=a.pretty_path.clone() rel="external">{name}</a>

@@ -10,7 +10,11 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let error = move || {
-        action.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
+        action
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
     };
     view! {
         <Title text="Sign in"/>

@@ -22,7 +22,10 @@ pub fn router(vitrine: Vitrine) -> Router {
         .with_state(vitrine)
 }
 
-async fn get_report_file(State(vitrine): State<Vitrine>, Path((capability, path)): Path<(String, String)>) -> ApiResult<Response> {
+async fn get_report_file(
+    State(vitrine): State<Vitrine>,
+    Path((capability, path)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let (artifact, object) = vitrine.granted_artifact(&capability, &path).await?;
     let reader = object.body.into_async_read();
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));

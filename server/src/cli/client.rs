@@ -63,7 +63,10 @@ impl AgentClient {
             bail!("--server must be a URL such as http://127.0.0.1:3000 (got `{server}`)");
         }
         if token.trim().is_empty() {
-            bail!("a build token is needed: pass --token or set VITRINE_TOKEN (vitrine admin project token {})", project.short());
+            bail!(
+                "a build token is needed: pass --token or set VITRINE_TOKEN (vitrine admin project token {})",
+                project.short()
+            );
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))

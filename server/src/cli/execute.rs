@@ -61,8 +61,17 @@ enum When {
 #[derive(Debug)]
 enum Step {
     Checkout,
-    Run { name: String, command: String, working_directory: Option<String>, environment: BTreeMap<String, String>, when: When },
-    StoreArtifacts { path: String, destination: Option<String> },
+    Run {
+        name: String,
+        command: String,
+        working_directory: Option<String>,
+        environment: BTreeMap<String, String>,
+        when: When,
+    },
+    StoreArtifacts {
+        path: String,
+        destination: Option<String>,
+    },
     Unsupported(String),
 }
 
@@ -79,7 +88,9 @@ fn env_map(v: Option<&Value>) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     if let Some(Value::Mapping(m)) = v {
         for (k, v) in m {
-            let (Some(k), Some(v)) = (scalar(k), scalar(v)) else { bail!("environment values must be strings or numbers") };
+            let (Some(k), Some(v)) = (scalar(k), scalar(v)) else {
+                bail!("environment values must be strings or numbers")
+            };
             out.insert(k, v);
         }
     }
@@ -114,9 +125,12 @@ fn parse_step(index: usize, v: &Value) -> anyhow::Result<Step> {
             }),
             Value::Mapping(m) => {
                 let get = |k: &str| m.get(Value::String(k.to_owned()));
-                let command = get("command").and_then(scalar).with_context(|| format!("{}: a run step needs a command", at()))?;
+                let command =
+                    get("command").and_then(scalar).with_context(|| format!("{}: a run step needs a command", at()))?;
                 Ok(Step::Run {
-                    name: get("name").and_then(scalar).unwrap_or_else(|| command.lines().next().unwrap_or_default().to_owned()),
+                    name: get("name")
+                        .and_then(scalar)
+                        .unwrap_or_else(|| command.lines().next().unwrap_or_default().to_owned()),
                     working_directory: get("working_directory").and_then(scalar),
                     environment: env_map(get("environment")).with_context(at)?,
                     when: parse_when(get("when")).with_context(at)?,
@@ -137,7 +151,8 @@ fn parse_step(index: usize, v: &Value) -> anyhow::Result<Step> {
 
 fn load(path: &Path, job: &str) -> anyhow::Result<(Job, Vec<Step>)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the config {}", path.display()))?;
-    let mut config: Config = serde_yaml_ng::from_str(&text).with_context(|| format!("{} is not a valid CircleCI config", path.display()))?;
+    let mut config: Config =
+        serde_yaml_ng::from_str(&text).with_context(|| format!("{} is not a valid CircleCI config", path.display()))?;
     match config.version.as_ref().and_then(scalar).as_deref() {
         Some("2" | "2.0" | "2.1") => {}
         other => bail!("{}: version {} is not supported; use 2 or 2.1", path.display(), other.unwrap_or("(none)")),
@@ -158,8 +173,14 @@ pub async fn run(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
         Some(d) => absolutize(&cwd, &expand_home(d)),
         None => cwd.clone(),
     };
-    std::fs::create_dir_all(&job_dir).with_context(|| format!("cannot create working directory {}", job_dir.display()))?;
-    for (kind, present) in [("docker", job.docker.is_some()), ("machine", job.machine.is_some()), ("macos", job.macos.is_some()), ("executor", job.executor.is_some())] {
+    std::fs::create_dir_all(&job_dir)
+        .with_context(|| format!("cannot create working directory {}", job_dir.display()))?;
+    for (kind, present) in [
+        ("docker", job.docker.is_some()),
+        ("machine", job.machine.is_some()),
+        ("macos", job.macos.is_some()),
+        ("executor", job.executor.is_some()),
+    ] {
         if present {
             eprintln!("vitrine: the {kind} executor is not started; steps run on this machine");
         }
@@ -199,7 +220,10 @@ pub async fn run(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
                     When::OnFail => failed,
                 };
                 if !runs {
-                    eprintln!("==> Skipping `{name}` (when: {})", if *when == When::OnFail { "on_fail" } else { "on_success" });
+                    eprintln!(
+                        "==> Skipping `{name}` (when: {})",
+                        if *when == When::OnFail { "on_fail" } else { "on_success" }
+                    );
                     continue;
                 }
                 eprintln!("==> {name}");
@@ -280,8 +304,12 @@ jobs:
         let (_, steps) = load(tmp.path(), "build").unwrap();
         assert!(matches!(steps[0], Step::Checkout));
         assert!(matches!(&steps[1], Step::Run { command, when: When::OnSuccess, .. } if command == "echo hi"));
-        assert!(matches!(&steps[2], Step::Run { name, when: When::Always, environment, .. } if name == "Tests" && environment["A"] == "1"));
-        assert!(matches!(&steps[3], Step::StoreArtifacts { path, destination: Some(d) } if path == "/tmp/x" && d == "y"));
+        assert!(
+            matches!(&steps[2], Step::Run { name, when: When::Always, environment, .. } if name == "Tests" && environment["A"] == "1")
+        );
+        assert!(
+            matches!(&steps[3], Step::StoreArtifacts { path, destination: Some(d) } if path == "/tmp/x" && d == "y")
+        );
         assert!(matches!(&steps[4], Step::Unsupported(k) if k == "persist_to_workspace"));
         let err = load(tmp.path(), "deploy").unwrap_err().to_string();
         assert!(err.contains("jobs are: build"), "{err}");

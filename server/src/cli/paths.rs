@@ -161,7 +161,10 @@ mod tests {
         assert_eq!(store_step_files(root, abs.to_str().unwrap(), None).unwrap()[0].pretty_path, expected);
         // With a destination: a file is stored as the destination, a directory under it.
         assert_eq!(pretty(&store_step_files(root, "single.log", Some("logs/build.log")).unwrap()), ["logs/build.log"]);
-        assert_eq!(pretty(&store_step_files(root, "out", Some("report")).unwrap()), ["report/a.txt", "report/sub/b.png"]);
+        assert_eq!(
+            pretty(&store_step_files(root, "out", Some("report")).unwrap()),
+            ["report/a.txt", "report/sub/b.png"]
+        );
         // v2 style: path = pretty_path.
         let f = &store_step_files(root, "single.log", None).unwrap()[0];
         assert_eq!(f.path, f.pretty_path);

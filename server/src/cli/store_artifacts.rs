@@ -47,7 +47,13 @@ pub struct StoreArgs {
 }
 
 /// Collects and uploads one store step's files; prints what happened.
-pub async fn store(client: &AgentClient, target: &BuildTarget, cwd: &std::path::Path, path: &str, destination: Option<&str>) -> anyhow::Result<UploadReport> {
+pub async fn store(
+    client: &AgentClient,
+    target: &BuildTarget,
+    cwd: &std::path::Path,
+    path: &str,
+    destination: Option<&str>,
+) -> anyhow::Result<UploadReport> {
     let files = store_step_files(cwd, path, destination)?;
     if files.is_empty() {
         eprintln!("vitrine: no files found in {path}; nothing stored");

@@ -76,35 +76,37 @@ async fn put_range(
     len: u64,
     progress: &ProgressBar,
 ) -> anyhow::Result<String> {
-    let mut file = tokio::fs::File::open(path).await.with_context(|| format!("{} vanished before it was sent", path.display()))?;
+    let mut file =
+        tokio::fs::File::open(path).await.with_context(|| format!("{} vanished before it was sent", path.display()))?;
     file.seek(SeekFrom::Start(offset)).await?;
     let progress = progress.clone();
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024).inspect_ok(move |chunk| progress.inc(chunk.len() as u64));
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024)
+        .inspect_ok(move |chunk| progress.inc(chunk.len() as u64));
     let mut put = http.put(&request.url).header(reqwest::header::CONTENT_LENGTH, len);
     for (name, value) in &request.headers {
         if !name.eq_ignore_ascii_case("content-length") {
             put = put.header(name, value);
         }
     }
-    let response = put
-        .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await
-        .with_context(|| format!("sending {} failed (did it change or vanish while being sent?)", path.display()))?;
+    let response =
+        put.body(reqwest::Body::wrap_stream(stream)).send().await.with_context(|| {
+            format!("sending {} failed (did it change or vanish while being sent?)", path.display())
+        })?;
     if !response.status().is_success() {
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         bail!("the storage refused {} ({status}): {}", path.display(), body.chars().take(300).collect::<String>());
     }
-    Ok(response
-        .headers()
-        .get(reqwest::header::ETAG)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned())
+    Ok(response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned())
 }
 
-async fn send(http: &reqwest::Client, plan: &UploadPlan, local: &Path, size: u64, progress: &ProgressBar) -> anyhow::Result<Option<UploadDone>> {
+async fn send(
+    http: &reqwest::Client,
+    plan: &UploadPlan,
+    local: &Path,
+    size: u64,
+    progress: &ProgressBar,
+) -> anyhow::Result<Option<UploadDone>> {
     match plan {
         UploadPlan::Stored { .. } => {
             progress.inc(size);
@@ -144,9 +146,15 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
     let hashed: Vec<(LocalFile, anyhow::Result<(u64, String)>)> = futures::stream::iter(files)
         .map(|f| async move {
             let result = async {
-                let meta = tokio::fs::metadata(&f.local).await.with_context(|| "the file vanished before it was sent".to_string())?;
+                let meta = tokio::fs::metadata(&f.local)
+                    .await
+                    .with_context(|| "the file vanished before it was sent".to_string())?;
                 if meta.len() > MAX_ARTIFACT_SIZE {
-                    bail!("{} is {}, over the 3 GiB limit per artifact; not stored", f.local.display(), gib(meta.len()));
+                    bail!(
+                        "{} is {}, over the 3 GiB limit per artifact; not stored",
+                        f.local.display(),
+                        gib(meta.len())
+                    );
                 }
                 sha256_file(&f.local).await.context("cannot read the file")
             }
@@ -169,22 +177,28 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
     for batch in ready.chunks(BATCH) {
         let declared: Vec<FileToStore> = batch
             .iter()
-            .map(|(f, size, sha256)| FileToStore { path: f.path.clone(), pretty_path: f.pretty_path.clone(), size: *size, sha256: sha256.clone() })
+            .map(|(f, size, sha256)| FileToStore {
+                path: f.path.clone(),
+                pretty_path: f.pretty_path.clone(),
+                size: *size,
+                sha256: sha256.clone(),
+            })
             .collect();
         let phase = std::time::Instant::now();
         let plans = client.plan(target, &declared).await?;
         tracing::debug!(files = batch.len(), elapsed_ms = phase.elapsed().as_millis() as u64, "planned uploads");
         let phase = std::time::Instant::now();
         let progress_ref = Arc::new(progress.clone());
-        let sent: Vec<(String, anyhow::Result<Option<UploadDone>>)> = futures::stream::iter(batch.iter().zip(plans.iter()))
-            .map(|((file, size, _), plan)| {
-                let http = http.clone();
-                let progress = progress_ref.clone();
-                async move { (file.pretty_path.clone(), send(&http, plan, &file.local, *size, &progress).await) }
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let sent: Vec<(String, anyhow::Result<Option<UploadDone>>)> =
+            futures::stream::iter(batch.iter().zip(plans.iter()))
+                .map(|((file, size, _), plan)| {
+                    let http = http.clone();
+                    let progress = progress_ref.clone();
+                    async move { (file.pretty_path.clone(), send(&http, plan, &file.local, *size, &progress).await) }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
         let mut done = Vec::new();
         for (pretty, result) in sent {
             match result {

@@ -77,15 +77,13 @@ impl Db {
     // ---- users, sessions, tokens -------------------------------------------------------
 
     pub async fn insert_user(&self, username: &str, password_hash: &str) -> DbResult<i64> {
-        sqlx::query_scalar(
-            "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",
-        )
-        .bind(username)
-        .bind(password_hash)
-        .bind(now())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(DbError::from_sqlx)
+        sqlx::query_scalar("INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) RETURNING id")
+            .bind(username)
+            .bind(password_hash)
+            .bind(now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx)
     }
 
     pub async fn user_by_name(&self, username: &str) -> DbResult<User> {
@@ -130,10 +128,7 @@ impl Db {
     }
 
     pub async fn delete_token(&self, token_hash: &str) -> DbResult<()> {
-        let done = sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query("DELETE FROM tokens WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
         if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
     }
 
@@ -312,12 +307,7 @@ impl Db {
         Ok(q.build_query_as().fetch_all(&self.pool).await?)
     }
 
-    pub async fn latest_build(
-        &self,
-        project_id: i64,
-        branch: Option<&str>,
-        filter: StatusFilter,
-    ) -> DbResult<Build> {
+    pub async fn latest_build(&self, project_id: i64, branch: Option<&str>, filter: StatusFilter) -> DbResult<Build> {
         self.builds(project_id, branch, Some(filter.statuses()), 1, 0)
             .await?
             .into_iter()
@@ -358,7 +348,12 @@ impl Db {
     }
 
     /// A page of artifacts after `(node, path)` in listing order, for keyset paging (API v2).
-    pub async fn artifacts_page(&self, build_id: i64, after: Option<(i64, &str)>, limit: i64) -> DbResult<Vec<Artifact>> {
+    pub async fn artifacts_page(
+        &self,
+        build_id: i64,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> DbResult<Vec<Artifact>> {
         let (node, path) = after.unwrap_or((-1, ""));
         Ok(sqlx::query_as(
             "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
@@ -391,7 +386,13 @@ impl Db {
 
     /// A verified object with this content that `project_id` may point at: its own at once,
     /// another project's only once nothing can overwrite it (`reusable_before`).
-    pub async fn reusable_blob(&self, sha256: &str, size: i64, project_id: i64, reusable_before: i64) -> DbResult<Blob> {
+    pub async fn reusable_blob(
+        &self,
+        sha256: &str,
+        size: i64,
+        project_id: i64,
+        reusable_before: i64,
+    ) -> DbResult<Blob> {
         sqlx::query_as(
             "SELECT sha256, s3_key, size FROM blobs
              WHERE sha256 = ? AND size = ? AND (project_id = ? OR created_at < ?)
@@ -478,7 +479,12 @@ impl Db {
     }
 }
 
-async fn upsert_artifact(conn: &mut sqlx::SqliteConnection, build_id: i64, a: &NewArtifact, s3_key: &str) -> DbResult<()> {
+async fn upsert_artifact(
+    conn: &mut sqlx::SqliteConnection,
+    build_id: i64,
+    a: &NewArtifact,
+    s3_key: &str,
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO artifacts (build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

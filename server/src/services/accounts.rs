@@ -181,7 +181,8 @@ impl Accounts<'_> {
 }
 
 /// An argon2 hash of a random password, checked against when the username is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3P6TRX2Eqsn0M6r2YxrkPw27JvQ4N2mMMYwRXc/9cmY";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3P6TRX2Eqsn0M6r2YxrkPw27JvQ4N2mMMYwRXc/9cmY";
 
 #[cfg(test)]
 mod tests {

@@ -56,8 +56,13 @@ pub fn is_active_content(content_type: &str) -> bool {
 /// Types a browser shows inline; everything else is offered as a download with its name.
 fn shown_inline(content_type: &str) -> bool {
     let ct = content_type.to_ascii_lowercase();
-    ct.starts_with("text/") || ct.starts_with("image/") || ct.starts_with("video/") || ct.starts_with("audio/")
-        || ct == "application/pdf" || ct == "application/json" || is_active_content(&ct)
+    ct.starts_with("text/")
+        || ct.starts_with("image/")
+        || ct.starts_with("video/")
+        || ct.starts_with("audio/")
+        || ct == "application/pdf"
+        || ct == "application/json"
+        || is_active_content(&ct)
 }
 
 fn content_disposition(pretty_path: &str, content_type: &str) -> String {
@@ -95,7 +100,12 @@ fn decode_page_token(token: &str) -> Option<(i64, String)> {
 }
 
 impl Vitrine {
-    pub async fn list_artifacts(&self, who: &Principal, slug: &ProjectSlug, build: &BuildRef) -> ServiceResult<(Project, Build, Vec<Artifact>)> {
+    pub async fn list_artifacts(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        build: &BuildRef,
+    ) -> ServiceResult<(Project, Build, Vec<Artifact>)> {
         let (project, build) = self.find_build(who, slug, build).await?;
         let artifacts = self.db.artifacts(build.id).await?;
         Ok((project, build, artifacts))
@@ -161,13 +171,23 @@ impl Vitrine {
     }
 
     /// An artifact of the container a reports-origin capability grants, with its bytes.
-    pub async fn granted_artifact(&self, capability: &str, path: &str) -> ServiceResult<(Artifact, crate::storage::ObjectStream)> {
-        let not_found = || ServiceError::NotFound("This link has expired or does not exist; open the report again from its build page".into());
+    pub async fn granted_artifact(
+        &self,
+        capability: &str,
+        path: &str,
+    ) -> ServiceResult<(Artifact, crate::storage::ObjectStream)> {
+        let not_found = || {
+            ServiceError::NotFound(
+                "This link has expired or does not exist; open the report again from its build page".into(),
+            )
+        };
         let grant = self.reports.check(capability, chrono::Utc::now().timestamp()).ok_or_else(not_found)?;
         let path: PrettyPath = path.parse()?;
         let artifact = match self.db.artifact(grant.build_id, NodeIndex(grant.node_index), path.as_str()).await {
             Ok(a) => a,
-            Err(DbError::NotFound) => return Err(ServiceError::NotFound(format!("No artifact `{path}` in this build"))),
+            Err(DbError::NotFound) => {
+                return Err(ServiceError::NotFound(format!("No artifact `{path}` in this build")));
+            }
             Err(e) => return Err(e.into()),
         };
         let body = self.storage.stream(&artifact.s3_key).await?;

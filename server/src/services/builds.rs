@@ -47,7 +47,12 @@ impl Vitrine {
     }
 
     /// Resolves a build number or `latest` (branch + filter) within a visible project.
-    pub async fn find_build(&self, who: &Principal, slug: &ProjectSlug, build: &BuildRef) -> ServiceResult<(Project, Build)> {
+    pub async fn find_build(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        build: &BuildRef,
+    ) -> ServiceResult<(Project, Build)> {
         let project = self.visible_project(who, slug).await?;
         let found = match build {
             BuildRef::Num(num) => self.db.build(project.id, *num).await,
@@ -60,16 +65,18 @@ impl Vitrine {
         }
     }
 
-    pub async fn start_build(&self, who: &Principal, slug: &ProjectSlug, start: StartBuild) -> ServiceResult<(Project, Build)> {
+    pub async fn start_build(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        start: StartBuild,
+    ) -> ServiceResult<(Project, Build)> {
         let project = self.writable_project(who, slug).await?;
         check_branch(&start.branch)?;
         let build = match start.join {
             None => {
-                let new = NewBuild {
-                    branch: start.branch,
-                    revision: start.revision,
-                    parallelism: start.node_index.0 + 1,
-                };
+                let new =
+                    NewBuild { branch: start.branch, revision: start.revision, parallelism: start.node_index.0 + 1 };
                 self.db.insert_build(project.id, &new).await?
             }
             Some(num) => {
@@ -88,7 +95,13 @@ impl Vitrine {
     }
 
     /// Records how a node ended. A failure is sticky: a later node's success does not hide it.
-    pub async fn finish_build(&self, who: &Principal, slug: &ProjectSlug, num: BuildNum, status: BuildStatus) -> ServiceResult<Build> {
+    pub async fn finish_build(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        num: BuildNum,
+        status: BuildStatus,
+    ) -> ServiceResult<Build> {
         let (project, build) = self.agent_build(who, slug, num).await?;
         if status == BuildStatus::Running {
             return Err(ServiceError::BadRequest("A build cannot be finished as running".into()));
@@ -100,7 +113,12 @@ impl Vitrine {
     }
 
     /// A build of a project the agent may write to.
-    pub async fn agent_build(&self, who: &Principal, slug: &ProjectSlug, num: BuildNum) -> ServiceResult<(Project, Build)> {
+    pub async fn agent_build(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        num: BuildNum,
+    ) -> ServiceResult<(Project, Build)> {
         let project = self.writable_project(who, slug).await?;
         match self.db.build(project.id, num).await {
             Ok(b) => Ok((project, b)),

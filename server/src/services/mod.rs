@@ -17,9 +17,14 @@ use crate::storage::{Storage, StorageError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Anonymous,
-    User { id: i64, username: String },
+    User {
+        id: i64,
+        username: String,
+    },
     /// A project build token: may create builds and upload for that project only.
-    BuildAgent { project_id: i64 },
+    BuildAgent {
+        project_id: i64,
+    },
 }
 
 /// Errors with public messages; internal causes are logged where they happen.
@@ -103,11 +108,7 @@ impl Vitrine {
             Err(DbError::NotFound) => return Err(ServiceError::project_not_found()),
             Err(e) => return Err(e.into()),
         };
-        if self.can_view(who, &project).await? {
-            Ok(project)
-        } else {
-            Err(ServiceError::project_not_found())
-        }
+        if self.can_view(who, &project).await? { Ok(project) } else { Err(ServiceError::project_not_found()) }
     }
 
     /// Public projects, and for a user those they are a member of; for an agent, its own.
@@ -138,9 +139,9 @@ impl Vitrine {
         let project = self.visible_project(who, slug).await?;
         match who {
             Principal::BuildAgent { project_id } if *project_id == project.id => Ok(project),
-            Principal::Anonymous => Err(ServiceError::Unauthorized(
-                "A project build token is needed to store artifacts".into(),
-            )),
+            Principal::Anonymous => {
+                Err(ServiceError::Unauthorized("A project build token is needed to store artifacts".into()))
+            }
             _ => Err(ServiceError::Forbidden(format!(
                 "This token cannot store artifacts for {slug}: use the project's build token \
                  (vitrine admin project token {})",

@@ -64,7 +64,8 @@ impl ReportOrigin {
         check.update(payload.as_bytes());
         check.verify_truncated_left(&mac).ok()?;
         let mut parts = payload.split('.').map(str::parse::<i64>);
-        let grant = Grant { build_id: parts.next()?.ok()?, node_index: parts.next()?.ok()?, expires_at: parts.next()?.ok()? };
+        let grant =
+            Grant { build_id: parts.next()?.ok()?, node_index: parts.next()?.ok()?, expires_at: parts.next()?.ok()? };
         (grant.expires_at > now).then_some(grant)
     }
 

@@ -139,7 +139,11 @@ impl Vitrine {
                 (plan, Some(mp))
             } else {
                 let request = self.storage.presign_put(&key, UPLOAD_URL_TTL).await?;
-                let plan = UploadPlan::Put { pretty_path: artifact.pretty_path.clone(), upload_id: upload_id.clone(), request };
+                let plan = UploadPlan::Put {
+                    pretty_path: artifact.pretty_path.clone(),
+                    upload_id: upload_id.clone(),
+                    request,
+                };
                 (plan, None)
             };
             self.db
@@ -175,7 +179,11 @@ impl Vitrine {
                     }
                     Err(e) => {
                         tracing::error!(error = ?e, "loading upload");
-                        return UploadOutcome { upload_id: d.upload_id, pretty_path: String::new(), error: Some("internal error".into()) };
+                        return UploadOutcome {
+                            upload_id: d.upload_id,
+                            pretty_path: String::new(),
+                            error: Some("internal error".into()),
+                        };
                     }
                 };
                 let error = match self.verify_and_list(&upload, project_id, &d.parts).await {
@@ -203,7 +211,10 @@ impl Vitrine {
                 tracing::warn!(error = %e, "completing multipart upload");
                 self.storage.abort_multipart(&upload.s3_key, mp).await;
                 self.db.delete_upload(&upload.id).await?;
-                return Err(ServiceError::BadRequest(format!("{}: the uploaded parts could not be assembled", a.pretty_path)));
+                return Err(ServiceError::BadRequest(format!(
+                    "{}: the uploaded parts could not be assembled",
+                    a.pretty_path
+                )));
             }
         }
         let (size, sha256) = match self.storage.digest(&upload.s3_key).await {

@@ -53,12 +53,8 @@ fn random_key(len: usize) -> String {
 /// Reads the keys a previous run wrote, if any.
 pub fn read_env_file(data_dir: &Path) -> Option<EmbeddedCredentials> {
     let text = std::fs::read_to_string(env_file(data_dir)).ok()?;
-    let get = |name: &str| {
-        text.lines()
-            .filter_map(|l| l.strip_prefix(name)?.strip_prefix('='))
-            .next()
-            .map(str::to_owned)
-    };
+    let get =
+        |name: &str| text.lines().filter_map(|l| l.strip_prefix(name)?.strip_prefix('=')).next().map(str::to_owned);
     Some(EmbeddedCredentials {
         endpoint: get("AWS_ENDPOINT_URL")?,
         access_key: get("AWS_ACCESS_KEY_ID")?,
@@ -96,9 +92,8 @@ pub struct EmbeddedS3 {
 pub async fn start(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<EmbeddedS3> {
     let root = data_dir.join("s3");
     std::fs::create_dir_all(root.join(BUCKET)).with_context(|| format!("cannot create {}", root.display()))?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} for the embedded S3 server"))?;
+    let listener =
+        TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for the embedded S3 server"))?;
     let addr = listener.local_addr()?;
     let previous = read_env_file(data_dir);
     let credentials = EmbeddedCredentials {

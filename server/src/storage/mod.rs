@@ -134,14 +134,7 @@ impl Storage {
     }
 
     pub async fn create_multipart(&self, key: &str) -> StorageResult<String> {
-        let out = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(s3_err)?;
+        let out = self.client.create_multipart_upload().bucket(&self.bucket).key(key).send().await.map_err(s3_err)?;
         out.upload_id.ok_or_else(|| StorageError::S3("no upload id returned".into()))
     }
 
@@ -165,16 +158,9 @@ impl Storage {
         Ok(signed(&req))
     }
 
-    pub async fn complete_multipart(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[(i32, String)],
-    ) -> StorageResult<()> {
-        let parts = parts
-            .iter()
-            .map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(etag).build())
-            .collect();
+    pub async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[(i32, String)]) -> StorageResult<()> {
+        let parts =
+            parts.iter().map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(etag).build()).collect();
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)

@@ -30,7 +30,19 @@ async fn recent_builds_filters_branches_and_summaries() {
     assert_eq!(status, 200);
     assert_eq!(nums(&all), [4, 3, 2, 1]);
     let first = &all[0];
-    for key in ["build_num", "branch", "vcs_revision", "status", "outcome", "start_time", "stop_time", "build_url", "lifecycle", "username", "reponame"] {
+    for key in [
+        "build_num",
+        "branch",
+        "vcs_revision",
+        "status",
+        "outcome",
+        "start_time",
+        "stop_time",
+        "build_url",
+        "lifecycle",
+        "username",
+        "reponame",
+    ] {
         assert!(first.get(key).is_some(), "build summary has {key}: {first}");
     }
     assert_eq!(first["build_url"], format!("{}/gh/acme/public-site/4", app.url));
@@ -66,11 +78,20 @@ async fn latest_artifacts_resolve_by_branch_and_filter() {
     assert_eq!(content_of(list).await, "4\n");
     assert_eq!(content_of(app.get_json(&format!("{base}?branch=main"), None).await.1).await, "3\n");
     assert_eq!(content_of(app.get_json(&format!("{base}?branch=main&filter=successful"), None).await.1).await, "1\n");
-    assert_eq!(content_of(app.get_json(&format!("{base}?branch=feature/login-page&filter=failed"), None).await.1).await, "2\n");
-    assert_eq!(content_of(app.get_json(&format!("{base}?branch=feature%2Flogin-page&filter=completed"), None).await.1).await, "4\n");
+    assert_eq!(
+        content_of(app.get_json(&format!("{base}?branch=feature/login-page&filter=failed"), None).await.1).await,
+        "2\n"
+    );
+    assert_eq!(
+        content_of(app.get_json(&format!("{base}?branch=feature%2Flogin-page&filter=completed"), None).await.1).await,
+        "4\n"
+    );
 
     // The artifact route with `latest`.
-    let url = format!("{}/api/v1.1/project/gh/acme/public-site/latest/artifacts/0/$CIRCLE_ARTIFACTS/n.txt?branch=main&filter=successful", app.url);
+    let url = format!(
+        "{}/api/v1.1/project/gh/acme/public-site/latest/artifacts/0/$CIRCLE_ARTIFACTS/n.txt?branch=main&filter=successful",
+        app.url
+    );
     assert_eq!(app.download(&url, None).await.1, b"1\n");
 
     // Nothing running: 404, not an empty success.
@@ -96,7 +117,11 @@ async fn errors_are_json_with_the_right_status() {
         ("/api/v1.1/project/github/acme/public-site/abc/artifacts", 400, "Invalid build number"),
         ("/api/v1.1/project/github/acme/public-site/1/artifacts/0/..%2F..%2Fetc/passwd", 400, "may not contain"),
         ("/api/v1.1/project/github/acme/public-site/1/artifacts/0/a/..%2Fb", 400, "may not contain"),
-        ("/api/v1.1/project/github/acme/public-site/1/artifacts/7/$CIRCLE_ARTIFACTS/n.txt", 404, "not found in container 7"),
+        (
+            "/api/v1.1/project/github/acme/public-site/1/artifacts/7/$CIRCLE_ARTIFACTS/n.txt",
+            404,
+            "not found in container 7",
+        ),
         ("/api/v1.1/project/github/acme/public-site/1/artifacts/x/n.txt", 400, "Invalid node index"),
     ];
     for (path, status, message) in cases {
@@ -115,7 +140,10 @@ async fn errors_are_json_with_the_right_status() {
 async fn private_projects_answer_only_with_access_in_every_token_form() {
     let f = TestApp::with_projects().await;
     let app = &f.app;
-    assert_ok(&app.run_build(&f.private_build_token, "gh/acme/secret", "main", "echo s3cret > \"$CIRCLE_ARTIFACTS/key.txt\"").await);
+    assert_ok(
+        &app.run_build(&f.private_build_token, "gh/acme/secret", "main", "echo s3cret > \"$CIRCLE_ARTIFACTS/key.txt\"")
+            .await,
+    );
     let list = "/api/v1.1/project/github/acme/secret/1/artifacts";
 
     // Without access: the same 404 as a project that does not exist.
@@ -134,7 +162,13 @@ async fn private_projects_answer_only_with_access_in_every_token_form() {
     let r = app.http.get(format!("{}{list}?circle-token={}", app.url, f.member_token)).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:", f.member_token));
-    let r = app.http.get(format!("{}{list}", app.url)).header("Authorization", format!("Basic {basic}")).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}{list}", app.url))
+        .header("Authorization", format!("Basic {basic}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let items: serde_json::Value = r.json().await.unwrap();
     let url = items[0]["url"].as_str().unwrap();

@@ -41,7 +41,21 @@ async fn the_circleci_documentation_example_works_verbatim() {
 
     let out = f
         .app
-        .vitrine(repo.path(), &["execute", "--server", &f.app.url, "--token", &f.public_build_token, "--project", "gh/acme/public-site", "--branch", "docs"], &[])
+        .vitrine(
+            repo.path(),
+            &[
+                "execute",
+                "--server",
+                &f.app.url,
+                "--token",
+                &f.public_build_token,
+                "--project",
+                "gh/acme/public-site",
+                "--branch",
+                "docs",
+            ],
+            &[],
+        )
         .await;
     assert_ok(&out);
     assert!(stderr(&out).contains("docker executor is not started"), "{}", stderr(&out));
@@ -54,7 +68,10 @@ async fn the_circleci_documentation_example_works_verbatim() {
         .map(|a| (a["pretty_path"].as_str().unwrap().to_owned(), a["url"].as_str().unwrap().to_owned()))
         .collect();
     found.sort();
-    assert_eq!(found.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["artifact-file", "tmp/artifacts/artifact-2"]);
+    assert_eq!(
+        found.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        ["artifact-file", "tmp/artifacts/artifact-2"]
+    );
     let (_, bytes) = f.app.download(&found[0].1, None).await;
     assert_eq!(bytes, b"my artifact file\n");
     let (_, bytes) = f.app.download(&found[1].1, None).await;
@@ -97,7 +114,21 @@ jobs:
     std::fs::write(repo.path().join("config.yml"), config).unwrap();
     let out = f
         .app
-        .vitrine(repo.path(), &["execute", "--config", "config.yml", "--server", &f.app.url, "--token", &f.public_build_token, "--project", "gh/acme/public-site"], &[])
+        .vitrine(
+            repo.path(),
+            &[
+                "execute",
+                "--config",
+                "config.yml",
+                "--server",
+                &f.app.url,
+                "--token",
+                &f.public_build_token,
+                "--project",
+                "gh/acme/public-site",
+            ],
+            &[],
+        )
         .await;
     assert!(!out.status.success());
     let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
@@ -115,7 +146,21 @@ async fn an_unknown_job_is_named_with_the_ones_that_exist() {
     std::fs::write(repo.path().join("c.yml"), "version: 2.1\njobs:\n  test:\n    steps: [checkout]\n").unwrap();
     let out = f
         .app
-        .vitrine(repo.path(), &["execute", "--config", "c.yml", "--server", &f.app.url, "--token", "x", "--project", "gh/acme/public-site"], &[])
+        .vitrine(
+            repo.path(),
+            &[
+                "execute",
+                "--config",
+                "c.yml",
+                "--server",
+                &f.app.url,
+                "--token",
+                "x",
+                "--project",
+                "gh/acme/public-site",
+            ],
+            &[],
+        )
         .await;
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no job `build`") && stderr(&out).contains("test"), "{}", stderr(&out));

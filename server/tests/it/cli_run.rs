@@ -28,7 +28,10 @@ async fn run_stores_circle_artifacts_with_literal_pretty_paths() {
     let path = hello["path"].as_str().unwrap();
     assert!(path.starts_with('/') && path.ends_with("/hello.txt"), "path is the absolute file path: {path}");
     let url = hello["url"].as_str().unwrap();
-    assert_eq!(url, format!("{}/api/v1.1/project/github/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/hello.txt", app.url));
+    assert_eq!(
+        url,
+        format!("{}/api/v1.1/project/github/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/hello.txt", app.url)
+    );
 
     let (ct, bytes) = app.download(url, None).await;
     assert_eq!(bytes, b"hello from build 1\n");
@@ -51,7 +54,15 @@ async fn run_stores_circle_artifacts_with_literal_pretty_paths() {
 #[tokio::test]
 async fn run_exits_with_the_command_code_and_fails_the_build() {
     let f = TestApp::with_projects().await;
-    let out = f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", "echo partial > \"$CIRCLE_ARTIFACTS/log.txt\"; exit 3").await;
+    let out = f
+        .app
+        .run_build(
+            &f.public_build_token,
+            "gh/acme/public-site",
+            "main",
+            "echo partial > \"$CIRCLE_ARTIFACTS/log.txt\"; exit 3",
+        )
+        .await;
     assert_eq!(out.status.code(), Some(3));
     let (_, build) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1", None).await;
     assert_eq!(build["status"], "failed");
@@ -81,17 +92,31 @@ async fn nested_store_artifacts_follows_path_and_destination_rules() {
         .app
         .vitrine(
             cwd.path(),
-            &["run", "--server", &f.app.url, "--token", &f.public_build_token, "--project", "gh/acme/public-site", "--", "bash", "-ec", script],
+            &[
+                "run",
+                "--server",
+                &f.app.url,
+                "--token",
+                &f.public_build_token,
+                "--project",
+                "gh/acme/public-site",
+                "--",
+                "bash",
+                "-ec",
+                script,
+            ],
             &[("VITRINE_BIN", BIN)],
         )
         .await;
     assert_ok(&out);
     let pid = std::fs::read_to_string(cwd.path().join("pid")).unwrap().trim().to_owned();
     let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
-    let mut pretty: Vec<String> = list.as_array().unwrap().iter().map(|a| a["pretty_path"].as_str().unwrap().to_owned()).collect();
+    let mut pretty: Vec<String> =
+        list.as_array().unwrap().iter().map(|a| a["pretty_path"].as_str().unwrap().to_owned()).collect();
     pretty.sort();
     let abs = format!("tmp/vitrine-it-{pid}/abs.txt");
-    let mut expected = vec!["coverage/index.html", "logs/build.log", "reports/coverage/index.html", "reports/style.css", abs.as_str()];
+    let mut expected =
+        vec!["coverage/index.html", "logs/build.log", "reports/coverage/index.html", "reports/style.css", abs.as_str()];
     expected.sort();
     assert_eq!(pretty, expected);
     // v2-style artifacts: path equals pretty_path.
@@ -112,7 +137,16 @@ async fn store_artifacts_refuses_bad_input_in_plain_words() {
     assert_ok(&out);
     let cwd = tempfile::tempdir().unwrap();
     std::fs::write(cwd.path().join("f.txt"), "x").unwrap();
-    let base = ["--server", f.app.url.as_str(), "--token", f.public_build_token.as_str(), "--project", "gh/acme/public-site", "--build-num", "1"];
+    let base = [
+        "--server",
+        f.app.url.as_str(),
+        "--token",
+        f.public_build_token.as_str(),
+        "--project",
+        "gh/acme/public-site",
+        "--build-num",
+        "1",
+    ];
 
     let mut args = vec!["store-artifacts", "--path", "f.txt", "--destination", "../../etc/passwd"];
     args.extend(base);
@@ -217,7 +251,21 @@ async fn a_server_that_comes_up_late_is_waited_for() {
     let url = format!("http://127.0.0.1:{port}");
     let out = f
         .app
-        .vitrine(cwd.path(), &["run", "--server", &url, "--token", &f.public_build_token, "--project", "gh/acme/public-site", "--", "true"], &[("VITRINE_RETRY_SECS", "20")])
+        .vitrine(
+            cwd.path(),
+            &[
+                "run",
+                "--server",
+                &url,
+                "--token",
+                &f.public_build_token,
+                "--project",
+                "gh/acme/public-site",
+                "--",
+                "true",
+            ],
+            &[("VITRINE_RETRY_SECS", "20")],
+        )
         .await;
     assert_ok(&out);
     assert!(stderr(&out).contains("waiting for the server"), "{}", stderr(&out));
@@ -237,7 +285,19 @@ async fn large_files_go_up_in_parts_and_come_back_whole() {
         .app
         .vitrine(
             cwd.path(),
-            &["run", "--server", &f.app.url, "--token", &f.public_build_token, "--project", "gh/acme/public-site", "--", "bash", "-ec", script],
+            &[
+                "run",
+                "--server",
+                &f.app.url,
+                "--token",
+                &f.public_build_token,
+                "--project",
+                "gh/acme/public-site",
+                "--",
+                "bash",
+                "-ec",
+                script,
+            ],
             &[("EXPECTED", expected.path().to_str().unwrap())],
         )
         .await;

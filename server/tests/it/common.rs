@@ -114,7 +114,21 @@ impl TestApp {
         let cwd = tempfile::tempdir().unwrap();
         self.vitrine(
             cwd.path(),
-            &["run", "--server", &self.url, "--token", token, "--project", project, "--branch", branch, "--", "bash", "-ec", script],
+            &[
+                "run",
+                "--server",
+                &self.url,
+                "--token",
+                token,
+                "--project",
+                project,
+                "--branch",
+                branch,
+                "--",
+                "bash",
+                "-ec",
+                script,
+            ],
             &[],
         )
         .await

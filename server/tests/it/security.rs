@@ -5,7 +5,11 @@ use crate::common::*;
 #[tokio::test]
 async fn embedded_s3_rejects_tampered_and_unsigned_requests() {
     let f = TestApp::with_projects().await;
-    assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", "echo a > \"$CIRCLE_ARTIFACTS/a.txt\"").await);
+    assert_ok(
+        &f.app
+            .run_build(&f.public_build_token, "gh/acme/public-site", "main", "echo a > \"$CIRCLE_ARTIFACTS/a.txt\"")
+            .await,
+    );
     let r = f.app.get("/api/v1.1/project/gh/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/a.txt", None).await;
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.contains("X-Amz-Signature="), "{location}");
@@ -22,7 +26,9 @@ async fn embedded_s3_rejects_tampered_and_unsigned_requests() {
     use std::os::unix::fs::PermissionsExt;
     let env = f.app.data_dir().join("embedded-s3.env");
     let text = std::fs::read_to_string(&env).unwrap();
-    for key in ["AWS_ENDPOINT_URL=", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_REGION=", "VITRINE_S3_BUCKET="] {
+    for key in
+        ["AWS_ENDPOINT_URL=", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_REGION=", "VITRINE_S3_BUCKET="]
+    {
         assert!(text.contains(key), "{key} in {text}");
     }
     assert_eq!(std::fs::metadata(&env).unwrap().permissions().mode() & 0o777, 0o600);
@@ -41,7 +47,16 @@ async fn health_and_unknown_api_routes() {
 #[tokio::test]
 async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
     let f = TestApp::with_projects().await;
-    assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", "echo shared > \"$CIRCLE_ARTIFACTS/s.txt\"").await);
+    assert_ok(
+        &f.app
+            .run_build(
+                &f.public_build_token,
+                "gh/acme/public-site",
+                "main",
+                "echo shared > \"$CIRCLE_ARTIFACTS/s.txt\"",
+            )
+            .await,
+    );
     let s3_addr = f.app.running.s3_endpoint.clone().unwrap().trim_start_matches("http://").parse().unwrap();
     let second = vitrine::serve::start(vitrine::serve::ServeConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
@@ -57,7 +72,8 @@ async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
     .await
     .expect("the second server joins the first one's store");
     assert_eq!(second.s3_endpoint, f.app.running.s3_endpoint);
-    let url = format!("{}/api/v1.1/project/gh/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/s.txt", second.public_url);
+    let url =
+        format!("{}/api/v1.1/project/gh/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/s.txt", second.public_url);
     assert_eq!(f.app.download(&url, None).await.1, b"shared\n");
 }
 
@@ -103,6 +119,9 @@ async fn html_reports_open_on_their_own_origin_with_relative_links_working() {
     assert_eq!(reqwest::get(&escape).await.unwrap().status().as_u16(), 400);
 
     // SVG is active content too.
-    let r = f.app.get("/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/chart.svg", Some(&f.member_token)).await;
+    let r = f
+        .app
+        .get("/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/chart.svg", Some(&f.member_token))
+        .await;
     assert!(r.headers()["location"].to_str().unwrap().starts_with(origin.as_str()));
 }

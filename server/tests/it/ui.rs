@@ -10,14 +10,22 @@ async fn build_page_renders_artifact_links_on_the_server() {
     let r = f.app.get("/gh/acme/public-site/1", None).await;
     assert_eq!(r.status().as_u16(), 200);
     let html = r.text().await.unwrap();
-    assert!(html.contains(r#"href="/api/v1.1/project/github/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/build.log""#), "{html}");
+    assert!(
+        html.contains(r#"href="/api/v1.1/project/github/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/build.log""#),
+        "{html}"
+    );
     assert!(html.contains("Artifacts"));
     assert!(html.contains("Build #1"));
     assert!(html.contains("/pkg/vitrine.js"), "hydration script is referenced");
 
     let r = f.app.get("/gh/acme/public-site/1?tab=gallery", None).await;
     let html = r.text().await.unwrap();
-    assert!(html.contains(r#"<img src="/api/v1.1/project/github/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/shot.png""#), "{html}");
+    assert!(
+        html.contains(
+            r#"<img src="/api/v1.1/project/github/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/shot.png""#
+        ),
+        "{html}"
+    );
 
     let r = f.app.get("/gh/acme/public-site", None).await;
     assert!(r.text().await.unwrap().contains(r#"href="/gh/acme/public-site/1""#));
@@ -32,7 +40,11 @@ async fn login(app: &TestApp, username: &str, password: &str, next: &str) -> req
 #[tokio::test]
 async fn private_pages_need_a_signed_in_member() {
     let f = TestApp::with_projects().await;
-    assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", "echo x > \"$CIRCLE_ARTIFACTS/x.txt\"").await);
+    assert_ok(
+        &f.app
+            .run_build(&f.private_build_token, "gh/acme/secret", "main", "echo x > \"$CIRCLE_ARTIFACTS/x.txt\"")
+            .await,
+    );
     let r = f.app.get("/gh/acme/secret/1", None).await;
     assert_eq!(r.status().as_u16(), 404);
     let html = r.text().await.unwrap();
@@ -45,15 +57,30 @@ async fn private_pages_need_a_signed_in_member() {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     let session = cookie.split(';').next().unwrap().to_owned();
 
-    let page = f.app.http.get(format!("{}/gh/acme/secret/1", f.app.url)).header("Cookie", &session).send().await.unwrap();
+    let page =
+        f.app.http.get(format!("{}/gh/acme/secret/1", f.app.url)).header("Cookie", &session).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.text().await.unwrap().contains("x.txt"));
-    let api = f.app.http.get(format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts", f.app.url)).header("Cookie", &session).send().await.unwrap();
+    let api = f
+        .app
+        .http
+        .get(format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts", f.app.url))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.status().as_u16(), 200, "the session cookie works on the API too");
 
     // Signing out ends the session.
     f.app.http.get(format!("{}/logout", f.app.url)).header("Cookie", &session).send().await.unwrap();
-    let api = f.app.http.get(format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts", f.app.url)).header("Cookie", &session).send().await.unwrap();
+    let api = f
+        .app
+        .http
+        .get(format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts", f.app.url))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.status().as_u16(), 404);
 }
 

@@ -24,7 +24,13 @@ fn parse_num(name: &str, value: Option<&str>, default: i64) -> ApiResult<i64> {
     }
 }
 
-async fn list(state: AppState, who: Principal, project: ProjectPath, branch: Option<String>, q: ListQuery) -> ApiResult<Json<Vec<BuildSummary>>> {
+async fn list(
+    state: AppState,
+    who: Principal,
+    project: ProjectPath,
+    branch: Option<String>,
+    q: ListQuery,
+) -> ApiResult<Json<Vec<BuildSummary>>> {
     let slug = project.slug()?;
     let filter = match q.filter.as_deref() {
         None | Some("") => None,
@@ -92,4 +98,3 @@ pub async fn get_build(
     let (project, build) = state.vitrine.find_build(&who, &slug, &build).await?;
     Ok(Json(BuildSummary::new(&state.vitrine.settings.public_url, &project, &build)))
 }
-
