@@ -26,7 +26,6 @@ const BATCH: usize = 500;
 pub struct UploadReport {
     pub stored: Vec<String>,
     pub failed: Vec<(String, String)>,
-    pub bytes_sent: u64,
 }
 
 impl UploadReport {
@@ -207,7 +206,6 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
                 Err(e) => report.fail(&pretty, format!("{e:#}")),
             }
         }
-        report.bytes_sent += batch.iter().map(|(_, s, _)| s).sum::<u64>();
         tracing::debug!(uploads = done.len(), elapsed_ms = phase.elapsed().as_millis() as u64, "sent to storage");
         let phase = std::time::Instant::now();
         if !done.is_empty() {
