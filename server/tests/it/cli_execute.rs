@@ -41,21 +41,7 @@ async fn the_circleci_documentation_example_works_verbatim() {
 
     let out = f
         .app
-        .vitrine(
-            repo.path(),
-            &[
-                "execute",
-                "--server",
-                &f.app.url,
-                "--token",
-                &f.public_build_token,
-                "--project",
-                "gh/acme/public-site",
-                "--branch",
-                "docs",
-            ],
-            &[],
-        )
+        .agent(repo.path(), &f.public_build_token, "gh/acme/public-site", "execute", &["--branch", "docs"], &[])
         .await;
     assert_ok(&out);
     assert!(stderr(&out).contains("docker executor is not started"), "{}", stderr(&out));
@@ -114,21 +100,7 @@ jobs:
     std::fs::write(repo.path().join("config.yml"), config).unwrap();
     let out = f
         .app
-        .vitrine(
-            repo.path(),
-            &[
-                "execute",
-                "--config",
-                "config.yml",
-                "--server",
-                &f.app.url,
-                "--token",
-                &f.public_build_token,
-                "--project",
-                "gh/acme/public-site",
-            ],
-            &[],
-        )
+        .agent(repo.path(), &f.public_build_token, "gh/acme/public-site", "execute", &["--config", "config.yml"], &[])
         .await;
     assert!(!out.status.success());
     let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
@@ -144,24 +116,7 @@ async fn an_unknown_job_is_named_with_the_ones_that_exist() {
     let f = TestApp::with_projects().await;
     let repo = tempfile::tempdir().unwrap();
     std::fs::write(repo.path().join("c.yml"), "version: 2.1\njobs:\n  test:\n    steps: [checkout]\n").unwrap();
-    let out = f
-        .app
-        .vitrine(
-            repo.path(),
-            &[
-                "execute",
-                "--config",
-                "c.yml",
-                "--server",
-                &f.app.url,
-                "--token",
-                "x",
-                "--project",
-                "gh/acme/public-site",
-            ],
-            &[],
-        )
-        .await;
+    let out = f.app.agent(repo.path(), "x", "gh/acme/public-site", "execute", &["--config", "c.yml"], &[]).await;
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no job `build`") && stderr(&out).contains("test"), "{}", stderr(&out));
 }

@@ -90,21 +90,12 @@ async fn nested_store_artifacts_follows_path_and_destination_rules() {
     let cwd = tempfile::tempdir().unwrap();
     let out = f
         .app
-        .vitrine(
+        .agent(
             cwd.path(),
-            &[
-                "run",
-                "--server",
-                &f.app.url,
-                "--token",
-                &f.public_build_token,
-                "--project",
-                "gh/acme/public-site",
-                "--",
-                "bash",
-                "-ec",
-                script,
-            ],
+            &f.public_build_token,
+            "gh/acme/public-site",
+            "run",
+            &["--", "bash", "-ec", script],
             &[("VITRINE_BIN", BIN)],
         )
         .await;
@@ -283,21 +274,12 @@ async fn large_files_go_up_in_parts_and_come_back_whole() {
     let cwd = tempfile::tempdir().unwrap();
     let out = f
         .app
-        .vitrine(
+        .agent(
             cwd.path(),
-            &[
-                "run",
-                "--server",
-                &f.app.url,
-                "--token",
-                &f.public_build_token,
-                "--project",
-                "gh/acme/public-site",
-                "--",
-                "bash",
-                "-ec",
-                script,
-            ],
+            &f.public_build_token,
+            "gh/acme/public-site",
+            "run",
+            &["--", "bash", "-ec", script],
             &[("EXPECTED", expected.path().to_str().unwrap())],
         )
         .await;

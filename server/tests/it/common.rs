@@ -109,29 +109,30 @@ impl TestApp {
             .unwrap()
     }
 
+    /// An agent command (`run`, `execute`, ...) against this server with a project's token.
+    pub async fn agent(
+        &self,
+        cwd: &Path,
+        token: &str,
+        project: &str,
+        command: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Output {
+        let mut all = vec![command, "--server", self.url.as_str(), "--token", token, "--project", project];
+        all.extend_from_slice(args);
+        self.vitrine(cwd, &all, envs).await
+    }
+
     /// `vitrine run` for a project, with the given branch and shell script.
     pub async fn run_build(&self, token: &str, project: &str, branch: &str, script: &str) -> Output {
         let cwd = tempfile::tempdir().unwrap();
-        self.vitrine(
-            cwd.path(),
-            &[
-                "run",
-                "--server",
-                &self.url,
-                "--token",
-                token,
-                "--project",
-                project,
-                "--branch",
-                branch,
-                "--",
-                "bash",
-                "-ec",
-                script,
-            ],
-            &[],
-        )
-        .await
+        self.agent(cwd.path(), token, project, "run", &["--branch", branch, "--", "bash", "-ec", script], &[]).await
+    }
+
+    /// A GET as the browser sends it with a session cookie.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.url)).header("Cookie", cookie).send().await.unwrap()
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {

@@ -57,30 +57,15 @@ async fn private_pages_need_a_signed_in_member() {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     let session = cookie.split(';').next().unwrap().to_owned();
 
-    let page =
-        f.app.http.get(format!("{}/gh/acme/secret/1", f.app.url)).header("Cookie", &session).send().await.unwrap();
+    let page = f.app.get_with_cookie("/gh/acme/secret/1", &session).await;
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.text().await.unwrap().contains("x.txt"));
-    let api = f
-        .app
-        .http
-        .get(format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts", f.app.url))
-        .header("Cookie", &session)
-        .send()
-        .await
-        .unwrap();
+    let api = f.app.get_with_cookie("/api/v1.1/project/gh/acme/secret/1/artifacts", &session).await;
     assert_eq!(api.status().as_u16(), 200, "the session cookie works on the API too");
 
     // Signing out ends the session.
-    f.app.http.get(format!("{}/logout", f.app.url)).header("Cookie", &session).send().await.unwrap();
-    let api = f
-        .app
-        .http
-        .get(format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts", f.app.url))
-        .header("Cookie", &session)
-        .send()
-        .await
-        .unwrap();
+    f.app.get_with_cookie("/logout", &session).await;
+    let api = f.app.get_with_cookie("/api/v1.1/project/gh/acme/secret/1/artifacts", &session).await;
     assert_eq!(api.status().as_u16(), 404);
 }
 
