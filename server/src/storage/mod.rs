@@ -95,10 +95,6 @@ impl Storage {
         Ok(Storage { client: Client::from_conf(config), bucket: settings.bucket.clone() })
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     /// Creates the bucket when it does not exist yet (the embedded store starts empty).
     pub async fn ensure_bucket(&self) -> StorageResult<()> {
         if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
@@ -199,14 +195,6 @@ impl Storage {
             if e.as_service_error().is_some_and(|s| s.is_no_such_key()) { StorageError::NotFound } else { s3_err(e) }
         })?;
         Ok(ObjectStream { length: out.content_length, body: out.body })
-    }
-
-    pub async fn exists(&self, key: &str) -> StorageResult<bool> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
-            Err(e) => Err(s3_err(e)),
-        }
     }
 
     pub async fn delete(&self, key: &str) -> StorageResult<()> {
