@@ -31,8 +31,13 @@ pub trait UiBackend: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Backend(pub Arc<dyn UiBackend>);
 
-pub fn get() -> Arc<dyn UiBackend> {
-    expect_context::<Backend>().0
+/// The backend the server provided. Absent only while Leptos renders the app outside a
+/// request (collecting its routes at start-up): then data is simply not there.
+pub fn get() -> Result<Arc<dyn UiBackend>, UiError> {
+    match use_context::<Backend>() {
+        Some(backend) => Ok(backend.0),
+        None => Err(UiError::Internal),
+    }
 }
 
 /// The session token from a `Cookie` header, if any.

@@ -121,13 +121,13 @@ async fn session_token_from_request() -> Option<String> {
 #[server(endpoint = "projects")]
 pub async fn list_projects() -> Result<Vec<ProjectView>, UiError> {
     let session = session_token_from_request().await;
-    backend::get().projects(session).await
+    backend::get()?.projects(session).await
 }
 
 #[server(endpoint = "builds")]
 pub async fn list_builds(vcs: String, org: String, repo: String) -> Result<ProjectBuilds, UiError> {
     let session = session_token_from_request().await;
-    let result = backend::get().builds(session, &vcs, &org, &repo).await;
+    let result = backend::get()?.builds(session, &vcs, &org, &repo).await;
     backend::set_status_for(&result);
     result
 }
@@ -140,7 +140,7 @@ pub async fn get_build_page(
     build_num: String,
 ) -> Result<BuildPageData, UiError> {
     let session = session_token_from_request().await;
-    let result = backend::get().build_page(session, &vcs, &org, &repo, &build_num).await;
+    let result = backend::get()?.build_page(session, &vcs, &org, &repo, &build_num).await;
     backend::set_status_for(&result);
     result
 }
@@ -148,13 +148,13 @@ pub async fn get_build_page(
 #[server(endpoint = "whoami")]
 pub async fn current_user() -> Result<Option<String>, UiError> {
     let session = session_token_from_request().await;
-    backend::get().current_user(session).await
+    backend::get()?.current_user(session).await
 }
 
 /// Signs in and sets the session cookie; then goes to `next` (a path on this site) or `/`.
 #[server(endpoint = "login")]
 pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), UiError> {
-    let session = backend::get().login(&username, &password).await?;
+    let session = backend::get()?.login(&username, &password).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.append_header(http::header::SET_COOKIE, backend::session_cookie(&session));
     leptos_axum::redirect(&backend::safe_next(next.as_deref()));
