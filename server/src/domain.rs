@@ -136,6 +136,14 @@ pub struct NodeIndex(pub i64);
 
 pub const MAX_PARALLELISM: i64 = 1000;
 
+impl TryFrom<i64> for NodeIndex {
+    type Error = InvalidInput;
+
+    fn try_from(n: i64) -> Result<Self, Self::Error> {
+        n.to_string().parse()
+    }
+}
+
 impl FromStr for NodeIndex {
     type Err = InvalidInput;
 

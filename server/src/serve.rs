@@ -79,19 +79,6 @@ pub fn default_site_root() -> PathBuf {
     PathBuf::from("target/site")
 }
 
-async fn open_db(cfg: &ServeConfig) -> anyhow::Result<Db> {
-    match cfg.database_url.as_deref() {
-        None | Some("") => Db::open_in(&cfg.data_dir).await,
-        Some(url) if url.starts_with("sqlite:") => Db::open_url(url).await,
-        Some(url) if url.starts_with("postgres") => {
-            anyhow::bail!(
-                "DATABASE_URL names PostgreSQL, which this build of Vitrine does not support yet; unset it to use SQLite in the data dir"
-            )
-        }
-        Some(_) => anyhow::bail!("DATABASE_URL must start with sqlite: (PostgreSQL is not supported yet)"),
-    }
-}
-
 /// Starts the embedded store, or joins one that another `vitrine serve` on the same data dir
 /// already runs at that address.
 async fn embedded_store(cfg: &ServeConfig) -> anyhow::Result<EmbeddedCredentials> {
@@ -115,7 +102,7 @@ async fn embedded_store(cfg: &ServeConfig) -> anyhow::Result<EmbeddedCredentials
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create the data dir {}", cfg.data_dir.display()))?;
-    let db = open_db(&cfg).await.context("opening the metadata database")?;
+    let db = Db::open(&cfg.data_dir, cfg.database_url.as_deref()).await.context("opening the metadata database")?;
 
     let (s3_settings, s3_endpoint) = match &cfg.s3 {
         Some(s) => (s.clone(), None),

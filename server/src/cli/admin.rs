@@ -75,13 +75,7 @@ pub enum MemberCommand {
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.data_dir)?;
-    let db = match args.database_url.as_deref() {
-        Some(url) if url.starts_with("sqlite:") => Db::open_url(url).await?,
-        Some(url) if !url.is_empty() => {
-            anyhow::bail!("DATABASE_URL must start with sqlite: (PostgreSQL is not supported yet)")
-        }
-        _ => Db::open_in(&args.data_dir).await?,
-    };
+    let db = Db::open(&args.data_dir, args.database_url.as_deref()).await?;
     let accounts = Accounts { db: &db };
     match args.command {
         AdminCommand::User(UserCommand::Add { name, .. }) => {

@@ -60,6 +60,18 @@ impl Db {
         Self::connect(options).await
     }
 
+    /// The store `DATABASE_URL` names, or SQLite in the data dir when it is unset.
+    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Db> {
+        match database_url {
+            None | Some("") => Db::open_in(data_dir).await,
+            Some(url) if url.starts_with("sqlite:") => Db::open_url(url).await,
+            Some(url) if url.starts_with("postgres") => anyhow::bail!(
+                "DATABASE_URL names PostgreSQL, which this build of Vitrine does not support yet; unset it to use SQLite in the data dir"
+            ),
+            Some(_) => anyhow::bail!("DATABASE_URL must start with sqlite: (PostgreSQL is not supported yet)"),
+        }
+    }
+
     pub async fn open_url(url: &str) -> anyhow::Result<Db> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)

@@ -101,7 +101,7 @@ impl Vitrine {
         slug: &ProjectSlug,
         num: BuildNum,
         status: BuildStatus,
-    ) -> ServiceResult<Build> {
+    ) -> ServiceResult<(Project, Build)> {
         let (project, build) = self.agent_build(who, slug, num).await?;
         if status == BuildStatus::Running {
             return Err(ServiceError::BadRequest("A build cannot be finished as running".into()));
@@ -109,7 +109,8 @@ impl Vitrine {
         let keep = build.status().is_finished() && build.status() != BuildStatus::Success;
         let status = if keep { build.status() } else { status };
         self.db.finish_build(build.id, status).await?;
-        Ok(self.db.build(project.id, num).await?)
+        let build = self.db.build(project.id, num).await?;
+        Ok((project, build))
     }
 
     /// A build of a project the agent may write to.

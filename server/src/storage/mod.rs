@@ -176,10 +176,7 @@ impl Storage {
     /// Reads the object once and returns its size and SHA-256 (hex): what is actually stored,
     /// whatever the uploader claimed.
     pub async fn digest(&self, key: &str) -> StorageResult<(u64, String)> {
-        let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) { StorageError::NotFound } else { s3_err(e) }
-        })?;
-        let mut body = out.body;
+        let mut body = self.stream(key).await?.body;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         while let Some(chunk) = body.try_next().await.map_err(s3_err)? {

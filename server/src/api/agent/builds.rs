@@ -32,7 +32,7 @@ pub async fn start_build(
     Json(req): Json<StartRequest>,
 ) -> ApiResult<Json<Started>> {
     let slug = project.slug()?;
-    let node_index: NodeIndex = req.node_index.unwrap_or(0).to_string().parse()?;
+    let node_index = NodeIndex::try_from(req.node_index.unwrap_or(0))?;
     let start = StartBuild {
         branch: req.branch.filter(|b| !b.is_empty()).unwrap_or_else(|| "main".to_owned()),
         revision: req.revision.unwrap_or_default(),
@@ -75,7 +75,6 @@ pub async fn finish_build(
 ) -> ApiResult<Json<BuildSummary>> {
     let (slug, num) = path.parse()?;
     let status: BuildStatus = req.status.parse()?;
-    let build = state.vitrine.finish_build(&who, &slug, num, status).await?;
-    let project = state.vitrine.writable_project(&who, &slug).await?;
+    let (project, build) = state.vitrine.finish_build(&who, &slug, num, status).await?;
     Ok(Json(BuildSummary::new(&state.vitrine.settings.public_url, &project, &build)))
 }

@@ -27,7 +27,7 @@ pub async fn plan_uploads(
     Json(req): Json<PlanRequest>,
 ) -> ApiResult<Json<PlanResponse>> {
     let (slug, num) = path.parse()?;
-    let node: NodeIndex = req.node_index.to_string().parse()?;
+    let node = NodeIndex::try_from(req.node_index)?;
     let uploads = state.vitrine.plan_uploads(&who, &slug, num, node, req.files).await?;
     Ok(Json(PlanResponse { uploads }))
 }
