@@ -17,7 +17,7 @@ printf 'demo-password\n' | admin user add demo --password-stdin >/dev/null
 admin member add gh/vitrine-demo/internal demo >/dev/null
 shop=$(admin project token gh/vitrine-demo/shop | tail -n 1)
 internal=$(admin project token gh/vitrine-demo/internal | tail -n 1)
-export VITRINE_RETRY_SECS=30
+export VITRINE_RETRY_FOR=30s
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -35,6 +35,7 @@ cat > config.yml <<'YAML'
 version: 2.1
 jobs:
   build:
+    parallelism: 2
     steps:
       - run:
           name: Tests

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the release binary (target/release/vitrine) and the site (target/site) once;
-# incremental when nothing changed.
+# Builds the release binaries (target/release/vitrine, and target/release/vitrine-agent for
+# build machines) and the site (target/site) once; incremental when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 cargo leptos build --release
+cargo build --release --locked -p vitrine-agent --bin vitrine-agent

@@ -4,7 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod db;
-pub mod domain;
+pub use vitrine_wire::domain;
 pub mod error;
 pub mod router;
 pub mod serve;

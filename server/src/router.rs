@@ -35,6 +35,14 @@ impl FromRef<AppState> for LeptosOptions {
 pub fn router(state: AppState) -> Router {
     const PROJECT: &str = "/api/v1.1/project/{vcs}/{org}/{repo}";
     const AGENT: &str = "/api/agent/projects/{vcs}/{org}/{repo}/builds";
+    let agent_api = Router::new()
+        .route(AGENT, post(agent::builds::start_build))
+        .route(&format!("{AGENT}/{{build_num}}/uploads"), post(agent::uploads::plan_uploads))
+        .route(&format!("{AGENT}/{{build_num}}/uploads/complete"), post(agent::uploads::complete_uploads))
+        .route(&format!("{AGENT}/{{build_num}}/finish"), post(agent::builds::finish_build))
+        .route_layer(axum::middleware::from_fn(agent::require_protocol))
+        // A plan of 1,000 files with long paths exceeds axum's 2 MB default.
+        .layer(axum::extract::DefaultBodyLimit::max(16 << 20));
     let api = Router::new()
         .route("/api/v1.1/me", get(v1_1::me::get_me))
         .route("/api/v1.1/projects", get(v1_1::me::list_projects))
@@ -47,10 +55,7 @@ pub fn router(state: AppState) -> Router {
             get(v1_1::artifacts::get_artifact),
         )
         .route("/api/v2/project/{vcs}/{org}/{repo}/{job_number}/artifacts", get(v2::artifacts::list_job_artifacts))
-        .route(AGENT, post(agent::builds::start_build))
-        .route(&format!("{AGENT}/{{build_num}}/uploads"), post(agent::uploads::plan_uploads))
-        .route(&format!("{AGENT}/{{build_num}}/uploads/complete"), post(agent::uploads::complete_uploads))
-        .route(&format!("{AGENT}/{{build_num}}/finish"), post(agent::builds::finish_build))
+        .merge(agent_api)
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
 

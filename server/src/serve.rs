@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::db::Db;
 use crate::router::{AppState, router};
 use crate::services::report_origin::ReportOrigin;
-use crate::services::{Settings, Vitrine};
+use crate::services::{Settings, UploadSettings, Vitrine};
 use crate::storage::embedded::{self, EmbeddedCredentials};
 use crate::storage::{S3Settings, Storage};
 use crate::ui::UiService;
@@ -30,6 +30,7 @@ pub struct ServeConfig {
     pub s3: Option<S3Settings>,
     pub database_url: Option<String>,
     pub site_root: PathBuf,
+    pub uploads: UploadSettings,
 }
 
 pub struct Running {
@@ -134,7 +135,16 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .to_owned();
     let reports = ReportOrigin::new(report_origin_key(&cfg.data_dir)?, artifacts_url.clone());
 
-    let vitrine = Vitrine { db, storage, settings: Arc::new(Settings { public_url: public_url.clone() }), reports };
+    let guarantees = storage.probe().await;
+    if !guarantees.checked_puts || !guarantees.whole_multipart_sha256 {
+        tracing::warn!(
+            ?guarantees,
+            "the S3 store does not prove every upload's content: those uploads are verified by copying and reading them"
+        );
+    }
+    let settings = Settings { public_url: public_url.clone(), uploads: cfg.uploads.clone() };
+    let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), reports };
+    vitrine.spawn_sweeper();
     let reports_app = crate::api::reports::router(vitrine.clone());
     tokio::spawn(async move {
         if let Err(e) = axum::serve(reports_listener, reports_app).await {

@@ -1,17 +1,13 @@
-//! The `vitrine` command line: one file per subcommand.
+//! The `vitrine` command line: `serve` and `admin` here, one file each; the agent's
+//! subcommands (`run`, `store-artifacts`, `execute`) come from the `vitrine-agent` crate.
 
 pub mod admin;
-pub mod client;
-pub mod execute;
-pub mod paths;
-pub mod run;
 pub mod serve;
-pub mod store_artifacts;
-pub mod upload;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use vitrine_agent::AgentCommand;
 
 #[derive(Debug, Parser)]
 #[command(name = "vitrine", version, about = "A self-hosted, CircleCI-compatible home for build artifacts")]
@@ -26,18 +22,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Manage users, tokens, projects and members in the data dir.
     Admin(admin::AdminArgs),
-    /// Run a command with an empty $CIRCLE_ARTIFACTS directory, then store its files.
-    Run(run::RunArgs),
-    /// Store a file or directory as artifacts of the current build (the store_artifacts step).
-    StoreArtifacts(store_artifacts::StoreArgs),
-    /// Run one job of a CircleCI config on this machine, storing its artifacts.
-    Execute(execute::ExecuteArgs),
-}
-
-fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    #[command(flatten)]
+    Agent(AgentCommand),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -51,24 +37,16 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => {
-                init_tracing("info,sqlx=warn,s3s=warn,s3s_fs=warn,tower_http=warn");
+                vitrine_agent::init_tracing("info,sqlx=warn,s3s=warn,tower_http=warn");
                 serve::run(args).await
             }
             Command::Admin(args) => {
-                init_tracing("warn");
+                vitrine_agent::init_tracing("warn");
                 admin::run(args).await
             }
-            Command::Run(args) => {
-                init_tracing("warn");
-                run::run(args).await
-            }
-            Command::StoreArtifacts(args) => {
-                init_tracing("warn");
-                store_artifacts::run(args).await
-            }
-            Command::Execute(args) => {
-                init_tracing("warn");
-                execute::run(args).await
+            Command::Agent(command) => {
+                vitrine_agent::init_tracing("warn");
+                command.run().await
             }
         }
     });

@@ -1,10 +1,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 
 use crate::serve::{ServeConfig, default_site_root, start};
+use vitrine_agent::duration::parse_duration;
+
+use crate::services::UploadSettings;
 use crate::storage::S3Settings;
 
 #[derive(Debug, Args)]
@@ -40,6 +44,15 @@ pub struct ServeArgs {
     /// Metadata database (default: SQLite in the data dir).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// How long upload URLs handed to agents work (e.g. 30m, 1h).
+    #[arg(long, env = "VITRINE_UPLOAD_URL_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub upload_url_ttl: Duration,
+    /// Artifacts one build may hold.
+    #[arg(long, env = "VITRINE_MAX_BUILD_ARTIFACTS", default_value_t = 100_000)]
+    pub max_build_artifacts: i64,
+    /// A build whose nodes have not all finished this long after it started is closed as timedout.
+    #[arg(long, env = "VITRINE_BUILD_TIMEOUT", default_value = "24h", value_parser = parse_duration)]
+    pub build_timeout: Duration,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -60,6 +73,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         s3,
         database_url: args.database_url,
         site_root: default_site_root(),
+        uploads: UploadSettings {
+            url_ttl: args.upload_url_ttl,
+            max_build_artifacts: args.max_build_artifacts,
+            build_timeout: args.build_timeout,
+            ..UploadSettings::default()
+        },
     };
     let running = start(config).await?;
     eprintln!("Vitrine is serving at {}", running.public_url);

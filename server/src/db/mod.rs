@@ -5,6 +5,7 @@
 
 mod models;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -115,14 +116,16 @@ impl Db {
     }
 
     pub async fn insert_token(&self, token_hash: &str, owner: TokenOwner) -> DbResult<()> {
-        let (user_id, project_id) = match owner {
-            TokenOwner::User(id) => (Some(id), None),
-            TokenOwner::Project(id) => (None, Some(id)),
+        let (user_id, project_id, build_id) = match owner {
+            TokenOwner::User(id) => (Some(id), None, None),
+            TokenOwner::Project(id) => (None, Some(id), None),
+            TokenOwner::Build { project_id, build_id } => (None, Some(project_id), Some(build_id)),
         };
-        sqlx::query("INSERT INTO tokens (token_hash, user_id, project_id, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO tokens (token_hash, user_id, project_id, build_id, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(token_hash)
             .bind(user_id)
             .bind(project_id)
+            .bind(build_id)
             .bind(now())
             .execute(&self.pool)
             .await
@@ -131,7 +134,7 @@ impl Db {
     }
 
     pub async fn token_owner(&self, token_hash: &str) -> DbResult<TokenOwner> {
-        let row: TokenRow = sqlx::query_as("SELECT user_id, project_id FROM tokens WHERE token_hash = ?")
+        let row: TokenRow = sqlx::query_as("SELECT user_id, project_id, build_id FROM tokens WHERE token_hash = ?")
             .bind(token_hash)
             .fetch_one(&self.pool)
             .await
@@ -327,23 +330,88 @@ impl Db {
             .ok_or(DbError::NotFound)
     }
 
-    pub async fn raise_parallelism(&self, build_id: i64, nodes: i64) -> DbResult<()> {
-        sqlx::query("UPDATE builds SET parallelism = MAX(parallelism, ?) WHERE id = ?")
-            .bind(nodes)
-            .bind(build_id)
-            .execute(&self.pool)
+    /// Records that a node finished; when it was the build's last node, closes the build with
+    /// the status of all its nodes (a failure anywhere wins). One transaction, so two nodes
+    /// finishing at once cannot both miss being last.
+    pub async fn finish_node(&self, build: &Build, node: NodeIndex, status: BuildStatus) -> DbResult<NodeFinish> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO build_nodes (build_id, node_index, status, finished_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(build.id)
+        .bind(node.0)
+        .bind(status.as_str())
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            let earlier: String =
+                sqlx::query_scalar("SELECT status FROM build_nodes WHERE build_id = ? AND node_index = ?")
+                    .bind(build.id)
+                    .bind(node.0)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            return if earlier == status.as_str() { Ok(NodeFinish::AlreadyFinished) } else { Err(DbError::Conflict) };
+        }
+        let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM build_nodes WHERE build_id = ?")
+            .bind(build.id)
+            .fetch_all(&mut *tx)
             .await?;
-        Ok(())
+        let outcome = if statuses.len() as i64 >= build.parallelism {
+            let parsed: Vec<BuildStatus> = statuses.iter().filter_map(|s| BuildStatus::from_str(s).ok()).collect();
+            let overall = if parsed.contains(&BuildStatus::Failed) {
+                BuildStatus::Failed
+            } else {
+                parsed.into_iter().find(|s| *s != BuildStatus::Success).unwrap_or(BuildStatus::Success)
+            };
+            sqlx::query("UPDATE builds SET status = ?, stop_time = ? WHERE id = ? AND status = ?")
+                .bind(overall.as_str())
+                .bind(now())
+                .bind(build.id)
+                .bind(BuildStatus::Running.as_str())
+                .execute(&mut *tx)
+                .await?;
+            NodeFinish::Closed(overall)
+        } else {
+            NodeFinish::Recorded
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 
-    pub async fn finish_build(&self, build_id: i64, status: BuildStatus) -> DbResult<()> {
-        sqlx::query("UPDATE builds SET status = ?, stop_time = ? WHERE id = ?")
-            .bind(status.as_str())
+    /// The nodes of a build that finished.
+    pub async fn finished_node(&self, build_id: i64, node: NodeIndex) -> DbResult<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM build_nodes WHERE build_id = ? AND node_index = ?")
+                .bind(build_id)
+                .bind(node.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    /// Removes the own tokens of builds that are closed (they can do nothing any more).
+    pub async fn delete_closed_build_tokens(&self) -> DbResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM tokens WHERE build_id IN (SELECT id FROM builds WHERE status <> ?)",
+        )
+        .bind(BuildStatus::Running.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Closes builds still running that started before `started_before`, as `timedout`.
+    pub async fn time_out_builds(&self, started_before: i64) -> DbResult<u64> {
+        let done = sqlx::query("UPDATE builds SET status = ?, stop_time = ? WHERE status = ? AND start_time < ?")
+            .bind(BuildStatus::Timedout.as_str())
             .bind(now())
-            .bind(build_id)
+            .bind(BuildStatus::Running.as_str())
+            .bind(started_before)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 
     // ---- artifacts, uploads, blobs ------------------------------------------------------
@@ -396,85 +464,135 @@ impl Db {
         .map_err(DbError::from_sqlx)
     }
 
-    /// A verified object with this content that `project_id` may point at: its own at once,
-    /// another project's only once nothing can overwrite it (`reusable_before`).
-    pub async fn reusable_blob(
+    /// Verified objects of this project with the given contents, by `(sha256, size)`. Only
+    /// the project's own: what a plan answers never depends on another project's content.
+    pub async fn project_blobs(
         &self,
-        sha256: &str,
-        size: i64,
         project_id: i64,
-        reusable_before: i64,
-    ) -> DbResult<Blob> {
-        sqlx::query_as(
-            "SELECT sha256, s3_key, size FROM blobs
-             WHERE sha256 = ? AND size = ? AND (project_id = ? OR created_at < ?)
-             ORDER BY created_at LIMIT 1",
-        )
-        .bind(sha256)
-        .bind(size)
-        .bind(project_id)
-        .bind(reusable_before)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(DbError::from_sqlx)
+        contents: &[(&str, i64)],
+    ) -> DbResult<HashMap<(String, i64), String>> {
+        let mut found = HashMap::new();
+        for chunk in contents.chunks(500) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT sha256, s3_key, size FROM blobs WHERE project_id = ");
+            q.push_bind(project_id).push(" AND sha256 IN (");
+            let mut list = q.separated(", ");
+            for (sha256, _) in chunk {
+                list.push_bind(*sha256);
+            }
+            q.push(")");
+            let blobs: Vec<Blob> = q.build_query_as().fetch_all(&self.pool).await?;
+            for blob in blobs {
+                found.entry((blob.sha256, blob.size)).or_insert(blob.s3_key);
+            }
+        }
+        Ok(found)
     }
 
-    /// Records a verified upload in one transaction: its object becomes a blob, the artifact
-    /// is listed (replacing one at the same path), the pending upload is gone.
-    pub async fn record_verified(&self, upload: &Upload, project_id: i64) -> DbResult<()> {
+    /// The content (`sha256`, `size`) of the given paths already listed for a node.
+    pub async fn listed_contents(
+        &self,
+        build_id: i64,
+        node: NodeIndex,
+        paths: &[&str],
+    ) -> DbResult<HashMap<String, (String, i64)>> {
+        let mut found = HashMap::new();
+        for chunk in paths.chunks(500) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT pretty_path, sha256, size FROM artifacts WHERE build_id = ");
+            q.push_bind(build_id).push(" AND node_index = ").push_bind(node.0).push(" AND pretty_path IN (");
+            let mut list = q.separated(", ");
+            for path in chunk {
+                list.push_bind(*path);
+            }
+            q.push(")");
+            let rows: Vec<(String, String, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
+            found.extend(rows.into_iter().map(|(path, sha256, size)| (path, (sha256, size))));
+        }
+        Ok(found)
+    }
+
+    /// Listed artifacts plus uploads still pending in a build: what counts against its limit.
+    pub async fn build_entry_count(&self, build_id: i64) -> DbResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM artifacts WHERE build_id = ?)
+                  + (SELECT COUNT(*) FROM uploads WHERE build_id = ? AND verified_at IS NULL AND expires_at > ?)",
+        )
+        .bind(build_id)
+        .bind(build_id)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Records a plan in one transaction: content the project already keeps is listed at
+    /// once, the rest becomes pending uploads.
+    pub async fn record_plan(&self, build_id: i64, reused: &[(NewArtifact, String)], uploads: &[Upload]) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO blobs (s3_key, sha256, size, project_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(&upload.s3_key)
+        for (artifact, s3_key) in reused {
+            upsert_artifact(&mut tx, build_id, artifact, s3_key).await?;
+        }
+        for u in uploads {
+            sqlx::query(
+                "INSERT INTO uploads (id, build_id, node_index, path, pretty_path, size, sha256, content_type,
+                                      s3_key, multipart_id, part_sha256, expires_at, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&u.id)
+            .bind(u.build_id)
+            .bind(u.artifact.node_index)
+            .bind(&u.artifact.path)
+            .bind(&u.artifact.pretty_path)
+            .bind(u.artifact.size)
+            .bind(&u.artifact.sha256)
+            .bind(&u.artifact.content_type)
+            .bind(&u.s3_key)
+            .bind(&u.multipart_id)
+            .bind(u.part_sha256.join(","))
+            .bind(u.expires_at)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records verified uploads in one transaction: each object becomes a blob of the project,
+    /// its artifact is listed (replacing one at the same path), the upload is marked verified.
+    pub async fn record_verified(&self, verified: &[(Upload, String)], project_id: i64) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for (upload, s3_key) in verified {
+            sqlx::query(
+                "INSERT INTO blobs (s3_key, sha256, size, project_id, created_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(s3_key)
             .bind(&upload.artifact.sha256)
             .bind(upload.artifact.size)
             .bind(project_id)
             .bind(now())
             .execute(&mut *tx)
             .await?;
-        upsert_artifact(&mut tx, upload.build_id, &upload.artifact, &upload.s3_key).await?;
-        sqlx::query("DELETE FROM uploads WHERE id = ?").bind(&upload.id).execute(&mut *tx).await?;
+            upsert_artifact(&mut tx, upload.build_id, &upload.artifact, s3_key).await?;
+            sqlx::query("UPDATE uploads SET verified_at = ?, blob_key = ? WHERE id = ?")
+                .bind(now())
+                .bind(s3_key)
+                .bind(&upload.id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Lists an artifact whose object is verified; the same path stored again replaces it.
-    pub async fn upsert_artifact(&self, build_id: i64, a: &NewArtifact, s3_key: &str) -> DbResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        upsert_artifact(&mut conn, build_id, a, s3_key).await
-    }
-
-    pub async fn insert_upload(&self, u: &Upload) -> DbResult<()> {
-        sqlx::query(
-            "INSERT INTO uploads (id, build_id, node_index, path, pretty_path, size, sha256, content_type,
-                                  s3_key, multipart_id, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&u.id)
-        .bind(u.build_id)
-        .bind(u.artifact.node_index)
-        .bind(&u.artifact.path)
-        .bind(&u.artifact.pretty_path)
-        .bind(u.artifact.size)
-        .bind(&u.artifact.sha256)
-        .bind(&u.artifact.content_type)
-        .bind(&u.s3_key)
-        .bind(&u.multipart_id)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     pub async fn upload(&self, build_id: i64, id: &str) -> DbResult<Upload> {
-        let row: UploadRow = sqlx::query_as(
-            "SELECT id, build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key, multipart_id
-             FROM uploads WHERE id = ? AND build_id = ?",
-        )
-        .bind(id)
-        .bind(build_id)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(DbError::from_sqlx)?;
+        let row: UploadRow = sqlx::query_as(&format!("{UPLOAD_COLUMNS} WHERE id = ? AND build_id = ?"))
+            .bind(id)
+            .bind(build_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx)?;
         Ok(row.into())
     }
 
@@ -482,7 +600,40 @@ impl Db {
         sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id).execute(&self.pool).await?;
         Ok(())
     }
+
+    /// Pending uploads whose URLs expired before `before`: never completed, to be removed.
+    pub async fn abandoned_uploads(&self, before: i64, limit: i64) -> DbResult<Vec<Upload>> {
+        let rows: Vec<UploadRow> = sqlx::query_as(&format!(
+            "{UPLOAD_COLUMNS} WHERE verified_at IS NULL AND expires_at < ? ORDER BY expires_at LIMIT ?"
+        ))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Upload::from).collect())
+    }
+
+    /// Receipts of verified uploads whose URLs expired before `before` (they served retried
+    /// confirmations): the upload id, its upload key, and the key its bytes are kept under.
+    pub async fn expired_receipts(&self, before: i64, limit: i64) -> DbResult<Vec<(String, String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, s3_key, COALESCE(blob_key, s3_key) FROM uploads
+             WHERE verified_at IS NOT NULL AND expires_at < ? ORDER BY expires_at LIMIT ?",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many rows the upload bookkeeping holds (for tests and metrics).
+    pub async fn pending_upload_count(&self) -> DbResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE verified_at IS NULL").fetch_one(&self.pool).await?)
+    }
 }
+
+const UPLOAD_COLUMNS: &str = "SELECT id, build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key,
+        multipart_id, part_sha256, expires_at, verified_at FROM uploads";
 
 impl Db {
     pub async fn ping(&self) -> DbResult<()> {
@@ -491,12 +642,21 @@ impl Db {
     }
 }
 
+/// Lists an artifact whose object is verified; the same path stored again replaces it. Keeps
+/// each blob's count of the artifacts pointing at it.
 async fn upsert_artifact(
     conn: &mut sqlx::SqliteConnection,
     build_id: i64,
     a: &NewArtifact,
     s3_key: &str,
 ) -> DbResult<()> {
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT s3_key FROM artifacts WHERE build_id = ? AND node_index = ? AND pretty_path = ?")
+            .bind(build_id)
+            .bind(a.node_index)
+            .bind(&a.pretty_path)
+            .fetch_optional(&mut *conn)
+            .await?;
     sqlx::query(
         "INSERT INTO artifacts (build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -513,7 +673,13 @@ async fn upsert_artifact(
     .bind(&a.content_type)
     .bind(s3_key)
     .bind(now())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if previous.as_deref() != Some(s3_key) {
+        sqlx::query("UPDATE blobs SET refs = refs + 1 WHERE s3_key = ?").bind(s3_key).execute(&mut *conn).await?;
+        if let Some(old) = previous {
+            sqlx::query("UPDATE blobs SET refs = refs - 1 WHERE s3_key = ?").bind(old).execute(&mut *conn).await?;
+        }
+    }
     Ok(())
 }

@@ -15,19 +15,23 @@ pub struct User {
 pub enum TokenOwner {
     User(i64),
     Project(i64),
+    /// A running build's own token: adds artifacts to that build only.
+    Build { project_id: i64, build_id: i64 },
 }
 
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct TokenRow {
     user_id: Option<i64>,
     project_id: Option<i64>,
+    build_id: Option<i64>,
 }
 
 impl TokenRow {
     pub(super) fn owner(&self) -> Option<TokenOwner> {
-        match (self.user_id, self.project_id) {
-            (Some(u), None) => Some(TokenOwner::User(u)),
-            (None, Some(p)) => Some(TokenOwner::Project(p)),
+        match (self.user_id, self.project_id, self.build_id) {
+            (Some(u), None, None) => Some(TokenOwner::User(u)),
+            (None, Some(p), None) => Some(TokenOwner::Project(p)),
+            (None, Some(project_id), Some(build_id)) => Some(TokenOwner::Build { project_id, build_id }),
             _ => None,
         }
     }
@@ -61,7 +65,19 @@ impl Project {
 pub struct NewBuild {
     pub branch: String,
     pub revision: String,
+    /// How many nodes the build has; it closes once that many finished.
     pub parallelism: i64,
+}
+
+/// What finishing a node did to its build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeFinish {
+    /// Recorded now; other nodes are still running.
+    Recorded,
+    /// Recorded now, and it was the last node: the build is closed with this status.
+    Closed(BuildStatus),
+    /// The node had already finished with this same status (a retried call).
+    AlreadyFinished,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -118,9 +134,16 @@ pub struct Upload {
     pub id: String,
     pub build_id: i64,
     pub artifact: NewArtifact,
-    /// Where the agent uploads, and where the bytes stay once verified.
+    /// Where the agent uploads (and, when the store enforces signed checksums and
+    /// `If-None-Match`, where the bytes stay once verified).
     pub s3_key: String,
     pub multipart_id: Option<String>,
+    /// Hex SHA-256 of each part the part URLs were signed with (multipart only).
+    pub part_sha256: Vec<String>,
+    /// When the upload URLs stop working (unix seconds).
+    pub expires_at: i64,
+    /// When the server verified and listed it; `None` while pending.
+    pub verified_at: Option<i64>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -135,6 +158,9 @@ pub(super) struct UploadRow {
     content_type: String,
     s3_key: String,
     multipart_id: Option<String>,
+    part_sha256: String,
+    expires_at: i64,
+    verified_at: Option<i64>,
 }
 
 impl From<UploadRow> for Upload {
@@ -152,6 +178,9 @@ impl From<UploadRow> for Upload {
             },
             s3_key: r.s3_key,
             multipart_id: r.multipart_id,
+            part_sha256: r.part_sha256.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            expires_at: r.expires_at,
+            verified_at: r.verified_at,
         }
     }
 }

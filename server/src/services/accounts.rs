@@ -88,6 +88,14 @@ impl Accounts<'_> {
         Ok(token)
     }
 
+    /// A token for the processes of a running build: adds artifacts to that build only, and
+    /// only while it runs.
+    pub async fn create_build_node_token(&self, project_id: i64, build_id: i64) -> ServiceResult<String> {
+        let token = new_token();
+        self.db.insert_token(&hash_token(&token), TokenOwner::Build { project_id, build_id }).await?;
+        Ok(token)
+    }
+
     pub async fn revoke_token(&self, token: &str) -> ServiceResult<()> {
         match self.db.delete_token(&hash_token(token.trim())).await {
             Err(DbError::NotFound) => Err(ServiceError::NotFound("No such token (it may be revoked already)".into())),
@@ -132,6 +140,7 @@ impl Accounts<'_> {
                 Ok(Principal::User { id, username: user.username })
             }
             Ok(TokenOwner::Project(project_id)) => Ok(Principal::BuildAgent { project_id }),
+            Ok(TokenOwner::Build { project_id, build_id }) => Ok(Principal::BuildNode { project_id, build_id }),
             Err(DbError::NotFound) => Err(ServiceError::Unauthorized("Invalid token provided.".into())),
             Err(e) => Err(e.into()),
         }

@@ -2,7 +2,7 @@
 
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
 use crate::db::{Build, DbError, NewBuild, Project};
-use crate::domain::{BuildNum, BuildRef, BuildStatus, NodeIndex, ProjectSlug, StatusFilter};
+use crate::domain::{BuildNum, BuildRef, BuildStatus, MAX_PARALLELISM, NodeIndex, ProjectSlug, StatusFilter};
 
 pub const MAX_LIST_LIMIT: i64 = 100;
 
@@ -13,6 +13,8 @@ pub struct StartBuild {
     /// Join this build as `node_index` instead of creating one.
     pub join: Option<BuildNum>,
     pub node_index: NodeIndex,
+    /// How many nodes a new build has (checked against the build when joining).
+    pub node_total: Option<i64>,
 }
 
 fn check_branch(branch: &str) -> ServiceResult<()> {
@@ -72,11 +74,29 @@ impl Vitrine {
         start: StartBuild,
     ) -> ServiceResult<(Project, Build)> {
         let project = self.writable_project(who, slug).await?;
+        if let Principal::BuildNode { .. } = who {
+            return Err(ServiceError::Forbidden(
+                "A build's own token can only add artifacts to its build; starting builds needs the project's build token"
+                    .into(),
+            ));
+        }
         check_branch(&start.branch)?;
+        let node = start.node_index;
         let build = match start.join {
             None => {
-                let new =
-                    NewBuild { branch: start.branch, revision: start.revision, parallelism: start.node_index.0 + 1 };
+                let total = start.node_total.unwrap_or(1);
+                if !(1..=MAX_PARALLELISM).contains(&total) {
+                    return Err(ServiceError::BadRequest(format!(
+                        "A build has 1 to {MAX_PARALLELISM} nodes (got {total})"
+                    )));
+                }
+                if node.0 >= total {
+                    return Err(ServiceError::BadRequest(format!(
+                        "Node {node} is outside a build of {total} node(s): pass the number of nodes \
+                         (--node-total, or CIRCLE_NODE_TOTAL)"
+                    )));
+                }
+                let new = NewBuild { branch: start.branch, revision: start.revision, parallelism: total };
                 self.db.insert_build(project.id, &new).await?
             }
             Some(num) => {
@@ -87,29 +107,53 @@ impl Vitrine {
                     }
                     Err(e) => return Err(e.into()),
                 };
-                self.db.raise_parallelism(build.id, start.node_index.0 + 1).await?;
-                self.db.build(project.id, num).await?
+                if let Some(total) = start.node_total
+                    && total != build.parallelism
+                {
+                    return Err(ServiceError::BadRequest(format!(
+                        "Build {num} has {} node(s), not {total}",
+                        build.parallelism
+                    )));
+                }
+                self.open_build(&build, node).await?;
+                build
             }
         };
         Ok((project, build))
     }
 
-    /// Records how a node ended. A failure is sticky: a later node's success does not hide it.
-    pub async fn finish_build(
+    /// Records how a node ended; when it is the build's last node, the build closes with the
+    /// status of all its nodes (a failure anywhere wins). Finishing a node again with the same
+    /// status succeeds again; a different status is refused.
+    pub async fn finish_node(
         &self,
         who: &Principal,
         slug: &ProjectSlug,
         num: BuildNum,
+        node: NodeIndex,
         status: BuildStatus,
     ) -> ServiceResult<(Project, Build)> {
         let (project, build) = self.agent_build(who, slug, num).await?;
         if status == BuildStatus::Running {
-            return Err(ServiceError::BadRequest("A build cannot be finished as running".into()));
+            return Err(ServiceError::BadRequest("A node cannot finish as running".into()));
         }
-        let keep = build.status().is_finished() && build.status() != BuildStatus::Success;
-        let status = if keep { build.status() } else { status };
-        self.db.finish_build(build.id, status).await?;
+        if node.0 >= build.parallelism {
+            return Err(ServiceError::BadRequest(format!(
+                "Build {num} has {} node(s); node {node} is not one of them",
+                build.parallelism
+            )));
+        }
+        match self.db.finish_node(&build, node, status).await {
+            Ok(_) => {}
+            Err(DbError::Conflict) => {
+                return Err(ServiceError::Conflict(format!("Node {node} of build {num} already finished otherwise")));
+            }
+            Err(e) => return Err(e.into()),
+        }
         let build = self.db.build(project.id, num).await?;
+        if build.status() == BuildStatus::Timedout {
+            return Err(ServiceError::Conflict(format!("Build {num} timed out before node {node} finished")));
+        }
         Ok((project, build))
     }
 
@@ -122,6 +166,9 @@ impl Vitrine {
     ) -> ServiceResult<(Project, Build)> {
         let project = self.writable_project(who, slug).await?;
         match self.db.build(project.id, num).await {
+            Ok(b) if matches!(who, Principal::BuildNode { build_id, .. } if *build_id != b.id) => Err(
+                ServiceError::Forbidden(format!("This token belongs to another build than build {num} of {slug}")),
+            ),
             Ok(b) => Ok((project, b)),
             Err(DbError::NotFound) => Err(ServiceError::NotFound(format!("Build {num} of {slug} does not exist"))),
             Err(e) => Err(e.into()),

@@ -5,13 +5,15 @@ pub mod accounts;
 pub mod artifacts;
 pub mod builds;
 pub mod report_origin;
+pub mod sweeper;
 pub mod uploads;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::db::{Db, DbError, Project};
 use crate::domain::{InvalidInput, ProjectSlug};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Storage, StorageError, StoreGuarantees};
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,12 @@ pub enum Principal {
     /// A project build token: may create builds and upload for that project only.
     BuildAgent {
         project_id: i64,
+    },
+    /// A running build's own token (given to its processes): may add artifacts to that build
+    /// only, while it runs; reads nothing.
+    BuildNode {
+        project_id: i64,
+        build_id: i64,
     },
 }
 
@@ -83,6 +91,36 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 pub struct Settings {
     /// The base URL people and agents reach this server at, without a trailing `/`.
     pub public_url: String,
+    pub uploads: UploadSettings,
+}
+
+/// Limits and timings of the upload path.
+#[derive(Debug, Clone)]
+pub struct UploadSettings {
+    /// How long upload URLs work.
+    pub url_ttl: Duration,
+    /// Artifacts one build may hold, across its nodes.
+    pub max_build_artifacts: i64,
+    /// A build whose nodes have not all finished this long after it started is closed as
+    /// `timedout`.
+    pub build_timeout: Duration,
+    /// How often the sweeper runs.
+    pub sweep_every: Duration,
+    /// How long after its URLs expired an upload that was never completed is removed (a PUT
+    /// that started just before expiry may still be streaming).
+    pub sweep_grace: Duration,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        UploadSettings {
+            url_ttl: Duration::from_secs(3600),
+            max_build_artifacts: 100_000,
+            build_timeout: Duration::from_secs(24 * 3600),
+            sweep_every: Duration::from_secs(60),
+            sweep_grace: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// The application core, built once at start-up and shared by every caller.
@@ -90,6 +128,8 @@ pub struct Settings {
 pub struct Vitrine {
     pub db: Db,
     pub storage: Storage,
+    /// What the S3 store proved it enforces; decides how uploads are verified.
+    pub guarantees: StoreGuarantees,
     pub settings: Arc<Settings>,
     /// The second origin that serves HTML reports and other browsable artifacts.
     pub reports: report_origin::ReportOrigin,
@@ -128,7 +168,7 @@ impl Vitrine {
     pub async fn can_view(&self, who: &Principal, project: &Project) -> ServiceResult<bool> {
         Ok(match who {
             _ if project.public => true,
-            Principal::Anonymous => false,
+            Principal::Anonymous | Principal::BuildNode { .. } => false,
             Principal::BuildAgent { project_id } => *project_id == project.id,
             Principal::User { id, .. } => self.db.is_member(project.id, *id).await?,
         })
@@ -136,9 +176,18 @@ impl Vitrine {
 
     /// The project an agent may write to: its build token must belong to that very project.
     pub async fn writable_project(&self, who: &Principal, slug: &ProjectSlug) -> ServiceResult<Project> {
-        let project = self.visible_project(who, slug).await?;
+        let project = match self.db.project_by_slug(slug).await {
+            Ok(p) => p,
+            Err(DbError::NotFound) => return Err(ServiceError::project_not_found()),
+            Err(e) => return Err(e.into()),
+        };
         match who {
-            Principal::BuildAgent { project_id } if *project_id == project.id => Ok(project),
+            Principal::BuildAgent { project_id } | Principal::BuildNode { project_id, .. }
+                if *project_id == project.id =>
+            {
+                Ok(project)
+            }
+            _ if !self.can_view(who, &project).await? => Err(ServiceError::project_not_found()),
             Principal::Anonymous => {
                 Err(ServiceError::Unauthorized("A project build token is needed to store artifacts".into()))
             }

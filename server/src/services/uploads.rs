@@ -1,69 +1,28 @@
-//! How bytes become artifacts: the agent declares files, gets presigned URLs for the ones
-//! whose content is not stored yet, uploads straight to S3, then confirms. The server reads
-//! what was stored back, checks its size and SHA-256, and only then lists it. Nothing
-//! unverified is ever listed.
+//! How bytes become artifacts: the agent declares files, gets presigned URLs for the content
+//! its project does not keep yet, uploads straight to S3, then confirms. Nothing unverified is
+//! ever listed, and nothing verified can change afterwards:
 //!
-//! Identical content is stored once. A verified object is shared with other projects only
-//! after its upload URL has expired: until then its uploader could still overwrite it.
-
-use std::time::Duration;
+//! - each URL fixes the object's size, SHA-256 and `If-None-Match: *`, so a store that enforces
+//!   them (the embedded one does; others are probed at start-up) refuses other bytes and any
+//!   replay; the server then verifies with a HEAD;
+//! - on a store that does not prove this, the server copies the upload to a key no URL was
+//!   issued for and hashes that copy;
+//! - content is reused only within its own project: a plan's answer never depends on what
+//!   another project holds.
 
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 
 use super::artifacts::guess_content_type;
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
-use crate::db::{DbError, NewArtifact, Upload};
+use crate::db::{Build, DbError, NewArtifact, Upload};
 use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug};
-use crate::storage::{SignedRequest, new_object_key};
+use crate::storage::{StorageError, new_object_key};
+use vitrine_wire::agent::{
+    CompletedPart, FileToStore, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan,
+};
 
-/// Files per upload request.
-pub const MAX_BATCH: usize = 1000;
-/// Files larger than this go up in parts of this size.
-pub const PART_SIZE: u64 = 64 * 1024 * 1024;
-pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(3600);
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FileToStore {
-    /// Where the file was on the build machine.
-    pub path: String,
-    pub pretty_path: String,
-    pub size: u64,
-    /// Hex SHA-256 of the content.
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum UploadPlan {
-    /// The content is already stored: the artifact is listed, nothing to send.
-    Stored { pretty_path: String },
-    /// Send the whole file with one PUT.
-    Put { pretty_path: String, upload_id: String, request: SignedRequest },
-    /// Send the file in parts of `part_size` bytes (the last may be shorter), one PUT each.
-    Multipart { pretty_path: String, upload_id: String, part_size: u64, parts: Vec<SignedRequest> },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CompletedPart {
-    pub part_number: i32,
-    pub etag: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UploadDone {
-    pub upload_id: String,
-    #[serde(default)]
-    pub parts: Vec<CompletedPart>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UploadOutcome {
-    pub upload_id: String,
-    pub pretty_path: String,
-    /// `None` when listed; otherwise why not.
-    pub error: Option<String>,
-}
+/// How many uploads one confirmation verifies at once.
+const VERIFY_CONCURRENCY: usize = 32;
 
 fn check_sha256(hex: &str) -> ServiceResult<()> {
     if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
@@ -73,7 +32,75 @@ fn check_sha256(hex: &str) -> ServiceResult<()> {
     }
 }
 
+/// A declared file, checked.
+struct Declared {
+    artifact: NewArtifact,
+    part_sha256: Vec<String>,
+}
+
+fn check_file(node: NodeIndex, file: FileToStore) -> ServiceResult<Declared> {
+    let pretty = PrettyPath::try_from(file.pretty_path)?;
+    check_sha256(&file.sha256)?;
+    if file.size > MAX_ARTIFACT_SIZE {
+        return Err(ServiceError::BadRequest(format!(
+            "{pretty} is {} bytes, over the limit of {MAX_ARTIFACT_SIZE} bytes (3 GiB) per artifact",
+            file.size
+        )));
+    }
+    let parts = FileToStore::part_count(file.size);
+    if file.size > PART_SIZE {
+        if file.part_sha256.len() as u64 != parts {
+            return Err(ServiceError::BadRequest(format!(
+                "{pretty}: a file of {} bytes goes up in {parts} parts of {PART_SIZE} bytes; \
+                 {} part checksums were declared",
+                file.size,
+                file.part_sha256.len()
+            )));
+        }
+        file.part_sha256.iter().try_for_each(|h| check_sha256(h))?;
+    } else if !file.part_sha256.is_empty() {
+        return Err(ServiceError::BadRequest(format!("{pretty}: part checksums are only for files over one part")));
+    }
+    Ok(Declared {
+        artifact: NewArtifact {
+            node_index: node.0,
+            content_type: guess_content_type(pretty.as_str()),
+            path: file.path,
+            pretty_path: pretty.into(),
+            size: file.size as i64,
+            sha256: file.sha256,
+        },
+        part_sha256: file.part_sha256,
+    })
+}
+
 impl Vitrine {
+    /// A build an agent may still add to: running, and this node not finished.
+    pub(super) async fn open_build(&self, build: &Build, node: NodeIndex) -> ServiceResult<()> {
+        if build.status().is_finished() {
+            return Err(ServiceError::Conflict(format!(
+                "Build {} is finished ({}): it takes no more artifacts; a re-run is a new build",
+                build.build_num,
+                build.status().as_str()
+            )));
+        }
+        if node.0 >= build.parallelism {
+            return Err(ServiceError::BadRequest(format!(
+                "Build {} has {} node(s), numbered 0 to {}; node {node} is not one of them",
+                build.build_num,
+                build.parallelism,
+                build.parallelism - 1
+            )));
+        }
+        if self.db.finished_node(build.id, node).await? {
+            return Err(ServiceError::Conflict(format!(
+                "Node {node} of build {} has finished: it takes no more artifacts",
+                build.build_num
+            )));
+        }
+        Ok(())
+    }
+
     pub async fn plan_uploads(
         &self,
         who: &Principal,
@@ -83,74 +110,84 @@ impl Vitrine {
         files: Vec<FileToStore>,
     ) -> ServiceResult<Vec<UploadPlan>> {
         let (project, build) = self.agent_build(who, slug, num).await?;
+        self.open_build(&build, node).await?;
         if files.len() > MAX_BATCH {
             return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} files per request")));
         }
-        let reusable_before = chrono::Utc::now().timestamp() - UPLOAD_URL_TTL.as_secs() as i64;
         // Validate the whole batch before acting on any of it.
-        let mut checked = Vec::with_capacity(files.len());
-        for file in files {
-            let pretty = PrettyPath::try_from(file.pretty_path.clone())?;
-            check_sha256(&file.sha256)?;
-            if file.size > MAX_ARTIFACT_SIZE {
-                return Err(ServiceError::BadRequest(format!(
-                    "{} is {} bytes, over the 3 GiB limit per artifact",
-                    file.path, file.size
-                )));
-            }
-            checked.push(NewArtifact {
-                node_index: node.0,
-                content_type: guess_content_type(pretty.as_str()),
-                path: file.path,
-                pretty_path: pretty.into(),
-                size: file.size as i64,
-                sha256: file.sha256,
-            });
-        }
-        self.db.raise_parallelism(build.id, node.0 + 1).await?;
+        let declared = files.into_iter().map(|f| check_file(node, f)).collect::<ServiceResult<Vec<_>>>()?;
 
-        let mut plans = Vec::with_capacity(checked.len());
-        for artifact in checked {
-            match self.db.reusable_blob(&artifact.sha256, artifact.size, project.id, reusable_before).await {
-                Ok(blob) => {
-                    self.db.upsert_artifact(build.id, &artifact, &blob.s3_key).await?;
-                    plans.push(UploadPlan::Stored { pretty_path: artifact.pretty_path });
-                    continue;
+        let paths: Vec<&str> = declared.iter().map(|d| d.artifact.pretty_path.as_str()).collect();
+        let listed = self.db.listed_contents(build.id, node, &paths).await?;
+        let limit = self.settings.uploads.max_build_artifacts;
+        let mut count = self.db.build_entry_count(build.id).await?;
+        for d in &declared {
+            if !listed.contains_key(&d.artifact.pretty_path) {
+                count += 1;
+                if count > limit {
+                    return Err(ServiceError::BadRequest(format!(
+                        "{}: build {num} would hold more than {limit} artifacts, the limit per build",
+                        d.artifact.pretty_path
+                    )));
                 }
-                Err(DbError::NotFound) => {}
-                Err(e) => return Err(e.into()),
+            }
+        }
+        let contents: Vec<(&str, i64)> = declared.iter().map(|d| (d.artifact.sha256.as_str(), d.artifact.size)).collect();
+        let kept = self.db.project_blobs(project.id, &contents).await?;
+
+        let ttl = self.settings.uploads.url_ttl;
+        let expires_at = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
+        let mut plans = Vec::with_capacity(declared.len());
+        let mut reused = Vec::new();
+        let mut uploads = Vec::new();
+        for Declared { artifact, part_sha256 } in declared {
+            let pretty_path = artifact.pretty_path.clone();
+            let content = (artifact.sha256.clone(), artifact.size);
+            if listed.get(&artifact.pretty_path) == Some(&content) {
+                // Already listed here with this content: a resumed or repeated step.
+                plans.push(UploadPlan::Stored { pretty_path });
+                continue;
+            }
+            if let Some(key) = kept.get(&content) {
+                reused.push((artifact, key.clone()));
+                plans.push(UploadPlan::Stored { pretty_path });
+                continue;
             }
             let upload_id = uuid::Uuid::new_v4().simple().to_string();
             let key = new_object_key();
             let size = artifact.size as u64;
-            let (plan, multipart_id) = if size > PART_SIZE {
+            let multipart_id = if part_sha256.is_empty() {
+                let request = self.storage.presign_put(&key, size, &artifact.sha256, ttl).await?;
+                plans.push(UploadPlan::Put { pretty_path, upload_id: upload_id.clone(), request });
+                None
+            } else {
                 let mp = self.storage.create_multipart(&key).await?;
-                let count = size.div_ceil(PART_SIZE) as i32;
-                let mut parts = Vec::with_capacity(count as usize);
-                for n in 1..=count {
-                    parts.push(self.storage.presign_part(&key, &mp, n, UPLOAD_URL_TTL).await?);
+                let mut parts = Vec::with_capacity(part_sha256.len());
+                for (i, sha256) in part_sha256.iter().enumerate() {
+                    let offset = i as u64 * PART_SIZE;
+                    let len = PART_SIZE.min(size - offset);
+                    parts.push(self.storage.presign_part(&key, &mp, i as i32 + 1, len, sha256, ttl).await?);
                 }
-                let plan = UploadPlan::Multipart {
-                    pretty_path: artifact.pretty_path.clone(),
+                plans.push(UploadPlan::Multipart {
+                    pretty_path,
                     upload_id: upload_id.clone(),
                     part_size: PART_SIZE,
                     parts,
-                };
-                (plan, Some(mp))
-            } else {
-                let request = self.storage.presign_put(&key, UPLOAD_URL_TTL).await?;
-                let plan = UploadPlan::Put {
-                    pretty_path: artifact.pretty_path.clone(),
-                    upload_id: upload_id.clone(),
-                    request,
-                };
-                (plan, None)
+                });
+                Some(mp)
             };
-            self.db
-                .insert_upload(&Upload { id: upload_id, build_id: build.id, artifact, s3_key: key, multipart_id })
-                .await?;
-            plans.push(plan);
+            uploads.push(Upload {
+                id: upload_id,
+                build_id: build.id,
+                artifact,
+                s3_key: key,
+                multipart_id,
+                part_sha256,
+                expires_at,
+                verified_at: None,
+            });
         }
+        self.db.record_plan(build.id, &reused, &uploads).await?;
         Ok(plans)
     }
 
@@ -162,78 +199,159 @@ impl Vitrine {
         done: Vec<UploadDone>,
     ) -> ServiceResult<Vec<UploadOutcome>> {
         let (project, build) = self.agent_build(who, slug, num).await?;
-        let project_id = project.id;
         if done.len() > MAX_BATCH {
             return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} uploads per request")));
         }
-        let outcomes = futures::stream::iter(done)
+        let build = &build;
+        let checked = futures::stream::iter(done)
             .map(|d| async move {
                 let upload = match self.db.upload(build.id, &d.upload_id).await {
                     Ok(u) => u,
                     Err(DbError::NotFound) => {
-                        return UploadOutcome {
-                            upload_id: d.upload_id,
-                            pretty_path: String::new(),
-                            error: Some("Unknown upload (already confirmed, or from another build)".into()),
-                        };
+                        let why = "Unknown upload (expired and removed, or from another build)";
+                        return Err(UploadOutcome { upload_id: d.upload_id, pretty_path: String::new(), error: Some(why.into()) });
                     }
                     Err(e) => {
                         tracing::error!(error = ?e, "loading upload");
-                        return UploadOutcome {
-                            upload_id: d.upload_id,
-                            pretty_path: String::new(),
-                            error: Some("internal error".into()),
-                        };
+                        let why = "The server could not load this upload; see its log";
+                        return Err(UploadOutcome { upload_id: d.upload_id, pretty_path: String::new(), error: Some(why.into()) });
                     }
                 };
-                let error = match self.verify_and_list(&upload, project_id, &d.parts).await {
-                    Ok(()) => None,
-                    Err(ServiceError::Internal(e)) => {
-                        tracing::error!(error = ?e, upload = %upload.id, "verifying upload");
-                        Some("The server could not verify this upload; see its log".into())
-                    }
-                    Err(e) => Some(e.to_string()),
+                let fail = |upload: &Upload, e: ServiceError| {
+                    let why = match e {
+                        ServiceError::Internal(e) => {
+                            tracing::error!(error = ?e, upload = %upload.id, "verifying upload");
+                            "The server could not verify this upload; see its log".to_owned()
+                        }
+                        e => e.to_string(),
+                    };
+                    UploadOutcome { upload_id: upload.id.clone(), pretty_path: upload.artifact.pretty_path.clone(), error: Some(why) }
                 };
-                UploadOutcome { upload_id: upload.id, pretty_path: upload.artifact.pretty_path, error }
+                if upload.verified_at.is_some() {
+                    // Listed by an earlier call whose answer was lost: success again.
+                    return Ok((upload, None));
+                }
+                if let Err(e) = self.open_build(build, NodeIndex(upload.artifact.node_index)).await {
+                    return Err(fail(&upload, e));
+                }
+                match self.verify(&upload, &d.parts).await {
+                    Ok(verified) => Ok((upload, Some(verified))),
+                    Err(e) => Err(fail(&upload, e)),
+                }
             })
-            .buffer_unordered(16)
+            .buffer_unordered(VERIFY_CONCURRENCY)
             .collect::<Vec<_>>()
             .await;
+
+        let mut outcomes = Vec::with_capacity(checked.len());
+        let mut to_record = Vec::new();
+        for result in checked {
+            match result {
+                Ok((upload, Some(key))) => to_record.push((upload, key)),
+                Ok((upload, None)) => outcomes.push(listed(&upload)),
+                Err(outcome) => outcomes.push(outcome),
+            }
+        }
+        self.db.record_verified(&to_record, project.id).await?;
+        outcomes.extend(to_record.iter().map(|(u, _)| listed(u)));
         Ok(outcomes)
     }
 
-    async fn verify_and_list(&self, upload: &Upload, project_id: i64, parts: &[CompletedPart]) -> ServiceResult<()> {
+    /// Checks what the store holds for an upload; answers the key the artifact will point at.
+    async fn verify(&self, upload: &Upload, parts: &[CompletedPart]) -> ServiceResult<String> {
         let a = &upload.artifact;
+        let multipart = upload.multipart_id.is_some();
         if let Some(mp) = &upload.multipart_id {
-            let mut parts: Vec<(i32, String)> = parts.iter().map(|p| (p.part_number, p.etag.clone())).collect();
-            parts.sort();
-            if let Err(e) = self.storage.complete_multipart(&upload.s3_key, mp, &parts).await {
-                tracing::warn!(error = %e, "completing multipart upload");
-                self.storage.abort_multipart(&upload.s3_key, mp).await;
-                self.db.delete_upload(&upload.id).await?;
-                return Err(ServiceError::BadRequest(format!(
-                    "{}: the uploaded parts could not be assembled",
-                    a.pretty_path
-                )));
-            }
+            self.assemble(upload, mp, parts).await?;
         }
-        let (size, sha256) = match self.storage.digest(&upload.s3_key).await {
-            Ok(d) => d,
-            Err(crate::storage::StorageError::NotFound) => {
+        let facts = match self.storage.head(&upload.s3_key).await {
+            Ok(f) => f,
+            Err(StorageError::NotFound) => {
                 self.db.delete_upload(&upload.id).await?;
                 return Err(ServiceError::BadRequest(format!("{}: nothing was uploaded", a.pretty_path)));
             }
             Err(e) => return Err(e.into()),
         };
+        let trusted =
+            self.guarantees.checked_puts && (!multipart || self.guarantees.whole_multipart_sha256);
+        if trusted && facts.size == a.size as u64 && facts.sha256.as_deref() == Some(a.sha256.as_str()) {
+            return Ok(upload.s3_key.clone());
+        }
+        if trusted || facts.size != a.size as u64 {
+            return Err(self.refuse(upload, &upload.s3_key, facts.size, facts.sha256.as_deref()).await);
+        }
+        // The store does not prove the content: copy it where no URL can reach, hash the copy.
+        // The upload object stays until its URL expired, so a replay finds it taken.
+        let key = new_object_key();
+        self.storage.copy(&upload.s3_key, &key).await?;
+        let (size, sha256) = self.storage.digest(&key).await?;
         if size != a.size as u64 || sha256 != a.sha256 {
-            self.storage.delete(&upload.s3_key).await?;
-            self.db.delete_upload(&upload.id).await?;
+            let _ = self.storage.delete(&upload.s3_key).await;
+            return Err(self.refuse(upload, &key, size, Some(&sha256)).await);
+        }
+        Ok(key)
+    }
+
+    /// Completes a multipart upload. A retried confirmation finds it already assembled.
+    async fn assemble(&self, upload: &Upload, mp: &str, parts: &[CompletedPart]) -> ServiceResult<()> {
+        let a = &upload.artifact;
+        let mut numbered: Vec<(i32, String, String)> = Vec::with_capacity(parts.len());
+        for p in parts {
+            let sha = usize::try_from(p.part_number - 1).ok().and_then(|i| upload.part_sha256.get(i));
+            let Some(sha) = sha else {
+                return Err(ServiceError::BadRequest(format!(
+                    "{}: part {} is not one of its {} parts",
+                    a.pretty_path,
+                    p.part_number,
+                    upload.part_sha256.len()
+                )));
+            };
+            numbered.push((p.part_number, p.etag.clone(), sha.clone()));
+        }
+        numbered.sort();
+        if numbered.len() != upload.part_sha256.len() {
             return Err(ServiceError::BadRequest(format!(
-                "{}: stored bytes do not match (declared {} bytes, sha256 {}; stored {size} bytes, sha256 {sha256})",
-                a.pretty_path, a.size, a.sha256
+                "{}: {} of its {} parts were confirmed",
+                a.pretty_path,
+                numbered.len(),
+                upload.part_sha256.len()
             )));
         }
-        self.db.record_verified(upload, project_id).await?;
+        if let Err(e) = self.storage.complete_multipart(&upload.s3_key, mp, &numbered).await {
+            match self.storage.head(&upload.s3_key).await {
+                Ok(_) => {} // assembled by an earlier call; verified below like any upload
+                Err(_) => {
+                    tracing::warn!(error = %e, upload = %upload.id, "completing multipart upload");
+                    return Err(ServiceError::BadRequest(format!(
+                        "{}: the uploaded parts could not be assembled",
+                        a.pretty_path
+                    )));
+                }
+            }
+        }
         Ok(())
     }
+
+    /// Removes what was stored for a refused upload and says why it was refused.
+    async fn refuse(&self, upload: &Upload, key: &str, size: u64, sha256: Option<&str>) -> ServiceError {
+        let a = &upload.artifact;
+        if let Err(e) = self.storage.delete(key).await {
+            return e.into();
+        }
+        if let Err(e) = self.db.delete_upload(&upload.id).await {
+            return e.into();
+        }
+        ServiceError::BadRequest(format!(
+            "{}: stored bytes do not match (declared {} bytes, sha256 {}; stored {size} bytes, sha256 {})",
+            a.pretty_path,
+            a.size,
+            a.sha256,
+            sha256.unwrap_or("not reported")
+        ))
+    }
 }
+
+fn listed(upload: &Upload) -> UploadOutcome {
+    UploadOutcome { upload_id: upload.id.clone(), pretty_path: upload.artifact.pretty_path.clone(), error: None }
+}
+

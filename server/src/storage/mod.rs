@@ -1,9 +1,11 @@
 //! Artifact bytes in S3. Owns the key layout: keys are short and opaque, never built from
 //! user-supplied paths (which live in the database).
 //!
-//! - `b/<uuid>`: one object per upload, written once by an agent through a presigned URL.
-//!   The server lists it only after reading it back and checking size and SHA-256; the
-//!   database then shares it with every artifact of the same content (see `db::reusable_blob`).
+//! - `b/<uuid>`: one object per upload, written once by an agent through a presigned URL that
+//!   fixes its size, its SHA-256 and `If-None-Match: *`. A store that enforces those (probed at
+//!   start-up, see [`StoreGuarantees`]) refuses other bytes and any overwrite, so the server
+//!   verifies with a HEAD. Otherwise the server copies the object to a fresh `b/<uuid>` for
+//!   which no URL was ever issued and hashes that copy.
 
 pub mod embedded;
 
@@ -12,7 +14,7 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart};
 use sha2::{Digest, Sha256};
 
 /// Where and how to reach the S3 service.
@@ -51,12 +53,38 @@ fn s3_err<E: std::fmt::Debug>(e: E) -> StorageError {
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
-/// A request the agent sends as is: URL plus the headers that were signed.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SignedRequest {
-    pub url: String,
-    #[serde(default)]
-    pub headers: Vec<(String, String)>,
+pub use vitrine_wire::agent::SignedRequest;
+
+/// What the store proved it enforces, probed once at start-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreGuarantees {
+    /// A PUT whose bytes do not match its signed `x-amz-checksum-sha256` is refused, and
+    /// `If-None-Match: *` refuses a PUT over an existing object.
+    pub checked_puts: bool,
+    /// A completed multipart upload reports the whole object's SHA-256 (not a checksum of
+    /// part checksums), so a HEAD proves its content.
+    pub whole_multipart_sha256: bool,
+}
+
+/// What a HEAD tells about a stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectFacts {
+    pub size: u64,
+    /// Hex SHA-256 of the whole object, when the store reports one.
+    pub sha256: Option<String>,
+}
+
+/// Hex SHA-256 → the base64 form S3's checksum headers carry.
+pub fn sha256_base64(hex_digest: &str) -> StorageResult<String> {
+    use base64::Engine;
+    let raw = hex::decode(hex_digest).map_err(|_| StorageError::S3(format!("not a hex SHA-256: {hex_digest}")))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
+fn sha256_hex_from_base64(b64: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    (raw.len() == 32).then(|| hex::encode(raw))
 }
 
 pub struct ObjectStream {
@@ -117,12 +145,23 @@ impl Storage {
         PresigningConfig::expires_in(expires).map_err(s3_err)
     }
 
-    pub async fn presign_put(&self, key: &str, expires: Duration) -> StorageResult<SignedRequest> {
+    /// A PUT URL that can store exactly `size` bytes hashing to `sha256` (hex), once: the
+    /// length, the checksum and `If-None-Match: *` are signed, so the agent must send them.
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        sha256: &str,
+        expires: Duration,
+    ) -> StorageResult<SignedRequest> {
         let req = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .content_length(size as i64)
+            .checksum_sha256(sha256_base64(sha256)?)
+            .if_none_match("*")
             .presigned(Self::presigning(expires)?)
             .await
             .map_err(s3_err)?;
@@ -130,15 +169,26 @@ impl Storage {
     }
 
     pub async fn create_multipart(&self, key: &str) -> StorageResult<String> {
-        let out = self.client.create_multipart_upload().bucket(&self.bucket).key(key).send().await.map_err(s3_err)?;
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .send()
+            .await
+            .map_err(s3_err)?;
         out.upload_id.ok_or_else(|| StorageError::S3("no upload id returned".into()))
     }
 
+    /// A part URL that takes exactly `size` bytes hashing to `sha256` (hex).
     pub async fn presign_part(
         &self,
         key: &str,
         upload_id: &str,
         part_number: i32,
+        size: u64,
+        sha256: &str,
         expires: Duration,
     ) -> StorageResult<SignedRequest> {
         let req = self
@@ -148,29 +198,91 @@ impl Storage {
             .key(key)
             .upload_id(upload_id)
             .part_number(part_number)
+            .content_length(size as i64)
+            .checksum_sha256(sha256_base64(sha256)?)
             .presigned(Self::presigning(expires)?)
             .await
             .map_err(s3_err)?;
         Ok(signed(&req))
     }
 
-    pub async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[(i32, String)]) -> StorageResult<()> {
-        let parts =
-            parts.iter().map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(etag).build()).collect();
+    /// Assembles the parts `(number, etag, hex sha256)`; refuses to replace an existing object.
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(i32, String, String)],
+    ) -> StorageResult<()> {
+        let mut completed = Vec::with_capacity(parts.len());
+        for (n, etag, sha256) in parts {
+            completed.push(
+                CompletedPart::builder()
+                    .part_number(*n)
+                    .e_tag(etag)
+                    .checksum_sha256(sha256_base64(sha256)?)
+                    .build(),
+            );
+        }
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .if_none_match("*")
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
             .send()
             .await
             .map_err(s3_err)?;
         Ok(())
     }
 
-    pub async fn abort_multipart(&self, key: &str, upload_id: &str) {
-        let _ = self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await;
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> StorageResult<()> {
+        match self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => Ok(()),
+            Err(e) => Err(s3_err(e)),
+        }
+    }
+
+    /// Size and, when the store reports it, the whole object's SHA-256.
+    pub async fn head(&self, key: &str) -> StorageResult<ObjectFacts> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_not_found()) { StorageError::NotFound } else { s3_err(e) }
+            })?;
+        // A composite checksum (`...-N`, or type COMPOSITE) covers part checksums, not the bytes.
+        let composite = out.checksum_type().is_some_and(|t| *t == ChecksumType::Composite);
+        let sha256 = out
+            .checksum_sha256()
+            .filter(|c| !composite && !c.contains('-'))
+            .and_then(sha256_hex_from_base64);
+        Ok(ObjectFacts { size: out.content_length.unwrap_or(0).max(0) as u64, sha256 })
+    }
+
+    /// Copies an object inside the bucket, server-side.
+    pub async fn copy(&self, from: &str, to: &str) -> StorageResult<()> {
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(format!("{}/{}", self.bucket, from))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| format!("{s:?}").contains("NoSuchKey")) {
+                    StorageError::NotFound
+                } else {
+                    s3_err(e)
+                }
+            })?;
+        Ok(())
     }
 
     /// Reads the object once and returns its size and SHA-256 (hex): what is actually stored,
@@ -184,6 +296,73 @@ impl Storage {
             hasher.update(&chunk);
         }
         Ok((size, hex::encode(hasher.finalize())))
+    }
+
+    /// Every key under `prefix`, in key order.
+    pub async fn list_keys(&self, prefix: &str) -> StorageResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(s3_err)?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        }
+        Ok(keys)
+    }
+
+    /// Finds out what the store enforces, with throw-away objects under `probe/`: a PUT with
+    /// a wrong checksum, a second `If-None-Match: *` PUT, and a one-part multipart upload.
+    pub async fn probe(&self) -> StoreGuarantees {
+        let key = format!("probe/{}", uuid::Uuid::new_v4().simple());
+        let body = b"vitrine store probe";
+        let sha = hex::encode(Sha256::digest(body));
+        let wrong = hex::encode(Sha256::digest(b"something else"));
+        let put = |sha256: String| {
+            let key = key.clone();
+            async move {
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .checksum_sha256(sha256_base64(&sha256)?)
+                    .if_none_match("*")
+                    .body(body.to_vec().into())
+                    .send()
+                    .await
+                    .map_err(s3_err)
+            }
+        };
+        let wrong_refused = put(wrong).await.is_err() && matches!(self.head(&key).await, Err(StorageError::NotFound));
+        let first = put(sha.clone()).await.is_ok();
+        let second_refused = put(sha.clone()).await.is_err();
+        let reported = self.head(&key).await.ok().and_then(|f| f.sha256).is_some_and(|s| s == sha);
+        let _ = self.delete(&key).await;
+        let checked_puts = wrong_refused && first && second_refused && reported;
+
+        let mp_key = format!("{key}-mp");
+        let whole_multipart_sha256 = async {
+            let id = self.create_multipart(&mp_key).await?;
+            let part = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(&mp_key)
+                .upload_id(&id)
+                .part_number(1)
+                .checksum_sha256(sha256_base64(&sha)?)
+                .body(body.to_vec().into())
+                .send()
+                .await
+                .map_err(s3_err)?;
+            let etag = part.e_tag.unwrap_or_default();
+            self.complete_multipart(&mp_key, &id, &[(1, etag, sha.clone())]).await?;
+            Ok::<_, StorageError>(self.head(&mp_key).await?.sha256.is_some_and(|s| s == sha))
+        }
+        .await
+        .unwrap_or(false);
+        let _ = self.delete(&mp_key).await;
+        let guarantees = StoreGuarantees { checked_puts, whole_multipart_sha256 };
+        tracing::info!(?guarantees, "probed what the S3 store enforces");
+        guarantees
     }
 
     /// The object's bytes as they come from S3, for serving through the reports origin.

@@ -1,12 +1,39 @@
-//! The agent API directly: nothing unverified is ever listed, and tokens are scoped.
+//! The agent API directly: nothing unverified is ever listed, a verified object never changes,
+//! tokens are scoped, finished builds are closed, limits hold, and abandoned uploads go away.
 
-use serde_json::json;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vitrine::storage::Storage;
+use vitrine::storage::embedded::read_env_file;
+use vitrine_wire::agent::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 
 use crate::common::*;
 
-async fn post(app: &TestApp, token: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let r = app.http.post(format!("{}{path}", app.url)).header("Circle-Token", token).json(&body).send().await.unwrap();
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .http
+        .post(format!("{}{path}", app.url))
+        .header("Circle-Token", token)
+        .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or_default())
+}
+
+/// Sends `body` through a signed request from a plan, with exactly the headers it was signed with.
+async fn put_signed(app: &TestApp, request: &Value, body: Vec<u8>) -> (u16, String) {
+    let mut put = app.http.put(request["url"].as_str().unwrap());
+    for pair in request["headers"].as_array().unwrap() {
+        let (name, value) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        if !name.eq_ignore_ascii_case("content-length") {
+            put = put.header(name, value);
+        }
+    }
+    let r = put.body(body).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -14,90 +41,234 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+fn file(path: &str, bytes: &[u8]) -> Value {
+    json!({"path": path, "pretty_path": path, "size": bytes.len(), "sha256": sha256(bytes)})
+}
+
 const BUILDS: &str = "/api/agent/projects/gh/acme/public-site/builds";
+const SECRET: &str = "/api/agent/projects/gh/acme/secret/builds";
+
+async fn listed(app: &TestApp, project: &str, build: i64, token: Option<&str>) -> Vec<Value> {
+    let (_, list) = app.get_json(&format!("/api/v1.1/project/{project}/{build}/artifacts"), token).await;
+    list.as_array().cloned().unwrap_or_default()
+}
+
+async fn storage(app: &TestApp) -> Storage {
+    Storage::connect(&read_env_file(app.data_dir()).unwrap().settings()).await.unwrap()
+}
 
 #[tokio::test]
-async fn bytes_that_do_not_match_the_declared_hash_are_never_listed() {
+async fn the_store_refuses_other_bytes_and_nothing_unverified_is_listed() {
     let f = TestApp::with_projects().await;
-    let app = &f.app;
-    let t = &f.public_build_token;
+    let (app, t) = (&f.app, &f.public_build_token);
     let (status, build) = post(app, t, BUILDS, json!({"branch": "main"})).await;
     assert_eq!(status, 200, "{build}");
     assert_eq!(build["build_num"], 1);
 
-    let declared = b"the real report";
-    let files = json!([{"path": "report.txt", "pretty_path": "report.txt", "size": declared.len(), "sha256": sha256(declared)}]);
+    let declared = b"the real report".to_vec();
+    let files = json!([file("report.txt", &declared)]);
     let (status, plan) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": files})).await;
     assert_eq!(status, 200, "{plan}");
     let upload = &plan["uploads"][0];
     assert_eq!(upload["action"], "put");
-    let put_url = upload["request"]["url"].as_str().unwrap();
-
-    // Before confirmation nothing is listed.
-    let (_, list) = app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
-    assert_eq!(list.as_array().unwrap().len(), 0);
-
-    // Same size, other bytes.
-    let r = app.http.put(put_url).body(&b"the fake report"[..]).send().await.unwrap();
-    assert!(r.status().is_success());
-    let (_, done) =
-        post(app, t, &format!("{BUILDS}/1/uploads/complete"), json!({"uploads": [{"upload_id": upload["upload_id"]}]}))
-            .await;
-    let error = done["results"][0]["error"].as_str().unwrap();
-    assert!(error.contains("do not match"), "{error}");
-    let (_, list) = app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
-    assert_eq!(list.as_array().unwrap().len(), 0);
-
-    // Confirming again, or confirming an upload that was never sent, lists nothing either.
-    let (_, done) =
-        post(app, t, &format!("{BUILDS}/1/uploads/complete"), json!({"uploads": [{"upload_id": upload["upload_id"]}]}))
-            .await;
-    assert!(done["results"][0]["error"].as_str().unwrap().contains("Unknown upload"));
-    let (_, plan) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": files})).await;
-    let (_, done) = post(
-        app,
-        t,
-        &format!("{BUILDS}/1/uploads/complete"),
-        json!({"uploads": [{"upload_id": plan["uploads"][0]["upload_id"]}]}),
-    )
-    .await;
-    assert!(done["results"][0]["error"].as_str().unwrap().contains("nothing was uploaded"), "{done}");
-
-    // The honest upload is listed, and the same content later is not sent again.
-    let (_, plan) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": files})).await;
-    let put_url = plan["uploads"][0]["request"]["url"].as_str().unwrap();
-    assert!(app.http.put(put_url).body(&declared[..]).send().await.unwrap().status().is_success());
-    let (_, done) = post(
-        app,
-        t,
-        &format!("{BUILDS}/1/uploads/complete"),
-        json!({"uploads": [{"upload_id": plan["uploads"][0]["upload_id"]}]}),
-    )
-    .await;
-    assert_eq!(done["results"][0]["error"], serde_json::Value::Null, "{done}");
-    let again =
-        json!([{"path": "copy.txt", "pretty_path": "copy.txt", "size": declared.len(), "sha256": sha256(declared)}]);
-    let (_, plan) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 1, "files": again})).await;
-    assert_eq!(plan["uploads"][0]["action"], "stored");
-    // Another project gets no shortcut to this object while its upload URL could still
-    // overwrite it: it uploads its own copy.
-    let secret = "/api/agent/projects/gh/acme/secret/builds";
-    post(app, &f.private_build_token, secret, json!({"branch": "main"})).await;
-    let (_, plan) =
-        post(app, &f.private_build_token, &format!("{secret}/1/uploads"), json!({"node_index": 0, "files": files}))
-            .await;
-    assert_eq!(plan["uploads"][0]["action"], "put");
-
-    let (_, list) = app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
-    let listed: Vec<(i64, &str)> = list
+    let signed: Vec<String> = upload["request"]["headers"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["node_index"].as_i64().unwrap(), a["pretty_path"].as_str().unwrap()))
+        .map(|h| h[0].as_str().unwrap().to_ascii_lowercase())
         .collect();
-    assert_eq!(listed, [(0, "report.txt"), (1, "copy.txt")]);
+    for header in ["content-length", "x-amz-checksum-sha256", "if-none-match"] {
+        assert!(
+            upload["request"]["url"].as_str().unwrap().to_ascii_lowercase().contains(header)
+                || signed.contains(&header.to_owned()),
+            "{header} is part of the signed request: {upload}"
+        );
+    }
+    assert!(listed(app, "gh/acme/public-site", 1, None).await.is_empty(), "nothing listed before confirmation");
+
+    // Same size, other bytes: refused by the store, or at the latest by the server's check.
+    let (status, _) = put_signed(app, &upload["request"], b"the fake report".to_vec()).await;
+    assert!(status >= 400, "the store took other bytes ({status})");
+    // More bytes than declared: the signed length does not match.
+    let (status, _) = put_signed(app, &upload["request"], b"the real report, and more".to_vec()).await;
+    assert!(status >= 400, "the store took more bytes than declared ({status})");
+    let complete = json!({"uploads": [{"upload_id": upload["upload_id"]}]});
+    let (_, done) = post(app, t, &format!("{BUILDS}/1/uploads/complete"), complete.clone()).await;
+    let error = done["results"][0]["error"].as_str().unwrap();
+    assert!(error.contains("nothing was uploaded") || error.contains("do not match"), "{error}");
+    assert!(listed(app, "gh/acme/public-site", 1, None).await.is_empty());
+
+    // The honest upload is listed; confirming it again succeeds again (a retried call).
+    let (_, plan) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": files})).await;
+    let upload = plan["uploads"][0].clone();
+    assert_eq!(put_signed(app, &upload["request"], declared.clone()).await.0, 200);
+    let complete = json!({"uploads": [{"upload_id": upload["upload_id"]}]});
+    for _ in 0..2 {
+        let (status, done) = post(app, t, &format!("{BUILDS}/1/uploads/complete"), complete.clone()).await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(done["results"][0]["error"], Value::Null, "{done}");
+    }
+
+    // Replaying the URL after verification cannot change the stored bytes.
+    let (status, _) = put_signed(app, &upload["request"], declared.clone()).await;
+    assert!(status >= 400, "a replayed upload URL was accepted ({status})");
+    let (status, _) = put_signed(app, &upload["request"], b"the fake report".to_vec()).await;
+    assert!(status >= 400, "a replayed upload URL with other bytes was accepted ({status})");
+    let list = listed(app, "gh/acme/public-site", 1, None).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(app.download(list[0]["url"].as_str().unwrap(), None).await.1, declared);
+
+    // The same content again in this project is not sent again.
+    let again = json!([file("copy.txt", &declared)]);
+    let (_, plan) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": again})).await;
+    assert_eq!(plan["uploads"][0]["action"], "stored");
+    let list = listed(app, "gh/acme/public-site", 1, None).await;
+    let names: Vec<&str> = list.iter().map(|a| a["pretty_path"].as_str().unwrap()).collect();
+    assert_eq!(names, ["copy.txt", "report.txt"]);
+}
+
+#[tokio::test]
+async fn another_projects_content_is_never_reused_even_after_its_urls_expired() {
+    let uploads = UploadSettings { url_ttl: Duration::from_secs(1), ..UploadSettings::default() };
+    let f = TestApp::with_projects_and(uploads).await;
+    let app = &f.app;
+    let secret = b"the private project's release key".to_vec();
+    let files = json!([file("key.txt", &secret)]);
+    post(app, &f.private_build_token, SECRET, json!({"branch": "main"})).await;
+    let (_, plan) =
+        post(app, &f.private_build_token, &format!("{SECRET}/1/uploads"), json!({"node_index": 0, "files": files}))
+            .await;
+    assert_eq!(put_signed(app, &plan["uploads"][0]["request"], secret.clone()).await.0, 200);
+    let (_, done) = post(
+        app,
+        &f.private_build_token,
+        &format!("{SECRET}/1/uploads/complete"),
+        json!({"uploads": [{"upload_id": plan["uploads"][0]["upload_id"]}]}),
+    )
+    .await;
+    assert_eq!(done["results"][0]["error"], Value::Null, "{done}");
+    // Well past the upload URL's expiry: the object can no longer change, yet another
+    // project that merely knows (sha256, size) gets no shortcut to it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    post(app, &f.public_build_token, BUILDS, json!({"branch": "main"})).await;
+    let (status, plan) =
+        post(app, &f.public_build_token, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": files}))
+            .await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["uploads"][0]["action"], "put", "a claim by hash alone must upload the bytes: {plan}");
+    assert!(listed(app, "gh/acme/public-site", 1, None).await.is_empty());
+}
+
+#[tokio::test]
+async fn finished_builds_are_closed_and_finishing_again_is_safe() {
+    let f = TestApp::with_projects().await;
+    let (app, t) = (&f.app, &f.public_build_token);
+    let (status, build) = post(app, t, BUILDS, json!({"branch": "main", "node_total": 2})).await;
+    assert_eq!((status, build["node_total"].as_i64()), (200, Some(2)), "{build}");
+    let (status, body) = post(app, t, BUILDS, json!({"build_num": 1, "node_index": 2})).await;
+    assert_eq!(status, 400, "node 2 of a 2-node build: {body}");
+    let (status, _) = post(app, t, BUILDS, json!({"build_num": 1, "node_index": 1})).await;
+    assert_eq!(status, 200, "joining a running build as another node works");
+
+    let finish = |node: i64, status: &str| json!({"node_index": node, "status": status});
+    let (status, done) = post(app, t, &format!("{BUILDS}/1/finish"), finish(0, "failed")).await;
+    assert_eq!((status, done["status"].as_str(), done["closed"].as_bool()), (200, Some("running"), Some(false)));
+    let (status, _) = post(app, t, &format!("{BUILDS}/1/finish"), finish(0, "failed")).await;
+    assert_eq!(status, 200, "the same finish again succeeds");
+    let (status, _) = post(app, t, &format!("{BUILDS}/1/finish"), finish(0, "success")).await;
+    assert_eq!(status, 409, "a node cannot change how it ended");
+    let files = json!([file("late.txt", b"late")]);
+    let (status, body) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": files})).await;
+    assert_eq!(status, 409, "a finished node takes no artifacts: {body}");
+    let (status, done) = post(app, t, &format!("{BUILDS}/1/finish"), finish(1, "success")).await;
+    assert_eq!((status, done["status"].as_str(), done["closed"].as_bool()), (200, Some("failed"), Some(true)));
+
+    // Closed: no artifacts, no new node, no status change.
+    let (status, body) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 1, "files": files})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("re-run is a new build"), "{body}");
+    let (status, _) = post(app, t, BUILDS, json!({"build_num": 1, "node_index": 1})).await;
+    assert_eq!(status, 409);
+    let (status, _) = post(app, t, &format!("{BUILDS}/1/finish"), finish(1, "success")).await;
+    assert_eq!(status, 200, "retried finish of the last node");
     let (_, summary) = app.get_json("/api/v1.1/project/gh/acme/public-site/1", None).await;
-    assert_eq!(summary["parallel"], 2);
+    assert_eq!((summary["status"].as_str(), summary["parallel"].as_i64()), (Some("failed"), Some(2)));
+}
+
+#[tokio::test]
+async fn limits_are_enforced_with_the_file_and_the_limit_named() {
+    let uploads = UploadSettings { max_build_artifacts: 3, ..UploadSettings::default() };
+    let f = TestApp::with_projects_and(uploads).await;
+    let (app, t) = (&f.app, &f.public_build_token);
+    post(app, t, BUILDS, json!({"branch": "main"})).await;
+    let files: Vec<Value> = (0..4).map(|i| file(&format!("f{i}.txt"), format!("{i}").as_bytes())).collect();
+    let (status, body) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": files})).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("f3.txt") && message.contains("3 artifacts"), "{message}");
+
+    let huge = json!([{"path": "big", "pretty_path": "big", "size": 3u64 * 1024 * 1024 * 1024 + 1, "sha256": "0".repeat(64)}]);
+    let (status, body) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": huge})).await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("3 GiB"), "{body}");
+}
+
+#[tokio::test]
+async fn agents_of_another_protocol_are_told_which_one_is_needed() {
+    let f = TestApp::with_projects().await;
+    let r = f
+        .app
+        .http
+        .post(format!("{}{BUILDS}", f.app.url))
+        .header("Circle-Token", &f.public_build_token)
+        .json(&json!({"branch": "main"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let message = r.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains(&format!("agent protocol version {PROTOCOL_VERSION}")), "{message}");
+}
+
+#[tokio::test]
+async fn uploads_never_completed_are_swept_with_their_objects() {
+    let uploads = UploadSettings {
+        url_ttl: Duration::from_secs(1),
+        sweep_every: Duration::from_millis(200),
+        sweep_grace: Duration::ZERO,
+        ..UploadSettings::default()
+    };
+    let f = TestApp::with_projects_and(uploads).await;
+    let (app, t) = (&f.app, &f.public_build_token);
+    let store = storage(app).await;
+    let db = vitrine::db::Db::open_in(app.data_dir()).await.unwrap();
+    post(app, t, BUILDS, json!({"branch": "main"})).await;
+    let before = store.list_keys("b/").await.unwrap().len();
+
+    // One PUT sent but never confirmed, one never sent, one multipart with no parts sent.
+    let sent = b"sent, never confirmed".to_vec();
+    let big = vitrine_wire::agent::PART_SIZE + 1;
+    let files = json!([
+        file("sent.txt", &sent),
+        file("unsent.txt", b"never sent"),
+        {"path": "big.bin", "pretty_path": "big.bin", "size": big, "sha256": "a".repeat(64),
+         "part_sha256": ["b".repeat(64), "c".repeat(64)]},
+    ]);
+    let (status, plan) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": files})).await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["uploads"][2]["action"], "multipart");
+    assert_eq!(put_signed(app, &plan["uploads"][0]["request"], sent).await.0, 200);
+    assert_eq!(store.list_keys("b/").await.unwrap().len(), before + 1);
+    assert_eq!(db.pending_upload_count().await.unwrap(), 3);
+
+    let mut waited = Duration::ZERO;
+    while db.pending_upload_count().await.unwrap() > 0 && waited < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waited += Duration::from_millis(200);
+    }
+    assert_eq!(db.pending_upload_count().await.unwrap(), 0, "abandoned uploads are removed");
+    assert_eq!(store.list_keys("b/").await.unwrap().len(), before, "and their objects");
+    assert!(listed(app, "gh/acme/public-site", 1, None).await.is_empty());
 }
 
 #[tokio::test]
@@ -109,12 +280,18 @@ async fn agent_routes_need_the_projects_own_build_token() {
     assert!(body["message"].as_str().unwrap().contains("build token"));
     let (status, _) = post(app, &f.private_build_token, BUILDS, json!({"branch": "main"})).await;
     assert_eq!(status, 403, "another project's build token cannot write here");
-    let (status, body) =
-        post(app, &f.public_build_token, "/api/agent/projects/gh/acme/secret/builds", json!({"branch": "main"})).await;
+    let (status, body) = post(app, &f.public_build_token, SECRET, json!({"branch": "main"})).await;
     assert_eq!((status, body["message"].as_str()), (404, Some("Project not found")), "nor see a private project");
     let (status, _) = post(app, "unknown", BUILDS, json!({"branch": "main"})).await;
     assert_eq!(status, 401);
-    let r = app.http.post(format!("{}{BUILDS}", app.url)).json(&json!({"branch": "main"})).send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}{BUILDS}", app.url))
+        .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+        .json(&json!({"branch": "main"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 
     let (status, _) = post(app, &f.public_build_token, BUILDS, json!({"branch": "main"})).await;

@@ -190,9 +190,10 @@ async fn files_over_3_gib_are_refused_before_sending_and_the_rest_still_upload()
     let pretty: Vec<&str> = list.as_array().unwrap().iter().map(|a| a["pretty_path"].as_str().unwrap()).collect();
     assert_eq!(pretty, ["$CIRCLE_ARTIFACTS/small.txt"]);
     // No byte of the big file reached storage.
-    let stored: u64 = walkdir::WalkDir::new(f.app.data_dir().join("s3"))
+    let stored: u64 = walkdir::WalkDir::new(f.app.data_dir())
         .into_iter()
         .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().starts_with("vitrine.db"))
         .filter_map(|e| e.metadata().ok())
         .filter(|m| m.is_file())
         .map(|m| m.len())
@@ -209,14 +210,14 @@ async fn an_unreachable_server_is_retried_then_reported() {
     let out = tokio::process::Command::new(BIN)
         .args(["run", "--server", &url, "--token", "t0k", "--project", "gh/a/b", "--", "true"])
         .current_dir(cwd.path())
-        .env("VITRINE_RETRY_SECS", "2")
+        .env("VITRINE_RETRY_FOR", "2s")
         .output()
         .await
         .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains(&format!("cannot reach the Vitrine server at {url}")), "{err}");
-    assert!(err.contains("tried"), "{err}");
+    assert!(err.contains("gave up after"), "{err}");
 }
 
 #[tokio::test]
@@ -255,11 +256,11 @@ async fn a_server_that_comes_up_late_is_waited_for() {
                 "--",
                 "true",
             ],
-            &[("VITRINE_RETRY_SECS", "20")],
+            &[("VITRINE_RETRY_FOR", "20s")],
         )
         .await;
     assert_ok(&out);
-    assert!(stderr(&out).contains("waiting for the server"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("retrying for up to 20 s"), "{}", stderr(&out));
 }
 
 #[tokio::test]
@@ -292,4 +293,52 @@ async fn large_files_go_up_in_parts_and_come_back_whole() {
     use sha2::Digest;
     let got = hex::encode(sha2::Sha256::digest(&bytes));
     assert_eq!(got, std::fs::read_to_string(expected.path()).unwrap().trim());
+}
+
+#[tokio::test]
+async fn the_build_gets_a_token_that_only_adds_to_it_while_it_runs() {
+    let f = TestApp::with_projects().await;
+    let app = &f.app;
+    let kept = tempfile::NamedTempFile::new().unwrap();
+    // Inside the build, its own token stores artifacts through a nested store step.
+    let script = r#"
+        printf '%s' "$VITRINE_TOKEN" > "$KEPT"
+        echo nested > nested.txt
+        vitrine store-artifacts --path nested.txt
+    "#;
+    let cwd = tempfile::tempdir().unwrap();
+    let path = format!("{}:{}", std::path::Path::new(BIN).parent().unwrap().display(), std::env::var("PATH").unwrap());
+    let out = app
+        .agent(
+            cwd.path(),
+            &f.private_build_token,
+            "gh/acme/secret",
+            "run",
+            &["--", "bash", "-ec", script],
+            &[("KEPT", kept.path().to_str().unwrap()), ("PATH", &path)],
+        )
+        .await;
+    assert_ok(&out);
+    let token = std::fs::read_to_string(kept.path()).unwrap();
+    assert!(!token.is_empty() && token != f.private_build_token, "the build's processes get their own token");
+    let (_, list) = app.get_json("/api/v1.1/project/gh/acme/secret/1/artifacts", Some(&f.member_token)).await;
+    assert_eq!(list[0]["pretty_path"], "nested.txt", "{list}");
+
+    // That token reads nothing, starts nothing, and adds nothing once the build finished.
+    let (status, _) = app.get_json("/api/v1.1/project/gh/acme/secret/1/artifacts", Some(&token)).await;
+    assert_eq!(status, 404);
+    let agent = |path: &str, body: serde_json::Value| {
+        app.http
+            .post(format!("{}/api/agent/projects/gh/acme/secret/builds{path}", app.url))
+            .header("Circle-Token", &token)
+            .header(vitrine_wire::agent::PROTOCOL_HEADER, vitrine_wire::agent::PROTOCOL_VERSION.to_string())
+            .json(&body)
+            .send()
+    };
+    let r = agent("", serde_json::json!({"branch": "main"})).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let files = serde_json::json!({"node_index": 0, "files": [
+        {"path": "x", "pretty_path": "x", "size": 1, "sha256": "0".repeat(64)}]});
+    let r = agent("/1/uploads", files).await.unwrap();
+    assert_eq!(r.status().as_u16(), 409, "the build is closed");
 }

@@ -2,6 +2,7 @@ use std::path::Path;
 use std::process::Output;
 
 use tempfile::TempDir;
+pub use vitrine::services::UploadSettings;
 use vitrine::serve::{Running, ServeConfig, start};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
@@ -34,6 +35,11 @@ pub fn last_line(out: &Output) -> String {
 
 impl TestApp {
     pub async fn start() -> TestApp {
+        TestApp::start_with(UploadSettings::default()).await
+    }
+
+    /// A server with its own upload limits and timings.
+    pub async fn start_with(uploads: UploadSettings) -> TestApp {
         let data = tempfile::tempdir().unwrap();
         let config = ServeConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -45,6 +51,7 @@ impl TestApp {
             s3: None,
             database_url: None,
             site_root: data.path().join("site"),
+            uploads,
         };
         let running = start(config).await.expect("server starts");
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -53,7 +60,12 @@ impl TestApp {
 
     /// A server with a public and a private project, two users and their tokens.
     pub async fn with_projects() -> Fixture {
-        let app = TestApp::start().await;
+        TestApp::with_projects_and(UploadSettings::default()).await
+    }
+
+    /// [`TestApp::with_projects`] with its own upload limits and timings.
+    pub async fn with_projects_and(uploads: UploadSettings) -> Fixture {
+        let app = TestApp::start_with(uploads).await;
         app.admin(&["project", "add", "gh/acme/public-site", "--public"]).await;
         app.admin(&["project", "add", "gh/acme/secret"]).await;
         app.admin_stdin(&["user", "add", "alice", "--password-stdin"], "alice-password\n").await;

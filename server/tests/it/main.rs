@@ -4,8 +4,10 @@
 mod agent;
 mod api_v1_1;
 mod api_v2;
+mod cli_download;
 mod cli_execute;
 mod cli_run;
 mod common;
+mod crash;
 mod security;
 mod ui;

@@ -68,6 +68,7 @@ async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
         s3: None,
         database_url: None,
         site_root: f.app.data_dir().join("site"),
+        uploads: UploadSettings::default(),
     })
     .await
     .expect("the second server joins the first one's store");

@@ -1,29 +1,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use vitrine_wire::agent::{FinishRequest, Finished, StartRequest, Started};
 
 use crate::api::ProjectPath;
-use crate::api::v1_1::views::BuildSummary;
-use crate::domain::{BuildNum, BuildStatus, NodeIndex};
+use crate::domain::{BuildNum, NodeIndex, ProjectSlug};
 use crate::error::ApiResult;
 use crate::router::AppState;
 use crate::services::Principal;
 use crate::services::builds::StartBuild;
-
-#[derive(Debug, Deserialize)]
-pub struct StartRequest {
-    pub branch: Option<String>,
-    pub revision: Option<String>,
-    pub build_num: Option<BuildNum>,
-    pub node_index: Option<i64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Started {
-    pub build_num: i64,
-    pub build_url: String,
-    pub node_index: i64,
-}
 
 pub async fn start_build(
     State(state): State<AppState>,
@@ -38,12 +23,16 @@ pub async fn start_build(
         revision: req.revision.unwrap_or_default(),
         join: req.build_num,
         node_index,
+        node_total: req.node_total,
     };
     let (project, build) = state.vitrine.start_build(&who, &slug, start).await?;
+    let build_token = state.vitrine.accounts().create_build_node_token(project.id, build.id).await?;
     Ok(Json(Started {
+        build_token,
         build_num: build.build_num,
         build_url: state.vitrine.build_page_url(&project, build.build_num),
         node_index: node_index.0,
+        node_total: build.parallelism,
     }))
 }
 
@@ -56,15 +45,10 @@ pub struct AgentBuildPath {
 }
 
 impl AgentBuildPath {
-    pub fn parse(&self) -> ApiResult<(crate::domain::ProjectSlug, BuildNum)> {
+    pub fn parse(&self) -> ApiResult<(ProjectSlug, BuildNum)> {
         let slug = ProjectPath { vcs: self.vcs.clone(), org: self.org.clone(), repo: self.repo.clone() }.slug()?;
         Ok((slug, self.build_num.parse()?))
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct FinishRequest {
-    pub status: String,
 }
 
 pub async fn finish_build(
@@ -72,9 +56,14 @@ pub async fn finish_build(
     who: Principal,
     Path(path): Path<AgentBuildPath>,
     Json(req): Json<FinishRequest>,
-) -> ApiResult<Json<BuildSummary>> {
+) -> ApiResult<Json<Finished>> {
     let (slug, num) = path.parse()?;
-    let status: BuildStatus = req.status.parse()?;
-    let (project, build) = state.vitrine.finish_build(&who, &slug, num, status).await?;
-    Ok(Json(BuildSummary::new(&state.vitrine.settings.public_url, &project, &build)))
+    let node = NodeIndex::try_from(req.node_index)?;
+    let (project, build) = state.vitrine.finish_node(&who, &slug, num, node, req.status).await?;
+    Ok(Json(Finished {
+        build_num: build.build_num,
+        status: build.status(),
+        closed: build.status().is_finished(),
+        build_url: state.vitrine.build_page_url(&project, build.build_num),
+    }))
 }

@@ -1,14 +1,30 @@
-//! The agent API, used by `vitrine run`, `store-artifacts` and `execute` with a project build
-//! token. All routes are under `/api/agent/projects/:vcs/:org/:repo/builds`:
-//!
-//! - `POST /builds` `{branch, revision, build_num?, node_index?}` creates a build, or joins
-//!   `build_num` as node `node_index`; answers `{build_num, build_url, node_index}`.
-//! - `POST /builds/:num/uploads` `{node_index, files: [{path, pretty_path, size, sha256}]}`
-//!   answers one plan per file: `stored` (content already kept, listed now), `put` (one
-//!   presigned PUT) or `multipart` (presigned part PUTs).
-//! - `POST /builds/:num/uploads/complete` `{uploads: [{upload_id, parts?}]}`: the server checks
-//!   size and SHA-256 of what was stored, then lists it; answers one outcome per upload.
-//! - `POST /builds/:num/finish` `{status}`.
+//! The agent API (shapes and protocol in `vitrine_wire::agent`), used by `vitrine run`,
+//! `store-artifacts` and `execute` with a project build token. Every route checks the
+//! agent's protocol version first, so an incompatible agent hears which one it needs.
 
 pub mod builds;
 pub mod uploads;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use vitrine_wire::agent::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+
+use crate::error::ApiError;
+
+/// Refuses requests from agents that speak another protocol version.
+pub async fn require_protocol(request: Request, next: Next) -> Response {
+    let sent = request.headers().get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).map(str::trim);
+    match sent {
+        Some(v) if v == PROTOCOL_VERSION.to_string() => next.run(request).await,
+        other => {
+            let theirs = other.map_or_else(|| "an older one".to_owned(), |v| format!("version {v}"));
+            ApiError::bad_request(format!(
+                "This Vitrine server speaks agent protocol version {PROTOCOL_VERSION}; this agent speaks {theirs}. \
+                 Use a vitrine or vitrine-agent binary of the server's release (version {})",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .into_response()
+        }
+    }
+}

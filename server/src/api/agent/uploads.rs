@@ -1,24 +1,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::{Deserialize, Serialize};
+use vitrine_wire::agent::{CompleteRequest, CompleteResponse, PlanRequest, PlanResponse};
 
 use super::builds::AgentBuildPath;
 use crate::domain::NodeIndex;
 use crate::error::ApiResult;
 use crate::router::AppState;
 use crate::services::Principal;
-use crate::services::uploads::{FileToStore, UploadDone, UploadOutcome, UploadPlan};
-
-#[derive(Debug, Deserialize)]
-pub struct PlanRequest {
-    pub node_index: i64,
-    pub files: Vec<FileToStore>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PlanResponse {
-    pub uploads: Vec<UploadPlan>,
-}
 
 pub async fn plan_uploads(
     State(state): State<AppState>,
@@ -30,16 +18,6 @@ pub async fn plan_uploads(
     let node = NodeIndex::try_from(req.node_index)?;
     let uploads = state.vitrine.plan_uploads(&who, &slug, num, node, req.files).await?;
     Ok(Json(PlanResponse { uploads }))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CompleteRequest {
-    pub uploads: Vec<UploadDone>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CompleteResponse {
-    pub results: Vec<UploadOutcome>,
 }
 
 pub async fn complete_uploads(

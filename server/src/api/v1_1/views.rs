@@ -89,6 +89,10 @@ pub struct ArtifactEntry {
     pub pretty_path: String,
     pub node_index: i64,
     pub url: String,
+    /// Vitrine's additions (CircleCI clients ignore them): what `vitrine artifacts download`
+    /// checks each file against.
+    pub size: i64,
+    pub sha256: String,
 }
 
 impl ArtifactEntry {
@@ -98,6 +102,8 @@ impl ArtifactEntry {
             pretty_path: a.pretty_path.clone(),
             node_index: a.node_index,
             url: format!("{public_url}{}", artifact_route(project, build_num, a.node_index, &a.pretty_path)),
+            size: a.size,
+            sha256: a.sha256.clone(),
         }
     }
 }

@@ -5,28 +5,46 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::client::{AgentClient, BuildTarget};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::client::{AgentClient, BuildTarget, resolve_token};
 use super::paths::store_step_files;
+use super::duration::parse_duration;
 use super::upload::{UploadReport, upload};
 use crate::domain::{BuildNum, NodeIndex, ProjectSlug};
 
-/// Where an agent command sends its files.
+/// Where an agent command sends its files, and how hard it tries.
 #[derive(Debug, Args, Clone)]
 pub struct ServerArgs {
     /// The Vitrine server.
     #[arg(long, env = "VITRINE_URL")]
     pub server: String,
-    /// The project's build token.
+    /// The project's build token. Prefer the VITRINE_TOKEN variable or --token-file: a flag is
+    /// visible to every user of the machine in the process list.
     #[arg(long, env = "VITRINE_TOKEN", hide_env_values = true)]
-    pub token: String,
+    pub token: Option<String>,
+    /// A file holding the build token.
+    #[arg(long, env = "VITRINE_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
     /// The project, as VCS/ORG/REPO (gh/acme/widgets).
     #[arg(long, env = "VITRINE_PROJECT")]
     pub project: ProjectSlug,
+    /// How long to keep retrying a request that failed for a passing reason (server or store
+    /// restarting, connection reset, timeout, 5xx, 429), e.g. 2m, 90s.
+    #[arg(long, env = "VITRINE_RETRY_FOR", default_value = "2m", value_parser = parse_duration)]
+    pub retry_for: Duration,
+    /// How many uploads run at once.
+    #[arg(long, env = "VITRINE_UPLOAD_CONCURRENCY", default_value_t = 32)]
+    pub concurrency: usize,
 }
 
 impl ServerArgs {
     pub fn client(&self) -> anyhow::Result<AgentClient> {
-        AgentClient::new(&self.server, &self.token, self.project.clone())
+        let token = resolve_token(self.token.as_deref(), self.token_file.as_ref())?;
+        let mut client = AgentClient::new(&self.server, token, self.project.clone(), self.retry_for)?;
+        client.concurrency = self.concurrency.clamp(1, 256);
+        Ok(client)
     }
 }
 

@@ -9,6 +9,8 @@ use super::client::BuildTarget;
 use super::paths::circle_artifacts_files;
 use super::store_artifacts::ServerArgs;
 use super::upload::upload;
+use vitrine_wire::agent::StartRequest;
+
 use crate::domain::{BuildNum, BuildStatus, NodeIndex};
 
 #[derive(Debug, Args)]
@@ -24,6 +26,9 @@ pub struct RunArgs {
     pub build_num: Option<BuildNum>,
     #[arg(long, default_value = "0")]
     pub node_index: NodeIndex,
+    /// How many nodes the build has; it is closed once all of them finished.
+    #[arg(long, env = "CIRCLE_NODE_TOTAL")]
+    pub node_total: Option<i64>,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, num_args = 1..)]
     pub command: Vec<String>,
@@ -37,7 +42,14 @@ pub fn exit_code(status: std::process::ExitStatus) -> i32 {
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let client = args.server.client()?;
-    let started = client.start_build(&args.branch, &args.revision, args.build_num, args.node_index).await?;
+    let request = StartRequest {
+        branch: Some(args.branch.clone()),
+        revision: Some(args.revision.clone()),
+        build_num: args.build_num,
+        node_index: Some(args.node_index.0),
+        node_total: args.node_total,
+    };
+    let started = client.start_build(&request).await?;
     let build_num = BuildNum(started.build_num);
     let dir = tempfile::Builder::new().prefix("vitrine-artifacts-").tempdir()?;
     let project = client.project().clone();
@@ -47,14 +59,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .env("CIRCLE_ARTIFACTS", dir.path())
         .env("CIRCLE_BUILD_NUM", build_num.to_string())
         .env("CIRCLE_NODE_INDEX", args.node_index.to_string())
+        .env("CIRCLE_NODE_TOTAL", started.node_total.to_string())
         .env("CIRCLE_BRANCH", &args.branch)
         .env("CIRCLE_SHA1", &args.revision)
         .env("CIRCLE_PROJECT_USERNAME", &project.org)
         .env("CIRCLE_PROJECT_REPONAME", &project.repo)
         .env("CIRCLE_BUILD_URL", &started.build_url)
         .env("CI", "true")
-        .env("VITRINE_URL", &args.server.server)
-        .env("VITRINE_TOKEN", &args.server.token)
+        .env("VITRINE_URL", client.server())
+        // Not the project's token: one that can only add artifacts to this build while it runs.
+        .env("VITRINE_TOKEN", &started.build_token)
+        .env_remove("VITRINE_TOKEN_FILE")
         .env("VITRINE_PROJECT", project.short())
         .status()
         .await;
@@ -77,12 +92,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let status = if code == 0 && report.ok() { BuildStatus::Success } else { BuildStatus::Failed };
-    let build_status = client.finish(build_num, status).await?;
+    let finished = client.finish(&target, status).await?;
     eprintln!(
-        "vitrine: stored {} artifact(s); container {} {}; build {build_num} is {build_status}: {}",
+        "vitrine: stored {} artifact(s); container {} {}; build {build_num} is {}: {}",
         report.stored.len(),
         args.node_index,
         status.as_str(),
+        finished.status.as_str(),
         started.build_url
     );
     let code = if code == 0 && !report.ok() { 1 } else { code };

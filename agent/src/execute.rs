@@ -15,6 +15,8 @@ use super::client::BuildTarget;
 use super::paths::{absolutize, expand_home};
 use super::run::exit_code;
 use super::store_artifacts::{ServerArgs, store};
+use vitrine_wire::agent::StartRequest;
+
 use crate::domain::{BuildNum, BuildStatus, NodeIndex};
 
 #[derive(Debug, Args)]
@@ -45,6 +47,8 @@ struct Job {
     macos: Option<Value>,
     executor: Option<Value>,
     working_directory: Option<String>,
+    /// Nodes of the build; this machine runs node 0, others join with `vitrine run --build-num`.
+    parallelism: Option<i64>,
     #[serde(default)]
     environment: BTreeMap<String, Value>,
     #[serde(default)]
@@ -190,7 +194,13 @@ pub async fn run(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
     )))?;
 
     let client = args.server.client()?;
-    let started = client.start_build(&args.branch, &args.revision, None, NodeIndex(0)).await?;
+    let request = StartRequest {
+        branch: Some(args.branch.clone()),
+        revision: Some(args.revision.clone()),
+        node_total: job.parallelism,
+        ..StartRequest::default()
+    };
+    let started = client.start_build(&request).await?;
     let build_num = BuildNum(started.build_num);
     let target = BuildTarget { build_num, node_index: NodeIndex(0) };
     let project = client.project().clone();
@@ -243,7 +253,7 @@ pub async fn run(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
                     .env("CIRCLECI", "true")
                     .env("CIRCLE_BUILD_NUM", build_num.to_string())
                     .env("CIRCLE_NODE_INDEX", "0")
-                    .env("CIRCLE_NODE_TOTAL", "1")
+                    .env("CIRCLE_NODE_TOTAL", started.node_total.to_string())
                     .env("CIRCLE_BRANCH", &args.branch)
                     .env("CIRCLE_SHA1", &args.revision)
                     .env("CIRCLE_JOB", &args.job)
@@ -268,8 +278,8 @@ pub async fn run(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let status = if failed { BuildStatus::Failed } else { BuildStatus::Success };
-    let build_status = client.finish(build_num, status).await?;
-    eprintln!("vitrine: build {build_num} is {build_status}: {}", started.build_url);
+    let finished = client.finish(&target, status).await?;
+    eprintln!("vitrine: build {build_num} is {}: {}", finished.status.as_str(), started.build_url);
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 

@@ -1,0 +1,282 @@
+//! The agent's side of the agent API (`vitrine_wire::agent`): typed requests, and retries with
+//! backoff and jitter for every request, to the server and to the store alike, while the
+//! retry budget (`--retry-for`) lasts.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rand::Rng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use vitrine_wire::agent::{
+    CompleteRequest, CompleteResponse, ErrorBody, FileToStore, FinishRequest, Finished, PROTOCOL_HEADER,
+    PROTOCOL_VERSION, PlanRequest, PlanResponse, SignedRequest, StartRequest, Started, UploadDone, UploadOutcome,
+    UploadPlan,
+};
+
+use crate::domain::{BuildNum, BuildStatus, NodeIndex, ProjectSlug};
+
+/// The wait before retry `attempt` (0-based): doubling from 250 ms up to 8 s, with full
+/// jitter so that many agents restarting together do not knock in step.
+fn backoff(attempt: u32) -> Duration {
+    let cap = 250u64.saturating_mul(1 << attempt.min(5));
+    Duration::from_millis(rand::thread_rng().gen_range(cap / 2..=cap))
+}
+
+/// Whether a failed exchange may succeed when tried again.
+pub(crate) enum Failure {
+    /// Connection refused or reset, timeout, 5xx, 429: try again while the budget lasts.
+    Transient(anyhow::Error),
+    /// The other side said no: trying again cannot help.
+    Final(anyhow::Error),
+}
+
+pub(crate) fn transient_status(status: reqwest::StatusCode) -> bool {
+    status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+}
+
+pub(crate) fn classify(e: reqwest::Error) -> Failure {
+    if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode() {
+        Failure::Transient(e.into())
+    } else {
+        Failure::Final(e.into())
+    }
+}
+
+#[derive(Clone)]
+pub struct AgentClient {
+    http: reqwest::Client,
+    server: String,
+    token: String,
+    project: ProjectSlug,
+    retry_for: Duration,
+    /// How many uploads run at once.
+    pub concurrency: usize,
+}
+
+/// Which build and node the files belong to.
+#[derive(Debug, Clone)]
+pub struct BuildTarget {
+    pub build_num: BuildNum,
+    pub node_index: NodeIndex,
+}
+
+/// Reads a token from a file (`--token-file`), so it need not appear in argv or the environment.
+pub fn read_token_file(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the token file {}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        bail!("the token file {} is empty", path.display());
+    }
+    Ok(token.to_owned())
+}
+
+/// The token from `--token`/`VITRINE_TOKEN` or `--token-file`/`VITRINE_TOKEN_FILE`.
+pub fn resolve_token(token: Option<&str>, file: Option<&PathBuf>) -> anyhow::Result<Option<String>> {
+    match (token.map(str::trim).filter(|t| !t.is_empty()), file) {
+        (Some(t), _) => Ok(Some(t.to_owned())),
+        (None, Some(f)) => read_token_file(f).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+impl AgentClient {
+    pub fn new(server: &str, token: Option<String>, project: ProjectSlug, retry_for: Duration) -> anyhow::Result<Self> {
+        let server = server.trim_end_matches('/').to_owned();
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            bail!("--server must be a URL such as http://127.0.0.1:3000 (got `{server}`)");
+        }
+        let Some(token) = token else {
+            bail!(
+                "a build token is needed: set VITRINE_TOKEN or pass --token-file (vitrine admin project token {})",
+                project.short()
+            );
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // No answer for this long means the server or store is gone: retry.
+            .read_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(128)
+            // Redirects are followed by hand, without the token (it must never reach a store).
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("vitrine/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(AgentClient { http, server, token, project, retry_for, concurrency: 32 })
+    }
+
+    pub fn project(&self) -> &ProjectSlug {
+        &self.project
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    fn url(&self, tail: &str) -> String {
+        let p = &self.project;
+        format!("{}/api/agent/projects/{}/{}/{}/builds{tail}", self.server, p.vcs.as_str(), p.org, p.repo)
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retry budget is spent.
+    pub(crate) async fn retrying<T, F, Fut>(&self, what: &str, mut attempt: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
+        let started = Instant::now();
+        let mut tries = 0u32;
+        loop {
+            match attempt().await {
+                Ok(v) => return Ok(v),
+                Err(Failure::Final(e)) => return Err(e),
+                Err(Failure::Transient(e)) => {
+                    let wait = backoff(tries);
+                    if started.elapsed() + wait > self.retry_for {
+                        return Err(e.context(format!(
+                            "{what}: gave up after {} tries over {} s (--retry-for {} s)",
+                            tries + 1,
+                            started.elapsed().as_secs(),
+                            self.retry_for.as_secs()
+                        )));
+                    }
+                    if tries == 0 {
+                        eprintln!("vitrine: {what} failed ({e:#}); retrying for up to {} s", self.retry_for.as_secs());
+                    }
+                    tracing::debug!(tries, wait_ms = wait.as_millis() as u64, error = %format!("{e:#}"), "retrying {what}");
+                    tokio::time::sleep(wait).await;
+                    tries += 1;
+                }
+            }
+        }
+    }
+
+    /// POSTs JSON to the agent API; answers the decoded reply.
+    async fn post<B: Serialize, R: DeserializeOwned>(&self, tail: &str, body: &B) -> anyhow::Result<R> {
+        let url = self.url(tail);
+        let what = format!("the request to {}", self.server);
+        self.retrying(&what, || async {
+            let response = self
+                .http
+                .post(&url)
+                .header("Circle-Token", &self.token)
+                .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| match classify(e) {
+                    Failure::Transient(e) => Failure::Transient(e.context(format!(
+                        "cannot reach the Vitrine server at {} (is `vitrine serve` running?)",
+                        self.server
+                    ))),
+                    f => f,
+                })?;
+            answer(response).await
+        })
+        .await
+    }
+
+    /// GETs a path of the server's API as JSON, with the token.
+    pub async fn get_json<R: DeserializeOwned>(&self, path: &str) -> anyhow::Result<R> {
+        let url = format!("{}{path}", self.server);
+        let what = format!("the request to {}", self.server);
+        self.retrying(&what, || async {
+            let response = self.http.get(&url).header("Circle-Token", &self.token).send().await.map_err(classify)?;
+            answer(response).await
+        })
+        .await
+    }
+
+    pub async fn start_build(&self, request: &StartRequest) -> anyhow::Result<Started> {
+        self.post("", request).await
+    }
+
+    pub async fn plan(&self, target: &BuildTarget, files: Vec<FileToStore>) -> anyhow::Result<Vec<UploadPlan>> {
+        let body = PlanRequest { node_index: target.node_index.0, files };
+        let r: PlanResponse = self.post(&format!("/{}/uploads", target.build_num), &body).await?;
+        Ok(r.uploads)
+    }
+
+    pub async fn complete(&self, target: &BuildTarget, uploads: Vec<UploadDone>) -> anyhow::Result<Vec<UploadOutcome>> {
+        let r: CompleteResponse =
+            self.post(&format!("/{}/uploads/complete", target.build_num), &CompleteRequest { uploads }).await?;
+        Ok(r.results)
+    }
+
+    /// Reports how this node ended; answers the build's state (a failure elsewhere is kept).
+    pub async fn finish(&self, target: &BuildTarget, status: BuildStatus) -> anyhow::Result<Finished> {
+        let body = FinishRequest { node_index: target.node_index.0, status };
+        self.post(&format!("/{}/finish", target.build_num), &body).await
+    }
+
+    /// PUTs `len` bytes of `path` from `offset` through a presigned request, retrying on
+    /// transient failures; answers the ETag the store gave (`None` when the store says the
+    /// object already exists: an earlier attempt stored it, and the server checks it).
+    pub async fn put_file(
+        &self,
+        request: &SignedRequest,
+        path: &Path,
+        offset: u64,
+        len: u64,
+        on_sent: &(dyn Fn(u64) + Sync),
+    ) -> anyhow::Result<Option<String>> {
+        let what = format!("sending {}", path.display());
+        self.retrying(&what, || async {
+            let mut file = tokio::fs::File::open(path)
+                .await
+                .with_context(|| format!("{} vanished before it was sent", path.display()))
+                .map_err(Failure::Final)?;
+            file.seek(std::io::SeekFrom::Start(offset)).await.map_err(|e| Failure::Final(e.into()))?;
+            let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024);
+            let mut put = self.http.put(&request.url).header(reqwest::header::CONTENT_LENGTH, len);
+            for (name, value) in &request.headers {
+                if !name.eq_ignore_ascii_case("content-length") {
+                    put = put.header(name, value);
+                }
+            }
+            let result = put.body(reqwest::Body::wrap_stream(stream)).send().await;
+            let response = result.map_err(classify)?;
+            let status = response.status();
+            if status.is_success() {
+                on_sent(len);
+                let etag = response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok());
+                return Ok(Some(etag.unwrap_or_default().to_owned()));
+            }
+            if status == reqwest::StatusCode::PRECONDITION_FAILED {
+                on_sent(len);
+                return Ok(None);
+            }
+            let body = response.text().await.unwrap_or_default();
+            let e = anyhow::anyhow!(
+                "the storage refused {} ({status}): {}",
+                path.display(),
+                body.chars().take(300).collect::<String>()
+            );
+            Err(if transient_status(status) { Failure::Transient(e) } else { Failure::Final(e) })
+        })
+        .await
+    }
+}
+
+/// A JSON answer of the server, or its `{"message"}` as the error.
+async fn answer<R: DeserializeOwned>(response: reqwest::Response) -> Result<R, Failure> {
+    let status = response.status();
+    if status.is_success() {
+        return response.json::<R>().await.map_err(classify);
+    }
+    let message = match response.json::<ErrorBody>().await {
+        Ok(b) => b.message,
+        Err(_) => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let e = anyhow::anyhow!("the server refused the request ({}): {message}", status.as_u16());
+    Err(if transient_status(status) { Failure::Transient(e) } else { Failure::Final(e) })
+}

@@ -1,0 +1,377 @@
+//! Sends local files to S3 through the URLs the server hands out, then has the server verify
+//! and list them. Files are stat'ed first (a file over the limit is refused before any byte
+//! is sent), hashed in parallel (whole file and, for big files, each part), planned and
+//! confirmed in batches, and sent with bounded concurrency, parts of big files in parallel.
+//! A file that fails, fails alone: the rest still go up, and the report says why.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use vitrine_wire::agent::{CompletedPart, FileToStore, PART_SIZE, UploadDone, UploadPlan};
+
+use super::client::{AgentClient, BuildTarget};
+use super::paths::LocalFile;
+use crate::domain::MAX_ARTIFACT_SIZE;
+
+/// Files per plan and per confirmation.
+const BATCH: usize = 500;
+/// Batches in flight at once, so planning and confirming overlap with sending.
+const BATCHES_IN_FLIGHT: usize = 3;
+
+/// What happened to a store step's files.
+#[derive(Debug, Default)]
+pub struct UploadReport {
+    pub stored: Vec<String>,
+    /// Of the stored files, those whose content the project already kept (nothing sent).
+    pub reused: usize,
+    /// Bytes of the stored files.
+    pub bytes: u64,
+    pub failed: Vec<(String, String)>,
+}
+
+impl UploadReport {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty()
+    }
+
+    fn fail(&mut self, what: &str, why: impl Into<String>) {
+        let why = why.into();
+        eprintln!("vitrine: {what}: not stored: {why}");
+        self.failed.push((what.to_owned(), why));
+    }
+
+    fn merge(&mut self, other: UploadReport) {
+        self.stored.extend(other.stored);
+        self.reused += other.reused;
+        self.bytes += other.bytes;
+        self.failed.extend(other.failed);
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    indicatif::HumanBytes(bytes).to_string()
+}
+
+/// A file ready to declare: its size, SHA-256, and the SHA-256 of each part when it has several.
+struct Hashed {
+    file: LocalFile,
+    size: u64,
+    sha256: String,
+    part_sha256: Vec<String>,
+}
+
+/// Reads the file once, hashing the whole and each [`PART_SIZE`] part.
+fn hash_file(path: &Path) -> std::io::Result<(u64, String, Vec<String>)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut whole = Sha256::new();
+    let mut part = Sha256::new();
+    let mut parts = Vec::new();
+    let mut in_part = 0u64;
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let mut chunk = &buf[..n];
+        whole.update(chunk);
+        size += n as u64;
+        while !chunk.is_empty() {
+            let take = chunk.len().min((PART_SIZE - in_part) as usize);
+            part.update(&chunk[..take]);
+            in_part += take as u64;
+            chunk = &chunk[take..];
+            if in_part == PART_SIZE {
+                parts.push(hex::encode(part.finalize_reset()));
+                in_part = 0;
+            }
+        }
+    }
+    if in_part > 0 {
+        parts.push(hex::encode(part.finalize()));
+    }
+    // One part is a single PUT: its checksum is the whole file's.
+    if size <= PART_SIZE {
+        parts.clear();
+    }
+    Ok((size, hex::encode(whole.finalize()), parts))
+}
+
+/// Progress for a person: a bar on a terminal, otherwise a line every few seconds.
+struct Progress {
+    bar: ProgressBar,
+    files: usize,
+    done_files: AtomicUsize,
+    done_bytes: AtomicU64,
+    total_bytes: u64,
+    last_line: std::sync::Mutex<Instant>,
+}
+
+impl Progress {
+    fn new(files: usize, total_bytes: u64) -> Progress {
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = if terminal {
+            let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {msg} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {wide_bar}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let progress = Progress {
+            bar,
+            files,
+            done_files: AtomicUsize::new(0),
+            done_bytes: AtomicU64::new(0),
+            total_bytes,
+            last_line: std::sync::Mutex::new(Instant::now()),
+        };
+        progress.bar.set_message(format!("0/{files} files"));
+        progress
+    }
+
+    fn sent(&self, bytes: u64) {
+        self.bar.inc(bytes);
+        self.done_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn files_done(&self, n: usize) {
+        let done = self.done_files.fetch_add(n, Ordering::Relaxed) + n;
+        self.bar.set_message(format!("{done}/{} files", self.files));
+        if self.bar.is_hidden() {
+            let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
+            if last.elapsed() >= Duration::from_secs(5) && done < self.files {
+                *last = Instant::now();
+                eprintln!(
+                    "vitrine: {done}/{} files, {} of {}",
+                    self.files,
+                    human_bytes(self.done_bytes.load(Ordering::Relaxed)),
+                    human_bytes(self.total_bytes)
+                );
+            }
+        }
+    }
+}
+
+/// Stores `files` for the target build and node. Never stops at the first bad file: each
+/// failure is reported and the rest still go up.
+pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<LocalFile>) -> anyhow::Result<UploadReport> {
+    let started = Instant::now();
+    let mut report = UploadReport::default();
+    // Refuse what is over the limit before sending anything.
+    let mut ready = Vec::with_capacity(files.len());
+    for file in files {
+        match std::fs::metadata(&file.local) {
+            Ok(meta) if meta.len() > MAX_ARTIFACT_SIZE => report.fail(
+                &file.pretty_path,
+                format!(
+                    "{} is {}, over the 3 GiB limit per artifact",
+                    file.local.display(),
+                    indicatif::BinaryBytes(meta.len())
+                ),
+            ),
+            Ok(meta) => ready.push((file, meta.len())),
+            Err(e) => report.fail(&file.pretty_path, format!("cannot read {}: {e}", file.local.display())),
+        }
+    }
+    let total: u64 = ready.iter().map(|(_, size)| size).sum();
+    let progress = Arc::new(Progress::new(ready.len(), total));
+    let slots = Arc::new(Semaphore::new(client.concurrency));
+    let hashers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+
+    let hashed = futures::stream::iter(ready).map(|(file, _)| async move {
+        let path = file.local.clone();
+        let result = tokio::task::spawn_blocking(move || hash_file(&path)).await.map_err(std::io::Error::other);
+        match result.and_then(|r| r) {
+            Ok((size, sha256, part_sha256)) if size <= MAX_ARTIFACT_SIZE => Ok(Hashed { file, size, sha256, part_sha256 }),
+            Ok((size, ..)) => Err((file.pretty_path, format!("grew to {size} bytes, over the 3 GiB limit per artifact"))),
+            Err(e) => Err((file.pretty_path, format!("cannot read {}: {e}", file.local.display()))),
+        }
+    });
+    let batches = hashed
+        .buffered(hashers)
+        .chunks(BATCH)
+        .map(|batch| send_batch(client, target, batch, &slots, &progress))
+        .buffer_unordered(BATCHES_IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
+    for batch in batches {
+        report.merge(batch);
+    }
+    progress.bar.finish_and_clear();
+    eprintln!(
+        "vitrine: stored {} file(s), {} ({} already kept, not sent again) in {:.1} s{}",
+        report.stored.len(),
+        human_bytes(report.bytes),
+        report.reused,
+        started.elapsed().as_secs_f64(),
+        if report.failed.is_empty() { String::new() } else { format!("; {} failed", report.failed.len()) }
+    );
+    Ok(report)
+}
+
+/// Plans, sends and confirms one batch.
+async fn send_batch(
+    client: &AgentClient,
+    target: &BuildTarget,
+    batch: Vec<Result<Hashed, (String, String)>>,
+    slots: &Arc<Semaphore>,
+    progress: &Arc<Progress>,
+) -> UploadReport {
+    let mut report = UploadReport::default();
+    let mut files = Vec::with_capacity(batch.len());
+    for item in batch {
+        match item {
+            Ok(h) => files.push(h),
+            Err((what, why)) => report.fail(&what, why),
+        }
+    }
+    if files.is_empty() {
+        return report;
+    }
+    let declared = files
+        .iter()
+        .map(|h| FileToStore {
+            path: h.file.path.clone(),
+            pretty_path: h.file.pretty_path.clone(),
+            size: h.size,
+            sha256: h.sha256.clone(),
+            part_sha256: h.part_sha256.clone(),
+        })
+        .collect();
+    let plans = match client.plan(target, declared).await {
+        Ok(plans) if plans.len() == files.len() => plans,
+        Ok(_) => {
+            files.iter().for_each(|h| report.fail(&h.file.pretty_path, "the server answered a plan for other files"));
+            return report;
+        }
+        Err(e) => {
+            let why = format!("{e:#}");
+            files.iter().for_each(|h| report.fail(&h.file.pretty_path, why.clone()));
+            return report;
+        }
+    };
+    let sizes: std::collections::HashMap<String, u64> =
+        files.iter().map(|h| (h.file.pretty_path.clone(), h.size)).collect();
+    let sent = futures::stream::iter(files.iter().zip(plans.iter()))
+        .map(|(h, plan)| async move { (h, send(client, plan, &h.file.local, h.size, slots, progress).await) })
+        .buffer_unordered(client.concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    let mut done = Vec::new();
+    for (h, result) in sent {
+        match result {
+            Ok(Some(d)) => done.push(d),
+            Ok(None) => {
+                report.stored.push(h.file.pretty_path.clone());
+                report.reused += 1;
+                report.bytes += h.size;
+                progress.files_done(1);
+            }
+            Err(e) => report.fail(&h.file.pretty_path, format!("{e:#}")),
+        }
+    }
+    if done.is_empty() {
+        return report;
+    }
+    let count = done.len();
+    match client.complete(target, done).await {
+        Ok(outcomes) => {
+            for outcome in outcomes {
+                match outcome.error {
+                    None => {
+                        report.bytes += sizes.get(&outcome.pretty_path).copied().unwrap_or(0);
+                        report.stored.push(outcome.pretty_path);
+                    }
+                    Some(why) => report.fail(&outcome.pretty_path, why),
+                }
+            }
+        }
+        Err(e) => report.fail(&format!("{count} file(s)"), format!("the server did not confirm them: {e:#}")),
+    }
+    progress.files_done(count);
+    report
+}
+
+/// Sends one file as its plan says; answers what to confirm (`None`: nothing to confirm).
+async fn send(
+    client: &AgentClient,
+    plan: &UploadPlan,
+    local: &PathBuf,
+    size: u64,
+    slots: &Arc<Semaphore>,
+    progress: &Arc<Progress>,
+) -> anyhow::Result<Option<UploadDone>> {
+    let on_sent = |n: u64| progress.sent(n);
+    match plan {
+        UploadPlan::Stored { .. } => {
+            progress.sent(size);
+            Ok(None)
+        }
+        UploadPlan::Put { upload_id, request, .. } => {
+            let _slot = slots.acquire().await.context("upload slots closed")?;
+            client.put_file(request, local, 0, size, &on_sent).await?;
+            Ok(Some(UploadDone { upload_id: upload_id.clone(), parts: vec![] }))
+        }
+        UploadPlan::Multipart { upload_id, part_size, parts, .. } => {
+            if *part_size == 0 || size.div_ceil(*part_size) != parts.len() as u64 {
+                bail!("the server planned {} parts of {part_size} bytes for {size} bytes", parts.len());
+            }
+            let sent = futures::stream::iter(parts.iter().enumerate())
+                .map(|(i, request)| async move {
+                    let _slot = slots.acquire().await.context("upload slots closed")?;
+                    let offset = i as u64 * part_size;
+                    let len = (*part_size).min(size - offset);
+                    let etag = client.put_file(request, local, offset, len, &on_sent).await?;
+                    Ok::<_, anyhow::Error>(CompletedPart { part_number: i as i32 + 1, etag: etag.unwrap_or_default() })
+                })
+                .buffer_unordered(parts.len())
+                .collect::<Vec<_>>()
+                .await;
+            let mut done = sent.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+            done.sort_by_key(|p| p.part_number);
+            Ok(Some(UploadDone { upload_id: upload_id.clone(), parts: done }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_files_hash_whole_and_by_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.bin");
+        let size = PART_SIZE as usize + 1234;
+        let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let (n, whole, parts) = hash_file(&path).unwrap();
+        assert_eq!(n, size as u64);
+        assert_eq!(whole, hex::encode(Sha256::digest(&bytes)));
+        assert_eq!(
+            parts,
+            [
+                hex::encode(Sha256::digest(&bytes[..PART_SIZE as usize])),
+                hex::encode(Sha256::digest(&bytes[PART_SIZE as usize..]))
+            ]
+        );
+        std::fs::write(&path, b"small").unwrap();
+        let (_, _, parts) = hash_file(&path).unwrap();
+        assert!(parts.is_empty(), "a one-part file goes up with one PUT");
+    }
+}

@@ -1,0 +1,175 @@
+//! The agent API, used by `vitrine run`, `store-artifacts` and `execute` with a build token.
+//! Every route is under `/api/agent/projects/:vcs/:org/:repo/builds`, and every request
+//! carries [`PROTOCOL_HEADER`]: a server refuses an agent whose protocol it does not speak.
+//!
+//! - `POST /builds` [`StartRequest`] → [`Started`]: creates a build of `node_total` nodes, or
+//!   joins `build_num` as node `node_index`.
+//! - `POST /builds/:num/uploads` [`PlanRequest`] → [`PlanResponse`]: one [`UploadPlan`] per
+//!   file: `stored` (this project already keeps the content; listed now), `put` (one presigned
+//!   PUT) or `multipart` (one presigned PUT per part). The signed requests fix the size, the
+//!   SHA-256 and `If-None-Match: *`, so the store refuses other bytes and any overwrite.
+//! - `POST /builds/:num/uploads/complete` [`CompleteRequest`] → [`CompleteResponse`]: the
+//!   server checks what the store holds (size and SHA-256) and only then lists it. Completing
+//!   an upload that was already listed succeeds again (retries are safe).
+//! - `POST /builds/:num/finish` [`FinishRequest`] → [`Finished`]: this node is done. When all
+//!   `node_total` nodes are, the build is closed: no new artifacts, nodes or status changes.
+//!   Finishing a node again with the same status succeeds again.
+//!
+//! Errors are `{"message": "..."}` ([`ErrorBody`]) with a 4xx or 5xx status.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{BuildNum, BuildStatus};
+
+/// The agent protocol this code speaks. Bump it when a request or answer changes shape.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The request header that carries [`PROTOCOL_VERSION`].
+pub const PROTOCOL_HEADER: &str = "vitrine-agent-protocol";
+/// Files larger than this go up in parts of this size (the last may be shorter).
+pub const PART_SIZE: u64 = 64 * 1024 * 1024;
+/// Files per plan or complete request.
+pub const MAX_BATCH: usize = 1000;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StartRequest {
+    pub branch: Option<String>,
+    pub revision: Option<String>,
+    /// Join this build instead of creating one.
+    pub build_num: Option<BuildNum>,
+    pub node_index: Option<i64>,
+    /// How many nodes the build has (CircleCI's parallelism); 1 when absent.
+    pub node_total: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Started {
+    pub build_num: i64,
+    pub build_url: String,
+    pub node_index: i64,
+    pub node_total: i64,
+    /// A token for the build's own processes: adds artifacts to this build only, while it runs.
+    pub build_token: String,
+}
+
+/// A file an agent wants listed, described before any byte is sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileToStore {
+    /// Where the file was on the build machine.
+    pub path: String,
+    pub pretty_path: String,
+    pub size: u64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// Hex SHA-256 of each [`PART_SIZE`] part, for files larger than one part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_sha256: Vec<String>,
+}
+
+impl FileToStore {
+    /// How many parts a file of `size` bytes goes up in (1 for a single PUT).
+    pub fn part_count(size: u64) -> u64 {
+        if size > PART_SIZE { size.div_ceil(PART_SIZE) } else { 1 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanRequest {
+    pub node_index: i64,
+    pub files: Vec<FileToStore>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanResponse {
+    pub uploads: Vec<UploadPlan>,
+}
+
+/// A request the agent sends as is: URL plus the headers that were signed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedRequest {
+    pub url: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum UploadPlan {
+    /// The content is already stored: the artifact is listed, nothing to send.
+    Stored { pretty_path: String },
+    /// Send the whole file with one PUT.
+    Put { pretty_path: String, upload_id: String, request: SignedRequest },
+    /// Send the file in parts of `part_size` bytes (the last may be shorter), one PUT each.
+    Multipart { pretty_path: String, upload_id: String, part_size: u64, parts: Vec<SignedRequest> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompletedPart {
+    pub part_number: i32,
+    pub etag: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadDone {
+    pub upload_id: String,
+    #[serde(default)]
+    pub parts: Vec<CompletedPart>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompleteRequest {
+    pub uploads: Vec<UploadDone>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompleteResponse {
+    pub results: Vec<UploadOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadOutcome {
+    pub upload_id: String,
+    pub pretty_path: String,
+    /// `None` when listed; otherwise why not.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FinishRequest {
+    #[serde(default)]
+    pub node_index: i64,
+    pub status: BuildStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finished {
+    pub build_num: i64,
+    /// The build's status: `running` until every node finished, then how it ended.
+    pub status: BuildStatus,
+    /// Every node finished: the build takes no more artifacts.
+    pub closed: bool,
+    pub build_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_are_tagged_by_action() {
+        let plan = UploadPlan::Stored { pretty_path: "a.txt".into() };
+        assert_eq!(serde_json::to_value(&plan).unwrap(), serde_json::json!({"action": "stored", "pretty_path": "a.txt"}));
+    }
+
+    #[test]
+    fn part_counts_round_up() {
+        assert_eq!(FileToStore::part_count(0), 1);
+        assert_eq!(FileToStore::part_count(PART_SIZE), 1);
+        assert_eq!(FileToStore::part_count(PART_SIZE + 1), 2);
+        assert_eq!(FileToStore::part_count(3 * PART_SIZE), 3);
+    }
+}
