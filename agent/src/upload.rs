@@ -5,7 +5,7 @@
 //! A file that fails, fails alone: the rest still go up, and the report says why.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -311,7 +311,7 @@ async fn send_batch(
 async fn send(
     client: &AgentClient,
     plan: &UploadPlan,
-    local: &PathBuf,
+    local: &Path,
     size: u64,
     slots: &Arc<Semaphore>,
     progress: &Arc<Progress>,

@@ -305,3 +305,32 @@ async fn agent_routes_need_the_projects_own_build_token() {
         post(app, &f.public_build_token, &format!("{BUILDS}/7/uploads"), json!({"node_index": 0, "files": []})).await;
     assert_eq!(status, 404, "{body}");
 }
+
+#[tokio::test]
+async fn builds_whose_nodes_never_finish_are_closed_as_timedout() {
+    let uploads = UploadSettings {
+        build_timeout: Duration::from_secs(1),
+        sweep_every: Duration::from_millis(200),
+        ..UploadSettings::default()
+    };
+    let f = TestApp::with_projects_and(uploads).await;
+    let (app, t) = (&f.app, &f.public_build_token);
+    let (status, _) = post(app, t, BUILDS, json!({"branch": "main", "node_total": 2})).await;
+    assert_eq!(status, 200);
+    post(app, t, &format!("{BUILDS}/1/finish"), json!({"node_index": 0, "status": "success"})).await;
+    let mut status = String::new();
+    for _ in 0..50 {
+        let (_, summary) = app.get_json("/api/v1.1/project/gh/acme/public-site/1", None).await;
+        status = summary["status"].as_str().unwrap_or_default().to_owned();
+        if status != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "timedout");
+    let files = json!([file("late.txt", b"late")]);
+    let (status, _) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 1, "files": files})).await;
+    assert_eq!(status, 409, "a timed-out build takes no artifacts");
+    let (status, _) = post(app, t, &format!("{BUILDS}/1/finish"), json!({"node_index": 1, "status": "success"})).await;
+    assert_eq!(status, 409, "nor a late finish");
+}

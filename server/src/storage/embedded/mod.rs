@@ -1,5 +1,12 @@
-//! The S3-compatible server `vitrine serve` starts when no S3 endpoint is configured:
-//! s3s over s3s-fs, storing under `<data-dir>/s3`, with real SigV4 checks.
+//! The S3-compatible server `vitrine serve` starts when no S3 endpoint is configured: s3s (HTTP,
+//! SigV4 checks, CORS) over Vitrine's own filesystem store under `<data-dir>/store` (`store.rs`
+//! for the files, `s3.rs` for the operations).
+
+mod import;
+mod s3;
+mod store;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
@@ -16,6 +23,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 
 use super::S3Settings;
+use store::FsStore;
 
 pub const BUCKET: &str = "vitrine";
 pub const REGION: &str = "us-east-1";
@@ -88,12 +96,23 @@ pub struct EmbeddedS3 {
     pub addr: SocketAddr,
 }
 
-/// Binds `addr` and serves the store in the background. Keys are kept across restarts.
+/// Opens the store (importing an s3s-fs one from earlier versions), binds `addr` and serves it in
+/// the background. Keys are kept across restarts.
 pub async fn start(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<EmbeddedS3> {
-    let root = data_dir.join("s3");
-    std::fs::create_dir_all(root.join(BUCKET)).with_context(|| format!("cannot create {}", root.display()))?;
+    // Bind first: a second server that only shares this store must not touch its files.
     let listener =
         TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for the embedded S3 server"))?;
+    let root = data_dir.join("store");
+    let store = {
+        let (root, data_dir) = (root.clone(), data_dir.to_owned());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<FsStore> {
+            let store = FsStore::open(&root).with_context(|| format!("cannot open {}", root.display()))?;
+            store.create_bucket(BUCKET).map_err(|e| anyhow::anyhow!("cannot create the bucket: {e:?}"))?;
+            import::import_s3s_fs(&data_dir, &store)?;
+            Ok(store)
+        })
+        .await??
+    };
     let addr = listener.local_addr()?;
     let previous = read_env_file(data_dir);
     let credentials = EmbeddedCredentials {
@@ -103,11 +122,10 @@ pub async fn start(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<Embedded
     };
     write_env_file(data_dir, &credentials)?;
 
-    let fs = s3s_fs::FileSystem::new(&root).map_err(|e| anyhow::anyhow!("embedded S3 store: {e:?}"))?;
-    let mut builder = S3ServiceBuilder::new(fs);
+    let mut builder = S3ServiceBuilder::new(store);
     builder.set_auth(SimpleAuth::from_single(credentials.access_key.clone(), credentials.secret_key.clone()));
     let s3 = builder.build();
-    // Browsers upload and download straight from here; s3s-fs itself answers no CORS.
+    // Browsers upload and download straight from here; s3s itself answers no CORS.
     let service = tower::ServiceBuilder::new()
         .layer(CorsLayer::very_permissive().expose_headers([http::header::ETAG]))
         .service(s3);
