@@ -13,7 +13,6 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use vitrine_wire::agent::{
     CompleteRequest, CompleteResponse, ErrorBody, FileToStore, FinishRequest, Finished, PROTOCOL_HEADER,
     PROTOCOL_VERSION, PlanRequest, PlanResponse, SignedRequest, StartRequest, Started, UploadDone, UploadOutcome,
-    UploadPlan,
 };
 
 use crate::domain::{BuildNum, BuildStatus, NodeIndex, ProjectSlug};
@@ -65,7 +64,8 @@ pub struct BuildTarget {
 
 /// Reads a token from a file (`--token-file`), so it need not appear in argv or the environment.
 pub fn read_token_file(path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the token file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the token file {}", path.display()))?;
     let token = text.trim();
     if token.is_empty() {
         bail!("the token file {} is empty", path.display());
@@ -200,10 +200,9 @@ impl AgentClient {
         self.post("", request).await
     }
 
-    pub async fn plan(&self, target: &BuildTarget, files: Vec<FileToStore>) -> anyhow::Result<Vec<UploadPlan>> {
+    pub async fn plan(&self, target: &BuildTarget, files: Vec<FileToStore>) -> anyhow::Result<PlanResponse> {
         let body = PlanRequest { node_index: target.node_index.0, files };
-        let r: PlanResponse = self.post(&format!("/{}/uploads", target.build_num), &body).await?;
-        Ok(r.uploads)
+        self.post(&format!("/{}/uploads", target.build_num), &body).await
     }
 
     pub async fn complete(&self, target: &BuildTarget, uploads: Vec<UploadDone>) -> anyhow::Result<Vec<UploadOutcome>> {

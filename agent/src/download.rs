@@ -101,9 +101,7 @@ async fn download(args: DownloadArgs) -> anyhow::Result<ExitCode> {
         eprintln!("vitrine: no artifact matches `{}`", args.glob);
         return Ok(ExitCode::FAILURE);
     }
-    tokio::fs::create_dir_all(&args.dest)
-        .await
-        .with_context(|| format!("cannot create {}", args.dest.display()))?;
+    tokio::fs::create_dir_all(&args.dest).await.with_context(|| format!("cannot create {}", args.dest.display()))?;
     let (client, args) = (&client, &args);
     let results = futures::stream::iter(&chosen)
         .map(|a| async move {
@@ -164,13 +162,8 @@ async fn fetch(client: &AgentClient, a: &Listed, dest: &Path) -> anyhow::Result<
     client
         .retrying(&what, || async {
             // The artifact route answers a redirect to the store; follow it without the token.
-            let first = client
-                .http()
-                .get(&a.url)
-                .header("Circle-Token", client.token())
-                .send()
-                .await
-                .map_err(classify)?;
+            let first =
+                client.http().get(&a.url).header("Circle-Token", client.token()).send().await.map_err(classify)?;
             let response = if first.status().is_redirection() {
                 let location = first
                     .headers()

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::client::{AgentClient, BuildTarget, resolve_token};
-use super::paths::store_step_files;
 use super::duration::parse_duration;
+use super::paths::store_step_files;
 use super::upload::{UploadReport, upload};
 use crate::domain::{BuildNum, NodeIndex, ProjectSlug};
 

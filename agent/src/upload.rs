@@ -15,7 +15,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
-use vitrine_wire::agent::{CompletedPart, FileToStore, PART_SIZE, UploadDone, UploadPlan};
+use vitrine_wire::agent::{CompletedPart, FileToStore, MIN_PART_SIZE, UploadDone, UploadPlan};
 
 use super::client::{AgentClient, BuildTarget};
 use super::paths::LocalFile;
@@ -68,8 +68,8 @@ struct Hashed {
     part_sha256: Vec<String>,
 }
 
-/// Reads the file once, hashing the whole and each [`PART_SIZE`] part.
-fn hash_file(path: &Path) -> std::io::Result<(u64, String, Vec<String>)> {
+/// Reads the file once, hashing the whole and, when `part_size` is not 0, each part.
+fn hash_file(path: &Path, part_size: u64) -> std::io::Result<(u64, String, Vec<String>)> {
     let mut file = std::fs::File::open(path)?;
     let mut whole = Sha256::new();
     let mut part = Sha256::new();
@@ -85,12 +85,12 @@ fn hash_file(path: &Path) -> std::io::Result<(u64, String, Vec<String>)> {
         let mut chunk = &buf[..n];
         whole.update(chunk);
         size += n as u64;
-        while !chunk.is_empty() {
-            let take = chunk.len().min((PART_SIZE - in_part) as usize);
+        while part_size > 0 && !chunk.is_empty() {
+            let take = chunk.len().min((part_size - in_part) as usize);
             part.update(&chunk[..take]);
             in_part += take as u64;
             chunk = &chunk[take..];
-            if in_part == PART_SIZE {
+            if in_part == part_size {
                 parts.push(hex::encode(part.finalize_reset()));
                 in_part = 0;
             }
@@ -100,7 +100,7 @@ fn hash_file(path: &Path) -> std::io::Result<(u64, String, Vec<String>)> {
         parts.push(hex::encode(part.finalize()));
     }
     // One part is a single PUT: its checksum is the whole file's.
-    if size <= PART_SIZE {
+    if size <= part_size {
         parts.clear();
     }
     Ok((size, hex::encode(whole.finalize()), parts))
@@ -192,13 +192,26 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
     let progress = Arc::new(Progress::new(ready.len(), total));
     let slots = Arc::new(Semaphore::new(client.concurrency));
     let hashers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    // Ask first how big files go up: in parts (each hashed on its own) or whole.
+    let part_size = if ready.iter().any(|(_, size)| *size > MIN_PART_SIZE) {
+        client.plan(target, Vec::new()).await?.part_size
+    } else {
+        0
+    };
 
     let hashed = futures::stream::iter(ready).map(|(file, _)| async move {
         let path = file.local.clone();
-        let result = tokio::task::spawn_blocking(move || hash_file(&path)).await.map_err(std::io::Error::other);
+        let phase = Instant::now();
+        let result =
+            tokio::task::spawn_blocking(move || hash_file(&path, part_size)).await.map_err(std::io::Error::other);
+        tracing::trace!(path = %file.pretty_path, ms = phase.elapsed().as_millis() as u64, "hashed");
         match result.and_then(|r| r) {
-            Ok((size, sha256, part_sha256)) if size <= MAX_ARTIFACT_SIZE => Ok(Hashed { file, size, sha256, part_sha256 }),
-            Ok((size, ..)) => Err((file.pretty_path, format!("grew to {size} bytes, over the 3 GiB limit per artifact"))),
+            Ok((size, sha256, part_sha256)) if size <= MAX_ARTIFACT_SIZE => {
+                Ok(Hashed { file, size, sha256, part_sha256 })
+            }
+            Ok((size, ..)) => {
+                Err((file.pretty_path, format!("grew to {size} bytes, over the 3 GiB limit per artifact")))
+            }
             Err(e) => Err((file.pretty_path, format!("cannot read {}: {e}", file.local.display()))),
         }
     });
@@ -253,8 +266,9 @@ async fn send_batch(
             part_sha256: h.part_sha256.clone(),
         })
         .collect();
+    let phase = Instant::now();
     let plans = match client.plan(target, declared).await {
-        Ok(plans) if plans.len() == files.len() => plans,
+        Ok(plan) if plan.uploads.len() == files.len() => plan.uploads,
         Ok(_) => {
             files.iter().for_each(|h| report.fail(&h.file.pretty_path, "the server answered a plan for other files"));
             return report;
@@ -265,6 +279,8 @@ async fn send_batch(
             return report;
         }
     };
+    tracing::debug!(files = files.len(), ms = phase.elapsed().as_millis() as u64, "planned");
+    let phase = Instant::now();
     let sizes: std::collections::HashMap<String, u64> =
         files.iter().map(|h| (h.file.pretty_path.clone(), h.size)).collect();
     let sent = futures::stream::iter(files.iter().zip(plans.iter()))
@@ -288,8 +304,12 @@ async fn send_batch(
     if done.is_empty() {
         return report;
     }
+    tracing::debug!(uploads = done.len(), ms = phase.elapsed().as_millis() as u64, "sent to the store");
+    let phase = Instant::now();
     let count = done.len();
-    match client.complete(target, done).await {
+    let confirmed = client.complete(target, done).await;
+    tracing::debug!(uploads = count, ms = phase.elapsed().as_millis() as u64, "confirmed by the server");
+    match confirmed {
         Ok(outcomes) => {
             for outcome in outcomes {
                 match outcome.error {
@@ -355,23 +375,21 @@ mod tests {
 
     #[test]
     fn big_files_hash_whole_and_by_part() {
+        const PART: usize = 3 << 20;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.bin");
-        let size = PART_SIZE as usize + 1234;
+        let size = 2 * PART + 1234;
         let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &bytes).unwrap();
-        let (n, whole, parts) = hash_file(&path).unwrap();
+        let (n, whole, parts) = hash_file(&path, PART as u64).unwrap();
         assert_eq!(n, size as u64);
         assert_eq!(whole, hex::encode(Sha256::digest(&bytes)));
-        assert_eq!(
-            parts,
-            [
-                hex::encode(Sha256::digest(&bytes[..PART_SIZE as usize])),
-                hex::encode(Sha256::digest(&bytes[PART_SIZE as usize..]))
-            ]
-        );
+        let expected: Vec<String> = bytes.chunks(PART).map(|c| hex::encode(Sha256::digest(c))).collect();
+        assert_eq!(parts, expected);
+        let (_, again, parts) = hash_file(&path, 0).unwrap();
+        assert_eq!((again, parts.len()), (whole, 0), "part size 0: whole files only");
         std::fs::write(&path, b"small").unwrap();
-        let (_, _, parts) = hash_file(&path).unwrap();
+        let (_, _, parts) = hash_file(&path, PART as u64).unwrap();
         assert!(parts.is_empty(), "a one-part file goes up with one PUT");
     }
 }

@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::router::{AppState, router};
 use crate::services::report_origin::ReportOrigin;
 use crate::services::{Settings, UploadSettings, Vitrine};
-use crate::storage::embedded::{self, EmbeddedCredentials};
+use crate::storage::embedded::{self, EmbeddedCredentials, LocalStore};
 use crate::storage::{S3Settings, Storage};
 use crate::ui::UiService;
 
@@ -81,10 +81,10 @@ pub fn default_site_root() -> PathBuf {
 }
 
 /// Starts the embedded store, or joins one that another `vitrine serve` on the same data dir
-/// already runs at that address.
-async fn embedded_store(cfg: &ServeConfig) -> anyhow::Result<EmbeddedCredentials> {
+/// already runs at that address (then without a local handle on it).
+async fn embedded_store(cfg: &ServeConfig) -> anyhow::Result<(EmbeddedCredentials, Option<LocalStore>)> {
     match embedded::start(&cfg.data_dir, cfg.embedded_s3_addr).await {
-        Ok(store) => Ok(store.credentials),
+        Ok(store) => Ok((store.credentials, Some(store.local))),
         Err(e) => {
             let in_use = e.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
@@ -92,7 +92,7 @@ async fn embedded_store(cfg: &ServeConfig) -> anyhow::Result<EmbeddedCredentials
             match embedded::read_env_file(&cfg.data_dir) {
                 Some(creds) if in_use && creds.endpoint == format!("http://{}", cfg.embedded_s3_addr) => {
                     tracing::info!(endpoint = %creds.endpoint, "sharing the embedded S3 server of another vitrine serve");
-                    Ok(creds)
+                    Ok((creds, None))
                 }
                 _ => Err(e),
             }
@@ -105,15 +105,15 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot create the data dir {}", cfg.data_dir.display()))?;
     let db = Db::open(&cfg.data_dir, cfg.database_url.as_deref()).await.context("opening the metadata database")?;
 
-    let (s3_settings, s3_endpoint) = match &cfg.s3 {
-        Some(s) => (s.clone(), None),
+    let (s3_settings, s3_endpoint, local) = match &cfg.s3 {
+        Some(s) => (s.clone(), None, None),
         None => {
-            let creds = embedded_store(&cfg).await?;
+            let (creds, local) = embedded_store(&cfg).await?;
             let endpoint = creds.endpoint.clone();
-            (creds.settings(), Some(endpoint))
+            (creds.settings(), Some(endpoint), local)
         }
     };
-    let storage = Storage::connect(&s3_settings).await?;
+    let storage = Storage::connect(&s3_settings).await?.with_local(local);
     storage
         .ensure_bucket()
         .await
@@ -142,7 +142,12 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             "the S3 store does not prove every upload's content: those uploads are verified by copying and reading them"
         );
     }
-    let settings = Settings { public_url: public_url.clone(), uploads: cfg.uploads.clone() };
+    let mut uploads = cfg.uploads.clone();
+    // The embedded store writes a multipart object twice (parts, then the whole); one PUT of
+    // up to the artifact limit writes it once.
+    let by_store = if cfg.s3.is_none() { 0 } else { vitrine_wire::agent::PART_SIZE };
+    uploads.part_size = Some(uploads.part_size.unwrap_or(by_store));
+    let settings = Settings { public_url: public_url.clone(), uploads };
     let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), reports };
     vitrine.spawn_sweeper();
     let reports_app = crate::api::reports::router(vitrine.clone());

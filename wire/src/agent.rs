@@ -4,7 +4,8 @@
 //!
 //! - `POST /builds` [`StartRequest`] → [`Started`]: creates a build of `node_total` nodes, or
 //!   joins `build_num` as node `node_index`.
-//! - `POST /builds/:num/uploads` [`PlanRequest`] → [`PlanResponse`]: one [`UploadPlan`] per
+//! - `POST /builds/:num/uploads` [`PlanRequest`] → [`PlanResponse`]: the part size the server
+//!   wants (ask with no files first, to hash big files by part), and one [`UploadPlan`] per
 //!   file: `stored` (this project already keeps the content; listed now), `put` (one presigned
 //!   PUT) or `multipart` (one presigned PUT per part). The signed requests fix the size, the
 //!   SHA-256 and `If-None-Match: *`, so the store refuses other bytes and any overwrite.
@@ -25,8 +26,11 @@ use crate::domain::{BuildNum, BuildStatus};
 pub const PROTOCOL_VERSION: u32 = 2;
 /// The request header that carries [`PROTOCOL_VERSION`].
 pub const PROTOCOL_HEADER: &str = "vitrine-agent-protocol";
-/// Files larger than this go up in parts of this size (the last may be shorter).
+/// The part size a server uses with stores that keep big objects best in parts (S3 services).
+/// The embedded store takes any file up to the artifact limit in one PUT (part size 0).
 pub const PART_SIZE: u64 = 64 * 1024 * 1024;
+/// The smallest part S3 takes (but for the last one): files up to this size never go in parts.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// Files per plan or complete request.
 pub const MAX_BATCH: usize = 1000;
 
@@ -60,15 +64,16 @@ pub struct FileToStore {
     pub size: u64,
     /// Hex SHA-256 of the content.
     pub sha256: String,
-    /// Hex SHA-256 of each [`PART_SIZE`] part, for files larger than one part.
+    /// Hex SHA-256 of each part, for files larger than the server's part size.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub part_sha256: Vec<String>,
 }
 
 impl FileToStore {
-    /// How many parts a file of `size` bytes goes up in (1 for a single PUT).
-    pub fn part_count(size: u64) -> u64 {
-        if size > PART_SIZE { size.div_ceil(PART_SIZE) } else { 1 }
+    /// How many parts a file of `size` bytes goes up in with `part_size` (1: a single PUT;
+    /// `part_size` 0 means no parts).
+    pub fn part_count(size: u64, part_size: u64) -> u64 {
+        if part_size > 0 && size > part_size { size.div_ceil(part_size) } else { 1 }
     }
 }
 
@@ -80,6 +85,9 @@ pub struct PlanRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanResponse {
+    /// Files larger than this go up in parts of this size, each with its own SHA-256; 0: every
+    /// file goes up in one PUT.
+    pub part_size: u64,
     pub uploads: Vec<UploadPlan>,
 }
 
@@ -162,14 +170,18 @@ mod tests {
     #[test]
     fn plans_are_tagged_by_action() {
         let plan = UploadPlan::Stored { pretty_path: "a.txt".into() };
-        assert_eq!(serde_json::to_value(&plan).unwrap(), serde_json::json!({"action": "stored", "pretty_path": "a.txt"}));
+        assert_eq!(
+            serde_json::to_value(&plan).unwrap(),
+            serde_json::json!({"action": "stored", "pretty_path": "a.txt"})
+        );
     }
 
     #[test]
     fn part_counts_round_up() {
-        assert_eq!(FileToStore::part_count(0), 1);
-        assert_eq!(FileToStore::part_count(PART_SIZE), 1);
-        assert_eq!(FileToStore::part_count(PART_SIZE + 1), 2);
-        assert_eq!(FileToStore::part_count(3 * PART_SIZE), 3);
+        assert_eq!(FileToStore::part_count(0, PART_SIZE), 1);
+        assert_eq!(FileToStore::part_count(PART_SIZE, PART_SIZE), 1);
+        assert_eq!(FileToStore::part_count(PART_SIZE + 1, PART_SIZE), 2);
+        assert_eq!(FileToStore::part_count(3 * PART_SIZE, PART_SIZE), 3);
+        assert_eq!(FileToStore::part_count(3 * PART_SIZE, 0), 1);
     }
 }

@@ -20,6 +20,16 @@ ALTER TABLE tokens ADD COLUMN build_id INTEGER REFERENCES builds (id) ON DELETE 
 -- objects nothing lists.
 ALTER TABLE blobs ADD COLUMN refs INTEGER NOT NULL DEFAULT 0;
 UPDATE blobs SET refs = (SELECT COUNT(*) FROM artifacts a WHERE a.s3_key = blobs.s3_key);
+CREATE TRIGGER artifacts_ref_insert AFTER INSERT ON artifacts BEGIN
+    UPDATE blobs SET refs = refs + 1 WHERE s3_key = NEW.s3_key;
+END;
+CREATE TRIGGER artifacts_ref_update AFTER UPDATE OF s3_key ON artifacts WHEN OLD.s3_key <> NEW.s3_key BEGIN
+    UPDATE blobs SET refs = refs + 1 WHERE s3_key = NEW.s3_key;
+    UPDATE blobs SET refs = refs - 1 WHERE s3_key = OLD.s3_key;
+END;
+CREATE TRIGGER artifacts_ref_delete AFTER DELETE ON artifacts BEGIN
+    UPDATE blobs SET refs = refs - 1 WHERE s3_key = OLD.s3_key;
+END;
 CREATE INDEX blobs_by_project_sha256 ON blobs (project_id, sha256);
 
 -- Uploads: the per-part SHA-256s the part URLs were signed with (hex, comma-separated),

@@ -5,7 +5,7 @@
 
 mod models;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -121,15 +121,17 @@ impl Db {
             TokenOwner::Project(id) => (None, Some(id), None),
             TokenOwner::Build { project_id, build_id } => (None, Some(project_id), Some(build_id)),
         };
-        sqlx::query("INSERT INTO tokens (token_hash, user_id, project_id, build_id, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(token_hash)
-            .bind(user_id)
-            .bind(project_id)
-            .bind(build_id)
-            .bind(now())
-            .execute(&self.pool)
-            .await
-            .map_err(DbError::from_sqlx)?;
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, user_id, project_id, build_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(project_id)
+        .bind(build_id)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::from_sqlx)?;
         Ok(())
     }
 
@@ -381,24 +383,20 @@ impl Db {
     }
 
     /// The nodes of a build that finished.
-    pub async fn finished_node(&self, build_id: i64, node: NodeIndex) -> DbResult<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM build_nodes WHERE build_id = ? AND node_index = ?")
-                .bind(build_id)
-                .bind(node.0)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(found.is_some())
+    pub async fn finished_nodes(&self, build_id: i64) -> DbResult<HashSet<i64>> {
+        let nodes: Vec<i64> = sqlx::query_scalar("SELECT node_index FROM build_nodes WHERE build_id = ?")
+            .bind(build_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(nodes.into_iter().collect())
     }
 
     /// Removes the own tokens of builds that are closed (they can do nothing any more).
     pub async fn delete_closed_build_tokens(&self) -> DbResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM tokens WHERE build_id IN (SELECT id FROM builds WHERE status <> ?)",
-        )
-        .bind(BuildStatus::Running.as_str())
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query("DELETE FROM tokens WHERE build_id IN (SELECT id FROM builds WHERE status <> ?)")
+            .bind(BuildStatus::Running.as_str())
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -526,33 +524,38 @@ impl Db {
     }
 
     /// Records a plan in one transaction: content the project already keeps is listed at
-    /// once, the rest becomes pending uploads.
-    pub async fn record_plan(&self, build_id: i64, reused: &[(NewArtifact, String)], uploads: &[Upload]) -> DbResult<()> {
+    /// once, the rest becomes pending uploads. A few statements per batch, not per file.
+    pub async fn record_plan(
+        &self,
+        build_id: i64,
+        reused: &[(NewArtifact, String)],
+        uploads: &[Upload],
+    ) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
-        for (artifact, s3_key) in reused {
-            upsert_artifact(&mut tx, build_id, artifact, s3_key).await?;
-        }
-        for u in uploads {
-            sqlx::query(
+        let listed: Vec<(&NewArtifact, &str)> = reused.iter().map(|(a, key)| (a, key.as_str())).collect();
+        upsert_artifacts(&mut tx, build_id, &listed).await?;
+        let created_at = now();
+        for chunk in uploads.chunks(ROWS_PER_STATEMENT) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO uploads (id, build_id, node_index, path, pretty_path, size, sha256, content_type,
-                                      s3_key, multipart_id, part_sha256, expires_at, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&u.id)
-            .bind(u.build_id)
-            .bind(u.artifact.node_index)
-            .bind(&u.artifact.path)
-            .bind(&u.artifact.pretty_path)
-            .bind(u.artifact.size)
-            .bind(&u.artifact.sha256)
-            .bind(&u.artifact.content_type)
-            .bind(&u.s3_key)
-            .bind(&u.multipart_id)
-            .bind(u.part_sha256.join(","))
-            .bind(u.expires_at)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
+                                      s3_key, multipart_id, part_sha256, expires_at, created_at) ",
+            );
+            q.push_values(chunk, |mut row, u| {
+                row.push_bind(&u.id)
+                    .push_bind(u.build_id)
+                    .push_bind(u.artifact.node_index)
+                    .push_bind(&u.artifact.path)
+                    .push_bind(&u.artifact.pretty_path)
+                    .push_bind(u.artifact.size)
+                    .push_bind(&u.artifact.sha256)
+                    .push_bind(&u.artifact.content_type)
+                    .push_bind(&u.s3_key)
+                    .push_bind(&u.multipart_id)
+                    .push_bind(u.part_sha256.join(","))
+                    .push_bind(u.expires_at)
+                    .push_bind(created_at);
+            });
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -561,39 +564,67 @@ impl Db {
     /// Records verified uploads in one transaction: each object becomes a blob of the project,
     /// its artifact is listed (replacing one at the same path), the upload is marked verified.
     pub async fn record_verified(&self, verified: &[(Upload, String)], project_id: i64) -> DbResult<()> {
+        if verified.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
-        for (upload, s3_key) in verified {
-            sqlx::query(
-                "INSERT INTO blobs (s3_key, sha256, size, project_id, created_at) VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(s3_key)
-            .bind(&upload.artifact.sha256)
-            .bind(upload.artifact.size)
-            .bind(project_id)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
-            upsert_artifact(&mut tx, upload.build_id, &upload.artifact, s3_key).await?;
-            sqlx::query("UPDATE uploads SET verified_at = ?, blob_key = ? WHERE id = ?")
-                .bind(now())
-                .bind(s3_key)
-                .bind(&upload.id)
-                .execute(&mut *tx)
-                .await?;
+        let at = now();
+        for chunk in verified.chunks(ROWS_PER_STATEMENT) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO blobs (s3_key, sha256, size, project_id, created_at) ");
+            q.push_values(chunk, |mut row, (upload, key)| {
+                row.push_bind(key)
+                    .push_bind(&upload.artifact.sha256)
+                    .push_bind(upload.artifact.size)
+                    .push_bind(project_id)
+                    .push_bind(at);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        let mut by_build: HashMap<i64, Vec<(&NewArtifact, &str)>> = HashMap::new();
+        for (upload, key) in verified {
+            by_build.entry(upload.build_id).or_default().push((&upload.artifact, key.as_str()));
+        }
+        for (build_id, listed) in by_build {
+            upsert_artifacts(&mut tx, build_id, &listed).await?;
+        }
+        for chunk in verified.chunks(ROWS_PER_STATEMENT) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE uploads SET verified_at = ");
+            q.push_bind(at).push(", blob_key = CASE id");
+            for (upload, key) in chunk {
+                q.push(" WHEN ").push_bind(&upload.id).push(" THEN ").push_bind(key);
+            }
+            q.push(" END WHERE id IN (");
+            let mut ids = q.separated(", ");
+            for (upload, _) in chunk {
+                ids.push_bind(&upload.id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn upload(&self, build_id: i64, id: &str) -> DbResult<Upload> {
-        let row: UploadRow = sqlx::query_as(&format!("{UPLOAD_COLUMNS} WHERE id = ? AND build_id = ?"))
-            .bind(id)
-            .bind(build_id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(DbError::from_sqlx)?;
-        Ok(row.into())
+    /// The uploads of a build with these ids, by id (unknown ids are left out).
+    pub async fn uploads(&self, build_id: i64, ids: &[&str]) -> DbResult<HashMap<String, Upload>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPLOAD_COLUMNS);
+            q.push(" WHERE build_id = ").push_bind(build_id).push(" AND id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let rows: Vec<UploadRow> = q.build_query_as().fetch_all(&self.pool).await?;
+            found.extend(rows.into_iter().map(|r| {
+                let u = Upload::from(r);
+                (u.id.clone(), u)
+            }));
+        }
+        Ok(found)
     }
 
     pub async fn delete_upload(&self, id: &str) -> DbResult<()> {
@@ -626,6 +657,14 @@ impl Db {
         .await?)
     }
 
+    /// How many listed artifacts point at the stored objects with this content.
+    pub async fn blob_refs(&self, sha256: &str) -> DbResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(SUM(refs), 0) FROM blobs WHERE sha256 = ?")
+            .bind(sha256)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     /// How many rows the upload bookkeeping holds (for tests and metrics).
     pub async fn pending_upload_count(&self) -> DbResult<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE verified_at IS NULL").fetch_one(&self.pool).await?)
@@ -642,44 +681,42 @@ impl Db {
     }
 }
 
-/// Lists an artifact whose object is verified; the same path stored again replaces it. Keeps
-/// each blob's count of the artifacts pointing at it.
-async fn upsert_artifact(
+/// Rows per multi-row statement: well under SQLite's 32,766 bound parameters.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Lists artifacts whose objects are verified; the same path stored again replaces it (the
+/// later of two in one call wins). Triggers keep each blob's count of artifacts pointing at it.
+async fn upsert_artifacts(
     conn: &mut sqlx::SqliteConnection,
     build_id: i64,
-    a: &NewArtifact,
-    s3_key: &str,
+    rows: &[(&NewArtifact, &str)],
 ) -> DbResult<()> {
-    let previous: Option<String> =
-        sqlx::query_scalar("SELECT s3_key FROM artifacts WHERE build_id = ? AND node_index = ? AND pretty_path = ?")
-            .bind(build_id)
-            .bind(a.node_index)
-            .bind(&a.pretty_path)
-            .fetch_optional(&mut *conn)
-            .await?;
-    sqlx::query(
-        "INSERT INTO artifacts (build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (build_id, node_index, pretty_path) DO UPDATE SET
-             path = excluded.path, size = excluded.size, sha256 = excluded.sha256,
-             content_type = excluded.content_type, s3_key = excluded.s3_key, created_at = excluded.created_at",
-    )
-    .bind(build_id)
-    .bind(a.node_index)
-    .bind(&a.path)
-    .bind(&a.pretty_path)
-    .bind(a.size)
-    .bind(&a.sha256)
-    .bind(&a.content_type)
-    .bind(s3_key)
-    .bind(now())
-    .execute(&mut *conn)
-    .await?;
-    if previous.as_deref() != Some(s3_key) {
-        sqlx::query("UPDATE blobs SET refs = refs + 1 WHERE s3_key = ?").bind(s3_key).execute(&mut *conn).await?;
-        if let Some(old) = previous {
-            sqlx::query("UPDATE blobs SET refs = refs - 1 WHERE s3_key = ?").bind(old).execute(&mut *conn).await?;
-        }
+    let mut seen = HashSet::new();
+    let mut unique: Vec<&(&NewArtifact, &str)> =
+        rows.iter().rev().filter(|(a, _)| seen.insert((a.node_index, a.pretty_path.as_str()))).collect();
+    unique.reverse();
+    let at = now();
+    for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO artifacts (build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key, created_at) ",
+        );
+        q.push_values(chunk, |mut row, (a, key)| {
+            row.push_bind(build_id)
+                .push_bind(a.node_index)
+                .push_bind(&a.path)
+                .push_bind(&a.pretty_path)
+                .push_bind(a.size)
+                .push_bind(&a.sha256)
+                .push_bind(&a.content_type)
+                .push_bind(*key)
+                .push_bind(at);
+        });
+        q.push(
+            " ON CONFLICT (build_id, node_index, pretty_path) DO UPDATE SET
+                 path = excluded.path, size = excluded.size, sha256 = excluded.sha256,
+                 content_type = excluded.content_type, s3_key = excluded.s3_key, created_at = excluded.created_at",
+        );
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }

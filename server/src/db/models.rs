@@ -16,7 +16,10 @@ pub enum TokenOwner {
     User(i64),
     Project(i64),
     /// A running build's own token: adds artifacts to that build only.
-    Build { project_id: i64, build_id: i64 },
+    Build {
+        project_id: i64,
+        build_id: i64,
+    },
 }
 
 #[derive(Debug, sqlx::FromRow)]

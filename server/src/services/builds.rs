@@ -166,9 +166,9 @@ impl Vitrine {
     ) -> ServiceResult<(Project, Build)> {
         let project = self.writable_project(who, slug).await?;
         match self.db.build(project.id, num).await {
-            Ok(b) if matches!(who, Principal::BuildNode { build_id, .. } if *build_id != b.id) => Err(
-                ServiceError::Forbidden(format!("This token belongs to another build than build {num} of {slug}")),
-            ),
+            Ok(b) if matches!(who, Principal::BuildNode { build_id, .. } if *build_id != b.id) => {
+                Err(ServiceError::Forbidden(format!("This token belongs to another build than build {num} of {slug}")))
+            }
             Ok(b) => Ok((project, b)),
             Err(DbError::NotFound) => Err(ServiceError::NotFound(format!("Build {num} of {slug} does not exist"))),
             Err(e) => Err(e.into()),

@@ -109,6 +109,9 @@ pub struct UploadSettings {
     /// How long after its URLs expired an upload that was never completed is removed (a PUT
     /// that started just before expiry may still be streaming).
     pub sweep_grace: Duration,
+    /// Files larger than this go up in parts; 0: one PUT each. `None`: by the store (the
+    /// embedded one takes whole files, S3 services get parts of 64 MiB).
+    pub part_size: Option<u64>,
 }
 
 impl Default for UploadSettings {
@@ -119,6 +122,7 @@ impl Default for UploadSettings {
             build_timeout: Duration::from_secs(24 * 3600),
             sweep_every: Duration::from_secs(60),
             sweep_grace: Duration::from_secs(3600),
+            part_size: None,
         }
     }
 }

@@ -10,16 +10,16 @@
 //! - content is reused only within its own project: a plan's answer never depends on what
 //!   another project holds.
 
+use std::collections::HashSet;
+
 use futures::StreamExt;
 
 use super::artifacts::guess_content_type;
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
-use crate::db::{Build, DbError, NewArtifact, Upload};
+use crate::db::{Build, NewArtifact, Upload};
 use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug};
 use crate::storage::{StorageError, new_object_key};
-use vitrine_wire::agent::{
-    CompletedPart, FileToStore, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan,
-};
+use vitrine_wire::agent::{CompletedPart, FileToStore, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan};
 
 /// How many uploads one confirmation verifies at once.
 const VERIFY_CONCURRENCY: usize = 32;
@@ -38,7 +38,7 @@ struct Declared {
     part_sha256: Vec<String>,
 }
 
-fn check_file(node: NodeIndex, file: FileToStore) -> ServiceResult<Declared> {
+fn check_file(node: NodeIndex, part_size: u64, file: FileToStore) -> ServiceResult<Declared> {
     let pretty = PrettyPath::try_from(file.pretty_path)?;
     check_sha256(&file.sha256)?;
     if file.size > MAX_ARTIFACT_SIZE {
@@ -47,11 +47,11 @@ fn check_file(node: NodeIndex, file: FileToStore) -> ServiceResult<Declared> {
             file.size
         )));
     }
-    let parts = FileToStore::part_count(file.size);
-    if file.size > PART_SIZE {
+    let parts = FileToStore::part_count(file.size, part_size);
+    if parts > 1 {
         if file.part_sha256.len() as u64 != parts {
             return Err(ServiceError::BadRequest(format!(
-                "{pretty}: a file of {} bytes goes up in {parts} parts of {PART_SIZE} bytes; \
+                "{pretty}: a file of {} bytes goes up in {parts} parts of {part_size} bytes; \
                  {} part checksums were declared",
                 file.size,
                 file.part_sha256.len()
@@ -59,7 +59,9 @@ fn check_file(node: NodeIndex, file: FileToStore) -> ServiceResult<Declared> {
         }
         file.part_sha256.iter().try_for_each(|h| check_sha256(h))?;
     } else if !file.part_sha256.is_empty() {
-        return Err(ServiceError::BadRequest(format!("{pretty}: part checksums are only for files over one part")));
+        return Err(ServiceError::BadRequest(format!(
+            "{pretty}: part checksums are only for files over {part_size} bytes, this server's part size"
+        )));
     }
     Ok(Declared {
         artifact: NewArtifact {
@@ -75,30 +77,14 @@ fn check_file(node: NodeIndex, file: FileToStore) -> ServiceResult<Declared> {
 }
 
 impl Vitrine {
+    /// Files larger than this go up in parts; 0: one PUT each.
+    pub fn part_size(&self) -> u64 {
+        self.settings.uploads.part_size.unwrap_or(PART_SIZE)
+    }
+
     /// A build an agent may still add to: running, and this node not finished.
     pub(super) async fn open_build(&self, build: &Build, node: NodeIndex) -> ServiceResult<()> {
-        if build.status().is_finished() {
-            return Err(ServiceError::Conflict(format!(
-                "Build {} is finished ({}): it takes no more artifacts; a re-run is a new build",
-                build.build_num,
-                build.status().as_str()
-            )));
-        }
-        if node.0 >= build.parallelism {
-            return Err(ServiceError::BadRequest(format!(
-                "Build {} has {} node(s), numbered 0 to {}; node {node} is not one of them",
-                build.build_num,
-                build.parallelism,
-                build.parallelism - 1
-            )));
-        }
-        if self.db.finished_node(build.id, node).await? {
-            return Err(ServiceError::Conflict(format!(
-                "Node {node} of build {} has finished: it takes no more artifacts",
-                build.build_num
-            )));
-        }
-        Ok(())
+        open_node(build, node, &self.db.finished_nodes(build.id).await?)
     }
 
     pub async fn plan_uploads(
@@ -111,11 +97,12 @@ impl Vitrine {
     ) -> ServiceResult<Vec<UploadPlan>> {
         let (project, build) = self.agent_build(who, slug, num).await?;
         self.open_build(&build, node).await?;
+        let part_size = self.part_size();
         if files.len() > MAX_BATCH {
             return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} files per request")));
         }
         // Validate the whole batch before acting on any of it.
-        let declared = files.into_iter().map(|f| check_file(node, f)).collect::<ServiceResult<Vec<_>>>()?;
+        let declared = files.into_iter().map(|f| check_file(node, part_size, f)).collect::<ServiceResult<Vec<_>>>()?;
 
         let paths: Vec<&str> = declared.iter().map(|d| d.artifact.pretty_path.as_str()).collect();
         let listed = self.db.listed_contents(build.id, node, &paths).await?;
@@ -132,7 +119,8 @@ impl Vitrine {
                 }
             }
         }
-        let contents: Vec<(&str, i64)> = declared.iter().map(|d| (d.artifact.sha256.as_str(), d.artifact.size)).collect();
+        let contents: Vec<(&str, i64)> =
+            declared.iter().map(|d| (d.artifact.sha256.as_str(), d.artifact.size)).collect();
         let kept = self.db.project_blobs(project.id, &contents).await?;
 
         let ttl = self.settings.uploads.url_ttl;
@@ -164,16 +152,11 @@ impl Vitrine {
                 let mp = self.storage.create_multipart(&key).await?;
                 let mut parts = Vec::with_capacity(part_sha256.len());
                 for (i, sha256) in part_sha256.iter().enumerate() {
-                    let offset = i as u64 * PART_SIZE;
-                    let len = PART_SIZE.min(size - offset);
+                    let offset = i as u64 * part_size;
+                    let len = part_size.min(size - offset);
                     parts.push(self.storage.presign_part(&key, &mp, i as i32 + 1, len, sha256, ttl).await?);
                 }
-                plans.push(UploadPlan::Multipart {
-                    pretty_path,
-                    upload_id: upload_id.clone(),
-                    part_size: PART_SIZE,
-                    parts,
-                });
+                plans.push(UploadPlan::Multipart { pretty_path, upload_id: upload_id.clone(), part_size, parts });
                 Some(mp)
             };
             uploads.push(Upload {
@@ -202,20 +185,21 @@ impl Vitrine {
         if done.len() > MAX_BATCH {
             return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} uploads per request")));
         }
+        // One query for the batch's uploads and one for the build's finished nodes.
+        let ids: Vec<&str> = done.iter().map(|d| d.upload_id.as_str()).collect();
+        let mut known = self.db.uploads(build.id, &ids).await?;
+        let finished = self.db.finished_nodes(build.id).await?;
         let build = &build;
-        let checked = futures::stream::iter(done)
-            .map(|d| async move {
-                let upload = match self.db.upload(build.id, &d.upload_id).await {
-                    Ok(u) => u,
-                    Err(DbError::NotFound) => {
-                        let why = "Unknown upload (expired and removed, or from another build)";
-                        return Err(UploadOutcome { upload_id: d.upload_id, pretty_path: String::new(), error: Some(why.into()) });
-                    }
-                    Err(e) => {
-                        tracing::error!(error = ?e, "loading upload");
-                        let why = "The server could not load this upload; see its log";
-                        return Err(UploadOutcome { upload_id: d.upload_id, pretty_path: String::new(), error: Some(why.into()) });
-                    }
+        let finished = &finished;
+        let checked = futures::stream::iter(done.into_iter().map(|d| (known.remove(&d.upload_id), d)))
+            .map(|(upload, d)| async move {
+                let Some(upload) = upload else {
+                    let why = "Unknown upload (expired and removed, or from another build)";
+                    return Err(UploadOutcome {
+                        upload_id: d.upload_id,
+                        pretty_path: String::new(),
+                        error: Some(why.into()),
+                    });
                 };
                 let fail = |upload: &Upload, e: ServiceError| {
                     let why = match e {
@@ -225,13 +209,17 @@ impl Vitrine {
                         }
                         e => e.to_string(),
                     };
-                    UploadOutcome { upload_id: upload.id.clone(), pretty_path: upload.artifact.pretty_path.clone(), error: Some(why) }
+                    UploadOutcome {
+                        upload_id: upload.id.clone(),
+                        pretty_path: upload.artifact.pretty_path.clone(),
+                        error: Some(why),
+                    }
                 };
                 if upload.verified_at.is_some() {
                     // Listed by an earlier call whose answer was lost: success again.
                     return Ok((upload, None));
                 }
-                if let Err(e) = self.open_build(build, NodeIndex(upload.artifact.node_index)).await {
+                if let Err(e) = open_node(build, NodeIndex(upload.artifact.node_index), finished) {
                     return Err(fail(&upload, e));
                 }
                 match self.verify(&upload, &d.parts).await {
@@ -272,8 +260,7 @@ impl Vitrine {
             }
             Err(e) => return Err(e.into()),
         };
-        let trusted =
-            self.guarantees.checked_puts && (!multipart || self.guarantees.whole_multipart_sha256);
+        let trusted = self.guarantees.checked_puts && (!multipart || self.guarantees.whole_multipart_sha256);
         if trusted && facts.size == a.size as u64 && facts.sha256.as_deref() == Some(a.sha256.as_str()) {
             return Ok(upload.s3_key.clone());
         }
@@ -351,7 +338,32 @@ impl Vitrine {
     }
 }
 
+/// Whether `node` of `build` may still add artifacts, given the build's finished nodes.
+fn open_node(build: &Build, node: NodeIndex, finished: &HashSet<i64>) -> ServiceResult<()> {
+    if build.status().is_finished() {
+        return Err(ServiceError::Conflict(format!(
+            "Build {} is finished ({}): it takes no more artifacts; a re-run is a new build",
+            build.build_num,
+            build.status().as_str()
+        )));
+    }
+    if node.0 >= build.parallelism {
+        return Err(ServiceError::BadRequest(format!(
+            "Build {} has {} node(s), numbered 0 to {}; node {node} is not one of them",
+            build.build_num,
+            build.parallelism,
+            build.parallelism - 1
+        )));
+    }
+    if finished.contains(&node.0) {
+        return Err(ServiceError::Conflict(format!(
+            "Node {node} of build {} has finished: it takes no more artifacts",
+            build.build_num
+        )));
+    }
+    Ok(())
+}
+
 fn listed(upload: &Upload) -> UploadOutcome {
     UploadOutcome { upload_id: upload.id.clone(), pretty_path: upload.artifact.pretty_path.clone(), error: None }
 }
-

@@ -96,6 +96,8 @@ pub struct ObjectStream {
 pub struct Storage {
     client: Client,
     bucket: String,
+    /// The embedded store, when this server runs it: HEADs read its files directly.
+    local: Option<embedded::LocalStore>,
 }
 
 pub fn new_object_key() -> String {
@@ -120,7 +122,13 @@ impl Storage {
         }
         let shared = loader.load().await;
         let config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(settings.path_style).build();
-        Ok(Storage { client: Client::from_conf(config), bucket: settings.bucket.clone() })
+        Ok(Storage { client: Client::from_conf(config), bucket: settings.bucket.clone(), local: None })
+    }
+
+    /// Reads the facts of objects straight from the embedded store this server runs.
+    pub fn with_local(mut self, local: Option<embedded::LocalStore>) -> Storage {
+        self.local = local;
+        self
     }
 
     /// Creates the bucket when it does not exist yet (the embedded store starts empty).
@@ -216,11 +224,7 @@ impl Storage {
         let mut completed = Vec::with_capacity(parts.len());
         for (n, etag, sha256) in parts {
             completed.push(
-                CompletedPart::builder()
-                    .part_number(*n)
-                    .e_tag(etag)
-                    .checksum_sha256(sha256_base64(sha256)?)
-                    .build(),
+                CompletedPart::builder().part_number(*n).e_tag(etag).checksum_sha256(sha256_base64(sha256)?).build(),
             );
         }
         self.client
@@ -246,6 +250,9 @@ impl Storage {
 
     /// Size and, when the store reports it, the whole object's SHA-256.
     pub async fn head(&self, key: &str) -> StorageResult<ObjectFacts> {
+        if let Some(local) = &self.local {
+            return local.facts(&self.bucket, key).await;
+        }
         let out = self
             .client
             .head_object()
@@ -259,10 +266,7 @@ impl Storage {
             })?;
         // A composite checksum (`...-N`, or type COMPOSITE) covers part checksums, not the bytes.
         let composite = out.checksum_type().is_some_and(|t| *t == ChecksumType::Composite);
-        let sha256 = out
-            .checksum_sha256()
-            .filter(|c| !composite && !c.contains('-'))
-            .and_then(sha256_hex_from_base64);
+        let sha256 = out.checksum_sha256().filter(|c| !composite && !c.contains('-')).and_then(sha256_hex_from_base64);
         Ok(ObjectFacts { size: out.content_length.unwrap_or(0).max(0) as u64, sha256 })
     }
 

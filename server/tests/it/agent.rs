@@ -125,6 +125,20 @@ async fn the_store_refuses_other_bytes_and_nothing_unverified_is_listed() {
     let list = listed(app, "gh/acme/public-site", 1, None).await;
     let names: Vec<&str> = list.iter().map(|a| a["pretty_path"].as_str().unwrap()).collect();
     assert_eq!(names, ["copy.txt", "report.txt"]);
+
+    // The stored object counts the artifacts that point at it, also when a path is replaced.
+    let db = vitrine::db::Db::open_in(app.data_dir()).await.unwrap();
+    assert_eq!(db.blob_refs(&sha256(&declared)).await.unwrap(), 2);
+    let other = b"another copy".to_vec();
+    let (_, plan) =
+        post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": [file("copy.txt", &other)]}))
+            .await;
+    assert_eq!(put_signed(app, &plan["uploads"][0]["request"], other.clone()).await.0, 200);
+    let complete = json!({"uploads": [{"upload_id": plan["uploads"][0]["upload_id"]}]});
+    let (_, done) = post(app, t, &format!("{BUILDS}/1/uploads/complete"), complete).await;
+    assert_eq!(done["results"][0]["error"], Value::Null, "{done}");
+    assert_eq!(db.blob_refs(&sha256(&declared)).await.unwrap(), 1);
+    assert_eq!(db.blob_refs(&sha256(&other)).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -207,7 +221,8 @@ async fn limits_are_enforced_with_the_file_and_the_limit_named() {
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("f3.txt") && message.contains("3 artifacts"), "{message}");
 
-    let huge = json!([{"path": "big", "pretty_path": "big", "size": 3u64 * 1024 * 1024 * 1024 + 1, "sha256": "0".repeat(64)}]);
+    let huge =
+        json!([{"path": "big", "pretty_path": "big", "size": 3u64 * 1024 * 1024 * 1024 + 1, "sha256": "0".repeat(64)}]);
     let (status, body) = post(app, t, &format!("{BUILDS}/1/uploads"), json!({"node_index": 0, "files": huge})).await;
     assert_eq!(status, 400);
     assert!(body["message"].as_str().unwrap().contains("3 GiB"), "{body}");
@@ -236,6 +251,7 @@ async fn uploads_never_completed_are_swept_with_their_objects() {
         url_ttl: Duration::from_secs(1),
         sweep_every: Duration::from_millis(200),
         sweep_grace: Duration::ZERO,
+        part_size: Some(vitrine_wire::agent::PART_SIZE),
         ..UploadSettings::default()
     };
     let f = TestApp::with_projects_and(uploads).await;

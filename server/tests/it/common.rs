@@ -2,8 +2,8 @@ use std::path::Path;
 use std::process::Output;
 
 use tempfile::TempDir;
-pub use vitrine::services::UploadSettings;
 use vitrine::serve::{Running, ServeConfig, start};
+pub use vitrine::services::UploadSettings;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
 

@@ -75,7 +75,8 @@ fn spawn_server(args: &[String]) -> tokio::process::Child {
 }
 
 async fn admin(data: &Path, args: &[&str]) -> String {
-    let out = tokio::process::Command::new(BIN).arg("admin").arg("--data-dir").arg(data).args(args).output().await.unwrap();
+    let out =
+        tokio::process::Command::new(BIN).arg("admin").arg("--data-dir").arg(data).args(args).output().await.unwrap();
     assert_ok(&out);
     last_line(&out)
 }

@@ -17,7 +17,9 @@ pub struct Me {
 pub async fn get_me(who: Principal) -> ApiResult<Json<Me>> {
     match who {
         Principal::User { username, .. } => Ok(Json(Me { login: username.clone(), name: username })),
-        Principal::BuildAgent { .. } | Principal::BuildNode { .. } => Err(ApiError::unauthorized("A build token belongs to a project, not a user")),
+        Principal::BuildAgent { .. } | Principal::BuildNode { .. } => {
+            Err(ApiError::unauthorized("A build token belongs to a project, not a user"))
+        }
         Principal::Anonymous => Err(ApiError::unauthorized("You must log in first.")),
     }
 }

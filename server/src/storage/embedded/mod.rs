@@ -22,7 +22,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 
-use super::S3Settings;
+use super::{ObjectFacts, S3Settings, StorageError, StorageResult};
 use store::FsStore;
 
 pub const BUCKET: &str = "vitrine";
@@ -94,6 +94,33 @@ fn write_env_file(data_dir: &Path, creds: &EmbeddedCredentials) -> anyhow::Resul
 pub struct EmbeddedS3 {
     pub credentials: EmbeddedCredentials,
     pub addr: SocketAddr,
+    /// The store itself, for the server that runs it.
+    pub local: LocalStore,
+}
+
+/// The embedded store as seen by the server that runs it: an object's facts read from its file,
+/// without a round trip through HTTP and SigV4 (what a HEAD would answer, at a fraction of the
+/// cost: it runs once per uploaded file).
+#[derive(Clone, Debug)]
+pub struct LocalStore {
+    store: FsStore,
+}
+
+impl LocalStore {
+    pub async fn facts(&self, bucket: &str, key: &str) -> StorageResult<ObjectFacts> {
+        let (store, bucket, key) = (self.store.clone(), bucket.to_owned(), key.to_owned());
+        let found = tokio::task::spawn_blocking(move || {
+            let path = store.object_path(&bucket, &key)?;
+            store.open_object(&path, &key)
+        })
+        .await
+        .map_err(|e| StorageError::S3(format!("embedded store: {e}")))?
+        .map_err(|e| StorageError::S3(format!("embedded store: {e:?}")))?;
+        match found {
+            Some((_, record)) => Ok(ObjectFacts { size: record.size, sha256: Some(record.sha256) }),
+            None => Err(StorageError::NotFound),
+        }
+    }
 }
 
 /// Opens the store (importing an s3s-fs one from earlier versions), binds `addr` and serves it in
@@ -122,6 +149,7 @@ pub async fn start(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<Embedded
     };
     write_env_file(data_dir, &credentials)?;
 
+    let local = LocalStore { store: store.clone() };
     let mut builder = S3ServiceBuilder::new(store);
     builder.set_auth(SimpleAuth::from_single(credentials.access_key.clone(), credentials.secret_key.clone()));
     let s3 = builder.build();
@@ -150,5 +178,5 @@ pub async fn start(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<Embedded
         }
     });
     tracing::info!(%addr, root = %root.display(), "embedded S3 server listening");
-    Ok(EmbeddedS3 { credentials, addr })
+    Ok(EmbeddedS3 { credentials, addr, local })
 }
