@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use futures::TryStreamExt;
 use rand::Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -54,6 +55,9 @@ pub struct AgentClient {
     /// How many uploads run at once.
     pub concurrency: usize,
 }
+
+/// Told how many bytes went out as they go (negative: an attempt that failed, taken back).
+pub type SentBytes = std::sync::Arc<dyn Fn(i64) + Send + Sync>;
 
 /// Which build and node the files belong to.
 #[derive(Debug, Clone)]
@@ -226,16 +230,41 @@ impl AgentClient {
         path: &Path,
         offset: u64,
         len: u64,
-        on_sent: &(dyn Fn(u64) + Sync),
+        on_sent: &SentBytes,
     ) -> anyhow::Result<Option<String>> {
         let what = format!("sending {}", path.display());
         self.retrying(&what, || async {
+            let counted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let result = self.put_once(request, path, offset, len, on_sent, &counted).await;
+            let counted = counted.load(std::sync::atomic::Ordering::Relaxed) as i64;
+            // Whatever this attempt counted is replaced by what it achieved: all or nothing.
+            on_sent(if result.is_ok() { len as i64 - counted } else { -counted });
+            result
+        })
+        .await
+    }
+
+    async fn put_once(
+        &self,
+        request: &SignedRequest,
+        path: &Path,
+        offset: u64,
+        len: u64,
+        on_sent: &SentBytes,
+        counted: &std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> Result<Option<String>, Failure> {
+        {
             let mut file = tokio::fs::File::open(path)
                 .await
                 .with_context(|| format!("{} vanished before it was sent", path.display()))
                 .map_err(Failure::Final)?;
             file.seek(std::io::SeekFrom::Start(offset)).await.map_err(|e| Failure::Final(e.into()))?;
-            let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024);
+            let (on_sent, counted) = (on_sent.clone(), counted.clone());
+            let stream =
+                tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024).inspect_ok(move |chunk| {
+                    counted.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    on_sent(chunk.len() as i64);
+                });
             let mut put = self.http.put(&request.url).header(reqwest::header::CONTENT_LENGTH, len);
             for (name, value) in &request.headers {
                 if !name.eq_ignore_ascii_case("content-length") {
@@ -246,12 +275,10 @@ impl AgentClient {
             let response = result.map_err(classify)?;
             let status = response.status();
             if status.is_success() {
-                on_sent(len);
                 let etag = response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok());
                 return Ok(Some(etag.unwrap_or_default().to_owned()));
             }
             if status == reqwest::StatusCode::PRECONDITION_FAILED {
-                on_sent(len);
                 return Ok(None);
             }
             let body = response.text().await.unwrap_or_default();
@@ -261,8 +288,7 @@ impl AgentClient {
                 body.chars().take(300).collect::<String>()
             );
             Err(if transient_status(status) { Failure::Transient(e) } else { Failure::Final(e) })
-        })
-        .await
+        }
     }
 }
 

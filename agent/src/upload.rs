@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use vitrine_wire::agent::{CompletedPart, FileToStore, MIN_PART_SIZE, UploadDone, UploadPlan};
 
-use super::client::{AgentClient, BuildTarget};
+use super::client::{AgentClient, BuildTarget, SentBytes};
 use super::paths::LocalFile;
 use crate::domain::MAX_ARTIFACT_SIZE;
 
@@ -111,6 +111,7 @@ struct Progress {
     bar: ProgressBar,
     files: usize,
     done_files: AtomicUsize,
+    hashed_files: AtomicUsize,
     done_bytes: AtomicU64,
     total_bytes: u64,
     last_line: std::sync::Mutex<Instant>,
@@ -136,17 +137,33 @@ impl Progress {
             bar,
             files,
             done_files: AtomicUsize::new(0),
+            hashed_files: AtomicUsize::new(0),
             done_bytes: AtomicU64::new(0),
             total_bytes,
             last_line: std::sync::Mutex::new(Instant::now()),
         };
-        progress.bar.set_message(format!("0/{files} files"));
+        progress.bar.set_message(format!("hashing 0/{files} files"));
         progress
     }
 
-    fn sent(&self, bytes: u64) {
-        self.bar.inc(bytes);
-        self.done_bytes.fetch_add(bytes, Ordering::Relaxed);
+    fn sent(&self, bytes: i64) {
+        if bytes >= 0 {
+            self.bar.inc(bytes as u64);
+            self.done_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        } else {
+            self.bar.dec(bytes.unsigned_abs());
+            self.done_bytes.fetch_sub(bytes.unsigned_abs(), Ordering::Relaxed);
+        }
+    }
+
+    /// Files are hashed before anything is planned: say so, or a big file looks stuck.
+    fn hashed(&self) {
+        let hashed = self.hashed_files.fetch_add(1, Ordering::Relaxed) + 1;
+        if hashed < self.files {
+            self.bar.set_message(format!("hashing {hashed}/{} files", self.files));
+        } else {
+            self.bar.set_message(format!("{}/{} files", self.done_files.load(Ordering::Relaxed), self.files));
+        }
     }
 
     fn files_done(&self, n: usize) {
@@ -199,12 +216,13 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
         0
     };
 
-    let hashed = futures::stream::iter(ready).map(|(file, _)| async move {
+    let hashed = futures::stream::iter(ready).map(|(file, _)| async {
         let path = file.local.clone();
         let phase = Instant::now();
         let result =
             tokio::task::spawn_blocking(move || hash_file(&path, part_size)).await.map_err(std::io::Error::other);
         tracing::trace!(path = %file.pretty_path, ms = phase.elapsed().as_millis() as u64, "hashed");
+        progress.hashed();
         match result.and_then(|r| r) {
             Ok((size, sha256, part_sha256)) if size <= MAX_ARTIFACT_SIZE => {
                 Ok(Hashed { file, size, sha256, part_sha256 })
@@ -336,15 +354,19 @@ async fn send(
     slots: &Arc<Semaphore>,
     progress: &Arc<Progress>,
 ) -> anyhow::Result<Option<UploadDone>> {
-    let on_sent = |n: u64| progress.sent(n);
+    let on_sent: SentBytes = {
+        let progress = progress.clone();
+        Arc::new(move |n| progress.sent(n))
+    };
+    let on_sent = &on_sent;
     match plan {
         UploadPlan::Stored { .. } => {
-            progress.sent(size);
+            progress.sent(size as i64);
             Ok(None)
         }
         UploadPlan::Put { upload_id, request, .. } => {
             let _slot = slots.acquire().await.context("upload slots closed")?;
-            client.put_file(request, local, 0, size, &on_sent).await?;
+            client.put_file(request, local, 0, size, on_sent).await?;
             Ok(Some(UploadDone { upload_id: upload_id.clone(), parts: vec![] }))
         }
         UploadPlan::Multipart { upload_id, part_size, parts, .. } => {
@@ -356,7 +378,7 @@ async fn send(
                     let _slot = slots.acquire().await.context("upload slots closed")?;
                     let offset = i as u64 * part_size;
                     let len = (*part_size).min(size - offset);
-                    let etag = client.put_file(request, local, offset, len, &on_sent).await?;
+                    let etag = client.put_file(request, local, offset, len, on_sent).await?;
                     Ok::<_, anyhow::Error>(CompletedPart { part_number: i as i32 + 1, etag: etag.unwrap_or_default() })
                 })
                 .buffer_unordered(parts.len())
