@@ -78,7 +78,7 @@ type Claims = Vec<(Algorithm, String)>;
 
 /// The checksums a client sent in headers, and every algorithm to compute: those plus the one
 /// named by `x-amz-sdk-checksum-algorithm` and those announced for an aws-chunked trailer.
-fn announced(
+fn announced_claims(
     values: [(Algorithm, &Option<String>); 5],
     algorithm: Option<&ChecksumAlgorithm>,
     headers: &HeaderMap,
@@ -100,6 +100,60 @@ fn announced(
 }
 
 /// Checksums that came in an aws-chunked trailer, available once the body was read.
+/// What a PUT or UploadPart input announced about its body (the two inputs share field names,
+/// not a type).
+macro_rules! announced {
+    ($input:expr) => {
+        Announced {
+            checksums: [
+                (Algorithm::Crc32, &$input.checksum_crc32),
+                (Algorithm::Crc32c, &$input.checksum_crc32c),
+                (Algorithm::Sha1, &$input.checksum_sha1),
+                (Algorithm::Sha256, &$input.checksum_sha256),
+                (Algorithm::Crc64Nvme, &$input.checksum_crc64nvme),
+            ],
+            algorithm: $input.checksum_algorithm.as_ref(),
+            content_md5: $input.content_md5.clone(),
+            content_length: $input.content_length,
+        }
+    };
+}
+
+/// What a write (PUT or part) announced about its body.
+struct Announced<'a> {
+    checksums: [(Algorithm, &'a Option<String>); 5],
+    algorithm: Option<&'a ChecksumAlgorithm>,
+    content_md5: Option<String>,
+    content_length: Option<i64>,
+}
+
+impl FsStore {
+    /// Receives a write's body into a temp file, hashing it. Answers the check to run on the
+    /// blocking pool: it refuses the bytes unless their length and every checksum announced
+    /// (headers, aws-chunked trailers, Content-MD5) match, and otherwise yields the temp file
+    /// and the record for `key` (not yet appended or committed).
+    async fn receive(
+        &self,
+        body: Option<StreamingBlob>,
+        announced: Announced<'_>,
+        headers: &HeaderMap,
+        trailers: Option<&TrailingHeaders>,
+    ) -> S3Result<impl FnOnce(&str) -> S3Result<(TempFile, Record)> + Send + 'static> {
+        let (mut claims, algorithms) = announced_claims(announced.checksums, announced.algorithm, headers)?;
+        let hashers = Hashers::new(&algorithms, announced.content_md5.is_some());
+        let limit = announced.content_length.and_then(|n| u64::try_from(n).ok());
+        let spool = Spool::receive(self, body, hashers, limit).await?;
+        claims.extend(trailer_claims(trailers)?);
+        let (content_length, content_md5) = (announced.content_length, announced.content_md5);
+        Ok(move |key: &str| {
+            let (tmp, digests) = spool.finish()?;
+            verify(&digests, &claims, content_length, content_md5.as_deref())?;
+            let record = Record::new(key, &digests, digests.etag());
+            Ok((tmp, record))
+        })
+    }
+}
+
 fn trailer_claims(trailers: Option<&TrailingHeaders>) -> S3Result<Claims> {
     let Some(map) = trailers.and_then(TrailingHeaders::take) else { return Ok(Vec::new()) };
     let mut claims = Vec::new();
@@ -370,28 +424,10 @@ impl S3 for FsStore {
         if mode == Commit::CreateOnly {
             refuse_existing(&dest).await?;
         }
-        let (mut claims, algorithms) = announced(
-            [
-                (Algorithm::Crc32, &input.checksum_crc32),
-                (Algorithm::Crc32c, &input.checksum_crc32c),
-                (Algorithm::Sha1, &input.checksum_sha1),
-                (Algorithm::Sha256, &input.checksum_sha256),
-                (Algorithm::Crc64Nvme, &input.checksum_crc64nvme),
-            ],
-            input.checksum_algorithm.as_ref(),
-            &headers,
-        )?;
-        let hashers = Hashers::new(&algorithms, input.content_md5.is_some());
-        let limit = input.content_length.and_then(|n| u64::try_from(n).ok());
-        let spool = Spool::receive(self, input.body, hashers, limit).await?;
-        claims.extend(trailer_claims(trailing_headers.as_ref())?);
-
-        let (key, content_type, content_md5, content_length) =
-            (input.key, input.content_type, input.content_md5, input.content_length);
+        let check = self.receive(input.body, announced!(input), &headers, trailing_headers.as_ref()).await?;
+        let (key, content_type) = (input.key, input.content_type);
         let record = blocking(move || {
-            let (mut tmp, digests) = spool.finish()?;
-            verify(&digests, &claims, content_length, content_md5.as_deref())?;
-            let mut record = Record::new(&key, &digests, digests.etag());
+            let (mut tmp, mut record) = check(&key)?;
             record.content_type = content_type;
             tmp.append_record(&record).map_err(|e| internal(e, "cannot write the object"))?;
             tmp.commit(&dest, mode, true).map_err(commit_error)?;
@@ -654,27 +690,10 @@ impl S3 for FsStore {
             return Err(s3_error!(InvalidArgument, "part numbers are 1 to 10000"));
         }
         let (dir, _) = self.upload_of(&input.upload_id, &input.bucket, &input.key).await?;
-        let (mut claims, algorithms) = announced(
-            [
-                (Algorithm::Crc32, &input.checksum_crc32),
-                (Algorithm::Crc32c, &input.checksum_crc32c),
-                (Algorithm::Sha1, &input.checksum_sha1),
-                (Algorithm::Sha256, &input.checksum_sha256),
-                (Algorithm::Crc64Nvme, &input.checksum_crc64nvme),
-            ],
-            input.checksum_algorithm.as_ref(),
-            &headers,
-        )?;
-        let hashers = Hashers::new(&algorithms, input.content_md5.is_some());
-        let limit = input.content_length.and_then(|n| u64::try_from(n).ok());
-        let spool = Spool::receive(self, input.body, hashers, limit).await?;
-        claims.extend(trailer_claims(trailing_headers.as_ref())?);
-
-        let (key, content_md5, content_length) = (input.key, input.content_md5, input.content_length);
+        let check = self.receive(input.body, announced!(input), &headers, trailing_headers.as_ref()).await?;
+        let key = input.key;
         let record = blocking(move || {
-            let (mut tmp, digests) = spool.finish()?;
-            verify(&digests, &claims, content_length, content_md5.as_deref())?;
-            let record = Record::new(&key, &digests, digests.etag());
+            let (mut tmp, record) = check(&key)?;
             tmp.append_record(&record).map_err(|e| internal(e, "cannot write the part"))?;
             // The upload directory is never re-created: gone means completed or aborted.
             tmp.commit(&part_path(&dir, n), Commit::Replace, false).map_err(|e| {
