@@ -22,6 +22,7 @@ impl Vitrine {
         let expired_before = now - settings.sweep_grace.as_secs() as i64;
         loop {
             let abandoned = self.db.abandoned_uploads(expired_before, BATCH).await?;
+            let mut removed_now = 0;
             for upload in &abandoned {
                 let removed = match &upload.multipart_id {
                     Some(mp) => self.storage.abort_multipart(&upload.s3_key, mp).await,
@@ -32,12 +33,14 @@ impl Vitrine {
                 match removed {
                     Ok(()) => {
                         self.db.delete_upload(&upload.id).await?;
-                        swept.abandoned_uploads += 1;
+                        removed_now += 1;
                     }
                     Err(e) => tracing::warn!(error = %e, upload = %upload.id, "cannot remove an abandoned upload yet"),
                 }
             }
-            if (abandoned.len() as i64) < BATCH || swept.abandoned_uploads == 0 {
+            swept.abandoned_uploads += removed_now;
+            // A full batch that could not be removed (the store is down) waits for the next sweep.
+            if (abandoned.len() as i64) < BATCH || removed_now == 0 {
                 break;
             }
         }
@@ -45,6 +48,7 @@ impl Vitrine {
         // now that no URL can write it any more (until then it blocks replays).
         loop {
             let receipts = self.db.expired_receipts(expired_before, BATCH).await?;
+            let mut removed_now = 0;
             for (id, upload_key, blob_key) in &receipts {
                 if upload_key != blob_key
                     && let Err(e) = self.storage.delete(upload_key).await
@@ -53,8 +57,9 @@ impl Vitrine {
                     continue;
                 }
                 self.db.delete_upload(id).await?;
+                removed_now += 1;
             }
-            if (receipts.len() as i64) < BATCH {
+            if (receipts.len() as i64) < BATCH || removed_now == 0 {
                 break;
             }
         }
