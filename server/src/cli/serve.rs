@@ -53,6 +53,9 @@ pub struct ServeArgs {
     /// A build whose nodes have not all finished this long after it started is closed as timedout.
     #[arg(long, env = "VITRINE_BUILD_TIMEOUT", default_value = "24h", value_parser = parse_duration)]
     pub build_timeout: Duration,
+    /// Verify every upload by copying and hashing it, even on a store that checks what it is sent.
+    #[arg(long, env = "VITRINE_VERIFY_BY_COPY")]
+    pub verify_by_copy: bool,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -77,6 +80,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             url_ttl: args.upload_url_ttl,
             max_build_artifacts: args.max_build_artifacts,
             build_timeout: args.build_timeout,
+            verify_by_copy: args.verify_by_copy,
             ..UploadSettings::default()
         },
     };

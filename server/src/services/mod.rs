@@ -112,6 +112,9 @@ pub struct UploadSettings {
     /// Files larger than this go up in parts; 0: one PUT each. `None`: by the store (the
     /// embedded one takes whole files, S3 services get parts of 64 MiB).
     pub part_size: Option<u64>,
+    /// Verify every upload by copying it to a key no URL was issued for and hashing the copy,
+    /// even on a store that proved it checks what it is sent.
+    pub verify_by_copy: bool,
 }
 
 impl Default for UploadSettings {
@@ -123,6 +126,7 @@ impl Default for UploadSettings {
             sweep_every: Duration::from_secs(60),
             sweep_grace: Duration::from_secs(3600),
             part_size: None,
+            verify_by_copy: false,
         }
     }
 }

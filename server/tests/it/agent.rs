@@ -59,7 +59,18 @@ async fn storage(app: &TestApp) -> Storage {
 
 #[tokio::test]
 async fn the_store_refuses_other_bytes_and_nothing_unverified_is_listed() {
-    let f = TestApp::with_projects().await;
+    nothing_unverified_is_listed_and_nothing_verified_changes(UploadSettings::default()).await;
+}
+
+/// The path for stores that do not prove what they hold: copy, then hash the copy.
+#[tokio::test]
+async fn verifying_by_copy_lists_the_same_and_keeps_replays_out() {
+    let uploads = UploadSettings { verify_by_copy: true, ..UploadSettings::default() };
+    nothing_unverified_is_listed_and_nothing_verified_changes(uploads).await;
+}
+
+async fn nothing_unverified_is_listed_and_nothing_verified_changes(uploads: UploadSettings) {
+    let f = TestApp::with_projects_and(uploads).await;
     let (app, t) = (&f.app, &f.public_build_token);
     let (status, build) = post(app, t, BUILDS, json!({"branch": "main"})).await;
     assert_eq!(status, 200, "{build}");
