@@ -530,16 +530,18 @@ impl Digests {
     }
 }
 
-/// A request body on its way to a temp file: the async side collects network chunks, a
-/// blocking thread hashes and writes them a batch at a time.
+/// A request body on its way to a temp file, in a pipeline: the async side collects network
+/// chunks into batches, a blocking thread hashes and writes each batch while the next one
+/// arrives, and every [`SYNC_EVERY`] bytes a second blocking task flushes what was written to
+/// disk, so the final `fdatasync` before the commit finds little left to do.
 pub(super) struct Spool {
-    store: FsStore,
-    tmp: Option<TempFile>,
-    pending: Vec<Bytes>,
-    pending_len: usize,
+    tmp: TempFile,
     size: u64,
     hashers: Hashers,
 }
+
+/// Written bytes between background flushes to disk.
+const SYNC_EVERY: u64 = 64 << 20;
 
 impl Spool {
     /// Reads the whole body. Fails early when it grows past `limit` (the announced length).
@@ -549,48 +551,80 @@ impl Spool {
         hashers: Hashers,
         limit: Option<u64>,
     ) -> S3Result<Spool> {
-        let mut spool =
-            Spool { store: store.clone(), tmp: None, pending: Vec::new(), pending_len: 0, size: 0, hashers };
+        let tmp = {
+            let store = store.clone();
+            blocking(move || store.temp().map_err(|e| internal(e, "cannot create a temp file"))).await?
+        };
+        let mut spool = Spool { tmp, size: 0, hashers };
         let Some(mut body) = body else { return Ok(spool) };
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(body_error)?;
-            spool.size += chunk.len() as u64;
-            if let Some(limit) = limit
-                && spool.size > limit
-            {
-                return Err(s3_error!(IncompleteBody, "the body is longer than Content-Length ({limit} bytes)"));
+        let (batches, mut to_write) = tokio::sync::mpsc::channel::<Vec<Bytes>>(2);
+        let writer = tokio::task::spawn_blocking(move || -> io::Result<Spool> {
+            let mut unsynced = 0u64;
+            let mut flushing: Option<std::thread::JoinHandle<io::Result<()>>> = None;
+            while let Some(batch) = to_write.blocking_recv() {
+                for chunk in batch {
+                    spool.hashers.update(&chunk);
+                    spool.tmp.file.write_all(&chunk)?;
+                    unsynced += chunk.len() as u64;
+                }
+                if unsynced >= SYNC_EVERY && flushing.as_ref().is_none_or(|f| f.is_finished()) {
+                    if let Some(done) = flushing.take() {
+                        done.join().map_err(|_| io::Error::other("flush thread panicked"))??;
+                    }
+                    let file = spool.tmp.file.try_clone()?;
+                    flushing = Some(std::thread::spawn(move || file.sync_data()));
+                    unsynced = 0;
+                }
             }
-            spool.pending_len += chunk.len();
-            spool.pending.push(chunk);
-            if spool.pending_len >= BATCH {
-                spool = blocking(move || {
-                    spool.flush().map_err(|e| internal(e, "cannot write the upload"))?;
-                    Ok(spool)
-                })
-                .await?;
+            if let Some(done) = flushing {
+                done.join().map_err(|_| io::Error::other("flush thread panicked"))??;
+            }
+            Ok(spool)
+        });
+        let mut size = 0u64;
+        let mut pending = Vec::new();
+        let mut pending_len = 0usize;
+        let mut failed = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    failed = Some(body_error(e));
+                    break;
+                }
+            };
+            size += chunk.len() as u64;
+            if let Some(limit) = limit
+                && size > limit
+            {
+                failed = Some(s3_error!(IncompleteBody, "the body is longer than Content-Length ({limit} bytes)"));
+                break;
+            }
+            pending_len += chunk.len();
+            pending.push(chunk);
+            if pending_len >= BATCH {
+                pending_len = 0;
+                if batches.send(std::mem::take(&mut pending)).await.is_err() {
+                    break; // the writer stopped: its error is below
+                }
             }
         }
+        if failed.is_none() && !pending.is_empty() {
+            let _ = batches.send(pending).await;
+        }
+        drop(batches);
+        let written = writer.await.map_err(S3Error::internal_error)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let mut spool = written.map_err(|e| internal(e, "cannot write the upload"))?;
+        spool.size = size;
         Ok(spool)
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        let tmp = match &mut self.tmp {
-            Some(tmp) => tmp,
-            None => self.tmp.insert(self.store.temp()?),
-        };
-        for chunk in self.pending.drain(..) {
-            self.hashers.update(&chunk);
-            tmp.file.write_all(&chunk)?;
-        }
-        self.pending_len = 0;
-        Ok(())
-    }
-
-    /// Writes what is left and returns the temp file with the digests (blocking).
-    pub fn finish(mut self) -> S3Result<(TempFile, Digests)> {
-        self.flush().map_err(|e| internal(e, "cannot write the upload"))?;
-        let tmp = self.tmp.take().ok_or_else(|| s3_error!(InternalError, "no temp file"))?;
-        Ok((tmp, self.hashers.finish(self.size)))
+    /// Returns the temp file with the digests (blocking).
+    pub fn finish(self) -> S3Result<(TempFile, Digests)> {
+        Ok((self.tmp, self.hashers.finish(self.size)))
     }
 }
 
