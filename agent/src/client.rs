@@ -3,6 +3,8 @@
 //! retry budget (`--retry-for`) lasts.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -10,6 +12,7 @@ use futures::TryStreamExt;
 use rand::Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use vitrine_wire::agent::{
     CompleteRequest, CompleteResponse, ErrorBody, FileToStore, FinishRequest, Finished, PROTOCOL_HEADER,
@@ -222,21 +225,21 @@ impl AgentClient {
     }
 
     /// PUTs `len` bytes of `path` from `offset` through a presigned request, retrying on
-    /// transient failures; answers the ETag the store gave (`None` when the store says the
-    /// object already exists: an earlier attempt stored it, and the server checks it).
+    /// transient failures. With `hash`, the bytes are hashed as they go out, so the file is
+    /// read once.
     pub async fn put_file(
         &self,
         request: &SignedRequest,
         path: &Path,
-        offset: u64,
-        len: u64,
+        (offset, len): (u64, u64),
+        hash: bool,
         on_sent: &SentBytes,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> anyhow::Result<PutDone> {
         let what = format!("sending {}", path.display());
         self.retrying(&what, || async {
-            let counted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let result = self.put_once(request, path, offset, len, on_sent, &counted).await;
-            let counted = counted.load(std::sync::atomic::Ordering::Relaxed) as i64;
+            let counted = Arc::new(AtomicU64::new(0));
+            let result = self.put_once(request, path, (offset, len), hash, on_sent, &counted).await;
+            let counted = counted.load(Ordering::Relaxed) as i64;
             // Whatever this attempt counted is replaced by what it achieved: all or nothing.
             on_sent(if result.is_ok() { len as i64 - counted } else { -counted });
             result
@@ -248,48 +251,64 @@ impl AgentClient {
         &self,
         request: &SignedRequest,
         path: &Path,
-        offset: u64,
-        len: u64,
+        (offset, len): (u64, u64),
+        hash: bool,
         on_sent: &SentBytes,
-        counted: &std::sync::Arc<std::sync::atomic::AtomicU64>,
-    ) -> Result<Option<String>, Failure> {
-        {
-            let mut file = tokio::fs::File::open(path)
-                .await
-                .with_context(|| format!("{} vanished before it was sent", path.display()))
-                .map_err(Failure::Final)?;
-            file.seek(std::io::SeekFrom::Start(offset)).await.map_err(|e| Failure::Final(e.into()))?;
-            let (on_sent, counted) = (on_sent.clone(), counted.clone());
-            let stream =
-                tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024).inspect_ok(move |chunk| {
-                    counted.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    on_sent(chunk.len() as i64);
-                });
-            let mut put = self.http.put(&request.url).header(reqwest::header::CONTENT_LENGTH, len);
-            for (name, value) in &request.headers {
-                if !name.eq_ignore_ascii_case("content-length") {
-                    put = put.header(name, value);
+        counted: &Arc<AtomicU64>,
+    ) -> Result<PutDone, Failure> {
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .with_context(|| format!("{} vanished before it was sent", path.display()))
+            .map_err(Failure::Final)?;
+        file.seek(std::io::SeekFrom::Start(offset)).await.map_err(|e| Failure::Final(e.into()))?;
+        let hasher = hash.then(|| Arc::new(Mutex::new(Sha256::new())));
+        let stream = {
+            let (on_sent, counted, hasher) = (on_sent.clone(), counted.clone(), hasher.clone());
+            tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024).inspect_ok(move |chunk| {
+                if let Some(hasher) = &hasher {
+                    hasher.lock().unwrap_or_else(|e| e.into_inner()).update(chunk);
                 }
+                counted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                on_sent(chunk.len() as i64);
+            })
+        };
+        let mut put = self.http.put(&request.url).header(reqwest::header::CONTENT_LENGTH, len);
+        for (name, value) in &request.headers {
+            if !name.eq_ignore_ascii_case("content-length") {
+                put = put.header(name, value);
             }
-            let result = put.body(reqwest::Body::wrap_stream(stream)).send().await;
-            let response = result.map_err(classify)?;
-            let status = response.status();
-            if status.is_success() {
-                let etag = response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok());
-                return Ok(Some(etag.unwrap_or_default().to_owned()));
-            }
-            if status == reqwest::StatusCode::PRECONDITION_FAILED {
-                return Ok(None);
-            }
-            let body = response.text().await.unwrap_or_default();
-            let e = anyhow::anyhow!(
-                "the storage refused {} ({status}): {}",
-                path.display(),
-                body.chars().take(300).collect::<String>()
-            );
-            Err(if transient_status(status) { Failure::Transient(e) } else { Failure::Final(e) })
         }
+        let response = put.body(reqwest::Body::wrap_stream(stream)).send().await.map_err(classify)?;
+        let status = response.status();
+        if status.is_success() {
+            let etag = response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok());
+            // The store answered after the whole body, so the hasher saw every byte of it.
+            let sha256 = hasher
+                .filter(|_| counted.load(Ordering::Relaxed) == len)
+                .map(|h| hex::encode(std::mem::take(&mut *h.lock().unwrap_or_else(|e| e.into_inner())).finalize()));
+            return Ok(PutDone { etag: Some(etag.unwrap_or_default().to_owned()), sha256 });
+        }
+        if status == reqwest::StatusCode::PRECONDITION_FAILED {
+            return Ok(PutDone { etag: None, sha256: None });
+        }
+        let body = response.text().await.unwrap_or_default();
+        let e = anyhow::anyhow!(
+            "the storage refused {} ({status}): {}",
+            path.display(),
+            body.chars().take(300).collect::<String>()
+        );
+        Err(if transient_status(status) { Failure::Transient(e) } else { Failure::Final(e) })
     }
+}
+
+/// What a PUT achieved.
+#[derive(Debug)]
+pub struct PutDone {
+    /// The ETag the store gave; `None` when the store says the object already exists (an
+    /// earlier attempt stored it, and the server checks it).
+    pub etag: Option<String>,
+    /// Hex SHA-256 of the bytes sent, when asked for and every byte went out in this attempt.
+    pub sha256: Option<String>,
 }
 
 /// A JSON answer of the server, or its `{"message"}` as the error.

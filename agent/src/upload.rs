@@ -1,7 +1,10 @@
 //! Sends local files to S3 through the URLs the server hands out, then has the server verify
 //! and list them. Files are stat'ed first (a file over the limit is refused before any byte
-//! is sent), hashed in parallel (whole file and, for big files, each part), planned and
-//! confirmed in batches, and sent with bounded concurrency, parts of big files in parallel.
+//! is sent), hashed in parallel (whole file and, for big files in parts, each part), planned
+//! and confirmed in batches, and sent with bounded concurrency, parts of big files in
+//! parallel. Big files that go up in one PUT are hashed while they are sent, when the server
+//! allows it, so they are read once; the server asks for their SHA-256 first only when the
+//! project may keep them already.
 //! A file that fails, fails alone: the rest still go up, and the report says why.
 
 use std::io::Read;
@@ -60,12 +63,31 @@ fn human_bytes(bytes: u64) -> String {
     indicatif::HumanBytes(bytes).to_string()
 }
 
-/// A file ready to declare: its size, SHA-256, and the SHA-256 of each part when it has several.
+/// A file ready to declare: its size, SHA-256 (`None`: hashed while it is sent), and the
+/// SHA-256 of each part when it has several.
 struct Hashed {
     file: LocalFile,
     size: u64,
-    sha256: String,
+    sha256: Option<String>,
     part_sha256: Vec<String>,
+}
+
+impl Hashed {
+    fn declare(&self) -> FileToStore {
+        FileToStore {
+            path: self.file.path.clone(),
+            pretty_path: self.file.pretty_path.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+            part_sha256: self.part_sha256.clone(),
+        }
+    }
+}
+
+/// Hashes a file on the blocking pool: its size, SHA-256 and part SHA-256s.
+async fn hash_blocking(path: &Path, part_size: u64) -> std::io::Result<(u64, String, Vec<String>)> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || hash_file(&path, part_size)).await.map_err(std::io::Error::other)?
 }
 
 /// Reads the file once, hashing the whole and, when `part_size` is not 0, each part.
@@ -209,23 +231,29 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
     let progress = Arc::new(Progress::new(ready.len(), total));
     let slots = Arc::new(Semaphore::new(client.concurrency));
     let hashers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
-    // Ask first how big files go up: in parts (each hashed on its own) or whole.
-    let part_size = if ready.iter().any(|(_, size)| *size > MIN_PART_SIZE) {
-        client.plan(target, Vec::new()).await?.part_size
+    // Ask first how big files go up: in parts (each hashed on its own) or whole, and whether
+    // they may be hashed while they are sent.
+    let (part_size, hash_from) = if ready.iter().any(|(_, size)| *size > MIN_PART_SIZE) {
+        let answer = client.plan(target, Vec::new()).await?;
+        (answer.part_size, answer.hash_while_sending_from)
     } else {
-        0
+        (0, 0)
     };
 
-    let hashed = futures::stream::iter(ready).map(|(file, _)| async {
-        let path = file.local.clone();
+    let progress_ref = &progress;
+    let hashed = futures::stream::iter(ready).map(|(file, size)| async move {
+        let progress = progress_ref;
+        if hash_from > 0 && size >= hash_from && FileToStore::part_count(size, part_size) == 1 {
+            progress.hashed();
+            return Ok(Hashed { file, size, sha256: None, part_sha256: Vec::new() });
+        }
         let phase = Instant::now();
-        let result =
-            tokio::task::spawn_blocking(move || hash_file(&path, part_size)).await.map_err(std::io::Error::other);
+        let result = hash_blocking(&file.local, part_size).await;
         tracing::trace!(path = %file.pretty_path, ms = phase.elapsed().as_millis() as u64, "hashed");
         progress.hashed();
-        match result.and_then(|r| r) {
+        match result {
             Ok((size, sha256, part_sha256)) if size <= MAX_ARTIFACT_SIZE => {
-                Ok(Hashed { file, size, sha256, part_sha256 })
+                Ok(Hashed { file, size, sha256: Some(sha256), part_sha256 })
             }
             Ok((size, ..)) => {
                 Err((file.pretty_path, format!("grew to {size} bytes, over the 3 GiB limit per artifact")))
@@ -236,7 +264,7 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
     let batches = hashed
         .buffered(hashers)
         .chunks(BATCH)
-        .map(|batch| send_batch(client, target, batch, &slots, &progress))
+        .map(|batch| send_batch(client, target, part_size, batch, &slots, &progress))
         .buffer_unordered(BATCHES_IN_FLIGHT)
         .collect::<Vec<_>>()
         .await;
@@ -259,6 +287,7 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
 async fn send_batch(
     client: &AgentClient,
     target: &BuildTarget,
+    part_size: u64,
     batch: Vec<Result<Hashed, (String, String)>>,
     slots: &Arc<Semaphore>,
     progress: &Arc<Progress>,
@@ -274,23 +303,9 @@ async fn send_batch(
     if files.is_empty() {
         return report;
     }
-    let declared = files
-        .iter()
-        .map(|h| FileToStore {
-            path: h.file.path.clone(),
-            pretty_path: h.file.pretty_path.clone(),
-            size: h.size,
-            sha256: h.sha256.clone(),
-            part_sha256: h.part_sha256.clone(),
-        })
-        .collect();
     let phase = Instant::now();
-    let plans = match client.plan(target, declared).await {
-        Ok(plan) if plan.uploads.len() == files.len() => plan.uploads,
-        Ok(_) => {
-            files.iter().for_each(|h| report.fail(&h.file.pretty_path, "the server answered a plan for other files"));
-            return report;
-        }
+    let plans = match plan_batch(client, target, part_size, &mut files).await {
+        Ok(plans) => plans,
         Err(e) => {
             let why = format!("{e:#}");
             files.iter().for_each(|h| report.fail(&h.file.pretty_path, why.clone()));
@@ -302,7 +317,7 @@ async fn send_batch(
     let sizes: std::collections::HashMap<String, u64> =
         files.iter().map(|h| (h.file.pretty_path.clone(), h.size)).collect();
     let sent = futures::stream::iter(files.iter().zip(plans.iter()))
-        .map(|(h, plan)| async move { (h, send(client, plan, &h.file.local, h.size, slots, progress).await) })
+        .map(|(h, plan)| async move { (h, send(client, plan, h, slots, progress).await) })
         .buffer_unordered(client.concurrency)
         .collect::<Vec<_>>()
         .await;
@@ -345,15 +360,53 @@ async fn send_batch(
     report
 }
 
+/// Plans a batch. Files the server wants hashed first (declared without a SHA-256, but the
+/// project may keep them already) are hashed and planned again.
+async fn plan_batch(
+    client: &AgentClient,
+    target: &BuildTarget,
+    part_size: u64,
+    files: &mut [Hashed],
+) -> anyhow::Result<Vec<UploadPlan>> {
+    let mut plans = client.plan(target, files.iter().map(Hashed::declare).collect()).await?.uploads;
+    if plans.len() != files.len() {
+        bail!("the server answered a plan for other files");
+    }
+    let again: Vec<usize> =
+        plans.iter().enumerate().filter(|(_, p)| matches!(p, UploadPlan::HashFirst { .. })).map(|(i, _)| i).collect();
+    if again.is_empty() {
+        return Ok(plans);
+    }
+    for &i in &again {
+        let h = &mut files[i];
+        tracing::debug!(path = %h.file.pretty_path, "the server asked for its SHA-256 first");
+        let (size, sha256, part_sha256) = hash_blocking(&h.file.local, part_size)
+            .await
+            .with_context(|| format!("cannot read {}", h.file.local.display()))?;
+        if size != h.size {
+            bail!("{} changed size while it was being stored", h.file.local.display());
+        }
+        (h.sha256, h.part_sha256) = (Some(sha256), part_sha256);
+    }
+    let replanned = client.plan(target, again.iter().map(|&i| files[i].declare()).collect()).await?.uploads;
+    if replanned.len() != again.len() || replanned.iter().any(|p| matches!(p, UploadPlan::HashFirst { .. })) {
+        bail!("the server answered a plan for other files");
+    }
+    for (i, plan) in again.into_iter().zip(replanned) {
+        plans[i] = plan;
+    }
+    Ok(plans)
+}
+
 /// Sends one file as its plan says; answers what to confirm (`None`: nothing to confirm).
 async fn send(
     client: &AgentClient,
     plan: &UploadPlan,
-    local: &Path,
-    size: u64,
+    file: &Hashed,
     slots: &Arc<Semaphore>,
     progress: &Arc<Progress>,
 ) -> anyhow::Result<Option<UploadDone>> {
+    let (local, size) = (file.file.local.as_path(), file.size);
     let on_sent: SentBytes = {
         let progress = progress.clone();
         Arc::new(move |n| progress.sent(n))
@@ -364,10 +417,23 @@ async fn send(
             progress.sent(size as i64);
             Ok(None)
         }
+        UploadPlan::HashFirst { .. } => bail!("the server asked for this file's SHA-256 twice"),
         UploadPlan::Put { upload_id, request, .. } => {
             let _slot = slots.acquire().await.context("upload slots closed")?;
-            client.put_file(request, local, 0, size, on_sent).await?;
-            Ok(Some(UploadDone { upload_id: upload_id.clone(), parts: vec![] }))
+            let hash = file.sha256.is_none();
+            let put = client.put_file(request, local, (0, size), hash, on_sent).await?;
+            let sha256 = match put.sha256 {
+                Some(sha256) => Some(sha256),
+                // Stored by an attempt whose answer was lost: hash what was meant to be sent.
+                None if hash => {
+                    Some(hash_blocking(local, 0).await.with_context(|| format!("cannot read {}", local.display()))?.1)
+                }
+                None => None,
+            };
+            if hash {
+                tracing::debug!(path = %file.file.pretty_path, "hashed while sent");
+            }
+            Ok(Some(UploadDone { upload_id: upload_id.clone(), sha256, parts: vec![] }))
         }
         UploadPlan::Multipart { upload_id, part_size, parts, .. } => {
             if *part_size == 0 || size.div_ceil(*part_size) != parts.len() as u64 {
@@ -378,15 +444,18 @@ async fn send(
                     let _slot = slots.acquire().await.context("upload slots closed")?;
                     let offset = i as u64 * part_size;
                     let len = (*part_size).min(size - offset);
-                    let etag = client.put_file(request, local, offset, len, on_sent).await?;
-                    Ok::<_, anyhow::Error>(CompletedPart { part_number: i as i32 + 1, etag: etag.unwrap_or_default() })
+                    let put = client.put_file(request, local, (offset, len), false, on_sent).await?;
+                    Ok::<_, anyhow::Error>(CompletedPart {
+                        part_number: i as i32 + 1,
+                        etag: put.etag.unwrap_or_default(),
+                    })
                 })
                 .buffer_unordered(parts.len())
                 .collect::<Vec<_>>()
                 .await;
             let mut done = sent.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
             done.sort_by_key(|p| p.part_number);
-            Ok(Some(UploadDone { upload_id: upload_id.clone(), parts: done }))
+            Ok(Some(UploadDone { upload_id: upload_id.clone(), sha256: None, parts: done }))
         }
     }
 }

@@ -5,12 +5,15 @@
 //! - `POST /builds` [`StartRequest`] → [`Started`]: creates a build of `node_total` nodes, or
 //!   joins `build_num` as node `node_index`.
 //! - `POST /builds/:num/uploads` [`PlanRequest`] → [`PlanResponse`]: the part size the server
-//!   wants (ask with no files first, to hash big files by part), and one [`UploadPlan`] per
-//!   file: `stored` (this project already keeps the content; listed now), `put` (one presigned
-//!   PUT) or `multipart` (one presigned PUT per part). The signed requests fix the size, the
-//!   SHA-256 and `If-None-Match: *`, so the store refuses other bytes and any overwrite.
+//!   wants and the size from which files may be hashed while they are sent (ask with no files
+//!   first), and one [`UploadPlan`] per file: `stored` (this project already keeps the
+//!   content; listed now), `put` (one presigned PUT), `multipart` (one presigned PUT per part)
+//!   or `hash_first` (a file declared without its SHA-256 that the project may keep already:
+//!   declare it again with its SHA-256). The signed requests fix the size, the SHA-256 (when
+//!   declared) and `If-None-Match: *`, so the store refuses other bytes and any overwrite.
 //! - `POST /builds/:num/uploads/complete` [`CompleteRequest`] → [`CompleteResponse`]: the
-//!   server checks what the store holds (size and SHA-256) and only then lists it. Completing
+//!   server checks what the store holds (size and SHA-256, declared with the plan or, for a
+//!   file hashed while it was sent, with the confirmation) and only then lists it. Completing
 //!   an upload that was already listed succeeds again (retries are safe).
 //! - `POST /builds/:num/finish` [`FinishRequest`] → [`Finished`]: this node is done. When all
 //!   `node_total` nodes are, the build is closed: no new artifacts, nodes or status changes.
@@ -23,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{BuildNum, BuildStatus};
 
 /// The agent protocol this code speaks. Bump it when a request or answer changes shape.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// The request header that carries [`PROTOCOL_VERSION`].
 pub const PROTOCOL_HEADER: &str = "vitrine-agent-protocol";
 /// The part size a server uses with stores that keep big objects best in parts (S3 services).
@@ -31,6 +34,9 @@ pub const PROTOCOL_HEADER: &str = "vitrine-agent-protocol";
 pub const PART_SIZE: u64 = 64 * 1024 * 1024;
 /// The smallest part S3 takes (but for the last one): files up to this size never go in parts.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// Files from this size on may be declared without their SHA-256 and hashed while they are
+/// sent, so that they are read once, when the server allows it ([`PlanResponse`]).
+pub const HASH_WHILE_SENDING_FROM: u64 = 16 * 1024 * 1024;
 /// Files per plan or complete request.
 pub const MAX_BATCH: usize = 1000;
 
@@ -62,8 +68,10 @@ pub struct FileToStore {
     pub path: String,
     pub pretty_path: String,
     pub size: u64,
-    /// Hex SHA-256 of the content.
-    pub sha256: String,
+    /// Hex SHA-256 of the content; `None` for a file of at least the server's
+    /// `hash_while_sending_from` that goes up in one PUT: its SHA-256 comes with the confirmation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// Hex SHA-256 of each part, for files larger than the server's part size.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub part_sha256: Vec<String>,
@@ -88,6 +96,10 @@ pub struct PlanResponse {
     /// Files larger than this go up in parts of this size, each with its own SHA-256; 0: every
     /// file goes up in one PUT.
     pub part_size: u64,
+    /// Files of at least this size that go up in one PUT may be declared without their SHA-256
+    /// and hashed while they are sent; 0: every file is declared with its SHA-256.
+    #[serde(default)]
+    pub hash_while_sending_from: u64,
     pub uploads: Vec<UploadPlan>,
 }
 
@@ -104,6 +116,9 @@ pub struct SignedRequest {
 pub enum UploadPlan {
     /// The content is already stored: the artifact is listed, nothing to send.
     Stored { pretty_path: String },
+    /// The file was declared without its SHA-256, and the project may already keep it (or this
+    /// node listed the path with that size): declare it again with its SHA-256.
+    HashFirst { pretty_path: String },
     /// Send the whole file with one PUT.
     Put { pretty_path: String, upload_id: String, request: SignedRequest },
     /// Send the file in parts of `part_size` bytes (the last may be shorter), one PUT each.
@@ -119,6 +134,9 @@ pub struct CompletedPart {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadDone {
     pub upload_id: String,
+    /// Hex SHA-256 of what was sent, for a file declared without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     #[serde(default)]
     pub parts: Vec<CompletedPart>,
 }

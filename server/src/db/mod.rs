@@ -487,6 +487,24 @@ impl Db {
         Ok(found)
     }
 
+    /// Which of `sizes` a verified object of this project has (for files declared without a
+    /// SHA-256: only a size the project keeps can be content it keeps).
+    pub async fn project_blob_sizes(&self, project_id: i64, sizes: &[i64]) -> DbResult<HashSet<i64>> {
+        let mut found = HashSet::new();
+        for chunk in sizes.chunks(500) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT DISTINCT size FROM blobs WHERE project_id = ");
+            q.push_bind(project_id).push(" AND size IN (");
+            let mut list = q.separated(", ");
+            for size in chunk {
+                list.push_bind(*size);
+            }
+            q.push(")");
+            let rows: Vec<(i64,)> = q.build_query_as().fetch_all(&self.pool).await?;
+            found.extend(rows.into_iter().map(|(size,)| size));
+        }
+        Ok(found)
+    }
+
     /// The content (`sha256`, `size`) of the given paths already listed for a node.
     pub async fn listed_contents(
         &self,

@@ -149,6 +149,14 @@ pub struct Upload {
     pub verified_at: Option<i64>,
 }
 
+impl Upload {
+    /// Declared without its SHA-256 (`artifact.sha256` is empty until the confirmation
+    /// brings it): the agent hashed the file while sending it.
+    pub fn hashed_while_sent(&self) -> bool {
+        self.artifact.sha256.is_empty()
+    }
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct UploadRow {
     id: String,

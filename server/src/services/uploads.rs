@@ -7,6 +7,9 @@
 //!   replay; the server then verifies with a HEAD;
 //! - on a store that does not prove this, the server copies the upload to a key no URL was
 //!   issued for and hashes that copy;
+//! - a big file may be declared without its SHA-256, so the agent reads it once and hashes it
+//!   while sending; the confirmation brings the SHA-256, and the server checks it against
+//!   what the store recorded (or against a copy it hashes): still nothing unverified is listed;
 //! - content is reused only within its own project: a plan's answer never depends on what
 //!   another project holds.
 
@@ -19,7 +22,9 @@ use super::{Principal, ServiceError, ServiceResult, Vitrine};
 use crate::db::{Build, NewArtifact, Upload};
 use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug};
 use crate::storage::{StorageError, new_object_key};
-use vitrine_wire::agent::{CompletedPart, FileToStore, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan};
+use vitrine_wire::agent::{
+    CompletedPart, FileToStore, HASH_WHILE_SENDING_FROM, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan,
+};
 
 /// How many uploads one confirmation verifies at once.
 const VERIFY_CONCURRENCY: usize = 32;
@@ -38,9 +43,8 @@ struct Declared {
     part_sha256: Vec<String>,
 }
 
-fn check_file(node: NodeIndex, part_size: u64, file: FileToStore) -> ServiceResult<Declared> {
+fn check_file(node: NodeIndex, part_size: u64, hash_from: u64, file: FileToStore) -> ServiceResult<Declared> {
     let pretty = PrettyPath::try_from(file.pretty_path)?;
-    check_sha256(&file.sha256)?;
     if file.size > MAX_ARTIFACT_SIZE {
         return Err(ServiceError::BadRequest(format!(
             "{pretty} is {} bytes, over the limit of {MAX_ARTIFACT_SIZE} bytes (3 GiB) per artifact",
@@ -48,6 +52,23 @@ fn check_file(node: NodeIndex, part_size: u64, file: FileToStore) -> ServiceResu
         )));
     }
     let parts = FileToStore::part_count(file.size, part_size);
+    let sha256 = match file.sha256 {
+        Some(sha256) => {
+            check_sha256(&sha256)?;
+            sha256
+        }
+        None if hash_from > 0 && file.size >= hash_from && parts == 1 => String::new(),
+        None if hash_from > 0 && parts == 1 => {
+            return Err(ServiceError::BadRequest(format!(
+                "{pretty}: declare its sha256 (only files of at least {hash_from} bytes may be hashed while sent)"
+            )));
+        }
+        None => {
+            return Err(ServiceError::BadRequest(format!(
+                "{pretty}: declare its sha256 (with this server's store, every file is declared with it)"
+            )));
+        }
+    };
     if parts > 1 {
         if file.part_sha256.len() as u64 != parts {
             return Err(ServiceError::BadRequest(format!(
@@ -70,7 +91,7 @@ fn check_file(node: NodeIndex, part_size: u64, file: FileToStore) -> ServiceResu
             path: file.path,
             pretty_path: pretty.into(),
             size: file.size as i64,
-            sha256: file.sha256,
+            sha256,
         },
         part_sha256: file.part_sha256,
     })
@@ -80,6 +101,14 @@ impl Vitrine {
     /// Files larger than this go up in parts; 0: one PUT each.
     pub fn part_size(&self) -> u64 {
         self.settings.uploads.part_size.unwrap_or(PART_SIZE)
+    }
+
+    /// Files of at least this size may be declared without their SHA-256 and hashed while
+    /// they are sent (read once, not twice); 0: never. It takes a store that records the
+    /// SHA-256 of any PUT, or verification by copy, which hashes the copy anyway.
+    pub fn hash_while_sending_from(&self) -> u64 {
+        let g = &self.guarantees;
+        if g.sha256_of_every_put || !g.checked_puts { HASH_WHILE_SENDING_FROM } else { 0 }
     }
 
     /// A build an agent may still add to: running, and this node not finished.
@@ -102,7 +131,9 @@ impl Vitrine {
             return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} files per request")));
         }
         // Validate the whole batch before acting on any of it.
-        let declared = files.into_iter().map(|f| check_file(node, part_size, f)).collect::<ServiceResult<Vec<_>>>()?;
+        let hash_from = self.hash_while_sending_from();
+        let declared =
+            files.into_iter().map(|f| check_file(node, part_size, hash_from, f)).collect::<ServiceResult<Vec<_>>>()?;
 
         let paths: Vec<&str> = declared.iter().map(|d| d.artifact.pretty_path.as_str()).collect();
         let listed = self.db.listed_contents(build.id, node, &paths).await?;
@@ -119,9 +150,16 @@ impl Vitrine {
                 }
             }
         }
-        let contents: Vec<(&str, i64)> =
-            declared.iter().map(|d| (d.artifact.sha256.as_str(), d.artifact.size)).collect();
+        let contents: Vec<(&str, i64)> = declared
+            .iter()
+            .filter(|d| !d.artifact.sha256.is_empty())
+            .map(|d| (d.artifact.sha256.as_str(), d.artifact.size))
+            .collect();
         let kept = self.db.project_blobs(project.id, &contents).await?;
+        // Files declared without a SHA-256: the project may keep one of the same size.
+        let sizes: Vec<i64> =
+            declared.iter().filter(|d| d.artifact.sha256.is_empty()).map(|d| d.artifact.size).collect();
+        let kept_sizes = self.db.project_blob_sizes(project.id, &sizes).await?;
 
         let ttl = self.settings.uploads.url_ttl;
         let expires_at = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
@@ -130,6 +168,15 @@ impl Vitrine {
         let mut uploads = Vec::new();
         for Declared { artifact, part_sha256 } in declared {
             let pretty_path = artifact.pretty_path.clone();
+            if artifact.sha256.is_empty() {
+                let same_size_listed =
+                    listed.get(&artifact.pretty_path).is_some_and(|(_, size)| *size == artifact.size);
+                if same_size_listed || kept_sizes.contains(&artifact.size) {
+                    // Maybe already here: only its SHA-256 can tell, and then nothing is sent.
+                    plans.push(UploadPlan::HashFirst { pretty_path });
+                    continue;
+                }
+            }
             let content = (artifact.sha256.clone(), artifact.size);
             if listed.get(&artifact.pretty_path) == Some(&content) {
                 // Already listed here with this content: a resumed or repeated step.
@@ -145,7 +192,8 @@ impl Vitrine {
             let key = new_object_key();
             let size = artifact.size as u64;
             let multipart_id = if part_sha256.is_empty() {
-                let request = self.storage.presign_put(&key, size, &artifact.sha256, ttl).await?;
+                let sha256 = Some(artifact.sha256.as_str()).filter(|s| !s.is_empty());
+                let request = self.storage.presign_put(&key, size, sha256, ttl).await?;
                 plans.push(UploadPlan::Put { pretty_path, upload_id: upload_id.clone(), request });
                 None
             } else {
@@ -222,6 +270,10 @@ impl Vitrine {
                 if let Err(e) = open_node(build, NodeIndex(upload.artifact.node_index), finished) {
                     return Err(fail(&upload, e));
                 }
+                let mut upload = upload;
+                if let Err(e) = declare_sent_sha256(&mut upload, d.sha256) {
+                    return Err(fail(&upload, e));
+                }
                 match self.verify(&upload, &d.parts).await {
                     Ok(verified) => Ok((upload, Some(verified))),
                     Err(e) => Err(fail(&upload, e)),
@@ -260,7 +312,11 @@ impl Vitrine {
             }
             Err(e) => return Err(e.into()),
         };
-        let trusted = self.guarantees.checked_puts && (!multipart || self.guarantees.whole_multipart_sha256);
+        // The store proves the content when it enforces what was signed and reports the
+        // object's SHA-256 (for a file hashed while sent, only the report counts).
+        let trusted = self.guarantees.checked_puts
+            && (!multipart || self.guarantees.whole_multipart_sha256)
+            && facts.sha256.is_some();
         if trusted && facts.size == a.size as u64 && facts.sha256.as_deref() == Some(a.sha256.as_str()) {
             return Ok(upload.s3_key.clone());
         }
@@ -335,6 +391,29 @@ impl Vitrine {
             a.sha256,
             sha256.unwrap_or("not reported")
         ))
+    }
+}
+
+/// Takes the SHA-256 the confirmation brings for a file hashed while it was sent; for a file
+/// declared with its SHA-256, a confirmation may only repeat it.
+fn declare_sent_sha256(upload: &mut Upload, sent: Option<String>) -> ServiceResult<()> {
+    let a = &mut upload.artifact;
+    match sent {
+        None if a.sha256.is_empty() => Err(ServiceError::BadRequest(format!(
+            "{}: it was declared without its sha256, so the confirmation must bring it",
+            a.pretty_path
+        ))),
+        None => Ok(()),
+        Some(sha256) if a.sha256.is_empty() => {
+            check_sha256(&sha256)?;
+            a.sha256 = sha256;
+            Ok(())
+        }
+        Some(sha256) if sha256 == a.sha256 => Ok(()),
+        Some(sha256) => Err(ServiceError::BadRequest(format!(
+            "{}: confirmed with sha256 {sha256}, but it was declared with {}",
+            a.pretty_path, a.sha256
+        ))),
     }
 }
 

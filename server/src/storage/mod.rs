@@ -64,6 +64,9 @@ pub struct StoreGuarantees {
     /// A completed multipart upload reports the whole object's SHA-256 (not a checksum of
     /// part checksums), so a HEAD proves its content.
     pub whole_multipart_sha256: bool,
+    /// A PUT that carries no SHA-256 checksum still gets its whole SHA-256 recorded and
+    /// reported, so a file hashed while it was sent can be verified with a HEAD.
+    pub sha256_of_every_put: bool,
 }
 
 /// What a HEAD tells about a stored object.
@@ -153,13 +156,14 @@ impl Storage {
         PresigningConfig::expires_in(expires).map_err(s3_err)
     }
 
-    /// A PUT URL that can store exactly `size` bytes hashing to `sha256` (hex), once: the
+    /// A PUT URL that can store exactly `size` bytes hashing to `sha256` (hex; `None`: any
+    /// bytes, verified after the fact), once: the
     /// length, the checksum and `If-None-Match: *` are signed, so the agent must send them.
     pub async fn presign_put(
         &self,
         key: &str,
         size: u64,
-        sha256: &str,
+        sha256: Option<&str>,
         expires: Duration,
     ) -> StorageResult<SignedRequest> {
         let req = self
@@ -168,7 +172,7 @@ impl Storage {
             .bucket(&self.bucket)
             .key(key)
             .content_length(size as i64)
-            .checksum_sha256(sha256_base64(sha256)?)
+            .set_checksum_sha256(sha256.map(sha256_base64).transpose()?)
             .if_none_match("*")
             .presigned(Self::presigning(expires)?)
             .await
@@ -314,7 +318,8 @@ impl Storage {
     }
 
     /// Finds out what the store enforces, with throw-away objects under `probe/`: a PUT with
-    /// a wrong checksum, a second `If-None-Match: *` PUT, and a one-part multipart upload.
+    /// a wrong checksum, a second `If-None-Match: *` PUT, a PUT with no checksum, and a
+    /// one-part multipart upload.
     pub async fn probe(&self) -> StoreGuarantees {
         let key = format!("probe/{}", uuid::Uuid::new_v4().simple());
         let body = b"vitrine store probe";
@@ -342,6 +347,22 @@ impl Storage {
         let _ = self.delete(&key).await;
         let checked_puts = wrong_refused && first && second_refused && reported;
 
+        let plain_key = format!("{key}-plain");
+        let sha256_of_every_put = async {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&plain_key)
+                .body(body.to_vec().into())
+                .send()
+                .await
+                .map_err(s3_err)?;
+            Ok::<_, StorageError>(self.head(&plain_key).await?.sha256.is_some_and(|s| s == sha))
+        }
+        .await
+        .unwrap_or(false);
+        let _ = self.delete(&plain_key).await;
+
         let mp_key = format!("{key}-mp");
         let whole_multipart_sha256 = async {
             let id = self.create_multipart(&mp_key).await?;
@@ -364,7 +385,7 @@ impl Storage {
         .await
         .unwrap_or(false);
         let _ = self.delete(&mp_key).await;
-        let guarantees = StoreGuarantees { checked_puts, whole_multipart_sha256 };
+        let guarantees = StoreGuarantees { checked_puts, whole_multipart_sha256, sha256_of_every_put };
         tracing::info!(?guarantees, "probed what the S3 store enforces");
         guarantees
     }

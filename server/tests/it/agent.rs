@@ -153,6 +153,80 @@ async fn nothing_unverified_is_listed_and_nothing_verified_changes(uploads: Uplo
 }
 
 #[tokio::test]
+async fn files_hashed_while_sent_are_checked_against_what_the_store_holds() {
+    files_hashed_while_sent_are_checked(UploadSettings::default()).await;
+}
+
+#[tokio::test]
+async fn files_hashed_while_sent_are_checked_on_a_copy_too() {
+    files_hashed_while_sent_are_checked(UploadSettings { verify_by_copy: true, ..UploadSettings::default() }).await;
+}
+
+/// A big file declared without its SHA-256: the URL fixes its size and `If-None-Match`, the
+/// confirmation brings the SHA-256, and the server lists it only when the stored bytes match.
+async fn files_hashed_while_sent_are_checked(uploads: UploadSettings) {
+    let f = TestApp::with_projects_and(uploads).await;
+    let (app, t) = (&f.app, &f.public_build_token);
+    post(app, t, BUILDS, json!({"branch": "main"})).await;
+    let from = vitrine_wire::agent::HASH_WHILE_SENDING_FROM;
+    let big: Vec<u8> = (0..from + 3).map(|i| (i % 253) as u8).collect();
+    let unhashed = |path: &str, size: usize| json!({"path": path, "pretty_path": path, "size": size});
+    let (plan_path, complete_path) = (format!("{BUILDS}/1/uploads"), format!("{BUILDS}/1/uploads/complete"));
+    let plan = |files: Value| post(app, t, &plan_path, json!({"node_index": 0, "files": files}));
+    let complete = |upload: &Value, sha: Option<String>| {
+        let done = json!({"uploads": [{"upload_id": upload["upload_id"], "sha256": sha}]});
+        post(app, t, &complete_path, done)
+    };
+
+    let (status, body) = plan(json!([unhashed("small.txt", 10)])).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("small.txt: declare its sha256"), "{body}");
+
+    let (status, answer) = plan(json!([unhashed("big.bin", big.len())])).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["hash_while_sending_from"].as_u64(), Some(from));
+    let upload = answer["uploads"][0].clone();
+    assert_eq!(upload["action"], "put", "{answer}");
+    let request = upload["request"].to_string().to_ascii_lowercase();
+    assert!(request.contains("if-none-match") && request.contains("content-length"), "{request}");
+    // Other bytes of the same size: stored, then refused at confirmation, never listed.
+    let mut other = big.clone();
+    other[7] ^= 1;
+    assert_eq!(put_signed(app, &upload["request"], other.clone()).await.0, 200);
+    let (_, done) = complete(&upload, Some(sha256(&big))).await;
+    let error = done["results"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("do not match"), "{done}");
+    assert!(listed(app, "gh/acme/public-site", 1, None).await.is_empty());
+
+    let (_, answer) = plan(json!([unhashed("big.bin", big.len())])).await;
+    let upload = answer["uploads"][0].clone();
+    assert_eq!(upload["action"], "put", "nothing of this size is kept yet: {answer}");
+    assert_eq!(put_signed(app, &upload["request"], big.clone()).await.0, 200);
+    let (_, done) = complete(&upload, None).await;
+    assert!(done["results"][0]["error"].as_str().unwrap_or_default().contains("must bring it"), "{done}");
+    let (_, done) = complete(&upload, Some("F".repeat(64))).await;
+    assert!(done["results"][0]["error"].as_str().unwrap_or_default().contains("Invalid sha256"), "{done}");
+    for _ in 0..2 {
+        let (_, done) = complete(&upload, Some(sha256(&big))).await;
+        assert_eq!(done["results"][0]["error"], Value::Null, "{done}");
+    }
+    let (status, _) = put_signed(app, &upload["request"], other).await;
+    assert!(status >= 400, "a replayed upload URL was accepted ({status})");
+    let list = listed(app, "gh/acme/public-site", 1, None).await;
+    assert_eq!((list.len(), list[0]["sha256"].as_str()), (1, Some(sha256(&big).as_str())));
+    assert_eq!(app.download(list[0]["url"].as_str().unwrap(), None).await.1, big);
+
+    // The project now keeps a file of this size: only its SHA-256 can tell whether this is it.
+    for path in ["big.bin", "copy.bin"] {
+        let (_, answer) = plan(json!([unhashed(path, big.len())])).await;
+        assert_eq!(answer["uploads"][0]["action"], "hash_first", "{answer}");
+        let (_, answer) = plan(json!([file(path, &big)])).await;
+        assert_eq!(answer["uploads"][0]["action"], "stored", "{answer}");
+    }
+    assert_eq!(listed(app, "gh/acme/public-site", 1, None).await.len(), 2);
+}
+
+#[tokio::test]
 async fn another_projects_content_is_never_reused_even_after_its_urls_expired() {
     let uploads = UploadSettings { url_ttl: Duration::from_secs(1), ..UploadSettings::default() };
     let f = TestApp::with_projects_and(uploads).await;

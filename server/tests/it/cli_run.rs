@@ -297,6 +297,45 @@ async fn large_files_go_up_in_parts_and_come_back_whole() {
 }
 
 #[tokio::test]
+async fn big_files_are_read_once_and_a_second_build_sends_nothing_again() {
+    let f = TestApp::with_projects().await;
+    // 17 MiB, over the size from which files are hashed while they are sent.
+    let script = r#"
+        for i in 1 2 3 4 5 6 7 8 9 a b c d e f g h; do head -c 1048576 /dev/zero | tr '\0' "$i"; done > "$CIRCLE_ARTIFACTS/big.bin"
+        echo small > "$CIRCLE_ARTIFACTS/small.txt"
+        sha256sum "$CIRCLE_ARTIFACTS/big.bin" | cut -d' ' -f1 > "$EXPECTED"
+    "#;
+    let expected = tempfile::NamedTempFile::new().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let env = [("EXPECTED", expected.path().to_str().unwrap()), ("VITRINE_LOG", "vitrine_agent=debug")];
+    let args = ["--", "bash", "-ec", script];
+    let run = || f.app.agent(cwd.path(), &f.public_build_token, "gh/acme/public-site", "run", &args, &env);
+    let first = run().await;
+    assert_ok(&first);
+    assert!(stderr(&first).contains("hashed while sent"), "{}", stderr(&first));
+    assert!(!stderr(&first).contains("SHA-256 first"), "{}", stderr(&first));
+    let second = run().await;
+    assert_ok(&second);
+    assert!(
+        stderr(&second).contains("the server asked for its SHA-256 first"),
+        "the project keeps a file of this size: {}",
+        stderr(&second)
+    );
+    assert!(stderr(&second).contains("(2 already kept, not sent again)"), "{}", stderr(&second));
+
+    let want = std::fs::read_to_string(expected.path()).unwrap().trim().to_owned();
+    for build in [1, 2] {
+        let (_, list) = f.app.get_json(&format!("/api/v1.1/project/gh/acme/public-site/{build}/artifacts"), None).await;
+        let big =
+            list.as_array().unwrap().iter().find(|a| a["pretty_path"].as_str().unwrap().ends_with("/big.bin")).unwrap();
+        assert_eq!((big["size"].as_u64(), big["sha256"].as_str()), (Some(17 << 20), Some(want.as_str())));
+        let (_, bytes) = f.app.download(big["url"].as_str().unwrap(), None).await;
+        use sha2::Digest;
+        assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), want);
+    }
+}
+
+#[tokio::test]
 async fn the_build_gets_a_token_that_only_adds_to_it_while_it_runs() {
     let f = TestApp::with_projects().await;
     let app = &f.app;

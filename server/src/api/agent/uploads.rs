@@ -17,7 +17,11 @@ pub async fn plan_uploads(
     let (slug, num) = path.parse()?;
     let node = NodeIndex::try_from(req.node_index)?;
     let uploads = state.vitrine.plan_uploads(&who, &slug, num, node, req.files).await?;
-    Ok(Json(PlanResponse { part_size: state.vitrine.part_size(), uploads }))
+    Ok(Json(PlanResponse {
+        part_size: state.vitrine.part_size(),
+        hash_while_sending_from: state.vitrine.hash_while_sending_from(),
+        uploads,
+    }))
 }
 
 pub async fn complete_uploads(
