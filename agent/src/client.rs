@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -13,7 +13,7 @@ use rand::Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::{mpsc, oneshot};
 use vitrine_wire::agent::{
     CompleteRequest, CompleteResponse, ErrorBody, FileToStore, FinishRequest, Finished, PROTOCOL_HEADER,
     PROTOCOL_VERSION, PlanRequest, PlanResponse, SignedRequest, StartRequest, Started, UploadDone, UploadOutcome,
@@ -256,18 +256,13 @@ impl AgentClient {
         on_sent: &SentBytes,
         counted: &Arc<AtomicU64>,
     ) -> Result<PutDone, Failure> {
-        let mut file = tokio::fs::File::open(path)
-            .await
+        let file = std::fs::File::open(path)
             .with_context(|| format!("{} vanished before it was sent", path.display()))
             .map_err(Failure::Final)?;
-        file.seek(std::io::SeekFrom::Start(offset)).await.map_err(|e| Failure::Final(e.into()))?;
-        let hasher = hash.then(|| Arc::new(Mutex::new(Sha256::new())));
+        let (chunks, hashed) = read_in_background(file, offset, len, hash);
         let stream = {
-            let (on_sent, counted, hasher) = (on_sent.clone(), counted.clone(), hasher.clone());
-            tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024).inspect_ok(move |chunk| {
-                if let Some(hasher) = &hasher {
-                    hasher.lock().unwrap_or_else(|e| e.into_inner()).update(chunk);
-                }
+            let (on_sent, counted) = (on_sent.clone(), counted.clone());
+            chunks.inspect_ok(move |chunk| {
                 counted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 on_sent(chunk.len() as i64);
             })
@@ -282,11 +277,10 @@ impl AgentClient {
         let status = response.status();
         if status.is_success() {
             let etag = response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok());
-            // The store answered after the whole body, so the hasher saw every byte of it.
-            let sha256 = hasher
-                .filter(|_| counted.load(Ordering::Relaxed) == len)
-                .map(|h| hex::encode(std::mem::take(&mut *h.lock().unwrap_or_else(|e| e.into_inner())).finalize()));
-            return Ok(PutDone { etag: Some(etag.unwrap_or_default().to_owned()), sha256 });
+            let etag = Some(etag.unwrap_or_default().to_owned());
+            // The store answered after the whole body, so the reader hashed every byte of it.
+            let sha256 = if counted.load(Ordering::Relaxed) == len { hashed.await.ok().flatten() } else { None };
+            return Ok(PutDone { etag, sha256 });
         }
         if status == reqwest::StatusCode::PRECONDITION_FAILED {
             return Ok(PutDone { etag: None, sha256: None });
@@ -299,6 +293,59 @@ impl AgentClient {
         );
         Err(if transient_status(status) { Failure::Transient(e) } else { Failure::Final(e) })
     }
+}
+
+/// Bytes read per chunk of a request body.
+const CHUNK: usize = 1 << 20;
+
+/// Reads `len` bytes of `file` from `offset` on a blocking thread, hashing them when asked,
+/// a few chunks ahead of the sender: reading, hashing and sending overlap. The second value
+/// answers the SHA-256 once every byte was read.
+fn read_in_background(
+    mut file: std::fs::File,
+    offset: u64,
+    len: u64,
+    hash: bool,
+) -> (impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static, oneshot::Receiver<Option<String>>) {
+    let (tx, rx) = mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    let (done_tx, done_rx) = oneshot::channel();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Seek};
+        let mut hasher = hash.then(Sha256::new);
+        let mut left = len;
+        if let Err(e) = file.seek(std::io::SeekFrom::Start(offset)) {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        while left > 0 {
+            let mut buf = vec![0u8; CHUNK.min(left as usize)];
+            match file.read(&mut buf) {
+                Ok(0) => {
+                    let e = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file got shorter while it was sent");
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+                Ok(n) => {
+                    buf.truncate(n);
+                    if let Some(h) = &mut hasher {
+                        h.update(&buf);
+                    }
+                    left -= n as u64;
+                    if tx.blocking_send(Ok(buf.into())).is_err() {
+                        return; // the request ended early
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+        let _ = done_tx.send(hasher.map(|h| hex::encode(h.finalize())));
+    });
+    let chunks = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    (chunks, done_rx)
 }
 
 /// What a PUT achieved.
