@@ -3,8 +3,8 @@
 //! retry budget (`--retry-for`) lasts.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -321,7 +321,10 @@ fn read_in_background(
             let mut buf = vec![0u8; CHUNK.min(left as usize)];
             match file.read(&mut buf) {
                 Ok(0) => {
-                    let e = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file got shorter while it was sent");
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file got shorter while it was sent",
+                    );
                     let _ = tx.blocking_send(Err(e));
                     return;
                 }

@@ -29,6 +29,8 @@ pub struct ServeConfig {
     /// An external S3 service; `None` starts the embedded one.
     pub s3: Option<S3Settings>,
     pub database_url: Option<String>,
+    /// Connections kept to PostgreSQL.
+    pub database_pool_size: u32,
     pub site_root: PathBuf,
     pub uploads: UploadSettings,
 }
@@ -41,27 +43,20 @@ pub struct Running {
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// The key that signs reports-origin capabilities: made once, kept in the data dir (0600)
-/// so every server on that data dir accepts the others' links.
-fn report_origin_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("report-origin.key");
-    if let Ok(key) = std::fs::read(&path)
-        && key.len() >= 32
-    {
-        return Ok(key);
-    }
-    let mut key = vec![0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(&key)?;
+/// The key that signs artifacts-origin capabilities, kept in the metadata store so that
+/// every server of the installation accepts the others' links. A key an earlier version kept
+/// in the data dir (`report-origin.key`) is taken over, so links handed out before still work.
+async fn artifacts_origin_key(db: &Db, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let fresh = match std::fs::read(data_dir.join("report-origin.key")) {
+        Ok(key) if key.len() >= 32 => key,
+        _ => {
+            let mut key = vec![0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+            key
+        }
+    };
+    let key = db.shared_key("artifacts-origin", &fresh).await.context("reading the artifacts-origin key")?;
+    anyhow::ensure!(key.len() >= 32, "the artifacts-origin key in the metadata store is too short");
     Ok(key)
 }
 
@@ -103,7 +98,9 @@ async fn embedded_store(cfg: &ServeConfig) -> anyhow::Result<(EmbeddedCredential
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create the data dir {}", cfg.data_dir.display()))?;
-    let db = Db::open(&cfg.data_dir, cfg.database_url.as_deref()).await.context("opening the metadata database")?;
+    let db = Db::open(&cfg.data_dir, cfg.database_url.as_deref(), cfg.database_pool_size)
+        .await
+        .context("opening the metadata database")?;
 
     let (s3_settings, s3_endpoint, local) = match &cfg.s3 {
         Some(s) => (s.clone(), None, None),
@@ -133,7 +130,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .unwrap_or_else(|| format!("http://{}", reports_listener.local_addr().expect("bound")))
         .trim_end_matches('/')
         .to_owned();
-    let reports = ReportOrigin::new(report_origin_key(&cfg.data_dir)?, artifacts_url.clone());
+    let reports = ReportOrigin::new(artifacts_origin_key(&db, &cfg.data_dir).await?, artifacts_url.clone());
 
     let guarantees = if cfg.uploads.verify_by_copy { StoreGuarantees::default() } else { storage.probe().await };
     if !guarantees.checked_puts || !guarantees.whole_multipart_sha256 {

@@ -41,7 +41,7 @@ fn ui_error(e: ServiceError) -> UiError {
 }
 
 fn project_view(p: &Project) -> ProjectView {
-    ProjectView { vcs: p.vcs().short().to_owned(), org: p.org.clone(), repo: p.repo.clone(), public: p.public }
+    ProjectView { vcs: p.vcs.short().to_owned(), org: p.org.clone(), repo: p.repo.clone(), public: p.public }
 }
 
 fn build_view(b: &Build) -> BuildView {
@@ -49,7 +49,7 @@ fn build_view(b: &Build) -> BuildView {
         build_num: b.build_num,
         branch: b.branch.clone(),
         revision: b.revision.clone(),
-        status: b.status().as_str().to_owned(),
+        status: b.status.as_str().to_owned(),
         start_time: iso_time(b.start_time),
         stop_time: b.stop_time.map(iso_time),
         duration_secs: b.stop_time.map(|s| s - b.start_time),

@@ -75,7 +75,7 @@ pub enum MemberCommand {
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.data_dir)?;
-    let db = Db::open(&args.data_dir, args.database_url.as_deref()).await?;
+    let db = Db::open(&args.data_dir, args.database_url.as_deref(), 2).await?;
     let accounts = Accounts { db: &db };
     match args.command {
         AdminCommand::User(UserCommand::Add { name, .. }) => {

@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Metadata database (default: SQLite in the data dir).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Connections kept to PostgreSQL (per server).
+    #[arg(long, env = "VITRINE_DATABASE_POOL_SIZE", default_value_t = crate::db::DEFAULT_POOL_SIZE)]
+    pub database_pool_size: u32,
     /// How long upload URLs handed to agents work (e.g. 30m, 1h).
     #[arg(long, env = "VITRINE_UPLOAD_URL_TTL", default_value = "1h", value_parser = parse_duration)]
     pub upload_url_ttl: Duration,
@@ -75,6 +78,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         artifacts_url: args.artifacts_url,
         s3,
         database_url: args.database_url,
+        database_pool_size: args.database_pool_size,
         site_root: default_site_root(),
         uploads: UploadSettings {
             url_ttl: args.upload_url_ttl,

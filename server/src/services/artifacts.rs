@@ -200,7 +200,7 @@ mod tests {
     use super::*;
 
     fn project() -> Project {
-        Project { id: 1, vcs_type: "github".into(), org: "acme".into(), repo: "widgets".into(), public: true }
+        Project { id: 1, vcs: crate::domain::VcsType::Github, org: "acme".into(), repo: "widgets".into(), public: true }
     }
 
     #[test]

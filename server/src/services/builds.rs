@@ -151,7 +151,7 @@ impl Vitrine {
             Err(e) => return Err(e.into()),
         }
         let build = self.db.build(project.id, num).await?;
-        if build.status() == BuildStatus::Timedout {
+        if build.status == BuildStatus::Timedout {
             return Err(ServiceError::Conflict(format!("Build {num} timed out before node {node} finished")));
         }
         Ok((project, build))

@@ -16,6 +16,9 @@ pub struct Swept {
 impl Vitrine {
     /// One pass of the sweeper.
     pub async fn sweep(&self) -> ServiceResult<Swept> {
+        let Some(_lock) = self.db.try_lock_sweeper().await? else {
+            return Ok(Swept::default()); // another server is sweeping now
+        };
         let settings = &self.settings.uploads;
         let now = chrono::Utc::now().timestamp();
         let mut swept = Swept::default();

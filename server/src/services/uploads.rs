@@ -419,11 +419,11 @@ fn declare_sent_sha256(upload: &mut Upload, sent: Option<String>) -> ServiceResu
 
 /// Whether `node` of `build` may still add artifacts, given the build's finished nodes.
 fn open_node(build: &Build, node: NodeIndex, finished: &HashSet<i64>) -> ServiceResult<()> {
-    if build.status().is_finished() {
+    if build.status.is_finished() {
         return Err(ServiceError::Conflict(format!(
             "Build {} is finished ({}): it takes no more artifacts; a re-run is a new build",
             build.build_num,
-            build.status().as_str()
+            build.status.as_str()
         )));
     }
     if node.0 >= build.parallelism {

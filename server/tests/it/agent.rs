@@ -138,7 +138,7 @@ async fn nothing_unverified_is_listed_and_nothing_verified_changes(uploads: Uplo
     assert_eq!(names, ["copy.txt", "report.txt"]);
 
     // The stored object counts the artifacts that point at it, also when a path is replaced.
-    let db = vitrine::db::Db::open_in(app.data_dir()).await.unwrap();
+    let db = app.db().await;
     assert_eq!(db.blob_refs(&sha256(&declared)).await.unwrap(), 2);
     let other = b"another copy".to_vec();
     let (_, plan) =
@@ -342,7 +342,7 @@ async fn uploads_never_completed_are_swept_with_their_objects() {
     let f = TestApp::with_projects_and(uploads).await;
     let (app, t) = (&f.app, &f.public_build_token);
     let store = storage(app).await;
-    let db = vitrine::db::Db::open_in(app.data_dir()).await.unwrap();
+    let db = app.db().await;
     post(app, t, BUILDS, json!({"branch": "main"})).await;
     let before = store.list_keys("b/").await.unwrap().len();
 

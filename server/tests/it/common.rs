@@ -14,6 +14,22 @@ pub struct TestApp {
     /// A client that does not follow redirects, so the 302s can be checked.
     pub http: reqwest::Client,
     pub running: Running,
+    /// The PostgreSQL database of this server, when the suite runs on PostgreSQL
+    /// (`VITRINE_TEST_POSTGRES`); `None`: SQLite in the data dir.
+    pub database_url: Option<String>,
+}
+
+/// A fresh, empty PostgreSQL database for one test when `VITRINE_TEST_POSTGRES` names a
+/// server (a URL whose user may create databases); `None` otherwise (the test uses SQLite).
+pub async fn test_database() -> Option<String> {
+    use sqlx::Connection;
+    let admin = std::env::var("VITRINE_TEST_POSTGRES").ok().filter(|u| !u.is_empty())?;
+    let name = format!("vitrine_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("VITRINE_TEST_POSTGRES is reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create a test database");
+    conn.close().await.ok();
+    let (base, _) = admin.rsplit_once('/').expect("VITRINE_TEST_POSTGRES ends with /<database>");
+    Some(format!("{base}/{name}"))
 }
 
 /// Credentials set up by [`TestApp::with_projects`].
@@ -41,6 +57,7 @@ impl TestApp {
     /// A server with its own upload limits and timings.
     pub async fn start_with(uploads: UploadSettings) -> TestApp {
         let data = tempfile::tempdir().unwrap();
+        let database_url = test_database().await;
         let config = ServeConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
             data_dir: data.path().to_path_buf(),
@@ -49,13 +66,14 @@ impl TestApp {
             artifacts_addr: "127.0.0.1:0".parse().unwrap(),
             artifacts_url: None,
             s3: None,
-            database_url: None,
+            database_url: database_url.clone(),
+            database_pool_size: 4,
             site_root: data.path().join("site"),
             uploads,
         };
         let running = start(config).await.expect("server starts");
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestApp { url: running.public_url.clone(), data, http, running }
+        TestApp { url: running.public_url.clone(), data, http, running, database_url }
     }
 
     /// A server with a public and a private project, two users and their tokens.
@@ -82,12 +100,18 @@ impl TestApp {
         self.data.path()
     }
 
+    /// The metadata store this server uses, opened on the side.
+    pub async fn db(&self) -> vitrine::db::Db {
+        vitrine::db::Db::open(self.data_dir(), self.database_url.as_deref(), 2).await.unwrap()
+    }
+
     pub async fn admin_stdin(&self, args: &[&str], stdin: &str) -> Output {
         use tokio::io::AsyncWriteExt;
         let mut child = tokio::process::Command::new(BIN)
             .arg("admin")
             .arg("--data-dir")
             .arg(self.data_dir())
+            .args(self.database_url.iter().flat_map(|url| ["--database-url", url.as_str()]))
             .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())

@@ -19,12 +19,13 @@ fn free_port() -> u16 {
 /// `vitrine serve` as its own process, so it can be killed.
 struct ServerProcess {
     args: Vec<String>,
+    database_url: Option<String>,
     url: String,
     child: tokio::process::Child,
 }
 
 impl ServerProcess {
-    async fn start(data: &Path) -> ServerProcess {
+    async fn start(data: &Path, database_url: Option<String>) -> ServerProcess {
         let (port, s3, artifacts) = (free_port(), free_port(), free_port());
         let args = vec![
             "serve".to_owned(),
@@ -37,8 +38,8 @@ impl ServerProcess {
             "--data-dir".to_owned(),
             data.display().to_string(),
         ];
-        let child = spawn_server(&args);
-        let server = ServerProcess { args, url: format!("http://127.0.0.1:{port}"), child };
+        let child = spawn_server(&args, database_url.as_deref());
+        let server = ServerProcess { args, database_url, url: format!("http://127.0.0.1:{port}"), child };
         server.wait_ready().await;
         server
     }
@@ -58,14 +59,15 @@ impl ServerProcess {
         self.child.start_kill().unwrap(); // SIGKILL
         self.child.wait().await.unwrap();
         tokio::time::sleep(down_for).await;
-        self.child = spawn_server(&self.args);
+        self.child = spawn_server(&self.args, self.database_url.as_deref());
         self.wait_ready().await;
     }
 }
 
-fn spawn_server(args: &[String]) -> tokio::process::Child {
+fn spawn_server(args: &[String], database_url: Option<&str>) -> tokio::process::Child {
     tokio::process::Command::new(BIN)
         .args(args)
+        .args(database_url.iter().flat_map(|url| ["--database-url", url]))
         .env("VITRINE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -74,9 +76,16 @@ fn spawn_server(args: &[String]) -> tokio::process::Child {
         .unwrap()
 }
 
-async fn admin(data: &Path, args: &[&str]) -> String {
-    let out =
-        tokio::process::Command::new(BIN).arg("admin").arg("--data-dir").arg(data).args(args).output().await.unwrap();
+async fn admin(server: &ServerProcess, data: &Path, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(BIN)
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(data)
+        .args(server.database_url.iter().flat_map(|url| ["--database-url", url.as_str()]))
+        .args(args)
+        .output()
+        .await
+        .unwrap();
     assert_ok(&out);
     last_line(&out)
 }
@@ -132,9 +141,9 @@ async fn a_server_killed_during_parallel_uploads_loses_nothing() {
     const FILES: usize = 300;
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let mut server = ServerProcess::start(&data).await;
-    admin(&data, &["project", "add", "gh/acme/crash", "--public"]).await;
-    let token = admin(&data, &["project", "token", "gh/acme/crash"]).await;
+    let mut server = ServerProcess::start(&data, test_database().await).await;
+    admin(&server, &data, &["project", "add", "gh/acme/crash", "--public"]).await;
+    let token = admin(&server, &data, &["project", "token", "gh/acme/crash"]).await;
     let r = reqwest::Client::new()
         .post(format!("{}/api/agent/projects/gh/acme/crash/builds", server.url))
         .header("Circle-Token", &token)

@@ -66,7 +66,8 @@ async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
         artifacts_addr: "127.0.0.1:0".parse().unwrap(),
         artifacts_url: None,
         s3: None,
-        database_url: None,
+        database_url: f.app.database_url.clone(),
+        database_pool_size: 4,
         site_root: f.app.data_dir().join("site"),
         uploads: UploadSettings::default(),
     })

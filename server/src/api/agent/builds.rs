@@ -62,8 +62,8 @@ pub async fn finish_build(
     let (project, build) = state.vitrine.finish_node(&who, &slug, num, node, req.status).await?;
     Ok(Json(Finished {
         build_num: build.build_num,
-        status: build.status(),
-        closed: build.status().is_finished(),
+        status: build.status,
+        closed: build.status.is_finished(),
         build_url: state.vitrine.build_page_url(&project, build.build_num),
     }))
 }

@@ -12,7 +12,7 @@ pub fn iso_time(unix: i64) -> String {
 }
 
 fn vcs_url(project: &Project) -> String {
-    let host = match project.vcs() {
+    let host = match project.vcs {
         VcsType::Github => "github.com",
         VcsType::Bitbucket => "bitbucket.org",
     };
@@ -32,7 +32,7 @@ impl ProjectEntry {
         ProjectEntry {
             username: project.org.clone(),
             reponame: project.repo.clone(),
-            vcs_type: project.vcs().as_str(),
+            vcs_type: project.vcs.as_str(),
             vcs_url: vcs_url(project),
         }
     }
@@ -60,8 +60,8 @@ pub struct BuildSummary {
 
 impl BuildSummary {
     pub fn new(public_url: &str, project: &Project, build: &Build) -> Self {
-        let status = build.status();
-        let vcs = project.vcs();
+        let status = build.status;
+        let vcs = project.vcs;
         BuildSummary {
             build_num: build.build_num,
             build_url: format!("{public_url}/{}/{}", project.short_slug(), build.build_num),
