@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit and integration tests (real server, embedded S3, SQLite), then
-# Playwright in Debian's Chromium against a freshly seeded server. Builds once; both stages
-# reuse that build (same release profile, so dependencies compile once).
+# Runs every test: Rust unit and integration tests (real server, embedded S3, SQLite), the
+# integration tests again on PostgreSQL (a throwaway server on loopback), then Playwright in
+# Debian's Chromium against a freshly seeded server. Builds once; every stage reuses that
+# build (same release profile, so dependencies compile once).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -9,21 +10,37 @@ bash scripts/build.sh || exit 1
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-step "Rust tests"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+tmp=$(mktemp -d)
+chmod 755 "$tmp" # PostgreSQL runs as its own user and must reach its data dir
+cleanup() {
+  [ -n "${server:-}" ] && { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; }
+  bash scripts/postgres.sh stop "$tmp/pg/data"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+step "Rust tests (SQLite)"
 # The same LEPTOS_OUTPUT_NAME as cargo-leptos sets, so the leptos crates it built are reused.
-LEPTOS_OUTPUT_NAME=vitrine cargo test --release --workspace 2>&1
+env -u VITRINE_TEST_POSTGRES LEPTOS_OUTPUT_NAME=vitrine cargo test --release --workspace 2>&1
 rust=$?
 
+step "Rust integration tests (PostgreSQL)"
+if pg_url=$(bash scripts/postgres.sh start "$tmp/pg/data" "$(free_port)"); then
+  VITRINE_TEST_POSTGRES=$pg_url LEPTOS_OUTPUT_NAME=vitrine cargo test --release -p vitrine --test it 2>&1
+  pg=$?
+else
+  echo "PostgreSQL did not start" >&2
+  pg=1
+fi
+
 step "Browser tests"
-tmp=$(mktemp -d)
 mkdir -p end2end/test-results
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port) s3port=$(free_port) reports=$(free_port)
 url="http://127.0.0.1:$port"
 bin=$PWD/target/release/vitrine
 "$bin" serve --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$reports" --data-dir "$tmp/data" >end2end/test-results/server.log 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 if ! bash demo/seed.sh "$bin" "$tmp/data" "$url" >"$tmp/seed.log" 2>&1; then
   cat "$tmp/seed.log" end2end/test-results/server.log
@@ -33,4 +50,4 @@ else
   e2e=$?
 fi
 # The server's log stays in end2end/test-results/server.log.
-[ $rust -eq 0 ] && [ $e2e -eq 0 ]
+[ $rust -eq 0 ] && [ $pg -eq 0 ] && [ $e2e -eq 0 ]

@@ -1,4 +1,5 @@
-//! Integration tests: a real `vitrine serve` (embedded S3, SQLite file) on free ports, driven
+//! Integration tests: a real `vitrine serve` (embedded S3; SQLite, or PostgreSQL when
+//! `VITRINE_TEST_POSTGRES` names a server) on free ports, driven
 //! over HTTP and through the real `vitrine` binary. Files mirror the URL tree and commands.
 
 mod agent;
@@ -10,4 +11,6 @@ mod cli_run;
 mod common;
 mod crash;
 mod security;
+mod store;
+mod two_servers;
 mod ui;

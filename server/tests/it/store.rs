@@ -1,0 +1,127 @@
+//! The metadata store itself, on whichever store the suite runs on (SQLite by default,
+//! PostgreSQL with `VITRINE_TEST_POSTGRES`): the queries that the two stores answer in their
+//! own SQL, and the ones that must hold when several servers write at once.
+
+use vitrine::db::{Db, NewArtifact, NewBuild, StoreKind, Upload};
+use vitrine::domain::ProjectSlug;
+
+use crate::common::*;
+
+async fn store() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), test_database().await.as_deref(), 16).await.unwrap();
+    (dir, db)
+}
+
+fn new_build() -> NewBuild {
+    NewBuild { branch: "main".into(), revision: "abc".into(), parallelism: 1 }
+}
+
+/// Lists `paths` in a build, as verified uploads do.
+async fn list(db: &Db, project_id: i64, build_id: i64, paths: &[&str]) {
+    let verified: Vec<(Upload, String)> = paths
+        .iter()
+        .map(|path| {
+            let key = format!("b/{}", uuid::Uuid::new_v4().simple());
+            let artifact = NewArtifact {
+                node_index: 0,
+                path: format!("/tmp/{path}"),
+                pretty_path: (*path).to_owned(),
+                size: 1,
+                sha256: "0".repeat(64),
+                content_type: "text/plain".into(),
+            };
+            let upload = Upload {
+                id: uuid::Uuid::new_v4().simple().to_string(),
+                build_id,
+                artifact,
+                s3_key: key.clone(),
+                multipart_id: None,
+                part_sha256: Vec::new(),
+                expires_at: 0,
+                verified_at: None,
+            };
+            (upload, key)
+        })
+        .collect();
+    db.record_verified(&verified, project_id).await.unwrap();
+}
+
+#[tokio::test]
+async fn build_numbers_stay_unique_when_builds_start_at_once() {
+    let (_dir, db) = store().await;
+    let project = db.insert_project(&"gh/acme/busy".parse::<ProjectSlug>().unwrap(), false).await.unwrap();
+    let starts = (0..40).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move { db.insert_build(project, &new_build()).await.unwrap().build_num })
+    });
+    let mut numbers: Vec<i64> = futures::future::join_all(starts).await.into_iter().map(|n| n.unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn artifact_paths_are_found_by_any_part_in_any_case() {
+    let (_dir, db) = store().await;
+    let project = db.insert_project(&"gh/acme/search".parse::<ProjectSlug>().unwrap(), false).await.unwrap();
+    let build = db.insert_build(project, &new_build()).await.unwrap();
+    let other = db.insert_build(project, &new_build()).await.unwrap();
+    list(
+        &db,
+        project,
+        build.id,
+        &["screens/Home Page.png", "screens/login_page.png", "reports/100%/index.html", "logs/build.log", "a/b/c.txt"],
+    )
+    .await;
+    list(&db, project, other.id, &["screens/other page.png"]).await;
+
+    let found = |needle: &'static str| {
+        let db = db.clone();
+        async move {
+            let hits = db.search_artifacts(build.id, needle, 100).await.unwrap();
+            hits.into_iter().map(|a| a.pretty_path).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("page").await, ["screens/Home Page.png", "screens/login_page.png"], "any case, this build only");
+    assert_eq!(found("PAGE.PNG").await, ["screens/Home Page.png", "screens/login_page.png"]);
+    assert_eq!(found("_page").await, ["screens/login_page.png"], "`_` is a character, not a wildcard");
+    assert_eq!(found("100%").await, ["reports/100%/index.html"], "`%` is a character, not a wildcard");
+    assert_eq!(found("log").await, ["logs/build.log", "screens/login_page.png"], "one row per artifact");
+    assert_eq!(found("c.").await, ["a/b/c.txt"], "needles shorter than a trigram still match");
+    assert!(found("zzz").await.is_empty());
+    assert!(found("\"").await.is_empty(), "a quote is only a character");
+    assert_eq!(db.search_artifacts(build.id, "page", 1).await.unwrap().len(), 1, "the limit holds");
+}
+
+#[tokio::test]
+async fn one_server_sweeps_at_a_time() {
+    let (_dir, db) = store().await;
+    let first = db.try_lock_sweeper().await.unwrap();
+    assert!(first.is_some());
+    let second = db.try_lock_sweeper().await.unwrap();
+    match db.kind() {
+        // Another connection, as another server would hold it.
+        StoreKind::Postgres => assert!(second.is_none(), "the sweeper lock is taken"),
+        // One SQLite file belongs to one server: nothing to share.
+        StoreKind::Sqlite => assert!(second.is_some()),
+    }
+    drop((first, second));
+    // Released with its transaction, so another sweep can run.
+    let mut again = None;
+    for _ in 0..50 {
+        again = db.try_lock_sweeper().await.unwrap();
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(again.is_some(), "the lock is released once its holder is gone");
+}
+
+#[tokio::test]
+async fn every_server_gets_the_first_servers_key() {
+    let (_dir, db) = store().await;
+    assert_eq!(db.shared_key("artifacts-origin", &[1; 32]).await.unwrap(), vec![1; 32]);
+    assert_eq!(db.shared_key("artifacts-origin", &[2; 32]).await.unwrap(), vec![1; 32]);
+    assert_eq!(db.shared_key("other", &[3; 32]).await.unwrap(), vec![3; 32], "keys are kept by name");
+}

@@ -1,0 +1,150 @@
+//! Two `vitrine serve` on one metadata store and one S3 store, as behind a load balancer:
+//! whatever one server did, the other answers at once. On PostgreSQL when the suite runs on
+//! it (`VITRINE_TEST_POSTGRES`); otherwise both share one SQLite file.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vitrine::serve::{Running, ServeConfig, start};
+use vitrine::storage::embedded::read_env_file;
+use vitrine_wire::agent::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+
+use crate::common::*;
+
+/// A second server beside `first`: its own data dir and ports, the first one's metadata store
+/// and (embedded) S3 store.
+async fn second_server(first: &TestApp, uploads: UploadSettings) -> (tempfile::TempDir, Running) {
+    let data = tempfile::tempdir().unwrap();
+    let database_url = first
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", first.data_dir().join("vitrine.db").display()));
+    let s3 = read_env_file(first.data_dir()).expect("the first server's embedded store").settings();
+    let running = start(ServeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.path().to_path_buf(),
+        public_url: None,
+        embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
+        artifacts_addr: "127.0.0.1:0".parse().unwrap(),
+        artifacts_url: None,
+        s3: Some(s3),
+        database_url: Some(database_url),
+        database_pool_size: 4,
+        site_root: data.path().join("site"),
+        uploads,
+    })
+    .await
+    .expect("the second server starts on the first one's stores");
+    (data, running)
+}
+
+async fn status(http: &reqwest::Client, url: String, token: Option<&str>, cookie: Option<&str>) -> u16 {
+    let mut request = http.get(url);
+    if let Some(token) = token {
+        request = request.header("Circle-Token", token);
+    }
+    if let Some(cookie) = cookie {
+        request = request.header("Cookie", cookie);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn two_servers_on_one_store_agree_on_everything() {
+    let uploads = UploadSettings {
+        url_ttl: Duration::from_secs(3),
+        sweep_every: Duration::from_millis(200),
+        sweep_grace: Duration::ZERO,
+        ..UploadSettings::default()
+    };
+    let f = TestApp::with_projects_and(uploads.clone()).await;
+    let (a, http) = (&f.app, &f.app.http);
+    let (_data, b) = second_server(a, uploads).await;
+    let (a_url, b_url) = (a.url.clone(), b.public_url.clone());
+    assert_ne!(a_url, b_url);
+
+    // Builds started on both at once get numbers no other build has.
+    let starts = (0..16).map(|i| {
+        let url = if i % 2 == 0 { &a_url } else { &b_url };
+        http.post(format!("{url}/api/agent/projects/gh/acme/secret/builds"))
+            .header("Circle-Token", &f.private_build_token)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .json(&json!({"branch": "main"}))
+            .send()
+    });
+    let mut numbers = Vec::new();
+    for r in futures::future::join_all(starts).await {
+        let r = r.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        numbers.push(r.json::<Value>().await.unwrap()["build_num"].as_i64().unwrap());
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=16).collect::<Vec<_>>());
+
+    // An upload through one is listed and served by the other at once.
+    let script = r#"
+        mkdir -p "$CIRCLE_ARTIFACTS/report"
+        echo '<a href="two.html">two</a>' > "$CIRCLE_ARTIFACTS/report/index.html"
+        echo 'two' > "$CIRCLE_ARTIFACTS/report/two.html"
+    "#;
+    assert_ok(&a.run_build(&f.private_build_token, "gh/acme/secret", "main", script).await);
+    let listing = format!("{b_url}/api/v1.1/project/gh/acme/secret/17/artifacts");
+    let (_, list) = {
+        let r = http.get(&listing).header("Circle-Token", &f.member_token).send().await.unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    let two = list.as_array().unwrap().iter().find(|x| x["pretty_path"].as_str().unwrap().ends_with("two.html"));
+    let route = two.unwrap()["url"].as_str().unwrap().to_owned();
+    assert!(route.starts_with(&b_url), "{route}");
+
+    // A capability handed out by one server opens on the other's artifacts origin.
+    let r = http.get(&route).header("Circle-Token", &f.member_token).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&b.artifacts_url), "{location}");
+    let on_a = location.replacen(&b.artifacts_url, &a.running.artifacts_url, 1);
+    assert_ne!(on_a, location);
+    let page = reqwest::get(&on_a).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200, "{on_a}");
+    assert_eq!(page.text().await.unwrap(), "two\n");
+
+    // A session made on one works on the other, and ends on both.
+    let form = [("username", "alice"), ("password", "alice-password"), ("next", "")];
+    let r = http.post(format!("{a_url}/api/login")).form(&form).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert_eq!(status(http, listing.clone(), None, Some(&cookie)).await, 200);
+    assert_eq!(status(http, format!("{b_url}/gh/acme/secret/17"), None, Some(&cookie)).await, 200);
+    http.get(format!("{b_url}/logout")).header("Cookie", &cookie).send().await.unwrap();
+    let on_a_listing = format!("{a_url}/api/v1.1/project/gh/acme/secret/17/artifacts");
+    assert_eq!(status(http, on_a_listing.clone(), None, Some(&cookie)).await, 404, "signed out everywhere");
+
+    // A token works on both; revoked, it works on neither, at once.
+    let token = last_line(&a.admin(&["token", "create", "alice"]).await);
+    assert_eq!(status(http, listing.clone(), Some(&token), None).await, 200);
+    assert_eq!(status(http, on_a_listing.clone(), Some(&token), None).await, 200);
+    a.admin(&["token", "revoke", &token]).await;
+    assert_eq!(status(http, listing.clone(), Some(&token), None).await, 401);
+    assert_eq!(status(http, on_a_listing, Some(&token), None).await, 401);
+
+    // Both sweep; an upload planned on one and never sent is removed once, by one of them.
+    let db = a.db().await;
+    let plan =
+        json!({"node_index": 0, "files": [{"path": "x", "pretty_path": "x", "size": 1, "sha256": "0".repeat(64)}]});
+    let r = http
+        .post(format!("{b_url}/api/agent/projects/gh/acme/secret/builds/1/uploads"))
+        .header("Circle-Token", &f.private_build_token)
+        .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(db.pending_upload_count().await.unwrap(), 1);
+    let mut waited = Duration::ZERO;
+    while db.pending_upload_count().await.unwrap() > 0 && waited < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waited += Duration::from_millis(200);
+    }
+    assert_eq!(db.pending_upload_count().await.unwrap(), 0, "the abandoned upload was swept");
+}
