@@ -35,6 +35,13 @@ pub enum AdminCommand {
     /// Who may see a private project.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Copy this SQLite store (users, tokens, sessions, projects, builds, artifacts, uploads,
+    /// keys) into an empty PostgreSQL database; then serve with DATABASE_URL set to it.
+    Migrate {
+        /// The PostgreSQL database to fill: postgres://user:password@host/database
+        #[arg(long, value_name = "POSTGRES_URL")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +85,13 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     let db = Db::open(&args.data_dir, args.database_url.as_deref(), 2).await?;
     let accounts = Accounts { db: &db };
     match args.command {
+        AdminCommand::Migrate { to } => {
+            let copied = db.copy_to_postgres(&to).await?;
+            for (table, rows) in copied {
+                println!("{table:>16}: {rows} row(s)");
+            }
+            println!("Copied into PostgreSQL. Serve with DATABASE_URL set to it; the S3 store stays as it is.");
+        }
         AdminCommand::User(UserCommand::Add { name, .. }) => {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;

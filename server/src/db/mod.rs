@@ -5,6 +5,7 @@
 //! for both (`queries.rs`); sqlx rows are mapped to the models at this boundary (`rows.rs`),
 //! and every store error is one of [`DbError`]'s three kinds. Services see [`Db`] only.
 
+mod copy;
 mod models;
 mod postgres;
 mod queries;
@@ -186,14 +187,17 @@ pub enum StoreKind {
 
 /// The services' handle on the metadata store: cheap to clone, one pool behind it.
 #[derive(Clone)]
-pub struct Db {
-    store: Arc<dyn MetaStore>,
-    kind: StoreKind,
+pub struct Db(Backend);
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<sqlite::SqliteStore>),
+    Postgres(Arc<postgres::PgStore>),
 }
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("Db").field("kind", &self.kind()).finish_non_exhaustive()
     }
 }
 
@@ -201,7 +205,10 @@ impl std::ops::Deref for Db {
     type Target = dyn MetaStore;
 
     fn deref(&self) -> &Self::Target {
-        &*self.store
+        match &self.0 {
+            Backend::Sqlite(s) => &**s,
+            Backend::Postgres(p) => &**p,
+        }
     }
 }
 
@@ -211,7 +218,7 @@ pub const DEFAULT_POOL_SIZE: u32 = 16;
 impl Db {
     /// Opens (creating if needed) `vitrine.db` in `data_dir` and applies migrations.
     pub async fn open_in(data_dir: &Path) -> anyhow::Result<Db> {
-        Ok(Db { store: Arc::new(sqlite::SqliteStore::open_in(data_dir).await?), kind: StoreKind::Sqlite })
+        Ok(Db(Backend::Sqlite(Arc::new(sqlite::SqliteStore::open_in(data_dir).await?))))
     }
 
     /// The store `DATABASE_URL` names, or SQLite in the data dir when it is unset. PostgreSQL
@@ -220,10 +227,10 @@ impl Db {
         match database_url {
             None | Some("") => Db::open_in(data_dir).await,
             Some(url) if url.starts_with("sqlite:") => {
-                Ok(Db { store: Arc::new(sqlite::SqliteStore::open_url(url).await?), kind: StoreKind::Sqlite })
+                Ok(Db(Backend::Sqlite(Arc::new(sqlite::SqliteStore::open_url(url).await?))))
             }
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Ok(Db { store: Arc::new(postgres::PgStore::open(url, pool_size).await?), kind: StoreKind::Postgres })
+                Ok(Db(Backend::Postgres(Arc::new(postgres::PgStore::open(url, pool_size).await?))))
             }
             Some(_) => anyhow::bail!(
                 "DATABASE_URL must start with postgres:// (PostgreSQL) or sqlite: (a SQLite file); \
@@ -233,6 +240,19 @@ impl Db {
     }
 
     pub fn kind(&self) -> StoreKind {
-        self.kind
+        match self.0 {
+            Backend::Sqlite(_) => StoreKind::Sqlite,
+            Backend::Postgres(_) => StoreKind::Postgres,
+        }
+    }
+
+    /// Copies everything this SQLite store holds into the empty PostgreSQL database at
+    /// `url` (migrating it first): `vitrine admin migrate --to`. Answers rows copied per table.
+    pub async fn copy_to_postgres(&self, url: &str) -> anyhow::Result<Vec<(&'static str, u64)>> {
+        let Backend::Sqlite(from) = &self.0 else {
+            anyhow::bail!("this metadata store is PostgreSQL already; `migrate --to` copies a SQLite store");
+        };
+        let to = postgres::PgStore::open(url, 4).await?;
+        copy::sqlite_to_postgres(&from.pool, &to.pool).await
     }
 }

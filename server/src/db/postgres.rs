@@ -14,7 +14,7 @@ use super::*;
 const SWEEPER_LOCK: i64 = 0x7669_7472_696e_6500;
 
 pub(super) struct PgStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
 }
 
 impl PgStore {

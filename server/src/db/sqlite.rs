@@ -13,7 +13,7 @@ use super::rows::*;
 use super::*;
 
 pub(super) struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteStore {

@@ -56,8 +56,12 @@ impl TestApp {
 
     /// A server with its own upload limits and timings.
     pub async fn start_with(uploads: UploadSettings) -> TestApp {
+        TestApp::start_on(uploads, test_database().await).await
+    }
+
+    /// A server on the given metadata store (`None`: SQLite in its data dir).
+    pub async fn start_on(uploads: UploadSettings, database_url: Option<String>) -> TestApp {
         let data = tempfile::tempdir().unwrap();
-        let database_url = test_database().await;
         let config = ServeConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
             data_dir: data.path().to_path_buf(),
@@ -83,7 +87,12 @@ impl TestApp {
 
     /// [`TestApp::with_projects`] with its own upload limits and timings.
     pub async fn with_projects_and(uploads: UploadSettings) -> Fixture {
-        let app = TestApp::start_with(uploads).await;
+        TestApp::with_projects_on(uploads, test_database().await).await
+    }
+
+    /// [`TestApp::with_projects`] on the given metadata store (`None`: SQLite).
+    pub async fn with_projects_on(uploads: UploadSettings, database_url: Option<String>) -> Fixture {
+        let app = TestApp::start_on(uploads, database_url).await;
         app.admin(&["project", "add", "gh/acme/public-site", "--public"]).await;
         app.admin(&["project", "add", "gh/acme/secret"]).await;
         app.admin_stdin(&["user", "add", "alice", "--password-stdin"], "alice-password\n").await;
@@ -98,6 +107,32 @@ impl TestApp {
 
     pub fn data_dir(&self) -> &Path {
         self.data.path()
+    }
+
+    /// A second server beside this one: its own data dir and ports, on `database_url` (by
+    /// default this server's metadata store) and this server's embedded S3 store.
+    pub async fn beside(&self, database_url: Option<String>, uploads: UploadSettings) -> (TempDir, Running) {
+        let data = tempfile::tempdir().unwrap();
+        let database_url = database_url
+            .or_else(|| self.database_url.clone())
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir().join("vitrine.db").display()));
+        let s3 = vitrine::storage::embedded::read_env_file(self.data_dir()).expect("an embedded store").settings();
+        let running = start(ServeConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data.path().to_path_buf(),
+            public_url: None,
+            embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
+            artifacts_addr: "127.0.0.1:0".parse().unwrap(),
+            artifacts_url: None,
+            s3: Some(s3),
+            database_url: Some(database_url),
+            database_pool_size: 4,
+            site_root: data.path().join("site"),
+            uploads,
+        })
+        .await
+        .expect("a second server starts on this one's stores");
+        (data, running)
     }
 
     /// The metadata store this server uses, opened on the side.

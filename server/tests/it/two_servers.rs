@@ -5,38 +5,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vitrine::serve::{Running, ServeConfig, start};
-use vitrine::storage::embedded::read_env_file;
 use vitrine_wire::agent::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 
 use crate::common::*;
-
-/// A second server beside `first`: its own data dir and ports, the first one's metadata store
-/// and (embedded) S3 store.
-async fn second_server(first: &TestApp, uploads: UploadSettings) -> (tempfile::TempDir, Running) {
-    let data = tempfile::tempdir().unwrap();
-    let database_url = first
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", first.data_dir().join("vitrine.db").display()));
-    let s3 = read_env_file(first.data_dir()).expect("the first server's embedded store").settings();
-    let running = start(ServeConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.path().to_path_buf(),
-        public_url: None,
-        embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
-        artifacts_addr: "127.0.0.1:0".parse().unwrap(),
-        artifacts_url: None,
-        s3: Some(s3),
-        database_url: Some(database_url),
-        database_pool_size: 4,
-        site_root: data.path().join("site"),
-        uploads,
-    })
-    .await
-    .expect("the second server starts on the first one's stores");
-    (data, running)
-}
 
 async fn status(http: &reqwest::Client, url: String, token: Option<&str>, cookie: Option<&str>) -> u16 {
     let mut request = http.get(url);
@@ -59,7 +30,7 @@ async fn two_servers_on_one_store_agree_on_everything() {
     };
     let f = TestApp::with_projects_and(uploads.clone()).await;
     let (a, http) = (&f.app, &f.app.http);
-    let (_data, b) = second_server(a, uploads).await;
+    let (_data, b) = a.beside(None, uploads).await;
     let (a_url, b_url) = (a.url.clone(), b.public_url.clone());
     assert_ne!(a_url, b_url);
 
