@@ -1,6 +1,7 @@
 //! Vitrine: a self-hosted, CircleCI-compatible home for CI build artifacts.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod db;
@@ -11,3 +12,4 @@ pub mod serve;
 pub mod services;
 pub mod storage;
 pub mod ui;
+pub mod urls;

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,29 +12,15 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
-use vitrine_app::api::backend::{Backend, UiBackend, clear_session_cookie, session_from_headers};
+use vitrine_app::api::backend::{Backend, clear_session_cookie, session_from_headers};
 use vitrine_app::{App, shell};
 
 use crate::api::{agent, v1_1, v2};
+use crate::app::AppState;
 use crate::error::ApiError;
-use crate::services::Vitrine;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub vitrine: Vitrine,
-    pub leptos_options: LeptosOptions,
-    pub ui: std::sync::Arc<dyn UiBackend>,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
 
 pub fn router(state: AppState) -> Router {
-    const PROJECT: &str = "/api/v1.1/project/{vcs}/{org}/{repo}";
-    const AGENT: &str = "/api/agent/projects/{vcs}/{org}/{repo}/builds";
+    use crate::urls::{AGENT_BUILDS as AGENT, API_PROJECT as PROJECT};
     let agent_api = Router::new()
         .route(AGENT, post(agent::builds::start_build))
         .route(&format!("{AGENT}/{{build_num}}/uploads"), post(agent::uploads::plan_uploads))

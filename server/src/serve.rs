@@ -8,9 +8,10 @@ use anyhow::Context;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
+use crate::app::AppState;
 use crate::db::Db;
-use crate::router::{AppState, router};
-use crate::services::report_origin::ReportOrigin;
+use crate::router::router;
+use crate::services::artifacts_origin::ArtifactsOrigin;
 use crate::services::{Settings, UploadSettings, Vitrine};
 use crate::storage::embedded::{self, EmbeddedCredentials, LocalStore};
 use crate::storage::{S3Settings, Storage, StoreGuarantees};
@@ -23,7 +24,7 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub public_url: Option<String>,
     pub embedded_s3_addr: SocketAddr,
-    /// Where the reports origin listens (HTML reports, SVG), and the URL browsers reach it at.
+    /// Where the artifacts origin listens (HTML reports, SVG), and the URL browsers reach it at.
     pub artifacts_addr: SocketAddr,
     pub artifacts_url: Option<String>,
     /// An external S3 service; `None` starts the embedded one.
@@ -121,16 +122,16 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let public_url =
         cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
 
-    let reports_listener = TcpListener::bind(cfg.artifacts_addr)
+    let artifacts_listener = TcpListener::bind(cfg.artifacts_addr)
         .await
-        .with_context(|| format!("cannot listen on {} for the reports origin", cfg.artifacts_addr))?;
+        .with_context(|| format!("cannot listen on {} for the artifacts origin", cfg.artifacts_addr))?;
     let artifacts_url = cfg
         .artifacts_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", reports_listener.local_addr().expect("bound")))
+        .unwrap_or_else(|| format!("http://{}", artifacts_listener.local_addr().expect("bound")))
         .trim_end_matches('/')
         .to_owned();
-    let reports = ReportOrigin::new(artifacts_origin_key(&db, &cfg.data_dir).await?, artifacts_url.clone());
+    let artifacts_origin = ArtifactsOrigin::new(artifacts_origin_key(&db, &cfg.data_dir).await?, artifacts_url.clone());
 
     let guarantees = if cfg.uploads.verify_by_copy { StoreGuarantees::default() } else { storage.probe().await };
     if !guarantees.checked_puts || !guarantees.whole_multipart_sha256 {
@@ -145,12 +146,12 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let by_store = if cfg.s3.is_none() { 0 } else { vitrine_wire::agent::PART_SIZE };
     uploads.part_size = Some(uploads.part_size.unwrap_or(by_store));
     let settings = Settings { public_url: public_url.clone(), uploads };
-    let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), reports };
+    let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), artifacts_origin };
     vitrine.spawn_sweeper();
-    let reports_app = crate::api::reports::router(vitrine.clone());
+    let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone());
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(reports_listener, reports_app).await {
-            tracing::error!(error = %e, "reports origin stopped");
+        if let Err(e) = axum::serve(artifacts_listener, artifacts_app).await {
+            tracing::error!(error = %e, "artifacts origin stopped");
         }
     });
     let leptos_options = LeptosOptions::builder()

@@ -8,8 +8,8 @@ use vitrine_app::api::{ArtifactView, BuildPageData, BuildView, ProjectBuilds, Pr
 use crate::api::v1_1::views::iso_time;
 use crate::db::{Build, Project};
 use crate::domain::{BuildNum, BuildRef, ProjectSlug};
-use crate::services::artifacts::artifact_route;
 use crate::services::{Principal, ServiceError, Vitrine};
+use crate::urls::artifact_route;
 
 pub struct UiService {
     vitrine: Vitrine,

@@ -1,7 +1,7 @@
 //! HTTP handlers: parse, authorize (through the services), call, shape the JSON.
 
 pub mod agent;
-pub mod reports;
+pub mod artifacts_origin;
 pub mod v1_1;
 pub mod v2;
 

@@ -5,8 +5,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use base64::Engine;
 
+use crate::app::AppState;
 use crate::error::ApiError;
-use crate::router::AppState;
 use crate::services::Principal;
 
 /// The token a request carries, if any, in CircleCI's three forms (and `Bearer`).

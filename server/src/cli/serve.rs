@@ -25,10 +25,10 @@ pub struct ServeArgs {
     /// Address of the embedded S3 server, used when no --s3-endpoint is given.
     #[arg(long, env = "VITRINE_EMBEDDED_S3_ADDR", default_value = "127.0.0.1:3900")]
     pub embedded_s3_addr: SocketAddr,
-    /// Address of the reports origin, which serves HTML reports apart from the app.
+    /// Address of the artifacts origin, which serves HTML reports apart from the app.
     #[arg(long, env = "VITRINE_ARTIFACTS_ADDR", default_value = "127.0.0.1:3001")]
     pub artifacts_addr: SocketAddr,
-    /// The URL browsers reach the reports origin at (default: http://ARTIFACTS_ADDR).
+    /// The URL browsers reach the artifacts origin at (default: http://ARTIFACTS_ADDR).
     #[arg(long, env = "VITRINE_ARTIFACTS_URL")]
     pub artifacts_url: Option<String>,
     /// An S3 service to use instead of the embedded one.

@@ -2,45 +2,13 @@
 
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-
-use super::report_origin::{CAPABILITY_TTL, Grant};
+use super::artifacts_origin::{CAPABILITY_TTL, Grant};
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
 use crate::db::{Artifact, Build, DbError, Project};
 use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
 
 /// How long a signed download URL stays valid.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
-
-/// Characters escaped in a path segment of an artifact URL; `$` and `/` stay as they are, so
-/// `$CIRCLE_ARTIFACTS/hello.txt` reads as CircleCI shows it.
-pub const PATH_SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'|')
-    .add(b'\\')
-    .add(b'^')
-    .add(b'[')
-    .add(b']');
-
-/// The v1.1 artifact route of one artifact, relative to the site root.
-pub fn artifact_route(project: &Project, build_num: i64, node_index: i64, pretty_path: &str) -> String {
-    format!(
-        "/api/v1.1/project/{}/{}/artifacts/{}/{}",
-        project.long_slug(),
-        build_num,
-        node_index,
-        utf8_percent_encode(pretty_path, PATH_SEGMENT)
-    )
-}
 
 /// Content types a browser would run as a page or script: on the storage origin these are
 /// still shown, but never on the app's origin.
@@ -67,7 +35,7 @@ fn shown_inline(content_type: &str) -> bool {
 
 fn content_disposition(pretty_path: &str, content_type: &str) -> String {
     let name = pretty_path.rsplit('/').next().unwrap_or(pretty_path);
-    let encoded = utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
     let kind = if shown_inline(content_type) { "inline" } else { "attachment" };
     format!("{kind}; filename*=UTF-8''{encoded}")
 }
@@ -158,10 +126,10 @@ impl Vitrine {
             Err(e) => return Err(e.into()),
         };
         if is_active_content(&artifact.content_type) {
-            // Pages need their relative links: they open on the reports origin, not from S3.
+            // Pages need their relative links: they open on the artifacts origin, not from S3.
             let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
             let grant = Grant { build_id: build.id, node_index: node.0, expires_at };
-            return Ok(self.reports.url(grant, &artifact.pretty_path));
+            return Ok(self.artifacts_origin.url(grant, &artifact.pretty_path));
         }
         let disposition = content_disposition(&artifact.pretty_path, &artifact.content_type);
         Ok(self
@@ -170,7 +138,7 @@ impl Vitrine {
             .await?)
     }
 
-    /// An artifact of the container a reports-origin capability grants, with its bytes.
+    /// An artifact of the container a artifacts-origin capability grants, with its bytes.
     pub async fn granted_artifact(
         &self,
         capability: &str,
@@ -181,7 +149,7 @@ impl Vitrine {
                 "This link has expired or does not exist; open the report again from its build page".into(),
             )
         };
-        let grant = self.reports.check(capability, chrono::Utc::now().timestamp()).ok_or_else(not_found)?;
+        let grant = self.artifacts_origin.check(capability, chrono::Utc::now().timestamp()).ok_or_else(not_found)?;
         let path: PrettyPath = path.parse()?;
         let artifact = match self.db.artifact(grant.build_id, NodeIndex(grant.node_index), path.as_str()).await {
             Ok(a) => a,
@@ -198,22 +166,6 @@ impl Vitrine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn project() -> Project {
-        Project { id: 1, vcs: crate::domain::VcsType::Github, org: "acme".into(), repo: "widgets".into(), public: true }
-    }
-
-    #[test]
-    fn routes_keep_dollar_and_slashes_but_escape_the_rest() {
-        assert_eq!(
-            artifact_route(&project(), 63, 0, "$CIRCLE_ARTIFACTS/hello.txt"),
-            "/api/v1.1/project/github/acme/widgets/63/artifacts/0/$CIRCLE_ARTIFACTS/hello.txt"
-        );
-        assert_eq!(
-            artifact_route(&project(), 1, 2, "a b/c?#%.txt"),
-            "/api/v1.1/project/github/acme/widgets/1/artifacts/2/a%20b/c%3F%23%25.txt"
-        );
-    }
 
     #[test]
     fn page_tokens_round_trip() {

@@ -177,6 +177,6 @@ impl Vitrine {
 
     /// The page people open for a build: `/gh/acme/widgets/42`.
     pub fn build_page_url(&self, project: &Project, build_num: i64) -> String {
-        format!("{}/{}/{}", self.settings.public_url, project.short_slug(), build_num)
+        format!("{}{}", self.settings.public_url, crate::urls::build_page(project, build_num))
     }
 }

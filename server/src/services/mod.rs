@@ -3,8 +3,8 @@
 
 pub mod accounts;
 pub mod artifacts;
+pub mod artifacts_origin;
 pub mod builds;
-pub mod report_origin;
 pub mod sweeper;
 pub mod uploads;
 
@@ -140,7 +140,7 @@ pub struct Vitrine {
     pub guarantees: StoreGuarantees,
     pub settings: Arc<Settings>,
     /// The second origin that serves HTML reports and other browsable artifacts.
-    pub reports: report_origin::ReportOrigin,
+    pub artifacts_origin: artifacts_origin::ArtifactsOrigin,
 }
 
 impl Vitrine {

@@ -390,7 +390,7 @@ impl Storage {
         guarantees
     }
 
-    /// The object's bytes as they come from S3, for serving through the reports origin.
+    /// The object's bytes as they come from S3, for serving through the artifacts origin.
     pub async fn stream(&self, key: &str) -> StorageResult<ObjectStream> {
         let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
             if e.as_service_error().is_some_and(|s| s.is_no_such_key()) { StorageError::NotFound } else { s3_err(e) }

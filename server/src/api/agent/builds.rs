@@ -4,9 +4,9 @@ use serde::Deserialize;
 use vitrine_wire::agent::{FinishRequest, Finished, StartRequest, Started};
 
 use crate::api::ProjectPath;
+use crate::app::AppState;
 use crate::domain::{BuildNum, NodeIndex, ProjectSlug};
 use crate::error::ApiResult;
-use crate::router::AppState;
 use crate::services::Principal;
 use crate::services::builds::StartBuild;
 

@@ -3,9 +3,9 @@ use axum::extract::{Path, State};
 use vitrine_wire::agent::{CompleteRequest, CompleteResponse, PlanRequest, PlanResponse};
 
 use super::builds::AgentBuildPath;
+use crate::app::AppState;
 use crate::domain::NodeIndex;
 use crate::error::ApiResult;
-use crate::router::AppState;
 use crate::services::Principal;
 
 pub async fn plan_uploads(

@@ -6,9 +6,9 @@ use serde::Deserialize;
 
 use super::views::ArtifactEntry;
 use crate::api::{ProjectPath, build_ref};
+use crate::app::AppState;
 use crate::domain::{NodeIndex, PrettyPath};
 use crate::error::ApiResult;
-use crate::router::AppState;
 use crate::services::Principal;
 
 #[derive(Debug, Deserialize)]

@@ -4,9 +4,9 @@ use serde::Deserialize;
 
 use super::views::BuildSummary;
 use crate::api::{ProjectPath, build_ref};
+use crate::app::AppState;
 use crate::domain::StatusFilter;
 use crate::error::{ApiError, ApiResult};
-use crate::router::AppState;
 use crate::services::Principal;
 
 #[derive(Debug, Deserialize)]

@@ -3,8 +3,8 @@ use axum::extract::State;
 use serde::Serialize;
 
 use super::views::ProjectEntry;
+use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::router::AppState;
 use crate::services::Principal;
 
 #[derive(Debug, Serialize)]

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::db::{Artifact, Build, Project};
 use crate::domain::{BuildStatus, VcsType};
-use crate::services::artifacts::artifact_route;
+use crate::urls::artifact_route;
 
 pub fn iso_time(unix: i64) -> String {
     DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -64,7 +64,7 @@ impl BuildSummary {
         let vcs = project.vcs;
         BuildSummary {
             build_num: build.build_num,
-            build_url: format!("{public_url}/{}/{}", project.short_slug(), build.build_num),
+            build_url: format!("{public_url}{}", crate::urls::build_page(project, build.build_num)),
             vcs_url: vcs_url(project),
             vcs_type: vcs.as_str(),
             username: project.org.clone(),

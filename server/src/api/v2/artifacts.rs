@@ -3,11 +3,11 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use crate::api::ProjectPath;
+use crate::app::AppState;
 use crate::domain::{BuildNum, BuildRef};
 use crate::error::ApiResult;
-use crate::router::AppState;
 use crate::services::Principal;
-use crate::services::artifacts::artifact_route;
+use crate::urls::artifact_route;
 
 const PAGE_SIZE: i64 = 1000;
 

@@ -9,10 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use percent_encoding::utf8_percent_encode;
 use sha2::Sha256;
-
-use super::artifacts::PATH_SEGMENT;
 
 pub const CAPABILITY_TTL: Duration = Duration::from_secs(3600);
 
@@ -27,21 +24,21 @@ pub struct Grant {
 /// Signs and checks capabilities with a key kept in the data dir (shared by every server
 /// on it).
 #[derive(Clone)]
-pub struct ReportOrigin {
+pub struct ArtifactsOrigin {
     key: Vec<u8>,
     /// Base URL of the artifacts listener, without a trailing `/`.
     pub base_url: String,
 }
 
-impl std::fmt::Debug for ReportOrigin {
+impl std::fmt::Debug for ArtifactsOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReportOrigin").field("base_url", &self.base_url).finish_non_exhaustive()
+        f.debug_struct("ArtifactsOrigin").field("base_url", &self.base_url).finish_non_exhaustive()
     }
 }
 
-impl ReportOrigin {
+impl ArtifactsOrigin {
     pub fn new(key: Vec<u8>, base_url: String) -> Self {
-        ReportOrigin { key, base_url: base_url.trim_end_matches('/').to_owned() }
+        ArtifactsOrigin { key, base_url: base_url.trim_end_matches('/').to_owned() }
     }
 
     fn mac(&self, payload: &str) -> Vec<u8> {
@@ -71,7 +68,7 @@ impl ReportOrigin {
 
     /// The URL a browser opens for one artifact of the granted container.
     pub fn url(&self, grant: Grant, pretty_path: &str) -> String {
-        format!("{}/c/{}/{}", self.base_url, self.capability(grant), utf8_percent_encode(pretty_path, PATH_SEGMENT))
+        crate::urls::artifacts_origin(&self.base_url, &self.capability(grant), pretty_path)
     }
 }
 
@@ -81,12 +78,12 @@ mod tests {
 
     #[test]
     fn capabilities_verify_expire_and_resist_tampering() {
-        let origin = ReportOrigin::new(b"k".repeat(32), "http://127.0.0.1:3002/".into());
+        let origin = ArtifactsOrigin::new(b"k".repeat(32), "http://127.0.0.1:3002/".into());
         let grant = Grant { build_id: 7, node_index: 1, expires_at: 1000 };
         let cap = origin.capability(grant);
         assert_eq!(origin.check(&cap, 999), Some(grant));
         assert_eq!(origin.check(&cap, 1000), None, "expired");
-        let other = ReportOrigin::new(b"x".repeat(32), String::new());
+        let other = ArtifactsOrigin::new(b"x".repeat(32), String::new());
         assert_eq!(other.check(&cap, 0), None, "another key");
         let forged = format!("{}.{}", URL_SAFE_NO_PAD.encode("8.1.1000"), cap.split_once('.').unwrap().1);
         assert_eq!(origin.check(&forged, 0), None, "another build");

@@ -1,4 +1,4 @@
-//! The reports origin: a listener of its own that serves browsable artifacts under a
+//! The artifacts origin: a listener of its own that serves browsable artifacts under a
 //! capability prefix (see `services::report_origin`). It reads no cookie and sets none.
 
 use axum::Router;

@@ -1,0 +1,81 @@
+//! Every URL shape Vitrine hands out, in one place: the API routes (the shapes CircleCI
+//! clients know), the build page, and the artifacts origin's capability URLs. The router
+//! mounts the same shapes (`API_PROJECT`, `AGENT_BUILDS`).
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use crate::db::Project;
+
+/// The v1.1 project routes (CircleCI's shape): `/api/v1.1/project/{vcs}/{org}/{repo}...`.
+pub const API_PROJECT: &str = "/api/v1.1/project/{vcs}/{org}/{repo}";
+/// The agent API's builds of a project.
+pub const AGENT_BUILDS: &str = "/api/agent/projects/{vcs}/{org}/{repo}/builds";
+
+/// Characters escaped in a path segment of an artifact URL; `$` and `/` stay as they are, so
+/// `$CIRCLE_ARTIFACTS/hello.txt` reads as CircleCI shows it.
+pub const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']');
+
+/// The v1.1 artifact route of one artifact, relative to the site root.
+pub fn artifact_route(project: &Project, build_num: i64, node_index: i64, pretty_path: &str) -> String {
+    format!(
+        "/api/v1.1/project/{}/{}/artifacts/{}/{}",
+        project.long_slug(),
+        build_num,
+        node_index,
+        utf8_percent_encode(pretty_path, PATH_SEGMENT)
+    )
+}
+
+/// The page people open for a build, relative to the site root: `/gh/acme/widgets/42`.
+pub fn build_page(project: &Project, build_num: i64) -> String {
+    format!("/{}/{build_num}", project.short_slug())
+}
+
+/// Where the artifacts origin serves one artifact of a container that `capability` grants:
+/// `{artifacts_url}/c/{capability}/{pretty path}`, so a report's relative links stay under it.
+pub fn artifacts_origin(artifacts_url: &str, capability: &str, pretty_path: &str) -> String {
+    format!("{artifacts_url}/c/{capability}/{}", utf8_percent_encode(pretty_path, PATH_SEGMENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::VcsType;
+
+    fn project() -> Project {
+        Project { id: 1, vcs: VcsType::Github, org: "acme".into(), repo: "widgets".into(), public: true }
+    }
+
+    #[test]
+    fn routes_keep_dollar_and_slashes_but_escape_the_rest() {
+        assert_eq!(
+            artifact_route(&project(), 63, 0, "$CIRCLE_ARTIFACTS/hello.txt"),
+            "/api/v1.1/project/github/acme/widgets/63/artifacts/0/$CIRCLE_ARTIFACTS/hello.txt"
+        );
+        assert_eq!(
+            artifact_route(&project(), 1, 2, "a b/c?#%.txt"),
+            "/api/v1.1/project/github/acme/widgets/1/artifacts/2/a%20b/c%3F%23%25.txt"
+        );
+    }
+
+    #[test]
+    fn build_pages_and_artifacts_origin_urls() {
+        assert_eq!(build_page(&project(), 42), "/gh/acme/widgets/42");
+        assert_eq!(artifacts_origin("http://a:1", "cap.sig", "r/a b.html"), "http://a:1/c/cap.sig/r/a%20b.html");
+    }
+}
