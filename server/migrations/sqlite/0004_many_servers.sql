@@ -15,6 +15,9 @@ CREATE VIRTUAL TABLE artifact_paths USING fts5 (
     pretty_path, content = 'artifacts', content_rowid = 'id', tokenize = 'trigram'
 );
 INSERT INTO artifact_paths (rowid, pretty_path) SELECT id, pretty_path FROM artifacts;
+-- How many paths hold each trigram: a search reads the index only for a needle rarer than
+-- the build's own rows.
+CREATE VIRTUAL TABLE artifact_path_trigrams USING fts5vocab ('artifact_paths', 'row');
 CREATE TRIGGER artifact_paths_insert AFTER INSERT ON artifacts BEGIN
     INSERT INTO artifact_paths (rowid, pretty_path) VALUES (NEW.id, NEW.pretty_path);
 END;

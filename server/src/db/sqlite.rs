@@ -43,6 +43,47 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Whether the trigram index answers `needle` in this build faster than reading the
+    /// build's paths. The index holds every build's paths, so it wins only when the needle's
+    /// rarest trigram is in fewer paths (of all builds) than this build has; a common needle
+    /// ("png") is answered from the build's own rows, which stop at the first page of matches.
+    /// Needles under three characters have no trigram; non-ASCII ones go to the index, whose
+    /// case folding covers Unicode (LIKE folds ASCII only).
+    async fn search_by_index(&self, build_id: i64, needle: &str) -> DbResult<bool> {
+        if needle.chars().count() < 3 {
+            return Ok(false);
+        }
+        if !needle.is_ascii() {
+            return Ok(true);
+        }
+        let folded = needle.to_ascii_lowercase();
+        let trigrams: Vec<&str> = (0..=folded.len() - 3).map(|i| &folded[i..i + 3]).collect();
+        let mut q: QueryBuilder<sqlx::Sqlite> =
+            QueryBuilder::new("SELECT term, doc FROM artifact_path_trigrams WHERE term IN (");
+        let mut list = q.separated(", ");
+        for t in &trigrams {
+            list.push_bind(*t);
+        }
+        q.push(")");
+        let counts: Vec<(String, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
+        // A trigram no path has: no match anywhere, and the index says so at once.
+        let rarest = if counts.len() < trigrams.iter().collect::<HashSet<_>>().len() {
+            0
+        } else {
+            counts.iter().map(|(_, n)| *n).min().unwrap_or(0)
+        };
+        // Counted only as far as it matters: does the build have more rows than that?
+        let in_build: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM artifacts WHERE build_id = $1 LIMIT $2)")
+                .bind(build_id)
+                .bind(rarest + 1)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(in_build > rarest)
+    }
+}
+
 /// An FTS5 query for `needle` as one phrase: its trigrams in a row, so a substring.
 fn fts_phrase(needle: &str) -> String {
     format!("\"{}\"", needle.replace('"', "\"\""))
@@ -50,11 +91,10 @@ fn fts_phrase(needle: &str) -> String {
 
 meta_store!(SqliteStore, sqlx::Sqlite, for_update = "", {
     async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>> {
-        // The trigram index needs three characters; shorter needles scan the build's rows.
-        let rows: Vec<ArtifactRow> = if needle.chars().count() >= 3 {
+        let rows: Vec<ArtifactRow> = if self.search_by_index(build_id, needle).await? {
             sqlx::query_as(
                 "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
-                 FROM artifact_paths f JOIN artifacts a ON a.id = f.rowid
+                 FROM artifact_paths f CROSS JOIN artifacts a ON a.id = f.rowid
                  WHERE artifact_paths MATCH $1 AND a.build_id = $2
                  ORDER BY a.node_index, a.pretty_path LIMIT $3",
             )

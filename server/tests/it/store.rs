@@ -74,6 +74,12 @@ async fn artifact_paths_are_found_by_any_part_in_any_case() {
     )
     .await;
     list(&db, project, other.id, &["screens/other page.png"]).await;
+    // Paths common to many builds: a needle made of their trigrams is answered from the
+    // build's own rows, a rare one from the trigram index; both give the same answers.
+    let bulk: Vec<String> = (0..20).map(|i| format!("bulk/file-{i}.txt")).collect();
+    list(&db, project, build.id, &bulk.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let more: Vec<String> = (0..60).map(|i| format!("bulk/file-{i}.txt")).collect();
+    list(&db, project, other.id, &more.iter().map(String::as_str).collect::<Vec<_>>()).await;
 
     let found = |needle: &'static str| {
         let db = db.clone();
@@ -91,6 +97,10 @@ async fn artifact_paths_are_found_by_any_part_in_any_case() {
     assert!(found("zzz").await.is_empty());
     assert!(found("\"").await.is_empty(), "a quote is only a character");
     assert_eq!(db.search_artifacts(build.id, "page", 1).await.unwrap().len(), 1, "the limit holds");
+    assert_eq!(found("BULK/FILE").await.len(), 20, "a needle common to many builds");
+    let mut ones: Vec<String> = (0..20).map(|i| format!("bulk/file-{i}.txt")).filter(|p| p.contains("-1")).collect();
+    ones.sort();
+    assert_eq!(found("file-1").await, ones);
 }
 
 #[tokio::test]
