@@ -24,7 +24,7 @@ test('a private build is hidden until a member signs in', async ({ page }) => {
   await page.getByRole('link', { name: '#1' }).click();
   await expect(page.getByRole('tabpanel').getByRole('link', { name: 'notes.txt' })).toBeVisible();
 
-  await page.getByRole('link', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByRole('link', { name: 'Sign in' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'vitrine-demo/internal' })).toHaveCount(0);
 });

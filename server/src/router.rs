@@ -12,7 +12,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
-use vitrine_app::api::backend::{Backend, clear_session_cookie, session_from_headers};
+use vitrine_app::api::backend::Backend;
 use vitrine_app::{App, shell};
 
 use crate::api::{agent, v1_1, v2};
@@ -51,7 +51,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/healthz", get(healthz))
-        .route("/logout", get(logout).post(logout))
+        .route("/logout", get(logout_needs_post).post(logout))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -68,7 +68,7 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(Backend(ui.clone())),
             shell,
         ))
-        .layer(middleware::from_fn(reject_cross_site_writes))
+        .layer(middleware::from_fn_with_state(state.clone(), reject_cross_site_writes))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -95,26 +95,55 @@ async fn api_not_found() -> ApiError {
 }
 
 async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    if let Some(session) = session_from_headers(&headers)
+    let cookies = state.vitrine.settings.cookies();
+    if let Some(session) = cookies.session_from_headers(&headers)
         && let Err(e) = state.vitrine.accounts().logout(&session).await
     {
         tracing::error!(error = ?e, "logout");
     }
     let mut response = Redirect::to("/").into_response();
-    response.headers_mut().insert(header::SET_COOKIE, clear_session_cookie());
+    response.headers_mut().insert(header::SET_COOKIE, cookies.clear_session_cookie());
     response
 }
 
-/// Browsers label requests with `Sec-Fetch-Site`. A state-changing request that carries the
-/// session cookie but comes from another site (an artifact page on the storage origin, say)
-/// is refused: artifacts are untrusted content.
-async fn reject_cross_site_writes(request: Request<Body>, next: Next) -> Response {
+/// Signing out changes state, so it takes a POST (the page's "Sign out" button): a link or an
+/// image on another site cannot sign anyone out.
+async fn logout_needs_post() -> Response {
+    let mut response =
+        (StatusCode::METHOD_NOT_ALLOWED, "Sign out with the button on any page (a POST to /logout).\n").into_response();
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+/// A state-changing request a browser sends from another site is refused, with or without a
+/// cookie: that covers writes on a signed-in user's behalf (from an artifact page on the
+/// artifacts origin, say: artifacts are untrusted content) and signing a visitor in to an
+/// account of the attacker's (login CSRF). Browsers label requests with `Sec-Fetch-Site`;
+/// older ones only send `Origin`, which must then be this server's. Agents and API clients
+/// send neither and are not affected.
+async fn reject_cross_site_writes(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let has_cookie = request.headers().contains_key(header::COOKIE);
-    let site = request.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
-    if writes && has_cookie && !matches!(site, "same-origin" | "none") {
+    let headers = request.headers();
+    let refused = writes
+        && match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+            Some(site) => !matches!(site, "same-origin" | "none"),
+            None => headers
+                .get(header::ORIGIN)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|origin| origin != public_origin(&state.vitrine.settings.public_url)),
+        };
+    if refused {
         return ApiError { status: StatusCode::FORBIDDEN, message: "Cross-site request refused".into() }
             .into_response();
     }
     next.run(request).await
+}
+
+/// `https://vitrine.example` of `https://vitrine.example/ci`: scheme, host and port.
+fn public_origin(public_url: &str) -> &str {
+    let after_scheme = public_url.find("://").map_or(0, |i| i + 3);
+    match public_url[after_scheme..].find('/') {
+        Some(i) => &public_url[..after_scheme + i],
+        None => public_url,
+    }
 }

@@ -32,6 +32,8 @@ pub struct ServeConfig {
     pub database_url: Option<String>,
     /// Connections kept to PostgreSQL.
     pub database_pool_size: u32,
+    /// Load balancers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub site_root: PathBuf,
     pub uploads: UploadSettings,
 }
@@ -145,8 +147,9 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     // up to the artifact limit writes it once.
     let by_store = if cfg.s3.is_none() { 0 } else { vitrine_wire::agent::PART_SIZE };
     uploads.part_size = Some(uploads.part_size.unwrap_or(by_store));
-    let settings = Settings { public_url: public_url.clone(), uploads };
-    let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), artifacts_origin };
+    let settings = Settings { public_url: public_url.clone(), uploads, trusted_proxies: cfg.trusted_proxies.clone() };
+    let passwords = crate::services::accounts::PasswordChecks::for_this_machine();
+    let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), artifacts_origin, passwords };
     vitrine.spawn_sweeper();
     let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone());
     tokio::spawn(async move {
@@ -162,7 +165,9 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .build();
     let state = AppState { ui: UiService::shared(vitrine.clone()), vitrine, leptos_options };
     let app = router(state);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
     tracing::info!(%public_url, "vitrine is serving");
     Ok(Running { addr, public_url, s3_endpoint, artifacts_url, server })
 }

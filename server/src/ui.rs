@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use vitrine_app::api::backend::UiBackend;
+use vitrine_app::api::backend::{CookiePolicy, UiBackend};
 use vitrine_app::api::{ArtifactView, BuildPageData, BuildView, ProjectBuilds, ProjectView, UiError};
 
 use crate::api::v1_1::views::iso_time;
@@ -33,6 +33,7 @@ fn ui_error(e: ServiceError) -> UiError {
         ServiceError::NotFound(m) => UiError::NotFound(m),
         ServiceError::BadRequest(m) | ServiceError::Conflict(m) => UiError::BadRequest(m),
         ServiceError::Unauthorized(m) | ServiceError::Forbidden(m) => UiError::Unauthorized(m),
+        ServiceError::TooManyRequests { message, retry_after } => UiError::TooManyRequests { message, retry_after },
         ServiceError::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error in a page");
             UiError::Internal
@@ -120,7 +121,19 @@ impl UiBackend for UiService {
         Ok(BuildPageData { project: project_view(&project), build: build_view(&build), artifacts, artifact_count })
     }
 
-    async fn login(&self, username: &str, password: &str) -> Result<String, UiError> {
-        self.vitrine.accounts().login(username, password).await.map_err(ui_error)
+    async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Result<String, UiError> {
+        let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let client = self.vitrine.settings.client_addr(headers, peer);
+        self.vitrine.accounts().login(username, password, client).await.map_err(ui_error)
+    }
+
+    fn cookies(&self) -> CookiePolicy {
+        self.vitrine.settings.cookies()
     }
 }

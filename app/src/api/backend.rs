@@ -7,7 +7,48 @@ use leptos::prelude::*;
 
 use super::{BuildPageData, ProjectBuilds, ProjectView, UiError};
 
+/// The session cookie's name over http (`vitrine_session`), and over https, where it also has
+/// `Secure` and the `__Host-` prefix: only this host can set it (no sibling subdomain can plant
+/// a session), only over https, for every path.
 pub const SESSION_COOKIE: &str = "vitrine_session";
+pub const SECURE_SESSION_COOKIE: &str = "__Host-vitrine_session";
+
+/// How the session cookie is named and flagged: `secure` when the public URL is https.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    pub fn name(self) -> &'static str {
+        if self.secure { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+    }
+
+    /// The session token from a `Cookie` header, if any (only under this policy's name).
+    pub fn session_from_headers(self, headers: &http::HeaderMap) -> Option<String> {
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.name())
+            .map(|(_, value)| value.to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn session_cookie(self, token: &str) -> http::HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}", self.name());
+        http::HeaderValue::from_str(&cookie).expect("session tokens are hex")
+    }
+
+    pub fn clear_session_cookie(self) -> http::HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let cookie = format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", self.name());
+        http::HeaderValue::from_str(&cookie).expect("a fixed cookie")
+    }
+}
 
 #[async_trait::async_trait]
 pub trait UiBackend: Send + Sync + 'static {
@@ -23,8 +64,18 @@ pub trait UiBackend: Send + Sync + 'static {
         repo: &str,
         build_num: &str,
     ) -> Result<BuildPageData, UiError>;
-    /// Checks the password and opens a session; returns the session token.
-    async fn login(&self, username: &str, password: &str) -> Result<String, UiError>;
+    /// Checks the password and opens a session; returns the session token. The request's
+    /// headers and extensions tell the server who is asking (the client address, read through
+    /// trusted proxies only), for its sign-in limits.
+    async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Result<String, UiError>;
+    /// How the session cookie is named and flagged on this server.
+    fn cookies(&self) -> CookiePolicy;
 }
 
 /// The backend, as provided in context by the server.
@@ -40,32 +91,20 @@ pub fn get() -> Result<Arc<dyn UiBackend>, UiError> {
     }
 }
 
-/// The session token from a `Cookie` header, if any.
-pub fn session_from_headers(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|v| !v.is_empty())
-}
-
-pub fn session_cookie(token: &str) -> http::HeaderValue {
-    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000");
-    http::HeaderValue::from_str(&cookie).expect("session tokens are hex")
-}
-
-pub fn clear_session_cookie() -> http::HeaderValue {
-    http::HeaderValue::from_static("vitrine_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
-}
-
-/// Only same-site paths are followed after sign-in: `//evil.example` and `https://...` are not.
+/// Only paths on this site are followed after sign-in: not `//evil.example`, `https://...`,
+/// `/\\evil.example`, nor `/\t/evil.example` (browsers drop tabs and newlines from URLs, which
+/// would make it `//evil.example`); visible ASCII only (browsers percent-encode the rest), no
+/// backslash, so the path is also always a valid `Location` header.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.len() <= 2048
+                && n.chars().all(|c| c.is_ascii_graphic() && c != '\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -77,10 +116,14 @@ pub fn set_status_for<T>(result: &Result<T, UiError>) {
         Err(UiError::NotFound(_)) => http::StatusCode::NOT_FOUND,
         Err(UiError::BadRequest(_)) => http::StatusCode::BAD_REQUEST,
         Err(UiError::Unauthorized(_)) => http::StatusCode::UNAUTHORIZED,
+        Err(UiError::TooManyRequests { .. }) => http::StatusCode::TOO_MANY_REQUESTS,
         Err(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
     };
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(status);
+        if let Err(UiError::TooManyRequests { retry_after, .. }) = result {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after));
+        }
     }
 }
 
@@ -93,6 +136,11 @@ mod tests {
         assert_eq!(safe_next(Some("/gh/a/b/3")), "/gh/a/b/3");
         assert_eq!(safe_next(Some("//evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/a\r\nSet-Cookie: x=1")), "/");
+        assert_eq!(safe_next(Some("/gh/a/b/3?tab=artifacts#top")), "/gh/a/b/3?tab=artifacts#top");
         assert_eq!(safe_next(None), "/");
     }
 
@@ -100,6 +148,15 @@ mod tests {
     fn session_cookie_is_found_among_others() {
         let mut h = http::HeaderMap::new();
         h.insert(http::header::COOKIE, "a=1; vitrine_session=abc; b=2".parse().unwrap());
-        assert_eq!(session_from_headers(&h).as_deref(), Some("abc"));
+        let (plain, secure) = (CookiePolicy { secure: false }, CookiePolicy { secure: true });
+        assert_eq!(plain.session_from_headers(&h).as_deref(), Some("abc"));
+        assert_eq!(secure.session_from_headers(&h), None, "over https only the __Host- cookie counts");
+        h.insert(http::header::COOKIE, "__Host-vitrine_session=def".parse().unwrap());
+        assert_eq!(secure.session_from_headers(&h).as_deref(), Some("def"));
+        let cookie = secure.session_cookie("def");
+        let cookie = cookie.to_str().unwrap();
+        assert!(cookie.starts_with("__Host-vitrine_session=def; Path=/; HttpOnly; SameSite=Lax"), "{cookie}");
+        assert!(cookie.ends_with("; Secure") && !cookie.contains("Domain"), "{cookie}");
+        assert!(!plain.session_cookie("abc").to_str().unwrap().contains("Secure"));
     }
 }

@@ -96,6 +96,9 @@ pub enum UiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Refused for now; try again after `retry_after` seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("Something went wrong on the server; the details are in its log.")]
     Internal,
     #[error("{0}")]
@@ -115,7 +118,7 @@ use leptos::server_fn;
 #[cfg(feature = "ssr")]
 async fn session_token_from_request() -> Option<String> {
     let headers: http::HeaderMap = leptos_axum::extract().await.ok()?;
-    backend::session_from_headers(&headers)
+    backend::get().ok()?.cookies().session_from_headers(&headers)
 }
 
 #[server(endpoint = "projects")]
@@ -154,9 +157,15 @@ pub async fn current_user() -> Result<Option<String>, UiError> {
 /// Signs in and sets the session cookie; then goes to `next` (a path on this site) or `/`.
 #[server(endpoint = "login")]
 pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), UiError> {
-    let session = backend::get()?.login(&username, &password).await?;
+    let backend = backend::get()?;
+    let (headers, extensions): (http::HeaderMap, http::Extensions) =
+        leptos_axum::extract().await.map_err(|e| UiError::Transport(e.to_string()))?;
+    let result = backend.login(&username, &password, &headers, &extensions).await;
+    // Wrong credentials are a 401 and too many attempts a 429, never a server error.
+    backend::set_status_for(&result);
+    let session = result?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
-    response.append_header(http::header::SET_COOKIE, backend::session_cookie(&session));
+    response.append_header(http::header::SET_COOKIE, backend.cookies().session_cookie(&session));
     leptos_axum::redirect(&backend::safe_next(next.as_deref()));
     Ok(())
 }

@@ -25,7 +25,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                         match user.await {
                             Ok(Some(name)) => view! {
                                 <span class="who">{name}</span>
-                                <a href="/logout" rel="external">"Sign out"</a>
+                                <form class="sign-out" method="post" action="/logout">
+                                    <button type="submit">"Sign out"</button>
+                                </form>
                             }.into_any(),
                             _ => view! { <a href="/login">"Sign in"</a> }.into_any(),
                         }

@@ -52,7 +52,7 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(token) = token_from_parts(parts).filter(|t| !t.is_empty()) {
             return Ok(state.vitrine.accounts().principal_for_token(&token).await?);
         }
-        if let Some(session) = vitrine_app::api::backend::session_from_headers(&parts.headers) {
+        if let Some(session) = state.vitrine.settings.cookies().session_from_headers(&parts.headers) {
             return Ok(state.vitrine.accounts().principal_for_session(&session).await?);
         }
         Ok(Principal::Anonymous)

@@ -83,7 +83,8 @@ pub enum MemberCommand {
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.data_dir)?;
     let db = Db::open(&args.data_dir, args.database_url.as_deref(), 2).await?;
-    let accounts = Accounts { db: &db };
+    let passwords = crate::services::accounts::PasswordChecks::new(1);
+    let accounts = Accounts { db: &db, passwords: &passwords };
     match args.command {
         AdminCommand::Migrate { to } => {
             let copied = db.copy_to_postgres(&to).await?;

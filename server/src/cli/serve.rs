@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Metadata database (default: SQLite in the data dir).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Load balancers or proxies in front of this server (addresses or CIDR blocks, comma
+    /// separated): only their `X-Forwarded-For` is believed for the client's address.
+    #[arg(long, env = "VITRINE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Connections kept to PostgreSQL (per server).
     #[arg(long, env = "VITRINE_DATABASE_POOL_SIZE", default_value_t = crate::db::DEFAULT_POOL_SIZE)]
     pub database_pool_size: u32,
@@ -79,6 +83,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         s3,
         database_url: args.database_url,
         database_pool_size: args.database_pool_size,
+        trusted_proxies: args.trusted_proxies.clone(),
         site_root: default_site_root(),
         uploads: UploadSettings {
             url_ttl: args.upload_url_ttl,
@@ -103,4 +108,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `10.0.0.0/8`, or a single address (`10.0.0.5`, `::1`).
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is not an address or a CIDR block (like 10.0.0.0/8)"))
 }

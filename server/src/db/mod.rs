@@ -168,6 +168,16 @@ pub trait MetaStore: Send + Sync {
     /// index (a trigram index on both stores): the viewer's filter.
     async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>>;
 
+    // ---- rate limits --------------------------------------------------------------------
+    /// How many hits each of `keys` took in its current window (one that started after
+    /// `window_after`), and when that window started; keys without one are left out.
+    async fn rate_counts(&self, keys: &[&str], window_after: i64) -> DbResult<HashMap<String, (i64, i64)>>;
+    /// Counts a hit on `key`: in its current window, or in a new one from now when the last
+    /// started at or before `window_after`. Answers the window's count.
+    async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<i64>;
+    /// Forgets windows that started at or before `before`.
+    async fn forget_rate_windows(&self, before: i64) -> DbResult<u64>;
+
     // ---- servers ------------------------------------------------------------------------
     /// The key every server of this installation shares under `name`: the first server to
     /// ask stores `fresh`, every later call (on any server) answers that same key.

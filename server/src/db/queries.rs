@@ -623,6 +623,41 @@ macro_rules! meta_store {
             Ok(sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE verified_at IS NULL").fetch_one(&self.pool).await?)
         }
 
+            async fn rate_counts(&self, keys: &[&str], window_after: i64) -> DbResult<HashMap<String, (i64, i64)>> {
+                if keys.is_empty() {
+                    return Ok(HashMap::new());
+                }
+                let mut q: QueryBuilder<$db> = QueryBuilder::new("SELECT key, count, window_start FROM rate_limits WHERE window_start > ");
+                q.push_bind(window_after).push(" AND key IN (");
+                let mut list = q.separated(", ");
+                for key in keys {
+                    list.push_bind(*key);
+                }
+                q.push(")");
+                let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(|(key, count, start)| (key, (count, start))).collect())
+            }
+
+            async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
+                     ON CONFLICT (key) DO UPDATE SET
+                         count = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.count + 1 END,
+                         window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END
+                     RETURNING count",
+                )
+                .bind(key)
+                .bind(now())
+                .bind(window_after)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn forget_rate_windows(&self, before: i64) -> DbResult<u64> {
+                let done = sqlx::query("DELETE FROM rate_limits WHERE window_start <= $1").bind(before).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
             async fn shared_key(&self, name: &str, fresh: &[u8]) -> DbResult<Vec<u8>> {
                 sqlx::query("INSERT INTO server_keys (name, key, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                     .bind(name)

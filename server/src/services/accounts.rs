@@ -1,15 +1,81 @@
 //! Users, passwords, API tokens, build tokens and browser sessions.
 
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Argon2, PasswordHash};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use super::{Principal, ServiceError, ServiceResult};
 use crate::db::{Db, DbError, TokenOwner};
 use crate::domain::ProjectSlug;
 
 const SESSION_DAYS: i64 = 30;
+
+/// Failed sign-ins are counted in windows of this many seconds.
+pub const SIGN_IN_WINDOW: i64 = 15 * 60;
+/// Failed sign-ins per account per window; more are refused (429) until the window ends.
+pub const SIGN_IN_FAILURES_PER_ACCOUNT: i64 = 10;
+/// Failed sign-ins per client address (IPv6: per /64) per window.
+pub const SIGN_IN_FAILURES_PER_ADDRESS: i64 = 50;
+/// How long a sign-in waits for a free password check before it is told to come back.
+const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(5);
+
+/// Where password checks run: argon2 takes tens of milliseconds of CPU and 19 MiB each, so
+/// checks go to the blocking pool, a bounded few at a time (half the cores), and a flood of
+/// sign-ins can neither starve other requests of threads nor take every core.
+#[derive(Clone, Debug)]
+pub struct PasswordChecks {
+    permits: Arc<Semaphore>,
+}
+
+impl PasswordChecks {
+    pub fn new(at_once: usize) -> PasswordChecks {
+        PasswordChecks { permits: Arc::new(Semaphore::new(at_once.max(1))) }
+    }
+
+    /// Half of this machine's cores (at least one).
+    pub fn for_this_machine() -> PasswordChecks {
+        PasswordChecks::new(std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
+    }
+
+    async fn matches(&self, password: &str, hash: &str) -> ServiceResult<bool> {
+        let busy = || ServiceError::TooManyRequests {
+            message: "Too many sign-ins at once; try again in a few seconds".into(),
+            retry_after: 5,
+        };
+        let permit = tokio::time::timeout(PASSWORD_CHECK_WAIT, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| busy())?
+            .map_err(ServiceError::internal)?;
+        let (password, hash) = (password.to_owned(), hash.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            password_matches(&password, &hash)
+        })
+        .await
+        .map_err(ServiceError::internal)
+    }
+}
+
+/// The rate-limit key of a client address: the address, or its /64 for IPv6 (one host
+/// commonly holds a whole /64).
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("sign-in:address:{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("sign-in:address:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("sign-in:address:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
 
 /// 160 random bits as 40 hex characters, the shape of a CircleCI token.
 pub fn new_token() -> String {
@@ -48,9 +114,11 @@ pub fn check_username(name: &str) -> ServiceResult<()> {
     }
 }
 
-/// Accounts and access tokens; needs only the metadata store, so admin commands use it alone.
+/// Accounts and access tokens; needs only the metadata store (and somewhere to check
+/// passwords), so admin commands use it alone.
 pub struct Accounts<'a> {
     pub db: &'a Db,
+    pub passwords: &'a PasswordChecks,
 }
 
 impl Accounts<'_> {
@@ -159,27 +227,45 @@ impl Accounts<'_> {
     }
 
     /// Checks a password and opens a session; returns the session token for the cookie.
-    pub async fn login(&self, username: &str, password: &str) -> ServiceResult<String> {
-        let wrong = || ServiceError::Unauthorized("Wrong username or password".into());
-        let user = match self.db.user_by_name(username.trim()).await {
-            Ok(u) => u,
-            Err(DbError::NotFound) => {
-                // Same work as a real check, so timing does not tell which usernames exist.
-                let _ = password_matches(password, DUMMY_HASH);
-                return Err(wrong());
+    /// Failed attempts are counted per account and per client address (in the metadata
+    /// store, so every server counts together); past the limits, sign-ins are refused before
+    /// any password is checked, until the window ends.
+    pub async fn login(&self, username: &str, password: &str, client: Option<IpAddr>) -> ServiceResult<String> {
+        let username = username.trim();
+        let now = chrono::Utc::now().timestamp();
+        let window_after = now - SIGN_IN_WINDOW;
+        let account = format!("sign-in:account:{username}");
+        let address = client.map(address_key);
+        let keys: Vec<&str> = std::iter::once(account.as_str()).chain(address.as_deref()).collect();
+        let counts = self.db.rate_counts(&keys, window_after).await?;
+        for (key, limit) in
+            [(Some(&account), SIGN_IN_FAILURES_PER_ACCOUNT), (address.as_ref(), SIGN_IN_FAILURES_PER_ADDRESS)]
+        {
+            if let Some(&(count, started)) = key.and_then(|k| counts.get(k))
+                && count >= limit
+            {
+                return Err(ServiceError::TooManyRequests {
+                    message: "Too many failed sign-ins; try again later".into(),
+                    retry_after: (started + SIGN_IN_WINDOW - now).max(1) as u64,
+                });
             }
+        }
+        let user = match self.db.user_by_name(username).await {
+            Ok(u) => Some(u),
+            Err(DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        let hash = user.password_hash.clone();
-        let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || password_matches(&password, &hash))
-            .await
-            .map_err(ServiceError::internal)?;
-        if !ok {
-            return Err(wrong());
-        }
+        // An unknown user costs the same check, so timing does not tell which usernames exist.
+        let hash = user.as_ref().map_or(DUMMY_HASH, |u| u.password_hash.as_str());
+        let matches = self.passwords.matches(password, hash).await?;
+        let Some(user) = user.filter(|_| matches) else {
+            for key in &keys {
+                self.db.rate_hit(key, window_after).await?;
+            }
+            return Err(ServiceError::Unauthorized("Wrong username or password".into()));
+        };
         let token = new_token();
-        let expires = chrono::Utc::now().timestamp() + SESSION_DAYS * 86_400;
+        let expires = now + SESSION_DAYS * 86_400;
         self.db.insert_session(&hash_token(&token), user.id, expires).await?;
         Ok(token)
     }

@@ -48,6 +48,9 @@ pub enum ServiceError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Refused for now; may succeed after `retry_after` seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -92,6 +95,34 @@ pub struct Settings {
     /// The base URL people and agents reach this server at, without a trailing `/`.
     pub public_url: String,
     pub uploads: UploadSettings,
+    /// Proxies (load balancers) whose `X-Forwarded-For` tells the client's address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Settings {
+    /// Session cookies are `Secure` (and `__Host-` prefixed) when people reach us over https.
+    pub fn cookies(&self) -> vitrine_app::api::backend::CookiePolicy {
+        vitrine_app::api::backend::CookiePolicy { secure: self.public_url.starts_with("https://") }
+    }
+
+    /// The address a request came from: the peer's, or, when the peer is a trusted proxy,
+    /// the last address in `X-Forwarded-For` that is not itself a trusted proxy. A client
+    /// cannot pick its address by sending the header itself: an untrusted peer's is ignored.
+    pub fn client_addr(&self, headers: &http::HeaderMap, peer: Option<std::net::IpAddr>) -> Option<std::net::IpAddr> {
+        let peer = peer?;
+        let trusted = |ip: &std::net::IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
+        if !trusted(&peer) {
+            return Some(peer);
+        }
+        let forwarded: Vec<std::net::IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+        Some(forwarded.iter().rev().find(|ip| !trusted(ip)).or(forwarded.first()).copied().unwrap_or(peer))
+    }
 }
 
 /// Limits and timings of the upload path.
@@ -141,11 +172,13 @@ pub struct Vitrine {
     pub settings: Arc<Settings>,
     /// The second origin that serves HTML reports and other browsable artifacts.
     pub artifacts_origin: artifacts_origin::ArtifactsOrigin,
+    /// Where password checks run, a bounded few at a time.
+    pub passwords: accounts::PasswordChecks,
 }
 
 impl Vitrine {
     pub fn accounts(&self) -> accounts::Accounts<'_> {
-        accounts::Accounts { db: &self.db }
+        accounts::Accounts { db: &self.db, passwords: &self.passwords }
     }
 
     /// The project, if the principal may see it; otherwise the same 404 as a missing one,
@@ -205,5 +238,39 @@ impl Vitrine {
                 slug.short()
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod client_addr_tests {
+    use super::*;
+
+    fn settings(proxies: &[&str]) -> Settings {
+        Settings {
+            public_url: "https://vitrine.example".into(),
+            uploads: UploadSettings::default(),
+            trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
+        }
+    }
+
+    fn forwarded(value: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-forwarded-for", value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        let none = settings(&[]);
+        // Anyone can send the header: from an untrusted peer it is ignored.
+        assert_eq!(none.client_addr(&forwarded("1.2.3.4"), ip("9.9.9.9")), ip("9.9.9.9"));
+        let lb = settings(&["10.0.0.0/8"]);
+        assert_eq!(lb.client_addr(&forwarded("1.2.3.4"), ip("10.0.0.7")), ip("1.2.3.4"));
+        // The client's own claim comes first; the proxy appends what it saw.
+        assert_eq!(lb.client_addr(&forwarded("6.6.6.6, 1.2.3.4"), ip("10.0.0.7")), ip("1.2.3.4"));
+        assert_eq!(lb.client_addr(&forwarded("1.2.3.4, 10.0.0.9"), ip("10.0.0.7")), ip("1.2.3.4"));
+        assert_eq!(lb.client_addr(&http::HeaderMap::new(), ip("10.0.0.7")), ip("10.0.0.7"));
+        assert!(lb.cookies().secure, "https public URL: Secure, __Host- cookies");
     }
 }

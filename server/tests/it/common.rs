@@ -72,6 +72,7 @@ impl TestApp {
             s3: None,
             database_url: database_url.clone(),
             database_pool_size: 4,
+            trusted_proxies: Vec::new(),
             site_root: data.path().join("site"),
             uploads,
         };
@@ -127,6 +128,7 @@ impl TestApp {
             s3: Some(s3),
             database_url: Some(database_url),
             database_pool_size: 4,
+            trusted_proxies: Vec::new(),
             site_root: data.path().join("site"),
             uploads,
         })

@@ -68,6 +68,7 @@ async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
         s3: None,
         database_url: f.app.database_url.clone(),
         database_pool_size: 4,
+        trusted_proxies: Vec::new(),
         site_root: f.app.data_dir().join("site"),
         uploads: UploadSettings::default(),
     })

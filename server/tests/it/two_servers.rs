@@ -86,7 +86,7 @@ async fn two_servers_on_one_store_agree_on_everything() {
     let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     assert_eq!(status(http, listing.clone(), None, Some(&cookie)).await, 200);
     assert_eq!(status(http, format!("{b_url}/gh/acme/secret/17"), None, Some(&cookie)).await, 200);
-    http.get(format!("{b_url}/logout")).header("Cookie", &cookie).send().await.unwrap();
+    http.post(format!("{b_url}/logout")).header("Cookie", &cookie).send().await.unwrap();
     let on_a_listing = format!("{a_url}/api/v1.1/project/gh/acme/secret/17/artifacts");
     assert_eq!(status(http, on_a_listing.clone(), None, Some(&cookie)).await, 404, "signed out everywhere");
 

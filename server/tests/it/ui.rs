@@ -1,6 +1,7 @@
 //! Pages rendered on the server: they hold the data before any WASM runs.
 
 use crate::common::*;
+use futures::StreamExt;
 
 #[tokio::test]
 async fn build_page_renders_artifact_links_on_the_server() {
@@ -34,7 +35,8 @@ async fn build_page_renders_artifact_links_on_the_server() {
 /// Posts the login form to its server function, as a browser without JavaScript does.
 async fn login(app: &TestApp, username: &str, password: &str, next: &str) -> reqwest::Response {
     let form = [("username", username), ("password", password), ("next", next)];
-    app.http.post(format!("{}/api/login", app.url)).form(&form).send().await.unwrap()
+    let request = app.http.post(format!("{}/api/login", app.url)).header("Accept", "text/html");
+    request.form(&form).send().await.unwrap()
 }
 
 #[tokio::test]
@@ -51,6 +53,7 @@ async fn private_pages_need_a_signed_in_member() {
     assert!(html.contains("Project not found") && !html.contains("x.txt"));
 
     let r = login(&f.app, "alice", "wrong-password", "").await;
+    assert_eq!(r.status().as_u16(), 401, "wrong credentials are the client's error, not the server's");
     assert!(r.headers().get("set-cookie").is_none(), "no session for a wrong password");
     let r = login(&f.app, "alice", "alice-password", "/gh/acme/secret/1").await;
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -63,10 +66,70 @@ async fn private_pages_need_a_signed_in_member() {
     let api = f.app.get_with_cookie("/api/v1.1/project/gh/acme/secret/1/artifacts", &session).await;
     assert_eq!(api.status().as_u16(), 200, "the session cookie works on the API too");
 
-    // Signing out ends the session.
-    f.app.get_with_cookie("/logout", &session).await;
+    // Signing out takes a POST (a link on another site cannot do it), and ends the session.
+    let r = f.app.get_with_cookie("/logout", &session).await;
+    assert_eq!(r.status().as_u16(), 405);
+    let api = f.app.get_with_cookie("/api/v1.1/project/gh/acme/secret/1/artifacts", &session).await;
+    assert_eq!(api.status().as_u16(), 200, "a GET signs nobody out");
+    let r = f.app.http.post(format!("{}/logout", f.app.url)).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     let api = f.app.get_with_cookie("/api/v1.1/project/gh/acme/secret/1/artifacts", &session).await;
     assert_eq!(api.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn after_sign_in_only_paths_on_this_site_are_followed() {
+    let f = TestApp::with_projects().await;
+    for next in ["/\t/evil.example", "//evil.example", "https://evil.example/", "/\\evil.example", "/a\r\nX: y"] {
+        let r = login(&f.app, "alice", "alice-password", next).await;
+        assert!(r.status().is_redirection(), "{next:?}: {}", r.status());
+        assert_eq!(r.headers()["location"], "/", "{next:?}");
+    }
+    let r = login(&f.app, "alice", "alice-password", "/gh/acme/secret?x=1").await;
+    assert_eq!(r.headers()["location"], "/gh/acme/secret?x=1");
+}
+
+#[tokio::test]
+async fn sign_in_floods_meet_429s_and_never_a_server_error() {
+    let f = TestApp::with_projects().await;
+    // One account guessed at: locked after ten failures, with a Retry-After.
+    for _ in 0..10 {
+        assert_eq!(login(&f.app, "bob", "guess", "").await.status().as_u16(), 401);
+    }
+    let r = login(&f.app, "bob", "bob-password", "").await;
+    assert_eq!(r.status().as_u16(), 429, "even the right password waits for the window to end");
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+    assert!(r.text().await.unwrap().contains("Too many failed sign-ins"));
+
+    // Many accounts from one address, 48 at a time: 401s, then 429s; nothing else.
+    let attempts = (0..200).map(|i| {
+        let app = &f.app;
+        async move { login(app, &format!("nobody{}", i % 48), "guess", "").await.status().as_u16() }
+    });
+    let statuses: Vec<u16> = futures::stream::iter(attempts).buffer_unordered(48).collect().await;
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    assert!(statuses.contains(&429), "the address limit is met");
+    assert_eq!(f.app.get("/healthz", None).await.status().as_u16(), 200);
+    let r = login(&f.app, "alice", "alice-password", "").await;
+    assert_eq!(r.status().as_u16(), 429, "this address waits too");
+}
+
+#[tokio::test]
+async fn sign_ins_from_other_sites_are_refused_with_or_without_a_cookie() {
+    let f = TestApp::with_projects().await;
+    let form = [("username", "alice"), ("password", "alice-password"), ("next", "")];
+    let post = || f.app.http.post(format!("{}/api/login", f.app.url)).form(&form);
+    // Login CSRF: a page elsewhere signs the visitor in to an account of its choosing.
+    let r = post().header("Sec-Fetch-Site", "cross-site").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.headers().get("set-cookie").is_none());
+    // A browser that sends no Sec-Fetch-Site still names the page's origin.
+    let r = post().header("Origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = post().header("Origin", f.app.url.as_str()).send().await.unwrap();
+    assert!(r.headers().get("set-cookie").is_some());
 }
 
 #[tokio::test]
