@@ -175,6 +175,8 @@ pub trait MetaStore: Send + Sync {
     /// Counts a hit on `key`: in its current window, or in a new one from now when the last
     /// started at or before `window_after`. Answers the window's count.
     async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<i64>;
+    /// Takes back a hit on `key` (an attempt that turned out fine).
+    async fn rate_release(&self, key: &str) -> DbResult<()>;
     /// Forgets windows that started at or before `before`.
     async fn forget_rate_windows(&self, before: i64) -> DbResult<u64>;
 

@@ -653,6 +653,14 @@ macro_rules! meta_store {
                 .await?)
             }
 
+            async fn rate_release(&self, key: &str) -> DbResult<()> {
+                sqlx::query("UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn forget_rate_windows(&self, before: i64) -> DbResult<u64> {
                 let done = sqlx::query("DELETE FROM rate_limits WHERE window_start <= $1").bind(before).execute(&self.pool).await?;
                 Ok(done.rows_affected())

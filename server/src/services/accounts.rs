@@ -227,27 +227,37 @@ impl Accounts<'_> {
     }
 
     /// Checks a password and opens a session; returns the session token for the cookie.
-    /// Failed attempts are counted per account and per client address (in the metadata
-    /// store, so every server counts together); past the limits, sign-ins are refused before
-    /// any password is checked, until the window ends.
+    /// Attempts are counted per account and per client address (in the metadata store, so
+    /// every server counts together) before the password is checked, so attempts in flight
+    /// at once cannot slip past the limits; an attempt that succeeds is taken back, so only
+    /// failures add up. Past the limits, sign-ins are refused until the window ends.
     pub async fn login(&self, username: &str, password: &str, client: Option<IpAddr>) -> ServiceResult<String> {
         let username = username.trim();
         let now = chrono::Utc::now().timestamp();
         let window_after = now - SIGN_IN_WINDOW;
         let account = format!("sign-in:account:{username}");
         let address = client.map(address_key);
-        let keys: Vec<&str> = std::iter::once(account.as_str()).chain(address.as_deref()).collect();
+        let limited: Vec<(&str, i64)> = std::iter::once((account.as_str(), SIGN_IN_FAILURES_PER_ACCOUNT))
+            .chain(address.as_deref().map(|a| (a, SIGN_IN_FAILURES_PER_ADDRESS)))
+            .collect();
+        let keys: Vec<&str> = limited.iter().map(|(k, _)| *k).collect();
+        let too_many = |started: i64| ServiceError::TooManyRequests {
+            message: "Too many failed sign-ins; try again later".into(),
+            retry_after: (started + SIGN_IN_WINDOW - now).max(1) as u64,
+        };
+        // Refused at the cost of one read while a limit is reached.
         let counts = self.db.rate_counts(&keys, window_after).await?;
-        for (key, limit) in
-            [(Some(&account), SIGN_IN_FAILURES_PER_ACCOUNT), (address.as_ref(), SIGN_IN_FAILURES_PER_ADDRESS)]
-        {
-            if let Some(&(count, started)) = key.and_then(|k| counts.get(k))
-                && count >= limit
+        for (key, limit) in &limited {
+            if let Some(&(count, started)) = counts.get(*key)
+                && count >= *limit
             {
-                return Err(ServiceError::TooManyRequests {
-                    message: "Too many failed sign-ins; try again later".into(),
-                    retry_after: (started + SIGN_IN_WINDOW - now).max(1) as u64,
-                });
+                return Err(too_many(started));
+            }
+        }
+        for (key, limit) in &limited {
+            if self.db.rate_hit(key, window_after).await? > *limit {
+                let started = self.db.rate_counts(&[key], window_after).await?.get(*key).map_or(now, |c| c.1);
+                return Err(too_many(started));
             }
         }
         let user = match self.db.user_by_name(username).await {
@@ -257,13 +267,22 @@ impl Accounts<'_> {
         };
         // An unknown user costs the same check, so timing does not tell which usernames exist.
         let hash = user.as_ref().map_or(DUMMY_HASH, |u| u.password_hash.as_str());
-        let matches = self.passwords.matches(password, hash).await?;
-        let Some(user) = user.filter(|_| matches) else {
-            for key in &keys {
-                self.db.rate_hit(key, window_after).await?;
+        let matches = match self.passwords.matches(password, hash).await {
+            Ok(matches) => matches,
+            Err(e) => {
+                // Not checked (the server is busy): not a failed attempt.
+                for key in &keys {
+                    self.db.rate_release(key).await?;
+                }
+                return Err(e);
             }
+        };
+        let Some(user) = user.filter(|_| matches) else {
             return Err(ServiceError::Unauthorized("Wrong username or password".into()));
         };
+        for key in &keys {
+            self.db.rate_release(key).await?;
+        }
         let token = new_token();
         let expires = now + SESSION_DAYS * 86_400;
         self.db.insert_session(&hash_token(&token), user.id, expires).await?;

@@ -98,6 +98,19 @@ async fn two_servers_on_one_store_agree_on_everything() {
     assert_eq!(status(http, listing.clone(), Some(&token), None).await, 401);
     assert_eq!(status(http, on_a_listing, Some(&token), None).await, 401);
 
+    // Failed sign-ins count on both: ten on the two together lock the account on either.
+    for i in 0..10 {
+        let url = if i % 2 == 0 { &a_url } else { &b_url };
+        let form = [("username", "bob"), ("password", "guess"), ("next", "")];
+        let r = http.post(format!("{url}/api/login")).form(&form).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    for url in [&a_url, &b_url] {
+        let form = [("username", "bob"), ("password", "bob-password"), ("next", "")];
+        let r = http.post(format!("{url}/api/login")).form(&form).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 429, "{url}");
+    }
+
     // Both sweep; an upload planned on one and never sent is removed once, by one of them.
     let db = a.db().await;
     let plan =
