@@ -65,20 +65,37 @@ fn join_pretty(prefix: &str, rel: &str) -> String {
     if prefix.is_empty() { rel.to_owned() } else { format!("{prefix}/{rel}") }
 }
 
-/// Files of a directory, recursively, sorted, as `(absolute path, relative '/'-joined path)`.
-/// Symbolic links to files are followed; links to directories are not (they can loop).
+/// Files of a directory, recursively, sorted, as `(path to read, relative '/'-joined path)`.
+/// A symbolic link is stored as its target only when the target is a file inside `dir`
+/// (read through its resolved path); a link out of the directory is skipped with a warning,
+/// so a build cannot publish `~/.ssh/id_rsa` by linking to it. Links to directories are not
+/// followed (they can loop).
 pub fn walk(dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let mut files = Vec::new();
+    let root = std::fs::canonicalize(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for entry in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
         let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        let is_file = entry.file_type().is_file()
-            || (entry.file_type().is_symlink() && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()));
-        if !is_file {
-            continue;
-        }
         let rel = entry.path().strip_prefix(dir).expect("walkdir stays under its root");
         let rel = utf8(rel)?.replace(std::path::MAIN_SEPARATOR, "/");
-        files.push((entry.path().to_path_buf(), rel));
+        let read_from = if entry.file_type().is_file() {
+            entry.path().to_path_buf()
+        } else if entry.file_type().is_symlink() {
+            match std::fs::canonicalize(entry.path()) {
+                Ok(target) if target.starts_with(&root) && target.is_file() => target,
+                Ok(target) if !target.starts_with(&root) => {
+                    eprintln!(
+                        "vitrine: {rel}: not stored: a symbolic link to {}, outside {}",
+                        target.display(),
+                        dir.display()
+                    );
+                    continue;
+                }
+                _ => continue, // a link to a directory, or a dangling one
+            }
+        } else {
+            continue;
+        };
+        files.push((read_from, rel));
     }
     Ok(files)
 }
@@ -168,6 +185,24 @@ mod tests {
         // v2 style: path = pretty_path.
         let f = &store_step_files(root, "single.log", None).unwrap()[0];
         assert_eq!(f.path, f.pretty_path);
+    }
+
+    #[test]
+    fn links_are_stored_only_when_they_stay_inside_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, outside) = (tmp.path().join("artifacts"), tmp.path().join("secret.txt"));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/report.txt"), "report").unwrap();
+        std::fs::write(&outside, "secret").unwrap();
+        std::os::unix::fs::symlink(dir.join("sub/report.txt"), dir.join("latest.txt")).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("leak.txt")).unwrap();
+        std::os::unix::fs::symlink("../secret.txt", dir.join("sub/relative-leak.txt")).unwrap();
+        std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+        let files = walk(&dir).unwrap();
+        let rels: Vec<&str> = files.iter().map(|(_, rel)| rel.as_str()).collect();
+        assert_eq!(rels, ["latest.txt", "sub/report.txt"]);
+        let root = std::fs::canonicalize(&dir).unwrap();
+        assert!(files.iter().all(|(read, _)| read.starts_with(&root)), "{files:?}");
     }
 
     #[test]

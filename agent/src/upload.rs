@@ -214,6 +214,11 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
     // Refuse what is over the limit before sending anything.
     let mut ready = Vec::with_capacity(files.len());
     for file in files {
+        // A name the server would refuse fails alone, before it can fail its whole batch.
+        if let Err(e) = file.pretty_path.parse::<crate::domain::PrettyPath>() {
+            report.fail(&file.pretty_path.escape_debug().to_string(), e.to_string());
+            continue;
+        }
         match std::fs::metadata(&file.local) {
             Ok(meta) if meta.len() > MAX_ARTIFACT_SIZE => report.fail(
                 &file.pretty_path,

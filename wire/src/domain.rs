@@ -191,6 +191,14 @@ impl TryFrom<String> for PrettyPath {
                 s.escape_debug()
             )));
         }
+        if let Some(c) = s.chars().find(|c| is_invisible(*c)) {
+            return Err(invalid(format!(
+                "Artifact path `{}` contains an invisible or direction-changing character (U+{:04X}): \
+                 it would make the name read other than it is",
+                s.escape_debug(),
+                c as u32
+            )));
+        }
         if s.starts_with('/') {
             return Err(invalid(format!("Artifact path `{s}` must be relative")));
         }
@@ -205,6 +213,23 @@ impl TryFrom<String> for PrettyPath {
         }
         Ok(PrettyPath(s))
     }
+}
+
+/// Characters that show nothing or change the direction of what follows (Unicode's format
+/// characters, and line separators): `invoice\u{202e}fdp.exe` would read `invoiceexe.pdf`.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 impl FromStr for PrettyPath {
@@ -339,6 +364,19 @@ mod tests {
         assert!("tmp/artifacts/a b.png".parse::<PrettyPath>().is_ok());
         for bad in ["", "/etc/passwd", "a/../b", "..", "a//b", "./a", "a\\b", "a\u{0}"] {
             assert!(bad.parse::<PrettyPath>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn pretty_paths_refuse_what_would_make_them_read_otherwise() {
+        for bad in ["invoice\u{202e}fdp.exe", "a\u{200b}b.png", "\u{feff}x", "x\u{2066}y", "a\u{2028}b", "t\u{e0041}"] {
+            let e = bad.parse::<PrettyPath>().unwrap_err().to_string();
+            assert!(e.contains("invisible or direction-changing"), "{bad:?}: {e}");
+            assert!(!e.contains('\u{202e}'), "the message shows the character escaped: {e}");
+        }
+        for good in ["screens/Startseite – Übersicht.png", "日本語/テスト.txt", "emoji 📸.png", "résumé.pdf"]
+        {
+            assert!(good.parse::<PrettyPath>().is_ok(), "{good:?} refused");
         }
     }
 

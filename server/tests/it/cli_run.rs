@@ -297,6 +297,32 @@ async fn large_files_go_up_in_parts_and_come_back_whole() {
 }
 
 #[tokio::test]
+async fn misleading_names_and_links_out_of_the_directory_are_not_stored() {
+    let f = TestApp::with_projects().await;
+    let script = r#"
+        echo ok > "$CIRCLE_ARTIFACTS/ok.txt"
+        echo pdf > "$CIRCLE_ARTIFACTS/"$'invoice\u202efdp.exe'
+        echo secret > "$HOME_SECRET"
+        ln -s "$HOME_SECRET" "$CIRCLE_ARTIFACTS/leak.txt"
+        ln -s ok.txt "$CIRCLE_ARTIFACTS/latest.txt"
+    "#;
+    let secret = tempfile::tempdir().unwrap();
+    let secret_file = secret.path().join("id_rsa");
+    let cwd = tempfile::tempdir().unwrap();
+    let args = ["--", "bash", "-ec", script];
+    let env = [("HOME_SECRET", secret_file.to_str().unwrap())];
+    let out = f.app.agent(cwd.path(), &f.public_build_token, "gh/acme/public-site", "run", &args, &env).await;
+    assert!(!out.status.success(), "a file that was not stored fails the step");
+    let err = stderr(&out);
+    assert!(err.contains("invisible or direction-changing") && err.contains("\\u{202e}"), "{err}");
+    assert!(err.contains("leak.txt: not stored: a symbolic link to") && err.contains("outside"), "{err}");
+    let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
+    let mut names: Vec<&str> = list.as_array().unwrap().iter().map(|a| a["pretty_path"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["$CIRCLE_ARTIFACTS/latest.txt", "$CIRCLE_ARTIFACTS/ok.txt"]);
+}
+
+#[tokio::test]
 async fn big_files_are_read_once_and_a_second_build_sends_nothing_again() {
     let f = TestApp::with_projects().await;
     // 17 MiB, over the size from which files are hashed while they are sent.
