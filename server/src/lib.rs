@@ -7,6 +7,7 @@ pub mod cli;
 pub mod db;
 pub use vitrine_wire::domain;
 pub mod error;
+pub mod listen;
 pub mod router;
 pub mod serve;
 pub mod services;

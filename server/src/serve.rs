@@ -43,7 +43,10 @@ pub struct Running {
     pub public_url: String,
     pub s3_endpoint: Option<String>,
     pub artifacts_url: String,
-    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Ends when the listeners stopped (after [`Running::stop`]) and drained.
+    pub server: tokio::task::JoinHandle<()>,
+    /// Set to true to stop accepting connections and drain.
+    pub stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// The key that signs artifacts-origin capabilities, kept in the metadata store so that
@@ -80,8 +83,11 @@ pub fn default_site_root() -> PathBuf {
 
 /// Starts the embedded store, or joins one that another `vitrine serve` on the same data dir
 /// already runs at that address (then without a local handle on it).
-async fn embedded_store(cfg: &ServeConfig) -> anyhow::Result<(EmbeddedCredentials, Option<LocalStore>)> {
-    match embedded::start(&cfg.data_dir, cfg.embedded_s3_addr).await {
+async fn embedded_store(
+    cfg: &ServeConfig,
+    shutdown: crate::listen::ShutdownSignal,
+) -> anyhow::Result<(EmbeddedCredentials, Option<LocalStore>)> {
+    match embedded::start(&cfg.data_dir, cfg.embedded_s3_addr, shutdown).await {
         Ok(store) => Ok((store.credentials, Some(store.local))),
         Err(e) => {
             let in_use = e.chain().any(|c| {
@@ -99,6 +105,7 @@ async fn embedded_store(cfg: &ServeConfig) -> anyhow::Result<(EmbeddedCredential
 }
 
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create the data dir {}", cfg.data_dir.display()))?;
     let db = Db::open(&cfg.data_dir, cfg.database_url.as_deref(), cfg.database_pool_size)
@@ -108,7 +115,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let (s3_settings, s3_endpoint, local) = match &cfg.s3 {
         Some(s) => (s.clone(), None, None),
         None => {
-            let (creds, local) = embedded_store(&cfg).await?;
+            let (creds, local) = embedded_store(&cfg, stopped.clone()).await?;
             let endpoint = creds.endpoint.clone();
             (creds.settings(), Some(endpoint), local)
         }
@@ -152,11 +159,10 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), artifacts_origin, passwords };
     vitrine.spawn_sweeper();
     let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(artifacts_listener, artifacts_app).await {
-            tracing::error!(error = %e, "artifacts origin stopped");
-        }
-    });
+    let artifacts_origin_served =
+        tokio::spawn(crate::listen::serve(artifacts_listener, "artifacts origin", stopped.clone(), move |_| {
+            artifacts_app.clone()
+        }));
     let leptos_options = LeptosOptions::builder()
         .output_name("vitrine")
         .site_root(cfg.site_root.to_string_lossy().into_owned())
@@ -165,9 +171,16 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .build();
     let state = AppState { ui: UiService::shared(vitrine.clone()), vitrine, leptos_options };
     let app = router(state);
+    let app_served = tokio::spawn(crate::listen::serve(listener, "app", stopped, move |peer| {
+        // Handlers that need the client's address (sign-in limits) read it from here.
+        tower::ServiceExt::map_request(app.clone(), move |mut request: http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            request
+        })
+    }));
     let server = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+        let _ = tokio::join!(app_served, artifacts_origin_served);
     });
     tracing::info!(%public_url, "vitrine is serving");
-    Ok(Running { addr, public_url, s3_endpoint, artifacts_url, server })
+    Ok(Running { addr, public_url, s3_endpoint, artifacts_url, server, stop })
 }

@@ -81,6 +81,7 @@ pub enum MemberCommand {
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    super::serve::private_files();
     std::fs::create_dir_all(&args.data_dir)?;
     let db = Db::open(&args.data_dir, args.database_url.as_deref(), 2).await?;
     let passwords = crate::services::accounts::PasswordChecks::new(1);

@@ -65,7 +65,13 @@ pub struct ServeArgs {
     pub verify_by_copy: bool,
 }
 
+/// Files the server creates (database, objects, keys, logs) are readable by its own user only.
+pub fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    private_files();
     let s3 = args.s3_endpoint.clone().map(|endpoint| S3Settings {
         endpoint: Some(endpoint),
         bucket: args.s3_bucket.clone(),
@@ -95,18 +101,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let running = start(config).await?;
     eprintln!("Vitrine is serving at {}", running.public_url);
-    eprintln!("Reports origin at {}", running.artifacts_url);
+    eprintln!("Artifacts origin at {}", running.artifacts_url);
     if let Some(endpoint) = &running.s3_endpoint {
         eprintln!("Embedded S3 at {endpoint}");
     }
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        result = running.server => {
-            result??;
-        }
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("Stopping.");
-        }
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
     }
+    // Stop accepting; requests in flight (an agent's upload, say) get time to finish.
+    eprintln!("Stopping: finishing the requests in flight (up to {} s).", crate::listen::DRAIN_TIMEOUT.as_secs());
+    let _ = running.stop.send(true);
+    running.server.await?;
+    eprintln!("Stopped.");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,6 @@
 use std::path::Path;
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 use vitrine::serve::{Running, ServeConfig, start};
@@ -244,4 +245,68 @@ pub fn stderr(out: &Output) -> String {
 
 pub fn assert_ok(out: &Output) {
     assert!(out.status.success(), "command failed: {}\n{}", stderr(out), String::from_utf8_lossy(&out.stdout));
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `vitrine serve` as its own process, so it can be killed.
+pub struct ServerProcess {
+    pub args: Vec<String>,
+    pub database_url: Option<String>,
+    pub url: String,
+    pub child: tokio::process::Child,
+}
+
+impl ServerProcess {
+    pub async fn start(data: &Path, database_url: Option<String>) -> ServerProcess {
+        let (port, s3, artifacts) = (free_port(), free_port(), free_port());
+        let args = vec![
+            "serve".to_owned(),
+            "--addr".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--embedded-s3-addr".to_owned(),
+            format!("127.0.0.1:{s3}"),
+            "--artifacts-addr".to_owned(),
+            format!("127.0.0.1:{artifacts}"),
+            "--data-dir".to_owned(),
+            data.display().to_string(),
+        ];
+        let child = spawn_server(&args, database_url.as_deref());
+        let server = ServerProcess { args, database_url, url: format!("http://127.0.0.1:{port}"), child };
+        server.wait_ready().await;
+        server
+    }
+
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if reqwest::get(format!("{}/healthz", self.url)).await.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("vitrine serve did not come up at {}", self.url);
+    }
+
+    pub async fn kill_and_restart(&mut self, down_for: Duration) {
+        self.child.start_kill().unwrap(); // SIGKILL
+        self.child.wait().await.unwrap();
+        tokio::time::sleep(down_for).await;
+        self.child = spawn_server(&self.args, self.database_url.as_deref());
+        self.wait_ready().await;
+    }
+}
+
+pub fn spawn_server(args: &[String], database_url: Option<&str>) -> tokio::process::Child {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .args(database_url.iter().flat_map(|url| ["--database-url", url]))
+        .env("VITRINE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
 }

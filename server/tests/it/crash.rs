@@ -12,70 +12,6 @@ use vitrine_wire::agent::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 
 use crate::common::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `vitrine serve` as its own process, so it can be killed.
-struct ServerProcess {
-    args: Vec<String>,
-    database_url: Option<String>,
-    url: String,
-    child: tokio::process::Child,
-}
-
-impl ServerProcess {
-    async fn start(data: &Path, database_url: Option<String>) -> ServerProcess {
-        let (port, s3, artifacts) = (free_port(), free_port(), free_port());
-        let args = vec![
-            "serve".to_owned(),
-            "--addr".to_owned(),
-            format!("127.0.0.1:{port}"),
-            "--embedded-s3-addr".to_owned(),
-            format!("127.0.0.1:{s3}"),
-            "--artifacts-addr".to_owned(),
-            format!("127.0.0.1:{artifacts}"),
-            "--data-dir".to_owned(),
-            data.display().to_string(),
-        ];
-        let child = spawn_server(&args, database_url.as_deref());
-        let server = ServerProcess { args, database_url, url: format!("http://127.0.0.1:{port}"), child };
-        server.wait_ready().await;
-        server
-    }
-
-    async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if reqwest::get(format!("{}/healthz", self.url)).await.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("vitrine serve did not come up at {}", self.url);
-    }
-
-    async fn kill_and_restart(&mut self, down_for: Duration) {
-        self.child.start_kill().unwrap(); // SIGKILL
-        self.child.wait().await.unwrap();
-        tokio::time::sleep(down_for).await;
-        self.child = spawn_server(&self.args, self.database_url.as_deref());
-        self.wait_ready().await;
-    }
-}
-
-fn spawn_server(args: &[String], database_url: Option<&str>) -> tokio::process::Child {
-    tokio::process::Command::new(BIN)
-        .args(args)
-        .args(database_url.iter().flat_map(|url| ["--database-url", url]))
-        .env("VITRINE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
 async fn admin(server: &ServerProcess, data: &Path, args: &[&str]) -> String {
     let out = tokio::process::Command::new(BIN)
         .arg("admin")
@@ -142,6 +78,12 @@ async fn a_server_killed_during_parallel_uploads_loses_nothing() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
     let mut server = ServerProcess::start(&data, test_database().await).await;
+    // What the server writes is its user's alone.
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["embedded-s3.env", "store"] {
+        let mode = std::fs::metadata(data.join(file)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{file} is {mode:o}");
+    }
     admin(&server, &data, &["project", "add", "gh/acme/crash", "--public"]).await;
     let token = admin(&server, &data, &["project", "token", "gh/acme/crash"]).await;
     let r = reqwest::Client::new()

@@ -10,6 +10,7 @@ mod cli_execute;
 mod cli_run;
 mod common;
 mod crash;
+mod faults;
 mod migrate;
 mod security;
 mod store;

@@ -13,9 +13,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use hyper_util::service::TowerToHyperService;
 use rand::Rng;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
@@ -125,7 +122,11 @@ impl LocalStore {
 
 /// Opens the store (importing an s3s-fs one from earlier versions), binds `addr` and serves it in
 /// the background. Keys are kept across restarts.
-pub async fn start(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<EmbeddedS3> {
+pub async fn start(
+    data_dir: &Path,
+    addr: SocketAddr,
+    shutdown: crate::listen::ShutdownSignal,
+) -> anyhow::Result<EmbeddedS3> {
     // Bind first: a second server that only shares this store must not touch its files.
     let listener =
         TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for the embedded S3 server"))?;
@@ -157,26 +158,7 @@ pub async fn start(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<Embedded
     let service = tower::ServiceBuilder::new()
         .layer(CorsLayer::very_permissive().expose_headers([http::header::ETAG]))
         .service(s3);
-    let service = TowerToHyperService::new(service);
-
-    tokio::spawn(async move {
-        let http = ConnBuilder::new(TokioExecutor::new());
-        loop {
-            let (socket, _) = match listener.accept().await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    tracing::warn!(error = %e, "embedded S3: accept failed");
-                    continue;
-                }
-            };
-            let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, "embedded S3 connection ended");
-                }
-            });
-        }
-    });
+    tokio::spawn(crate::listen::serve(listener, "embedded S3", shutdown, move |_| service.clone()));
     tracing::info!(%addr, root = %root.display(), "embedded S3 server listening");
     Ok(EmbeddedS3 { credentials, addr, local })
 }

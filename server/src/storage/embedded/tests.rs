@@ -28,7 +28,7 @@ struct Server {
 }
 
 async fn server_in(dir: tempfile::TempDir) -> Server {
-    let s3 = start(dir.path(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let s3 = start(dir.path(), "127.0.0.1:0".parse().unwrap(), tokio::sync::watch::channel(false).1).await.unwrap();
     let storage = Storage::connect(&s3.credentials.settings()).await.unwrap();
     storage.ensure_bucket().await.unwrap();
     Server { dir, s3, client: storage.client.clone() }
