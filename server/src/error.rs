@@ -37,6 +37,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -34,6 +34,7 @@ fn ui_error(e: ServiceError) -> UiError {
         ServiceError::BadRequest(m) | ServiceError::Conflict(m) => UiError::BadRequest(m),
         ServiceError::Unauthorized(m) | ServiceError::Forbidden(m) => UiError::Unauthorized(m),
         ServiceError::TooManyRequests { message, retry_after } => UiError::TooManyRequests { message, retry_after },
+        ServiceError::Unavailable(m) => UiError::Unavailable(m),
         ServiceError::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error in a page");
             UiError::Internal

@@ -117,6 +117,7 @@ pub fn set_status_for<T>(result: &Result<T, UiError>) {
         Err(UiError::BadRequest(_)) => http::StatusCode::BAD_REQUEST,
         Err(UiError::Unauthorized(_)) => http::StatusCode::UNAUTHORIZED,
         Err(UiError::TooManyRequests { .. }) => http::StatusCode::TOO_MANY_REQUESTS,
+        Err(UiError::Unavailable(_)) => http::StatusCode::SERVICE_UNAVAILABLE,
         Err(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
     };
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

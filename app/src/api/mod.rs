@@ -96,6 +96,9 @@ pub enum UiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// A store the server needs is not answering; try again soon.
+    #[error("{0}")]
+    Unavailable(String),
     /// Refused for now; try again after `retry_after` seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },

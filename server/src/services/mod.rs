@@ -48,6 +48,9 @@ pub enum ServiceError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A store this server needs is not answering; may work again soon.
+    #[error("{0}")]
+    Unavailable(String),
     /// Refused for now; may succeed after `retry_after` seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
@@ -83,7 +86,16 @@ impl From<DbError> for ServiceError {
 
 impl From<StorageError> for ServiceError {
     fn from(e: StorageError) -> Self {
-        ServiceError::Internal(e.into())
+        match e {
+            StorageError::NotFound => ServiceError::Internal(e.into()),
+            StorageError::S3(cause) => {
+                tracing::error!(%cause, "S3 store call failed");
+                ServiceError::Unavailable(
+                    "The artifact store (S3) is not answering; try again shortly. The server's log has the cause."
+                        .into(),
+                )
+            }
+        }
     }
 }
 

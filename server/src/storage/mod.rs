@@ -47,6 +47,13 @@ pub enum StorageError {
     S3(String),
 }
 
+/// How long connecting to the S3 service may take.
+pub const S3_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one attempt of an S3 call may take until its response starts.
+pub const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an S3 call may take in all, retries included.
+pub const S3_OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+
 fn s3_err<E: std::fmt::Debug>(e: E) -> StorageError {
     StorageError::S3(format!("{e:?}"))
 }
@@ -114,8 +121,16 @@ impl Storage {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
+        // An S3 service that does not answer fails the request in bounded time (503 to the
+        // client) instead of holding it; the SDK retries transient errors within these bounds.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(S3_CONNECT_TIMEOUT)
+            .operation_attempt_timeout(S3_ATTEMPT_TIMEOUT)
+            .operation_timeout(S3_OPERATION_TIMEOUT)
+            .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http_client)
+            .timeout_config(timeouts)
             .region(Region::new(settings.region.clone()));
         if let Some((ak, sk)) = &settings.credentials {
             loader = loader.credentials_provider(Credentials::new(ak, sk, None, None, "vitrine"));

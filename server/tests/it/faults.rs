@@ -56,3 +56,41 @@ async fn clients_that_send_headers_slowly_are_cut_off() {
     // Meanwhile and after, other clients are served.
     assert_eq!(app.get("/healthz", None).await.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn an_s3_store_that_is_down_answers_503_in_bounded_time_and_recovers() {
+    let f = TestApp::with_projects().await;
+    let a = &f.app;
+    let script = r#"mkdir -p "$CIRCLE_ARTIFACTS/r" && echo '<p>report</p>' > "$CIRCLE_ARTIFACTS/r/index.html""#;
+    assert_ok(&a.run_build(&f.private_build_token, "gh/acme/secret", "main", script).await);
+    // A second server that reaches the store over the network; then the store goes away.
+    let (_data, b) = a.beside(None, UploadSettings::default()).await;
+    let s3_addr: std::net::SocketAddr =
+        a.running.s3_endpoint.clone().unwrap().trim_start_matches("http://").parse().unwrap();
+    a.running.stop.send(true).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let route =
+        format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/r/index.html", b.public_url);
+    let open_report = || async {
+        let r = a.http.get(&route).header("Circle-Token", &f.member_token).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 302, "the route needs no S3 call");
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        reqwest::get(&location).await.unwrap()
+    };
+    let started = Instant::now();
+    let page = open_report().await;
+    assert_eq!(page.status().as_u16(), 503);
+    assert!(page.text().await.unwrap().contains("not answering"));
+    assert!(started.elapsed() < Duration::from_secs(25), "answered after {:?}", started.elapsed());
+    let listing = format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts", b.public_url);
+    let r = a.http.get(&listing).header("Circle-Token", &f.member_token).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "what needs only the database still works");
+
+    // The store comes back on the same address: served again, no restart.
+    let (_keep, signal) = tokio::sync::watch::channel(false);
+    let _store = vitrine::storage::embedded::start(a.data_dir(), s3_addr, signal).await.unwrap();
+    let page = open_report().await;
+    assert_eq!(page.status().as_u16(), 200);
+    assert_eq!(page.text().await.unwrap(), "<p>report</p>\n");
+}
