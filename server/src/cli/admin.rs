@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::db::Db;
+use crate::db::{Db, TokenOwner};
 use crate::domain::ProjectSlug;
 use crate::services::accounts::Accounts;
 
@@ -35,6 +35,9 @@ pub enum AdminCommand {
     /// Who may see a private project.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Browser sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// Copy this SQLite store (users, tokens, sessions, projects, builds, artifacts, uploads,
     /// keys) into an empty PostgreSQL database; then serve with DATABASE_URL set to it.
     Migrate {
@@ -52,13 +55,28 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Stop a user at once: no sign-in, sessions ended, tokens refused (kept for `enable`).
+    Disable { name: String },
+    /// Let a disabled user back in (their tokens work again).
+    Enable { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// End every browser session of a user.
+    Revoke { name: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create an API token for a user; prints it alone on the last line.
     Create { name: String },
-    /// Revoke an API or build token.
+    /// List tokens (id, owner, created, last used): all, a user's, or a project's.
+    List {
+        /// A username or a project (gh/acme/widgets).
+        owner: Option<String>,
+    },
+    /// Revoke a token by its id (from `token list`) or by the token itself.
     Revoke { token: String },
 }
 
@@ -78,6 +96,8 @@ pub enum ProjectCommand {
 pub enum MemberCommand {
     /// Let a user see a private project.
     Add { slug: ProjectSlug, name: String },
+    /// Stop a user seeing a private project.
+    Remove { slug: ProjectSlug, name: String },
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
@@ -106,9 +126,42 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             println!("API token for {name} (shown once; keep it secret):");
             println!("{token}");
         }
+        AdminCommand::Token(TokenCommand::List { owner }) => {
+            let tokens = accounts.tokens(owner.as_deref()).await?;
+            println!("{:>6}  {:<7}  {:<32}  {:<20}  LAST USED", "ID", "KIND", "OWNER", "CREATED");
+            for t in tokens {
+                let kind = match t.owner {
+                    TokenOwner::User(_) => "user",
+                    TokenOwner::Project(_) => "build",
+                    TokenOwner::Build { .. } => "running",
+                };
+                let when = |t: i64| {
+                    chrono::DateTime::from_timestamp(t, 0)
+                        .map_or(String::new(), |d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                };
+                let used = t.last_used_at.map_or("never".to_owned(), when);
+                println!("{:>6}  {kind:<7}  {:<32}  {:<20}  {used}", t.id, t.owner_name, when(t.created_at));
+            }
+        }
         AdminCommand::Token(TokenCommand::Revoke { token }) => {
-            accounts.revoke_token(&token).await?;
+            // Ids are small numbers; tokens are 40 hex digits.
+            match token.trim().parse::<i64>() {
+                Ok(id) if token.trim().len() < 20 => accounts.revoke_token_by_id(id).await?,
+                _ => accounts.revoke_token(&token).await?,
+            }
             println!("Token revoked");
+        }
+        AdminCommand::User(UserCommand::Disable { name }) => {
+            accounts.set_user_disabled(&name, true).await?;
+            println!("{name} is disabled: signed out everywhere; their tokens are refused");
+        }
+        AdminCommand::User(UserCommand::Enable { name }) => {
+            accounts.set_user_disabled(&name, false).await?;
+            println!("{name} is enabled");
+        }
+        AdminCommand::Session(SessionCommand::Revoke { name }) => {
+            let ended = accounts.revoke_sessions(&name).await?;
+            println!("Ended {ended} session(s) of {name}");
         }
         AdminCommand::Project(ProjectCommand::Add { slug, public }) => {
             accounts.add_project(&slug, public).await?;
@@ -123,6 +176,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::Member(MemberCommand::Add { slug, name }) => {
             accounts.add_member(&slug, &name).await?;
             println!("{name} can now see {}", slug.short());
+        }
+        AdminCommand::Member(MemberCommand::Remove { slug, name }) => {
+            accounts.remove_member(&slug, &name).await?;
+            println!("{name} can no longer see {} (unless it is public)", slug.short());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -47,7 +47,9 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
     anyhow::ensure!(taken == 0, "the PostgreSQL database is not empty: `migrate --to` only fills an empty one");
     let mut tx = to.begin().await?;
     let copied = vec![
-        copy!(from, tx, "users", [id: i64, username: String, password_hash: String, created_at: i64]),
+        copy!(from, tx, "users", [
+            id: i64, username: String, password_hash: String, created_at: i64, disabled_at: Option<i64>,
+        ]),
         copy!(from, tx, "projects", [
             id: i64, vcs_type: String, org: String, repo: String, public: bool, created_at: i64, last_build_num: i64,
         ]),
@@ -59,7 +61,7 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
         copy!(from, tx, "build_nodes", [build_id: i64, node_index: i64, status: String, finished_at: i64]),
         copy!(from, tx, "tokens", [
             id: i64, token_hash: String, user_id: Option<i64>, project_id: Option<i64>, build_id: Option<i64>,
-            created_at: i64,
+            created_at: i64, last_used_at: Option<i64>,
         ]),
         copy!(from, tx, "sessions", [id: i64, token_hash: String, user_id: i64, expires_at: i64]),
         // Reference counts are counted again by the artifacts' triggers as artifacts arrive.

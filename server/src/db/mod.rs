@@ -73,11 +73,22 @@ pub trait MetaStore: Send + Sync {
     async fn user_by_name(&self, username: &str) -> DbResult<User>;
     async fn user_by_id(&self, id: i64) -> DbResult<User>;
     async fn insert_token(&self, token_hash: &str, owner: TokenOwner) -> DbResult<()>;
-    async fn token_owner(&self, token_hash: &str) -> DbResult<TokenOwner>;
+    /// Whose token this is (a disabled user's counts as unknown), and when it was last used.
+    async fn token_owner(&self, token_hash: &str) -> DbResult<(TokenOwner, Option<i64>)>;
     async fn delete_token(&self, token_hash: &str) -> DbResult<()>;
     async fn insert_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> DbResult<()>;
     async fn session_user(&self, token_hash: &str) -> DbResult<i64>;
     async fn delete_session(&self, token_hash: &str) -> DbResult<()>;
+
+    /// Tokens, oldest first: all, or a user's, or a project's (its build tokens and its
+    /// running builds' own tokens).
+    async fn tokens(&self, user_id: Option<i64>, project_id: Option<i64>) -> DbResult<Vec<TokenInfo>>;
+    async fn delete_token_by_id(&self, id: i64) -> DbResult<()>;
+    /// Notes that a token was used now; written at most once a minute per token.
+    async fn touch_token(&self, token_hash: &str) -> DbResult<()>;
+    async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> DbResult<()>;
+    /// Ends every session of a user; answers how many there were.
+    async fn delete_user_sessions(&self, user_id: i64) -> DbResult<u64>;
 
     // ---- projects -----------------------------------------------------------------------
     async fn insert_project(&self, slug: &ProjectSlug, public: bool) -> DbResult<i64>;
@@ -88,6 +99,7 @@ pub trait MetaStore: Send + Sync {
     async fn visible_projects(&self, user_id: Option<i64>) -> DbResult<Vec<Project>>;
     async fn insert_member(&self, project_id: i64, user_id: i64) -> DbResult<()>;
     async fn is_member(&self, project_id: i64, user_id: i64) -> DbResult<bool>;
+    async fn delete_member(&self, project_id: i64, user_id: i64) -> DbResult<()>;
 
     // ---- builds -------------------------------------------------------------------------
     /// Creates the next build of a project, with a number no other build of it has, also

@@ -8,6 +8,19 @@ pub struct User {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
+    /// An admin disabled the account: no sign-in, its tokens and sessions do nothing.
+    pub disabled: bool,
+}
+
+/// A token as an admin sees it (never the token itself: only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub owner: TokenOwner,
+    /// `alice`, `gh/acme/widgets`, or `gh/acme/widgets build 12`.
+    pub owner_name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

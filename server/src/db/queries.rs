@@ -27,7 +27,7 @@ macro_rules! meta_store {
         }
 
         async fn user_by_name(&self, username: &str) -> DbResult<User> {
-            sqlx::query_as::<_, UserRow>("SELECT id, username, password_hash FROM users WHERE username = $1")
+            sqlx::query_as::<_, UserRow>("SELECT id, username, password_hash, disabled_at FROM users WHERE username = $1")
                 .bind(username)
                 .fetch_one(&self.pool)
                 .await
@@ -36,7 +36,7 @@ macro_rules! meta_store {
         }
 
         async fn user_by_id(&self, id: i64) -> DbResult<User> {
-            sqlx::query_as::<_, UserRow>("SELECT id, username, password_hash FROM users WHERE id = $1")
+            sqlx::query_as::<_, UserRow>("SELECT id, username, password_hash, disabled_at FROM users WHERE id = $1")
                 .bind(id)
                 .fetch_one(&self.pool)
                 .await
@@ -64,13 +64,17 @@ macro_rules! meta_store {
             Ok(())
         }
 
-        async fn token_owner(&self, token_hash: &str) -> DbResult<TokenOwner> {
-            let row: TokenRow = sqlx::query_as("SELECT user_id, project_id, build_id FROM tokens WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(DbError::from_sqlx)?;
-            row.owner().ok_or(DbError::NotFound)
+        async fn token_owner(&self, token_hash: &str) -> DbResult<(TokenOwner, Option<i64>)> {
+            let row: TokenRow = sqlx::query_as(
+                "SELECT t.user_id, t.project_id, t.build_id, t.last_used_at FROM tokens t
+                 LEFT JOIN users u ON u.id = t.user_id
+                 WHERE t.token_hash = $1 AND u.disabled_at IS NULL",
+            )
+            .bind(token_hash)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbError::from_sqlx)?;
+            Ok((row.owner().ok_or(DbError::NotFound)?, row.last_used_at))
         }
 
         async fn delete_token(&self, token_hash: &str) -> DbResult<()> {
@@ -89,7 +93,8 @@ macro_rules! meta_store {
         }
 
         async fn session_user(&self, token_hash: &str) -> DbResult<i64> {
-            sqlx::query_scalar("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+            sqlx::query_scalar("SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL")
                 .bind(token_hash)
                 .bind(now())
                 .fetch_one(&self.pool)
@@ -622,6 +627,66 @@ macro_rules! meta_store {
         async fn pending_upload_count(&self) -> DbResult<i64> {
             Ok(sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE verified_at IS NULL").fetch_one(&self.pool).await?)
         }
+
+            async fn tokens(&self, user_id: Option<i64>, project_id: Option<i64>) -> DbResult<Vec<TokenInfo>> {
+                let rows: Vec<TokenInfoRow> = sqlx::query_as(
+                    "SELECT t.id, t.user_id, t.project_id, t.build_id, t.created_at, t.last_used_at,
+                            u.username, p.vcs_type, p.org, p.repo, b.build_num
+                     FROM tokens t
+                     LEFT JOIN users u ON u.id = t.user_id
+                     LEFT JOIN projects p ON p.id = t.project_id
+                     LEFT JOIN builds b ON b.id = t.build_id
+                     WHERE ($1 IS NULL OR t.user_id = $1) AND ($2 IS NULL OR t.project_id = $2)
+                     ORDER BY t.id",
+                )
+                .bind(user_id)
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().filter_map(TokenInfoRow::info).collect())
+            }
+
+            async fn delete_token_by_id(&self, id: i64) -> DbResult<()> {
+                let done = sqlx::query("DELETE FROM tokens WHERE id = $1").bind(id).execute(&self.pool).await?;
+                if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+            }
+
+            async fn touch_token(&self, token_hash: &str) -> DbResult<()> {
+                let now = now();
+                sqlx::query(
+                    "UPDATE tokens SET last_used_at = $1
+                     WHERE token_hash = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+                )
+                .bind(now)
+                .bind(token_hash)
+                .bind(now - 60)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> DbResult<()> {
+                sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+                    .bind(disabled.then(now))
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_user_sessions(&self, user_id: i64) -> DbResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn delete_member(&self, project_id: i64, user_id: i64) -> DbResult<()> {
+                let done = sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
+                    .bind(project_id)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+            }
 
             async fn rate_counts(&self, keys: &[&str], window_after: i64) -> DbResult<HashMap<String, (i64, i64)>> {
                 if keys.is_empty() {

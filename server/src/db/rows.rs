@@ -11,11 +11,52 @@ pub(super) struct UserRow {
     id: i64,
     username: String,
     password_hash: String,
+    disabled_at: Option<i64>,
 }
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
-        User { id: r.id, username: r.username, password_hash: r.password_hash }
+        User { id: r.id, username: r.username, password_hash: r.password_hash, disabled: r.disabled_at.is_some() }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TokenInfoRow {
+    id: i64,
+    user_id: Option<i64>,
+    project_id: Option<i64>,
+    build_id: Option<i64>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    username: Option<String>,
+    vcs_type: Option<String>,
+    org: Option<String>,
+    repo: Option<String>,
+    build_num: Option<i64>,
+}
+
+impl TokenInfoRow {
+    pub(super) fn info(self) -> Option<TokenInfo> {
+        let owner = TokenRow {
+            user_id: self.user_id,
+            project_id: self.project_id,
+            build_id: self.build_id,
+            last_used_at: None,
+        }
+        .owner()?;
+        let project = match (&self.vcs_type, &self.org, &self.repo) {
+            (Some(vcs), Some(org), Some(repo)) => {
+                let vcs = VcsType::from_str(vcs).unwrap_or(VcsType::Github);
+                format!("{}/{org}/{repo}", vcs.short())
+            }
+            _ => String::new(),
+        };
+        let owner_name = match (owner, self.username, self.build_num) {
+            (TokenOwner::User(_), Some(name), _) => name,
+            (TokenOwner::Build { .. }, _, Some(num)) => format!("{project} build {num}"),
+            _ => project,
+        };
+        Some(TokenInfo { id: self.id, owner, owner_name, created_at: self.created_at, last_used_at: self.last_used_at })
     }
 }
 
@@ -24,6 +65,8 @@ pub(super) struct TokenRow {
     user_id: Option<i64>,
     project_id: Option<i64>,
     build_id: Option<i64>,
+    #[sqlx(default)]
+    pub last_used_at: Option<i64>,
 }
 
 impl TokenRow {

@@ -171,6 +171,58 @@ impl Accounts<'_> {
         }
     }
 
+    /// Tokens, oldest first: all of them, a user's (`alice`) or a project's (`gh/acme/widgets`).
+    pub async fn tokens(&self, owner: Option<&str>) -> ServiceResult<Vec<crate::db::TokenInfo>> {
+        let (user, project) = match owner {
+            None => (None, None),
+            Some(o) if o.contains('/') => {
+                let slug: ProjectSlug =
+                    o.parse().map_err(|e: crate::domain::InvalidInput| ServiceError::BadRequest(e.0))?;
+                (None, Some(self.project_for_admin(&slug).await?.id))
+            }
+            Some(name) => (Some(self.user_id(name).await?), None),
+        };
+        Ok(self.db.tokens(user, project).await?)
+    }
+
+    /// Revokes a token by its id (from `token list`).
+    pub async fn revoke_token_by_id(&self, id: i64) -> ServiceResult<()> {
+        match self.db.delete_token_by_id(id).await {
+            Err(DbError::NotFound) => {
+                Err(ServiceError::NotFound(format!("No token with id {id} (see `admin token list`)")))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// A disabled user cannot sign in, and their sessions and tokens stop working at once;
+    /// enabling brings the tokens back (sessions stay ended).
+    pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> ServiceResult<()> {
+        let id = self.user_id(username).await?;
+        self.db.set_user_disabled(id, disabled).await?;
+        if disabled {
+            self.db.delete_user_sessions(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends every browser session of a user (a lost laptop); answers how many.
+    pub async fn revoke_sessions(&self, username: &str) -> ServiceResult<u64> {
+        let id = self.user_id(username).await?;
+        Ok(self.db.delete_user_sessions(id).await?)
+    }
+
+    pub async fn remove_member(&self, slug: &ProjectSlug, username: &str) -> ServiceResult<()> {
+        let project = self.project_for_admin(slug).await?;
+        let user_id = self.user_id(username).await?;
+        match self.db.delete_member(project.id, user_id).await {
+            Err(DbError::NotFound) => {
+                Err(ServiceError::NotFound(format!("{username} is not a member of {}", slug.short())))
+            }
+            other => Ok(other?),
+        }
+    }
+
     pub async fn add_project(&self, slug: &ProjectSlug, public: bool) -> ServiceResult<()> {
         match self.db.insert_project(slug, public).await {
             Err(DbError::Conflict) => {
@@ -202,7 +254,18 @@ impl Accounts<'_> {
 
     /// The principal behind an API token; an unknown token is an error, not anonymity.
     pub async fn principal_for_token(&self, token: &str) -> ServiceResult<Principal> {
-        match self.db.token_owner(&hash_token(token)).await {
+        let hash = hash_token(token);
+        let owner = match self.db.token_owner(&hash).await {
+            Ok((owner, last_used)) => {
+                // When a token was last used, to a minute: one write a minute, not per request.
+                if last_used.is_none_or(|t| t < chrono::Utc::now().timestamp() - 60) {
+                    self.db.touch_token(&hash).await?;
+                }
+                Ok(owner)
+            }
+            Err(e) => Err(e),
+        };
+        match owner {
             Ok(TokenOwner::User(id)) => {
                 let user = self.db.user_by_id(id).await?;
                 Ok(Principal::User { id, username: user.username })
@@ -277,7 +340,8 @@ impl Accounts<'_> {
                 return Err(e);
             }
         };
-        let Some(user) = user.filter(|_| matches) else {
+        // A disabled account cannot sign in; it is told no more than a wrong password is.
+        let Some(user) = user.filter(|u| matches && !u.disabled) else {
             return Err(ServiceError::Unauthorized("Wrong username or password".into()));
         };
         for key in &keys {
