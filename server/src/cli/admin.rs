@@ -38,6 +38,17 @@ pub enum AdminCommand {
     /// Browser sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Remove artifacts now (a secret that leaked into a log): a project's, a build's, or one
+    /// path of a build. They leave listings at once; the server deletes their objects from
+    /// the store within a sweep (a minute).
+    Purge {
+        project: ProjectSlug,
+        /// Only this build.
+        build: Option<crate::domain::BuildNum>,
+        /// Only this path of the build (as listed, e.g. '$CIRCLE_ARTIFACTS/build.log').
+        #[arg(requires = "build")]
+        path: Option<String>,
+    },
     /// Copy this SQLite store (users, tokens, sessions, projects, builds, artifacts, uploads,
     /// keys) into an empty PostgreSQL database; then serve with DATABASE_URL set to it.
     Migrate {
@@ -158,6 +169,16 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::User(UserCommand::Enable { name }) => {
             accounts.set_user_disabled(&name, false).await?;
             println!("{name} is enabled");
+        }
+        AdminCommand::Purge { project, build, path } => {
+            let (removed, doomed, kept) = accounts.purge(&project, build, path.as_deref()).await?;
+            println!("Removed {removed} artifact(s) from listings.");
+            println!("{doomed} object(s) leave the store at the server's next sweep (within a minute).");
+            if kept > 0 {
+                println!(
+                    "{kept} object(s) stay: other artifacts list the same content (purge those too to remove it)."
+                );
+            }
         }
         AdminCommand::Session(SessionCommand::Revoke { name }) => {
             let ended = accounts.revoke_sessions(&name).await?;

@@ -76,6 +76,7 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
             expires_at: i64, verified_at: Option<i64>, blob_key: Option<String>,
         ]),
         copy!(from, tx, "server_keys", [name: String, key: Vec<u8>, created_at: i64]),
+        copy!(from, tx, "doomed_objects", [s3_key: String, doomed_at: i64]),
     ];
     // Ids were copied as they were: new rows continue after the highest.
     for table in ["users", "projects", "builds", "tokens", "sessions", "artifacts"] {

@@ -180,6 +180,20 @@ pub trait MetaStore: Send + Sync {
     /// index (a trigram index on both stores): the viewer's filter.
     async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>>;
 
+    /// Removes artifacts from listings at once: a project's, a build's, or one path of a build
+    /// (on every node). Objects nothing lists any more are doomed for the sweeper to delete
+    /// (and can no longer be reused); answers (artifacts removed, objects doomed, objects kept
+    /// because other artifacts list the same content).
+    async fn purge(
+        &self,
+        project_id: i64,
+        build_id: Option<i64>,
+        pretty_path: Option<&str>,
+    ) -> DbResult<(u64, u64, u64)>;
+    /// Objects doomed by purges, oldest first.
+    async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>>;
+    async fn forget_doomed(&self, s3_key: &str) -> DbResult<()>;
+
     // ---- rate limits --------------------------------------------------------------------
     /// How many hits each of `keys` took in its current window (one that started after
     /// `window_after`), and when that window started; keys without one are left out.

@@ -688,6 +688,61 @@ macro_rules! meta_store {
                 if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
             }
 
+            async fn purge(&self, project_id: i64, build_id: Option<i64>, pretty_path: Option<&str>) -> DbResult<(u64, u64, u64)> {
+                let mut tx = self.pool.begin().await?;
+                const CHOSEN: &str = "FROM artifacts a JOIN builds b ON b.id = a.build_id
+                     WHERE b.project_id = $1 AND ($2 IS NULL OR a.build_id = $2) AND ($3 IS NULL OR a.pretty_path = $3)";
+                let keys: Vec<String> = sqlx::query_scalar(&format!("SELECT DISTINCT a.s3_key {CHOSEN}"))
+                    .bind(project_id)
+                    .bind(build_id)
+                    .bind(pretty_path)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let removed = sqlx::query(&format!("DELETE FROM artifacts WHERE id IN (SELECT a.id {CHOSEN})"))
+                    .bind(project_id)
+                    .bind(build_id)
+                    .bind(pretty_path)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let mut doomed = 0u64;
+                for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                    // Gone from `blobs`, an object can no longer be reused by a plan.
+                    let mut q: QueryBuilder<$db> = QueryBuilder::new("DELETE FROM blobs WHERE refs <= 0 AND s3_key IN (");
+                    let mut list = q.separated(", ");
+                    for key in chunk {
+                        list.push_bind(key);
+                    }
+                    q.push(") RETURNING s3_key");
+                    let gone: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    if gone.is_empty() {
+                        continue;
+                    }
+                    doomed += gone.len() as u64;
+                    let at = now();
+                    let mut q: QueryBuilder<$db> = QueryBuilder::new("INSERT INTO doomed_objects (s3_key, doomed_at) ");
+                    q.push_values(&gone, |mut row, (key,)| {
+                        row.push_bind(key).push_bind(at);
+                    });
+                    q.push(" ON CONFLICT DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok((removed, doomed, keys.len() as u64 - doomed))
+            }
+
+            async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT s3_key FROM doomed_objects ORDER BY doomed_at LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn forget_doomed(&self, s3_key: &str) -> DbResult<()> {
+                sqlx::query("DELETE FROM doomed_objects WHERE s3_key = $1").bind(s3_key).execute(&self.pool).await?;
+                Ok(())
+            }
+
             async fn rate_counts(&self, keys: &[&str], window_after: i64) -> DbResult<HashMap<String, (i64, i64)>> {
                 if keys.is_empty() {
                     return Ok(HashMap::new());

@@ -223,6 +223,30 @@ impl Accounts<'_> {
         }
     }
 
+    /// `admin purge`: removes a project's artifacts, a build's, or one path of a build, from
+    /// listings now; the server's sweeper deletes the objects nothing lists any more within a
+    /// sweep. Answers (artifacts removed, objects to delete, objects kept because other
+    /// artifacts list the same content).
+    pub async fn purge(
+        &self,
+        slug: &ProjectSlug,
+        build: Option<crate::domain::BuildNum>,
+        path: Option<&str>,
+    ) -> ServiceResult<(u64, u64, u64)> {
+        let project = self.project_for_admin(slug).await?;
+        let build_id = match build {
+            None => None,
+            Some(num) => match self.db.build(project.id, num).await {
+                Ok(b) => Some(b.id),
+                Err(DbError::NotFound) => {
+                    return Err(ServiceError::NotFound(format!("Build {num} of {} does not exist", slug.short())));
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        Ok(self.db.purge(project.id, build_id, path).await?)
+    }
+
     pub async fn add_project(&self, slug: &ProjectSlug, public: bool) -> ServiceResult<()> {
         match self.db.insert_project(slug, public).await {
             Err(DbError::Conflict) => {

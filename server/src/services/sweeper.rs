@@ -10,6 +10,7 @@ const BATCH: i64 = 500;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
     pub abandoned_uploads: u64,
+    pub purged_objects: u64,
     pub timed_out_builds: u64,
 }
 
@@ -63,6 +64,24 @@ impl Vitrine {
                 removed_now += 1;
             }
             if (receipts.len() as i64) < BATCH || removed_now == 0 {
+                break;
+            }
+        }
+        // Objects purged from listings leave the store.
+        loop {
+            let doomed = self.db.doomed_objects(BATCH).await?;
+            let mut removed_now = 0;
+            for key in &doomed {
+                match self.storage.delete(key).await {
+                    Ok(()) => {
+                        self.db.forget_doomed(key).await?;
+                        removed_now += 1;
+                    }
+                    Err(e) => tracing::warn!(error = %e, key, "cannot delete a purged object yet"),
+                }
+            }
+            swept.purged_objects += removed_now;
+            if (doomed.len() as i64) < BATCH || removed_now == 0 {
                 break;
             }
         }

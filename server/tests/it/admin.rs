@@ -70,3 +70,46 @@ async fn admins_list_revoke_disable_and_remove_with_effect_at_once() {
     app.admin(&["member", "remove", "gh/acme/secret", "alice"]).await;
     assert_eq!(app.get(SECRET, Some(&token)).await.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn purged_artifacts_leave_listings_at_once_and_the_store_within_a_sweep() {
+    let uploads = UploadSettings { sweep_every: std::time::Duration::from_millis(200), ..UploadSettings::default() };
+    let f = TestApp::with_projects_and(uploads).await;
+    let app = &f.app;
+    let leaked =
+        "echo 'AWS_SECRET=hunter2' > \"$CIRCLE_ARTIFACTS/build.log\"; echo fine > \"$CIRCLE_ARTIFACTS/ok.txt\"";
+    for _ in 0..2 {
+        assert_ok(&app.run_build(&f.public_build_token, "gh/acme/public-site", "main", leaked).await);
+    }
+    let listing = |build: i64| async move {
+        let (_, list) = app.get_json(&format!("/api/v1.1/project/gh/acme/public-site/{build}/artifacts"), None).await;
+        list.as_array().unwrap().iter().map(|a| a["pretty_path"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let (_, list) = app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
+    let log_url = list[0]["url"].as_str().unwrap().to_owned();
+    assert!(log_url.ends_with("build.log"));
+    let signed = app.http.get(&log_url).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+
+    // One path of build 1: out of the listing now; build 2 lists the same bytes, so they stay.
+    let out = app.admin(&["purge", "gh/acme/public-site", "1", "$CIRCLE_ARTIFACTS/build.log"]).await;
+    let said = stdout(&out);
+    assert!(said.contains("Removed 1 artifact") && said.contains("1 object(s) stay"), "{said}");
+    assert_eq!(listing(1).await, ["$CIRCLE_ARTIFACTS/ok.txt"]);
+    assert_eq!(app.http.get(&log_url).send().await.unwrap().status().as_u16(), 404);
+
+    // The whole project: nothing listed, and the objects leave the store.
+    let said = stdout(&app.admin(&["purge", "gh/acme/public-site"]).await);
+    assert!(said.contains("Removed 3 artifact") && said.contains("2 object(s) leave"), "{said}");
+    assert!(listing(2).await.is_empty());
+    let mut waited = std::time::Duration::ZERO;
+    let mut status = 200;
+    while waited < std::time::Duration::from_secs(10) {
+        status = reqwest::get(&signed).await.unwrap().status().as_u16();
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        waited += std::time::Duration::from_millis(200);
+    }
+    assert_eq!(status, 404, "the leaked bytes are gone from the store, even through a URL handed out before");
+}
