@@ -199,8 +199,8 @@ pub trait MetaStore: Send + Sync {
     /// `window_after`), and when that window started; keys without one are left out.
     async fn rate_counts(&self, keys: &[&str], window_after: i64) -> DbResult<HashMap<String, (i64, i64)>>;
     /// Counts a hit on `key`: in its current window, or in a new one from now when the last
-    /// started at or before `window_after`. Answers the window's count.
-    async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<i64>;
+    /// started at or before `window_after`. Answers the window's count and when it started.
+    async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<(i64, i64)>;
     /// Takes back a hit on `key` (an attempt that turned out fine).
     async fn rate_release(&self, key: &str) -> DbResult<()>;
     /// Forgets windows that started at or before `before`.

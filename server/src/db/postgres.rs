@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, QueryBuilder};
 
-use super::queries::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, meta_store};
+use super::queries::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, meta_store};
 use super::rows::*;
 use super::*;
 
@@ -35,11 +35,13 @@ impl PgStore {
 meta_store!(PgStore, sqlx::Postgres, for_update = " FOR UPDATE", {
     async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>> {
         // `pg_trgm`'s GIN index answers ILIKE for needles of three characters or more.
-        let rows: Vec<ArtifactRow> = sqlx::query_as(
-            "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
+        let rows: Vec<ArtifactRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            artifact_columns!(),
+            "
              FROM artifacts a WHERE a.build_id = $1 AND a.pretty_path ILIKE $2 ESCAPE '\\'
-             ORDER BY a.node_index, a.pretty_path LIMIT $3",
-        )
+             ORDER BY a.node_index, a.pretty_path LIMIT $3"
+        ))
         .bind(build_id)
         .bind(like_pattern(needle))
         .bind(limit)

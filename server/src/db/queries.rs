@@ -355,9 +355,9 @@ macro_rules! meta_store {
 
         async fn artifacts(&self, build_id: i64) -> DbResult<Vec<Artifact>> {
             let rows: Vec<ArtifactRow> = sqlx::query_as(
-                "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
+                concat!("SELECT ", artifact_columns!(), "
                  FROM artifacts a
-                 WHERE a.build_id = $1 ORDER BY a.node_index, a.pretty_path",
+                 WHERE a.build_id = $1 ORDER BY a.node_index, a.pretty_path"),
             )
             .bind(build_id)
             .fetch_all(&self.pool)
@@ -374,10 +374,10 @@ macro_rules! meta_store {
         ) -> DbResult<Vec<Artifact>> {
             let (node, path) = after.unwrap_or((-1, ""));
             let rows: Vec<ArtifactRow> = sqlx::query_as(
-                "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
+                concat!("SELECT ", artifact_columns!(), "
                  FROM artifacts a
                  WHERE a.build_id = $1 AND (a.node_index > $2 OR (a.node_index = $2 AND a.pretty_path > $3))
-                 ORDER BY a.node_index, a.pretty_path LIMIT $4",
+                 ORDER BY a.node_index, a.pretty_path LIMIT $4"),
             )
             .bind(build_id)
             .bind(node)
@@ -390,9 +390,9 @@ macro_rules! meta_store {
 
         async fn artifact(&self, build_id: i64, node: NodeIndex, pretty_path: &str) -> DbResult<Artifact> {
             sqlx::query_as::<_, ArtifactRow>(
-                "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
+                concat!("SELECT ", artifact_columns!(), "
                  FROM artifacts a
-                 WHERE a.build_id = $1 AND a.node_index = $2 AND a.pretty_path = $3",
+                 WHERE a.build_id = $1 AND a.node_index = $2 AND a.pretty_path = $3"),
             )
             .bind(build_id)
             .bind(node.0)
@@ -758,13 +758,13 @@ macro_rules! meta_store {
                 Ok(rows.into_iter().map(|(key, count, start)| (key, (count, start))).collect())
             }
 
-            async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<i64> {
-                Ok(sqlx::query_scalar(
+            async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<(i64, i64)> {
+                Ok(sqlx::query_as(
                     "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
                      ON CONFLICT (key) DO UPDATE SET
                          count = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.count + 1 END,
                          window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END
-                     RETURNING count",
+                     RETURNING count, window_start",
                 )
                 .bind(key)
                 .bind(now())
@@ -847,6 +847,15 @@ macro_rules! meta_store {
 }
 
 pub(super) use meta_store;
+
+/// The columns an `ArtifactRow` reads, from `artifacts a`: `concat!("SELECT ", artifact_columns!(), ...)`.
+macro_rules! artifact_columns {
+    () => {
+        "a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key"
+    };
+}
+
+pub(super) use artifact_columns;
 
 pub(super) const UPLOAD_COLUMNS: &str =
     "SELECT id, build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key,

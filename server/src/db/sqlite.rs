@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, SqlitePool};
 
-use super::queries::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, meta_store};
+use super::queries::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, meta_store};
 use super::rows::*;
 use super::*;
 
@@ -92,23 +92,27 @@ fn fts_phrase(needle: &str) -> String {
 meta_store!(SqliteStore, sqlx::Sqlite, for_update = "", {
     async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>> {
         let rows: Vec<ArtifactRow> = if self.search_by_index(build_id, needle).await? {
-            sqlx::query_as(
-                "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
+            sqlx::query_as(concat!(
+                "SELECT ",
+                artifact_columns!(),
+                "
                  FROM artifact_paths f CROSS JOIN artifacts a ON a.id = f.rowid
                  WHERE artifact_paths MATCH $1 AND a.build_id = $2
-                 ORDER BY a.node_index, a.pretty_path LIMIT $3",
-            )
+                 ORDER BY a.node_index, a.pretty_path LIMIT $3"
+            ))
             .bind(fts_phrase(needle))
             .bind(build_id)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?
         } else {
-            sqlx::query_as(
-                "SELECT a.id, a.node_index, a.path, a.pretty_path, a.size, a.sha256, a.content_type, a.s3_key
+            sqlx::query_as(concat!(
+                "SELECT ",
+                artifact_columns!(),
+                "
                  FROM artifacts a WHERE a.build_id = $1 AND a.pretty_path LIKE $2 ESCAPE '\\'
-                 ORDER BY a.node_index, a.pretty_path LIMIT $3",
-            )
+                 ORDER BY a.node_index, a.pretty_path LIMIT $3"
+            ))
             .bind(build_id)
             .bind(like_pattern(needle))
             .bind(limit)

@@ -176,8 +176,7 @@ impl Accounts<'_> {
         let (user, project) = match owner {
             None => (None, None),
             Some(o) if o.contains('/') => {
-                let slug: ProjectSlug =
-                    o.parse().map_err(|e: crate::domain::InvalidInput| ServiceError::BadRequest(e.0))?;
+                let slug: ProjectSlug = o.parse()?;
                 (None, Some(self.project_for_admin(&slug).await?.id))
             }
             Some(name) => (Some(self.user_id(name).await?), None),
@@ -342,8 +341,8 @@ impl Accounts<'_> {
             }
         }
         for (key, limit) in &limited {
-            if self.db.rate_hit(key, window_after).await? > *limit {
-                let started = self.db.rate_counts(&[key], window_after).await?.get(*key).map_or(now, |c| c.1);
+            let (count, started) = self.db.rate_hit(key, window_after).await?;
+            if count > *limit {
                 return Err(too_many(started));
             }
         }

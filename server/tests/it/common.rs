@@ -20,6 +20,25 @@ pub struct TestApp {
     pub database_url: Option<String>,
 }
 
+/// A server's configuration for tests: data in `data_dir`, free ports on 127.0.0.1, the
+/// embedded S3 store and SQLite unless the test says otherwise.
+pub fn test_config(data_dir: &Path, uploads: UploadSettings) -> ServeConfig {
+    ServeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_path_buf(),
+        public_url: None,
+        embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
+        artifacts_addr: "127.0.0.1:0".parse().unwrap(),
+        artifacts_url: None,
+        s3: None,
+        database_url: None,
+        database_pool_size: 4,
+        trusted_proxies: Vec::new(),
+        site_root: data_dir.join("site"),
+        uploads,
+    }
+}
+
 /// A fresh, empty PostgreSQL database for one test when `VITRINE_TEST_POSTGRES` names a
 /// server (a URL whose user may create databases); `None` otherwise (the test uses SQLite).
 pub async fn test_database() -> Option<String> {
@@ -63,20 +82,7 @@ impl TestApp {
     /// A server on the given metadata store (`None`: SQLite in its data dir).
     pub async fn start_on(uploads: UploadSettings, database_url: Option<String>) -> TestApp {
         let data = tempfile::tempdir().unwrap();
-        let config = ServeConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            data_dir: data.path().to_path_buf(),
-            public_url: None,
-            embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
-            artifacts_addr: "127.0.0.1:0".parse().unwrap(),
-            artifacts_url: None,
-            s3: None,
-            database_url: database_url.clone(),
-            database_pool_size: 4,
-            trusted_proxies: Vec::new(),
-            site_root: data.path().join("site"),
-            uploads,
-        };
+        let config = ServeConfig { database_url: database_url.clone(), ..test_config(data.path(), uploads) };
         let running = start(config).await.expect("server starts");
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         TestApp { url: running.public_url.clone(), data, http, running, database_url }
@@ -119,22 +125,10 @@ impl TestApp {
             .or_else(|| self.database_url.clone())
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir().join("vitrine.db").display()));
         let s3 = vitrine::storage::embedded::read_env_file(self.data_dir()).expect("an embedded store").settings();
-        let running = start(ServeConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            data_dir: data.path().to_path_buf(),
-            public_url: None,
-            embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
-            artifacts_addr: "127.0.0.1:0".parse().unwrap(),
-            artifacts_url: None,
-            s3: Some(s3),
-            database_url: Some(database_url),
-            database_pool_size: 4,
-            trusted_proxies: Vec::new(),
-            site_root: data.path().join("site"),
-            uploads,
-        })
-        .await
-        .expect("a second server starts on this one's stores");
+        let running =
+            start(ServeConfig { s3: Some(s3), database_url: Some(database_url), ..test_config(data.path(), uploads) })
+                .await
+                .expect("a second server starts on this one's stores");
         (data, running)
     }
 

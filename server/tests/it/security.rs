@@ -59,18 +59,9 @@ async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
     );
     let s3_addr = f.app.running.s3_endpoint.clone().unwrap().trim_start_matches("http://").parse().unwrap();
     let second = vitrine::serve::start(vitrine::serve::ServeConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: f.app.data_dir().to_path_buf(),
-        public_url: None,
         embedded_s3_addr: s3_addr,
-        artifacts_addr: "127.0.0.1:0".parse().unwrap(),
-        artifacts_url: None,
-        s3: None,
         database_url: f.app.database_url.clone(),
-        database_pool_size: 4,
-        trusted_proxies: Vec::new(),
-        site_root: f.app.data_dir().join("site"),
-        uploads: UploadSettings::default(),
+        ..test_config(f.app.data_dir(), UploadSettings::default())
     })
     .await
     .expect("the second server joins the first one's store");
