@@ -130,20 +130,11 @@ async fn reject_cross_site_writes(State(state): State<AppState>, request: Reques
             None => headers
                 .get(header::ORIGIN)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|origin| origin != public_origin(&state.vitrine.settings.public_url)),
+                .is_some_and(|origin| origin != crate::urls::origin_of(&state.vitrine.settings.public_url)),
         };
     if refused {
         return ApiError { status: StatusCode::FORBIDDEN, message: "Cross-site request refused".into() }
             .into_response();
     }
     next.run(request).await
-}
-
-/// `https://vitrine.example` of `https://vitrine.example/ci`: scheme, host and port.
-fn public_origin(public_url: &str) -> &str {
-    let after_scheme = public_url.find("://").map_or(0, |i| i + 3);
-    match public_url[after_scheme..].find('/') {
-        Some(i) => &public_url[..after_scheme + i],
-        None => public_url,
-    }
 }

@@ -140,7 +140,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .unwrap_or_else(|| format!("http://{}", artifacts_listener.local_addr().expect("bound")))
         .trim_end_matches('/')
         .to_owned();
-    let artifacts_origin = ArtifactsOrigin::new(artifacts_origin_key(&db, &cfg.data_dir).await?, artifacts_url.clone());
+    let artifacts_origin = ArtifactsOrigin::new(artifacts_origin_key(&db, &cfg.data_dir).await?, &artifacts_url)?;
 
     let guarantees = if cfg.uploads.verify_by_copy { StoreGuarantees::default() } else { storage.probe().await };
     if !guarantees.checked_puts || !guarantees.whole_multipart_sha256 {
@@ -154,7 +154,16 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     // up to the artifact limit writes it once.
     let by_store = if cfg.s3.is_none() { 0 } else { vitrine_wire::agent::PART_SIZE };
     uploads.part_size = Some(uploads.part_size.unwrap_or(by_store));
-    let settings = Settings { public_url: public_url.clone(), uploads, trusted_proxies: cfg.trusted_proxies.clone() };
+    // Where signed URLs lead: the origin of one, signed for no object in particular.
+    let sample = storage.presign_get("-", "text/plain", None, std::time::Duration::from_secs(1)).await?;
+    let media_origins =
+        vec![crate::urls::origin_of(&sample).to_owned(), crate::urls::origin_of(&artifacts_url).to_owned()];
+    let settings = Settings {
+        public_url: public_url.clone(),
+        uploads,
+        trusted_proxies: cfg.trusted_proxies.clone(),
+        media_origins,
+    };
     let passwords = crate::services::accounts::PasswordChecks::for_this_machine();
     let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), artifacts_origin, passwords };
     vitrine.spawn_sweeper();

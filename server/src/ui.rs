@@ -137,4 +137,8 @@ impl UiBackend for UiService {
     fn cookies(&self) -> CookiePolicy {
         self.vitrine.settings.cookies()
     }
+
+    fn content_security_policy(&self, nonce: &str) -> String {
+        self.vitrine.settings.content_security_policy(nonce)
+    }
 }

@@ -52,6 +52,15 @@ pub fn artifacts_origin(artifacts_url: &str, capability: &str, pretty_path: &str
     format!("{artifacts_url}/c/{capability}/{}", utf8_percent_encode(pretty_path, PATH_SEGMENT))
 }
 
+/// `https://host:port` of a URL: scheme, host and port.
+pub fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find(['/', '?']) {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +86,7 @@ mod tests {
     fn build_pages_and_artifacts_origin_urls() {
         assert_eq!(build_page(&project(), 42), "/gh/acme/widgets/42");
         assert_eq!(artifacts_origin("http://a:1", "cap.sig", "r/a b.html"), "http://a:1/c/cap.sig/r/a%20b.html");
+        assert_eq!(origin_of("https://v.example/ci?x"), "https://v.example");
+        assert_eq!(origin_of("http://*.a.localhost:3001"), "http://*.a.localhost:3001");
     }
 }

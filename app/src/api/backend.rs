@@ -76,6 +76,8 @@ pub trait UiBackend: Send + Sync + 'static {
     ) -> Result<String, UiError>;
     /// How the session cookie is named and flagged on this server.
     fn cookies(&self) -> CookiePolicy;
+    /// The Content-Security-Policy of a page whose scripts carry `nonce`.
+    fn content_security_policy(&self, nonce: &str) -> String;
 }
 
 /// The backend, as provided in context by the server.
@@ -88,6 +90,19 @@ pub fn get() -> Result<Arc<dyn UiBackend>, UiError> {
     match use_context::<Backend>() {
         Some(backend) => Ok(backend.0),
         None => Err(UiError::Internal),
+    }
+}
+
+/// Sends the page's Content-Security-Policy, with the nonce Leptos put on its hydration
+/// scripts: no other inline script runs on the app's pages.
+pub fn send_content_security_policy() {
+    let (Some(nonce), Some(backend), Some(response)) =
+        (leptos::nonce::use_nonce(), use_context::<Backend>(), use_context::<leptos_axum::ResponseOptions>())
+    else {
+        return;
+    };
+    if let Ok(value) = http::HeaderValue::from_str(&backend.0.content_security_policy(&nonce)) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -1,5 +1,5 @@
 //! The artifacts origin: a listener of its own that serves browsable artifacts under a
-//! capability prefix (see `services::report_origin`). It reads no cookie and sets none.
+//! capability prefix (see `services::artifacts_origin`). It reads no cookie and sets none.
 
 use axum::Router;
 use axum::body::Body;
@@ -25,8 +25,10 @@ pub fn router(vitrine: Vitrine) -> Router {
 async fn get_report_file(
     State(vitrine): State<Vitrine>,
     Path((capability, path)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
-    let (artifact, object) = vitrine.granted_artifact(&capability, &path).await?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let (artifact, object) = vitrine.granted_artifact(&capability, host, &path).await?;
     let reader = object.body.into_async_read();
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
     let mut response = (StatusCode::OK, body).into_response();

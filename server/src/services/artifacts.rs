@@ -2,13 +2,25 @@
 
 use std::time::Duration;
 
-use super::artifacts_origin::{CAPABILITY_TTL, Grant};
+use super::artifacts_origin::{CAPABILITY_TTL, Grant, Scope};
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
 use crate::db::{Artifact, Build, DbError, Project};
 use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
 
 /// How long a signed download URL stays valid.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
+
+/// Who follows an artifact link, which decides where it leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// A browser opening the link as a page: reports and SVG open on the artifacts origin,
+    /// sandboxed, with their relative links working.
+    Browser,
+    /// A script or an API client (curl, a CircleCI client, an `<img>` on the build page):
+    /// a signed URL of the bytes for every type; pages come as attachments, so a browser
+    /// that lands there anyway downloads them instead of running them on the store's origin.
+    Download,
+}
 
 /// Content types a browser would run as a page or script: on the storage origin these are
 /// still shown, but never on the app's origin.
@@ -113,6 +125,7 @@ impl Vitrine {
         build: &BuildRef,
         node: NodeIndex,
         path: &PrettyPath,
+        reader: Reader,
     ) -> ServiceResult<String> {
         let (_, build) = self.find_build(who, slug, build).await?;
         let artifact = match self.db.artifact(build.id, node, path.as_str()).await {
@@ -125,23 +138,32 @@ impl Vitrine {
             }
             Err(e) => return Err(e.into()),
         };
-        if is_active_content(&artifact.content_type) {
+        let active = is_active_content(&artifact.content_type);
+        if active && reader == Reader::Browser {
             // Pages need their relative links: they open on the artifacts origin, not from S3.
             let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
-            let grant = Grant { build_id: build.id, node_index: node.0, expires_at };
-            return Ok(self.artifacts_origin.url(grant, &artifact.pretty_path));
+            let scope = Scope::of_report(&artifact.pretty_path);
+            let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at };
+            return Ok(self.artifacts_origin.url(&grant, &artifact.pretty_path));
         }
-        let disposition = content_disposition(&artifact.pretty_path, &artifact.content_type);
+        let disposition = if active {
+            content_disposition(&artifact.pretty_path, "application/octet-stream")
+        } else {
+            content_disposition(&artifact.pretty_path, &artifact.content_type)
+        };
         Ok(self
             .storage
             .presign_get(&artifact.s3_key, &artifact.content_type, Some(&disposition), DOWNLOAD_URL_TTL)
             .await?)
     }
 
-    /// An artifact of the container a artifacts-origin capability grants, with its bytes.
+    /// An artifact that an artifacts-origin capability grants, with its bytes; `host` is the
+    /// host the request came to (with per-build origins, a capability opens only on its
+    /// build's).
     pub async fn granted_artifact(
         &self,
         capability: &str,
+        host: Option<&str>,
         path: &str,
     ) -> ServiceResult<(Artifact, crate::storage::ObjectStream)> {
         let not_found = || {
@@ -150,7 +172,15 @@ impl Vitrine {
             )
         };
         let grant = self.artifacts_origin.check(capability, chrono::Utc::now().timestamp()).ok_or_else(not_found)?;
+        if !self.artifacts_origin.serves_on(host, grant.build_id) {
+            return Err(not_found());
+        }
         let path: PrettyPath = path.parse()?;
+        if !grant.scope.allows(path.as_str()) {
+            return Err(ServiceError::NotFound(format!(
+                "`{path}` is outside the folder this link opens; open it from its build page"
+            )));
+        }
         let artifact = match self.db.artifact(grant.build_id, NodeIndex(grant.node_index), path.as_str()).await {
             Ok(a) => a,
             Err(DbError::NotFound) => {

@@ -109,9 +109,24 @@ pub struct Settings {
     pub uploads: UploadSettings,
     /// Proxies (load balancers) whose `X-Forwarded-For` tells the client's address.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins besides the app's that its pages load images and media from: the S3 store's
+    /// (signed URLs) and the artifacts origin (a `*` host there is a CSP wildcard too).
+    pub media_origins: Vec<String>,
 }
 
 impl Settings {
+    /// The app's pages run only their own scripts (the files under `/pkg` and the inline
+    /// hydration script carrying `nonce`), load styles from themselves, images and media
+    /// from themselves and the stores that artifact links lead to, and cannot be framed.
+    pub fn content_security_policy(&self, nonce: &str) -> String {
+        let media = self.media_origins.join(" ");
+        format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+             img-src 'self' data: {media}; media-src 'self' {media}; connect-src 'self'; object-src 'none'; \
+             base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+    }
+
     /// Session cookies are `Secure` (and `__Host-` prefixed) when people reach us over https.
     pub fn cookies(&self) -> vitrine_app::api::backend::CookiePolicy {
         vitrine_app::api::backend::CookiePolicy { secure: self.public_url.starts_with("https://") }
@@ -262,6 +277,7 @@ mod client_addr_tests {
             public_url: "https://vitrine.example".into(),
             uploads: UploadSettings::default(),
             trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
+            media_origins: vec![],
         }
     }
 

@@ -81,8 +81,17 @@ impl TestApp {
 
     /// A server on the given metadata store (`None`: SQLite in its data dir).
     pub async fn start_on(uploads: UploadSettings, database_url: Option<String>) -> TestApp {
+        TestApp::start_configured(uploads, database_url, |config| config).await
+    }
+
+    /// [`TestApp::start_on`] with changes to the server's configuration.
+    pub async fn start_configured(
+        uploads: UploadSettings,
+        database_url: Option<String>,
+        configure: impl FnOnce(ServeConfig) -> ServeConfig,
+    ) -> TestApp {
         let data = tempfile::tempdir().unwrap();
-        let config = ServeConfig { database_url: database_url.clone(), ..test_config(data.path(), uploads) };
+        let config = configure(ServeConfig { database_url: database_url.clone(), ..test_config(data.path(), uploads) });
         let running = start(config).await.expect("server starts");
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         TestApp { url: running.public_url.clone(), data, http, running, database_url }
@@ -100,7 +109,16 @@ impl TestApp {
 
     /// [`TestApp::with_projects`] on the given metadata store (`None`: SQLite).
     pub async fn with_projects_on(uploads: UploadSettings, database_url: Option<String>) -> Fixture {
-        let app = TestApp::start_on(uploads, database_url).await;
+        TestApp::with_projects_configured(uploads, database_url, |config| config).await
+    }
+
+    /// [`TestApp::with_projects_on`] with changes to the server's configuration.
+    pub async fn with_projects_configured(
+        uploads: UploadSettings,
+        database_url: Option<String>,
+        configure: impl FnOnce(ServeConfig) -> ServeConfig,
+    ) -> Fixture {
+        let app = TestApp::start_configured(uploads, database_url, configure).await;
         app.admin(&["project", "add", "gh/acme/public-site", "--public"]).await;
         app.admin(&["project", "add", "gh/acme/secret"]).await;
         app.admin_stdin(&["user", "add", "alice", "--password-stdin"], "alice-password\n").await;

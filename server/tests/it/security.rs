@@ -71,20 +71,31 @@ async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
     assert_eq!(f.app.download(&url, None).await.1, b"shared\n");
 }
 
+/// What a browser sends when it opens a link as a page.
+fn navigate(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    req.header("Sec-Fetch-Mode", "navigate").header("Sec-Fetch-Dest", "document")
+}
+
+const REPORT_BUILD: &str = r#"
+    mkdir -p "$CIRCLE_ARTIFACTS/report/pages/deep"
+    echo '<link rel="stylesheet" href="style.css"><a href="pages/two.html">two</a>' > "$CIRCLE_ARTIFACTS/report/index.html"
+    echo 'body { color: red }' > "$CIRCLE_ARTIFACTS/report/style.css"
+    echo '<p>page two</p>' > "$CIRCLE_ARTIFACTS/report/pages/two.html"
+    echo '<link rel="stylesheet" href="../../style.css">' > "$CIRCLE_ARTIFACTS/report/pages/deep/three.html"
+    echo '<svg xmlns="http://www.w3.org/2000/svg"/>' > "$CIRCLE_ARTIFACTS/chart.svg"
+    echo 'AWS_SECRET=hunter2' > "$CIRCLE_ARTIFACTS/env.txt"
+"#;
+
 #[tokio::test]
 async fn html_reports_open_on_their_own_origin_with_relative_links_working() {
     let f = TestApp::with_projects().await;
-    let script = r#"
-        mkdir -p "$CIRCLE_ARTIFACTS/report/pages"
-        echo '<link rel="stylesheet" href="style.css"><a href="pages/two.html">two</a>' > "$CIRCLE_ARTIFACTS/report/index.html"
-        echo 'body { color: red }' > "$CIRCLE_ARTIFACTS/report/style.css"
-        echo '<p>page two</p>' > "$CIRCLE_ARTIFACTS/report/pages/two.html"
-        echo '<svg xmlns="http://www.w3.org/2000/svg"/>' > "$CIRCLE_ARTIFACTS/chart.svg"
-    "#;
-    assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", script).await);
-    let route = "/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/report/index.html";
-    assert_eq!(f.app.get(route, None).await.status().as_u16(), 404, "access is checked first");
-    let r = f.app.get(route, Some(&f.member_token)).await;
+    assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", REPORT_BUILD).await);
+    let route = "/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/report/pages/deep/three.html";
+    let open = |route: &str| {
+        navigate(f.app.http.get(format!("{}{route}", f.app.url))).header("Circle-Token", &f.member_token).send()
+    };
+    assert_eq!(navigate(f.app.http.get(format!("{}{route}", f.app.url))).send().await.unwrap().status(), 404);
+    let r = open(route).await.unwrap();
     assert_eq!(r.status().as_u16(), 302);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     let origin = &f.app.running.artifacts_url;
@@ -96,26 +107,108 @@ async fn html_reports_open_on_their_own_origin_with_relative_links_working() {
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
     assert!(page.headers()["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
     assert!(page.headers().get("set-cookie").is_none());
-    assert!(page.text().await.unwrap().contains("pages/two.html"));
-    // Relative links resolve under the same capability prefix.
-    let base = location.rsplit_once('/').unwrap().0;
-    let css = reqwest::get(format!("{base}/style.css")).await.unwrap();
+    assert!(page.text().await.unwrap().contains("../../style.css"));
+    // A nested page's links resolve under the same capability prefix, up to the report's
+    // top-level folder.
+    let (cap_prefix, _) = location.split_once("/report/").unwrap();
+    let get = |path: &str| reqwest::get(format!("{cap_prefix}/{path}"));
+    let css = get("report/style.css").await.unwrap();
     assert_eq!(css.status().as_u16(), 200);
     assert_eq!(css.text().await.unwrap(), "body { color: red }\n");
-    let two = reqwest::get(format!("{base}/pages/two.html")).await.unwrap();
-    assert_eq!(two.text().await.unwrap(), "<p>page two</p>\n");
+    assert_eq!(get("report/pages/two.html").await.unwrap().text().await.unwrap(), "<p>page two</p>\n");
+    // Nothing outside that folder opens with it: not the build's other files.
+    for outside in ["env.txt", "chart.svg"] {
+        let r = get(outside).await.unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{outside}");
+        assert!(!r.text().await.unwrap().contains("hunter2"));
+    }
+    let escape = format!("{cap_prefix}/report/..%2Fenv.txt");
+    assert_eq!(reqwest::get(&escape).await.unwrap().status().as_u16(), 400);
 
     // A changed capability opens nothing.
     let (prefix, rest) = location.split_once("/c/").unwrap();
     let tampered = format!("{prefix}/c/A{}", &rest[1..]);
     assert_eq!(reqwest::get(&tampered).await.unwrap().status().as_u16(), 404);
-    let escape = format!("{base}/..%2F..%2Fchart.svg");
-    assert_eq!(reqwest::get(&escape).await.unwrap().status().as_u16(), 400);
 
     // SVG is active content too.
-    let r = f
-        .app
-        .get("/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/chart.svg", Some(&f.member_token))
-        .await;
+    let r = open("/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/chart.svg").await.unwrap();
     assert!(r.headers()["location"].to_str().unwrap().starts_with(origin.as_str()));
+}
+
+#[tokio::test]
+async fn scripts_get_the_bytes_of_every_type_from_a_signed_url() {
+    let f = TestApp::with_projects().await;
+    assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", REPORT_BUILD).await);
+    let route = "/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/report/index.html";
+    let r = f.app.get(route, Some(&f.member_token)).await;
+    assert_eq!(r.status().as_u16(), 302);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("X-Amz-Signature="), "curl and API clients get the bytes: {location}");
+    let bytes = reqwest::get(&location).await.unwrap();
+    assert_eq!(bytes.status().as_u16(), 200);
+    // A browser that lands there anyway downloads the page instead of running it.
+    assert!(bytes.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    assert!(bytes.text().await.unwrap().contains("pages/two.html"));
+    // An old browser that sends no Sec-Fetch-* but asks for HTML gets the artifacts origin.
+    let r = f.app.http.get(format!("{}{route}", f.app.url)).header("Accept", "text/html,*/*;q=0.8");
+    let r = r.header("Circle-Token", &f.member_token).send().await.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().starts_with(&f.app.running.artifacts_url));
+}
+
+#[tokio::test]
+async fn with_a_wildcard_artifacts_url_each_build_has_its_own_origin() {
+    let port = free_port();
+    let f = TestApp::with_projects_configured(UploadSettings::default(), test_database().await, |config| {
+        vitrine::serve::ServeConfig {
+            artifacts_addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            artifacts_url: Some(format!("http://*.artifacts.localhost:{port}")),
+            ..config
+        }
+    })
+    .await;
+    for _ in 0..2 {
+        assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", REPORT_BUILD).await);
+    }
+    let mut locations = vec![];
+    for build in [1, 2] {
+        let route = format!(
+            "{}/api/v1.1/project/gh/acme/secret/{build}/artifacts/0/$CIRCLE_ARTIFACTS/report/index.html",
+            f.app.url
+        );
+        let r = navigate(f.app.http.get(route)).header("Circle-Token", &f.member_token).send().await.unwrap();
+        locations.push(r.headers()["location"].to_str().unwrap().to_owned());
+    }
+    let host = |url: &str| url.split('/').nth(2).unwrap().split(':').next().unwrap().to_owned();
+    let (one, two) = (host(&locations[0]), host(&locations[1]));
+    assert!(one.ends_with(".artifacts.localhost") && two.ends_with(".artifacts.localhost"), "{locations:?}");
+    assert_ne!(one, two, "each build is an origin of its own");
+
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let http = reqwest::Client::builder().resolve(&one, addr).resolve(&two, addr).build().unwrap();
+    let page = http.get(&locations[0]).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("pages/two.html"));
+    // Build 1's capability on build 2's host (or any other) opens nothing.
+    let elsewhere = locations[0].replacen(&one, &two, 1);
+    assert_eq!(http.get(&elsewhere).send().await.unwrap().status().as_u16(), 404);
+    let bare = locations[0].replacen(&format!("{one}:{port}"), &format!("127.0.0.1:{port}"), 1);
+    assert_eq!(reqwest::get(&bare).await.unwrap().status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn app_pages_run_only_their_own_scripts() {
+    let app = TestApp::start().await;
+    let r = app.get("/login", None).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let body = r.text().await.unwrap();
+    let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in {csp}");
+    assert!(nonce.len() >= 16, "{csp}");
+    assert!(body.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
+    for directive in ["frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"), "{csp}");
+    let again = app.get("/login", None).await;
+    assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(nonce), "a nonce per page");
 }

@@ -70,7 +70,8 @@ async fn two_servers_on_one_store_agree_on_everything() {
     assert!(route.starts_with(&b_url), "{route}");
 
     // A capability handed out by one server opens on the other's artifacts origin.
-    let r = http.get(&route).header("Circle-Token", &f.member_token).send().await.unwrap();
+    let r = http.get(&route).header("Circle-Token", &f.member_token).header("Sec-Fetch-Mode", "navigate");
+    let r = r.send().await.unwrap();
     assert_eq!(r.status().as_u16(), 302);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with(&b.artifacts_url), "{location}");

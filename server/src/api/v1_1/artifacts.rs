@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::domain::{NodeIndex, PrettyPath};
 use crate::error::ApiResult;
 use crate::services::Principal;
+use crate::services::artifacts::Reader;
 
 #[derive(Debug, Deserialize)]
 pub struct LatestQuery {
@@ -56,15 +57,27 @@ pub async fn get_artifact(
     who: Principal,
     Path(p): Path<ArtifactPath>,
     Query(q): Query<LatestQuery>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
     let build = build_ref(&p.build_num, q.branch, q.filter.as_deref())?;
     let node: NodeIndex = p.node_index.parse()?;
     let path: PrettyPath = p.path.parse()?;
-    let url = state.vitrine.artifact_download_url(&who, &slug, &build, node, &path).await?;
+    let reader = if opened_as_a_page(&headers) { Reader::Browser } else { Reader::Download };
+    let url = state.vitrine.artifact_download_url(&who, &slug, &build, node, &path, reader).await?;
     Ok((
         axum::http::StatusCode::FOUND,
         [(header::LOCATION, url), (header::CACHE_CONTROL, "private, no-store".to_owned())],
     )
         .into_response())
+}
+
+/// A browser opening the link as a page (not an `<img>`, not a script): browsers say so in
+/// `Sec-Fetch-Mode`; older ones only by asking for HTML first.
+fn opened_as_a_page(headers: &axum::http::HeaderMap) -> bool {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match value("sec-fetch-mode") {
+        Some(mode) => mode == "navigate",
+        None => value("accept").is_some_and(|accept| accept.starts_with("text/html")),
+    }
 }
