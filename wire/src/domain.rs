@@ -216,12 +216,20 @@ impl TryFrom<String> for PrettyPath {
 }
 
 /// Characters that show nothing or change the direction of what follows (Unicode's format
-/// characters, and line separators): `invoice\u{202e}fdp.exe` would read `invoiceexe.pdf`.
+/// characters, line separators, and letters that render blank: the Hangul fillers, the
+/// combining grapheme joiner): `invoice\u{202e}fdp.exe` would read `invoiceexe.pdf`.
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
+            | '\u{034F}'
             | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{3164}'
+            | '\u{FFA0}'
             | '\u{180E}'
             | '\u{200B}'..='\u{200F}'
             | '\u{2028}'..='\u{202E}'
