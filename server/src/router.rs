@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
@@ -19,39 +19,97 @@ use crate::api::{agent, v1_1, v2};
 use crate::app::AppState;
 use crate::error::ApiError;
 
-pub fn router(state: AppState) -> Router {
+/// One route of the HTTP API or the site (besides the Leptos pages and server functions,
+/// which Leptos lists itself): its method, its path in axum's syntax, and its handler.
+pub struct Route {
+    pub method: Method,
+    pub path: String,
+    handler: MethodRouter<AppState>,
+}
+
+fn route<H, T>(method: Method, path: impl Into<String>, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
+    Route { method, path: path.into(), handler: axum::routing::on(filter, handler) }
+}
+
+/// Every route besides the Leptos pages and server functions. The router mounts exactly
+/// these; the access-table test checks that each one is in its table.
+pub fn routes() -> Vec<Route> {
     use crate::urls::{AGENT_BUILDS as AGENT, API_PROJECT as PROJECT};
-    let agent_api = Router::new()
-        .route(AGENT, post(agent::builds::start_build))
-        .route(&format!("{AGENT}/{{build_num}}/uploads"), post(agent::uploads::plan_uploads))
-        .route(&format!("{AGENT}/{{build_num}}/uploads/complete"), post(agent::uploads::complete_uploads))
-        .route(&format!("{AGENT}/{{build_num}}/finish"), post(agent::builds::finish_build))
+    use Method as M;
+    vec![
+        route(M::GET, "/api/v1.1/me", v1_1::me::get_me),
+        route(M::GET, "/api/v1.1/projects", v1_1::me::list_projects),
+        route(M::GET, PROJECT, v1_1::builds::list_builds),
+        route(M::GET, format!("{PROJECT}/tree/{{*branch}}"), v1_1::builds::list_branch_builds),
+        route(M::GET, format!("{PROJECT}/{{build_num}}"), v1_1::builds::get_build),
+        route(M::GET, format!("{PROJECT}/{{build_num}}/artifacts"), v1_1::artifacts::list_artifacts),
+        route(
+            M::GET,
+            format!("{PROJECT}/{{build_num}}/artifacts/{{node_index}}/{{*path}}"),
+            v1_1::artifacts::get_artifact,
+        ),
+        route(M::GET, "/api/v2/project/{vcs}/{org}/{repo}/{job_number}/artifacts", v2::artifacts::list_job_artifacts),
+        route(M::POST, AGENT, agent::builds::start_build),
+        route(M::POST, format!("{AGENT}/{{build_num}}/uploads"), agent::uploads::plan_uploads),
+        route(M::POST, format!("{AGENT}/{{build_num}}/uploads/complete"), agent::uploads::complete_uploads),
+        route(M::POST, format!("{AGENT}/{{build_num}}/finish"), agent::builds::finish_build),
+        route(M::GET, "/api/{*rest}", api_not_found),
+        route(M::POST, "/api/{*rest}", api_not_found),
+        route(M::GET, "/healthz", healthz),
+        route(M::GET, "/logout", logout_needs_post),
+        route(M::POST, "/logout", logout),
+    ]
+}
+
+/// The Leptos pages and server functions, as (method, path): the rest of what the app serves.
+pub fn page_routes() -> Vec<(Method, String)> {
+    let pages = generate_route_list(App).into_iter().flat_map(|listing| {
+        let path = listing.path().to_owned();
+        listing.methods().map(move |m| (leptos_method(m), path.clone())).collect::<Vec<_>>()
+    });
+    let server_fns = leptos::server_fn::axum::server_fn_paths().map(|(path, method)| (method, path.to_owned()));
+    pages.chain(server_fns).collect()
+}
+
+fn leptos_method(method: leptos_router::Method) -> Method {
+    use leptos_router::Method as L;
+    match method {
+        L::Get => Method::GET,
+        L::Post => Method::POST,
+        L::Put => Method::PUT,
+        L::Delete => Method::DELETE,
+        L::Patch => Method::PATCH,
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let (agent, others): (Vec<Route>, Vec<Route>) =
+        routes().into_iter().partition(|r| r.path.starts_with("/api/agent/"));
+    let agent_api = agent
+        .into_iter()
+        .fold(Router::new(), |router, r| router.route(&r.path, r.handler))
         .route_layer(axum::middleware::from_fn(agent::require_protocol))
         // A plan of 1,000 files with long paths exceeds axum's 2 MB default.
         .layer(axum::extract::DefaultBodyLimit::max(16 << 20));
-    let api = Router::new()
-        .route("/api/v1.1/me", get(v1_1::me::get_me))
-        .route("/api/v1.1/projects", get(v1_1::me::list_projects))
-        .route(PROJECT, get(v1_1::builds::list_builds))
-        .route(&format!("{PROJECT}/tree/{{*branch}}"), get(v1_1::builds::list_branch_builds))
-        .route(&format!("{PROJECT}/{{build_num}}"), get(v1_1::builds::get_build))
-        .route(&format!("{PROJECT}/{{build_num}}/artifacts"), get(v1_1::artifacts::list_artifacts))
-        .route(
-            &format!("{PROJECT}/{{build_num}}/artifacts/{{node_index}}/{{*path}}"),
-            get(v1_1::artifacts::get_artifact),
-        )
-        .route("/api/v2/project/{vcs}/{org}/{repo}/{job_number}/artifacts", get(v2::artifacts::list_job_artifacts))
+    let (api, site): (Vec<Route>, Vec<Route>) = others.into_iter().partition(|r| r.path.starts_with("/api/"));
+    let api = api
+        .into_iter()
+        .fold(Router::new(), |router, r| router.route(&r.path, r.handler))
         .merge(agent_api)
-        .route("/api/{*rest}", get(api_not_found).post(api_not_found))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    let site = site.into_iter().fold(Router::new(), |router, r| router.route(&r.path, r.handler));
 
     let options = state.leptos_options.clone();
     let ui = state.ui.clone();
     let routes = generate_route_list(App);
     Router::new()
         .merge(api)
-        .route("/healthz", get(healthz))
-        .route("/logout", get(logout_needs_post).post(logout))
+        .merge(site)
         .leptos_routes_with_context(
             &state,
             routes,

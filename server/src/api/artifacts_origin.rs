@@ -15,9 +15,12 @@ use crate::services::Vitrine;
 /// storage of any origin and their requests count as cross-site.
 const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads";
 
+/// The artifacts origin's one route: an artifact under a capability.
+pub const CAPABILITY_ROUTE: &str = "/c/{capability}/{*path}";
+
 pub fn router(vitrine: Vitrine) -> Router {
     Router::new()
-        .route("/c/{capability}/{*path}", get(get_report_file))
+        .route(CAPABILITY_ROUTE, get(get_report_file))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
         .with_state(vitrine)
 }

@@ -133,6 +133,13 @@ impl Vitrine {
         node: NodeIndex,
         status: BuildStatus,
     ) -> ServiceResult<(Project, Build)> {
+        if let Principal::BuildNode { .. } = who {
+            // The build's own processes are what the status is about: they may not set it.
+            return Err(ServiceError::Forbidden(
+                "A build's own token can only add artifacts to its build; finishing it needs the project's build token"
+                    .into(),
+            ));
+        }
         let (project, build) = self.agent_build(who, slug, num).await?;
         if status == BuildStatus::Running {
             return Err(ServiceError::BadRequest("A node cannot finish as running".into()));

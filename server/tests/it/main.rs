@@ -2,6 +2,7 @@
 //! `VITRINE_TEST_POSTGRES` names a server) on free ports, driven
 //! over HTTP and through the real `vitrine` binary. Files mirror the URL tree and commands.
 
+mod access;
 mod admin;
 mod agent;
 mod api_v1_1;
