@@ -26,8 +26,30 @@ pub enum DbError {
     NotFound,
     #[error("already exists")]
     Conflict,
+    /// The store is busy (SQLite's write lock held past the busy timeout, a PostgreSQL
+    /// deadlock or serialization failure, no free connection in time): worth trying again.
+    #[error("the metadata store is busy: {0}")]
+    Busy(sqlx::Error),
     #[error(transparent)]
-    Other(#[from] sqlx::Error),
+    Other(sqlx::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_busy(&e) { DbError::Busy(e) } else { DbError::Other(e) }
+    }
+}
+
+/// SQLite's BUSY and LOCKED codes (with their extended forms), PostgreSQL's serialization
+/// failure, deadlock and lock-not-available, and a pool with no free connection.
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(d) => {
+            matches!(d.code().as_deref(), Some("5" | "6" | "261" | "262" | "517" | "773" | "40001" | "40P01" | "55P03"))
+        }
+        _ => false,
+    }
 }
 
 impl DbError {
@@ -35,7 +57,7 @@ impl DbError {
         match e {
             sqlx::Error::RowNotFound => DbError::NotFound,
             sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Conflict,
-            e => DbError::Other(e),
+            e => e.into(),
         }
     }
 }
@@ -292,5 +314,31 @@ impl Db {
         };
         let to = postgres::PgStore::open(url, 4).await?;
         copy::sqlite_to_postgres(&from.pool, &to.pool).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_busy_is_told_apart_and_answers_503() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new().filename(dir.path().join("b.db")).create_if_missing(true);
+        let mut holder = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)").execute(&mut holder).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.unwrap();
+        let impatient = options.busy_timeout(std::time::Duration::ZERO);
+        let mut other = sqlx::SqliteConnection::connect_with(&impatient).await.unwrap();
+        let e = sqlx::query("INSERT INTO t VALUES (1)").execute(&mut other).await.unwrap_err();
+        let e = DbError::from(e);
+        assert!(matches!(e, DbError::Busy(_)), "{e:?}");
+        let service: crate::services::ServiceError = e.into();
+        assert!(matches!(service, crate::services::ServiceError::Unavailable(_)), "{service:?}");
+        let other = DbError::from(sqlx::Error::RowNotFound);
+        assert!(matches!(other, DbError::Other(_)));
     }
 }

@@ -30,6 +30,11 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres").run(&pool).await.context("migrating the PostgreSQL database")?;
         Ok(PgStore { pool })
     }
+
+    /// A transaction that writes (row locks are taken by its statements).
+    pub(super) async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.pool.begin().await
+    }
 }
 
 meta_store!(PgStore, sqlx::Postgres, for_update = " FOR UPDATE", {

@@ -196,7 +196,7 @@ macro_rules! meta_store {
         /// taken under its row's lock in the same transaction: servers starting builds at once
         /// wait for each other and never pick the same number.
         async fn insert_build(&self, project_id: i64, new: &NewBuild) -> DbResult<Build> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let num: i64 =
                 sqlx::query_scalar("UPDATE projects SET last_build_num = last_build_num + 1 WHERE id = $1 RETURNING last_build_num")
                     .bind(project_id)
@@ -269,7 +269,7 @@ macro_rules! meta_store {
         /// the status of all its nodes (a failure anywhere wins). One transaction, so two nodes
         /// finishing at once cannot both miss being last.
         async fn finish_node(&self, build: &Build, node: NodeIndex, status: BuildStatus) -> DbResult<NodeFinish> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             // Nodes of one build finish one at a time (on PostgreSQL, under the build row's lock),
             // so the last one always sees every other.
             sqlx::query(concat!("SELECT id FROM builds WHERE id = $1", $for_update))
@@ -489,7 +489,7 @@ macro_rules! meta_store {
             reused: &[(NewArtifact, String)],
             uploads: &[Upload],
         ) -> DbResult<()> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let listed: Vec<(&NewArtifact, &str)> = reused.iter().map(|(a, key)| (a, key.as_str())).collect();
             Self::upsert_artifacts(&mut tx, build_id, &listed).await?;
             let created_at = now();
@@ -525,7 +525,7 @@ macro_rules! meta_store {
             if verified.is_empty() {
                 return Ok(());
             }
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let at = now();
             for chunk in verified.chunks(ROWS_PER_STATEMENT) {
                 let mut q: QueryBuilder<$db> =
@@ -689,7 +689,7 @@ macro_rules! meta_store {
             }
 
             async fn purge(&self, project_id: i64, build_id: Option<i64>, pretty_path: Option<&str>) -> DbResult<(u64, u64, u64)> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 const CHOSEN: &str = "FROM artifacts a JOIN builds b ON b.id = a.build_id
                      WHERE b.project_id = $1 AND ($2 IS NULL OR a.build_id = $2) AND ($3 IS NULL OR a.pretty_path = $3)";
                 let keys: Vec<String> = sqlx::query_scalar(&format!("SELECT DISTINCT a.s3_key {CHOSEN}"))

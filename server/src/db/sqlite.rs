@@ -41,6 +41,13 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
+
+    /// A transaction that writes takes SQLite's write lock at once (`BEGIN IMMEDIATE`), so
+    /// waiting for another writer goes through the busy timeout. A deferred one that read
+    /// first could not wait: SQLite refuses its upgrade to a writer at once (SQLITE_BUSY).
+    pub(super) async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
 }
 
 impl SqliteStore {

@@ -80,7 +80,13 @@ impl From<InvalidInput> for ServiceError {
 
 impl From<DbError> for ServiceError {
     fn from(e: DbError) -> Self {
-        ServiceError::Internal(e.into())
+        match e {
+            DbError::Busy(cause) => {
+                tracing::warn!(%cause, "metadata store busy");
+                ServiceError::Unavailable("The metadata database is busy; try again in a moment.".into())
+            }
+            e => ServiceError::Internal(e.into()),
+        }
     }
 }
 

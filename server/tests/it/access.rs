@@ -183,20 +183,6 @@ struct World {
     session: String,
 }
 
-async fn agent_call(f: &Fixture, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = f
-        .app
-        .http
-        .post(format!("{}{path}", f.app.url))
-        .header("Circle-Token", token)
-        .header(vitrine_wire::agent::PROTOCOL_HEADER, vitrine_wire::agent::PROTOCOL_VERSION.to_string())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 /// A build started through the agent API: its number and its own token.
 async fn start_build(f: &Fixture, slug: &str, build_token: &str) -> (i64, String) {
     let (status, started) =

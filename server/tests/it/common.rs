@@ -2,6 +2,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use tempfile::TempDir;
 use vitrine::serve::{Running, ServeConfig, start};
 pub use vitrine::services::UploadSettings;
@@ -249,6 +250,21 @@ impl TestApp {
         let ct = stored.headers()["content-type"].to_str().unwrap().to_owned();
         (ct, stored.bytes().await.unwrap().to_vec())
     }
+}
+
+/// A call of the agent API, as the agent makes it: its status and JSON answer.
+pub async fn agent_call(f: &Fixture, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = f
+        .app
+        .http
+        .post(format!("{}{path}", f.app.url))
+        .header("Circle-Token", token)
+        .header(vitrine_wire::agent::PROTOCOL_HEADER, vitrine_wire::agent::PROTOCOL_VERSION.to_string())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
 pub fn stderr(out: &Output) -> String {

@@ -94,3 +94,41 @@ async fn an_s3_store_that_is_down_answers_503_in_bounded_time_and_recovers() {
     assert_eq!(page.status().as_u16(), 200);
     assert_eq!(page.text().await.unwrap(), "<p>report</p>\n");
 }
+
+#[tokio::test]
+async fn a_busy_sqlite_database_makes_writes_wait_never_fail() {
+    use sqlx::Connection;
+    let f = TestApp::with_projects_on(UploadSettings::default(), None).await;
+    // Another process holds SQLite's write lock (a backup, an admin command, a second server).
+    let db = f.app.data_dir().join("vitrine.db");
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.unwrap();
+
+    let starts = (0..6).map(|_| {
+        let (url, token) = (f.app.url.clone(), f.private_build_token.clone());
+        tokio::spawn(async move {
+            let r = reqwest::Client::new()
+                .post(format!("{url}/api/agent/projects/gh/acme/secret/builds"))
+                .header("Circle-Token", token)
+                .header(vitrine_wire::agent::PROTOCOL_HEADER, vitrine_wire::agent::PROTOCOL_VERSION.to_string())
+                .json(&serde_json::json!({"branch": "main"}))
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        })
+    });
+    let starts: Vec<_> = starts.collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(starts.iter().all(|s| !s.is_finished()), "the writes wait for the lock");
+    sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+    let mut numbers = vec![];
+    for start in starts {
+        assert_eq!(start.await.unwrap(), 200, "a write that waited for the lock succeeds");
+    }
+    let (status, builds) = f.app.get_json("/api/v1.1/project/gh/acme/secret?limit=10", Some(&f.member_token)).await;
+    assert_eq!(status, 200);
+    numbers.extend(builds.as_array().unwrap().iter().map(|b| b["build_num"].as_i64().unwrap()));
+    numbers.sort();
+    assert_eq!(numbers, (1..=6).collect::<Vec<_>>());
+}
