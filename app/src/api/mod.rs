@@ -111,8 +111,19 @@ pub enum UiError {
 impl server_fn::error::FromServerFnError for UiError {
     type Encoder = server_fn::codec::JsonEncoding;
 
+    /// A call the server cannot read (missing or malformed arguments, a wrong method) is the
+    /// caller's mistake: 400 with what was wrong, not a server fault.
     fn from_server_fn_error(value: server_fn::error::ServerFnErrorErr) -> Self {
-        UiError::Transport(value.to_string())
+        use server_fn::error::ServerFnErrorErr as E;
+        match value {
+            E::Args(why) | E::MissingArg(why) | E::Deserialization(why) | E::UnsupportedRequestMethod(why) => {
+                let error = UiError::BadRequest(format!("This request cannot be read: {why}"));
+                #[cfg(feature = "ssr")]
+                backend::set_status_for::<()>(&Err(error.clone()));
+                error
+            }
+            other => UiError::Transport(other.to_string()),
+        }
     }
 }
 

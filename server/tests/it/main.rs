@@ -13,6 +13,7 @@ mod cli_run;
 mod common;
 mod crash;
 mod faults;
+mod hostile;
 mod migrate;
 mod security;
 mod store;
