@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Vitrine needs, each only when missing or at the wrong
 # version: the wasm32 target, cargo-leptos, wasm-bindgen-cli (matching Cargo.lock), Debian's
-# Chromium, Debian's PostgreSQL, and the npm packages of end2end/ (Playwright, binaryen's wasm-opt).
+# Chromium, Debian's PostgreSQL, Debian's wrk, and the npm packages of end2end/ (Playwright,
+# binaryen's wasm-opt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,13 @@ if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql postgresql-contrib >/dev/null
+fi
+
+if ! command -v wrk >/dev/null 2>&1; then
+  step "Installing Debian's wrk (the load smoke test drives the server with it)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
 fi
 
 # npm packages: reinstall only when package-lock.json changed since the last install.

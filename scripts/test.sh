@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests (real server, embedded S3, SQLite), the
-# integration tests again on PostgreSQL (a throwaway server on loopback), then Playwright in
-# Debian's Chromium against a freshly seeded server. Builds once; every stage reuses that
-# build (same release profile, so dependencies compile once).
+# integration tests again on PostgreSQL (a throwaway server on loopback), a short wrk load run
+# (bench/load.sh: no errors, no 5xx), then Playwright in Debian's Chromium against a freshly
+# seeded server. Builds once; every stage reuses that build (same release profile, so
+# dependencies compile once).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -34,6 +35,10 @@ else
   pg=1
 fi
 
+step "Load smoke test (wrk, 200 connections: no errors, no answer other than 2xx/3xx)"
+bash bench/load.sh 3 200 100 2>&1
+load=$?
+
 step "Browser tests"
 mkdir -p end2end/test-results
 port=$(free_port) s3port=$(free_port) reports=$(free_port)
@@ -50,4 +55,4 @@ else
   e2e=$?
 fi
 # The server's log stays in end2end/test-results/server.log.
-[ $rust -eq 0 ] && [ $pg -eq 0 ] && [ $e2e -eq 0 ]
+[ $rust -eq 0 ] && [ $pg -eq 0 ] && [ $load -eq 0 ] && [ $e2e -eq 0 ]
