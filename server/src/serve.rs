@@ -47,6 +47,8 @@ pub struct Running {
     pub server: tokio::task::JoinHandle<()>,
     /// Set to true to stop accepting connections and drain.
     pub stop: tokio::sync::watch::Sender<bool>,
+    /// The application core the server runs (its sweeper can be driven with a moved clock).
+    pub vitrine: crate::services::Vitrine,
 }
 
 /// The key that signs artifacts-origin capabilities, kept in the metadata store so that
@@ -167,6 +169,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let passwords = crate::services::accounts::PasswordChecks::for_this_machine();
     let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), artifacts_origin, passwords };
     vitrine.spawn_sweeper();
+    let core = vitrine.clone();
     let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone());
     let artifacts_origin_served =
         tokio::spawn(crate::listen::serve(artifacts_listener, "artifacts origin", stopped.clone(), move |_| {
@@ -191,5 +194,5 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         let _ = tokio::join!(app_served, artifacts_origin_served);
     });
     tracing::info!(%public_url, "vitrine is serving");
-    Ok(Running { addr, public_url, s3_endpoint, artifacts_url, server, stop })
+    Ok(Running { addr, public_url, s3_endpoint, artifacts_url, server, stop, vitrine: core })
 }

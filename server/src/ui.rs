@@ -32,7 +32,8 @@ fn ui_error(e: ServiceError) -> UiError {
     match e {
         ServiceError::NotFound(m) => UiError::NotFound(m),
         ServiceError::BadRequest(m) | ServiceError::Conflict(m) => UiError::BadRequest(m),
-        ServiceError::Unauthorized(m) | ServiceError::Forbidden(m) => UiError::Unauthorized(m),
+        ServiceError::Unauthorized(m) => UiError::Unauthorized(m),
+        ServiceError::Forbidden(m) => UiError::Forbidden(m),
         ServiceError::TooManyRequests { message, retry_after } => UiError::TooManyRequests { message, retry_after },
         ServiceError::Unavailable(m) => UiError::Unavailable(m),
         ServiceError::Internal(cause) => {
@@ -56,6 +57,8 @@ fn build_view(b: &Build) -> BuildView {
         stop_time: b.stop_time.map(iso_time),
         duration_secs: b.stop_time.map(|s| s - b.start_time),
         parallelism: b.parallelism,
+        pinned: b.pinned_at.is_some(),
+        artifacts_expired_at: b.artifacts_expired_at.map(iso_time),
     }
 }
 
@@ -119,7 +122,36 @@ impl UiBackend for UiService {
                 content_type: a.content_type.clone(),
             })
             .collect();
-        Ok(BuildPageData { project: project_view(&project), build: build_view(&build), artifacts, artifact_count })
+        let can_pin = match &who {
+            Principal::User { id, .. } => {
+                self.vitrine.db.is_member(project.id, *id).await.map_err(|e| ui_error(e.into()))?
+            }
+            _ => false,
+        };
+        Ok(BuildPageData {
+            project: project_view(&project),
+            build: build_view(&build),
+            artifacts,
+            artifact_count,
+            can_pin,
+        })
+    }
+
+    async fn pin_build(
+        &self,
+        session: Option<String>,
+        vcs: &str,
+        org: &str,
+        repo: &str,
+        build_num: &str,
+        pin: bool,
+    ) -> Result<(), UiError> {
+        let who = self.principal(session).await?;
+        let slug = slug(vcs, org, repo)?;
+        let num: BuildNum =
+            build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))?;
+        self.vitrine.pin_build(&who, &slug, num, pin).await.map_err(ui_error)?;
+        Ok(())
     }
 
     async fn login(

@@ -64,6 +64,16 @@ pub trait UiBackend: Send + Sync + 'static {
         repo: &str,
         build_num: &str,
     ) -> Result<BuildPageData, UiError>;
+    /// Pins a build or unpins it (members of its project only).
+    async fn pin_build(
+        &self,
+        session: Option<String>,
+        vcs: &str,
+        org: &str,
+        repo: &str,
+        build_num: &str,
+        pin: bool,
+    ) -> Result<(), UiError>;
     /// Checks the password and opens a session; returns the session token. The request's
     /// headers and extensions tell the server who is asking (the client address, read through
     /// trusted proxies only), for its sign-in limits.
@@ -131,6 +141,7 @@ pub fn set_status_for<T>(result: &Result<T, UiError>) {
         Err(UiError::NotFound(_)) => http::StatusCode::NOT_FOUND,
         Err(UiError::BadRequest(_)) => http::StatusCode::BAD_REQUEST,
         Err(UiError::Unauthorized(_)) => http::StatusCode::UNAUTHORIZED,
+        Err(UiError::Forbidden(_)) => http::StatusCode::FORBIDDEN,
         Err(UiError::TooManyRequests { .. }) => http::StatusCode::TOO_MANY_REQUESTS,
         Err(UiError::Unavailable(_)) => http::StatusCode::SERVICE_UNAVAILABLE,
         Err(_) => http::StatusCode::INTERNAL_SERVER_ERROR,

@@ -41,6 +41,10 @@ pub struct BuildView {
     pub stop_time: Option<String>,
     pub duration_secs: Option<i64>,
     pub parallelism: i64,
+    /// A member pinned it: its artifacts outlive the retention.
+    pub pinned: bool,
+    /// When the retention removed its artifacts (RFC 3339, UTC).
+    pub artifacts_expired_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +86,8 @@ pub struct BuildPageData {
     pub artifacts: Vec<ArtifactView>,
     /// How many the build holds in all (the API lists every one).
     pub artifact_count: usize,
+    /// The reader is a member of the project: they may pin the build.
+    pub can_pin: bool,
 }
 
 /// A page lists at most this many artifacts; a build may hold far more.
@@ -96,6 +102,9 @@ pub enum UiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Signed in, but not allowed (pinning a build of a project one is not a member of).
+    #[error("{0}")]
+    Forbidden(String),
     /// A store the server needs is not answering; try again soon.
     #[error("{0}")]
     Unavailable(String),
@@ -158,6 +167,16 @@ pub async fn get_build_page(
 ) -> Result<BuildPageData, UiError> {
     let session = session_token_from_request().await;
     let result = backend::get()?.build_page(session, &vcs, &org, &repo, &build_num).await;
+    backend::set_status_for(&result);
+    result
+}
+
+/// Pins a build (its artifacts outlive the retention) or unpins it; members only. As a form
+/// post without JavaScript, it returns to the page it came from.
+#[server(endpoint = "pin")]
+pub async fn pin_build(vcs: String, org: String, repo: String, build_num: String, pin: bool) -> Result<(), UiError> {
+    let session = session_token_from_request().await;
+    let result = backend::get()?.pin_build(session, &vcs, &org, &repo, &build_num, pin).await;
     backend::set_status_for(&result);
     result
 }

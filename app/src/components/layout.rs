@@ -46,6 +46,7 @@ pub fn ErrorPanel(error: crate::api::UiError) -> impl IntoView {
         crate::api::UiError::NotFound(_) => "Not found",
         crate::api::UiError::BadRequest(_) => "That address is not right",
         crate::api::UiError::Unauthorized(_) => "Sign in needed",
+        crate::api::UiError::Forbidden(_) => "Not allowed",
         _ => "Something went wrong",
     };
     view! {

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{ArtifactView, BuildPageData, get_build_page};
+use crate::api::{ArtifactView, BuildPageData, PinBuild, get_build_page};
 use crate::components::artifact_tree::ArtifactTree;
 use crate::components::gallery::Gallery;
 use crate::components::layout::ErrorPanel;
@@ -84,7 +84,7 @@ pub fn BuildPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    Ok(page) => view! { <BuildView page tab on_finished=move || data.refetch()/> }.into_any(),
+                    Ok(page) => view! { <BuildView page tab refresh=Callback::new(move |()| data.refetch())/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -92,11 +92,13 @@ pub fn BuildPage() -> impl IntoView {
 }
 
 #[component]
-fn BuildView(page: BuildPageData, tab: Signal<Tab>, on_finished: impl Fn() + Send + Sync + 'static) -> impl IntoView {
-    let BuildPageData { project, build, artifacts, artifact_count } = page;
+fn BuildView(page: BuildPageData, tab: Signal<Tab>, refresh: Callback<()>) -> impl IntoView {
+    let BuildPageData { project, build, artifacts, artifact_count, can_pin } = page;
     let base = format!("{}/{}", project.href(), build.build_num);
     let status = RwSignal::new(build.status.clone());
-    watch_running_build(format!("{}/{}", project.api_href(), build.build_num), status, on_finished);
+    watch_running_build(format!("{}/{}", project.api_href(), build.build_num), status, move || refresh.run(()));
+    let pin_form = can_pin.then(|| view! { <PinForm project=project.clone() summary=build.clone() refresh/> });
+    let expired = build.artifacts_expired_at.clone();
 
     let title = format!("{}/{} #{}", project.org, project.repo, build.build_num);
     let links = top_links(&artifacts, 8);
@@ -138,9 +140,20 @@ fn BuildView(page: BuildPageData, tab: Signal<Tab>, on_finished: impl Fn() + Sen
                 <div><dt>"Started"</dt><dd>{short_time(&build.start_time)}</dd></div>
                 <div><dt>"Duration"</dt><dd>{build.duration_secs.map(human_duration).unwrap_or_else(|| "running".into())}</dd></div>
             </dl>
+            {build.pinned.then(|| view! {
+                <span class="pinned" title="Its artifacts are kept past the retention">"Pinned"</span>
+            })}
+            {pin_form}
         </header>
         <nav class="artifact-links" aria-label="Artifact links">
-            {if total == 0 {
+            {if let Some(at) = expired {
+                view! {
+                    <p class="expired" role="note">
+                        {format!("Artifacts expired on {}: older builds keep them for the project's retention. ", short_time(&at))}
+                        "The latest successful build of each branch and pinned builds keep theirs."
+                    </p>
+                }.into_any()
+            } else if total == 0 {
                 view! { <span class="empty">"No artifacts"</span> }.into_any()
             } else {
                 view! {
@@ -181,6 +194,34 @@ fn BuildView(page: BuildPageData, tab: Signal<Tab>, on_finished: impl Fn() + Sen
         <section class="tab-panel" role="tabpanel" aria-label=move || tab.get().label()>
             {tab_panel}
         </section>
+    }
+}
+
+/// Pin or unpin, for members: a form that also works without JavaScript (the server function
+/// sends the browser back to the page).
+#[component]
+fn PinForm(project: crate::api::ProjectView, summary: crate::api::BuildView, refresh: Callback<()>) -> impl IntoView {
+    let pin = ServerAction::<PinBuild>::new();
+    Effect::new(move |_| {
+        if pin.version().get() > 0 && matches!(pin.value().get(), Some(Ok(()))) {
+            refresh.run(());
+        }
+    });
+    let (label, hint) = if summary.pinned {
+        ("Unpin", "Let the retention apply to this build again")
+    } else {
+        ("Pin build", "Keep this build's artifacts past the retention")
+    };
+    view! {
+        <ActionForm action=pin attr:class="pin-form">
+            <input type="hidden" name="vcs" value=project.vcs.clone()/>
+            <input type="hidden" name="org" value=project.org.clone()/>
+            <input type="hidden" name="repo" value=project.repo.clone()/>
+            <input type="hidden" name="build_num" value=summary.build_num.to_string()/>
+            <input type="hidden" name="pin" value=(!summary.pinned).to_string()/>
+            <button type="submit" title=hint>{label}</button>
+        </ActionForm>
+        {move || pin.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
     }
 }
 

@@ -35,6 +35,9 @@ pub enum AdminCommand {
     /// Who may see a private project.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Builds: pin one to keep its artifacts.
+    #[command(subcommand)]
+    Build(BuildCommand),
     /// Browser sessions.
     #[command(subcommand)]
     Session(SessionCommand),
@@ -101,6 +104,38 @@ pub enum ProjectCommand {
     },
     /// Create a build token for a project; prints it alone on the last line.
     Token { slug: ProjectSlug },
+    /// How long this project's artifacts are kept (e.g. 90d), or `default` for the server's
+    /// --artifact-retention. The latest successful build of each branch and pinned builds are
+    /// always kept.
+    Retention {
+        slug: ProjectSlug,
+        #[arg(value_parser = parse_retention)]
+        retention: Retention,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Retention {
+    Default,
+    Keep(std::time::Duration),
+}
+
+fn parse_retention(text: &str) -> Result<Retention, String> {
+    if text == "default" {
+        return Ok(Retention::Default);
+    }
+    match vitrine_agent::duration::parse_duration(text)? {
+        d if d.as_secs() < 86400 => Err(format!("`{text}`: keep artifacts a day (1d) or longer")),
+        d => Ok(Retention::Keep(d)),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BuildCommand {
+    /// Keep a build's artifacts past the retention (a release, a baseline).
+    Pin { slug: ProjectSlug, build: crate::domain::BuildNum },
+    /// Let the retention apply to a build again.
+    Unpin { slug: ProjectSlug, build: crate::domain::BuildNum },
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +228,27 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             let token = accounts.create_build_token(&slug).await?;
             println!("Build token for {} (shown once; keep it secret):", slug.short());
             println!("{token}");
+        }
+        AdminCommand::Project(ProjectCommand::Retention { slug, retention }) => {
+            match retention {
+                Retention::Default => {
+                    accounts.set_retention(&slug, None).await?;
+                    println!("{} keeps artifacts as long as the server's --artifact-retention", slug.short());
+                }
+                Retention::Keep(d) => {
+                    accounts.set_retention(&slug, Some(d)).await?;
+                    println!("{} keeps artifacts {} day(s)", slug.short(), d.as_secs() / 86400);
+                }
+            }
+            println!("The latest successful build of each branch and pinned builds are always kept.");
+        }
+        AdminCommand::Build(BuildCommand::Pin { slug, build }) => {
+            accounts.set_pinned(&slug, build, true).await?;
+            println!("Build {build} of {} is pinned: its artifacts are kept past the retention", slug.short());
+        }
+        AdminCommand::Build(BuildCommand::Unpin { slug, build }) => {
+            accounts.set_pinned(&slug, build, false).await?;
+            println!("Build {build} of {} is no longer pinned", slug.short());
         }
         AdminCommand::Member(MemberCommand::Add { slug, name }) => {
             accounts.add_member(&slug, &name).await?;

@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// A build whose nodes have not all finished this long after it started is closed as timedout.
     #[arg(long, env = "VITRINE_BUILD_TIMEOUT", default_value = "24h", value_parser = parse_duration)]
     pub build_timeout: Duration,
+    /// How long artifacts are kept (a project may set its own with `vitrine admin project
+    /// retention`). The latest successful build of each branch and pinned builds are kept.
+    #[arg(long, env = "VITRINE_ARTIFACT_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    pub artifact_retention: Duration,
     /// Verify every upload by copying and hashing it, even on a store that checks what it is sent.
     #[arg(long, env = "VITRINE_VERIFY_BY_COPY")]
     pub verify_by_copy: bool,
@@ -95,6 +99,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             url_ttl: args.upload_url_ttl,
             max_build_artifacts: args.max_build_artifacts,
             build_timeout: args.build_timeout,
+            artifact_retention: args.artifact_retention,
             verify_by_copy: args.verify_by_copy,
             ..UploadSettings::default()
         },

@@ -52,11 +52,13 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
         ]),
         copy!(from, tx, "projects", [
             id: i64, vcs_type: String, org: String, repo: String, public: bool, created_at: i64, last_build_num: i64,
+            retention_secs: Option<i64>,
         ]),
         copy!(from, tx, "project_members", [project_id: i64, user_id: i64]),
         copy!(from, tx, "builds", [
             id: i64, project_id: i64, build_num: i64, branch: String, revision: String, status: String,
-            parallelism: i64, start_time: i64, stop_time: Option<i64>,
+            parallelism: i64, start_time: i64, stop_time: Option<i64>, pinned_at: Option<i64>,
+            pinned_by: Option<i64>, artifacts_expired_at: Option<i64>,
         ]),
         copy!(from, tx, "build_nodes", [build_id: i64, node_index: i64, status: String, finished_at: i64]),
         copy!(from, tx, "tokens", [

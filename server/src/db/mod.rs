@@ -212,6 +212,17 @@ pub trait MetaStore: Send + Sync {
         build_id: Option<i64>,
         pretty_path: Option<&str>,
     ) -> DbResult<(u64, u64, u64)>;
+    // ---- retention ----------------------------------------------------------------------
+    /// A project's own retention (`None`: the server's).
+    async fn set_project_retention(&self, project_id: i64, retention_secs: Option<i64>) -> DbResult<()>;
+    /// Pins a build (by `user_id`, now) or unpins it (`None`).
+    async fn set_build_pinned(&self, build_id: i64, pinned: Option<(Option<i64>, i64)>) -> DbResult<()>;
+    /// Closed builds, oldest first, that started before their project's retention (or
+    /// `default_secs`) counted back from `now`, still have their artifacts, are not pinned and
+    /// are not the latest successful build of their branch: (project id, build id).
+    async fn expired_builds(&self, now: i64, default_secs: i64, limit: i64) -> DbResult<Vec<(i64, i64)>>;
+    async fn mark_artifacts_expired(&self, build_id: i64, at: i64) -> DbResult<()>;
+
     /// Objects doomed by purges, oldest first.
     async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>>;
     async fn forget_doomed(&self, s3_key: &str) -> DbResult<()>;

@@ -84,6 +84,10 @@ pub struct Build {
     pub parallelism: i64,
     pub start_time: i64,
     pub stop_time: Option<i64>,
+    /// When a member pinned it: its artifacts outlive the retention.
+    pub pinned_at: Option<i64>,
+    /// When its artifacts expired (the retention removed them); the build stays.
+    pub artifacts_expired_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

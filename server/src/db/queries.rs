@@ -203,11 +203,12 @@ macro_rules! meta_store {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(DbError::from_sqlx)?;
-            let row: BuildRow = sqlx::query_as(
+            let row: BuildRow = sqlx::query_as(concat!(
                 "INSERT INTO builds (project_id, build_num, branch, revision, status, parallelism, start_time)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 RETURNING id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time",
-            )
+                 RETURNING ",
+                build_columns!(),
+            ))
             .bind(project_id)
             .bind(num)
             .bind(&new.branch)
@@ -223,10 +224,11 @@ macro_rules! meta_store {
         }
 
         async fn build(&self, project_id: i64, num: BuildNum) -> DbResult<Build> {
-            sqlx::query_as::<_, BuildRow>(
-                "SELECT id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time
-                 FROM builds WHERE project_id = $1 AND build_num = $2",
-            )
+            sqlx::query_as::<_, BuildRow>(concat!(
+                "SELECT ",
+                build_columns!(),
+                " FROM builds WHERE project_id = $1 AND build_num = $2",
+            ))
             .bind(project_id)
             .bind(num.0)
             .fetch_one(&self.pool)
@@ -244,10 +246,8 @@ macro_rules! meta_store {
             limit: i64,
             offset: i64,
         ) -> DbResult<Vec<Build>> {
-            let mut q: QueryBuilder<$db> = QueryBuilder::new(
-                "SELECT id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time
-                 FROM builds WHERE project_id = ",
-            );
+            let mut q: QueryBuilder<$db> =
+                QueryBuilder::new(concat!("SELECT ", build_columns!(), " FROM builds WHERE project_id = "));
             q.push_bind(project_id);
             if let Some(branch) = branch {
                 q.push(" AND branch = ").push_bind(branch.to_owned());
@@ -731,6 +731,58 @@ macro_rules! meta_store {
                 Ok((removed, doomed, keys.len() as u64 - doomed))
             }
 
+            async fn set_project_retention(&self, project_id: i64, retention_secs: Option<i64>) -> DbResult<()> {
+                let done = sqlx::query("UPDATE projects SET retention_secs = $1 WHERE id = $2")
+                    .bind(retention_secs)
+                    .bind(project_id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+            }
+
+            async fn set_build_pinned(&self, build_id: i64, pinned: Option<(Option<i64>, i64)>) -> DbResult<()> {
+                let (by, at) = match pinned {
+                    Some((by, at)) => (by, Some(at)),
+                    None => (None, None),
+                };
+                sqlx::query("UPDATE builds SET pinned_at = $1, pinned_by = $2 WHERE id = $3")
+                    .bind(at)
+                    .bind(by)
+                    .bind(build_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn expired_builds(&self, now: i64, default_secs: i64, limit: i64) -> DbResult<Vec<(i64, i64)>> {
+                Ok(sqlx::query_as(
+                    "SELECT b.project_id, b.id FROM builds b JOIN projects p ON p.id = b.project_id
+                     WHERE b.artifacts_expired_at IS NULL AND b.pinned_at IS NULL AND b.status <> $1
+                       AND b.start_time < $2 - COALESCE(p.retention_secs, $3)
+                       AND NOT (b.status = $4 AND NOT EXISTS (
+                           SELECT 1 FROM builds n
+                           WHERE n.project_id = b.project_id AND n.branch = b.branch AND n.status = $4
+                             AND n.build_num > b.build_num))
+                     ORDER BY b.start_time LIMIT $5",
+                )
+                .bind(BuildStatus::Running.as_str())
+                .bind(now)
+                .bind(default_secs)
+                .bind(BuildStatus::Success.as_str())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn mark_artifacts_expired(&self, build_id: i64, at: i64) -> DbResult<()> {
+                sqlx::query("UPDATE builds SET artifacts_expired_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(build_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>> {
                 Ok(sqlx::query_scalar("SELECT s3_key FROM doomed_objects ORDER BY doomed_at LIMIT $1")
                     .bind(limit)
@@ -847,6 +899,15 @@ macro_rules! meta_store {
 }
 
 pub(super) use meta_store;
+
+/// The columns a `BuildRow` reads: `concat!("SELECT ", build_columns!(), " FROM builds ...")`.
+macro_rules! build_columns {
+    () => {
+        "id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time, pinned_at, artifacts_expired_at"
+    };
+}
+
+pub(super) use build_columns;
 
 /// The columns an `ArtifactRow` reads, from `artifacts a`: `concat!("SELECT ", artifact_columns!(), ...)`.
 macro_rules! artifact_columns {

@@ -108,6 +108,8 @@ pub(super) struct BuildRow {
     parallelism: i64,
     start_time: i64,
     stop_time: Option<i64>,
+    pinned_at: Option<i64>,
+    artifacts_expired_at: Option<i64>,
 }
 
 impl From<BuildRow> for Build {
@@ -123,6 +125,8 @@ impl From<BuildRow> for Build {
             parallelism: r.parallelism,
             start_time: r.start_time,
             stop_time: r.stop_time,
+            pinned_at: r.pinned_at,
+            artifacts_expired_at: r.artifacts_expired_at,
         }
     }
 }

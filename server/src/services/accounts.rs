@@ -246,6 +246,26 @@ impl Accounts<'_> {
         Ok(self.db.purge(project.id, build_id, path).await?)
     }
 
+    /// A project's own retention (`None`: the server's).
+    pub async fn set_retention(&self, slug: &ProjectSlug, retention: Option<std::time::Duration>) -> ServiceResult<()> {
+        let project = self.project_for_admin(slug).await?;
+        Ok(self.db.set_project_retention(project.id, retention.map(|d| d.as_secs() as i64)).await?)
+    }
+
+    /// Pins a build or unpins it, as an admin.
+    pub async fn set_pinned(&self, slug: &ProjectSlug, num: crate::domain::BuildNum, pin: bool) -> ServiceResult<()> {
+        let project = self.project_for_admin(slug).await?;
+        let build = match self.db.build(project.id, num).await {
+            Ok(b) => b,
+            Err(DbError::NotFound) => {
+                return Err(ServiceError::NotFound(format!("Build {num} of {} does not exist", slug.short())));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let pinned = pin.then(|| (None, chrono::Utc::now().timestamp()));
+        Ok(self.db.set_build_pinned(build.id, pinned).await?)
+    }
+
     pub async fn add_project(&self, slug: &ProjectSlug, public: bool) -> ServiceResult<()> {
         match self.db.insert_project(slug, public).await {
             Err(DbError::Conflict) => {

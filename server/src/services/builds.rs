@@ -182,6 +182,27 @@ impl Vitrine {
         }
     }
 
+    /// Pins a build, or unpins it: a pinned build's artifacts outlive the retention (a
+    /// release's screenshots, a baseline). Members of the project may; nobody else.
+    pub async fn pin_build(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        num: BuildNum,
+        pin: bool,
+    ) -> ServiceResult<Build> {
+        let (project, build) = self.find_build(who, slug, &BuildRef::Num(num)).await?;
+        let Principal::User { id, .. } = who else {
+            return Err(ServiceError::Unauthorized("Sign in to pin builds".into()));
+        };
+        if !self.db.is_member(project.id, *id).await? {
+            return Err(ServiceError::Forbidden(format!("Only members of {} can pin its builds", slug.short())));
+        }
+        let pinned = pin.then(|| (Some(*id), chrono::Utc::now().timestamp()));
+        self.db.set_build_pinned(build.id, pinned).await?;
+        Ok(self.db.build(project.id, num).await?)
+    }
+
     /// The page people open for a build: `/gh/acme/widgets/42`.
     pub fn build_page_url(&self, project: &Project, build_num: i64) -> String {
         format!("{}{}", self.settings.public_url, crate::urls::build_page(project, build_num))

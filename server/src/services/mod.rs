@@ -158,7 +158,7 @@ impl Settings {
     }
 }
 
-/// Limits and timings of the upload path.
+/// Limits and timings of stored artifacts: how they are uploaded, swept and kept.
 #[derive(Debug, Clone)]
 pub struct UploadSettings {
     /// How long upload URLs work.
@@ -170,6 +170,9 @@ pub struct UploadSettings {
     pub build_timeout: Duration,
     /// How often the sweeper runs.
     pub sweep_every: Duration,
+    /// How long artifacts are kept (a project may set its own): older builds' artifacts
+    /// expire, except the latest successful build of each branch and pinned builds.
+    pub artifact_retention: Duration,
     /// How long after its URLs expired an upload that was never completed is removed (a PUT
     /// that started just before expiry may still be streaming).
     pub sweep_grace: Duration,
@@ -188,6 +191,7 @@ impl Default for UploadSettings {
             max_build_artifacts: 100_000,
             build_timeout: Duration::from_secs(24 * 3600),
             sweep_every: Duration::from_secs(60),
+            artifact_retention: Duration::from_secs(30 * 86400),
             sweep_grace: Duration::from_secs(3600),
             part_size: None,
             verify_by_copy: false,

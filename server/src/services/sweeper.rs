@@ -1,6 +1,7 @@
 //! Background work of `vitrine serve`: removes uploads that were planned but never completed
-//! (rows and objects, multipart uploads aborted) once their URLs expired, and closes builds
-//! whose nodes never all finished as `timedout`.
+//! (rows and objects, multipart uploads aborted) once their URLs expired, expires artifacts
+//! past their project's retention, deletes the objects nothing lists any more, and closes
+//! builds whose nodes never all finished as `timedout`.
 
 use super::{ServiceResult, Vitrine};
 
@@ -10,81 +11,119 @@ const BATCH: i64 = 500;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
     pub abandoned_uploads: u64,
+    pub expired_builds: u64,
     pub purged_objects: u64,
     pub timed_out_builds: u64,
+}
+
+/// Works through what `fetch` answers, a batch at a time, until a batch comes back short,
+/// or none of a full batch could be done (the store is down: the next sweep tries again).
+/// `each` answers whether it did its item. Answers how many were done.
+async fn in_batches<T, Fetched, Done>(
+    mut fetch: impl FnMut() -> Fetched,
+    mut each: impl FnMut(T) -> Done,
+) -> ServiceResult<u64>
+where
+    Fetched: Future<Output = ServiceResult<Vec<T>>>,
+    Done: Future<Output = ServiceResult<bool>>,
+{
+    let mut done = 0;
+    loop {
+        let batch = fetch().await?;
+        let full = batch.len() as i64 >= BATCH;
+        let mut done_now = 0;
+        for item in batch {
+            if each(item).await? {
+                done_now += 1;
+            }
+        }
+        done += done_now;
+        if !full || done_now == 0 {
+            return Ok(done);
+        }
+    }
 }
 
 impl Vitrine {
     /// One pass of the sweeper.
     pub async fn sweep(&self) -> ServiceResult<Swept> {
+        self.sweep_at(chrono::Utc::now().timestamp()).await
+    }
+
+    /// One pass of the sweeper as if it were `now` (a Unix time): tests move the clock.
+    pub async fn sweep_at(&self, now: i64) -> ServiceResult<Swept> {
         let Some(_lock) = self.db.try_lock_sweeper().await? else {
             return Ok(Swept::default()); // another server is sweeping now
         };
         let settings = &self.settings.uploads;
-        let now = chrono::Utc::now().timestamp();
         let mut swept = Swept::default();
         let expired_before = now - settings.sweep_grace.as_secs() as i64;
-        loop {
-            let abandoned = self.db.abandoned_uploads(expired_before, BATCH).await?;
-            let mut removed_now = 0;
-            for upload in &abandoned {
+        swept.abandoned_uploads = in_batches(
+            || async { Ok(self.db.abandoned_uploads(expired_before, BATCH).await?) },
+            |upload| async move {
                 let removed = match &upload.multipart_id {
                     Some(mp) => self.storage.abort_multipart(&upload.s3_key, mp).await,
                     None => Ok(()),
                 };
                 // A single PUT, or parts assembled by a confirmation that never finished.
-                let removed = removed.and(self.storage.delete(&upload.s3_key).await);
-                match removed {
+                match removed.and(self.storage.delete(&upload.s3_key).await) {
                     Ok(()) => {
                         self.db.delete_upload(&upload.id).await?;
-                        removed_now += 1;
+                        Ok(true)
                     }
-                    Err(e) => tracing::warn!(error = %e, upload = %upload.id, "cannot remove an abandoned upload yet"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, upload = %upload.id, "cannot remove an abandoned upload yet");
+                        Ok(false)
+                    }
                 }
-            }
-            swept.abandoned_uploads += removed_now;
-            // A full batch that could not be removed (the store is down) waits for the next sweep.
-            if (abandoned.len() as i64) < BATCH || removed_now == 0 {
-                break;
-            }
-        }
+            },
+        )
+        .await?;
         // Receipts of verified uploads: an upload object whose bytes were copied away can go
         // now that no URL can write it any more (until then it blocks replays).
-        loop {
-            let receipts = self.db.expired_receipts(expired_before, BATCH).await?;
-            let mut removed_now = 0;
-            for (id, upload_key, blob_key) in &receipts {
+        in_batches(
+            || async { Ok(self.db.expired_receipts(expired_before, BATCH).await?) },
+            |(id, upload_key, blob_key)| async move {
                 if upload_key != blob_key
-                    && let Err(e) = self.storage.delete(upload_key).await
+                    && let Err(e) = self.storage.delete(&upload_key).await
                 {
                     tracing::warn!(error = %e, upload = %id, "cannot remove a copied upload object yet");
-                    continue;
+                    return Ok(false);
                 }
-                self.db.delete_upload(id).await?;
-                removed_now += 1;
-            }
-            if (receipts.len() as i64) < BATCH || removed_now == 0 {
-                break;
-            }
-        }
+                self.db.delete_upload(&id).await?;
+                Ok(true)
+            },
+        )
+        .await?;
+        // Artifacts past their project's retention leave listings; the build stays, with a
+        // note, and its objects leave the store just below.
+        let retention = settings.artifact_retention.as_secs() as i64;
+        swept.expired_builds = in_batches(
+            || async { Ok(self.db.expired_builds(now, retention, BATCH).await?) },
+            |(project_id, build_id)| async move {
+                self.db.purge(project_id, Some(build_id), None).await?;
+                self.db.mark_artifacts_expired(build_id, now).await?;
+                Ok(true)
+            },
+        )
+        .await?;
         // Objects purged from listings leave the store.
-        loop {
-            let doomed = self.db.doomed_objects(BATCH).await?;
-            let mut removed_now = 0;
-            for key in &doomed {
-                match self.storage.delete(key).await {
+        swept.purged_objects = in_batches(
+            || async { Ok(self.db.doomed_objects(BATCH).await?) },
+            |key| async move {
+                match self.storage.delete(&key).await {
                     Ok(()) => {
-                        self.db.forget_doomed(key).await?;
-                        removed_now += 1;
+                        self.db.forget_doomed(&key).await?;
+                        Ok(true)
                     }
-                    Err(e) => tracing::warn!(error = %e, key, "cannot delete a purged object yet"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, key, "cannot delete a purged object yet");
+                        Ok(false)
+                    }
                 }
-            }
-            swept.purged_objects += removed_now;
-            if (doomed.len() as i64) < BATCH || removed_now == 0 {
-                break;
-            }
-        }
+            },
+        )
+        .await?;
         self.db.delete_closed_build_tokens().await?;
         self.db.forget_rate_windows(now - super::accounts::SIGN_IN_WINDOW).await?;
         swept.timed_out_builds = self.db.time_out_builds(now - settings.build_timeout.as_secs() as i64).await?;

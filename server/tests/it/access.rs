@@ -130,6 +130,11 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "404 404 404 404 404 404 404 404 404 404 200 404",
         "200 200 200 200 200 200 200 200 200 200 200 200",
     ]),
+    // Pinning a build: members of its project, signed in.
+    ("POST", "/api/pin", [
+        "404 404 404 404 404 404 404 404 404 404 200 404",
+        "401 401 401 401 401 401 401 401 401 401 403 401",
+    ]),
     ("POST", "/api/whoami", [
         "200 200 200 200 200 200 200 200 200 200 200 200",
         "200 200 200 200 200 200 200 200 200 200 200 200",
@@ -298,6 +303,9 @@ fn server_fn_form(route: &str, this: &Project, caller: usize) -> Option<Vec<(&'s
             ("password", "wrong".into()),
             ("next", String::new()),
         ]),
+        "/api/pin" => {
+            Some(vec![("vcs", vcs), ("org", org), ("repo", repo), ("build_num", "1".into()), ("pin", "true".into())])
+        }
         "/api/projects" | "/api/whoami" => Some(vec![]),
         _ => None,
     }

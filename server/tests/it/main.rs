@@ -15,6 +15,7 @@ mod crash;
 mod faults;
 mod hostile;
 mod migrate;
+mod retention;
 mod security;
 mod store;
 mod two_servers;
