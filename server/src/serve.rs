@@ -167,7 +167,8 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         media_origins,
     };
     let passwords = crate::services::accounts::PasswordChecks::for_this_machine();
-    let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), artifacts_origin, passwords };
+    let audit = crate::services::audit::AuditLog::start(db.clone());
+    let vitrine = Vitrine { db, storage, guarantees, settings: Arc::new(settings), artifacts_origin, passwords, audit };
     vitrine.spawn_sweeper();
     let core = vitrine.clone();
     let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone());

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::db::{Db, TokenOwner};
+use crate::db::{AuditEvent, Db, TokenOwner};
 use crate::domain::ProjectSlug;
 use crate::services::accounts::Accounts;
 
@@ -51,6 +51,20 @@ pub enum AdminCommand {
         /// Only this path of the build (as listed, e.g. '$CIRCLE_ARTIFACTS/build.log').
         #[arg(requires = "build")]
         path: Option<String>,
+    },
+    /// The audit log, oldest first: private artifacts read (by whom, with which token or
+    /// session, from where) and every change made here or by members (pins).
+    Audit {
+        /// Only this project's events.
+        #[arg(long)]
+        project: Option<ProjectSlug>,
+        /// From this time on: a date (2026-11-01), a time (2026-11-01T09:00:00Z) or a
+        /// duration ago (7d, 12h).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<i64>,
+        /// At most this many of the newest events.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
     },
     /// Copy this SQLite store (users, tokens, sessions, projects, builds, artifacts, uploads,
     /// keys) into an empty PostgreSQL database; then serve with DATABASE_URL set to it.
@@ -146,13 +160,124 @@ pub enum MemberCommand {
     Remove { slug: ProjectSlug, name: String },
 }
 
+fn parse_since(text: &str) -> Result<i64, String> {
+    if let Ok(ago) = vitrine_agent::duration::parse_duration(text) {
+        return Ok(chrono::Utc::now().timestamp() - ago.as_secs() as i64);
+    }
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(time.timestamp());
+    }
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp());
+    }
+    Err(format!(
+        "`{text}` is not a time: use a date (2026-11-01), a time (2026-11-01T09:00:00Z) or a duration ago (7d)"
+    ))
+}
+
+fn when(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0).map_or(String::new(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
+
+/// What a command changes, for the audit log: (action, project, build, detail). Reading
+/// commands change nothing.
+fn change_of(command: &AdminCommand) -> Option<(&'static str, Option<String>, Option<i64>, String)> {
+    use AdminCommand as A;
+    let project = |slug: &ProjectSlug| Some(slug.short());
+    Some(match command {
+        A::User(UserCommand::Add { name, .. }) => ("admin.user.add", None, None, name.clone()),
+        A::User(UserCommand::Disable { name }) => ("admin.user.disable", None, None, name.clone()),
+        A::User(UserCommand::Enable { name }) => ("admin.user.enable", None, None, name.clone()),
+        A::Token(TokenCommand::Create { name }) => ("admin.token.create", None, None, format!("for {name}")),
+        A::Token(TokenCommand::Revoke { token }) => {
+            // An id is logged as it is; a token itself never is.
+            let which = match token.trim().parse::<i64>() {
+                Ok(id) if token.trim().len() < 20 => format!("id {id}"),
+                _ => "given in full".to_owned(),
+            };
+            ("admin.token.revoke", None, None, which)
+        }
+        A::Token(TokenCommand::List { .. }) | A::Audit { .. } => return None,
+        A::Project(ProjectCommand::Add { slug, public }) => {
+            ("admin.project.add", project(slug), None, if *public { "public" } else { "private" }.to_owned())
+        }
+        A::Project(ProjectCommand::Token { slug }) => ("admin.project.token", project(slug), None, String::new()),
+        A::Project(ProjectCommand::Retention { slug, retention }) => {
+            let detail = match retention {
+                Retention::Default => "default".to_owned(),
+                Retention::Keep(d) => format!("{}d", d.as_secs() / 86400),
+            };
+            ("admin.project.retention", project(slug), None, detail)
+        }
+        A::Member(MemberCommand::Add { slug, name }) => ("admin.member.add", project(slug), None, name.clone()),
+        A::Member(MemberCommand::Remove { slug, name }) => ("admin.member.remove", project(slug), None, name.clone()),
+        A::Session(SessionCommand::Revoke { name }) => ("admin.session.revoke", None, None, name.clone()),
+        A::Build(BuildCommand::Pin { slug, build }) => ("admin.build.pin", project(slug), Some(build.0), String::new()),
+        A::Build(BuildCommand::Unpin { slug, build }) => {
+            ("admin.build.unpin", project(slug), Some(build.0), String::new())
+        }
+        A::Purge { project: slug, build, path } => {
+            ("admin.purge", project(slug), build.map(|b| b.0), path.clone().unwrap_or_default())
+        }
+        A::Migrate { .. } => ("admin.migrate", None, None, "to PostgreSQL".to_owned()),
+    })
+}
+
+/// Who runs `vitrine admin`: the account at the command line.
+fn admin_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()));
+    format!("admin ({user})")
+}
+
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     super::serve::private_files();
     std::fs::create_dir_all(&args.data_dir)?;
     let db = Db::open(&args.data_dir, args.database_url.as_deref(), 2).await?;
+    let change = change_of(&args.command);
+    execute(&db, args.command).await?;
+    if let Some((action, project, build_num, detail)) = change {
+        let event = AuditEvent {
+            at: chrono::Utc::now().timestamp(),
+            actor: admin_actor(),
+            user_id: None,
+            token_id: None,
+            action: action.to_owned(),
+            project,
+            build_num,
+            detail,
+            client: None,
+        };
+        db.insert_audit(&[event]).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
     let passwords = crate::services::accounts::PasswordChecks::new(1);
-    let accounts = Accounts { db: &db, passwords: &passwords };
-    match args.command {
+    let accounts = Accounts { db, passwords: &passwords };
+    match command {
+        AdminCommand::Audit { project, since, limit } => {
+            let project = project.map(|p| p.short());
+            let events = db.audit_events(project.as_deref(), since.unwrap_or(0), limit).await?;
+            println!(
+                "{:<23}  {:<24}  {:<22}  {:<24}  {:>6}  {:<15}  DETAIL",
+                "TIME", "WHO", "ACTION", "PROJECT", "BUILD", "FROM"
+            );
+            for e in events {
+                println!(
+                    "{:<23}  {:<24}  {:<22}  {:<24}  {:>6}  {:<15}  {}",
+                    when(e.at),
+                    e.actor,
+                    e.action,
+                    e.project.unwrap_or_default(),
+                    e.build_num.map_or(String::new(), |b| b.to_string()),
+                    e.client.unwrap_or_default(),
+                    e.detail
+                );
+            }
+        }
         AdminCommand::Migrate { to } => {
             let copied = db.copy_to_postgres(&to).await?;
             for (table, rows) in copied {
@@ -174,19 +299,15 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         }
         AdminCommand::Token(TokenCommand::List { owner }) => {
             let tokens = accounts.tokens(owner.as_deref()).await?;
-            println!("{:>6}  {:<7}  {:<32}  {:<20}  LAST USED", "ID", "KIND", "OWNER", "CREATED");
+            println!("{:>6}  {:<7}  {:<32}  {:<23}  LAST USED", "ID", "KIND", "OWNER", "CREATED");
             for t in tokens {
                 let kind = match t.owner {
                     TokenOwner::User(_) => "user",
                     TokenOwner::Project(_) => "build",
                     TokenOwner::Build { .. } => "running",
                 };
-                let when = |t: i64| {
-                    chrono::DateTime::from_timestamp(t, 0)
-                        .map_or(String::new(), |d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-                };
                 let used = t.last_used_at.map_or("never".to_owned(), when);
-                println!("{:>6}  {kind:<7}  {:<32}  {:<20}  {used}", t.id, t.owner_name, when(t.created_at));
+                println!("{:>6}  {kind:<7}  {:<32}  {:<23}  {used}", t.id, t.owner_name, when(t.created_at));
             }
         }
         AdminCommand::Token(TokenCommand::Revoke { token }) => {
@@ -259,5 +380,5 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             println!("{name} can no longer see {} (unless it is public)", slug.short());
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

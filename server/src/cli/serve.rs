@@ -119,6 +119,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     eprintln!("Stopping: finishing the requests in flight (up to {} s).", crate::listen::DRAIN_TIMEOUT.as_secs());
     let _ = running.stop.send(true);
     running.server.await?;
+    // The audit events of the last requests are stored before the process ends.
+    if tokio::time::timeout(std::time::Duration::from_secs(10), running.vitrine.audit.flush()).await.is_err() {
+        eprintln!("The audit log could not be written in time: its last events are lost.");
+    }
     eprintln!("Stopped.");
     Ok(ExitCode::SUCCESS)
 }

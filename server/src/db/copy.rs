@@ -79,9 +79,13 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
         ]),
         copy!(from, tx, "server_keys", [name: String, key: Vec<u8>, created_at: i64]),
         copy!(from, tx, "doomed_objects", [s3_key: String, doomed_at: i64]),
+        copy!(from, tx, "audit_events", [
+            id: i64, at: i64, actor: String, user_id: Option<i64>, token_id: Option<i64>, action: String,
+            project: Option<String>, build_num: Option<i64>, detail: String, client: Option<String>,
+        ]),
     ];
     // Ids were copied as they were: new rows continue after the highest.
-    for table in ["users", "projects", "builds", "tokens", "sessions", "artifacts"] {
+    for table in ["users", "projects", "builds", "tokens", "sessions", "artifacts", "audit_events"] {
         sqlx::query(&format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
         ))

@@ -96,7 +96,7 @@ pub trait MetaStore: Send + Sync {
     async fn user_by_id(&self, id: i64) -> DbResult<User>;
     async fn insert_token(&self, token_hash: &str, owner: TokenOwner) -> DbResult<()>;
     /// Whose token this is (a disabled user's counts as unknown), and when it was last used.
-    async fn token_owner(&self, token_hash: &str) -> DbResult<(TokenOwner, Option<i64>)>;
+    async fn token_owner(&self, token_hash: &str) -> DbResult<(i64, TokenOwner, Option<i64>)>;
     async fn delete_token(&self, token_hash: &str) -> DbResult<()>;
     async fn insert_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> DbResult<()>;
     async fn session_user(&self, token_hash: &str) -> DbResult<i64>;
@@ -222,6 +222,13 @@ pub trait MetaStore: Send + Sync {
     /// are not the latest successful build of their branch: (project id, build id).
     async fn expired_builds(&self, now: i64, default_secs: i64, limit: i64) -> DbResult<Vec<(i64, i64)>>;
     async fn mark_artifacts_expired(&self, build_id: i64, at: i64) -> DbResult<()>;
+
+    // ---- audit log ----------------------------------------------------------------------
+    async fn insert_audit(&self, events: &[AuditEvent]) -> DbResult<()>;
+    /// The newest `limit` events at or after `since`, of one project or all, oldest first.
+    async fn audit_events(&self, project: Option<&str>, since: i64, limit: i64) -> DbResult<Vec<AuditEvent>>;
+    /// Forgets events older than `before`; answers how many.
+    async fn forget_audit(&self, before: i64) -> DbResult<u64>;
 
     /// Objects doomed by purges, oldest first.
     async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>>;

@@ -12,6 +12,26 @@ pub struct User {
     pub disabled: bool,
 }
 
+/// One line of the audit log: who did what, when, from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Unix time.
+    pub at: i64,
+    /// `alice (token 12)`, `alice (session)`, `build token 3`, `admin (root)`.
+    pub actor: String,
+    pub user_id: Option<i64>,
+    pub token_id: Option<i64>,
+    /// `artifact.read`, `build.pin`, `admin.token.revoke`, ...
+    pub action: String,
+    /// The project's short slug (`gh/acme/widgets`), as it was named then.
+    pub project: Option<String>,
+    pub build_num: Option<i64>,
+    /// What was read or changed: an artifact's container and path, a token's id, ...
+    pub detail: String,
+    /// The client's address, when it came over HTTP.
+    pub client: Option<String>,
+}
+
 /// A token as an admin sees it (never the token itself: only its hash is kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {

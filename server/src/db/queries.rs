@@ -64,9 +64,9 @@ macro_rules! meta_store {
             Ok(())
         }
 
-        async fn token_owner(&self, token_hash: &str) -> DbResult<(TokenOwner, Option<i64>)> {
+        async fn token_owner(&self, token_hash: &str) -> DbResult<(i64, TokenOwner, Option<i64>)> {
             let row: TokenRow = sqlx::query_as(
-                "SELECT t.user_id, t.project_id, t.build_id, t.last_used_at FROM tokens t
+                "SELECT t.id, t.user_id, t.project_id, t.build_id, t.last_used_at FROM tokens t
                  LEFT JOIN users u ON u.id = t.user_id
                  WHERE t.token_hash = $1 AND u.disabled_at IS NULL",
             )
@@ -74,7 +74,7 @@ macro_rules! meta_store {
             .fetch_one(&self.pool)
             .await
             .map_err(DbError::from_sqlx)?;
-            Ok((row.owner().ok_or(DbError::NotFound)?, row.last_used_at))
+            Ok((row.id, row.owner().ok_or(DbError::NotFound)?, row.last_used_at))
         }
 
         async fn delete_token(&self, token_hash: &str) -> DbResult<()> {
@@ -781,6 +781,53 @@ macro_rules! meta_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn insert_audit(&self, events: &[AuditEvent]) -> DbResult<()> {
+                for chunk in events.chunks(ROWS_PER_STATEMENT) {
+                    let mut q: QueryBuilder<$db> = QueryBuilder::new(
+                        "INSERT INTO audit_events (at, actor, user_id, token_id, action, project, build_num, detail, client) ",
+                    );
+                    q.push_values(chunk, |mut row, e| {
+                        row.push_bind(e.at)
+                            .push_bind(&e.actor)
+                            .push_bind(e.user_id)
+                            .push_bind(e.token_id)
+                            .push_bind(&e.action)
+                            .push_bind(&e.project)
+                            .push_bind(e.build_num)
+                            .push_bind(&e.detail)
+                            .push_bind(&e.client);
+                    });
+                    q.build().execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+
+            async fn audit_events(&self, project: Option<&str>, since: i64, limit: i64) -> DbResult<Vec<AuditEvent>> {
+                type Row = (i64, String, Option<i64>, Option<i64>, String, Option<String>, Option<i64>, String, Option<String>);
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT at, actor, user_id, token_id, action, project, build_num, detail, client FROM (
+                         SELECT * FROM audit_events WHERE at >= $1 AND ($2 IS NULL OR project = $2)
+                         ORDER BY at DESC, id DESC LIMIT $3
+                     ) newest ORDER BY at, id",
+                )
+                .bind(since)
+                .bind(project)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(at, actor, user_id, token_id, action, project, build_num, detail, client)| AuditEvent {
+                        at, actor, user_id, token_id, action, project, build_num, detail, client,
+                    })
+                    .collect())
+            }
+
+            async fn forget_audit(&self, before: i64) -> DbResult<u64> {
+                let done = sqlx::query("DELETE FROM audit_events WHERE at < $1").bind(before).execute(&self.pool).await?;
+                Ok(done.rows_affected())
             }
 
             async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>> {

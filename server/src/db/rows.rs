@@ -38,6 +38,7 @@ pub(super) struct TokenInfoRow {
 impl TokenInfoRow {
     pub(super) fn info(self) -> Option<TokenInfo> {
         let owner = TokenRow {
+            id: self.id,
             user_id: self.user_id,
             project_id: self.project_id,
             build_id: self.build_id,
@@ -62,6 +63,8 @@ impl TokenInfoRow {
 
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct TokenRow {
+    #[sqlx(default)]
+    pub id: i64,
     user_id: Option<i64>,
     project_id: Option<i64>,
     build_id: Option<i64>,

@@ -299,22 +299,22 @@ impl Accounts<'_> {
     pub async fn principal_for_token(&self, token: &str) -> ServiceResult<Principal> {
         let hash = hash_token(token);
         let owner = match self.db.token_owner(&hash).await {
-            Ok((owner, last_used)) => {
+            Ok((token_id, owner, last_used)) => {
                 // When a token was last used, to a minute: one write a minute, not per request.
                 if last_used.is_none_or(|t| t < chrono::Utc::now().timestamp() - 60) {
                     self.db.touch_token(&hash).await?;
                 }
-                Ok(owner)
+                Ok((token_id, owner))
             }
             Err(e) => Err(e),
         };
         match owner {
-            Ok(TokenOwner::User(id)) => {
+            Ok((token_id, TokenOwner::User(id))) => {
                 let user = self.db.user_by_id(id).await?;
-                Ok(Principal::User { id, username: user.username })
+                Ok(Principal::User { id, username: user.username, token_id: Some(token_id) })
             }
-            Ok(TokenOwner::Project(project_id)) => Ok(Principal::BuildAgent { project_id }),
-            Ok(TokenOwner::Build { project_id, build_id }) => Ok(Principal::BuildNode { project_id, build_id }),
+            Ok((token_id, TokenOwner::Project(project_id))) => Ok(Principal::BuildAgent { project_id, token_id }),
+            Ok((_, TokenOwner::Build { project_id, build_id })) => Ok(Principal::BuildNode { project_id, build_id }),
             Err(DbError::NotFound) => Err(ServiceError::Unauthorized("Invalid token provided.".into())),
             Err(e) => Err(e.into()),
         }
@@ -325,7 +325,7 @@ impl Accounts<'_> {
         match self.db.session_user(&hash_token(session)).await {
             Ok(id) => {
                 let user = self.db.user_by_id(id).await?;
-                Ok(Principal::User { id, username: user.username })
+                Ok(Principal::User { id, username: user.username, token_id: None })
             }
             Err(DbError::NotFound) => Ok(Principal::Anonymous),
             Err(e) => Err(e.into()),

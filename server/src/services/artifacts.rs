@@ -22,6 +22,13 @@ pub enum Reader {
     Download,
 }
 
+/// Who follows an artifact link and from where (for the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follower {
+    pub reader: Reader,
+    pub client: Option<std::net::IpAddr>,
+}
+
 /// Content types a browser would run as a page or script: on the storage origin these are
 /// still shown, but never on the app's origin.
 pub fn is_active_content(content_type: &str) -> bool {
@@ -125,9 +132,10 @@ impl Vitrine {
         build: &BuildRef,
         node: NodeIndex,
         path: &PrettyPath,
-        reader: Reader,
+        follower: Follower,
     ) -> ServiceResult<String> {
-        let (_, build) = self.find_build(who, slug, build).await?;
+        let Follower { reader, client } = follower;
+        let (project, build) = self.find_build(who, slug, build).await?;
         let artifact = match self.db.artifact(build.id, node, path.as_str()).await {
             Ok(a) => a,
             Err(DbError::NotFound) => {
@@ -138,6 +146,15 @@ impl Vitrine {
             }
             Err(e) => return Err(e.into()),
         };
+        if !project.public {
+            self.audit.record(crate::db::AuditEvent {
+                project: Some(slug.short()),
+                build_num: Some(build.build_num),
+                detail: format!("{node}/{path}"),
+                client: client.map(|c| c.to_string()),
+                ..crate::db::AuditEvent::by(who, "artifact.read")
+            });
+        }
         let active = is_active_content(&artifact.content_type);
         if active && reader == Reader::Browser {
             // Pages need their relative links: they open on the artifacts origin, not from S3.

@@ -200,6 +200,11 @@ impl Vitrine {
         }
         let pinned = pin.then(|| (Some(*id), chrono::Utc::now().timestamp()));
         self.db.set_build_pinned(build.id, pinned).await?;
+        self.audit.record(crate::db::AuditEvent {
+            project: Some(slug.short()),
+            build_num: Some(num.0),
+            ..crate::db::AuditEvent::by(who, if pin { "build.pin" } else { "build.unpin" })
+        });
         Ok(self.db.build(project.id, num).await?)
     }
 

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod artifacts;
 pub mod artifacts_origin;
+pub mod audit;
 pub mod builds;
 pub mod sweeper;
 pub mod uploads;
@@ -19,13 +20,16 @@ use crate::storage::{Storage, StorageError, StoreGuarantees};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Anonymous,
+    /// A user, by an API token (`token_id`) or a browser session (`None`).
     User {
         id: i64,
         username: String,
+        token_id: Option<i64>,
     },
     /// A project build token: may create builds and upload for that project only.
     BuildAgent {
         project_id: i64,
+        token_id: i64,
     },
     /// A running build's own token (given to its processes): may add artifacts to that build
     /// only, while it runs; reads nothing.
@@ -33,6 +37,35 @@ pub enum Principal {
         project_id: i64,
         build_id: i64,
     },
+}
+
+impl Principal {
+    /// Who this is, for the audit log: `alice (token 12)`, `alice (session)`, `build token 3`,
+    /// `build 7's own token`, `anonymous`. Never a token itself.
+    pub fn describe(&self) -> String {
+        match self {
+            Principal::Anonymous => "anonymous".into(),
+            Principal::User { username, token_id: Some(t), .. } => format!("{username} (token {t})"),
+            Principal::User { username, token_id: None, .. } => format!("{username} (session)"),
+            Principal::BuildAgent { token_id, .. } => format!("build token {token_id}"),
+            Principal::BuildNode { build_id, .. } => format!("build {build_id}'s own token"),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Principal::User { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    pub fn token_id(&self) -> Option<i64> {
+        match self {
+            Principal::User { token_id, .. } => *token_id,
+            Principal::BuildAgent { token_id, .. } => Some(*token_id),
+            _ => None,
+        }
+    }
 }
 
 /// Errors with public messages; internal causes are logged where they happen.
@@ -211,6 +244,8 @@ pub struct Vitrine {
     pub artifacts_origin: artifacts_origin::ArtifactsOrigin,
     /// Where password checks run, a bounded few at a time.
     pub passwords: accounts::PasswordChecks,
+    /// Who read which private artifact and who changed what, written off the request path.
+    pub audit: audit::AuditLog,
 }
 
 impl Vitrine {
@@ -235,7 +270,7 @@ impl Vitrine {
             Principal::User { id, .. } => self.db.visible_projects(Some(*id)).await?,
             _ => self.db.visible_projects(None).await?,
         };
-        if let Principal::BuildAgent { project_id } = who
+        if let Principal::BuildAgent { project_id, .. } = who
             && !projects.iter().any(|p| p.id == *project_id)
         {
             projects.push(self.db.project_by_id(*project_id).await?);
@@ -247,7 +282,7 @@ impl Vitrine {
         Ok(match who {
             _ if project.public => true,
             Principal::Anonymous | Principal::BuildNode { .. } => false,
-            Principal::BuildAgent { project_id } => *project_id == project.id,
+            Principal::BuildAgent { project_id, .. } => *project_id == project.id,
             Principal::User { id, .. } => self.db.is_member(project.id, *id).await?,
         })
     }
@@ -260,7 +295,7 @@ impl Vitrine {
             Err(e) => return Err(e.into()),
         };
         match who {
-            Principal::BuildAgent { project_id } | Principal::BuildNode { project_id, .. }
+            Principal::BuildAgent { project_id, .. } | Principal::BuildNode { project_id, .. }
                 if *project_id == project.id =>
             {
                 Ok(project)

@@ -126,6 +126,8 @@ impl Vitrine {
         .await?;
         self.db.delete_closed_build_tokens().await?;
         self.db.forget_rate_windows(now - super::accounts::SIGN_IN_WINDOW).await?;
+        // The audit log is kept as long as artifacts are.
+        self.db.forget_audit(now - retention).await?;
         swept.timed_out_builds = self.db.time_out_builds(now - settings.build_timeout.as_secs() as i64).await?;
         if swept != Swept::default() {
             tracing::info!(?swept, "sweeper");

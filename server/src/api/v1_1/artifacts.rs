@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::domain::{NodeIndex, PrettyPath};
 use crate::error::ApiResult;
 use crate::services::Principal;
-use crate::services::artifacts::Reader;
+use crate::services::artifacts::{Follower, Reader};
 
 #[derive(Debug, Deserialize)]
 pub struct LatestQuery {
@@ -57,6 +57,7 @@ pub async fn get_artifact(
     who: Principal,
     Path(p): Path<ArtifactPath>,
     Query(q): Query<LatestQuery>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
@@ -64,7 +65,9 @@ pub async fn get_artifact(
     let node: NodeIndex = p.node_index.parse()?;
     let path: PrettyPath = p.path.parse()?;
     let reader = if opened_as_a_page(&headers) { Reader::Browser } else { Reader::Download };
-    let url = state.vitrine.artifact_download_url(&who, &slug, &build, node, &path, reader).await?;
+    let client = state.vitrine.settings.client_addr(&headers, peer.map(|p| p.0.0.ip()));
+    let follower = Follower { reader, client };
+    let url = state.vitrine.artifact_download_url(&who, &slug, &build, node, &path, follower).await?;
     Ok((
         axum::http::StatusCode::FOUND,
         [(header::LOCATION, url), (header::CACHE_CONTROL, "private, no-store".to_owned())],
