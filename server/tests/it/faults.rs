@@ -72,8 +72,10 @@ async fn an_s3_store_that_is_down_answers_503_in_bounded_time_and_recovers() {
 
     let route =
         format!("{}/api/v1.1/project/gh/acme/secret/1/artifacts/0/$CIRCLE_ARTIFACTS/r/index.html", b.public_url);
+    // Opened as a browser opens a page: on the artifacts origin, which streams from the store.
     let open_report = || async {
-        let r = a.http.get(&route).header("Circle-Token", &f.member_token).send().await.unwrap();
+        let r = a.http.get(&route).header("Circle-Token", &f.member_token).header("Sec-Fetch-Mode", "navigate");
+        let r = r.send().await.unwrap();
         assert_eq!(r.status().as_u16(), 302, "the route needs no S3 call");
         let location = r.headers()["location"].to_str().unwrap().to_owned();
         reqwest::get(&location).await.unwrap()
