@@ -215,6 +215,46 @@ impl TryFrom<String> for PrettyPath {
     }
 }
 
+/// Where an artifact was on the build machine (`/home/circleci/project/out/a.png`,
+/// `C:\build\out\a.png`), as CircleCI lists it in `path`: shown, never opened, so any
+/// operating system's path goes, as long as it reads as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SourcePath(String);
+
+impl SourcePath {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SourcePath {
+    type Error = InvalidInput;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        if s.is_empty() {
+            return Err(invalid("Artifact source path is empty"));
+        }
+        if s.len() > MAX_PATH_LEN {
+            return Err(invalid(format!("Artifact source path is longer than {MAX_PATH_LEN} bytes")));
+        }
+        if let Some(c) = s.chars().find(|c| c.is_control() || is_invisible(*c)) {
+            return Err(invalid(format!(
+                "Artifact source path `{}` contains a control, invisible or direction-changing character (U+{:04X})",
+                s.escape_debug(),
+                c as u32
+            )));
+        }
+        Ok(SourcePath(s))
+    }
+}
+
+impl From<SourcePath> for String {
+    fn from(p: SourcePath) -> String {
+        p.0
+    }
+}
+
 /// Characters that show nothing or change the direction of what follows (Unicode's format
 /// characters, line separators, and letters that render blank: the Hangul fillers, the
 /// combining grapheme joiner): `invoice\u{202e}fdp.exe` would read `invoiceexe.pdf`.

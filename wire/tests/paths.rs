@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use proptest::prelude::*;
-use vitrine_wire::domain::{MAX_PATH_LEN, PrettyPath};
+use vitrine_wire::domain::{MAX_PATH_LEN, PrettyPath, SourcePath};
 
 /// What every accepted path must be, whatever the input: relative, with real segments only,
 /// nothing a terminal or a browser would show as something else.
@@ -68,6 +68,19 @@ proptest! {
     }
 
     #[test]
+    fn source_paths_are_refused_or_read_as_they_are(input in hostile_path()) {
+        match SourcePath::try_from(input.clone()) {
+            Ok(path) => {
+                prop_assert_eq!(path.as_str(), input.as_str());
+                prop_assert!(!input.is_empty() && input.len() <= MAX_PATH_LEN);
+                let shows_as_is = !input.chars().any(|c| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'));
+                prop_assert!(shows_as_is, "{:?}", input);
+            }
+            Err(e) => prop_assert!(e.to_string().starts_with("Artifact source path"), "{}", e),
+        }
+    }
+
+    #[test]
     fn long_paths_stop_at_the_limit(extra in 0usize..64) {
         let input = "a/".repeat((MAX_PATH_LEN + extra) / 2) + "z";
         let accepted = PrettyPath::from_str(&input).is_ok();
@@ -99,19 +112,33 @@ fn unescape(escaped: &str) -> String {
     out
 }
 
+/// A corpus's cases: whether each is accepted (`ok`) and its input.
+fn corpus(text: &str) -> Vec<(bool, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|line| {
+            let (expect, escaped) = line.split_at(2);
+            assert!(matches!(expect, "ok" | "no"), "a corpus line starts with ok or no: {line}");
+            (expect == "ok", unescape(escaped.strip_prefix(' ').unwrap_or(escaped)))
+        })
+        .collect()
+}
+
 #[test]
-fn the_committed_corpus_holds() {
-    let corpus = include_str!("corpus/pretty_paths.txt");
-    let mut checked = 0;
-    for line in corpus.lines().filter(|l| !l.starts_with('#')) {
-        let (expect, escaped) = line.split_at(2);
-        let input = unescape(escaped.strip_prefix(' ').unwrap_or(escaped));
-        match (expect, PrettyPath::from_str(&input)) {
-            ("ok", Ok(path)) => assert_well_formed(&input, &path),
-            ("no", Err(e)) => assert!(e.to_string().starts_with("Artifact path"), "{e}"),
-            (expect, got) => panic!("{input:?}: expected {expect}, got {got:?}"),
+fn the_committed_corpora_hold() {
+    let pretty = corpus(include_str!("corpus/pretty_paths.txt"));
+    assert!(pretty.len() >= 40, "the corpus is read ({} lines)", pretty.len());
+    for (ok, input) in pretty {
+        match (ok, PrettyPath::from_str(&input)) {
+            (true, Ok(path)) => assert_well_formed(&input, &path),
+            (false, Err(e)) => assert!(e.to_string().starts_with("Artifact path"), "{e}"),
+            (ok, got) => panic!("{input:?}: expected ok={ok}, got {got:?}"),
         }
-        checked += 1;
     }
-    assert!(checked >= 40, "the corpus is read ({checked} lines)");
+    let source = corpus(include_str!("corpus/source_paths.txt"));
+    assert!(source.len() >= 12, "the corpus is read ({} lines)", source.len());
+    for (ok, input) in source {
+        let got = SourcePath::try_from(input.clone());
+        assert_eq!(got.is_ok(), ok, "{input:?}: {got:?}");
+    }
 }

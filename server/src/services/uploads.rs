@@ -45,6 +45,7 @@ struct Declared {
 
 fn check_file(node: NodeIndex, part_size: u64, hash_from: u64, file: FileToStore) -> ServiceResult<Declared> {
     let pretty = PrettyPath::try_from(file.pretty_path)?;
+    let source = vitrine_wire::domain::SourcePath::try_from(file.path)?;
     if file.size > MAX_ARTIFACT_SIZE {
         return Err(ServiceError::BadRequest(format!(
             "{pretty} is {} bytes, over the limit of {MAX_ARTIFACT_SIZE} bytes (3 GiB) per artifact",
@@ -88,7 +89,7 @@ fn check_file(node: NodeIndex, part_size: u64, hash_from: u64, file: FileToStore
         artifact: NewArtifact {
             node_index: node.0,
             content_type: guess_content_type(pretty.as_str()),
-            path: file.path,
+            path: source.into(),
             pretty_path: pretty.into(),
             size: file.size as i64,
             sha256,

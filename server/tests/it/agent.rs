@@ -435,3 +435,21 @@ async fn builds_whose_nodes_never_finish_are_closed_as_timedout() {
     let (status, _) = post(app, t, &format!("{BUILDS}/1/finish"), json!({"node_index": 1, "status": "success"})).await;
     assert_eq!(status, 409, "nor a late finish");
 }
+
+#[tokio::test]
+async fn a_source_path_that_would_read_otherwise_is_refused_in_words() {
+    let f = TestApp::with_projects().await;
+    let builds = "/api/agent/projects/gh/acme/secret/builds";
+    let (status, started) = agent_call(&f, &f.private_build_token, builds, serde_json::json!({"branch": "main"})).await;
+    assert_eq!(status, 200, "{started}");
+    let plan = format!("{builds}/{}/uploads", started["build_num"]);
+    let sha = "0".repeat(64);
+    for (path, why) in [("/tmp/invoice\u{202e}fdp.exe", "U+202E"), ("/tmp/a\u{1b}[31m", "U+001B"), ("", "empty")] {
+        let file = serde_json::json!({"path": path, "pretty_path": "a.txt", "size": 1, "sha256": sha});
+        let body = serde_json::json!({"node_index": 0, "files": [file]});
+        let (status, answer) = agent_call(&f, &f.private_build_token, &plan, body).await;
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains("source path") && message.contains(why), "{message}");
+    }
+}
