@@ -86,7 +86,33 @@ fn decode_page_token(token: &str) -> Option<(i64, String)> {
     Some((node.parse().ok()?, path.to_owned()))
 }
 
+/// Rows one query of a streamed listing reads.
+pub const LISTING_PAGE: i64 = 1000;
+
 impl Vitrine {
+    /// Every artifact of a build in listing order, read a page at a time: a listing of
+    /// 100,000 artifacts holds one page of rows at a time, never the whole build.
+    pub fn artifact_pages(
+        &self,
+        build_id: i64,
+    ) -> impl futures::Stream<Item = ServiceResult<Vec<Artifact>>> + Send + 'static {
+        let db = self.db.clone();
+        futures::stream::try_unfold(Some((-1_i64, String::new())), move |after| {
+            let db = db.clone();
+            async move {
+                let Some((node, path)) = after else { return Ok(None) };
+                let page = db.artifacts_page(build_id, Some((node, path.as_str())), LISTING_PAGE).await?;
+                let next = match page.last() {
+                    Some(last) if page.len() as i64 == LISTING_PAGE => {
+                        Some((last.node_index, last.pretty_path.clone()))
+                    }
+                    _ => None,
+                };
+                Ok(if page.is_empty() { None } else { Some((page, next)) })
+            }
+        })
+    }
+
     pub async fn list_artifacts(
         &self,
         who: &Principal,

@@ -198,3 +198,26 @@ async fn me_and_projects_answer_for_the_token() {
     let (_, outsider) = f.app.get_json("/api/v1.1/projects", Some(&f.outsider_token)).await;
     assert_eq!(names(outsider), ["public-site"]);
 }
+
+#[tokio::test]
+async fn a_listing_longer_than_a_page_is_one_complete_array_in_order() {
+    let f = TestApp::with_projects().await;
+    let script =
+        r#"mkdir -p "$CIRCLE_ARTIFACTS/d"; for i in $(seq 1 2100); do echo "$i" > "$CIRCLE_ARTIFACTS/d/f$i.txt"; done"#;
+    assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", script).await);
+    let r = f.app.get("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let list: Vec<serde_json::Value> = r.json().await.expect("one JSON array");
+    assert_eq!(list.len(), 2100, "more than two pages of rows, all there");
+    let paths: Vec<&str> = list.iter().map(|a| a["pretty_path"].as_str().unwrap()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(paths, sorted, "in listing order, none twice");
+
+    // A build without artifacts is an empty array.
+    assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", "true").await);
+    let r = f.app.get("/api/v1.1/project/gh/acme/public-site/2/artifacts", None).await;
+    assert_eq!(r.text().await.unwrap(), "[]");
+}

@@ -1,4 +1,3 @@
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -26,18 +25,40 @@ pub struct ArtifactsPath {
     build_num: String,
 }
 
-/// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num/artifacts` (also `latest`)
+/// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num/artifacts` (also `latest`): one JSON
+/// array of every artifact, as CircleCI answers, streamed a page of rows at a time.
 pub async fn list_artifacts(
     State(state): State<AppState>,
     who: Principal,
     Path(p): Path<ArtifactsPath>,
     Query(q): Query<LatestQuery>,
-) -> ApiResult<Json<Vec<ArtifactEntry>>> {
+) -> ApiResult<Response> {
+    use futures::{StreamExt, TryStreamExt};
     let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
     let build = build_ref(&p.build_num, q.branch, q.filter.as_deref())?;
-    let (project, build, artifacts) = state.vitrine.list_artifacts(&who, &slug, &build).await?;
-    let url = &state.vitrine.settings.public_url;
-    Ok(Json(artifacts.iter().map(|a| ArtifactEntry::new(url, &project, build.build_num, a)).collect()))
+    let (project, build) = state.vitrine.find_build(&who, &slug, &build).await?;
+    let url = state.vitrine.settings.public_url.clone();
+    let mut first = true;
+    let entries = state.vitrine.artifact_pages(build.id).map_ok(move |page| {
+        let mut chunk = Vec::with_capacity(page.len() * 256);
+        for a in &page {
+            if !std::mem::take(&mut first) {
+                chunk.push(b',');
+            }
+            serde_json::to_writer(&mut chunk, &ArtifactEntry::new(&url, &project, build.build_num, a))
+                .expect("an entry serializes");
+        }
+        axum::body::Bytes::from(chunk)
+    });
+    let bracket = |b: &'static [u8]| futures::stream::once(async move { Ok(axum::body::Bytes::from_static(b)) });
+    let body = bracket(b"[").chain(entries).chain(bracket(b"]")).map(|chunk| {
+        // Past the status line, a failure can only cut the answer short, which a client sees.
+        chunk.map_err(|e| {
+            tracing::error!(error = %e, "a listing failed midway");
+            std::io::Error::other("the listing could not be read to its end")
+        })
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], axum::body::Body::from_stream(body)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
