@@ -20,19 +20,28 @@ test('the build page renders on the server, then hydrates', async ({ page }) => 
   expect(consoleErrors).toEqual([]);
 });
 
-test('tabs switch in the browser and the tree groups artifacts by container', async ({ page }) => {
+test('tabs switch in the browser, and folders and containers open one at a time', async ({ page }) => {
   await page.goto(BUILD);
   await hydrated(page);
   const artifacts = page.getByRole('tab', { name: /Artifacts/ });
   await expect(artifacts).toHaveAttribute('aria-selected', 'true');
   const panel = page.getByRole('tabpanel');
-  await expect(panel.getByText('Container 0')).toBeVisible();
-  await expect(panel.getByText('Container 1')).toBeVisible();
-  await expect(panel.getByRole('link', { name: 'checkout-node1.png' })).toBeVisible();
+  const containers = panel.getByRole('navigation', { name: 'Containers' });
+  await expect(containers.getByRole('link', { name: /Container 0/ })).toHaveAttribute('aria-current', 'page');
+  await expect(panel.getByRole('link', { name: 'screenshots/' })).toBeVisible();
+  await expect(panel.getByRole('link', { name: 'checkout-node1.png' })).toHaveCount(0);
 
-  // Collapsing a container hides its files (a native <details>).
-  await panel.getByText('Container 1').click();
-  await expect(panel.getByRole('link', { name: 'checkout-node1.png' })).toBeHidden();
+  // A folder opens in place, and the crumbs lead back up.
+  await panel.getByRole('link', { name: 'screenshots/' }).click();
+  await expect(page).toHaveURL(/folder=screenshots%2F/);
+  await expect(panel.getByRole('link', { name: 'login-error.png' })).toBeVisible();
+  await panel.getByRole('navigation', { name: 'Folder' }).getByRole('link', { name: 'Container 0' }).click();
+  await expect(panel.getByRole('link', { name: 'logs/' })).toBeVisible();
+
+  // Container 1 holds only $CIRCLE_ARTIFACTS/: it opens at once.
+  await containers.getByRole('link', { name: /Container 1/ }).click();
+  await expect(page).toHaveURL(/node=1/);
+  await expect(panel.getByRole('link', { name: 'checkout-node1.png' })).toBeVisible();
 
   await page.getByRole('tab', { name: /Gallery/ }).click();
   await expect(page).toHaveURL(/tab=gallery/);
@@ -45,11 +54,29 @@ test('tabs switch in the browser and the tree groups artifacts by container', as
   await expect(page.getByRole('tabpanel').getByRole('img', { name: 'screenshots/login-error.png' })).toBeVisible();
 
   await artifacts.click();
-  await expect(page.getByRole('tabpanel').getByText('Container 0')).toBeVisible();
+  await expect(page.getByRole('tabpanel').getByRole('link', { name: /Container 0/ })).toBeVisible();
+});
+
+test('the filter finds artifacts anywhere in the build as one types', async ({ page }) => {
+  await page.goto(`${BUILD}?tab=artifacts`);
+  await hydrated(page);
+  const panel = page.getByRole('tabpanel');
+  const filter = panel.getByRole('searchbox', { name: 'Filter artifacts by path' });
+  await filter.pressSequentially('checkout');
+  await expect(page).toHaveURL(/q=checkout/);
+  await expect(panel.getByRole('link', { name: '$CIRCLE_ARTIFACTS/checkout-node1.png' })).toBeVisible();
+  await expect(panel.getByRole('link', { name: 'screenshots/checkout.png' })).toBeVisible();
+  // Typing on narrows the matches; the box keeps its focus.
+  await filter.pressSequentially('-NODE');
+  await expect(panel.getByRole('link', { name: 'screenshots/checkout.png' })).toHaveCount(0);
+  await expect(panel.getByRole('link', { name: '$CIRCLE_ARTIFACTS/checkout-node1.png' })).toBeVisible();
+  await expect(filter).toBeFocused();
+  await filter.fill('no-such-artifact');
+  await expect(panel.getByText('No artifact path contains “no-such-artifact”.')).toBeVisible();
 });
 
 test('a click on a binary artifact downloads exactly its bytes', async ({ page }) => {
-  await page.goto(`${BUILD}?tab=artifacts`);
+  await page.goto(`${BUILD}?tab=artifacts&node=0&folder=dist%2F`);
   await hydrated(page);
   const downloadPromise = page.waitForEvent('download');
   await page.getByRole('tabpanel').getByRole('link', { name: 'bundle.bin' }).click();
@@ -72,6 +99,13 @@ test.describe('without JavaScript', () => {
   test('the page and its tabs work as plain links', async ({ page }) => {
     await page.goto(BUILD);
     await expect(page.getByRole('heading', { name: 'Build #2' })).toBeVisible();
+    // Folders are links, and the filter is a form.
+    await page.getByRole('tabpanel').getByRole('link', { name: 'logs/' }).click();
+    await expect(page.getByRole('tabpanel').getByRole('link', { name: 'build.log' })).toBeVisible();
+    await page.getByRole('searchbox', { name: 'Filter artifacts by path' }).fill('bundle');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect(page).toHaveURL(/q=bundle/);
+    await expect(page.getByRole('tabpanel').getByRole('link', { name: 'dist/bundle.bin' })).toBeVisible();
     await page.getByRole('tab', { name: /Gallery/ }).click();
     await expect(page).toHaveURL(/tab=gallery/);
     await expect(page.getByRole('tabpanel').getByRole('img')).toHaveCount(4);

@@ -3,11 +3,15 @@
 use std::sync::Arc;
 
 use vitrine_app::api::backend::{CookiePolicy, UiBackend};
-use vitrine_app::api::{ArtifactView, BuildPageData, BuildView, ProjectBuilds, ProjectView, UiError};
+use vitrine_app::api::{
+    ArtifactView, BrowseRequest, BuildPageData, BuildView, ContainerView, EntryView, FOLDER_PAGE, FolderView,
+    ProjectBuilds, ProjectView, UiError,
+};
 
 use crate::api::v1_1::views::iso_time;
 use crate::db::{Build, Project};
 use crate::domain::{BuildNum, BuildRef, ProjectSlug};
+use crate::services::artifacts::FolderEntry;
 use crate::services::{Principal, ServiceError, Vitrine};
 use crate::urls::artifact_route;
 
@@ -62,6 +66,21 @@ fn build_view(b: &Build) -> BuildView {
     }
 }
 
+fn artifact_view(project: &Project, build: &Build, a: &crate::db::Artifact) -> ArtifactView {
+    ArtifactView {
+        node_index: a.node_index,
+        path: a.path.clone(),
+        pretty_path: a.pretty_path.clone(),
+        url: artifact_route(project, build.build_num, a.node_index, &a.pretty_path),
+        size: a.size,
+        content_type: a.content_type.clone(),
+    }
+}
+
+fn db_error(e: crate::db::DbError) -> UiError {
+    ui_error(e.into())
+}
+
 fn slug(vcs: &str, org: &str, repo: &str) -> Result<ProjectSlug, UiError> {
     // A malformed address names no project: the page says so as it would for a missing one.
     ProjectSlug::new(vcs, org, repo).map_err(|_| UiError::NotFound("Project not found".into()))
@@ -107,21 +126,27 @@ impl UiBackend for UiService {
         let slug = slug(vcs, org, repo)?;
         let num: BuildNum =
             build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))?;
-        let (project, build, artifacts) =
-            self.vitrine.list_artifacts(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
-        let artifact_count = artifacts.len();
-        let artifacts = artifacts
-            .iter()
-            .take(vitrine_app::api::MAX_PAGE_ARTIFACTS)
-            .map(|a| ArtifactView {
-                node_index: a.node_index,
-                path: a.path.clone(),
-                pretty_path: a.pretty_path.clone(),
-                url: artifact_route(&project, build.build_num, a.node_index, &a.pretty_path),
-                size: a.size,
-                content_type: a.content_type.clone(),
-            })
+        let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let db = &self.vitrine.db;
+        let view = |a: &crate::db::Artifact| artifact_view(&project, &build, a);
+        // A bounded few, whatever the build's size: its HTML pages and its first artifacts.
+        let pages = db.artifacts_of_kind(build.id, "text/html", None, 50).await.map_err(db_error)?;
+        let first = db.artifacts_page(build.id, None, 200).await.map_err(db_error)?;
+        let mut top: Vec<ArtifactView> = pages.iter().map(view).collect();
+        top.extend(first.iter().filter(|a| !a.content_type.starts_with("text/html")).map(view));
+        let containers: Vec<ContainerView> = db
+            .artifact_counts(build.id)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|(node_index, count)| ContainerView { node_index, count: count as usize })
             .collect();
+        let artifact_count = containers.iter().map(|c| c.count).sum();
+        let images = db
+            .artifacts_of_kind(build.id, "image/", None, vitrine_app::api::GALLERY_PAGE as i64)
+            .await
+            .map_err(db_error)?;
+        let images = images.iter().map(view).collect();
         let can_pin = match &who {
             Principal::User { id, .. } => {
                 self.vitrine.db.is_member(project.id, *id).await.map_err(|e| ui_error(e.into()))?
@@ -131,10 +156,52 @@ impl UiBackend for UiService {
         Ok(BuildPageData {
             project: project_view(&project),
             build: build_view(&build),
-            artifacts,
+            top,
+            containers,
             artifact_count,
+            images,
             can_pin,
         })
+    }
+
+    async fn browse(&self, session: Option<String>, query: &BrowseRequest) -> Result<FolderView, UiError> {
+        let who = self.principal(session).await?;
+        let slug = slug(&query.vcs, &query.org, &query.repo)?;
+        let build_num = &query.build_num;
+        let num: BuildNum =
+            build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))?;
+        let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let page = FOLDER_PAGE;
+        let filter = query.filter.trim();
+        if !filter.is_empty() {
+            let found = self.vitrine.db.search_artifacts(build.id, filter, page as i64 + 1).await.map_err(db_error)?;
+            let more_matches = found.len() > page;
+            let entries =
+                found.iter().take(page).map(|a| EntryView::File(artifact_view(&project, &build, a))).collect();
+            return Ok(FolderView { folder: String::new(), entries, next: None, more_matches });
+        }
+        let node = crate::domain::NodeIndex::try_from(query.node).map_err(|e| UiError::BadRequest(e.to_string()))?;
+        let after = Some(query.after.as_str()).filter(|a| !a.is_empty());
+        let mut shown = query.folder.clone();
+        let mut folder = self.vitrine.browse_folder(&build, node, &shown, after, page).await.map_err(ui_error)?;
+        // A folder that holds one folder only opens that one at once (a few levels at most).
+        for _ in 0..16 {
+            let [FolderEntry::Folder { path, .. }] = folder.entries.as_slice() else { break };
+            if after.is_some() {
+                break;
+            }
+            shown = path.clone();
+            folder = self.vitrine.browse_folder(&build, node, &shown, None, page).await.map_err(ui_error)?;
+        }
+        let entries = folder
+            .entries
+            .into_iter()
+            .map(|entry| match entry {
+                FolderEntry::Folder { name, path, count } => EntryView::Folder { name, path, count: count as usize },
+                FolderEntry::File(a) => EntryView::File(artifact_view(&project, &build, &a)),
+            })
+            .collect();
+        Ok(FolderView { folder: shown, entries, next: folder.next, more_matches: false })
     }
 
     async fn pin_build(

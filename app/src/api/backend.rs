@@ -64,6 +64,8 @@ pub trait UiBackend: Send + Sync + 'static {
         repo: &str,
         build_num: &str,
     ) -> Result<BuildPageData, UiError>;
+    /// A page of the Artifacts tab (see [`super::browse_artifacts`]).
+    async fn browse(&self, session: Option<String>, at: &super::BrowseRequest) -> Result<super::FolderView, UiError>;
     /// Pins a build or unpins it (members of its project only).
     async fn pin_build(
         &self,

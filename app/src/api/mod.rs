@@ -82,16 +82,63 @@ pub struct ProjectBuilds {
 pub struct BuildPageData {
     pub project: ProjectView,
     pub build: BuildView,
-    /// The first [`MAX_PAGE_ARTIFACTS`] artifacts in listing order.
-    pub artifacts: Vec<ArtifactView>,
-    /// How many the build holds in all (the API lists every one).
+    /// Candidates for the links at the top: the build's HTML pages and its first artifacts
+    /// (a bounded few, whatever the build's size).
+    pub top: Vec<ArtifactView>,
+    /// The build's containers and how many artifacts each holds.
+    pub containers: Vec<ContainerView>,
+    /// How many the build holds in all.
     pub artifact_count: usize,
+    /// The first [`GALLERY_PAGE`] images, in listing order.
+    pub images: Vec<ArtifactView>,
     /// The reader is a member of the project: they may pin the build.
     pub can_pin: bool,
 }
 
-/// A page lists at most this many artifacts; a build may hold far more.
-pub const MAX_PAGE_ARTIFACTS: usize = 5000;
+/// The gallery shows at most this many images at once.
+pub const GALLERY_PAGE: usize = 500;
+/// A folder or a filter shows this many entries a page.
+pub const FOLDER_PAGE: usize = 200;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerView {
+    pub node_index: i64,
+    pub count: usize,
+}
+
+/// One line of the Artifacts tab: a folder (opened by following it) or an artifact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryView {
+    Folder { name: String, path: String, count: usize },
+    File(ArtifactView),
+}
+
+/// What the Artifacts tab asks for: a folder of a container of a build, or a filter, from a
+/// page on (`after`, empty for the first).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowseRequest {
+    pub vcs: String,
+    pub org: String,
+    pub repo: String,
+    pub build_num: String,
+    pub node: i64,
+    pub folder: String,
+    pub filter: String,
+    pub after: String,
+}
+
+/// A page of a folder of one container, or of the artifacts a filter matches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderView {
+    /// The folder shown: the one asked for, or the first below it that holds more than one
+    /// folder (`$CIRCLE_ARTIFACTS/` alone opens at once).
+    pub folder: String,
+    pub entries: Vec<EntryView>,
+    /// Where the next page starts, when there is one (for `?after=`).
+    pub next: Option<String>,
+    /// A filter matched more than one page shows.
+    pub more_matches: bool,
+}
 
 /// Errors a page shows as they are: each message is written for the reader.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -167,6 +214,17 @@ pub async fn get_build_page(
 ) -> Result<BuildPageData, UiError> {
     let session = session_token_from_request().await;
     let result = backend::get()?.build_page(session, &vcs, &org, &repo, &build_num).await;
+    backend::set_status_for(&result);
+    result
+}
+
+/// A page of the Artifacts tab: the folder `folder` (`""` for the top, else ending in `/`)
+/// of container `node`, from `after`; or, with a `filter`, the build's artifacts whose path
+/// contains it (any case), answered from an index.
+#[server(endpoint = "browse")]
+pub async fn browse_artifacts(at: BrowseRequest) -> Result<FolderView, UiError> {
+    let session = session_token_from_request().await;
+    let result = backend::get()?.browse(session, &at).await;
     backend::set_status_for(&result);
     result
 }

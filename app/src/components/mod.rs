@@ -1,4 +1,4 @@
-pub mod artifact_tree;
+pub mod artifact_browser;
 pub mod gallery;
 pub mod layout;
 pub mod status;

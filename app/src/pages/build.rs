@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{ArtifactView, BuildPageData, PinBuild, get_build_page};
-use crate::components::artifact_tree::ArtifactTree;
+use crate::components::artifact_browser::ArtifactBrowser;
 use crate::components::gallery::Gallery;
 use crate::components::layout::ErrorPanel;
 use crate::components::status::StatusBadge;
@@ -77,7 +77,9 @@ pub fn BuildPage() -> impl IntoView {
         (get("vcs"), get("org"), get("repo"), get("build_num"))
     };
     let data = Resource::new(key, |(vcs, org, repo, num)| get_build_page(vcs, org, repo, num));
-    let tab = Signal::derive(move || Tab::from_query(query.read().get("tab")));
+    // A memo: the panel re-renders when the tab changes, not when its own query does (the
+    // filter box keeps its focus while one types).
+    let tab = Memo::new(move |_| Tab::from_query(query.read().get("tab")));
 
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading build…"</p> }>
@@ -92,8 +94,8 @@ pub fn BuildPage() -> impl IntoView {
 }
 
 #[component]
-fn BuildView(page: BuildPageData, tab: Signal<Tab>, refresh: Callback<()>) -> impl IntoView {
-    let BuildPageData { project, build, artifacts, artifact_count, can_pin } = page;
+fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl IntoView {
+    let BuildPageData { project, build, top, containers, artifact_count, images, can_pin } = page;
     let base = format!("{}/{}", project.href(), build.build_num);
     let status = RwSignal::new(build.status.clone());
     watch_running_build(format!("{}/{}", project.api_href(), build.build_num), status, move || refresh.run(()));
@@ -101,24 +103,18 @@ fn BuildView(page: BuildPageData, tab: Signal<Tab>, refresh: Callback<()>) -> im
     let expired = build.artifacts_expired_at.clone();
 
     let title = format!("{}/{} #{}", project.org, project.repo, build.build_num);
-    let links = top_links(&artifacts, 8);
+    let links = top_links(&top, 8);
     let total = artifact_count;
-    let shown = artifacts.len();
-    let images: Vec<ArtifactView> = artifacts.iter().filter(|a| a.is_image()).cloned().collect();
     let image_count = images.len();
     let details = build.clone();
     let api_link = format!("{}/{}/artifacts", project.api_href(), build.build_num);
 
-    let api_all = api_link.clone();
+    let browse_project = project.clone();
+    let build_num = build.build_num;
     let tab_panel = move || match tab.get() {
+        Tab::Artifacts if total == 0 => view! { <p class="empty">"This build stored no artifacts."</p> }.into_any(),
         Tab::Artifacts => view! {
-            {(shown < total).then(|| view! {
-                <p class="truncated">
-                    {format!("Showing the first {shown} of {total} artifacts. ")}
-                    <a href=api_all.clone() rel="external">"The API lists them all."</a>
-                </p>
-            })}
-            <ArtifactTree artifacts=artifacts.clone()/>
+            <ArtifactBrowser project=browse_project.clone() build_num containers=containers.clone()/>
         }
         .into_any(),
         Tab::Gallery => view! { <Gallery images=images.clone()/> }.into_any(),

@@ -160,6 +160,30 @@ pub trait MetaStore: Send + Sync {
     async fn artifacts(&self, build_id: i64) -> DbResult<Vec<Artifact>>;
     /// A page of artifacts after `(node, path)` in listing order, for keyset paging (API v2).
     async fn artifacts_page(&self, build_id: i64, after: Option<(i64, &str)>, limit: i64) -> DbResult<Vec<Artifact>>;
+    /// How many artifacts each container of a build holds, by node index.
+    async fn artifact_counts(&self, build_id: i64) -> DbResult<Vec<(i64, i64)>>;
+    /// Artifacts of one container whose path is from `from` up to before `before` (byte
+    /// order, the listing's), in order: a range of the unique index, for browsing folders.
+    async fn artifacts_between(
+        &self,
+        build_id: i64,
+        node: i64,
+        from: &str,
+        before: &str,
+        limit: i64,
+    ) -> DbResult<Vec<Artifact>>;
+    /// How many artifacts of one container have a path from `from` up to before `before`.
+    async fn count_between(&self, build_id: i64, node: i64, from: &str, before: &str) -> DbResult<i64>;
+    /// Artifacts of a build whose content type starts with `kind` (`image/`; no LIKE
+    /// wildcards in it), after
+    /// `(node, path)`, in listing order: the gallery's pages.
+    async fn artifacts_of_kind(
+        &self,
+        build_id: i64,
+        kind: &str,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> DbResult<Vec<Artifact>>;
     async fn artifact(&self, build_id: i64, node: NodeIndex, pretty_path: &str) -> DbResult<Artifact>;
     /// Verified objects of this project with the given contents, by `(sha256, size)`. Only
     /// the project's own: what a plan answers never depends on another project's content.

@@ -388,6 +388,77 @@ macro_rules! meta_store {
             Ok(rows.into_iter().map(Artifact::from).collect())
         }
 
+        async fn artifact_counts(&self, build_id: i64) -> DbResult<Vec<(i64, i64)>> {
+            Ok(sqlx::query_as(
+                "SELECT node_index, COUNT(*) FROM artifacts WHERE build_id = $1 GROUP BY node_index ORDER BY node_index",
+            )
+            .bind(build_id)
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        async fn artifacts_between(
+            &self,
+            build_id: i64,
+            node: i64,
+            from: &str,
+            before: &str,
+            limit: i64,
+        ) -> DbResult<Vec<Artifact>> {
+            let rows: Vec<ArtifactRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                artifact_columns!(),
+                " FROM artifacts a WHERE a.build_id = $1 AND a.node_index = $2 AND a.pretty_path >= $3 AND a.pretty_path < $4
+                 ORDER BY a.pretty_path LIMIT $5"
+            ))
+            .bind(build_id)
+            .bind(node)
+            .bind(from)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows.into_iter().map(Artifact::from).collect())
+        }
+
+        async fn count_between(&self, build_id: i64, node: i64, from: &str, before: &str) -> DbResult<i64> {
+            Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM artifacts WHERE build_id = $1 AND node_index = $2 AND pretty_path >= $3 AND pretty_path < $4",
+            )
+            .bind(build_id)
+            .bind(node)
+            .bind(from)
+            .bind(before)
+            .fetch_one(&self.pool)
+            .await?)
+        }
+
+        async fn artifacts_of_kind(
+            &self,
+            build_id: i64,
+            kind: &str,
+            after: Option<(i64, &str)>,
+            limit: i64,
+        ) -> DbResult<Vec<Artifact>> {
+            let (node, path) = after.unwrap_or((-1, ""));
+            let rows: Vec<ArtifactRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                artifact_columns!(),
+                " FROM artifacts a
+                 WHERE a.build_id = $1 AND a.content_type LIKE $2
+                   AND (a.node_index > $3 OR (a.node_index = $3 AND a.pretty_path > $4))
+                 ORDER BY a.node_index, a.pretty_path LIMIT $5"
+            ))
+            .bind(build_id)
+            .bind(format!("{kind}%"))
+            .bind(node)
+            .bind(path)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows.into_iter().map(Artifact::from).collect())
+        }
+
         async fn artifact(&self, build_id: i64, node: NodeIndex, pretty_path: &str) -> DbResult<Artifact> {
             sqlx::query_as::<_, ArtifactRow>(
                 concat!("SELECT ", artifact_columns!(), "

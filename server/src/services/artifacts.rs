@@ -86,6 +86,36 @@ fn decode_page_token(token: &str) -> Option<(i64, String)> {
     Some((node.parse().ok()?, path.to_owned()))
 }
 
+/// One line of a folder: a subfolder with how many artifacts it holds (at any depth), or an
+/// artifact directly in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderEntry {
+    Folder { name: String, path: String, count: i64 },
+    File(Artifact),
+}
+
+/// A page of a folder, and where the next one starts (opaque to clients).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderPage {
+    pub entries: Vec<FolderEntry>,
+    pub next: Option<String>,
+}
+
+/// Above every artifact path of a folder: its path with the closing `/` raised to `0`; for
+/// the top, above any path (no path holds U+10FFFF).
+fn folder_end(folder: &str) -> String {
+    match folder.strip_suffix('/') {
+        Some(stem) => format!("{stem}0"),
+        None => "\u{10FFFF}".to_owned(),
+    }
+}
+
+/// The smallest string after `path`: paths hold no control characters, so no other path
+/// falls between.
+fn just_after(path: &str) -> String {
+    format!("{path}\u{1}")
+}
+
 /// Rows one query of a streamed listing reads.
 pub const LISTING_PAGE: i64 = 1000;
 
@@ -111,6 +141,63 @@ impl Vitrine {
                 Ok(if page.is_empty() { None } else { Some((page, next)) })
             }
         })
+    }
+
+    /// The subfolders and artifacts directly in `folder` (`""` for the top, else ending in
+    /// `/`) of one container, `limit` entries from `from` (a previous page's `next`). It reads
+    /// ranges of the index, never the whole folder: a subfolder of 100,000 artifacts costs a
+    /// count and one row.
+    pub async fn browse_folder(
+        &self,
+        build: &Build,
+        node: NodeIndex,
+        folder: &str,
+        from: Option<&str>,
+        limit: usize,
+    ) -> ServiceResult<FolderPage> {
+        if !(folder.is_empty() || folder.ends_with('/')) {
+            return Err(ServiceError::BadRequest(format!("`{folder}` is not a folder: a folder ends with /")));
+        }
+        let end = folder_end(folder);
+        let mut cursor = match from {
+            Some(from) if from.starts_with(folder) && from > folder => from.to_owned(),
+            Some(_) => return Err(ServiceError::BadRequest("This page of the folder does not exist".into())),
+            None => folder.to_owned(),
+        };
+        let mut entries = Vec::new();
+        // After a subfolder, the next entry is often one too: look one row ahead only.
+        let mut ahead = limit;
+        while entries.len() < limit {
+            let rows = self.db.artifacts_between(build.id, node.0, &cursor, &end, ahead.max(1) as i64).await?;
+            let Some(last) = rows.last() else { return Ok(FolderPage { entries, next: None }) };
+            let read_all = rows.len() < ahead.max(1);
+            let mut last_path = just_after(&last.pretty_path);
+            ahead = limit - entries.len();
+            for artifact in rows {
+                let rest = &artifact.pretty_path[folder.len()..];
+                if let Some((name, _)) = rest.split_once('/') {
+                    let path = format!("{folder}{name}/");
+                    let after_it = folder_end(&path);
+                    let count = self.db.count_between(build.id, node.0, &path, &after_it).await?;
+                    entries.push(FolderEntry::Folder { name: name.to_owned(), path, count });
+                    last_path = after_it;
+                    ahead = 1;
+                    break;
+                }
+                entries.push(FolderEntry::File(artifact));
+                if entries.len() == limit {
+                    break;
+                }
+            }
+            cursor = match entries.last() {
+                Some(FolderEntry::File(a)) if ahead != 1 => just_after(&a.pretty_path),
+                _ => last_path,
+            };
+            if read_all && ahead != 1 {
+                return Ok(FolderPage { entries, next: None });
+            }
+        }
+        Ok(FolderPage { entries, next: Some(cursor) })
     }
 
     pub async fn list_artifacts(

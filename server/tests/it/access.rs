@@ -130,6 +130,11 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "404 404 404 404 404 404 404 404 404 404 200 404",
         "200 200 200 200 200 200 200 200 200 200 200 200",
     ]),
+    // The Artifacts tab's folders and filter: whoever may read the build (sessions only).
+    ("POST", "/api/browse", [
+        "404 404 404 404 404 404 404 404 404 404 200 404",
+        "200 200 200 200 200 200 200 200 200 200 200 200",
+    ]),
     // Pinning a build: members of its project, signed in.
     ("POST", "/api/pin", [
         "404 404 404 404 404 404 404 404 404 404 200 404",
@@ -302,6 +307,16 @@ fn server_fn_form(route: &str, this: &Project, caller: usize) -> Option<Vec<(&'s
             ("username", format!("nobody-{caller}-{}", this.slug.len())),
             ("password", "wrong".into()),
             ("next", String::new()),
+        ]),
+        "/api/browse" => Some(vec![
+            ("at[vcs]", vcs),
+            ("at[org]", org),
+            ("at[repo]", repo),
+            ("at[build_num]", "1".into()),
+            ("at[node]", "0".into()),
+            ("at[folder]", "$CIRCLE_ARTIFACTS/".into()),
+            ("at[filter]", String::new()),
+            ("at[after]", String::new()),
         ]),
         "/api/pin" => {
             Some(vec![("vcs", vcs), ("org", org), ("repo", repo), ("build_num", "1".into()), ("pin", "true".into())])

@@ -21,3 +21,4 @@ mod security;
 mod store;
 mod two_servers;
 mod ui;
+mod viewer;

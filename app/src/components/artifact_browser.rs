@@ -1,0 +1,220 @@
+//! The Artifacts tab: one folder of one container at a time, a page at a time, read from the
+//! server as it is opened, so a build of 100,000 artifacts renders a few hundred lines. A
+//! filter finds artifacts anywhere in the build by a part of their path, answered from the
+//! server's index as one types. Folders, containers, pages and the filter are links and a
+//! GET form: everything works before (or without) the WASM.
+
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::{
+    ArtifactView, BrowseRequest, ContainerView, EntryView, FOLDER_PAGE, FolderView, ProjectView, browse_artifacts,
+};
+use crate::format::human_size;
+
+/// Where the tab is: container, folder, filter and page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Place {
+    node: i64,
+    folder: String,
+    filter: String,
+    after: String,
+}
+
+impl Place {
+    /// The page's address for this place.
+    fn href(&self, base: &str) -> String {
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let mut href = format!("{base}?tab=artifacts&node={}", self.node);
+        for (key, value) in [("folder", &self.folder), ("q", &self.filter), ("after", &self.after)] {
+            if !value.is_empty() {
+                href.push_str(&format!("&{key}={}", enc(value)));
+            }
+        }
+        href
+    }
+
+    fn in_folder(&self, folder: &str) -> Place {
+        Place { node: self.node, folder: folder.to_owned(), filter: String::new(), after: String::new() }
+    }
+}
+
+#[component]
+pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<ContainerView>) -> impl IntoView {
+    let query = use_query_map();
+    let base = format!("{}/{build_num}", project.href());
+    let first_node = containers.first().map_or(0, |c| c.node_index);
+    let place = Memo::new(move |_| {
+        let q = query.read();
+        Place {
+            node: q.get("node").and_then(|n| n.parse().ok()).unwrap_or(first_node),
+            folder: q.get("folder").unwrap_or_default(),
+            filter: q.get("q").unwrap_or_default(),
+            after: q.get("after").unwrap_or_default(),
+        }
+    });
+    let ProjectView { vcs, org, repo, .. } = project.clone();
+    let page = Resource::new(
+        move || place.get(),
+        move |p| {
+            browse_artifacts(BrowseRequest {
+                vcs: vcs.clone(),
+                org: org.clone(),
+                repo: repo.clone(),
+                build_num: build_num.to_string(),
+                node: p.node,
+                folder: p.folder,
+                filter: p.filter,
+                after: p.after,
+            })
+        },
+    );
+
+    let navigate = use_navigate();
+    let typing_base = base.clone();
+    let on_input = move |ev: leptos::ev::Event| {
+        let filter = event_target_value(&ev);
+        let here = place.get_untracked();
+        let next = Place { filter, after: String::new(), folder: String::new(), ..here };
+        navigate(&next.href(&typing_base), NavigateOptions { replace: true, scroll: false, ..Default::default() });
+    };
+    let containers_nav = (containers.len() > 1).then(|| {
+        let base = base.clone();
+        view! {
+            <nav class="containers" aria-label="Containers">
+                {containers.into_iter().map(|c| {
+                    let href = Place { node: c.node_index, folder: String::new(), filter: String::new(), after: String::new() }.href(&base);
+                    let node = c.node_index;
+                    view! {
+                        <a href=href aria-current=move || (place.get().node == node && place.get().filter.is_empty()).then_some("page")>
+                            "Container "{node}<span class="count">{c.count}</span>
+                        </a>
+                    }
+                }).collect_view()}
+            </nav>
+        }
+    });
+    let render_base = base.clone();
+    view! {
+        <form class="filter" method="get" action=base.clone() role="search">
+            <input type="hidden" name="tab" value="artifacts"/>
+            <input
+                type="search"
+                name="q"
+                aria-label="Filter artifacts by path"
+                placeholder="Filter by path, e.g. screenshots or .html"
+                autocomplete="off"
+                value=move || place.get_untracked().filter
+                on:input=on_input
+            />
+            <button type="submit">"Filter"</button>
+        </form>
+        {containers_nav}
+        <Suspense fallback=|| view! { <p class="loading">"Loading artifacts…"</p> }>
+            {move || {
+                let base = render_base.clone();
+                Suspend::new(async move {
+                    let here = place.get_untracked();
+                    match page.await {
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(folder) => view! { <Folder folder here base/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Folder(folder: FolderView, here: Place, base: String) -> impl IntoView {
+    let FolderView { folder, entries, next, more_matches } = folder;
+    let filtering = !here.filter.is_empty();
+    let here = Place { folder, ..here };
+    let crumbs = (!filtering).then(|| breadcrumbs(&here, &base));
+    let empty = entries.is_empty().then(|| {
+        let text = if filtering {
+            format!("No artifact path contains “{}”.", here.filter)
+        } else if here.folder.is_empty() {
+            "This container stored no artifacts.".to_owned()
+        } else {
+            "Nothing in this folder.".to_owned()
+        };
+        view! { <p class="empty">{text}</p> }
+    });
+    let more = more_matches.then(|| {
+        view! { <p class="truncated">{format!("Showing the first {FOLDER_PAGE} matches: type more of the path to narrow them.")}</p> }
+    });
+    let next = next.map(|after| {
+        let href = Place { after, ..here.clone() }.href(&base);
+        view! { <p class="next"><a rel="next" href=href>{format!("Next {FOLDER_PAGE} »")}</a></p> }
+    });
+    let lines = entries
+        .into_iter()
+        .map(|entry| match entry {
+            EntryView::Folder { name, path, count } => {
+                let href = here.in_folder(&path).href(&base);
+                view! {
+                    <li class="dir">
+                        <a href=href>{name}"/"</a>
+                        <span class="count">{count}</span>
+                    </li>
+                }
+                .into_any()
+            }
+            EntryView::File(a) => file_line(a, filtering).into_any(),
+        })
+        .collect_view();
+    view! {
+        {crumbs}
+        {more}
+        {empty}
+        <ul class="tree">{lines}</ul>
+        {next}
+    }
+}
+
+/// `Container 0 / reports / html /`, each part a link up.
+fn breadcrumbs(here: &Place, base: &str) -> impl IntoView + use<> {
+    let mut parts = vec![(format!("Container {}", here.node), here.in_folder("").href(base))];
+    let mut path = String::new();
+    for segment in here.folder.split('/').filter(|s| !s.is_empty()) {
+        path.push_str(segment);
+        path.push('/');
+        parts.push((segment.to_owned(), here.in_folder(&path).href(base)));
+    }
+    let last = parts.len() - 1;
+    view! {
+        <nav class="crumbs folder-crumbs" aria-label="Folder">
+            {parts.into_iter().enumerate().map(|(i, (name, href))| {
+                if i == last {
+                    view! { <span aria-current="location">{name}</span> }.into_any()
+                } else {
+                    view! { <a href=href>{name}</a>" / " }.into_any()
+                }
+            }).collect_view()}
+        </nav>
+    }
+}
+
+fn file_line(a: ArtifactView, filtering: bool) -> impl IntoView {
+    // A filter's matches come from anywhere in the build: they show their whole path.
+    let name = if filtering { a.pretty_path.clone() } else { a.file_name().to_owned() };
+    let kind = if a.is_image() {
+        "file image"
+    } else if a.is_html() {
+        "file html"
+    } else {
+        "file"
+    };
+    let thumb = a.is_image().then(|| view! { <img class="thumb" src=a.url.clone() alt="" loading="lazy"/> });
+    let node = filtering.then(|| view! { <span class="node-tag" title="Container">{a.node_index}</span> });
+    view! {
+        <li class=kind>
+            {thumb}
+            {node}
+            <a href=a.url.clone() title=a.pretty_path.clone() rel="external">{name}</a>
+            <span class="size">{human_size(a.size)}</span>
+        </li>
+    }
+}
