@@ -60,6 +60,9 @@ pub fn routes() -> Vec<Route> {
         route(M::POST, format!("{AGENT}/{{build_num}}/finish"), agent::builds::finish_build),
         route(M::GET, "/api/{*rest}", api_not_found),
         route(M::POST, "/api/{*rest}", api_not_found),
+        // The artifact route in the site's own shape (`/gh/acme/widgets/latest/artifacts/0/...`),
+        // for links people copy from the build page.
+        route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/artifacts/{node_index}/{*path}", v1_1::artifacts::get_artifact),
         route(M::GET, "/healthz", healthz),
         route(M::GET, "/logout", logout_needs_post),
         route(M::POST, "/logout", logout),

@@ -104,6 +104,15 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
 
     let title = format!("{}/{} #{}", project.org, project.repo, build.build_num);
     let links = top_links(&top, 8);
+    // Links that follow the newest finished build of this branch, for copying.
+    let branch = percent_encoding::utf8_percent_encode(&build.branch, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let latest: Vec<(String, String)> = links
+        .iter()
+        .filter_map(|a| {
+            let (_, rest) = a.url.split_once("/artifacts/")?;
+            Some((a.pretty_path.clone(), format!("{}/latest/artifacts/{rest}?branch={branch}", project.href())))
+        })
+        .collect();
     let total = artifact_count;
     let image_count = images.len();
     let details = build.clone();
@@ -118,7 +127,9 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
         }
         .into_any(),
         Tab::Gallery => view! { <Gallery images=images.clone()/> }.into_any(),
-        Tab::Details => view! { <BuildDetails summary=details.clone() api_link=api_link.clone()/> }.into_any(),
+        Tab::Details => {
+            view! { <BuildDetails summary=details.clone() api_link=api_link.clone() latest=latest.clone()/> }.into_any()
+        }
     };
 
     view! {
@@ -222,7 +233,22 @@ fn PinForm(project: crate::api::ProjectView, summary: crate::api::BuildView, ref
 }
 
 #[component]
-fn BuildDetails(summary: crate::api::BuildView, api_link: String) -> impl IntoView {
+fn BuildDetails(summary: crate::api::BuildView, api_link: String, latest: Vec<(String, String)>) -> impl IntoView {
+    let latest = (!latest.is_empty()).then(|| {
+        view! {
+            <dt>"Latest links"</dt>
+            <dd>
+                <p class="hint">
+                    {format!("These follow the newest finished build of {}; add &filter=successful for the newest green one.", summary.branch)}
+                </p>
+                <ul class="latest">
+                    {latest.into_iter().map(|(path, href)| view! {
+                        <li><a href=href.clone() rel="external" title=href>{path}</a></li>
+                    }).collect_view()}
+                </ul>
+            </dd>
+        }
+    });
     view! {
         <dl class="details">
             <dt>"Build"</dt><dd>{summary.build_num}</dd>
@@ -233,6 +259,7 @@ fn BuildDetails(summary: crate::api::BuildView, api_link: String) -> impl IntoVi
             <dt>"Finished"</dt><dd>{summary.stop_time.clone().unwrap_or_else(|| "not yet".into())}</dd>
             <dt>"Containers"</dt><dd>{summary.parallelism}</dd>
             <dt>"API"</dt><dd><a href=api_link.clone() rel="external">{api_link.clone()}</a></dd>
+            {latest}
         </dl>
     }
 }

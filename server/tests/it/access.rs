@@ -61,6 +61,11 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "404 401 401 401 404 302 404 302 404 404 302 401",
         "302 401 401 401 302 302 302 302 302 302 302 401",
     ]),
+    // The same route in the site's shape, for the build page's permalinks.
+    ("GET", "/{vcs}/{org}/{repo}/{build_num}/artifacts/{node_index}/{*path}", [
+        "404 401 401 401 404 302 404 302 404 404 302 401",
+        "302 401 401 401 302 302 302 302 302 302 302 401",
+    ]),
     ("GET", "/api/v2/project/{vcs}/{org}/{repo}/{job_number}/artifacts", [
         "404 401 401 401 404 200 404 200 404 404 200 401",
         "200 401 401 401 200 200 200 200 200 200 200 401",

@@ -1,0 +1,49 @@
+// Times the build page in headless Chromium (Debian's): navigation until the first artifact
+// rows are visible, and until a filter's first result is, 5 times each (median), against a
+// static page listing the same links. Run by bench/page.sh.
+import { createRequire } from 'module';
+
+const require = createRequire(`${process.cwd()}/end2end/`);
+const { chromium } = require('playwright');
+
+const [buildBase, staticUrl, small, big] = process.argv.slice(2);
+const RUNS = 5;
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+});
+
+/** Milliseconds from navigation start until `selector` is visible, in a fresh page. */
+async function time(url, selector) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const started = Date.now();
+  await page.goto(url, { waitUntil: 'commit' });
+  await page.locator(selector).first().waitFor({ state: 'visible', timeout: 60_000 });
+  const ms = Date.now() - started;
+  await context.close();
+  return ms;
+}
+
+async function median(url, selector) {
+  await time(url, selector); // warm-up: caches, the first WASM compile
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await time(url, selector));
+  runs.sort((a, b) => a - b);
+  return runs[Math.floor(RUNS / 2)];
+}
+
+const row = '[role=tabpanel] ul.tree li a';
+const staticMs = await median(staticUrl, 'ul li a');
+const rows = [['static page, 10,000 links', staticMs, '']];
+for (const [num, count] of [[1, small], [2, big]]) {
+  const first = await median(`${buildBase}/${num}?tab=artifacts`, row);
+  const filtered = await median(`${buildBase}/${num}?tab=artifacts&q=file-3-12`, row);
+  rows.push([`build of ${count} artifacts: first rows`, first, (first / staticMs).toFixed(2)]);
+  rows.push([`build of ${count} artifacts: filter "file-3-12"`, filtered, (filtered / staticMs).toFixed(2)]);
+}
+console.log('| page | median ms | vs static |');
+console.log('|---|---|---|');
+for (const [name, ms, ratio] of rows) console.log(`| ${name} | ${ms} | ${ratio} |`);
+await browser.close();
