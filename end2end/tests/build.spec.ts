@@ -126,3 +126,13 @@ test('an HTML report opens on its own origin with its styles and links working',
   await page.getByRole('link', { name: 'login' }).click();
   await expect(page.getByRole('heading', { name: /shows an error for a wrong password/ })).toBeVisible();
 });
+
+test('the Details tab offers latest links that follow the branch', async ({ page }) => {
+  await page.goto(`${BUILD}?tab=details`);
+  await hydrated(page);
+  const panel = page.getByRole('tabpanel');
+  const link = panel.getByRole('link', { name: 'logs/build.log' });
+  await expect(link).toHaveAttribute('href', /\/gh\/vitrine-demo\/shop\/latest\/artifacts\/0\/logs\/build\.log\?branch=feature%2Flogin-page$/);
+  await link.click();
+  await expect(page.locator('body')).toContainText('41 passed, 1 failed');
+});

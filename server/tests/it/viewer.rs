@@ -112,3 +112,21 @@ async fn folders_open_a_page_at_a_time_and_the_filter_searches_the_whole_build()
     assert!(html.contains(">100.png</a>"), "the folder's files are on the page");
     assert!(!html.contains(">99.png</a>"), "the second page is not");
 }
+
+#[tokio::test]
+async fn latest_links_in_the_sites_shape_follow_the_newest_build_of_a_branch() {
+    let f = TestApp::with_projects().await;
+    for (branch, text) in [("main", "one"), ("main", "two"), ("feature", "three")] {
+        let script = format!("echo {text} > \"$CIRCLE_ARTIFACTS/out.txt\"");
+        assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", branch, &script).await);
+    }
+    let latest =
+        |query: &str| format!("{}/gh/acme/public-site/latest/artifacts/0/$CIRCLE_ARTIFACTS/out.txt{query}", f.app.url);
+    assert_eq!(f.app.download(&latest("?branch=main"), None).await.1, b"two\n");
+    assert_eq!(f.app.download(&latest("?branch=feature&filter=successful"), None).await.1, b"three\n");
+    assert_eq!(f.app.download(&latest(""), None).await.1, b"three\n", "any branch: the newest build");
+    // A build number works too, and a private project's stays hidden from visitors.
+    let one = format!("{}/gh/acme/public-site/1/artifacts/0/$CIRCLE_ARTIFACTS/out.txt", f.app.url);
+    assert_eq!(f.app.download(&one, None).await.1, b"one\n");
+    assert_eq!(f.app.get("/gh/acme/secret/latest/artifacts/0/x.txt", None).await.status().as_u16(), 404);
+}
