@@ -132,7 +132,7 @@ test('the Details tab offers latest links that follow the branch', async ({ page
   await hydrated(page);
   const panel = page.getByRole('tabpanel');
   const link = panel.getByRole('link', { name: 'logs/build.log' });
-  await expect(link).toHaveAttribute('href', /\/gh\/vitrine-demo\/shop\/latest\/artifacts\/0\/logs\/build\.log\?branch=feature%2Flogin-page$/);
+  await expect(link).toHaveAttribute('href', /\/gh\/vitrine-demo\/shop\/latest\/artifacts\/0\/logs\/build\.log\?branch=feature\/login-page$/);
   await link.click();
   await expect(page.locator('body')).toContainText('41 passed, 1 failed');
 });

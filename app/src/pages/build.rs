@@ -9,6 +9,21 @@ use crate::components::layout::ErrorPanel;
 use crate::components::status::StatusBadge;
 use crate::format::{human_duration, human_size, short_revision, short_time};
 
+/// What a query value escapes, so that a copied link stays readable (`?branch=feature/login`).
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'<')
+    .add(b'=')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
     Artifacts,
@@ -105,7 +120,7 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
     let title = format!("{}/{} #{}", project.org, project.repo, build.build_num);
     let links = top_links(&top, 8);
     // Links that follow the newest finished build of this branch, for copying.
-    let branch = percent_encoding::utf8_percent_encode(&build.branch, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let branch = percent_encoding::utf8_percent_encode(&build.branch, QUERY_VALUE).to_string();
     let latest: Vec<(String, String)> = links
         .iter()
         .filter_map(|a| {
