@@ -15,7 +15,7 @@ fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_list_revoke_disable_and_remove_with_effect_at_once() {
     let f = TestApp::with_projects().await;
     let app = &f.app;
@@ -71,7 +71,7 @@ async fn admins_list_revoke_disable_and_remove_with_effect_at_once() {
     assert_eq!(app.get(SECRET, Some(&token)).await.status().as_u16(), 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purged_artifacts_leave_listings_at_once_and_the_store_within_a_sweep() {
     let uploads = UploadSettings { sweep_every: std::time::Duration::from_millis(200), ..UploadSettings::default() };
     let f = TestApp::with_projects_and(uploads).await;

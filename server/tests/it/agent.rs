@@ -57,13 +57,13 @@ async fn storage(app: &TestApp) -> Storage {
     Storage::connect(&read_env_file(app.data_dir()).unwrap().settings()).await.unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_refuses_other_bytes_and_nothing_unverified_is_listed() {
     nothing_unverified_is_listed_and_nothing_verified_changes(UploadSettings::default()).await;
 }
 
 /// The path for stores that do not prove what they hold: copy, then hash the copy.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verifying_by_copy_lists_the_same_and_keeps_replays_out() {
     let uploads = UploadSettings { verify_by_copy: true, ..UploadSettings::default() };
     nothing_unverified_is_listed_and_nothing_verified_changes(uploads).await;
@@ -152,12 +152,12 @@ async fn nothing_unverified_is_listed_and_nothing_verified_changes(uploads: Uplo
     assert_eq!(db.blob_refs(&sha256(&other)).await.unwrap(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_hashed_while_sent_are_checked_against_what_the_store_holds() {
     files_hashed_while_sent_are_checked(UploadSettings::default()).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_hashed_while_sent_are_checked_on_a_copy_too() {
     files_hashed_while_sent_are_checked(UploadSettings { verify_by_copy: true, ..UploadSettings::default() }).await;
 }
@@ -226,7 +226,7 @@ async fn files_hashed_while_sent_are_checked(uploads: UploadSettings) {
     assert_eq!(listed(app, "gh/acme/public-site", 1, None).await.len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_projects_content_is_never_reused_even_after_its_urls_expired() {
     let uploads = UploadSettings { url_ttl: Duration::from_secs(1), ..UploadSettings::default() };
     let f = TestApp::with_projects_and(uploads).await;
@@ -258,7 +258,7 @@ async fn another_projects_content_is_never_reused_even_after_its_urls_expired() 
     assert!(listed(app, "gh/acme/public-site", 1, None).await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finished_builds_are_closed_and_finishing_again_is_safe() {
     let f = TestApp::with_projects().await;
     let (app, t) = (&f.app, &f.public_build_token);
@@ -294,7 +294,7 @@ async fn finished_builds_are_closed_and_finishing_again_is_safe() {
     assert_eq!((summary["status"].as_str(), summary["parallel"].as_i64()), (Some("failed"), Some(2)));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_are_enforced_with_the_file_and_the_limit_named() {
     let uploads = UploadSettings { max_build_artifacts: 3, ..UploadSettings::default() };
     let f = TestApp::with_projects_and(uploads).await;
@@ -313,7 +313,7 @@ async fn limits_are_enforced_with_the_file_and_the_limit_named() {
     assert!(body["message"].as_str().unwrap().contains("3 GiB"), "{body}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_of_another_protocol_are_told_which_one_is_needed() {
     let f = TestApp::with_projects().await;
     let r = f
@@ -330,7 +330,7 @@ async fn agents_of_another_protocol_are_told_which_one_is_needed() {
     assert!(message.contains(&format!("agent protocol version {PROTOCOL_VERSION}")), "{message}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_never_completed_are_swept_with_their_objects() {
     let uploads = UploadSettings {
         url_ttl: Duration::from_secs(1),
@@ -372,7 +372,7 @@ async fn uploads_never_completed_are_swept_with_their_objects() {
     assert!(listed(app, "gh/acme/public-site", 1, None).await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_routes_need_the_projects_own_build_token() {
     let f = TestApp::with_projects().await;
     let app = &f.app;
@@ -407,7 +407,7 @@ async fn agent_routes_need_the_projects_own_build_token() {
     assert_eq!(status, 404, "{body}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builds_whose_nodes_never_finish_are_closed_as_timedout() {
     let uploads = UploadSettings {
         build_timeout: Duration::from_secs(1),
@@ -436,7 +436,7 @@ async fn builds_whose_nodes_never_finish_are_closed_as_timedout() {
     assert_eq!(status, 409, "nor a late finish");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_path_that_would_read_otherwise_is_refused_in_words() {
     let f = TestApp::with_projects().await;
     let builds = "/api/agent/projects/gh/acme/secret/builds";

@@ -19,7 +19,7 @@ fn nums(v: &serde_json::Value) -> Vec<i64> {
     v.as_array().unwrap().iter().map(|b| b["build_num"].as_i64().unwrap()).collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recent_builds_filters_branches_and_summaries() {
     let f = TestApp::with_projects().await;
     seed_builds(&f).await;
@@ -61,7 +61,7 @@ async fn recent_builds_filters_branches_and_summaries() {
     assert_eq!(one["status"], "failed");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_artifacts_resolve_by_branch_and_filter() {
     let f = TestApp::with_projects().await;
     seed_builds(&f).await;
@@ -102,7 +102,7 @@ async fn latest_artifacts_resolve_by_branch_and_filter() {
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_json_with_the_right_status() {
     let f = TestApp::with_projects().await;
     seed_builds(&f).await;
@@ -136,7 +136,7 @@ async fn errors_are_json_with_the_right_status() {
     assert!(body["message"].as_str().unwrap().contains("token"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_projects_answer_only_with_access_in_every_token_form() {
     let f = TestApp::with_projects().await;
     let app = &f.app;
@@ -181,7 +181,7 @@ async fn private_projects_answer_only_with_access_in_every_token_form() {
     assert_eq!(status, 401);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn me_and_projects_answer_for_the_token() {
     let f = TestApp::with_projects().await;
     let (status, me) = f.app.get_json("/api/v1.1/me", Some(&f.member_token)).await;
@@ -199,7 +199,7 @@ async fn me_and_projects_answer_for_the_token() {
     assert_eq!(names(outsider), ["public-site"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listing_longer_than_a_page_is_one_complete_array_in_order() {
     let f = TestApp::with_projects().await;
     let script =

@@ -2,7 +2,7 @@ use std::collections::HashSet;
 
 use crate::common::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_job_artifacts_list_items_in_pages() {
     let f = TestApp::with_projects().await;
     // 1,001 files: more than one upload batch and more than one page.

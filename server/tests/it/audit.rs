@@ -10,7 +10,7 @@ async fn audit(f: &Fixture, args: &[&str]) -> String {
     String::from_utf8(f.app.admin(&all).await.stdout).unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_reads_and_admin_changes_are_in_the_audit_log() {
     let f = TestApp::with_projects().await;
     let script = "echo secret > \"$CIRCLE_ARTIFACTS/s.txt\"";
@@ -62,7 +62,7 @@ async fn private_reads_and_admin_changes_are_in_the_audit_log() {
     assert_eq!(audit(&f, &[]).await.lines().count(), 1, "the log was emptied after the retention");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_private_reads_is_written_in_batches_and_all_kept() {
     let f = TestApp::with_projects().await;
     assert_ok(

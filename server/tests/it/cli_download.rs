@@ -2,7 +2,7 @@
 
 use crate::common::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn artifacts_download_fetches_matching_files_with_their_paths() {
     let f = TestApp::with_projects().await;
     let script = r#"

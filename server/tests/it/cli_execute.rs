@@ -29,7 +29,7 @@ jobs:
           path: /tmp/artifacts
 "#;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_circleci_documentation_example_works_verbatim() {
     // The example writes fixed paths under /tmp and its mkdir fails if they exist.
     let _ = std::fs::remove_dir_all("/tmp/artifacts");
@@ -69,7 +69,7 @@ async fn the_circleci_documentation_example_works_verbatim() {
     let _ = std::fs::remove_file("/tmp/artifact-1");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_step_fails_the_build_but_artifacts_are_still_stored() {
     let f = TestApp::with_projects().await;
     let repo = tempfile::tempdir().unwrap();
@@ -111,7 +111,7 @@ jobs:
     assert_eq!(build["status"], "failed");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_job_is_named_with_the_ones_that_exist() {
     let f = TestApp::with_projects().await;
     let repo = tempfile::tempdir().unwrap();

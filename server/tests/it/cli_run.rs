@@ -2,7 +2,7 @@
 
 use crate::common::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_stores_circle_artifacts_with_literal_pretty_paths() {
     let f = TestApp::with_projects().await;
     let app = &f.app;
@@ -51,7 +51,7 @@ async fn run_stores_circle_artifacts_with_literal_pretty_paths() {
     assert_eq!(build["branch"], "main");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_exits_with_the_command_code_and_fails_the_build() {
     let f = TestApp::with_projects().await;
     let out = f
@@ -71,7 +71,7 @@ async fn run_exits_with_the_command_code_and_fails_the_build() {
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_store_artifacts_follows_path_and_destination_rules() {
     let f = TestApp::with_projects().await;
     let script = r#"
@@ -121,7 +121,7 @@ async fn nested_store_artifacts_follows_path_and_destination_rules() {
     let _ = std::fs::remove_dir_all(format!("/tmp/vitrine-it-{pid}"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_artifacts_refuses_bad_input_in_plain_words() {
     let f = TestApp::with_projects().await;
     let out = f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", "true").await;
@@ -175,7 +175,7 @@ async fn store_artifacts_refuses_bad_input_in_plain_words() {
     assert_eq!(list.as_array().unwrap().len(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_over_3_gib_are_refused_before_sending_and_the_rest_still_upload() {
     let f = TestApp::with_projects().await;
     let script = r#"
@@ -201,7 +201,7 @@ async fn files_over_3_gib_are_refused_before_sending_and_the_rest_still_upload()
     assert!(stored < 1_000_000, "storage holds {stored} bytes");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_server_is_retried_then_reported() {
     let cwd = tempfile::tempdir().unwrap();
     // A port nobody listens on: bind, note, release.
@@ -220,7 +220,7 @@ async fn an_unreachable_server_is_retried_then_reported() {
     assert!(err.contains("gave up after"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_comes_up_late_is_waited_for() {
     let f = TestApp::with_projects().await;
     // Proxy port that starts forwarding to the server only after a delay.
@@ -263,7 +263,7 @@ async fn a_server_that_comes_up_late_is_waited_for() {
     assert!(stderr(&out).contains("retrying for up to 20 s"), "{}", stderr(&out));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_files_go_up_in_parts_and_come_back_whole() {
     let uploads = UploadSettings { part_size: Some(8 << 20), ..UploadSettings::default() };
     let f = TestApp::with_projects_and(uploads).await;
@@ -296,7 +296,7 @@ async fn large_files_go_up_in_parts_and_come_back_whole() {
     assert_eq!(got, std::fs::read_to_string(expected.path()).unwrap().trim());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misleading_names_and_links_out_of_the_directory_are_not_stored() {
     let f = TestApp::with_projects().await;
     let script = r#"
@@ -322,7 +322,7 @@ async fn misleading_names_and_links_out_of_the_directory_are_not_stored() {
     assert_eq!(names, ["$CIRCLE_ARTIFACTS/latest.txt", "$CIRCLE_ARTIFACTS/ok.txt"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_files_are_read_once_and_a_second_build_sends_nothing_again() {
     let f = TestApp::with_projects().await;
     // 17 MiB, over the size from which files are hashed while they are sent.
@@ -361,7 +361,7 @@ async fn big_files_are_read_once_and_a_second_build_sends_nothing_again() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_build_gets_a_token_that_only_adds_to_it_while_it_runs() {
     let f = TestApp::with_projects().await;
     let app = &f.app;

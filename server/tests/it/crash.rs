@@ -71,7 +71,7 @@ fn store_step(url: &str, token: &str, dir: &Path, node: usize) -> tokio::process
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_during_parallel_uploads_loses_nothing() {
     const AGENTS: usize = 4;
     const FILES: usize = 300;

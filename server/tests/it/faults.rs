@@ -11,7 +11,7 @@ fn port_of(url: &str) -> String {
     url.rsplit_once(':').unwrap().1.to_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_requests_in_flight_then_exits() {
     let work = tempfile::tempdir().unwrap();
     let mut server = ServerProcess::start(work.path(), test_database().await).await;
@@ -40,7 +40,7 @@ async fn sigterm_finishes_requests_in_flight_then_exits() {
     assert!(status.success(), "a stop asked for is a clean exit: {status}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_send_headers_slowly_are_cut_off() {
     let app = TestApp::start().await;
     let addr = format!("127.0.0.1:{}", port_of(&app.url));
@@ -57,7 +57,7 @@ async fn clients_that_send_headers_slowly_are_cut_off() {
     assert_eq!(app.get("/healthz", None).await.status().as_u16(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_store_that_is_down_answers_503_in_bounded_time_and_recovers() {
     let f = TestApp::with_projects().await;
     let a = &f.app;
@@ -97,7 +97,7 @@ async fn an_s3_store_that_is_down_answers_503_in_bounded_time_and_recovers() {
     assert_eq!(page.text().await.unwrap(), "<p>report</p>\n");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_sqlite_database_makes_writes_wait_never_fail() {
     use sqlx::Connection;
     let f = TestApp::with_projects_on(UploadSettings::default(), None).await;

@@ -21,7 +21,7 @@ fn contents(list: &Value) -> Vec<(String, u64, String)> {
     all
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_store_moves_to_postgresql_with_everything_in_it() {
     let Some(postgres) = test_database().await else {
         eprintln!("skipped: VITRINE_TEST_POSTGRES names no PostgreSQL server");

@@ -21,7 +21,7 @@ async fn listing(f: &Fixture, project: &str, num: u32) -> Vec<Value> {
     list.as_array().unwrap().clone()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_artifacts_expire_but_latest_green_builds_and_pinned_ones_stay() {
     let f = TestApp::with_projects().await;
     let secret = "gh/acme/secret";
@@ -86,7 +86,7 @@ async fn old_artifacts_expire_but_latest_green_builds_and_pinned_ones_stay() {
     assert_eq!(vitrine.sweep_at(now + 31 * DAY).await.unwrap().expired_builds, 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_keeps_artifacts_as_long_as_it_says() {
     let f = TestApp::with_projects().await;
     let site = "gh/acme/public-site";

@@ -2,7 +2,7 @@
 
 use crate::common::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_s3_rejects_tampered_and_unsigned_requests() {
     let f = TestApp::with_projects().await;
     assert_ok(
@@ -34,7 +34,7 @@ async fn embedded_s3_rejects_tampered_and_unsigned_requests() {
     assert_eq!(std::fs::metadata(&env).unwrap().permissions().mode() & 0o777, 0o600);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_unknown_api_routes() {
     let app = TestApp::start().await;
     let r = app.get("/healthz", None).await;
@@ -44,7 +44,7 @@ async fn health_and_unknown_api_routes() {
     assert!(body["message"].is_string());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_on_the_same_data_dir_shares_the_embedded_store() {
     let f = TestApp::with_projects().await;
     assert_ok(
@@ -86,7 +86,7 @@ const REPORT_BUILD: &str = r#"
     echo 'AWS_SECRET=hunter2' > "$CIRCLE_ARTIFACTS/env.txt"
 "#;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn html_reports_open_on_their_own_origin_with_relative_links_working() {
     let f = TestApp::with_projects().await;
     assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", REPORT_BUILD).await);
@@ -135,7 +135,7 @@ async fn html_reports_open_on_their_own_origin_with_relative_links_working() {
     assert!(r.headers()["location"].to_str().unwrap().starts_with(origin.as_str()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_get_the_bytes_of_every_type_from_a_signed_url() {
     let f = TestApp::with_projects().await;
     assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", REPORT_BUILD).await);
@@ -155,7 +155,7 @@ async fn scripts_get_the_bytes_of_every_type_from_a_signed_url() {
     assert!(r.headers()["location"].to_str().unwrap().starts_with(&f.app.running.artifacts_url));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_wildcard_artifacts_url_each_build_has_its_own_origin() {
     let port = free_port();
     let f = TestApp::with_projects_configured(UploadSettings::default(), test_database().await, |config| {
@@ -195,7 +195,7 @@ async fn with_a_wildcard_artifacts_url_each_build_has_its_own_origin() {
     assert_eq!(reqwest::get(&bare).await.unwrap().status().as_u16(), 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_pages_run_only_their_own_scripts() {
     let app = TestApp::start().await;
     let r = app.get("/login", None).await;

@@ -47,7 +47,7 @@ async fn list(db: &Db, project_id: i64, build_id: i64, paths: &[&str]) {
     db.record_verified(&verified, project_id).await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_numbers_stay_unique_when_builds_start_at_once() {
     let (_dir, db) = store().await;
     let project = db.insert_project(&"gh/acme/busy".parse::<ProjectSlug>().unwrap(), false).await.unwrap();
@@ -60,7 +60,7 @@ async fn build_numbers_stay_unique_when_builds_start_at_once() {
     assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn artifact_paths_are_found_by_any_part_in_any_case() {
     let (_dir, db) = store().await;
     let project = db.insert_project(&"gh/acme/search".parse::<ProjectSlug>().unwrap(), false).await.unwrap();
@@ -103,7 +103,7 @@ async fn artifact_paths_are_found_by_any_part_in_any_case() {
     assert_eq!(found("file-1").await, ones);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_server_sweeps_at_a_time() {
     let (_dir, db) = store().await;
     let first = db.try_lock_sweeper().await.unwrap();
@@ -128,7 +128,7 @@ async fn one_server_sweeps_at_a_time() {
     assert!(again.is_some(), "the lock is released once its holder is gone");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_server_gets_the_first_servers_key() {
     let (_dir, db) = store().await;
     assert_eq!(db.shared_key("artifacts-origin", &[1; 32]).await.unwrap(), vec![1; 32]);

@@ -20,7 +20,7 @@ async fn status(http: &reqwest::Client, url: String, token: Option<&str>, cookie
     request.send().await.unwrap().status().as_u16()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_store_agree_on_everything() {
     let uploads = UploadSettings {
         url_ttl: Duration::from_secs(3),

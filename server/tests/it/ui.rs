@@ -3,7 +3,7 @@
 use crate::common::*;
 use futures::StreamExt;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_page_renders_artifact_links_on_the_server() {
     let f = TestApp::with_projects().await;
     let script = "echo log > \"$CIRCLE_ARTIFACTS/build.log\"; printf png > \"$CIRCLE_ARTIFACTS/shot.png\"";
@@ -39,7 +39,7 @@ async fn login(app: &TestApp, username: &str, password: &str, next: &str) -> req
     request.form(&form).send().await.unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_pages_need_a_signed_in_member() {
     let f = TestApp::with_projects().await;
     assert_ok(
@@ -78,7 +78,7 @@ async fn private_pages_need_a_signed_in_member() {
     assert_eq!(api.status().as_u16(), 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_sign_in_only_paths_on_this_site_are_followed() {
     let f = TestApp::with_projects().await;
     for next in ["/\t/evil.example", "//evil.example", "https://evil.example/", "/\\evil.example", "/a\r\nX: y"] {
@@ -90,7 +90,7 @@ async fn after_sign_in_only_paths_on_this_site_are_followed() {
     assert_eq!(r.headers()["location"], "/gh/acme/secret?x=1");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_floods_meet_429s_and_never_a_server_error() {
     let f = TestApp::with_projects().await;
     // One account guessed at: locked after ten failures, with a Retry-After.
@@ -116,7 +116,7 @@ async fn sign_in_floods_meet_429s_and_never_a_server_error() {
     assert_eq!(r.status().as_u16(), 429, "this address waits too");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_ins_from_other_sites_are_refused_with_or_without_a_cookie() {
     let f = TestApp::with_projects().await;
     let form = [("username", "alice"), ("password", "alice-password"), ("next", "")];
@@ -132,7 +132,7 @@ async fn sign_ins_from_other_sites_are_refused_with_or_without_a_cookie() {
     assert!(r.headers().get("set-cookie").is_some());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_carrying_writes_from_other_sites_are_refused() {
     let f = TestApp::with_projects().await;
     let sign_in_from = |site: &'static str| {

@@ -38,7 +38,7 @@ fn names(page: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folders_open_a_page_at_a_time_and_the_filter_searches_the_whole_build() {
     let f = TestApp::with_projects().await;
     let script = r#"
@@ -113,7 +113,7 @@ async fn folders_open_a_page_at_a_time_and_the_filter_searches_the_whole_build()
     assert!(!html.contains(">99.png</a>"), "the second page is not");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_links_in_the_sites_shape_follow_the_newest_build_of_a_branch() {
     let f = TestApp::with_projects().await;
     for (branch, text) in [("main", "one"), ("main", "two"), ("feature", "three")] {
