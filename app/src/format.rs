@@ -1,5 +1,20 @@
 //! Small text formats shared by the pages.
 
+/// What a query value escapes, so that a copied link stays readable (`?branch=feature/login`).
+pub const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'<')
+    .add(b'=')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
 /// `1.5 MB`, `820 B`: sizes as people read them (powers of 1000, as file browsers show).
 pub fn human_size(bytes: i64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];

@@ -33,7 +33,7 @@ test('tabs switch in the browser, and folders and containers open one at a time'
 
   // A folder opens in place, and the crumbs lead back up.
   await panel.getByRole('link', { name: 'screenshots/' }).click();
-  await expect(page).toHaveURL(/folder=screenshots%2F/);
+  await expect(page).toHaveURL(/folder=screenshots\/$/);
   await expect(panel.getByRole('link', { name: 'login-error.png' })).toBeVisible();
   await panel.getByRole('navigation', { name: 'Folder' }).getByRole('link', { name: 'Container 0' }).click();
   await expect(panel.getByRole('link', { name: 'logs/' })).toBeVisible();

@@ -25,7 +25,7 @@ struct Place {
 impl Place {
     /// The page's address for this place.
     fn href(&self, base: &str) -> String {
-        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, crate::format::QUERY_VALUE).to_string();
         let mut href = format!("{base}?tab=artifacts&node={}", self.node);
         for (key, value) in [("folder", &self.folder), ("q", &self.filter), ("after", &self.after)] {
             if !value.is_empty() {

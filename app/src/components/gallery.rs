@@ -1,34 +1,146 @@
+//! The Gallery tab: image artifacts as lazy thumbnails, grouped by folder. An opened image
+//! shows in a lightbox (a dialog with its path and size, zoom, the previous and next images)
+//! whose URL can be shared (`?tab=gallery&image=0:screenshots/login.png`). Arrow keys move,
+//! Escape closes; without JavaScript the same moves are links.
+
+use std::sync::Arc;
+
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::ArtifactView;
+use crate::format::human_size;
 
-/// Image artifacts as a grid of thumbnails; each opens the full image.
+/// `0:screenshots/login.png`: how the URL names an opened image.
+fn image_key(a: &ArtifactView) -> String {
+    format!("{}:{}", a.node_index, a.pretty_path)
+}
+
+fn image_href(base: &str, a: &ArtifactView) -> String {
+    let key = percent_encoding::utf8_percent_encode(&image_key(a), crate::format::QUERY_VALUE).to_string();
+    format!("{base}?tab=gallery&image={key}")
+}
+
+fn folder_of(a: &ArtifactView) -> &str {
+    a.pretty_path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
 #[component]
-pub fn Gallery(images: Vec<ArtifactView>) -> impl IntoView {
+pub fn Gallery(images: Vec<ArtifactView>, base: String) -> impl IntoView {
     if images.is_empty() {
         return view! { <p class="empty">"No images in this build."</p> }.into_any();
     }
+    let images = Arc::new(images);
+    let query = use_query_map();
+    let opened = Memo::new(move |_| query.read().get("image"));
+
+    // Images come in listing order (container, path), so each folder's are together.
+    let mut groups: Vec<(String, Vec<ArtifactView>)> = Vec::new();
+    for a in images.iter() {
+        let folder = format!("{}{}", folder_of(a), if folder_of(a).is_empty() { "" } else { "/" });
+        match groups.last_mut() {
+            Some((last, members)) if *last == folder => members.push(a.clone()),
+            _ => groups.push((folder, vec![a.clone()])),
+        }
+    }
+    let grid_base = base.clone();
+    let grid = groups
+        .into_iter()
+        .map(|(folder, members)| {
+            let heading = if folder.is_empty() { "Top level".to_owned() } else { folder };
+            let count = members.len();
+            let base = grid_base.clone();
+            view! {
+                <section class="gallery-group">
+                    <h3>{heading}<span class="count">{count}</span></h3>
+                    <ul class="gallery">
+                        {members.into_iter().map(|a| view! {
+                            <li>
+                                <figure>
+                                    <a href=image_href(&base, &a)>
+                                        <img src=a.url.clone() alt=a.pretty_path.clone() loading="lazy"/>
+                                    </a>
+                                    <figcaption>
+                                        <span class="node-tag">{a.node_index}</span>
+                                        {a.file_name().to_owned()}
+                                        <span class="size">{human_size(a.size)}</span>
+                                    </figcaption>
+                                </figure>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </section>
+            }
+        })
+        .collect_view();
+    let lightbox = move || {
+        let key = opened.get()?;
+        let index = images.iter().position(|a| image_key(a) == key)?;
+        Some(view! { <Lightbox images=images.clone() index base=base.clone()/> })
+    };
     view! {
-        <ul class="gallery">
-            {images
-                .into_iter()
-                .map(|a| {
-                    view! {
-                        <li>
-                            <figure>
-                                <a href=a.url.clone() rel="external">
-                                    <img src=a.url.clone() alt=a.pretty_path.clone() loading="lazy"/>
-                                </a>
-                                <figcaption>
-                                    <span class="node-tag">{a.node_index}</span>
-                                    {a.pretty_path.clone()}
-                                </figcaption>
-                            </figure>
-                        </li>
-                    }
-                })
-                .collect_view()}
-        </ul>
+        {grid}
+        {lightbox}
     }
     .into_any()
+}
+
+#[component]
+fn Lightbox(images: Arc<Vec<ArtifactView>>, index: usize, base: String) -> impl IntoView {
+    let image = images[index].clone();
+    let prev = index.checked_sub(1).map(|i| image_href(&base, &images[i]));
+    let next = images.get(index + 1).map(|a| image_href(&base, a));
+    let close = format!("{base}?tab=gallery");
+    let zoomed = RwSignal::new(false);
+    let dialog = NodeRef::<leptos::html::Div>::new();
+    keyboard(dialog, prev.clone(), next.clone(), close.clone());
+    let position = format!("{} of {}", index + 1, images.len());
+    view! {
+        <div class="lightbox" role="dialog" aria-modal="true" aria-label=image.pretty_path.clone() tabindex="-1" node_ref=dialog>
+            <header>
+                <span class="path">{image.pretty_path.clone()}</span>
+                <span class="size">{human_size(image.size)}</span>
+                <span class="position">{position}</span>
+                <button type="button" aria-pressed=move || zoomed.get().to_string() on:click=move |_| zoomed.update(|z| *z = !*z)>
+                    "Zoom"
+                </button>
+                <a href=image.url.clone() rel="external">"Open original"</a>
+                <a class="close" href=close aria-label="Close">"×"</a>
+            </header>
+            <div class="stage" class:zoomed=move || zoomed.get()>
+                <img src=image.url.clone() alt=image.pretty_path.clone() on:click=move |_| zoomed.update(|z| *z = !*z)/>
+            </div>
+            <nav class="moves" aria-label="Images">
+                {prev.map(|href| view! { <a rel="prev" href=href>"‹ Previous"</a> })}
+                {next.map(|href| view! { <a rel="next" href=href>"Next ›"</a> })}
+            </nav>
+        </div>
+    }
+}
+
+/// In the browser: the dialog takes the focus; arrow keys move, Escape closes.
+#[allow(unused_variables)]
+fn keyboard(dialog: NodeRef<leptos::html::Div>, prev: Option<String>, next: Option<String>, close: String) {
+    #[cfg(feature = "hydrate")]
+    {
+        Effect::new(move |_| {
+            if let Some(el) = dialog.get() {
+                let _ = el.focus();
+            }
+        });
+        let navigate = leptos_router::hooks::use_navigate();
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            let target = match ev.key().as_str() {
+                "ArrowLeft" => prev.as_deref(),
+                "ArrowRight" => next.as_deref(),
+                "Escape" => Some(close.as_str()),
+                _ => None,
+            };
+            if let Some(href) = target {
+                ev.prevent_default();
+                navigate(href, leptos_router::NavigateOptions { scroll: false, ..Default::default() });
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
 }

@@ -9,21 +9,6 @@ use crate::components::layout::ErrorPanel;
 use crate::components::status::StatusBadge;
 use crate::format::{human_duration, human_size, short_revision, short_time};
 
-/// What a query value escapes, so that a copied link stays readable (`?branch=feature/login`).
-const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'&')
-    .add(b'+')
-    .add(b'<')
-    .add(b'=')
-    .add(b'>')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
     Artifacts,
@@ -120,7 +105,7 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
     let title = format!("{}/{} #{}", project.org, project.repo, build.build_num);
     let links = top_links(&top, 8);
     // Links that follow the newest finished build of this branch, for copying.
-    let branch = percent_encoding::utf8_percent_encode(&build.branch, QUERY_VALUE).to_string();
+    let branch = percent_encoding::utf8_percent_encode(&build.branch, crate::format::QUERY_VALUE).to_string();
     let latest: Vec<(String, String)> = links
         .iter()
         .filter_map(|a| {
@@ -134,6 +119,7 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
     let api_link = format!("{}/{}/artifacts", project.api_href(), build.build_num);
 
     let browse_project = project.clone();
+    let gallery_base = base.clone();
     let build_num = build.build_num;
     let tab_panel = move || match tab.get() {
         Tab::Artifacts if total == 0 => view! { <p class="empty">"This build stored no artifacts."</p> }.into_any(),
@@ -141,7 +127,7 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
             <ArtifactBrowser project=browse_project.clone() build_num containers=containers.clone()/>
         }
         .into_any(),
-        Tab::Gallery => view! { <Gallery images=images.clone()/> }.into_any(),
+        Tab::Gallery => view! { <Gallery images=images.clone() base=gallery_base.clone()/> }.into_any(),
         Tab::Details => {
             view! { <BuildDetails summary=details.clone() api_link=api_link.clone() latest=latest.clone()/> }.into_any()
         }
