@@ -81,6 +81,11 @@ fn db_error(e: crate::db::DbError) -> UiError {
     ui_error(e.into())
 }
 
+/// A build number from the address; a malformed one names no build.
+fn build_number(build_num: &str) -> Result<BuildNum, UiError> {
+    build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))
+}
+
 fn slug(vcs: &str, org: &str, repo: &str) -> Result<ProjectSlug, UiError> {
     // A malformed address names no project: the page says so as it would for a missing one.
     ProjectSlug::new(vcs, org, repo).map_err(|_| UiError::NotFound("Project not found".into()))
@@ -124,8 +129,7 @@ impl UiBackend for UiService {
     ) -> Result<BuildPageData, UiError> {
         let who = self.principal(session).await?;
         let slug = slug(vcs, org, repo)?;
-        let num: BuildNum =
-            build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))?;
+        let num = build_number(build_num)?;
         let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
         let db = &self.vitrine.db;
         let view = |a: &crate::db::Artifact| artifact_view(&project, &build, a);
@@ -168,8 +172,7 @@ impl UiBackend for UiService {
         let who = self.principal(session).await?;
         let slug = slug(&query.vcs, &query.org, &query.repo)?;
         let build_num = &query.build_num;
-        let num: BuildNum =
-            build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))?;
+        let num = build_number(build_num)?;
         let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
         let page = FOLDER_PAGE;
         let filter = query.filter.trim();
@@ -215,8 +218,7 @@ impl UiBackend for UiService {
     ) -> Result<(), UiError> {
         let who = self.principal(session).await?;
         let slug = slug(vcs, org, repo)?;
-        let num: BuildNum =
-            build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))?;
+        let num = build_number(build_num)?;
         self.vitrine.pin_build(&who, &slug, num, pin).await.map_err(ui_error)?;
         Ok(())
     }

@@ -235,13 +235,7 @@ impl Accounts<'_> {
         let project = self.project_for_admin(slug).await?;
         let build_id = match build {
             None => None,
-            Some(num) => match self.db.build(project.id, num).await {
-                Ok(b) => Some(b.id),
-                Err(DbError::NotFound) => {
-                    return Err(ServiceError::NotFound(format!("Build {num} of {} does not exist", slug.short())));
-                }
-                Err(e) => return Err(e.into()),
-            },
+            Some(num) => Some(self.build_for_admin(slug, &project, num).await?.id),
         };
         Ok(self.db.purge(project.id, build_id, path).await?)
     }
@@ -255,13 +249,7 @@ impl Accounts<'_> {
     /// Pins a build or unpins it, as an admin.
     pub async fn set_pinned(&self, slug: &ProjectSlug, num: crate::domain::BuildNum, pin: bool) -> ServiceResult<()> {
         let project = self.project_for_admin(slug).await?;
-        let build = match self.db.build(project.id, num).await {
-            Ok(b) => b,
-            Err(DbError::NotFound) => {
-                return Err(ServiceError::NotFound(format!("Build {num} of {} does not exist", slug.short())));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let build = self.build_for_admin(slug, &project, num).await?;
         let pinned = pin.then(|| (None, chrono::Utc::now().timestamp()));
         Ok(self.db.set_build_pinned(build.id, pinned).await?)
     }
@@ -275,6 +263,21 @@ impl Accounts<'_> {
                 Ok(())
             }
             other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn build_for_admin(
+        &self,
+        slug: &ProjectSlug,
+        project: &crate::db::Project,
+        num: crate::domain::BuildNum,
+    ) -> ServiceResult<crate::db::Build> {
+        match self.db.build(project.id, num).await {
+            Ok(b) => Ok(b),
+            Err(DbError::NotFound) => {
+                Err(ServiceError::NotFound(format!("Build {num} of {} does not exist", slug.short())))
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

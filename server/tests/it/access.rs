@@ -233,9 +233,7 @@ async fn world() -> World {
     app.admin(&["member", "add", "gh/acme/secret", "carol"]).await;
     let disabled = last_line(&app.admin(&["token", "create", "carol"]).await);
     app.admin(&["user", "disable", "carol"]).await;
-    let form = [("username", "alice"), ("password", "alice-password"), ("next", "")];
-    let r = app.http.post(format!("{}/api/login", app.url)).form(&form).send().await.unwrap();
-    let session = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let session = app.sign_in("alice", "alice-password").await;
     let private_token = f.private_build_token.clone();
     let public_token = f.public_build_token.clone();
     let private = project(&f, "gh/acme/secret", "github/acme/secret", &private_token, PRIVATE_BYTES).await;

@@ -5,12 +5,6 @@ use crate::common::*;
 
 const SECRET: &str = "/api/v1.1/project/gh/acme/secret/1/artifacts";
 
-async fn sign_in(app: &TestApp, user: &str, password: &str) -> String {
-    let form = [("username", user), ("password", password), ("next", "")];
-    let r = app.http.post(format!("{}/api/login", app.url)).form(&form).send().await.unwrap();
-    r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
-}
-
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -51,7 +45,7 @@ async fn admins_list_revoke_disable_and_remove_with_effect_at_once() {
 
     // Disabled: signed out, tokens refused, no sign-in; enabled: tokens work again.
     let token = last_line(&app.admin(&["token", "create", "alice"]).await);
-    let cookie = sign_in(app, "alice", "alice-password").await;
+    let cookie = app.sign_in("alice", "alice-password").await;
     assert_eq!(app.get_with_cookie(SECRET, &cookie).await.status().as_u16(), 200);
     app.admin(&["user", "disable", "alice"]).await;
     assert_eq!(app.get(SECRET, Some(&token)).await.status().as_u16(), 401);
@@ -63,7 +57,7 @@ async fn admins_list_revoke_disable_and_remove_with_effect_at_once() {
     assert_eq!(app.get(SECRET, Some(&token)).await.status().as_u16(), 200);
 
     // Sessions end on demand; a member removed sees the private project no more.
-    let cookie = sign_in(app, "alice", "alice-password").await;
+    let cookie = app.sign_in("alice", "alice-password").await;
     let ended = stdout(&app.admin(&["session", "revoke", "alice"]).await);
     assert!(ended.contains("Ended 1 session"), "{ended}");
     assert_eq!(app.get_with_cookie(SECRET, &cookie).await.status().as_u16(), 404);

@@ -217,6 +217,13 @@ impl TestApp {
         self.agent(cwd.path(), token, project, "run", &["--branch", branch, "--", "bash", "-ec", script], &[]).await
     }
 
+    /// Signs in as the browser's login form does; answers the session cookie (`name=value`).
+    pub async fn sign_in(&self, user: &str, password: &str) -> String {
+        let form = [("username", user), ("password", password), ("next", "")];
+        let r = self.http.post(format!("{}/api/login", self.url)).form(&form).send().await.unwrap();
+        r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
+    }
+
     /// A GET as the browser sends it with a session cookie.
     pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
         self.http.get(format!("{}{path}", self.url)).header("Cookie", cookie).send().await.unwrap()

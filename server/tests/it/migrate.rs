@@ -38,9 +38,7 @@ async fn a_sqlite_store_moves_to_postgresql_with_everything_in_it() {
     assert_ok(
         &a.run_build(&f.public_build_token, "gh/acme/public-site", "main", "echo p > \"$CIRCLE_ARTIFACTS/p\"").await,
     );
-    let form = [("username", "alice"), ("password", "alice-password"), ("next", "")];
-    let r = a.http.post(format!("{}/api/login", a.url)).form(&form).send().await.unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = a.sign_in("alice", "alice-password").await;
     let listing = "/api/v1.1/project/gh/acme/secret/2/artifacts";
     let (_, before) = a.get_json(listing, Some(&f.member_token)).await;
 

@@ -33,9 +33,7 @@ async fn old_artifacts_expire_but_latest_green_builds_and_pinned_ones_stay() {
     build(&f, &t, secret, "main", 5, false).await;
 
     // A member pins build 5 from its page (the server function its Pin button posts to).
-    let form = [("username", "alice"), ("password", "alice-password"), ("next", "")];
-    let r = f.app.http.post(format!("{}/api/login", f.app.url)).form(&form).send().await.unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = f.app.sign_in("alice", "alice-password").await;
     let pin = [("vcs", "gh"), ("org", "acme"), ("repo", "secret"), ("build_num", "5"), ("pin", "true")];
     let r = f.app.http.post(format!("{}/api/pin", f.app.url)).header("Cookie", &cookie).form(&pin).send().await;
     assert_eq!(r.unwrap().status().as_u16(), 200);

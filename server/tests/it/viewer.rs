@@ -48,9 +48,7 @@ async fn folders_open_a_page_at_a_time_and_the_filter_searches_the_whole_build()
         for i in $(seq 1 450); do echo "$i" > "shots/$i.png"; done
     "#;
     assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", script).await);
-    let form = [("username", "alice"), ("password", "alice-password"), ("next", "")];
-    let r = f.app.http.post(format!("{}/api/login", f.app.url)).form(&form).send().await.unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = f.app.sign_in("alice", "alice-password").await;
     let me = Some(cookie.as_str());
 
     assert_eq!(browse(&f, None, 0, "", "", "").await.0, 404, "a private build is hidden from visitors");
