@@ -12,23 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30} connections=${2:-200} artifacts=${3:-500}
-bin=$PWD/target/release/vitrine
-[ -x "$bin" ] || { echo "no release build: run bash scripts/build.sh first" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is missing: bash scripts/setup.sh installs it" >&2; exit 1; }
-work=$(mktemp -d)
-read -r port s3port artifacts_port < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))')
-url="http://127.0.0.1:$port"
-env -u DATABASE_URL -u AWS_ENDPOINT_URL -u VITRINE_PUBLIC_URL VITRINE_LOG=warn "$bin" serve \
-  --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$artifacts_port" \
-  --data-dir "$work/data" >"$work/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 150); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+source bench/private_server.sh
+start_private_server
 
 admin() { "$bin" admin --data-dir "$work/data" "$@"; }
 admin project add gh/acme/load >/dev/null
@@ -43,8 +29,7 @@ cookie=$(curl -fsS -o /dev/null -D - -X POST "$url/api/login" --data 'username=a
   | awk -F'[ ;]' 'tolower($1) == "set-cookie:" { print $2 }')
 [ -n "$cookie" ] || { echo "could not sign in" >&2; exit 1; }
 
-echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "vitrine: $("$bin" --version | head -n 1) (tree $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+print_versions
 echo "machine: $(nproc) cores; wrk -t2 -c$connections -d${seconds}s; build of $artifacts artifacts"
 failed=0
 run() { # NAME HEADER PATH

@@ -36,7 +36,7 @@ async function median(url, selector) {
 
 const row = '[role=tabpanel] ul.tree li a';
 const staticMs = await median(staticUrl, 'ul li a');
-const rows = [['static page, 10,000 links', staticMs, '']];
+const rows = [[`static page, ${small} links`, staticMs, '']];
 for (const [num, count] of [[1, small], [2, big]]) {
   const first = await median(`${buildBase}/${num}?tab=artifacts`, row);
   const filtered = await median(`${buildBase}/${num}?tab=artifacts&q=file-3-12`, row);

@@ -11,22 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 small=${1:-10000} big=${2:-100000}
-bin=$PWD/target/release/vitrine
-[ -x "$bin" ] || { echo "no release build: run bash scripts/build.sh first" >&2; exit 1; }
-work=$(mktemp -d)
-read -r port s3port artifacts_port static_port < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(4)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))')
-url="http://127.0.0.1:$port"
-env -u DATABASE_URL -u AWS_ENDPOINT_URL -u VITRINE_PUBLIC_URL VITRINE_LOG=warn "$bin" serve \
-  --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$artifacts_port" \
-  --data-dir "$work/data" --max-build-artifacts 200000 >"$work/server.log" 2>&1 &
-server=$!
-trap 'kill $server ${static:-} 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 150); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+source bench/private_server.sh
+start_private_server --max-build-artifacts 200000
 "$bin" admin --data-dir "$work/data" project add gh/bench/page --public >/dev/null
 token=$("$bin" admin --data-dir "$work/data" project token gh/bench/page | tail -n 1)
 
@@ -60,15 +46,15 @@ for a in items:
     href, name, size = html.escape(a["url"]), html.escape(a["pretty_path"]), a["size"]
     print(f"<li><a href={chr(34)}{href}{chr(34)}>{name}</a> {size} B</li>")
 print("</ul></body></html>")' >"$work/static/index.html"
+read -r static_port < <(free_ports 1)
 (cd "$work/static" && exec python3 -m http.server "$static_port" --bind 127.0.0.1 >/dev/null 2>&1) &
-static=$!
+also_stop=$!
 for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$static_port/" >/dev/null 2>&1 && break; sleep 0.1; done
 
 for num in 1 2; do
   stored=$(curl -fsS "$url/api/v1.1/project/gh/bench/page/$num/artifacts" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
   echo "build $num: $stored artifacts stored"
 done
-echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "vitrine: $("$bin" --version | head -n 1) (tree $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+print_versions
 echo "machine: $(nproc) cores; Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}')"
 NODE_PATH=end2end/node_modules node bench/page.mjs "$url/gh/bench/page" "http://127.0.0.1:$static_port/" "$small" "$big"
