@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use vitrine_app::api::backend::{CookiePolicy, UiBackend};
 use vitrine_app::api::{
-    ArtifactView, BrowseRequest, BuildPageData, BuildView, ContainerView, EntryView, FOLDER_PAGE, FolderView,
-    ProjectBuilds, ProjectView, UiError,
+    ArtifactView, BrowseRequest, BuildPageData, BuildView, ContainerView, EntryView, FOLDER_PAGE, FileRequest,
+    FileView, FolderView, JUnitView, PreviewView, ProjectBuilds, ProjectView, TestCaseView, TextRun, UiError,
 };
 
 use crate::api::v1_1::views::iso_time;
 use crate::db::{Build, Project};
 use crate::domain::{BuildNum, BuildRef, ProjectSlug};
 use crate::services::artifacts::FolderEntry;
+use crate::services::preview::{Outcome, Preview};
 use crate::services::{Principal, ServiceError, Vitrine};
 use crate::urls::artifact_route;
 
@@ -74,6 +75,45 @@ fn artifact_view(project: &Project, build: &Build, a: &crate::db::Artifact) -> A
         url: artifact_route(project, build.build_num, a.node_index, &a.pretty_path),
         size: a.size,
         content_type: a.content_type.clone(),
+    }
+}
+
+fn preview_view(preview: Preview) -> PreviewView {
+    match preview {
+        Preview::Text { runs, shown, truncated } => PreviewView::Text {
+            runs: runs.into_iter().map(|r| TextRun { class: r.style.classes(), text: r.text }).collect(),
+            shown: shown as i64,
+            truncated,
+        },
+        Preview::Json(text) => PreviewView::Json { text },
+        Preview::JUnit(report) => PreviewView::JUnit(JUnitView {
+            total: report.total,
+            failed: report.failed,
+            errors: report.errors,
+            skipped: report.skipped,
+            cases: report
+                .cases
+                .into_iter()
+                .map(|c| TestCaseView {
+                    outcome: match c.outcome {
+                        Outcome::Failed => "failed",
+                        Outcome::Error => "error",
+                        Outcome::Skipped => "skipped",
+                        Outcome::Passed => "passed",
+                    }
+                    .to_owned(),
+                    suite: c.suite,
+                    class_name: c.class_name,
+                    name: c.name,
+                    time: c.time,
+                    message: c.message,
+                    detail: c.detail,
+                })
+                .collect(),
+        }),
+        Preview::Image => PreviewView::Image,
+        Preview::Page => PreviewView::Page,
+        Preview::Download => PreviewView::Download,
     }
 }
 
@@ -205,6 +245,34 @@ impl UiBackend for UiService {
             })
             .collect();
         Ok(FolderView { folder: shown, entries, next: folder.next, more_matches: false })
+    }
+
+    async fn open_artifact(
+        &self,
+        session: Option<String>,
+        at: &FileRequest,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Result<FileView, UiError> {
+        let who = self.principal(session).await?;
+        let slug = slug(&at.vcs, &at.org, &at.repo)?;
+        let num = build_number(&at.build_num)?;
+        let node = crate::domain::NodeIndex::try_from(at.node).map_err(|e| UiError::BadRequest(e.to_string()))?;
+        let path: crate::domain::PrettyPath =
+            at.path.parse().map_err(|e: crate::domain::InvalidInput| UiError::NotFound(e.to_string()))?;
+        let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let client = self.vitrine.settings.client_addr(headers, peer);
+        let (project, build, artifact) = self
+            .vitrine
+            .read_artifact(&who, &slug, &BuildRef::Num(num), node, &path, client)
+            .await
+            .map_err(ui_error)?;
+        let preview = self.vitrine.preview(&artifact).await.map_err(ui_error)?;
+        Ok(FileView {
+            artifact: artifact_view(&project, &build, &artifact),
+            sha256: artifact.sha256.clone(),
+            preview: preview_view(preview),
+        })
     }
 
     async fn pin_build(

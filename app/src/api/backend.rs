@@ -66,6 +66,15 @@ pub trait UiBackend: Send + Sync + 'static {
     ) -> Result<BuildPageData, UiError>;
     /// A page of the Artifacts tab (see [`super::browse_artifacts`]).
     async fn browse(&self, session: Option<String>, at: &super::BrowseRequest) -> Result<super::FolderView, UiError>;
+    /// An artifact opened in the Artifacts tab (see [`super::open_artifact`]); the request's
+    /// headers and extensions give the client's address for the audit log.
+    async fn open_artifact(
+        &self,
+        session: Option<String>,
+        at: &super::FileRequest,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Result<super::FileView, UiError>;
     /// Pins a build or unpins it (members of its project only).
     async fn pin_build(
         &self,

@@ -140,6 +140,76 @@ pub struct FolderView {
     pub more_matches: bool,
 }
 
+/// One artifact, asked for by the Artifacts tab when it is opened (`?file=`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRequest {
+    pub vcs: String,
+    pub org: String,
+    pub repo: String,
+    pub build_num: String,
+    pub node: i64,
+    pub path: String,
+}
+
+/// An opened artifact: what it is, and what of it the page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileView {
+    pub artifact: ArtifactView,
+    /// Hex SHA-256 of its bytes, as the server verified them.
+    pub sha256: String,
+    pub preview: PreviewView,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PreviewView {
+    /// A text or a log: its first `shown` bytes, in runs of one style each (ANSI colours).
+    Text {
+        runs: Vec<TextRun>,
+        shown: i64,
+        truncated: bool,
+    },
+    /// JSON, pretty-printed.
+    Json {
+        text: String,
+    },
+    /// A JUnit XML report as a table.
+    JUnit(JUnitView),
+    Image,
+    /// An HTML page: it opens on the artifacts origin.
+    Page,
+    /// Nothing to show in the page: offered as a download.
+    Download,
+}
+
+/// Text in one style: `class` names it (`b`, `i`, `u`, `d`, `f0`–`f15`, `k0`–`k15`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextRun {
+    pub text: String,
+    pub class: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JUnitView {
+    /// Failures and errors first, then skipped, then passed (at most a few thousand).
+    pub cases: Vec<TestCaseView>,
+    pub total: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestCaseView {
+    pub suite: String,
+    pub class_name: String,
+    pub name: String,
+    pub time: Option<f64>,
+    /// `failed`, `error`, `skipped` or `passed`.
+    pub outcome: String,
+    pub message: String,
+    pub detail: String,
+}
+
 /// Errors a page shows as they are: each message is written for the reader.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum UiError {
@@ -225,6 +295,18 @@ pub async fn get_build_page(
 pub async fn browse_artifacts(at: BrowseRequest) -> Result<FolderView, UiError> {
     let session = session_token_from_request().await;
     let result = backend::get()?.browse(session, &at).await;
+    backend::set_status_for(&result);
+    result
+}
+
+/// An artifact opened in the Artifacts tab: its facts and a preview (text and logs, JSON,
+/// JUnit reports, images), read from its first bytes.
+#[server(endpoint = "file")]
+pub async fn open_artifact(at: FileRequest) -> Result<FileView, UiError> {
+    let session = session_token_from_request().await;
+    let (headers, extensions): (http::HeaderMap, http::Extensions) =
+        leptos_axum::extract().await.map_err(|e| UiError::Transport(e.to_string()))?;
+    let result = backend::get()?.open_artifact(session, &at, &headers, &extensions).await;
     backend::set_status_for(&result);
     result
 }

@@ -9,25 +9,38 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{
-    ArtifactView, BrowseRequest, ContainerView, EntryView, FOLDER_PAGE, FolderView, ProjectView, browse_artifacts,
+    ArtifactView, BrowseRequest, ContainerView, EntryView, FOLDER_PAGE, FileRequest, FileView, FolderView, ProjectView,
+    UiError, browse_artifacts, open_artifact,
 };
+use crate::components::file_preview::FilePreview;
 use crate::format::human_size;
 
-/// Where the tab is: container, folder, filter and page.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Place {
-    node: i64,
-    folder: String,
-    filter: String,
-    after: String,
+/// Where the tab is: container, folder, filter and page, or an opened file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Place {
+    pub node: i64,
+    pub folder: String,
+    pub filter: String,
+    pub after: String,
+    /// An artifact opened for its preview (its path in the container).
+    pub file: String,
+}
+
+/// What the tab shows: a folder (or a filter's matches) or one opened artifact.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Shown {
+    Folder(FolderView),
+    File(FileView),
 }
 
 impl Place {
     /// The page's address for this place.
-    fn href(&self, base: &str) -> String {
+    pub fn href(&self, base: &str) -> String {
         let enc = |s: &str| percent_encoding::utf8_percent_encode(s, crate::format::QUERY_VALUE).to_string();
         let mut href = format!("{base}?tab=artifacts&node={}", self.node);
-        for (key, value) in [("folder", &self.folder), ("q", &self.filter), ("after", &self.after)] {
+        for (key, value) in
+            [("folder", &self.folder), ("q", &self.filter), ("after", &self.after), ("file", &self.file)]
+        {
             if !value.is_empty() {
                 href.push_str(&format!("&{key}={}", enc(value)));
             }
@@ -35,8 +48,20 @@ impl Place {
         href
     }
 
-    fn in_folder(&self, folder: &str) -> Place {
-        Place { node: self.node, folder: folder.to_owned(), filter: String::new(), after: String::new() }
+    pub fn in_folder(&self, folder: &str) -> Place {
+        Place {
+            node: self.node,
+            folder: folder.to_owned(),
+            filter: String::new(),
+            after: String::new(),
+            file: String::new(),
+        }
+    }
+
+    /// An artifact opened from here: its folder is where "back" leads.
+    fn opening(&self, node: i64, path: &str) -> Place {
+        let folder = path.rsplit_once('/').map(|(dir, _)| format!("{dir}/")).unwrap_or_default();
+        Place { node, folder, filter: String::new(), after: String::new(), file: path.to_owned() }
     }
 }
 
@@ -52,22 +77,31 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
             folder: q.get("folder").unwrap_or_default(),
             filter: q.get("q").unwrap_or_default(),
             after: q.get("after").unwrap_or_default(),
+            file: q.get("file").unwrap_or_default(),
         }
     });
     let ProjectView { vcs, org, repo, .. } = project.clone();
     let page = Resource::new(
         move || place.get(),
         move |p| {
-            browse_artifacts(BrowseRequest {
-                vcs: vcs.clone(),
-                org: org.clone(),
-                repo: repo.clone(),
-                build_num: build_num.to_string(),
-                node: p.node,
-                folder: p.folder,
-                filter: p.filter,
-                after: p.after,
-            })
+            let (vcs, org, repo, build_num) = (vcs.clone(), org.clone(), repo.clone(), build_num.to_string());
+            async move {
+                if !p.file.is_empty() {
+                    let at = FileRequest { vcs, org, repo, build_num, node: p.node, path: p.file };
+                    return open_artifact(at).await.map(Shown::File);
+                }
+                let at = BrowseRequest {
+                    vcs,
+                    org,
+                    repo,
+                    build_num,
+                    node: p.node,
+                    folder: p.folder,
+                    filter: p.filter,
+                    after: p.after,
+                };
+                browse_artifacts(at).await.map(Shown::Folder)
+            }
         },
     );
 
@@ -76,7 +110,7 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
     let on_input = move |ev: leptos::ev::Event| {
         let filter = event_target_value(&ev);
         let here = place.get_untracked();
-        let next = Place { filter, after: String::new(), folder: String::new(), ..here };
+        let next = Place { filter, after: String::new(), folder: String::new(), file: String::new(), ..here };
         navigate(&next.href(&typing_base), NavigateOptions { replace: true, scroll: false, ..Default::default() });
     };
     let containers_nav = (containers.len() > 1).then(|| {
@@ -84,7 +118,7 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
         view! {
             <nav class="containers" aria-label="Containers">
                 {containers.into_iter().map(|c| {
-                    let href = Place { node: c.node_index, folder: String::new(), filter: String::new(), after: String::new() }.href(&base);
+                    let href = Place { node: c.node_index, ..Place::default() }.href(&base);
                     let node = c.node_index;
                     view! {
                         <a href=href aria-current=move || (place.get().node == node && place.get().filter.is_empty()).then_some("page")>
@@ -116,9 +150,14 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
                 let base = render_base.clone();
                 Suspend::new(async move {
                     let here = place.get_untracked();
-                    match page.await {
+                    let shown: Result<Shown, UiError> = page.await;
+                    match shown {
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(folder) => view! { <Folder folder here base/> }.into_any(),
+                        Ok(Shown::Folder(folder)) => view! { <Folder folder here base/> }.into_any(),
+                        Ok(Shown::File(file)) => {
+                            let crumbs = breadcrumbs(&here, &base);
+                            view! { {crumbs} <FilePreview file/> }.into_any()
+                        }
                     }
                 })
             }}
@@ -162,7 +201,10 @@ fn Folder(folder: FolderView, here: Place, base: String) -> impl IntoView {
                 }
                 .into_any()
             }
-            EntryView::File(a) => file_line(a, filtering).into_any(),
+            EntryView::File(a) => {
+                let href = here.opening(a.node_index, &a.pretty_path).href(&base);
+                file_line(a, filtering, href).into_any()
+            }
         })
         .collect_view();
     view! {
@@ -183,6 +225,10 @@ fn breadcrumbs(here: &Place, base: &str) -> impl IntoView + use<> {
         path.push('/');
         parts.push((segment.to_owned(), here.in_folder(&path).href(base)));
     }
+    if !here.file.is_empty() {
+        let name = here.file.rsplit('/').next().unwrap_or(&here.file).to_owned();
+        parts.push((name, String::new()));
+    }
     let last = parts.len() - 1;
     view! {
         <nav class="crumbs folder-crumbs" aria-label="Folder">
@@ -197,7 +243,8 @@ fn breadcrumbs(here: &Place, base: &str) -> impl IntoView + use<> {
     }
 }
 
-fn file_line(a: ArtifactView, filtering: bool) -> impl IntoView {
+/// A file's line: its name opens its preview (a page opens as itself, on the artifacts origin).
+fn file_line(a: ArtifactView, filtering: bool, preview_href: String) -> impl IntoView {
     // A filter's matches come from anywhere in the build: they show their whole path.
     let name = if filtering { a.pretty_path.clone() } else { a.file_name().to_owned() };
     let kind = if a.is_image() {
@@ -213,7 +260,11 @@ fn file_line(a: ArtifactView, filtering: bool) -> impl IntoView {
         <li class=kind>
             {thumb}
             {node}
-            <a href=a.url.clone() title=a.pretty_path.clone() rel="external">{name}</a>
+            {if a.is_html() {
+                view! { <a href=a.url.clone() title=a.pretty_path.clone() rel="external">{name}</a> }.into_any()
+            } else {
+                view! { <a href=preview_href title=a.pretty_path.clone()>{name}</a> }.into_any()
+            }}
             <span class="size">{human_size(a.size)}</span>
         </li>
     }

@@ -1,4 +1,5 @@
 pub mod artifact_browser;
+pub mod file_preview;
 pub mod gallery;
 pub mod layout;
 pub mod status;

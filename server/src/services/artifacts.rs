@@ -237,17 +237,16 @@ impl Vitrine {
         Ok((project, build, page, next))
     }
 
-    /// Checks access, then signs a short-lived URL for the artifact's bytes.
-    pub async fn artifact_download_url(
+    /// An artifact the caller may read; a private project's read goes to the audit log.
+    pub async fn read_artifact(
         &self,
         who: &Principal,
         slug: &ProjectSlug,
         build: &BuildRef,
         node: NodeIndex,
         path: &PrettyPath,
-        follower: Follower,
-    ) -> ServiceResult<String> {
-        let Follower { reader, client } = follower;
+        client: Option<std::net::IpAddr>,
+    ) -> ServiceResult<(Project, Build, Artifact)> {
         let (project, build) = self.find_build(who, slug, build).await?;
         let artifact = match self.db.artifact(build.id, node, path.as_str()).await {
             Ok(a) => a,
@@ -268,6 +267,21 @@ impl Vitrine {
                 ..crate::db::AuditEvent::by(who, "artifact.read")
             });
         }
+        Ok((project, build, artifact))
+    }
+
+    /// Checks access, then signs a short-lived URL for the artifact's bytes.
+    pub async fn artifact_download_url(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        build: &BuildRef,
+        node: NodeIndex,
+        path: &PrettyPath,
+        follower: Follower,
+    ) -> ServiceResult<String> {
+        let Follower { reader, client } = follower;
+        let (_, build, artifact) = self.read_artifact(who, slug, build, node, path, client).await?;
         let active = is_active_content(&artifact.content_type);
         if active && reader == Reader::Browser {
             // Pages need their relative links: they open on the artifacts origin, not from S3.

@@ -413,6 +413,24 @@ impl Storage {
         Ok(ObjectStream { length: out.content_length, body: out.body })
     }
 
+    /// The bytes `[from, to)` of an object, streamed (`to` past the end reads to the end).
+    pub async fn stream_range(&self, key: &str, from: u64, to: u64) -> StorageResult<ObjectStream> {
+        if to <= from {
+            return Ok(ObjectStream { length: Some(0), body: aws_sdk_s3::primitives::ByteStream::from_static(b"") });
+        }
+        let range = format!("bytes={from}-{}", to - 1);
+        let out = self.client.get_object().bucket(&self.bucket).key(key).range(range).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) { StorageError::NotFound } else { s3_err(e) }
+        })?;
+        Ok(ObjectStream { length: out.content_length, body: out.body })
+    }
+
+    /// The first `len` bytes of an object, in memory (callers bound `len`).
+    pub async fn read_prefix(&self, key: &str, len: u64) -> StorageResult<bytes::Bytes> {
+        let object = self.stream_range(key, 0, len).await?;
+        Ok(object.body.collect().await.map_err(s3_err)?.into_bytes())
+    }
+
     pub async fn delete(&self, key: &str) -> StorageResult<()> {
         self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(s3_err)?;
         Ok(())

@@ -140,6 +140,11 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "404 404 404 404 404 404 404 404 404 404 200 404",
         "200 200 200 200 200 200 200 200 200 200 200 200",
     ]),
+    // An opened file's preview: whoever may read the build (sessions only).
+    ("POST", "/api/file", [
+        "404 404 404 404 404 404 404 404 404 404 200 404",
+        "200 200 200 200 200 200 200 200 200 200 200 200",
+    ]),
     // Pinning a build: members of its project, signed in.
     ("POST", "/api/pin", [
         "404 404 404 404 404 404 404 404 404 404 200 404",
@@ -320,6 +325,14 @@ fn server_fn_form(route: &str, this: &Project, caller: usize) -> Option<Vec<(&'s
             ("at[folder]", "$CIRCLE_ARTIFACTS/".into()),
             ("at[filter]", String::new()),
             ("at[after]", String::new()),
+        ]),
+        "/api/file" => Some(vec![
+            ("at[vcs]", vcs),
+            ("at[org]", org),
+            ("at[repo]", repo),
+            ("at[build_num]", "1".into()),
+            ("at[node]", "0".into()),
+            ("at[path]", format!("$CIRCLE_ARTIFACTS/{PRIVATE_NAME}")),
         ]),
         "/api/pin" => {
             Some(vec![("vcs", vcs), ("org", org), ("repo", repo), ("build_num", "1".into()), ("pin", "true".into())])

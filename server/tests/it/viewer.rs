@@ -128,3 +128,113 @@ async fn latest_links_in_the_sites_shape_follow_the_newest_build_of_a_branch() {
     assert_eq!(f.app.download(&one, None).await.1, b"one\n");
     assert_eq!(f.app.get("/gh/acme/secret/latest/artifacts/0/x.txt", None).await.status().as_u16(), 404);
 }
+
+/// The Artifacts tab's opened file, as the page asks for it.
+async fn open(f: &Fixture, cookie: Option<&str>, path: &str) -> (u16, Value) {
+    let form = [
+        ("at[vcs]", "gh"),
+        ("at[org]", "acme"),
+        ("at[repo]", "secret"),
+        ("at[build_num]", "1"),
+        ("at[node]", "0"),
+        ("at[path]", path),
+    ];
+    let mut req = f.app.http.post(format!("{}/api/file", f.app.url)).form(&form);
+    if let Some(cookie) = cookie {
+        req = req.header("Cookie", cookie);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opened_files_preview_logs_json_and_junit_reports_and_offer_the_rest_as_downloads() {
+    let f = TestApp::with_projects().await;
+    let script = r#"
+        cd "$CIRCLE_ARTIFACTS"
+        printf 'compiling\n\033[1;31mFAILED\033[0m test_login\n 10%%\r100%%\n' > build.log
+        printf '{"z": 1, "a": [true, null], "m": {"k": "v"}}' > result.json
+        cat > junit.xml <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="checkout" tests="3">
+    <testcase classname="cart" name="adds an item" time="0.10"/>
+    <testcase classname="cart" name="applies a coupon" time="0.20">
+      <failure message="expected 90, got 100">AssertionError at cart.test.js:42</failure>
+    </testcase>
+    <testcase classname="cart" name="pays" time="0.30"><skipped/></testcase>
+  </testsuite>
+</testsuites>
+XML
+        head -c 3000000 /dev/zero | tr '\0' 'x' > big.txt
+        printf 'bin\000ary' > blob.bin
+        printf 'not \000 text' > odd.log
+        printf '<h1>report</h1>' > index.html
+        printf '\211PNG' > shot.png
+    "#;
+    assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", script).await);
+    let cookie = f.app.sign_in("alice", "alice-password").await;
+    let me = Some(cookie.as_str());
+    let at = |name: &str| format!("$CIRCLE_ARTIFACTS/{name}");
+
+    assert_eq!(open(&f, None, &at("build.log")).await.0, 404, "a private build's files are hidden from visitors");
+    let (status, log) = open(&f, me, &at("build.log")).await;
+    assert_eq!(status, 200, "{log}");
+    let runs = log["preview"]["Text"]["runs"].as_array().unwrap();
+    let text: String = runs.iter().map(|r| r["text"].as_str().unwrap()).collect();
+    assert_eq!(text, "compiling\nFAILED test_login\n100%\n", "colours become runs; a progress bar its last state");
+    assert!(runs.iter().any(|r| r["text"] == "FAILED" && r["class"] == "b f1"), "{runs:?}");
+    assert_eq!(log["preview"]["Text"]["truncated"], false);
+    assert_eq!(log["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(log["artifact"]["size"], 49);
+
+    let (_, json) = open(&f, me, &at("result.json")).await;
+    assert_eq!(
+        json["preview"]["Json"]["text"],
+        "{\n  \"z\": 1,\n  \"a\": [\n    true,\n    null\n  ],\n  \"m\": {\n    \"k\": \"v\"\n  }\n}",
+        "pretty, keys in their order"
+    );
+
+    let (_, junit) = open(&f, me, &at("junit.xml")).await;
+    let report = &junit["preview"]["JUnit"];
+    assert_eq!(
+        (report["total"].as_u64(), report["failed"].as_u64(), report["skipped"].as_u64()),
+        (Some(3), Some(1), Some(1))
+    );
+    assert_eq!(report["cases"][0]["name"], "applies a coupon", "failures first");
+    assert_eq!(report["cases"][0]["message"], "expected 90, got 100");
+    assert_eq!(report["cases"][0]["detail"], "AssertionError at cart.test.js:42");
+
+    let (_, big) = open(&f, me, &at("big.txt")).await;
+    assert_eq!(big["preview"]["Text"]["shown"], 1 << 20, "the first MiB");
+    assert_eq!(big["preview"]["Text"]["truncated"], true);
+
+    for (name, kind) in
+        [("blob.bin", "Download"), ("odd.log", "Download"), ("index.html", "Page"), ("shot.png", "Image")]
+    {
+        let (status, file) = open(&f, me, &at(name)).await;
+        assert_eq!((status, &file["preview"]), (200, &Value::String(kind.into())), "{name}");
+    }
+    let (status, missing) = open(&f, me, &at("nope.txt")).await;
+    assert_eq!(status, 404, "{missing}");
+
+    // Reading a private file through the page is a read: it is in the audit log.
+    f.app.running.vitrine.audit.flush().await;
+    let log = String::from_utf8_lossy(&f.app.admin(&["audit"]).await.stdout).into_owned();
+    assert!(log.lines().any(|l| l.contains("artifact.read") && l.contains("0/$CIRCLE_ARTIFACTS/junit.xml")), "{log}");
+
+    // Without JavaScript the preview is on the page, as text: a log's markup never runs.
+    let page = f
+        .app
+        .get_with_cookie("/gh/acme/secret/1?tab=artifacts&node=0&file=%24CIRCLE_ARTIFACTS%2Fbuild.log", &cookie)
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<span class=\"b f1\">FAILED</span>"), "the log with its colours");
+    assert!(html.contains(">SHA-256<"), "its digest");
+    let page = f
+        .app
+        .get_with_cookie("/gh/acme/secret/1?tab=artifacts&node=0&file=%24CIRCLE_ARTIFACTS%2Fjunit.xml", &cookie)
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("3 tests · 1 failed · 1 skipped · 1 passed"), "the report's summary");
+}
