@@ -41,12 +41,30 @@ jobs:
           name: Tests
           command: |
             mkdir -p test-results
-            echo "login › shows an error for a wrong password: FAILED" > test-results/build.log
-            echo "41 passed, 1 failed" >> test-results/build.log
+            printf '\033[1;31mlogin › shows an error for a wrong password: FAILED\033[0m\n' > test-results/build.log
+            printf '\033[32m41 passed, 1 failed\033[0m\n' >> test-results/build.log
+            cat > test-results/junit.xml <<'XML'
+            <?xml version="1.0" encoding="UTF-8"?>
+            <testsuites name="shop e2e" tests="3" failures="1">
+              <testsuite name="login.spec.ts" tests="2" failures="1">
+                <testcase classname="login" name="signs in with the right password" time="1.20"/>
+                <testcase classname="login" name="shows an error for a wrong password" time="5.03">
+                  <failure message="expected the alert to say Wrong password">Error: expect(locator).toHaveText()
+                  at login.spec.ts:14:31</failure>
+                </testcase>
+              </testsuite>
+              <testsuite name="checkout.spec.ts" tests="1">
+                <testcase classname="checkout" name="pays with a card" time="2.50"/>
+              </testsuite>
+            </testsuites>
+            XML
             exit 1
       - store_artifacts:
           path: test-results/build.log
           destination: logs/build.log
+      - store_artifacts:
+          path: test-results/junit.xml
+          destination: test-results/junit.xml
       - store_artifacts:
           path: screenshots
       - store_artifacts:

@@ -1,5 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { readFileSync } from 'fs';
+import { createHash } from 'crypto';
 import { demoBundle, hydrated } from './helpers';
 
 const BUILD = '/gh/vitrine-demo/shop/2';
@@ -75,11 +76,17 @@ test('the filter finds artifacts anywhere in the build as one types', async ({ p
   await expect(panel.getByText('No artifact path contains “no-such-artifact”.')).toBeVisible();
 });
 
-test('a click on a binary artifact downloads exactly its bytes', async ({ page }) => {
+test('a binary artifact opens with its size and SHA-256, and downloads exactly its bytes', async ({ page }) => {
   await page.goto(`${BUILD}?tab=artifacts&node=0&folder=dist%2F`);
   await hydrated(page);
+  const panel = page.getByRole('tabpanel');
+  await panel.getByRole('link', { name: 'bundle.bin' }).click();
+  await expect(panel.getByRole('heading', { name: 'bundle.bin' })).toBeVisible();
+  await expect(page).toHaveURL(/file=dist\/bundle\.bin/);
+  const sha256 = createHash('sha256').update(demoBundle()).digest('hex');
+  await expect(panel.locator('code.digest')).toHaveText(sha256);
   const downloadPromise = page.waitForEvent('download');
-  await page.getByRole('tabpanel').getByRole('link', { name: 'bundle.bin' }).click();
+  await panel.getByRole('link', { name: 'Download bundle.bin (300.0 kB)' }).click();
   const download = await downloadPromise;
   expect(download.suggestedFilename()).toBe('bundle.bin');
   const bytes = readFileSync(await download.path());
@@ -91,6 +98,38 @@ test('a log opens in the browser as text', async ({ page }) => {
   await hydrated(page);
   await page.getByRole('navigation', { name: 'Artifact links' }).getByRole('link', { name: 'logs/build.log' }).click();
   await expect(page.locator('body')).toContainText('login › shows an error for a wrong password: FAILED');
+});
+
+test('a log opens in the page with its colours; back returns to its folder', async ({ page }) => {
+  await page.goto(`${BUILD}?tab=artifacts&node=0`);
+  await hydrated(page);
+  const panel = page.getByRole('tabpanel');
+  await panel.getByRole('link', { name: 'logs/' }).click();
+  await panel.getByRole('link', { name: 'build.log' }).click();
+  const log = panel.getByLabel('Contents of build.log');
+  await expect(log).toContainText('login › shows an error for a wrong password: FAILED');
+  await expect(log).toContainText('41 passed, 1 failed');
+  // ANSI red, bold: as the terminal showed it.
+  await expect(log.getByText('login › shows an error for a wrong password: FAILED')).toHaveCSS('color', 'rgb(248, 113, 113)');
+  await expect(panel.getByRole('navigation', { name: 'Folder' })).toContainText('logs');
+  await page.goBack();
+  await expect(panel.getByRole('link', { name: 'build.log' })).toBeVisible();
+});
+
+test('a JUnit report opens as a table of test cases, failures first', async ({ page }) => {
+  await page.goto(`${BUILD}?tab=artifacts&node=0&folder=test-results%2F`);
+  await hydrated(page);
+  const panel = page.getByRole('tabpanel');
+  await panel.getByRole('link', { name: 'junit.xml' }).click();
+  await expect(panel.getByRole('status')).toHaveText('3 tests · 1 failed · 2 passed');
+  const table = panel.getByRole('table', { name: 'Test cases, failures first' });
+  const rows = table.getByRole('row');
+  await expect(rows).toHaveCount(4);
+  await expect(rows.nth(1)).toContainText('Failed');
+  await expect(rows.nth(1)).toContainText('shows an error for a wrong password');
+  await expect(rows.nth(1)).toContainText('expected the alert to say Wrong password');
+  await expect(rows.nth(1)).toContainText('at login.spec.ts:14:31');
+  await expect(rows.nth(2)).toContainText('Passed');
 });
 
 test.describe('without JavaScript', () => {

@@ -99,9 +99,10 @@ fn JUnitTable(report: JUnitView) -> impl IntoView {
             <tbody>{cases.into_iter().map(case_row).collect_view()}</tbody>
         </table>
     }
+    .into_any()
 }
 
-fn case_row(case: TestCaseView) -> impl IntoView {
+fn case_row(case: TestCaseView) -> AnyView {
     let TestCaseView { suite, class_name, name, time, outcome, message, detail } = case;
     let label = match outcome.as_str() {
         "failed" => "Failed",
@@ -118,6 +119,7 @@ fn case_row(case: TestCaseView) -> impl IntoView {
                 {(!detail.is_empty()).then(|| view! { <pre class="log">{detail}</pre> })}
             </details>
         }
+        .into_any()
     });
     let suite = if class_name.is_empty() || class_name == suite { suite } else { format!("{suite} {class_name}") };
     view! {
@@ -128,4 +130,5 @@ fn case_row(case: TestCaseView) -> impl IntoView {
             <td class="time">{time.map(|t| format!("{t:.2} s")).unwrap_or_default()}</td>
         </tr>
     }
+    .into_any()
 }
