@@ -170,7 +170,22 @@ fn Folder(folder: FolderView, here: Place, base: String) -> impl IntoView {
     let FolderView { folder, entries, next, more_matches } = folder;
     let filtering = !here.filter.is_empty();
     let here = Place { folder, ..here };
-    let crumbs = (!filtering).then(|| breadcrumbs(&here, &base));
+    let has_entries = !entries.is_empty();
+    let crumbs = (!filtering).then(|| {
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, crate::format::QUERY_VALUE).to_string();
+        let (zip_href, label) = if here.folder.is_empty() {
+            (format!("{base}/download/{}", here.node), format!("Download container {} as .zip", here.node))
+        } else {
+            let name = here.folder.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+            (format!("{base}/download/{}?folder={}", here.node, enc(&here.folder)), format!("Download {name}/ as .zip"))
+        };
+        view! {
+            <div class="folder-bar">
+                {breadcrumbs(&here, &base)}
+                {has_entries.then(|| view! { <a class="zip" href=zip_href rel="external" download="">{label}</a> })}
+            </div>
+        }
+    });
     let empty = entries.is_empty().then(|| {
         let text = if filtering {
             format!("No artifact path contains “{}”.", here.filter)

@@ -103,7 +103,7 @@ pub struct FolderPage {
 
 /// Above every artifact path of a folder: its path with the closing `/` raised to `0`; for
 /// the top, above any path (no path holds U+10FFFF).
-fn folder_end(folder: &str) -> String {
+pub(crate) fn folder_end(folder: &str) -> String {
     match folder.strip_suffix('/') {
         Some(stem) => format!("{stem}0"),
         None => "\u{10FFFF}".to_owned(),
@@ -112,7 +112,7 @@ fn folder_end(folder: &str) -> String {
 
 /// The smallest string after `path`: paths hold no control characters, so no other path
 /// falls between.
-fn just_after(path: &str) -> String {
+pub(crate) fn just_after(path: &str) -> String {
     format!("{path}\u{1}")
 }
 

@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod artifacts_origin;
 pub mod audit;
 pub mod builds;
+pub mod downloads;
 pub mod preview;
 pub mod sweeper;
 pub mod uploads;

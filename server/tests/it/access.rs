@@ -78,6 +78,11 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "404 404 404 404 404 404 404 404 404 404 404 404",
         "404 404 404 404 404 404 404 404 404 404 404 404",
     ]),
+    // A folder or a container as a zip: whoever may read the build, by token or session.
+    ("GET", "/{vcs}/{org}/{repo}/{build_num}/download/{node_index}", [
+        "404 401 401 401 404 200 404 200 404 404 200 401",
+        "200 401 401 401 200 200 200 200 200 200 200 401",
+    ]),
     // The agent API: a project's build token starts and finishes builds; a running build's own
     // token adds artifacts to it and may not set its status; nothing else writes. A finished
     // build's token reads what anonymous reads and writes nothing.

@@ -17,6 +17,7 @@ mod cli_execute;
 mod cli_run;
 mod common;
 mod crash;
+mod downloads;
 mod faults;
 mod hostile;
 mod migrate;

@@ -1,0 +1,59 @@
+//! The site's download of a folder (or a whole container) as one zip:
+//! `GET /:vcs/:org/:repo/:build_num/download/:node_index?folder=reports/` (the build number
+//! may be `latest`, with `branch` and `filter` as in the artifact routes).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::api::{ProjectPath, build_ref};
+use crate::app::AppState;
+use crate::domain::NodeIndex;
+use crate::error::ApiResult;
+use crate::services::Principal;
+
+#[derive(Debug, Deserialize)]
+pub struct ContainerPath {
+    vcs: String,
+    org: String,
+    repo: String,
+    build_num: String,
+    node_index: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ZipQuery {
+    /// A folder of the container, ending in `/`; the whole container when absent.
+    #[serde(default)]
+    folder: String,
+    branch: Option<String>,
+    filter: Option<String>,
+}
+
+pub async fn download_zip(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(p): Path<ContainerPath>,
+    Query(q): Query<ZipQuery>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
+    let build = build_ref(&p.build_num, q.branch, q.filter.as_deref())?;
+    let node: NodeIndex = p.node_index.parse()?;
+    let client = state.vitrine.settings.client_addr(&headers, peer.map(|p| p.0.0.ip()));
+    let zip = state.vitrine.zip_folder(&who, &slug, &build, node, &q.folder, client).await?;
+    let encoded = percent_encoding::utf8_percent_encode(&zip.file_name, percent_encoding::NON_ALPHANUMERIC);
+    let disposition =
+        format!("attachment; filename=\"{}\"; filename*=UTF-8''{encoded}", zip.file_name.replace('"', "_"));
+    let mut response = axum::body::Body::from_stream(zip.body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, value);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok(response)
+}
