@@ -107,9 +107,11 @@ fn kind_of(artifact: &Artifact) -> Kind {
         Kind::Json
     } else if essence.ends_with("/xml") || extension == "xml" {
         Kind::Xml
-    } else if essence.starts_with("text/") || TEXT_TYPES.contains(&essence) || TEXT_EXTENSIONS.contains(&&*extension) {
-        Kind::Text
-    } else if is_active_content(essence) {
+    } else if essence.starts_with("text/")
+        || TEXT_TYPES.contains(&essence)
+        || TEXT_EXTENSIONS.contains(&&*extension)
+        || is_active_content(essence)
+    {
         Kind::Text
     } else {
         Kind::Download
