@@ -11,6 +11,7 @@ use vitrine_app::api::{
 use crate::api::v1_1::views::iso_time;
 use crate::db::{Build, Project};
 use crate::domain::{BuildNum, BuildRef, ProjectSlug};
+use crate::services::archives::ArchiveKind;
 use crate::services::artifacts::FolderEntry;
 use crate::services::preview::{Outcome, Preview};
 use crate::services::{Principal, ServiceError, Vitrine};
@@ -75,6 +76,7 @@ fn artifact_view(project: &Project, build: &Build, a: &crate::db::Artifact) -> A
         url: artifact_route(project, build.build_num, a.node_index, &a.pretty_path),
         size: a.size,
         content_type: a.content_type.clone(),
+        opens_as_folder: !a.s3_key.is_empty() && ArchiveKind::of(&a.pretty_path).is_some(),
     }
 }
 
@@ -226,7 +228,7 @@ impl UiBackend for UiService {
         let node = crate::domain::NodeIndex::try_from(query.node).map_err(|e| UiError::BadRequest(e.to_string()))?;
         let after = Some(query.after.as_str()).filter(|a| !a.is_empty());
         let mut shown = query.folder.clone();
-        let mut folder = self.vitrine.browse_folder(&build, node, &shown, after, page).await.map_err(ui_error)?;
+        let mut folder = self.vitrine.browse_any(&build, node, &shown, after, page).await.map_err(ui_error)?;
         // A folder that holds one folder only opens that one at once (a few levels at most).
         for _ in 0..16 {
             let [FolderEntry::Folder { path, .. }] = folder.entries.as_slice() else { break };
@@ -234,7 +236,7 @@ impl UiBackend for UiService {
                 break;
             }
             shown = path.clone();
-            folder = self.vitrine.browse_folder(&build, node, &shown, None, page).await.map_err(ui_error)?;
+            folder = self.vitrine.browse_any(&build, node, &shown, None, page).await.map_err(ui_error)?;
         }
         let entries = folder
             .entries
@@ -262,12 +264,13 @@ impl UiBackend for UiService {
             at.path.parse().map_err(|e: crate::domain::InvalidInput| UiError::NotFound(e.to_string()))?;
         let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
         let client = self.vitrine.settings.client_addr(headers, peer);
-        let (project, build, artifact) = self
+        let (project, build, readable) = self
             .vitrine
             .read_artifact(&who, &slug, &BuildRef::Num(num), node, &path, client)
             .await
             .map_err(ui_error)?;
-        let preview = self.vitrine.preview(&artifact).await.map_err(ui_error)?;
+        let preview = self.vitrine.preview(&readable).await.map_err(ui_error)?;
+        let artifact = readable.artifact();
         Ok(FileView {
             artifact: artifact_view(&project, &build, &artifact),
             sha256: artifact.sha256.clone(),

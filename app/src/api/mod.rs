@@ -56,6 +56,9 @@ pub struct ArtifactView {
     pub url: String,
     pub size: i64,
     pub content_type: String,
+    /// An archive (zip, tar, tar.gz) that the Artifacts tab opens as a folder.
+    #[serde(default)]
+    pub opens_as_folder: bool,
 }
 
 impl ArtifactView {

@@ -216,6 +216,16 @@ fn Folder(folder: FolderView, here: Place, base: String) -> impl IntoView {
                 }
                 .into_any()
             }
+            EntryView::File(a) if a.opens_as_folder && !filtering => {
+                let href = here.in_folder(&format!("{}/", a.pretty_path)).href(&base);
+                view! {
+                    <li class="dir archive">
+                        <a href=href title="An archive: opens as a folder">{a.file_name().to_owned()}"/"</a>
+                        <span class="size">{human_size(a.size)}</span>
+                    </li>
+                }
+                .into_any()
+            }
             EntryView::File(a) => {
                 let href = here.opening(a.node_index, &a.pretty_path).href(&base);
                 file_line(a, filtering, href).into_any()

@@ -66,7 +66,11 @@ pub fn FilePreview(file: FileView) -> impl IntoView {
                 <dt>"Path"</dt><dd><code>{artifact.pretty_path.clone()}</code></dd>
                 <dt>"Size"</dt><dd>{human_size(artifact.size)}{format!(" ({} bytes)", artifact.size)}</dd>
                 <dt>"Type"</dt><dd>{artifact.content_type.clone()}</dd>
-                <dt>"SHA-256"</dt><dd><code class="digest">{sha256}</code></dd>
+                {if sha256.is_empty() {
+                    view! { <dt>"Stored"</dt><dd>"inside an archive of this build"</dd> }.into_any()
+                } else {
+                    view! { <dt>"SHA-256"</dt><dd><code class="digest">{sha256}</code></dd> }.into_any()
+                }}
             </dl>
             {body}
         </section>

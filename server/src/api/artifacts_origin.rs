@@ -31,15 +31,13 @@ async fn get_report_file(
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let (artifact, object) = vitrine.granted_artifact(&capability, host, &path).await?;
-    let reader = object.body.into_async_read();
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
-    let mut response = (StatusCode::OK, body).into_response();
+    let (artifact, length, bytes) = vitrine.granted_artifact(&capability, host, &path).await?;
+    let mut response = (StatusCode::OK, Body::from_stream(bytes)).into_response();
     let headers = response.headers_mut();
     if let Ok(ct) = HeaderValue::from_str(&artifact.content_type) {
         headers.insert(header::CONTENT_TYPE, ct);
     }
-    if let Some(len) = object.length {
+    if let Some(len) = length {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX));

@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use super::archives::ArchiveMember;
 use super::artifacts_origin::{CAPABILITY_TTL, Grant, Scope};
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
 use crate::db::{Artifact, Build, DbError, Project};
@@ -84,6 +88,23 @@ fn decode_page_token(token: &str) -> Option<(i64, String)> {
     let text = String::from_utf8(bytes).ok()?;
     let (node, path) = text.split_once('/')?;
     Some((node.parse().ok()?, path.to_owned()))
+}
+
+/// An artifact that can be read: stored as an object of its own, or a file in an archive
+/// artifact.
+pub enum Readable {
+    Stored(Artifact),
+    Member(ArchiveMember),
+}
+
+impl Readable {
+    /// As the build's listings show it.
+    pub fn artifact(&self) -> Artifact {
+        match self {
+            Readable::Stored(a) => a.clone(),
+            Readable::Member(m) => m.as_artifact(),
+        }
+    }
 }
 
 /// One line of a folder: a subfolder with how many artifacts it holds (at any depth), or an
@@ -200,6 +221,23 @@ impl Vitrine {
         Ok(FolderPage { entries, next: Some(cursor) })
     }
 
+    /// A folder of a container, or of an archive artifact in it (`reports/site.zip/css/`).
+    pub async fn browse_any(
+        &self,
+        build: &Build,
+        node: NodeIndex,
+        folder: &str,
+        from: Option<&str>,
+        limit: usize,
+    ) -> ServiceResult<FolderPage> {
+        if folder.ends_with('/')
+            && let Some(page) = self.browse_archive(build.id, node, folder, from, limit).await?
+        {
+            return Ok(page);
+        }
+        self.browse_folder(build, node, folder, from, limit).await
+    }
+
     pub async fn list_artifacts(
         &self,
         who: &Principal,
@@ -246,16 +284,19 @@ impl Vitrine {
         node: NodeIndex,
         path: &PrettyPath,
         client: Option<std::net::IpAddr>,
-    ) -> ServiceResult<(Project, Build, Artifact)> {
+    ) -> ServiceResult<(Project, Build, Readable)> {
         let (project, build) = self.find_build(who, slug, build).await?;
         let artifact = match self.db.artifact(build.id, node, path.as_str()).await {
-            Ok(a) => a,
-            Err(DbError::NotFound) => {
-                return Err(ServiceError::NotFound(format!(
-                    "Artifact `{path}` not found in container {node} of build {}",
-                    build.build_num
-                )));
-            }
+            Ok(a) => Readable::Stored(a),
+            Err(DbError::NotFound) => match self.archive_member(build.id, node, path.as_str()).await? {
+                Some(member) => Readable::Member(member),
+                None => {
+                    return Err(ServiceError::NotFound(format!(
+                        "Artifact `{path}` not found in container {node} of build {}",
+                        build.build_num
+                    )));
+                }
+            },
             Err(e) => return Err(e.into()),
         };
         if !project.public {
@@ -281,7 +322,23 @@ impl Vitrine {
         follower: Follower,
     ) -> ServiceResult<String> {
         let Follower { reader, client } = follower;
-        let (_, build, artifact) = self.read_artifact(who, slug, build, node, path, client).await?;
+        let (_, build, readable) = self.read_artifact(who, slug, build, node, path, client).await?;
+        let artifact = match readable {
+            Readable::Stored(artifact) => artifact,
+            Readable::Member(found) => {
+                // No object of its own: the artifacts origin reads it from the archive. A page
+                // opens with the rest of its archive; anything else alone.
+                let artifact = found.as_artifact();
+                let scope = if reader == Reader::Browser && is_active_content(&artifact.content_type) {
+                    Scope::Folder(format!("{}/", found.archive.pretty_path))
+                } else {
+                    Scope::File(artifact.pretty_path.clone())
+                };
+                let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
+                let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at };
+                return Ok(self.artifacts_origin.url(&grant, &artifact.pretty_path));
+            }
+        };
         let active = is_active_content(&artifact.content_type);
         if active && reader == Reader::Browser {
             // Pages need their relative links: they open on the artifacts origin, not from S3.
@@ -309,7 +366,7 @@ impl Vitrine {
         capability: &str,
         host: Option<&str>,
         path: &str,
-    ) -> ServiceResult<(Artifact, crate::storage::ObjectStream)> {
+    ) -> ServiceResult<(Artifact, Option<u64>, BoxStream<'static, std::io::Result<bytes::Bytes>>)> {
         let not_found = || {
             ServiceError::NotFound(
                 "This link has expired or does not exist; open the report again from its build page".into(),
@@ -325,15 +382,22 @@ impl Vitrine {
                 "`{path}` is outside the folder this link opens; open it from its build page"
             )));
         }
-        let artifact = match self.db.artifact(grant.build_id, NodeIndex(grant.node_index), path.as_str()).await {
-            Ok(a) => a,
-            Err(DbError::NotFound) => {
-                return Err(ServiceError::NotFound(format!("No artifact `{path}` in this build")));
+        let node = NodeIndex(grant.node_index);
+        match self.db.artifact(grant.build_id, node, path.as_str()).await {
+            Ok(artifact) => {
+                let object = self.storage.stream(&artifact.s3_key).await?;
+                let body = tokio_util::io::ReaderStream::new(object.body.into_async_read());
+                Ok((artifact, object.length.map(|l| l as u64), body.boxed()))
             }
-            Err(e) => return Err(e.into()),
-        };
-        let body = self.storage.stream(&artifact.s3_key).await?;
-        Ok((artifact, body))
+            Err(DbError::NotFound) => match self.archive_member(grant.build_id, node, path.as_str()).await? {
+                Some(found) => {
+                    let body = self.member_bytes(&found).await?;
+                    Ok((found.as_artifact(), Some(found.member.size), body))
+                }
+                None => Err(ServiceError::NotFound(format!("No artifact `{path}` in this build"))),
+            },
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

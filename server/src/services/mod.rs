@@ -2,6 +2,7 @@
 //! uploads become listed artifacts. Handlers, server functions and the CLI call these.
 
 pub mod accounts;
+pub mod archives;
 pub mod artifacts;
 pub mod artifacts_origin;
 pub mod audit;
@@ -248,6 +249,8 @@ pub struct Vitrine {
     pub passwords: accounts::PasswordChecks,
     /// Who read which private artifact and who changed what, written off the request path.
     pub audit: audit::AuditLog,
+    /// What archive artifacts hold, read once each.
+    pub archives: archives::ArchiveCache,
 }
 
 impl Vitrine {

@@ -6,7 +6,7 @@
 //! the object), parsers never fetch anything (no external XML entities), and the output is
 //! plain data that the page renders as text, never as markup.
 
-use super::artifacts::is_active_content;
+use super::artifacts::{Readable, is_active_content};
 use super::{ServiceResult, Vitrine};
 use crate::db::Artifact;
 
@@ -119,8 +119,17 @@ fn kind_of(artifact: &Artifact) -> Kind {
 }
 
 impl Vitrine {
+    /// The first `len` bytes of an artifact, stored or in an archive.
+    async fn prefix(&self, readable: &Readable, len: u64) -> ServiceResult<bytes::Bytes> {
+        match readable {
+            Readable::Stored(artifact) => Ok(self.storage.read_prefix(&artifact.s3_key, len).await?),
+            Readable::Member(member) => self.member_prefix(member, len).await,
+        }
+    }
+
     /// The preview of an artifact the caller may read (checked by the caller).
-    pub async fn preview(&self, artifact: &Artifact) -> ServiceResult<Preview> {
+    pub async fn preview(&self, readable: &Readable) -> ServiceResult<Preview> {
+        let artifact = &readable.artifact();
         let size = artifact.size.max(0) as u64;
         let text = |bytes: &[u8]| text_preview(bytes, size);
         Ok(match kind_of(artifact) {
@@ -128,21 +137,21 @@ impl Vitrine {
             Kind::Page => Preview::Page,
             Kind::Download => Preview::Download,
             Kind::Json if size <= JSON_PREVIEW_BYTES => {
-                let bytes = self.storage.read_prefix(&artifact.s3_key, size).await?;
+                let bytes = self.prefix(readable, size).await?;
                 match serde_json::from_slice::<serde_json::Value>(&bytes) {
                     Ok(value) => Preview::Json(serde_json::to_string_pretty(&value).unwrap_or_default()),
                     Err(_) => text(&bytes),
                 }
             }
             Kind::Xml if size <= JUNIT_PREVIEW_BYTES => {
-                let bytes = self.storage.read_prefix(&artifact.s3_key, size).await?;
+                let bytes = self.prefix(readable, size).await?;
                 match parse_junit(&bytes) {
                     Some(report) => Preview::JUnit(report),
                     None => text(&bytes[..bytes.len().min(TEXT_PREVIEW_BYTES as usize)]),
                 }
             }
             Kind::Text | Kind::Json | Kind::Xml => {
-                let bytes = self.storage.read_prefix(&artifact.s3_key, size.min(TEXT_PREVIEW_BYTES)).await?;
+                let bytes = self.prefix(readable, size.min(TEXT_PREVIEW_BYTES)).await?;
                 text(&bytes)
             }
         })

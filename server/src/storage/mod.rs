@@ -427,7 +427,12 @@ impl Storage {
 
     /// The first `len` bytes of an object, in memory (callers bound `len`).
     pub async fn read_prefix(&self, key: &str, len: u64) -> StorageResult<bytes::Bytes> {
-        let object = self.stream_range(key, 0, len).await?;
+        self.read_range(key, 0, len).await
+    }
+
+    /// The bytes `[from, to)` of an object, in memory (callers bound the range).
+    pub async fn read_range(&self, key: &str, from: u64, to: u64) -> StorageResult<bytes::Bytes> {
+        let object = self.stream_range(key, from, to).await?;
         Ok(object.body.collect().await.map_err(s3_err)?.into_bytes())
     }
 

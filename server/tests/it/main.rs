@@ -11,6 +11,7 @@ mod admin;
 mod agent;
 mod api_v1_1;
 mod api_v2;
+mod archives;
 mod audit;
 mod cli_download;
 mod cli_execute;
