@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use vitrine_app::api::backend::Backend;
 use vitrine_app::{App, shell};
 
-use crate::api::{agent, downloads, v1_1, v2};
+use crate::api::{agent, site, v1_1, v2};
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -63,7 +63,8 @@ pub fn routes() -> Vec<Route> {
         // The artifact route in the site's own shape (`/gh/acme/widgets/latest/artifacts/0/...`),
         // for links people copy from the build page.
         route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/artifacts/{node_index}/{*path}", v1_1::artifacts::get_artifact),
-        route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/download/{node_index}", downloads::download_zip),
+        route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/download/{node_index}", site::download_zip),
+        route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/compare/{node_index}/{*path}", site::image_diff),
         route(M::GET, "/healthz", healthz),
         route(M::GET, "/logout", logout_needs_post),
         route(M::POST, "/logout", logout),

@@ -168,9 +168,9 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     };
     let passwords = crate::services::accounts::PasswordChecks::for_this_machine();
     let audit = crate::services::audit::AuditLog::start(db.clone());
-    let archives = Default::default();
-    let vitrine =
-        Vitrine { db, storage, guarantees, settings: Arc::new(settings), artifacts_origin, passwords, audit, archives };
+    let (archives, diffs) = Default::default();
+    let settings = Arc::new(settings);
+    let vitrine = Vitrine { db, storage, guarantees, settings, artifacts_origin, passwords, audit, archives, diffs };
     vitrine.spawn_sweeper();
     let core = vitrine.clone();
     let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone());

@@ -4,18 +4,20 @@ use std::sync::Arc;
 
 use vitrine_app::api::backend::{CookiePolicy, UiBackend};
 use vitrine_app::api::{
-    ArtifactView, BrowseRequest, BuildPageData, BuildView, ContainerView, EntryView, FOLDER_PAGE, FileRequest,
-    FileView, FolderView, JUnitView, PreviewView, ProjectBuilds, ProjectView, TestCaseView, TextRun, UiError,
+    ArtifactView, BaselineView, BrowseRequest, BuildPageData, BuildView, CompareView, ContainerView, EntryView,
+    FOLDER_PAGE, FileRequest, FileView, FolderView, JUnitView, PreviewView, ProjectBuilds, ProjectView, TestCaseView,
+    TextRun, UiError,
 };
 
 use crate::api::v1_1::views::iso_time;
-use crate::db::{Build, Project};
+use crate::db::{Artifact, Build, Project};
 use crate::domain::{BuildNum, BuildRef, ProjectSlug};
 use crate::services::archives::ArchiveKind;
-use crate::services::artifacts::FolderEntry;
+use crate::services::artifacts::{FolderEntry, Readable};
+use crate::services::compare::Change;
 use crate::services::preview::{Outcome, Preview};
 use crate::services::{Principal, ServiceError, Vitrine};
-use crate::urls::artifact_route;
+use crate::urls::{artifact_route, compare_route};
 
 pub struct UiService {
     vitrine: Vitrine,
@@ -77,7 +79,12 @@ fn artifact_view(project: &Project, build: &Build, a: &crate::db::Artifact) -> A
         size: a.size,
         content_type: a.content_type.clone(),
         opens_as_folder: !a.s3_key.is_empty() && ArchiveKind::of(&a.pretty_path).is_some(),
+        change: None,
     }
+}
+
+fn baseline_view(b: &Build) -> BaselineView {
+    BaselineView { build_num: b.build_num, branch: b.branch.clone() }
 }
 
 fn preview_view(preview: Preview) -> PreviewView {
@@ -131,6 +138,45 @@ fn build_number(build_num: &str) -> Result<BuildNum, UiError> {
 fn slug(vcs: &str, org: &str, repo: &str) -> Result<ProjectSlug, UiError> {
     // A malformed address names no project: the page says so as it would for a missing one.
     ProjectSlug::new(vcs, org, repo).map_err(|_| UiError::NotFound("Project not found".into()))
+}
+
+impl UiService {
+    /// An opened image against the same image of the build's baseline.
+    async fn compare(&self, project: &Project, build: &Build, image: &Artifact) -> Result<CompareView, UiError> {
+        let found = self.vitrine.baseline_image(project, build, image).await.map_err(ui_error)?;
+        let Some((baseline, theirs)) = found else { return Ok(CompareView::NoBaseline) };
+        let Some(theirs) = theirs else { return Ok(CompareView::NotInBaseline { baseline: baseline_view(&baseline) }) };
+        let baseline_url = artifact_route(project, baseline.build_num, theirs.node_index, &theirs.pretty_path);
+        if theirs.sha256 == image.sha256 {
+            return Ok(CompareView::Compared {
+                baseline: baseline_view(&baseline),
+                baseline_url,
+                diff_url: String::new(),
+                identical: true,
+                changed_pixels: 0,
+                total_pixels: 0,
+                resized: None,
+            });
+        }
+        match self.vitrine.pixel_diff(&theirs, image).await {
+            Ok(diff) => Ok(CompareView::Compared {
+                baseline: baseline_view(&baseline),
+                baseline_url,
+                diff_url: compare_route(project, build.build_num, image.node_index, &image.pretty_path),
+                identical: false,
+                changed_pixels: diff.changed_pixels,
+                total_pixels: u64::from(diff.width) * u64::from(diff.height),
+                resized: (diff.baseline_size != diff.current_size).then(|| {
+                    let ((w0, h0), (w1, h1)) = (diff.baseline_size, diff.current_size);
+                    format!("{w0}×{h0} then, {w1}×{h1} now")
+                }),
+            }),
+            Err(ServiceError::BadRequest(why)) => {
+                Ok(CompareView::Failed { baseline: baseline_view(&baseline), baseline_url, why })
+            }
+            Err(e) => Err(ui_error(e)),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -192,7 +238,22 @@ impl UiBackend for UiService {
             .artifacts_of_kind(build.id, "image/", None, vitrine_app::api::GALLERY_PAGE as i64)
             .await
             .map_err(db_error)?;
-        let images = images.iter().map(view).collect();
+        let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
+        let changes = match &baseline {
+            Some(baseline) => self.vitrine.image_changes(baseline, &images).await.map_err(ui_error)?,
+            None => Default::default(),
+        };
+        let images = images
+            .iter()
+            .map(|a| {
+                let change = changes.get(&(a.node_index, a.pretty_path.clone())).and_then(|c| match c {
+                    Change::Changed => Some("changed".to_owned()),
+                    Change::New => Some("new".to_owned()),
+                    Change::Same => None,
+                });
+                ArtifactView { change, ..view(a) }
+            })
+            .collect();
         let can_pin = match &who {
             Principal::User { id, .. } => {
                 self.vitrine.db.is_member(project.id, *id).await.map_err(|e| ui_error(e.into()))?
@@ -207,6 +268,7 @@ impl UiBackend for UiService {
             artifact_count,
             images,
             can_pin,
+            baseline: baseline.as_ref().map(baseline_view),
         })
     }
 
@@ -270,11 +332,16 @@ impl UiBackend for UiService {
             .await
             .map_err(ui_error)?;
         let preview = self.vitrine.preview(&readable).await.map_err(ui_error)?;
+        let compare = match (&preview, &readable) {
+            (Preview::Image, Readable::Stored(image)) => Some(self.compare(&project, &build, image).await?),
+            _ => None,
+        };
         let artifact = readable.artifact();
         Ok(FileView {
             artifact: artifact_view(&project, &build, &artifact),
             sha256: artifact.sha256.clone(),
             preview: preview_view(preview),
+            compare,
         })
     }
 

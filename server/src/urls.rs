@@ -41,6 +41,16 @@ pub fn artifact_route(project: &Project, build_num: i64, node_index: i64, pretty
     )
 }
 
+/// Where an image's pixel difference with its baseline is drawn (a PNG), relative to the site
+/// root: `/gh/acme/widgets/42/compare/0/screenshots/login.png`.
+pub fn compare_route(project: &Project, build_num: i64, node_index: i64, pretty_path: &str) -> String {
+    format!(
+        "/{}/{build_num}/compare/{node_index}/{}",
+        project.short_slug(),
+        utf8_percent_encode(pretty_path, PATH_SEGMENT)
+    )
+}
+
 /// The page people open for a build, relative to the site root: `/gh/acme/widgets/42`.
 pub fn build_page(project: &Project, build_num: i64) -> String {
     format!("/{}/{build_num}", project.short_slug())

@@ -59,6 +59,10 @@ pub struct ArtifactView {
     /// An archive (zip, tar, tar.gz) that the Artifacts tab opens as a folder.
     #[serde(default)]
     pub opens_as_folder: bool,
+    /// An image against the same path in the last green build: `changed` or `new` (absent
+    /// when the same, or when there is nothing to compare with).
+    #[serde(default)]
+    pub change: Option<String>,
 }
 
 impl ArtifactView {
@@ -96,6 +100,39 @@ pub struct BuildPageData {
     pub images: Vec<ArtifactView>,
     /// The reader is a member of the project: they may pin the build.
     pub can_pin: bool,
+    /// The build its screenshots are compared with: the last green build of its branch, else
+    /// of the project's default branch.
+    pub baseline: Option<BaselineView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineView {
+    pub build_num: i64,
+    pub branch: String,
+}
+
+/// An opened image against the same image of the last green build.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompareView {
+    /// No green build to compare with.
+    NoBaseline,
+    /// The baseline has no image at this path.
+    NotInBaseline { baseline: BaselineView },
+    Compared {
+        baseline: BaselineView,
+        /// The baseline's image (its artifact route).
+        baseline_url: String,
+        /// A PNG of the changed pixels in red.
+        diff_url: String,
+        /// The same bytes: nothing to draw.
+        identical: bool,
+        changed_pixels: u64,
+        total_pixels: u64,
+        /// `640×480`, when the two differ in size.
+        resized: Option<String>,
+    },
+    /// The images could not be compared pixel by pixel (too large, undecodable).
+    Failed { baseline: BaselineView, baseline_url: String, why: String },
 }
 
 /// The gallery shows at most this many images at once.
@@ -161,6 +198,8 @@ pub struct FileView {
     /// Hex SHA-256 of its bytes, as the server verified them.
     pub sha256: String,
     pub preview: PreviewView,
+    /// Images only: against the last green build.
+    pub compare: Option<CompareView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

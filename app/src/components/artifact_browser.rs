@@ -30,7 +30,7 @@ pub(crate) struct Place {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 enum Shown {
     Folder(FolderView),
-    File(FileView),
+    File(Box<FileView>),
 }
 
 impl Place {
@@ -88,7 +88,7 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
             async move {
                 if !p.file.is_empty() {
                     let at = FileRequest { vcs, org, repo, build_num, node: p.node, path: p.file };
-                    return open_artifact(at).await.map(Shown::File);
+                    return open_artifact(at).await.map(|file| Shown::File(Box::new(file)));
                 }
                 let at = BrowseRequest {
                     vcs,
@@ -156,7 +156,8 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
                         Ok(Shown::Folder(folder)) => view! { <Folder folder here base/> }.into_any(),
                         Ok(Shown::File(file)) => {
                             let crumbs = breadcrumbs(&here, &base);
-                            view! { {crumbs} <FilePreview file/> }.into_any()
+                            let href = here.href(&base);
+                            view! { {crumbs} <FilePreview file=*file href/> }.into_any()
                         }
                     }
                 })

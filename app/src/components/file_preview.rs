@@ -5,12 +5,13 @@
 
 use leptos::prelude::*;
 
-use crate::api::{FileView, JUnitView, PreviewView, TestCaseView, TextRun};
+use crate::api::{BaselineView, CompareView, FileView, JUnitView, PreviewView, TestCaseView, TextRun};
 use crate::format::human_size;
 
 #[component]
-pub fn FilePreview(file: FileView) -> impl IntoView {
-    let FileView { artifact, sha256, preview } = file;
+pub fn FilePreview(file: FileView, href: String) -> impl IntoView {
+    let FileView { artifact, sha256, preview, compare } = file;
+    let compare = compare.map(|compare| view! { <Compare compare current=artifact.url.clone() href/> });
     let name = artifact.file_name().to_owned();
     let url = artifact.url.clone();
     let body = match preview {
@@ -73,8 +74,147 @@ pub fn FilePreview(file: FileView) -> impl IntoView {
                 }}
             </dl>
             {body}
+            {compare}
         </section>
     }
+}
+
+/// How the two images are shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Side,
+    Swipe,
+    Diff,
+}
+
+impl Mode {
+    const ALL: [Mode; 3] = [Mode::Side, Mode::Swipe, Mode::Diff];
+
+    fn slug(self) -> &'static str {
+        match self {
+            Mode::Side => "side",
+            Mode::Swipe => "swipe",
+            Mode::Diff => "diff",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Side => "Side by side",
+            Mode::Swipe => "Swipe",
+            Mode::Diff => "Difference",
+        }
+    }
+}
+
+/// An image against the same image of the last green build: side by side, as a swipe, or
+/// the changed pixels in red, with how many changed. The mode is in the URL (`&compare=`).
+#[component]
+fn Compare(compare: CompareView, current: String, href: String) -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let mode = Memo::new(move |_| match query.read().get("compare").as_deref() {
+        Some("swipe") => Mode::Swipe,
+        Some("diff") => Mode::Diff,
+        _ => Mode::Side,
+    });
+    let heading = |b: &BaselineView| format!("Compared with build #{} ({}, last green)", b.build_num, b.branch);
+    let (baseline, baseline_url, diff_url, summary) = match compare {
+        CompareView::NoBaseline => {
+            return view! {
+                <section class="compare" aria-label="Comparison">
+                    <p class="empty">"No green build of this branch or the default branch came before this one: nothing to compare with."</p>
+                </section>
+            }
+            .into_any();
+        }
+        CompareView::NotInBaseline { baseline } => {
+            return view! {
+                <section class="compare" aria-label="Comparison">
+                    <h3>{heading(&baseline)}</h3>
+                    <p class="change new">"New: build #"{baseline.build_num}" has no image at this path."</p>
+                </section>
+            }
+            .into_any();
+        }
+        CompareView::Failed { baseline, baseline_url, why } => (baseline, baseline_url, None, why),
+        CompareView::Compared { baseline, identical: true, baseline_url, .. } => {
+            let same = format!("Identical to build #{}.", baseline.build_num);
+            (baseline, baseline_url, None, same)
+        }
+        CompareView::Compared { baseline, baseline_url, diff_url, changed_pixels, total_pixels, resized, .. } => {
+            let share = changed_pixels as f64 * 100.0 / total_pixels.max(1) as f64;
+            let mut text =
+                format!("{} of {} pixels changed ({share:.2}%).", group(changed_pixels), group(total_pixels));
+            if let Some(resized) = resized {
+                text.push_str(&format!(" Its size changed: {resized}."));
+            }
+            (baseline, baseline_url, Some(diff_url), text)
+        }
+    };
+    let changed = diff_url.is_some();
+    let modes = Mode::ALL
+        .into_iter()
+        .filter(|m| changed || *m == Mode::Side)
+        .map(|m| {
+            let link = format!("{href}&compare={}", m.slug());
+            view! { <a href=link aria-current=move || (mode.get() == m).then_some("page")>{m.label()}</a> }
+        })
+        .collect_view();
+    let then = format!("Build #{} ({})", baseline.build_num, baseline.branch);
+    let position = RwSignal::new(None::<u32>);
+    let stage = move || match mode.get() {
+        Mode::Side => view! {
+            <div class="side-by-side">
+                <figure><img src=baseline_url.clone() alt=then.clone()/><figcaption>{then.clone()}</figcaption></figure>
+                <figure><img src=current.clone() alt="This build"/><figcaption>"This build"</figcaption></figure>
+            </div>
+        }
+        .into_any(),
+        Mode::Swipe => view! {
+            <div class="swipe">
+                <img src=baseline_url.clone() alt=then.clone()/>
+                <div class="swipe-top" style:width=move || position.get().map(|p| format!("{p}%"))>
+                    <img src=current.clone() alt="This build"/>
+                </div>
+            </div>
+            <label class="swipe-control">
+                "Swipe between " {then.clone()} " and this build "
+                <input type="range" min="0" max="100" value="50"
+                    on:input=move |ev| position.set(event_target_value(&ev).parse().ok())/>
+            </label>
+        }
+        .into_any(),
+        Mode::Diff => view! {
+            <figure class="diff">
+                <img src=diff_url.clone().unwrap_or_default() alt="Pixels that changed, in red"/>
+                <figcaption>"Changed pixels in red, over a faded copy of this build's image"</figcaption>
+            </figure>
+        }
+        .into_any(),
+    };
+    let summary_class = if changed { "change changed" } else { "change same" };
+    view! {
+        <section class="compare" aria-label="Comparison">
+            <h3>{heading(&baseline)}</h3>
+            <p class=summary_class role="status">{summary}</p>
+            <nav class="compare-modes" aria-label="Compare view">{modes}</nav>
+            {stage}
+        </section>
+    }
+    .into_any()
+}
+
+/// `12,345`
+fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn run(r: TextRun) -> AnyView {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::ArtifactView;
+use crate::api::{ArtifactView, BaselineView};
 use crate::format::human_size;
 
 /// `0:screenshots/login.png`: how the URL names an opened image.
@@ -16,9 +16,23 @@ fn image_key(a: &ArtifactView) -> String {
     format!("{}:{}", a.node_index, a.pretty_path)
 }
 
+/// `base` is the gallery's own address (`/gh/a/b/3?tab=gallery`, with `&changed=1` when only
+/// changed screenshots show).
 fn image_href(base: &str, a: &ArtifactView) -> String {
     let key = percent_encoding::utf8_percent_encode(&image_key(a), crate::format::QUERY_VALUE).to_string();
-    format!("{base}?tab=gallery&image={key}")
+    format!("{base}&image={key}")
+}
+
+/// The image opened in the Artifacts tab, against the last green build's.
+fn compare_href(page: &str, a: &ArtifactView) -> String {
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, crate::format::QUERY_VALUE).to_string();
+    let folder = a.pretty_path.rsplit_once('/').map(|(dir, _)| format!("{dir}/")).unwrap_or_default();
+    format!(
+        "{page}?tab=artifacts&node={}&folder={}&file={}&compare=diff",
+        a.node_index,
+        enc(&folder),
+        enc(&a.pretty_path)
+    )
 }
 
 fn folder_of(a: &ArtifactView) -> &str {
@@ -26,13 +40,50 @@ fn folder_of(a: &ArtifactView) -> &str {
 }
 
 #[component]
-pub fn Gallery(images: Vec<ArtifactView>, base: String) -> impl IntoView {
+pub fn Gallery(images: Vec<ArtifactView>, base: String, baseline: Option<BaselineView>) -> impl IntoView {
     if images.is_empty() {
         return view! { <p class="empty">"No images in this build."</p> }.into_any();
     }
-    let images = Arc::new(images);
     let query = use_query_map();
     let opened = Memo::new(move |_| query.read().get("image"));
+    let only_changed = Memo::new(move |_| query.read().get("changed").is_some_and(|c| c == "1"));
+    let changed: Vec<ArtifactView> = images.iter().filter(|a| a.change.is_some()).cloned().collect();
+    let filter = baseline.map(|b| {
+        let (all, changed_count) = (images.len(), changed.len());
+        let (all_href, changed_href) = (format!("{base}?tab=gallery"), format!("{base}?tab=gallery&changed=1"));
+        view! {
+            <nav class="gallery-filter" aria-label="Which images">
+                <a href=all_href aria-current=move || (!only_changed.get()).then_some("page")>"All images"<span class="count">{all}</span></a>
+                <a href=changed_href aria-current=move || only_changed.get().then_some("page")>
+                    {format!("Changed screenshots since #{}", b.build_num)}<span class="count">{changed_count}</span>
+                </a>
+            </nav>
+        }
+    });
+    let (all, changed) = (Arc::new(images), Arc::new(changed));
+    let page = base.clone();
+    let content = move || {
+        let (images, gallery) = if only_changed.get() {
+            (changed.clone(), format!("{page}?tab=gallery&changed=1"))
+        } else {
+            (all.clone(), format!("{page}?tab=gallery"))
+        };
+        view! { <Grid images gallery page=page.clone() opened/> }
+    };
+    view! {
+        {filter}
+        {content}
+    }
+    .into_any()
+}
+
+/// The images, by folder, and the one opened.
+#[component]
+fn Grid(images: Arc<Vec<ArtifactView>>, gallery: String, page: String, opened: Memo<Option<String>>) -> impl IntoView {
+    if images.is_empty() {
+        return view! { <p class="empty">"No screenshot changed since the last green build."</p> }.into_any();
+    }
+    let base = gallery;
 
     // Images come in listing order (container, path), so each folder's are together.
     let mut groups: Vec<(String, Vec<ArtifactView>)> = Vec::new();
@@ -64,6 +115,10 @@ pub fn Gallery(images: Vec<ArtifactView>, base: String) -> impl IntoView {
                                         <span class="node-tag">{a.node_index}</span>
                                         {a.file_name().to_owned()}
                                         <span class="size">{human_size(a.size)}</span>
+                                        {a.change.clone().map(|change| {
+                                            let label = if change == "new" { "New" } else { "Changed" };
+                                            view! { <a class=format!("change {change}") href=compare_href(&page, &a)>{label}</a> }
+                                        })}
                                     </figcaption>
                                 </figure>
                             </li>
@@ -90,7 +145,7 @@ fn Lightbox(images: Arc<Vec<ArtifactView>>, index: usize, base: String) -> impl 
     let image = images[index].clone();
     let prev = index.checked_sub(1).map(|i| image_href(&base, &images[i]));
     let next = images.get(index + 1).map(|a| image_href(&base, a));
-    let close = format!("{base}?tab=gallery");
+    let close = base.clone();
     let zoomed = RwSignal::new(false);
     let dialog = NodeRef::<leptos::html::Div>::new();
     keyboard(dialog, prev.clone(), next.clone(), close.clone());

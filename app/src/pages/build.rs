@@ -95,7 +95,7 @@ pub fn BuildPage() -> impl IntoView {
 
 #[component]
 fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl IntoView {
-    let BuildPageData { project, build, top, containers, artifact_count, images, can_pin } = page;
+    let BuildPageData { project, build, top, containers, artifact_count, images, can_pin, baseline } = page;
     let base = format!("{}/{}", project.href(), build.build_num);
     let status = RwSignal::new(build.status.clone());
     watch_running_build(format!("{}/{}", project.api_href(), build.build_num), status, move || refresh.run(()));
@@ -127,7 +127,9 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
             <ArtifactBrowser project=browse_project.clone() build_num containers=containers.clone()/>
         }
         .into_any(),
-        Tab::Gallery => view! { <Gallery images=images.clone() base=gallery_base.clone()/> }.into_any(),
+        Tab::Gallery => {
+            view! { <Gallery images=images.clone() base=gallery_base.clone() baseline=baseline.clone()/> }.into_any()
+        }
         Tab::Details => {
             view! { <BuildDetails summary=details.clone() api_link=api_link.clone() latest=latest.clone()/> }.into_any()
         }

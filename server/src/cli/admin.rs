@@ -126,6 +126,9 @@ pub enum ProjectCommand {
         #[arg(value_parser = parse_retention)]
         retention: Retention,
     },
+    /// The branch whose last green build other branches compare their screenshots against
+    /// when they have no green build of their own (`main` unless set), or `default`.
+    DefaultBranch { slug: ProjectSlug, branch: String },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -208,6 +211,9 @@ fn change_of(command: &AdminCommand) -> Option<(&'static str, Option<String>, Op
                 Retention::Keep(d) => format!("{}d", d.as_secs() / 86400),
             };
             ("admin.project.retention", project(slug), None, detail)
+        }
+        A::Project(ProjectCommand::DefaultBranch { slug, branch }) => {
+            ("admin.project.default-branch", project(slug), None, branch.clone())
         }
         A::Member(MemberCommand::Add { slug, name }) => ("admin.member.add", project(slug), None, name.clone()),
         A::Member(MemberCommand::Remove { slug, name }) => ("admin.member.remove", project(slug), None, name.clone()),
@@ -362,6 +368,12 @@ async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
                 }
             }
             println!("The latest successful build of each branch and pinned builds are always kept.");
+        }
+        AdminCommand::Project(ProjectCommand::DefaultBranch { slug, branch }) => {
+            let branch = Some(branch.as_str()).filter(|b| *b != "default");
+            accounts.set_default_branch(&slug, branch).await?;
+            let shown = branch.unwrap_or(crate::services::DEFAULT_BRANCH);
+            println!("{} compares screenshots with the last green build of `{shown}` by default", slug.short());
         }
         AdminCommand::Build(BuildCommand::Pin { slug, build }) => {
             accounts.set_pinned(&slug, build, true).await?;

@@ -52,7 +52,7 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
         ]),
         copy!(from, tx, "projects", [
             id: i64, vcs_type: String, org: String, repo: String, public: bool, created_at: i64, last_build_num: i64,
-            retention_secs: Option<i64>,
+            retention_secs: Option<i64>, default_branch: Option<String>,
         ]),
         copy!(from, tx, "project_members", [project_id: i64, user_id: i64]),
         copy!(from, tx, "builds", [

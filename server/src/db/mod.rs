@@ -239,6 +239,12 @@ pub trait MetaStore: Send + Sync {
     // ---- retention ----------------------------------------------------------------------
     /// A project's own retention (`None`: the server's).
     async fn set_project_retention(&self, project_id: i64, retention_secs: Option<i64>) -> DbResult<()>;
+    /// The branch other branches compare against (`None`: `main`).
+    async fn set_default_branch(&self, project_id: i64, branch: Option<&str>) -> DbResult<()>;
+    async fn default_branch(&self, project_id: i64) -> DbResult<Option<String>>;
+    /// The newest successful build of a branch numbered below `before`: what a build's
+    /// screenshots are compared with.
+    async fn last_green_before(&self, project_id: i64, branch: &str, before: i64) -> DbResult<Option<Build>>;
     /// Pins a build (by `user_id`, now) or unpins it (`None`).
     async fn set_build_pinned(&self, build_id: i64, pinned: Option<(Option<i64>, i64)>) -> DbResult<()>;
     /// Closed builds, oldest first, that started before their project's retention (or

@@ -811,6 +811,38 @@ macro_rules! meta_store {
                 if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
             }
 
+            async fn set_default_branch(&self, project_id: i64, branch: Option<&str>) -> DbResult<()> {
+                let done = sqlx::query("UPDATE projects SET default_branch = $1 WHERE id = $2")
+                    .bind(branch)
+                    .bind(project_id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+            }
+
+            async fn default_branch(&self, project_id: i64) -> DbResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT default_branch FROM projects WHERE id = $1")
+                    .bind(project_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .flatten())
+            }
+
+            async fn last_green_before(&self, project_id: i64, branch: &str, before: i64) -> DbResult<Option<Build>> {
+                let row: Option<BuildRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    build_columns!(),
+                    " FROM builds WHERE project_id = $1 AND branch = $2 AND status = 'success' AND build_num < $3
+                      ORDER BY build_num DESC LIMIT 1"
+                ))
+                .bind(project_id)
+                .bind(branch)
+                .bind(before)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Build::from))
+            }
+
             async fn set_build_pinned(&self, build_id: i64, pinned: Option<(Option<i64>, i64)>) -> DbResult<()> {
                 let (by, at) = match pinned {
                     Some((by, at)) => (by, Some(at)),

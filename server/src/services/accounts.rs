@@ -246,6 +246,16 @@ impl Accounts<'_> {
         Ok(self.db.set_project_retention(project.id, retention.map(|d| d.as_secs() as i64)).await?)
     }
 
+    /// The branch the project's other branches compare their screenshots against (`None`:
+    /// `main`).
+    pub async fn set_default_branch(&self, slug: &ProjectSlug, branch: Option<&str>) -> ServiceResult<()> {
+        let project = self.project_for_admin(slug).await?;
+        if let Some(branch) = branch {
+            super::builds::check_branch(branch)?;
+        }
+        Ok(self.db.set_default_branch(project.id, branch).await?)
+    }
+
     /// Pins a build or unpins it, as an admin.
     pub async fn set_pinned(&self, slug: &ProjectSlug, num: crate::domain::BuildNum, pin: bool) -> ServiceResult<()> {
         let project = self.project_for_admin(slug).await?;

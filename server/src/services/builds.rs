@@ -17,7 +17,7 @@ pub struct StartBuild {
     pub node_total: Option<i64>,
 }
 
-fn check_branch(branch: &str) -> ServiceResult<()> {
+pub(crate) fn check_branch(branch: &str) -> ServiceResult<()> {
     if branch.is_empty() || branch.len() > 255 || branch.chars().any(char::is_control) {
         return Err(ServiceError::BadRequest(format!(
             "Invalid branch `{}`: expected 1 to 255 printable characters",

@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod artifacts_origin;
 pub mod audit;
 pub mod builds;
+pub mod compare;
 pub mod downloads;
 pub mod preview;
 pub mod sweeper;
@@ -236,6 +237,9 @@ impl Default for UploadSettings {
 }
 
 /// The application core, built once at start-up and shared by every caller.
+/// The branch other branches compare against unless a project sets its own.
+pub const DEFAULT_BRANCH: &str = "main";
+
 #[derive(Clone)]
 pub struct Vitrine {
     pub db: Db,
@@ -251,6 +255,8 @@ pub struct Vitrine {
     pub audit: audit::AuditLog,
     /// What archive artifacts hold, read once each.
     pub archives: archives::ArchiveCache,
+    /// Screenshots compared pixel by pixel, by the SHA-256s of the two images.
+    pub diffs: compare::DiffCache,
 }
 
 impl Vitrine {

@@ -83,6 +83,12 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "404 401 401 401 404 200 404 200 404 404 200 401",
         "200 401 401 401 200 200 200 200 200 200 200 401",
     ]),
+    // An image's pixel difference with the last green build's: its readers (here, build 1
+    // has no green build before it: nothing to compare with).
+    ("GET", "/{vcs}/{org}/{repo}/{build_num}/compare/{node_index}/{*path}", [
+        "404 401 401 401 404 404 404 404 404 404 404 401",
+        "404 401 401 401 404 404 404 404 404 404 404 401",
+    ]),
     // The agent API: a project's build token starts and finishes builds; a running build's own
     // token adds artifacts to it and may not set its status; nothing else writes. A finished
     // build's token reads what anonymous reads and writes nothing.

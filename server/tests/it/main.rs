@@ -17,6 +17,7 @@ mod cli_download;
 mod cli_execute;
 mod cli_run;
 mod common;
+mod compare;
 mod crash;
 mod downloads;
 mod faults;

@@ -1,6 +1,8 @@
-//! The site's download of a folder (or a whole container) as one zip:
+//! What the site serves besides pages: a folder (or a whole container) as one zip,
 //! `GET /:vcs/:org/:repo/:build_num/download/:node_index?folder=reports/` (the build number
-//! may be `latest`, with `branch` and `filter` as in the artifact routes).
+//! may be `latest`, with `branch` and `filter` as in the artifact routes), and an image's
+//! pixel difference with the last green build's,
+//! `GET /:vcs/:org/:repo/:build_num/compare/:node_index/*path`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
@@ -54,6 +56,41 @@ pub async fn download_zip(
         h.insert(header::CONTENT_DISPOSITION, value);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImagePath {
+    vcs: String,
+    org: String,
+    repo: String,
+    build_num: String,
+    node_index: String,
+    path: String,
+}
+
+/// A PNG of where an image changed since the last green build (changed pixels in red); the
+/// count is in `X-Changed-Pixels`.
+pub async fn image_diff(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(p): Path<ImagePath>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
+    let build = build_ref(&p.build_num, None, None)?;
+    let node: NodeIndex = p.node_index.parse()?;
+    let path: crate::domain::PrettyPath = p.path.parse()?;
+    let client = state.vitrine.settings.client_addr(&headers, peer.map(|p| p.0.0.ip()));
+    let diff = state.vitrine.image_diff(&who, &slug, &build, node, &path, client).await?;
+    let mut response = axum::body::Body::from(diff.png.clone()).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    h.insert("x-changed-pixels", HeaderValue::from(diff.changed_pixels));
+    // The same two images always give the same picture; who may see it can change.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok(response)
 }
