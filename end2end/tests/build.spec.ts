@@ -132,6 +132,31 @@ test('a JUnit report opens as a table of test cases, failures first', async ({ p
   await expect(rows.nth(2)).toContainText('Passed');
 });
 
+test('a zip artifact opens as a folder, and the report in it opens with its styles', async ({ page }) => {
+  await page.goto(`${BUILD}?tab=artifacts&node=0&folder=archives%2F`);
+  await hydrated(page);
+  const panel = page.getByRole('tabpanel');
+  await panel.getByRole('link', { name: 'report.zip/' }).click();
+  await expect(panel.getByRole('navigation', { name: 'Folder' })).toContainText('report.zip');
+  await panel.getByRole('link', { name: 'index.html' }).click();
+  await expect(page.getByRole('heading', { name: 'Test report' })).toBeVisible();
+  await expect(page.locator('td.fail')).toHaveCSS('color', 'rgb(180, 35, 24)');
+});
+
+test('a folder downloads as one zip', async ({ page }) => {
+  await page.goto(`${BUILD}?tab=artifacts&node=0&folder=screenshots%2F`);
+  await hydrated(page);
+  const downloadPromise = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Download screenshots/ as .zip' }).click();
+  const download = await downloadPromise;
+  expect(download.suggestedFilename()).toBe('shop-2-0-screenshots.zip');
+  const bytes = readFileSync(await download.path());
+  expect(bytes.subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
+  for (const name of ['screenshots/checkout.png', 'screenshots/home.png', 'screenshots/login-error.png']) {
+    expect(bytes.includes(Buffer.from(name))).toBe(true);
+  }
+});
+
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 

@@ -14,5 +14,6 @@ test('projects lead to their builds and builds to the build page', async ({ page
   await expect(rows.nth(2)).toContainText('success');
   await page.getByRole('link', { name: '#1' }).click();
   await expect(page.getByRole('heading', { name: 'Build #1' })).toBeVisible();
+  await page.getByRole('tabpanel').getByRole('link', { name: '$CIRCLE_ARTIFACTS/' }).click();
   await expect(page.getByRole('tabpanel').getByRole('link', { name: 'build.log' })).toBeVisible();
 });
