@@ -21,7 +21,7 @@ export VITRINE_RETRY_FOR=30s
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp -r "$demo/screenshots" "$demo/baseline" "$demo/report" "$work/"
+cp -r "$demo/screenshots" "$demo/baseline" "$demo/report" "$demo/traces" "$work/"
 { yes "vitrine demo bundle" || true; } | head -c 300000 > "$work/bundle.bin"
 cd "$work"
 
@@ -72,6 +72,9 @@ jobs:
       - store_artifacts:
           path: test-results/junit.xml
           destination: test-results/junit.xml
+      - store_artifacts:
+          path: traces/trace.zip
+          destination: test-results/trace.zip
       - store_artifacts:
           path: screenshots
       - store_artifacts:

@@ -143,6 +143,17 @@ test('a zip artifact opens as a folder, and the report in it opens with its styl
   await expect(page.locator('td.fail')).toHaveCSS('color', 'rgb(180, 35, 24)');
 });
 
+test("a Playwright trace opens in Playwright's trace viewer in one click", async ({ page }) => {
+  await page.goto(`${BUILD}?tab=artifacts&node=0&folder=test-results%2F`);
+  await hydrated(page);
+  const appOrigin = new URL(page.url()).origin;
+  await page.getByRole('tabpanel').getByRole('link', { name: 'trace.zip' }).click();
+  await expect(page).toHaveURL(/\/trace-viewer\/index\.html\?trace=/);
+  expect(new URL(page.url()).origin).not.toBe(appOrigin);
+  // The viewer (from the playwright-core package) loaded the trace: its actions are listed.
+  await expect(page.getByText(/vitrine-demo\/shop/).first()).toBeVisible({ timeout: 20_000 });
+});
+
 test('a folder downloads as one zip', async ({ page }) => {
   await page.goto(`${BUILD}?tab=artifacts&node=0&folder=screenshots%2F`);
   await hydrated(page);

@@ -65,6 +65,7 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/artifacts/{node_index}/{*path}", v1_1::artifacts::get_artifact),
         route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/download/{node_index}", site::download_zip),
         route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/compare/{node_index}/{*path}", site::image_diff),
+        route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/trace/{node_index}/{*path}", site::open_trace),
         route(M::GET, "/healthz", healthz),
         route(M::GET, "/logout", logout_needs_post),
         route(M::POST, "/logout", logout),

@@ -160,11 +160,14 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let sample = storage.presign_get("-", "text/plain", None, std::time::Duration::from_secs(1)).await?;
     let media_origins =
         vec![crate::urls::origin_of(&sample).to_owned(), crate::urls::origin_of(&artifacts_url).to_owned()];
+    // Playwright's trace viewer, copied from the playwright-core package by scripts/build.sh.
+    let trace_viewer = Some(cfg.site_root.join("trace-viewer")).filter(|dir| dir.join("index.html").is_file());
     let settings = Settings {
         public_url: public_url.clone(),
         uploads,
         trusted_proxies: cfg.trusted_proxies.clone(),
         media_origins,
+        trace_viewer: trace_viewer.is_some(),
     };
     let passwords = crate::services::accounts::PasswordChecks::for_this_machine();
     let audit = crate::services::audit::AuditLog::start(db.clone());
@@ -173,7 +176,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let vitrine = Vitrine { db, storage, guarantees, settings, artifacts_origin, passwords, audit, archives, diffs };
     vitrine.spawn_sweeper();
     let core = vitrine.clone();
-    let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone());
+    let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone(), trace_viewer);
     let artifacts_origin_served =
         tokio::spawn(crate::listen::serve(artifacts_listener, "artifacts origin", stopped.clone(), move |_| {
             artifacts_app.clone()

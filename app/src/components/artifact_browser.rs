@@ -217,6 +217,21 @@ fn Folder(folder: FolderView, here: Place, base: String) -> impl IntoView {
                 }
                 .into_any()
             }
+            EntryView::File(a) if is_trace(&a) => {
+                let folder = here.in_folder(&format!("{}/", a.pretty_path)).href(&base);
+                let viewer =
+                    a.url.split_once("/artifacts/").map(|(_, rest)| format!("{base}/trace/{rest}")).unwrap_or_default();
+                let name = if filtering { a.pretty_path.clone() } else { a.file_name().to_owned() };
+                view! {
+                    <li class="file trace">
+                        <a href=viewer rel="external" title="Opens in Playwright's trace viewer">{name}</a>
+                        <span class="size">{human_size(a.size)}</span>
+                        <span class="hint">"Playwright trace"</span>
+                        <a class="aside" href=folder>"files"</a>
+                    </li>
+                }
+                .into_any()
+            }
             EntryView::File(a) if a.opens_as_folder && !filtering => {
                 let href = here.in_folder(&format!("{}/", a.pretty_path)).href(&base);
                 view! {
@@ -240,6 +255,13 @@ fn Folder(folder: FolderView, here: Place, base: String) -> impl IntoView {
         <ul class="tree">{lines}</ul>
         {next}
     }
+}
+
+/// A Playwright trace: a zip named `trace.zip` (or `*.trace.zip`, `trace-1.zip`), as
+/// Playwright writes them.
+fn is_trace(a: &ArtifactView) -> bool {
+    let name = a.file_name().to_ascii_lowercase();
+    a.opens_as_folder && name.ends_with(".zip") && name.starts_with("trace") || name.ends_with(".trace.zip")
 }
 
 /// `Container 0 / reports / html /`, each part a link up.

@@ -8,6 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use tower_http::set_header::SetResponseHeaderLayer;
+
 use crate::error::ApiResult;
 use crate::services::Vitrine;
 
@@ -15,14 +17,30 @@ use crate::services::Vitrine;
 /// storage of any origin and their requests count as cross-site.
 const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads";
 
-/// The artifacts origin's one route: an artifact under a capability.
+/// The artifacts origin's route for artifacts: one under a capability.
 pub const CAPABILITY_ROUTE: &str = "/c/{capability}/{*path}";
+/// Where Playwright's trace viewer is served, from the playwright-core package: trusted code,
+/// unsandboxed, so that it can register its service worker. The traces it opens stay behind
+/// capabilities (`Scope::File`); untrusted pages stay sandboxed under `/c/`.
+pub const TRACE_VIEWER_PATH: &str = "/trace-viewer";
 
-pub fn router(vitrine: Vitrine) -> Router {
-    Router::new()
-        .route(CAPABILITY_ROUTE, get(get_report_file))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
-        .with_state(vitrine)
+pub fn router(vitrine: Vitrine, trace_viewer: Option<std::path::PathBuf>) -> Router {
+    let mut router = Router::new().route(CAPABILITY_ROUTE, get(get_report_file));
+    if let Some(dir) = trace_viewer {
+        let files = tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ))
+            .service(tower_http::services::ServeDir::new(dir));
+        router = router.nest_service(TRACE_VIEWER_PATH, files);
+    }
+    router.fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") }).with_state(vitrine)
 }
 
 async fn get_report_file(

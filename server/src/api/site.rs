@@ -2,7 +2,8 @@
 //! `GET /:vcs/:org/:repo/:build_num/download/:node_index?folder=reports/` (the build number
 //! may be `latest`, with `branch` and `filter` as in the artifact routes), and an image's
 //! pixel difference with the last green build's,
-//! `GET /:vcs/:org/:repo/:build_num/compare/:node_index/*path`.
+//! `GET /:vcs/:org/:repo/:build_num/compare/:node_index/*path`, and a Playwright trace opened in
+//! the trace viewer, `GET /:vcs/:org/:repo/:build_num/trace/:node_index/*path`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
@@ -61,7 +62,8 @@ pub async fn download_zip(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ImagePath {
+/// A build's artifact in the site's routes.
+pub struct ArtifactPath {
     vcs: String,
     org: String,
     repo: String,
@@ -75,7 +77,7 @@ pub struct ImagePath {
 pub async fn image_diff(
     State(state): State<AppState>,
     who: Principal,
-    Path(p): Path<ImagePath>,
+    Path(p): Path<ArtifactPath>,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
@@ -93,4 +95,25 @@ pub async fn image_diff(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok(response)
+}
+
+/// Redirects to Playwright's trace viewer on the artifacts origin, with the trace.
+pub async fn open_trace(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(p): Path<ArtifactPath>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
+    let build = build_ref(&p.build_num, None, None)?;
+    let node: NodeIndex = p.node_index.parse()?;
+    let path: crate::domain::PrettyPath = p.path.parse()?;
+    let client = state.vitrine.settings.client_addr(&headers, peer.map(|p| p.0.0.ip()));
+    let url = state.vitrine.trace_viewer_url(&who, &slug, &build, node, &path, client).await?;
+    Ok((
+        axum::http::StatusCode::FOUND,
+        [(header::LOCATION, url), (header::CACHE_CONTROL, "private, no-store".to_owned())],
+    )
+        .into_response())
 }

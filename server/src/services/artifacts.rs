@@ -358,6 +358,39 @@ impl Vitrine {
             .await?)
     }
 
+    /// Where a Playwright trace (a `.zip` artifact) opens in Playwright's trace viewer, on the
+    /// artifacts origin: the viewer's page, given the trace's URL under a capability for that
+    /// one file.
+    pub async fn trace_viewer_url(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        build: &BuildRef,
+        node: NodeIndex,
+        path: &PrettyPath,
+        client: Option<std::net::IpAddr>,
+    ) -> ServiceResult<String> {
+        let (_, build, readable) = self.read_artifact(who, slug, build, node, path, client).await?;
+        let trace = readable.artifact();
+        if !trace.pretty_path.to_ascii_lowercase().ends_with(".zip") {
+            return Err(ServiceError::BadRequest(format!("`{path}` is not a Playwright trace: a trace is a .zip")));
+        }
+        if !self.settings.trace_viewer {
+            return Err(ServiceError::Unavailable(
+                "Playwright's trace viewer is not installed on this server: scripts/build.sh copies it \
+                 from the playwright-core package into the site's trace-viewer folder"
+                    .into(),
+            ));
+        }
+        let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
+        let scope = Scope::File(trace.pretty_path.clone());
+        let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at };
+        let trace_url = self.artifacts_origin.url(&grant, &trace.pretty_path);
+        let origin = crate::urls::origin_of(&trace_url);
+        let encoded = percent_encoding::utf8_percent_encode(&trace_url, percent_encoding::NON_ALPHANUMERIC);
+        Ok(format!("{origin}{}/index.html?trace={encoded}", crate::api::artifacts_origin::TRACE_VIEWER_PATH))
+    }
+
     /// An artifact that an artifacts-origin capability grants, with its bytes; `host` is the
     /// host the request came to (with per-build origins, a capability opens only on its
     /// build's).

@@ -155,6 +155,9 @@ pub struct Settings {
     /// Origins besides the app's that its pages load images and media from: the S3 store's
     /// (signed URLs) and the artifacts origin (a `*` host there is a CSP wildcard too).
     pub media_origins: Vec<String>,
+    /// Playwright's trace viewer is installed (`<site root>/trace-viewer`), served on the
+    /// artifacts origin.
+    pub trace_viewer: bool,
 }
 
 impl Settings {

@@ -89,6 +89,11 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "404 401 401 401 404 404 404 404 404 404 404 401",
         "404 401 401 401 404 404 404 404 404 404 404 401",
     ]),
+    // A Playwright trace in the trace viewer: its readers (here the file is no zip: 400).
+    ("GET", "/{vcs}/{org}/{repo}/{build_num}/trace/{node_index}/{*path}", [
+        "404 401 401 401 404 400 404 400 404 404 400 401",
+        "400 401 401 401 400 400 400 400 400 400 400 401",
+    ]),
     // The agent API: a project's build token starts and finishes builds; a running build's own
     // token adds artifacts to it and may not set its status; nothing else writes. A finished
     // build's token reads what anonymous reads and writes nothing.

@@ -238,3 +238,65 @@ XML
     let html = page.text().await.unwrap();
     assert!(html.contains("3 tests · 1 failed · 1 skipped · 1 passed"), "the report's summary");
 }
+
+/// A site root with Playwright's trace viewer, copied from the playwright-core package that
+/// scripts/setup.sh installs for the browser tests (the same files scripts/build.sh serves).
+fn site_with_trace_viewer() -> tempfile::TempDir {
+    let package = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../end2end/node_modules/playwright-core/lib/vite/traceViewer");
+    assert!(package.join("index.html").is_file(), "{} is missing: run scripts/setup.sh", package.display());
+    let site = tempfile::tempdir().unwrap();
+    let viewer = site.path().join("trace-viewer");
+    for entry in walkdir::WalkDir::new(&package) {
+        let entry = entry.unwrap();
+        let to = viewer.join(entry.path().strip_prefix(&package).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    site
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playwright_trace_opens_in_the_trace_viewer_on_the_artifacts_origin() {
+    let site = site_with_trace_viewer();
+    let root = site.path().to_path_buf();
+    let f = TestApp::with_projects_configured(Default::default(), test_database().await, move |c| {
+        vitrine::serve::ServeConfig { site_root: root, ..c }
+    })
+    .await;
+    let trace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/traces/trace.zip");
+    let script =
+        format!(r#"cp {} "$CIRCLE_ARTIFACTS/trace.zip"; echo hi > "$CIRCLE_ARTIFACTS/other.txt""#, trace.display());
+    assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", &script).await);
+    let route = "/gh/acme/secret/1/trace/0/$CIRCLE_ARTIFACTS/trace.zip";
+
+    assert_eq!(f.app.get(route, None).await.status().as_u16(), 404, "a private build's trace is hidden");
+    let r = f.app.get(route, Some(&f.member_token)).await;
+    assert_eq!(r.status().as_u16(), 302);
+    let viewer = r.headers()["location"].to_str().unwrap().to_owned();
+    let prefix = format!("{}/trace-viewer/index.html?trace=", f.app.running.artifacts_url);
+    assert!(viewer.starts_with(&prefix), "{viewer}");
+
+    // The viewer is the package's own page, unsandboxed (it registers a service worker).
+    let page = reqwest::get(&viewer).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers().get("content-security-policy").is_none());
+    let worker = reqwest::get(format!("{}/trace-viewer/sw.bundle.js", f.app.running.artifacts_url)).await.unwrap();
+    assert_eq!(worker.status().as_u16(), 200);
+
+    // The trace itself is behind a capability for that one file.
+    let trace_url = percent_encoding::percent_decode_str(&viewer[prefix.len()..]).decode_utf8().unwrap().into_owned();
+    let bytes = reqwest::get(&trace_url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes.as_ref(), std::fs::read(&trace).unwrap().as_slice());
+    let beside = trace_url.replace("trace.zip", "other.txt");
+    assert_eq!(reqwest::get(&beside).await.unwrap().status().as_u16(), 404, "the capability opens the trace only");
+
+    // What is not a zip is not a trace.
+    let r = f.app.get("/gh/acme/secret/1/trace/0/$CIRCLE_ARTIFACTS/other.txt", Some(&f.member_token)).await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("a trace is a .zip"));
+}
