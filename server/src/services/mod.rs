@@ -337,6 +337,7 @@ mod client_addr_tests {
             uploads: UploadSettings::default(),
             trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
             media_origins: vec![],
+            trace_viewer: false,
         }
     }
 
