@@ -50,6 +50,7 @@ pub fn ErrorPanel(error: crate::api::UiError) -> impl IntoView {
         _ => "Something went wrong",
     };
     view! {
+        <leptos_meta::Title text=title/>
         <section class="panel error-panel" role="alert">
             <h1>{title}</h1>
             <p>{error.to_string()}</p>
