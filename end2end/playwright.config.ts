@@ -2,6 +2,8 @@ import { defineConfig } from '@playwright/test';
 
 // The server is started and seeded by scripts/test.sh, which passes its URL in BASE_URL.
 const baseURL = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
+// Inside `vitrine run` (scripts/test.sh), the report and the traces are stored as artifacts.
+const artifacts = process.env.CIRCLE_ARTIFACTS;
 
 export default defineConfig({
   testDir: './tests',
@@ -11,7 +13,10 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   forbidOnly: !!process.env.CI,
-  reporter: [['list']],
+  reporter: artifacts
+    ? [['list'], ['html', { outputFolder: `${artifacts}/playwright-report`, open: 'never' }]]
+    : [['list']],
+  outputDir: artifacts ? `${artifacts}/test-results` : 'test-results',
   use: {
     baseURL,
     trace: 'retain-on-failure',

@@ -40,19 +40,31 @@ bash bench/load.sh 3 200 100 2>&1
 load=$?
 
 step "Browser tests"
-mkdir -p end2end/test-results
+# The suite runs inside `vitrine run` on the server it tests: its screenshots of the key
+# screens, its HTML report and its traces are stored as a build of gh/vitrine/vitrine there.
+# That server's data stays in target/e2e (serve it again with
+# `target/release/vitrine serve --data-dir target/e2e/data`), its log in target/e2e/server.log.
+own=$PWD/target/e2e
+rm -rf "$own" && mkdir -p "$own"
 port=$(free_port) s3port=$(free_port) reports=$(free_port)
 url="http://127.0.0.1:$port"
 bin=$PWD/target/release/vitrine
-"$bin" serve --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$reports" --data-dir "$tmp/data" >end2end/test-results/server.log 2>&1 &
+"$bin" serve --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$reports" --data-dir "$own/data" >"$own/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-if ! bash demo/seed.sh "$bin" "$tmp/data" "$url" >"$tmp/seed.log" 2>&1; then
-  cat "$tmp/seed.log" end2end/test-results/server.log
+if ! bash demo/seed.sh "$bin" "$own/data" "$url" >"$tmp/seed.log" 2>&1; then
+  cat "$tmp/seed.log" "$own/server.log"
   e2e=1
 else
-  (cd end2end && BASE_URL="$url" npx playwright test)
+  "$bin" admin --data-dir "$own/data" project add gh/vitrine/vitrine --public >/dev/null
+  token=$("$bin" admin --data-dir "$own/data" project token gh/vitrine/vitrine | tail -n 1)
+  echo "The suite's screenshots, report and traces go to $url/gh/vitrine/vitrine/1 (data kept in target/e2e/data)"
+  # vitrine run's own lines go to a file, so that Playwright's summary ends the output.
+  "$bin" run --server "$url" --token "$token" --project gh/vitrine/vitrine \
+    --branch "$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo main)" \
+    --revision "$(git rev-parse HEAD 2>/dev/null || echo 0000000000000000000000000000000000000000)" \
+    -- bash -c 'cd end2end && BASE_URL="$0" npx playwright test 2>&1' "$url" 2>"$own/vitrine-run.log"
   e2e=$?
+  [ $e2e -eq 0 ] || cat "$own/vitrine-run.log" >&2
 fi
-# The server's log stays in end2end/test-results/server.log.
 [ $rust -eq 0 ] && [ $pg -eq 0 ] && [ $load -eq 0 ] && [ $e2e -eq 0 ]

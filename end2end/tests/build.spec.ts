@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { readFileSync } from 'fs';
 import { createHash } from 'crypto';
-import { demoBundle, hydrated } from './helpers';
+import { demoBundle, hydrated, keyScreen } from './helpers';
 
 const BUILD = '/gh/vitrine-demo/shop/2';
 
@@ -13,6 +13,7 @@ test('the build page renders on the server, then hydrates', async ({ page }) => 
   await hydrated(page);
   await expect(page.getByRole('heading', { name: 'Build #2' })).toBeVisible();
   await expect(page.locator('[data-status]').first()).toHaveText('failed');
+  await keyScreen(page, 'build-page');
   await expect(page.locator('.facts .branch')).toHaveText('feature/login-page');
   const links = page.getByRole('navigation', { name: 'Artifact links' });
   // HTML reports come first among the links at the top.
@@ -109,6 +110,7 @@ test('a log opens in the page with its colours; back returns to its folder', asy
   const log = panel.getByLabel('Contents of build.log');
   await expect(log).toContainText('login › shows an error for a wrong password: FAILED');
   await expect(log).toContainText('41 passed, 1 failed');
+  await keyScreen(page, 'log-preview');
   // ANSI red, bold: as the terminal showed it.
   await expect(log.getByText('login › shows an error for a wrong password: FAILED')).toHaveCSS('color', 'rgb(248, 113, 113)');
   await expect(panel.getByRole('navigation', { name: 'Folder' })).toContainText('logs');
@@ -130,6 +132,7 @@ test('a JUnit report opens as a table of test cases, failures first', async ({ p
   await expect(rows.nth(1)).toContainText('expected the alert to say Wrong password');
   await expect(rows.nth(1)).toContainText('at login.spec.ts:14:31');
   await expect(rows.nth(2)).toContainText('Passed');
+  await keyScreen(page, 'junit-report');
 });
 
 test('a zip artifact opens as a folder, and the report in it opens with its styles', async ({ page }) => {
@@ -152,6 +155,7 @@ test("a Playwright trace opens in Playwright's trace viewer in one click", async
   expect(new URL(page.url()).origin).not.toBe(appOrigin);
   // The viewer (from the playwright-core package) loaded the trace: its actions are listed.
   await expect(page.getByText(/vitrine-demo\/shop/).first()).toBeVisible({ timeout: 20_000 });
+  await keyScreen(page, 'trace-viewer');
 });
 
 test('a folder downloads as one zip', async ({ page }) => {

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated } from './helpers';
+import { hydrated, keyScreen } from './helpers';
 
 test('changed screenshots compare with the last green build: difference, side by side, swipe', async ({ page }) => {
   const consoleErrors: string[] = [];
@@ -21,6 +21,7 @@ test('changed screenshots compare with the last green build: difference, side by
   const diff = comparison.getByRole('img', { name: 'Pixels that changed, in red' });
   await expect(diff).toBeVisible();
   await expect.poll(() => diff.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(960);
+  await keyScreen(page, 'compare-difference');
 
   await comparison.getByRole('link', { name: 'Side by side' }).click();
   await expect(comparison.getByRole('img', { name: 'Build #1 (main)' })).toBeVisible();
@@ -30,5 +31,6 @@ test('changed screenshots compare with the last green build: difference, side by
   await expect(page).toHaveURL(/compare=swipe/);
   await comparison.getByRole('slider', { name: /Swipe between/ }).fill('20');
   await expect(comparison.locator('.swipe-top')).toHaveAttribute('style', /width: 20%/);
+  await keyScreen(page, 'compare-swipe');
   expect(consoleErrors).toEqual([]);
 });

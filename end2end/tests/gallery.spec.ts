@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated } from './helpers';
+import { hydrated, keyScreen } from './helpers';
 
 const GALLERY = '/gh/vitrine-demo/shop/2?tab=gallery';
 
@@ -13,6 +13,7 @@ test('screenshots open in a lightbox that arrow keys move through and Escape clo
   await expect(dialog).toBeVisible();
   await expect(page).toHaveURL(/image=0:screenshots\/checkout\.png$/);
   await expect(dialog).toContainText(/\d+(\.\d+)? (B|kB|MB)/);
+  await keyScreen(page, 'gallery-lightbox');
 
   await page.keyboard.press('ArrowRight');
   await expect(page.getByRole('dialog', { name: 'screenshots/home.png' })).toBeVisible();

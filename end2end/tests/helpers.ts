@@ -1,4 +1,13 @@
 import { expect, Page } from '@playwright/test';
+import { join } from 'path';
+
+/** Inside `vitrine run` (scripts/test.sh): a screenshot of a key screen, stored with the build. */
+export async function keyScreen(page: Page, name: string) {
+  const artifacts = process.env.CIRCLE_ARTIFACTS;
+  if (artifacts) {
+    await page.screenshot({ path: join(artifacts, 'screenshots', `${name}.png`), fullPage: true });
+  }
+}
 
 /** Waits until the WASM has hydrated the page (an effect sets this; effects run only in the browser). */
 export async function hydrated(page: Page) {

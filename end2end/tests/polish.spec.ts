@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
-import { hydrated } from './helpers';
+import { hydrated, keyScreen } from './helpers';
 
 const BUILD = '/gh/vitrine-demo/shop/2';
 
@@ -49,6 +49,7 @@ test('the theme follows the system', async ({ page }) => {
   await page.emulateMedia({ colorScheme: 'dark' });
   const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   expect(light).not.toBe(dark);
+  await keyScreen(page, 'build-page-dark');
 });
 
 test.describe('at 375 px wide', () => {
@@ -59,6 +60,7 @@ test.describe('at 375 px wide', () => {
       await hydrated(page);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow).toBeLessThanOrEqual(0);
+      if (path === BUILD) await keyScreen(page, 'build-page-375px');
     });
   }
 });
