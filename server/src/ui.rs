@@ -5,8 +5,8 @@ use std::sync::Arc;
 use vitrine_app::api::backend::{CookiePolicy, UiBackend};
 use vitrine_app::api::{
     ArtifactView, BaselineView, BrowseRequest, BuildPageData, BuildView, CompareView, ContainerView, EntryView,
-    FOLDER_PAGE, FileRequest, FileView, FolderView, JUnitView, PreviewView, ProjectBuilds, ProjectView, TestCaseView,
-    TextRun, UiError,
+    FOLDER_PAGE, FileRequest, FileView, FolderView, GalleryPage, GalleryRequest, JUnitView, PreviewView, ProjectBuilds,
+    ProjectView, TestCaseView, TextRun, UiError,
 };
 
 use crate::api::v1_1::views::iso_time;
@@ -140,7 +140,46 @@ fn slug(vcs: &str, org: &str, repo: &str) -> Result<ProjectSlug, UiError> {
     ProjectSlug::new(vcs, org, repo).map_err(|_| UiError::NotFound("Project not found".into()))
 }
 
+/// `0:screenshots/login.png`: where a gallery page starts (after that image).
+fn gallery_token(a: &Artifact) -> String {
+    format!("{}:{}", a.node_index, a.pretty_path)
+}
+
 impl UiService {
+    /// A page of a build's images from `after`, each marked against the baseline, and where
+    /// the next page starts.
+    async fn gallery_images(
+        &self,
+        project: &Project,
+        build: &Build,
+        baseline: Option<&Build>,
+        after: Option<(i64, &str)>,
+    ) -> Result<(Vec<ArtifactView>, Option<String>), UiError> {
+        let page = vitrine_app::api::GALLERY_PAGE;
+        let mut images =
+            self.vitrine.db.artifacts_of_kind(build.id, "image/", after, page as i64 + 1).await.map_err(db_error)?;
+        let next = (images.len() > page).then(|| {
+            images.truncate(page);
+            images.last().map(gallery_token)
+        });
+        let changes = match baseline {
+            Some(baseline) => self.vitrine.image_changes(baseline, &images).await.map_err(ui_error)?,
+            None => Default::default(),
+        };
+        let images = images
+            .iter()
+            .map(|a| {
+                let change = changes.get(&(a.node_index, a.pretty_path.clone())).and_then(|c| match c {
+                    Change::Changed => Some("changed".to_owned()),
+                    Change::New => Some("new".to_owned()),
+                    Change::Same => None,
+                });
+                ArtifactView { change, ..artifact_view(project, build, a) }
+            })
+            .collect();
+        Ok((images, next.flatten()))
+    }
+
     /// An opened image against the same image of the build's baseline.
     async fn compare(&self, project: &Project, build: &Build, image: &Artifact) -> Result<CompareView, UiError> {
         let found = self.vitrine.baseline_image(project, build, image).await.map_err(ui_error)?;
@@ -234,26 +273,8 @@ impl UiBackend for UiService {
             .map(|(node_index, count)| ContainerView { node_index, count: count as usize })
             .collect();
         let artifact_count = containers.iter().map(|c| c.count).sum();
-        let images = db
-            .artifacts_of_kind(build.id, "image/", None, vitrine_app::api::GALLERY_PAGE as i64)
-            .await
-            .map_err(db_error)?;
         let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
-        let changes = match &baseline {
-            Some(baseline) => self.vitrine.image_changes(baseline, &images).await.map_err(ui_error)?,
-            None => Default::default(),
-        };
-        let images = images
-            .iter()
-            .map(|a| {
-                let change = changes.get(&(a.node_index, a.pretty_path.clone())).and_then(|c| match c {
-                    Change::Changed => Some("changed".to_owned()),
-                    Change::New => Some("new".to_owned()),
-                    Change::Same => None,
-                });
-                ArtifactView { change, ..view(a) }
-            })
-            .collect();
+        let (images, more_images) = self.gallery_images(&project, &build, baseline.as_ref(), None).await?;
         let can_pin = match &who {
             Principal::User { id, .. } => {
                 self.vitrine.db.is_member(project.id, *id).await.map_err(|e| ui_error(e.into()))?
@@ -267,6 +288,7 @@ impl UiBackend for UiService {
             containers,
             artifact_count,
             images,
+            more_images,
             can_pin,
             baseline: baseline.as_ref().map(baseline_view),
         })
@@ -309,6 +331,21 @@ impl UiBackend for UiService {
             })
             .collect();
         Ok(FolderView { folder: shown, entries, next: folder.next, more_matches: false })
+    }
+
+    async fn gallery(&self, session: Option<String>, at: &GalleryRequest) -> Result<GalleryPage, UiError> {
+        let who = self.principal(session).await?;
+        let slug = slug(&at.vcs, &at.org, &at.repo)?;
+        let num = build_number(&at.build_num)?;
+        let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let (node, path) = at
+            .after
+            .split_once(':')
+            .and_then(|(node, path)| Some((node.parse::<i64>().ok()?, path)))
+            .ok_or_else(|| UiError::BadRequest("This page of the gallery does not exist".into()))?;
+        let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
+        let (images, next) = self.gallery_images(&project, &build, baseline.as_ref(), Some((node, path))).await?;
+        Ok(GalleryPage { images, next })
     }
 
     async fn open_artifact(

@@ -66,6 +66,9 @@ pub trait UiBackend: Send + Sync + 'static {
     ) -> Result<BuildPageData, UiError>;
     /// A page of the Artifacts tab (see [`super::browse_artifacts`]).
     async fn browse(&self, session: Option<String>, at: &super::BrowseRequest) -> Result<super::FolderView, UiError>;
+    /// A later page of the gallery (see [`super::gallery_page`]).
+    async fn gallery(&self, session: Option<String>, at: &super::GalleryRequest)
+    -> Result<super::GalleryPage, UiError>;
     /// An artifact opened in the Artifacts tab (see [`super::open_artifact`]); the request's
     /// headers and extensions give the client's address for the audit log.
     async fn open_artifact(

@@ -98,6 +98,8 @@ pub struct BuildPageData {
     pub artifact_count: usize,
     /// The first [`GALLERY_PAGE`] images, in listing order.
     pub images: Vec<ArtifactView>,
+    /// Where the gallery's next page starts, when the build has more images.
+    pub more_images: Option<String>,
     /// The reader is a member of the project: they may pin the build.
     pub can_pin: bool,
     /// The build its screenshots are compared with: the last green build of its branch, else
@@ -178,6 +180,22 @@ pub struct FolderView {
     pub next: Option<String>,
     /// A filter matched more than one page shows.
     pub more_matches: bool,
+}
+
+/// A page of the gallery after the first: images from `after` (a previous page's `next`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GalleryRequest {
+    pub vcs: String,
+    pub org: String,
+    pub repo: String,
+    pub build_num: String,
+    pub after: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GalleryPage {
+    pub images: Vec<ArtifactView>,
+    pub next: Option<String>,
 }
 
 /// One artifact, asked for by the Artifacts tab when it is opened (`?file=`).
@@ -337,6 +355,15 @@ pub async fn get_build_page(
 pub async fn browse_artifacts(at: BrowseRequest) -> Result<FolderView, UiError> {
     let session = session_token_from_request().await;
     let result = backend::get()?.browse(session, &at).await;
+    backend::set_status_for(&result);
+    result
+}
+
+/// A later page of the gallery, [`GALLERY_PAGE`] images from `after`.
+#[server(endpoint = "gallery")]
+pub async fn gallery_images(at: GalleryRequest) -> Result<GalleryPage, UiError> {
+    let session = session_token_from_request().await;
+    let result = backend::get()?.gallery(session, &at).await;
     backend::set_status_for(&result);
     result
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{ArtifactView, BaselineView};
+use crate::api::{
+    ArtifactView, BaselineView, GALLERY_PAGE, GalleryPage, GalleryRequest, ProjectView, UiError, gallery_images,
+};
 use crate::format::human_size;
 
 /// `0:screenshots/login.png`: how the URL names an opened image.
@@ -39,18 +41,80 @@ fn folder_of(a: &ArtifactView) -> &str {
     a.pretty_path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
+/// The gallery: the build's first images (from the build page's data), or, with `?from=`, a
+/// later page read from the server.
 #[component]
-pub fn Gallery(images: Vec<ArtifactView>, base: String, baseline: Option<BaselineView>) -> impl IntoView {
+pub fn Gallery(
+    images: Vec<ArtifactView>,
+    more: Option<String>,
+    project: ProjectView,
+    build_num: i64,
+    baseline: Option<BaselineView>,
+) -> impl IntoView {
     if images.is_empty() {
         return view! { <p class="empty">"No images in this build."</p> }.into_any();
     }
+    let base = format!("{}/{build_num}", project.href());
+    let query = use_query_map();
+    let from = Memo::new(move |_| query.read().get("from").filter(|f| !f.is_empty()));
+    let later = Resource::new(
+        move || from.get(),
+        move |from| {
+            let ProjectView { vcs, org, repo, .. } = project.clone();
+            async move {
+                match from {
+                    None => Ok(None),
+                    Some(after) => {
+                        let at = GalleryRequest { vcs, org, repo, build_num: build_num.to_string(), after };
+                        gallery_images(at).await.map(Some)
+                    }
+                }
+            }
+        },
+    );
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading images…"</p> }>
+            {move || {
+                let (images, more, base, baseline) = (images.clone(), more.clone(), base.clone(), baseline.clone());
+                Suspend::new(async move {
+                    let page: Result<Option<GalleryPage>, UiError> = later.await;
+                    match page {
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(None) => view! { <GalleryPart images next=more base baseline from=None/> }.into_any(),
+                        Ok(Some(page)) => {
+                            let from = from.get_untracked();
+                            view! { <GalleryPart images=page.images next=page.next base baseline from/> }.into_any()
+                        }
+                    }
+                })
+            }}
+        </Suspense>
+    }
+    .into_any()
+}
+
+/// A page of the gallery: which images (all, or those changed since the baseline), the grid,
+/// and links to the other pages.
+#[component]
+fn GalleryPart(
+    images: Vec<ArtifactView>,
+    next: Option<String>,
+    base: String,
+    baseline: Option<BaselineView>,
+    from: Option<String>,
+) -> impl IntoView {
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, crate::format::QUERY_VALUE).to_string();
+    let here = match &from {
+        Some(from) => format!("{base}?tab=gallery&from={}", enc(from)),
+        None => format!("{base}?tab=gallery"),
+    };
     let query = use_query_map();
     let opened = Memo::new(move |_| query.read().get("image"));
     let only_changed = Memo::new(move |_| query.read().get("changed").is_some_and(|c| c == "1"));
     let changed: Vec<ArtifactView> = images.iter().filter(|a| a.change.is_some()).cloned().collect();
     let filter = baseline.map(|b| {
         let (all, changed_count) = (images.len(), changed.len());
-        let (all_href, changed_href) = (format!("{base}?tab=gallery"), format!("{base}?tab=gallery&changed=1"));
+        let (all_href, changed_href) = (here.clone(), format!("{here}&changed=1"));
         view! {
             <nav class="gallery-filter" aria-label="Which images">
                 <a href=all_href aria-current=move || (!only_changed.get()).then_some("page")>"All images"<span class="count">{all}</span></a>
@@ -60,21 +124,29 @@ pub fn Gallery(images: Vec<ArtifactView>, base: String, baseline: Option<Baselin
             </nav>
         }
     });
+    let pages = (from.is_some() || next.is_some()).then(|| {
+        let first = from.is_some().then(|| view! { <a href=format!("{base}?tab=gallery")>"« First images"</a> });
+        let next = next.map(|n| {
+            let href = format!("{base}?tab=gallery&from={}", enc(&n));
+            view! { <a rel="next" href=href>{format!("Next {GALLERY_PAGE} images »")}</a> }
+        });
+        view! { <nav class="next gallery-pages" aria-label="Gallery pages">{first}" "{next}</nav> }
+    });
     let (all, changed) = (Arc::new(images), Arc::new(changed));
     let page = base.clone();
     let content = move || {
         let (images, gallery) = if only_changed.get() {
-            (changed.clone(), format!("{page}?tab=gallery&changed=1"))
+            (changed.clone(), format!("{here}&changed=1"))
         } else {
-            (all.clone(), format!("{page}?tab=gallery"))
+            (all.clone(), here.clone())
         };
         view! { <Grid images gallery page=page.clone() opened/> }
     };
     view! {
         {filter}
         {content}
+        {pages}
     }
-    .into_any()
 }
 
 /// The images, by folder, and the one opened.

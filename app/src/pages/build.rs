@@ -95,7 +95,8 @@ pub fn BuildPage() -> impl IntoView {
 
 #[component]
 fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl IntoView {
-    let BuildPageData { project, build, top, containers, artifact_count, images, can_pin, baseline } = page;
+    let BuildPageData { project, build, top, containers, artifact_count, images, more_images, can_pin, baseline } =
+        page;
     let base = format!("{}/{}", project.href(), build.build_num);
     let status = RwSignal::new(build.status.clone());
     watch_running_build(format!("{}/{}", project.api_href(), build.build_num), status, move || refresh.run(()));
@@ -114,12 +115,13 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
         })
         .collect();
     let total = artifact_count;
-    let image_count = images.len();
+    // The first page's images; more when the gallery has further pages.
+    let image_count = format!("{}{}", images.len(), if more_images.is_some() { "+" } else { "" });
     let details = build.clone();
     let api_link = format!("{}/{}/artifacts", project.api_href(), build.build_num);
 
     let browse_project = project.clone();
-    let gallery_base = base.clone();
+    let gallery_project = project.clone();
     let build_num = build.build_num;
     let tab_panel = move || match tab.get() {
         Tab::Artifacts if total == 0 => view! { <p class="empty">"This build stored no artifacts."</p> }.into_any(),
@@ -127,9 +129,16 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
             <ArtifactBrowser project=browse_project.clone() build_num containers=containers.clone()/>
         }
         .into_any(),
-        Tab::Gallery => {
-            view! { <Gallery images=images.clone() base=gallery_base.clone() baseline=baseline.clone()/> }.into_any()
+        Tab::Gallery => view! {
+            <Gallery
+                images=images.clone()
+                more=more_images.clone()
+                project=gallery_project.clone()
+                build_num
+                baseline=baseline.clone()
+            />
         }
+        .into_any(),
         Tab::Details => {
             view! { <BuildDetails summary=details.clone() api_link=api_link.clone() latest=latest.clone()/> }.into_any()
         }
@@ -184,8 +193,8 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
         <nav class="tabs" role="tablist" aria-label="Build sections">
             {Tab::ALL.into_iter().map(|t| {
                 let count = match t {
-                    Tab::Artifacts => Some(total),
-                    Tab::Gallery => Some(image_count),
+                    Tab::Artifacts => Some(total.to_string()),
+                    Tab::Gallery => Some(image_count.clone()),
                     Tab::Details => None,
                 };
                 view! {

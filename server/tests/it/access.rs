@@ -156,6 +156,11 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "404 404 404 404 404 404 404 404 404 404 200 404",
         "200 200 200 200 200 200 200 200 200 200 200 200",
     ]),
+    // The gallery's later pages: whoever may read the build (sessions only).
+    ("POST", "/api/gallery", [
+        "404 404 404 404 404 404 404 404 404 404 200 404",
+        "200 200 200 200 200 200 200 200 200 200 200 200",
+    ]),
     // An opened file's preview: whoever may read the build (sessions only).
     ("POST", "/api/file", [
         "404 404 404 404 404 404 404 404 404 404 200 404",
@@ -341,6 +346,13 @@ fn server_fn_form(route: &str, this: &Project, caller: usize) -> Option<Vec<(&'s
             ("at[folder]", "$CIRCLE_ARTIFACTS/".into()),
             ("at[filter]", String::new()),
             ("at[after]", String::new()),
+        ]),
+        "/api/gallery" => Some(vec![
+            ("at[vcs]", vcs),
+            ("at[org]", org),
+            ("at[repo]", repo),
+            ("at[build_num]", "1".into()),
+            ("at[after]", "0:$CIRCLE_ARTIFACTS/a".into()),
         ]),
         "/api/file" => Some(vec![
             ("at[vcs]", vcs),

@@ -300,3 +300,50 @@ async fn a_playwright_trace_opens_in_the_trace_viewer_on_the_artifacts_origin() 
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("a trace is a .zip"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gallery_pages_through_every_image_of_a_big_build() {
+    let f = TestApp::with_projects().await;
+    let script = r#"mkdir -p "$CIRCLE_ARTIFACTS/shots"; cd "$CIRCLE_ARTIFACTS/shots"
+        for i in $(seq 1000 2199); do echo "$i" > "$i.png"; done; echo log > ../build.log"#;
+    assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", script).await);
+    let form = [("vcs", "gh"), ("org", "acme"), ("repo", "public-site"), ("build_num", "1")];
+    let page: Value =
+        f.app.http.post(format!("{}/api/build", f.app.url)).form(&form).send().await.unwrap().json().await.unwrap();
+    let name = |a: &Value| a["pretty_path"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let mut seen: Vec<String> = page["images"].as_array().unwrap().iter().map(name).collect();
+    assert_eq!(seen.len(), 500, "the first page comes with the build page");
+    let mut next = page["more_images"].as_str().map(str::to_owned);
+    let mut pages = 1;
+    while let Some(after) = next {
+        let form = [
+            ("at[vcs]", "gh"),
+            ("at[org]", "acme"),
+            ("at[repo]", "public-site"),
+            ("at[build_num]", "1"),
+            ("at[after]", after.as_str()),
+        ];
+        let r = f.app.http.post(format!("{}/api/gallery", f.app.url)).form(&form).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let more: Value = r.json().await.unwrap();
+        seen.extend(more["images"].as_array().unwrap().iter().map(name));
+        next = more["next"].as_str().map(str::to_owned);
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (1000..2200).map(|i| format!("{i}.png")).collect();
+    assert_eq!(seen, expected, "every image once, in order");
+
+    let form = [
+        ("at[vcs]", "gh"),
+        ("at[org]", "acme"),
+        ("at[repo]", "public-site"),
+        ("at[build_num]", "1"),
+        ("at[after]", "nonsense"),
+    ];
+    let r = f.app.http.post(format!("{}/api/gallery", f.app.url)).form(&form).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    // Without JavaScript the next page is a link.
+    let html = f.app.get("/gh/acme/public-site/1?tab=gallery", None).await.text().await.unwrap();
+    assert!(html.contains("Next 500 images »"), "a link to the next page");
+}
