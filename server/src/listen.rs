@@ -63,6 +63,9 @@ pub async fn serve<S, B>(
             },
             _ = stopped(&mut shutdown) => break,
         };
+        // Answers go out as they are written: without this, a response written in two parts on
+        // a kept-alive connection waited for the client's delayed ACK (40 ms on Linux).
+        let _ = socket.set_nodelay(true);
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(socket), TowerToHyperService::new(service_for(peer)))
             .into_owned();

@@ -6,8 +6,45 @@ pub mod site;
 pub mod v1_1;
 pub mod v2;
 
-use crate::domain::{BuildNum, BuildRef, ProjectSlug, StatusFilter};
+use crate::app::AppState;
+use crate::domain::{BuildNum, BuildRef, NodeIndex, PrettyPath, ProjectSlug, StatusFilter};
 use crate::error::ApiResult;
+
+/// The client's address, for the audit log: the peer's, or read through trusted proxies only.
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        Ok(ClientAddr(state.vitrine.settings.client_addr(&parts.headers, peer)))
+    }
+}
+
+/// `{vcs}/{org}/{repo}/{build_num}/.../{node_index}/{*path}`: one artifact of a build.
+#[derive(Debug, serde::Deserialize)]
+pub struct ArtifactPath {
+    vcs: String,
+    org: String,
+    repo: String,
+    build_num: String,
+    node_index: String,
+    path: String,
+}
+
+impl ArtifactPath {
+    /// The project, build (`latest` with `branch` and `filter`), container and path named.
+    pub fn parse(
+        self,
+        branch: Option<String>,
+        filter: Option<&str>,
+    ) -> ApiResult<(ProjectSlug, BuildRef, NodeIndex, PrettyPath)> {
+        let slug = ProjectPath { vcs: self.vcs, org: self.org, repo: self.repo }.slug()?;
+        let build = build_ref(&self.build_num, branch, filter)?;
+        Ok((slug, build, self.node_index.parse()?, self.path.parse()?))
+    }
+}
 
 /// `{vcs}/{org}/{repo}` path parameters.
 #[derive(Debug, serde::Deserialize)]

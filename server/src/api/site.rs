@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::{ProjectPath, build_ref};
+use crate::api::{ArtifactPath, ClientAddr, ProjectPath, build_ref};
 use crate::app::AppState;
 use crate::domain::NodeIndex;
 use crate::error::ApiResult;
@@ -39,13 +39,11 @@ pub async fn download_zip(
     who: Principal,
     Path(p): Path<ContainerPath>,
     Query(q): Query<ZipQuery>,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
-    headers: axum::http::HeaderMap,
+    ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
     let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
     let build = build_ref(&p.build_num, q.branch, q.filter.as_deref())?;
     let node: NodeIndex = p.node_index.parse()?;
-    let client = state.vitrine.settings.client_addr(&headers, peer.map(|p| p.0.0.ip()));
     let zip = state.vitrine.zip_folder(&who, &slug, &build, node, &q.folder, client).await?;
     let encoded = percent_encoding::utf8_percent_encode(&zip.file_name, percent_encoding::NON_ALPHANUMERIC);
     let disposition =
@@ -61,31 +59,15 @@ pub async fn download_zip(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-/// A build's artifact in the site's routes.
-pub struct ArtifactPath {
-    vcs: String,
-    org: String,
-    repo: String,
-    build_num: String,
-    node_index: String,
-    path: String,
-}
-
 /// A PNG of where an image changed since the last green build (changed pixels in red); the
 /// count is in `X-Changed-Pixels`.
 pub async fn image_diff(
     State(state): State<AppState>,
     who: Principal,
     Path(p): Path<ArtifactPath>,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
-    headers: axum::http::HeaderMap,
+    ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
-    let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
-    let build = build_ref(&p.build_num, None, None)?;
-    let node: NodeIndex = p.node_index.parse()?;
-    let path: crate::domain::PrettyPath = p.path.parse()?;
-    let client = state.vitrine.settings.client_addr(&headers, peer.map(|p| p.0.0.ip()));
+    let (slug, build, node, path) = p.parse(None, None)?;
     let diff = state.vitrine.image_diff(&who, &slug, &build, node, &path, client).await?;
     let mut response = axum::body::Body::from(diff.png.clone()).into_response();
     let h = response.headers_mut();
@@ -102,14 +84,9 @@ pub async fn open_trace(
     State(state): State<AppState>,
     who: Principal,
     Path(p): Path<ArtifactPath>,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
-    headers: axum::http::HeaderMap,
+    ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
-    let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
-    let build = build_ref(&p.build_num, None, None)?;
-    let node: NodeIndex = p.node_index.parse()?;
-    let path: crate::domain::PrettyPath = p.path.parse()?;
-    let client = state.vitrine.settings.client_addr(&headers, peer.map(|p| p.0.0.ip()));
+    let (slug, build, node, path) = p.parse(None, None)?;
     let url = state.vitrine.trace_viewer_url(&who, &slug, &build, node, &path, client).await?;
     Ok((
         axum::http::StatusCode::FOUND,

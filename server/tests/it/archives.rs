@@ -45,9 +45,7 @@ async fn browse(f: &Fixture, cookie: &str, folder: &str, after: &str) -> (u16, V
         ("at[filter]", ""),
         ("at[after]", after),
     ];
-    let r = f.app.http.post(format!("{}/api/browse", f.app.url)).header("Cookie", cookie).form(&form).send().await;
-    let r = r.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    f.app.server_fn("browse", Some(cookie), &form).await
 }
 
 fn names(page: &Value) -> Vec<String> {
@@ -108,8 +106,7 @@ async fn zip_tar_and_tar_gz_artifacts_open_as_folders() {
             ("at[node]", "0"),
             ("at[path]", &format!("$CIRCLE_ARTIFACTS/reports/{archive}/log.txt")),
         ];
-        let r = f.app.http.post(format!("{}/api/file", f.app.url)).header("Cookie", &cookie).form(&form).send().await;
-        let file: Value = r.unwrap().json().await.unwrap();
+        let (_, file) = f.app.server_fn("file", Some(&cookie), &form).await;
         let runs = &file["preview"]["Text"]["runs"];
         assert_eq!(runs[0], serde_json::json!({"text": "red", "class": "f1"}), "{archive}: {file}");
     }

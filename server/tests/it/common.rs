@@ -224,6 +224,22 @@ impl TestApp {
         r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
     }
 
+    /// A server function called as the page calls it (a form post), with a session cookie or
+    /// none: its status and JSON answer.
+    pub async fn server_fn(
+        &self,
+        endpoint: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.http.post(format!("{}/api/{endpoint}", self.url)).form(form);
+        if let Some(cookie) = cookie {
+            req = req.header("Cookie", cookie);
+        }
+        let r = req.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// A GET as the browser sends it with a session cookie.
     pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
         self.http.get(format!("{}{path}", self.url)).header("Cookie", cookie).send().await.unwrap()

@@ -15,9 +15,9 @@ fn write_png(dir: &Path, name: &str, width: u32, height: u32, paint: impl Fn(u32
 
 async fn build_page(f: &Fixture, num: i64) -> Value {
     let form = [("vcs", "gh"), ("org", "acme"), ("repo", "public-site"), ("build_num", &num.to_string())];
-    let r = f.app.http.post(format!("{}/api/build", f.app.url)).form(&form).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    r.json().await.unwrap()
+    let (status, page) = f.app.server_fn("build", None, &form).await;
+    assert_eq!(status, 200, "{page}");
+    page
 }
 
 async fn open(f: &Fixture, num: i64, name: &str) -> Value {
@@ -30,9 +30,9 @@ async fn open(f: &Fixture, num: i64, name: &str) -> Value {
         ("at[node]", "0"),
         ("at[path]", &path),
     ];
-    let r = f.app.http.post(format!("{}/api/file", f.app.url)).form(&form).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    r.json().await.unwrap()
+    let (status, file) = f.app.server_fn("file", None, &form).await;
+    assert_eq!(status, 200, "{file}");
+    file
 }
 
 fn changes(page: &Value) -> Vec<(String, Value)> {

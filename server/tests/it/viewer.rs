@@ -17,12 +17,7 @@ async fn browse(f: &Fixture, cookie: Option<&str>, node: i64, folder: &str, filt
         ("at[filter]", filter),
         ("at[after]", after),
     ];
-    let mut req = f.app.http.post(format!("{}/api/browse", f.app.url)).form(&form);
-    if let Some(cookie) = cookie {
-        req = req.header("Cookie", cookie);
-    }
-    let r = req.send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    f.app.server_fn("browse", cookie, &form).await
 }
 
 fn names(page: &Value) -> Vec<String> {
@@ -139,12 +134,7 @@ async fn open(f: &Fixture, cookie: Option<&str>, path: &str) -> (u16, Value) {
         ("at[node]", "0"),
         ("at[path]", path),
     ];
-    let mut req = f.app.http.post(format!("{}/api/file", f.app.url)).form(&form);
-    if let Some(cookie) = cookie {
-        req = req.header("Cookie", cookie);
-    }
-    let r = req.send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    f.app.server_fn("file", cookie, &form).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,8 +298,7 @@ async fn the_gallery_pages_through_every_image_of_a_big_build() {
         for i in $(seq 1000 2199); do echo "$i" > "$i.png"; done; echo log > ../build.log"#;
     assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", script).await);
     let form = [("vcs", "gh"), ("org", "acme"), ("repo", "public-site"), ("build_num", "1")];
-    let page: Value =
-        f.app.http.post(format!("{}/api/build", f.app.url)).form(&form).send().await.unwrap().json().await.unwrap();
+    let (_, page) = f.app.server_fn("build", None, &form).await;
     let name = |a: &Value| a["pretty_path"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
     let mut seen: Vec<String> = page["images"].as_array().unwrap().iter().map(name).collect();
     assert_eq!(seen.len(), 500, "the first page comes with the build page");
@@ -323,9 +312,8 @@ async fn the_gallery_pages_through_every_image_of_a_big_build() {
             ("at[build_num]", "1"),
             ("at[after]", after.as_str()),
         ];
-        let r = f.app.http.post(format!("{}/api/gallery", f.app.url)).form(&form).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        let more: Value = r.json().await.unwrap();
+        let (status, more) = f.app.server_fn("gallery", None, &form).await;
+        assert_eq!(status, 200, "{more}");
         seen.extend(more["images"].as_array().unwrap().iter().map(name));
         next = more["next"].as_str().map(str::to_owned);
         pages += 1;
@@ -341,8 +329,7 @@ async fn the_gallery_pages_through_every_image_of_a_big_build() {
         ("at[build_num]", "1"),
         ("at[after]", "nonsense"),
     ];
-    let r = f.app.http.post(format!("{}/api/gallery", f.app.url)).form(&form).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(f.app.server_fn("gallery", None, &form).await.0, 400);
     // Without JavaScript the next page is a link.
     let html = f.app.get("/gh/acme/public-site/1?tab=gallery", None).await.text().await.unwrap();
     assert!(html.contains("Next 500 images »"), "a link to the next page");

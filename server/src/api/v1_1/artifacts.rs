@@ -4,9 +4,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::views::ArtifactEntry;
-use crate::api::{ProjectPath, build_ref};
+use crate::api::{ArtifactPath, ClientAddr, ProjectPath, build_ref};
 use crate::app::AppState;
-use crate::domain::{NodeIndex, PrettyPath};
 use crate::error::ApiResult;
 use crate::services::Principal;
 use crate::services::artifacts::{Follower, Reader};
@@ -61,16 +60,6 @@ pub async fn list_artifacts(
     Ok(([(header::CONTENT_TYPE, "application/json")], axum::body::Body::from_stream(body)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ArtifactPath {
-    vcs: String,
-    org: String,
-    repo: String,
-    build_num: String,
-    node_index: String,
-    path: String,
-}
-
 /// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num/artifacts/:node_index/*path`:
 /// checks access, then redirects to a short-lived signed S3 URL.
 pub async fn get_artifact(
@@ -78,15 +67,11 @@ pub async fn get_artifact(
     who: Principal,
     Path(p): Path<ArtifactPath>,
     Query(q): Query<LatestQuery>,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    ClientAddr(client): ClientAddr,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
-    let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
-    let build = build_ref(&p.build_num, q.branch, q.filter.as_deref())?;
-    let node: NodeIndex = p.node_index.parse()?;
-    let path: PrettyPath = p.path.parse()?;
+    let (slug, build, node, path) = p.parse(q.branch, q.filter.as_deref())?;
     let reader = if opened_as_a_page(&headers) { Reader::Browser } else { Reader::Download };
-    let client = state.vitrine.settings.client_addr(&headers, peer.map(|p| p.0.0.ip()));
     let follower = Follower { reader, client };
     let url = state.vitrine.artifact_download_url(&who, &slug, &build, node, &path, follower).await?;
     Ok((
