@@ -21,17 +21,21 @@ export VITRINE_RETRY_FOR=30s
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp -r "$demo/screenshots" "$demo/baseline" "$demo/report" "$demo/traces" "$work/"
+cp -r "$demo/screenshots" "$demo/baseline" "$demo/report" "$demo/traces" "$demo/coverage" "$demo/playwright-html" "$work/"
 { yes "vitrine demo bundle" || true; } | head -c 300000 > "$work/bundle.bin"
 cd "$work"
 
 # 1: a green build on main, v1 style ($CIRCLE_ARTIFACTS), that also stores the screenshots
-# build 2 is compared with (its checkout page still had a blue bar).
+# build 2 is compared with (its checkout page still had a blue bar) and coverage reports made
+# by coverage.py and by Istanbul (c8) for a small cart module (demo/coverage), and the HTML
+# report Playwright wrote for a run of end2end/tests/reports.spec.ts (demo/playwright-html).
 export VITRINE_DEMO_BIN=$bin
 "$bin" run --server "$url" --token "$shop" --project gh/vitrine-demo/shop --branch main --revision 3f2c9a1e5b7d4c6f8a9b0c1d2e3f4a5b6c7d8e9f -- bash -ec '
   for i in $(seq 1 40); do echo "[$(date -u +%T)] step $i: ok"; done > "$CIRCLE_ARTIFACTS/build.log"
   cp screenshots/home.png "$CIRCLE_ARTIFACTS/home.png"
   "$VITRINE_DEMO_BIN" store-artifacts --path baseline --destination screenshots
+  "$VITRINE_DEMO_BIN" store-artifacts --path coverage --destination coverage
+  "$VITRINE_DEMO_BIN" store-artifacts --path playwright-html --destination e2e-report
 '
 # 2: a failing build on a feature branch, v2 style (store_artifacts), on two containers.
 cat > config.yml <<'YAML'

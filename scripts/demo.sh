@@ -11,7 +11,8 @@ data=${VITRINE_DATA_DIR:-$PWD/data}
 url="http://$addr"
 bin=$PWD/target/release/vitrine
 
-"$bin" serve --addr "$addr" --data-dir "$data" &
+# Each build's reports on an origin of their own (*.localhost reaches 127.0.0.1 in browsers).
+"$bin" serve --addr "$addr" --data-dir "$data" --artifacts-url "${VITRINE_ARTIFACTS_URL:-http://*.artifacts.localhost:3001}" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
 for _ in $(seq 1 100); do

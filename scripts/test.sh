@@ -49,7 +49,9 @@ rm -rf "$own" && mkdir -p "$own"
 port=$(free_port) s3port=$(free_port) reports=$(free_port)
 url="http://127.0.0.1:$port"
 bin=$PWD/target/release/vitrine
-"$bin" serve --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$reports" --data-dir "$own/data" >"$own/server.log" 2>&1 &
+# Each build's reports on an origin of their own (*.localhost reaches 127.0.0.1 in browsers).
+"$bin" serve --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$reports" \
+  --artifacts-url "http://*.artifacts.localhost:$reports" --data-dir "$own/data" >"$own/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 if ! bash demo/seed.sh "$bin" "$own/data" "$url" >"$tmp/seed.log" 2>&1; then

@@ -13,9 +13,16 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::error::ApiResult;
 use crate::services::Vitrine;
 
-/// Pages run sandboxed in an opaque origin: scripts work, but they can read no cookie or
-/// storage of any origin and their requests count as cross-site.
+/// On one origin shared by every build, pages run sandboxed in an opaque origin: scripts work,
+/// but they can read no cookie or storage of any origin and their requests count as
+/// cross-site.
 const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads";
+/// With an origin per build (`--artifacts-url 'http://*.artifacts.example'`), pages keep that
+/// origin: reports that keep state (Playwright's HTML report reads localStorage) work, and what
+/// they can reach is their own build's, which the same people may read. Still no plugins, no
+/// top navigation, no cookie of the app (another site).
+const SANDBOX_PER_BUILD: &str =
+    "sandbox allow-scripts allow-same-origin allow-forms allow-popups allow-modals allow-downloads";
 
 /// The artifacts origin's route for artifacts: one under a capability.
 pub const CAPABILITY_ROUTE: &str = "/c/{capability}/{*path}";
@@ -58,7 +65,8 @@ async fn get_report_file(
     if let Some(len) = length {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX));
+    let sandbox = if vitrine.artifacts_origin.per_build() { SANDBOX_PER_BUILD } else { SANDBOX };
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(sandbox));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // The capability is in the URL: do not hand it to other sites.
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
