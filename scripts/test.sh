@@ -28,7 +28,8 @@ rust=$?
 
 step "Rust integration tests (PostgreSQL)"
 if pg_url=$(bash scripts/postgres.sh start "$tmp/pg/data" "$(free_port)"); then
-  VITRINE_TEST_POSTGRES=$pg_url LEPTOS_OUTPUT_NAME=vitrine cargo test --release -p vitrine --test it 2>&1
+  # `--workspace`, as above: the same features, so the SQLite stage's build is reused as it is.
+  VITRINE_TEST_POSTGRES=$pg_url LEPTOS_OUTPUT_NAME=vitrine cargo test --release --workspace --test it 2>&1
   pg=$?
 else
   echo "PostgreSQL did not start" >&2
