@@ -48,19 +48,6 @@ async fn browse(f: &Fixture, cookie: &str, folder: &str, after: &str) -> (u16, V
     f.app.server_fn("browse", Some(cookie), &form).await
 }
 
-fn names(page: &Value) -> Vec<String> {
-    page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| match (&e["Folder"], &e["File"]) {
-            (Value::Object(d), _) => format!("{}/ {}", d["name"].as_str().unwrap(), d["count"]),
-            (_, Value::Object(a)) => a["pretty_path"].as_str().unwrap().rsplit('/').next().unwrap().to_owned(),
-            _ => panic!("{e}"),
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zip_tar_and_tar_gz_artifacts_open_as_folders() {
     let f = TestApp::with_projects().await;

@@ -275,6 +275,22 @@ impl TestApp {
     }
 }
 
+/// The lines of a page of the Artifacts tab (`browse`): `name/ count` for a folder, the file
+/// name for a file.
+pub fn names(page: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| match (&e["Folder"], &e["File"]) {
+            (Value::Object(d), _) => format!("{}/ {}", d["name"].as_str().unwrap(), d["count"]),
+            (_, Value::Object(a)) => a["pretty_path"].as_str().unwrap().rsplit('/').next().unwrap().to_owned(),
+            _ => panic!("an entry is a folder or a file: {e}"),
+        })
+        .collect()
+}
+
 /// A call of the agent API, as the agent makes it: its status and JSON answer.
 pub async fn agent_call(f: &Fixture, token: &str, path: &str, body: Value) -> (u16, Value) {
     let r = f

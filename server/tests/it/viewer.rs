@@ -20,19 +20,6 @@ async fn browse(f: &Fixture, cookie: Option<&str>, node: i64, folder: &str, filt
     f.app.server_fn("browse", cookie, &form).await
 }
 
-fn names(page: &Value) -> Vec<String> {
-    page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| match (&e["Folder"], &e["File"]) {
-            (Value::Object(d), _) => format!("{}/ {}", d["name"].as_str().unwrap(), d["count"]),
-            (_, Value::Object(a)) => a["pretty_path"].as_str().unwrap().rsplit('/').next().unwrap().to_owned(),
-            _ => panic!("an entry is a folder or a file: {e}"),
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folders_open_a_page_at_a_time_and_the_filter_searches_the_whole_build() {
     let f = TestApp::with_projects().await;
