@@ -299,16 +299,36 @@ impl Vitrine {
             },
             Err(e) => return Err(e.into()),
         };
+        self.audit_read(who, &project, &build, format!("{node}/{path}"), client);
+        Ok((project, build, artifact))
+    }
+
+    /// A read of a private project's artifacts goes to the audit log (public reads do not).
+    pub(crate) fn audit_read(
+        &self,
+        who: &Principal,
+        project: &Project,
+        build: &Build,
+        detail: String,
+        client: Option<std::net::IpAddr>,
+    ) {
         if !project.public {
             self.audit.record(crate::db::AuditEvent {
-                project: Some(slug.short()),
+                project: Some(project.short_slug()),
                 build_num: Some(build.build_num),
-                detail: format!("{node}/{path}"),
+                detail,
                 client: client.map(|c| c.to_string()),
                 ..crate::db::AuditEvent::by(who, "artifact.read")
             });
         }
-        Ok((project, build, artifact))
+    }
+
+    /// A link on the artifacts origin to `path` of a build's container, under a fresh
+    /// capability for `scope` that lasts [`CAPABILITY_TTL`].
+    fn capability_url(&self, build: &Build, node: NodeIndex, scope: Scope, path: &str) -> String {
+        let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
+        let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at };
+        self.artifacts_origin.url(&grant, path)
     }
 
     /// Checks access, then signs a short-lived URL for the artifact's bytes.
@@ -334,18 +354,14 @@ impl Vitrine {
                 } else {
                     Scope::File(artifact.pretty_path.clone())
                 };
-                let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
-                let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at };
-                return Ok(self.artifacts_origin.url(&grant, &artifact.pretty_path));
+                return Ok(self.capability_url(&build, node, scope, &artifact.pretty_path));
             }
         };
         let active = is_active_content(&artifact.content_type);
         if active && reader == Reader::Browser {
             // Pages need their relative links: they open on the artifacts origin, not from S3.
-            let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
             let scope = Scope::of_report(&artifact.pretty_path);
-            let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at };
-            return Ok(self.artifacts_origin.url(&grant, &artifact.pretty_path));
+            return Ok(self.capability_url(&build, node, scope, &artifact.pretty_path));
         }
         let disposition = if active {
             content_disposition(&artifact.pretty_path, "application/octet-stream")
@@ -382,10 +398,8 @@ impl Vitrine {
                     .into(),
             ));
         }
-        let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
         let scope = Scope::File(trace.pretty_path.clone());
-        let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at };
-        let trace_url = self.artifacts_origin.url(&grant, &trace.pretty_path);
+        let trace_url = self.capability_url(&build, node, scope, &trace.pretty_path);
         let origin = crate::urls::origin_of(&trace_url);
         let encoded = percent_encoding::utf8_percent_encode(&trace_url, percent_encoding::NON_ALPHANUMERIC);
         Ok(format!("{origin}{}/index.html?trace={encoded}", crate::api::artifacts_origin::TRACE_VIEWER_PATH))

@@ -8,7 +8,7 @@ use futures::AsyncWriteExt;
 
 use super::artifacts::{folder_end, just_after};
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
-use crate::db::{Artifact, AuditEvent};
+use crate::db::Artifact;
 use crate::domain::{BuildRef, NodeIndex, ProjectSlug};
 
 /// Rows read from the index at a time while a zip is written.
@@ -72,15 +72,7 @@ impl Vitrine {
                 build.build_num
             )));
         }
-        if !project.public {
-            self.audit.record(AuditEvent {
-                project: Some(slug.short()),
-                build_num: Some(build.build_num),
-                detail: format!("{node}/{folder} ({count} artifacts as a zip)"),
-                client: client.map(|c| c.to_string()),
-                ..AuditEvent::by(who, "artifact.read")
-            });
-        }
+        self.audit_read(who, &project, &build, format!("{node}/{folder} ({count} artifacts as a zip)"), client);
         // Entries are named from the folder's parent on, so the folder itself is in the zip.
         let strip = folder.trim_end_matches('/').rfind('/').map_or(0, |i| i + 1);
         let modified =
