@@ -107,7 +107,8 @@ pub fn router(state: AppState) -> Router {
         .into_iter()
         .fold(Router::new(), |router, r| router.route(&r.path, r.handler))
         .merge(agent_api)
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        // Answers that may be kept (listings, redirects) say how themselves; the rest may not.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
     let site = site.into_iter().fold(Router::new(), |router, r| router.route(&r.path, r.handler));
 
     let options = state.leptos_options.clone();

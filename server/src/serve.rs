@@ -173,7 +173,19 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let audit = crate::services::audit::AuditLog::start(db.clone());
     let (archives, diffs) = Default::default();
     let settings = Arc::new(settings);
-    let vitrine = Vitrine { db, storage, guarantees, settings, artifacts_origin, passwords, audit, archives, diffs };
+    let vitrine = Vitrine {
+        db,
+        storage,
+        guarantees,
+        settings,
+        artifacts_origin,
+        passwords,
+        audit,
+        archives,
+        diffs,
+        lookups: Default::default(),
+        listings: Default::default(),
+    };
     vitrine.spawn_sweeper();
     let core = vitrine.clone();
     let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone(), trace_viewer);

@@ -262,7 +262,8 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
 
 async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
     let passwords = crate::services::accounts::PasswordChecks::new(1);
-    let accounts = Accounts { db, passwords: &passwords };
+    let lookups = crate::services::lookups::Lookups::default();
+    let accounts = Accounts { db, passwords: &passwords, lookups: &lookups };
     match command {
         AdminCommand::Audit { project, since, limit } => {
             let project = project.map(|p| p.short());

@@ -108,6 +108,8 @@ pub struct Build {
     pub pinned_at: Option<i64>,
     /// When its artifacts expired (the retention removed them); the build stays.
     pub artifacts_expired_at: Option<i64>,
+    /// Goes up when its listing changes after it finished (a purge, the retention).
+    pub listing_version: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

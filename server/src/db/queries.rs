@@ -769,6 +769,15 @@ macro_rules! meta_store {
                     .bind(pretty_path)
                     .fetch_all(&mut *tx)
                     .await?;
+                // Caches of these builds' listings go stale with this (see `Build::listing_version`).
+                sqlx::query(&format!(
+                    "UPDATE builds SET listing_version = listing_version + 1 WHERE id IN (SELECT a.build_id {CHOSEN})"
+                ))
+                .bind(project_id)
+                .bind(build_id)
+                .bind(pretty_path)
+                .execute(&mut *tx)
+                .await?;
                 let removed = sqlx::query(&format!("DELETE FROM artifacts WHERE id IN (SELECT a.id {CHOSEN})"))
                     .bind(project_id)
                     .bind(build_id)
@@ -1053,7 +1062,7 @@ pub(super) use meta_store;
 /// The columns a `BuildRow` reads: `concat!("SELECT ", build_columns!(), " FROM builds ...")`.
 macro_rules! build_columns {
     () => {
-        "id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time, pinned_at, artifacts_expired_at"
+        "id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time, pinned_at, artifacts_expired_at, listing_version"
     };
 }
 

@@ -113,6 +113,7 @@ pub(super) struct BuildRow {
     stop_time: Option<i64>,
     pinned_at: Option<i64>,
     artifacts_expired_at: Option<i64>,
+    listing_version: i64,
 }
 
 impl From<BuildRow> for Build {
@@ -130,6 +131,7 @@ impl From<BuildRow> for Build {
             stop_time: r.stop_time,
             pinned_at: r.pinned_at,
             artifacts_expired_at: r.artifacts_expired_at,
+            listing_version: r.listing_version,
         }
     }
 }

@@ -119,6 +119,8 @@ pub fn check_username(name: &str) -> ServiceResult<()> {
 pub struct Accounts<'a> {
     pub db: &'a Db,
     pub passwords: &'a PasswordChecks,
+    /// Who recent tokens and sessions belong to (see [`super::lookups`]).
+    pub lookups: &'a super::lookups::Lookups,
 }
 
 impl Accounts<'_> {
@@ -308,14 +310,24 @@ impl Accounts<'_> {
         Ok(self.db.insert_member(project.id, user_id).await?)
     }
 
-    /// The principal behind an API token; an unknown token is an error, not anonymity.
+    /// The principal behind an API token; an unknown token is an error, not anonymity. A
+    /// token that worked is trusted for [`super::lookups::FRESH_FOR`] without asking again.
     pub async fn principal_for_token(&self, token: &str) -> ServiceResult<Principal> {
         let hash = hash_token(token);
-        let owner = match self.db.token_owner(&hash).await {
+        if let Some(known) = self.lookups.tokens.get(&hash) {
+            return Ok(known);
+        }
+        let principal = self.token_principal(&hash).await?;
+        self.lookups.tokens.keep(hash, principal.clone());
+        Ok(principal)
+    }
+
+    async fn token_principal(&self, hash: &str) -> ServiceResult<Principal> {
+        let owner = match self.db.token_owner(hash).await {
             Ok((token_id, owner, last_used)) => {
                 // When a token was last used, to a minute: one write a minute, not per request.
                 if last_used.is_none_or(|t| t < chrono::Utc::now().timestamp() - 60) {
-                    self.db.touch_token(&hash).await?;
+                    self.db.touch_token(hash).await?;
                 }
                 Ok((token_id, owner))
             }
@@ -335,10 +347,16 @@ impl Accounts<'_> {
 
     /// The user of a browser session; a stale or unknown session is simply anonymous.
     pub async fn principal_for_session(&self, session: &str) -> ServiceResult<Principal> {
-        match self.db.session_user(&hash_token(session)).await {
+        let hash = hash_token(session);
+        if let Some(known) = self.lookups.sessions.get(&hash) {
+            return Ok(known);
+        }
+        match self.db.session_user(&hash).await {
             Ok(id) => {
                 let user = self.db.user_by_id(id).await?;
-                Ok(Principal::User { id, username: user.username, token_id: None })
+                let principal = Principal::User { id, username: user.username, token_id: None };
+                self.lookups.sessions.keep(hash, principal.clone());
+                Ok(principal)
             }
             Err(DbError::NotFound) => Ok(Principal::Anonymous),
             Err(e) => Err(e.into()),
@@ -409,8 +427,11 @@ impl Accounts<'_> {
         Ok(token)
     }
 
+    /// Ends a session: on this server at once, on others within [`super::lookups::FRESH_FOR`].
     pub async fn logout(&self, session: &str) -> ServiceResult<()> {
-        Ok(self.db.delete_session(&hash_token(session)).await?)
+        let hash = hash_token(session);
+        self.lookups.sessions.forget(&hash);
+        Ok(self.db.delete_session(&hash).await?)
     }
 }
 

@@ -13,6 +13,12 @@ use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
 
 /// How long a signed download URL stays valid.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
+/// How long a browser may reuse the artifact route's redirect: well within the signed URL's
+/// [`DOWNLOAD_URL_TTL`] and a capability's [`CAPABILITY_TTL`], so a kept redirect never leads
+/// to an expired link.
+pub const REDIRECT_MAX_AGE: Duration = Duration::from_secs(60);
+const _: () = assert!(REDIRECT_MAX_AGE.as_secs() * 2 <= DOWNLOAD_URL_TTL.as_secs());
+const _: () = assert!(REDIRECT_MAX_AGE.as_secs() * 2 <= CAPABILITY_TTL.as_secs());
 
 /// Who follows an artifact link, which decides where it leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,7 +292,17 @@ impl Vitrine {
         client: Option<std::net::IpAddr>,
     ) -> ServiceResult<(Project, Build, Readable)> {
         let (project, build) = self.find_build(who, slug, build).await?;
-        let artifact = match self.db.artifact(build.id, node, path.as_str()).await {
+        let key = (build.id, node.0, path.as_str().to_owned());
+        let found = match self.lookups.artifacts.get(&key) {
+            Some(known) => Ok(known),
+            None => self.db.artifact(build.id, node, path.as_str()).await.inspect(|a| {
+                // A running build's artifacts are read each time: a path may be stored again.
+                if build.status.is_finished() {
+                    self.lookups.artifacts.keep(key, a.clone());
+                }
+            }),
+        };
+        let artifact = match found {
             Ok(a) => Readable::Stored(a),
             Err(DbError::NotFound) => match self.archive_member(build.id, node, path.as_str()).await? {
                 Some(member) => Readable::Member(member),

@@ -57,7 +57,14 @@ impl Vitrine {
     ) -> ServiceResult<(Project, Build)> {
         let project = self.visible_project(who, slug).await?;
         let found = match build {
-            BuildRef::Num(num) => self.db.build(project.id, *num).await,
+            BuildRef::Num(num) => match self.lookups.builds.get(&(project.id, num.0)) {
+                Some(finished) => Ok(finished),
+                None => self.db.build(project.id, *num).await.inspect(|b| {
+                    if b.status.is_finished() {
+                        self.lookups.builds.keep((project.id, num.0), b.clone());
+                    }
+                }),
+            },
             BuildRef::Latest { branch, filter } => self.db.latest_build(project.id, branch.as_deref(), *filter).await,
         };
         match found {
@@ -200,6 +207,7 @@ impl Vitrine {
         }
         let pinned = pin.then(|| (Some(*id), chrono::Utc::now().timestamp()));
         self.db.set_build_pinned(build.id, pinned).await?;
+        self.lookups.builds.forget(&(project.id, num.0));
         self.audit.record(crate::db::AuditEvent {
             project: Some(slug.short()),
             build_num: Some(num.0),

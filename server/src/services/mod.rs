@@ -9,6 +9,8 @@ pub mod audit;
 pub mod builds;
 pub mod compare;
 pub mod downloads;
+pub mod listings;
+pub mod lookups;
 pub mod preview;
 pub mod sweeper;
 pub mod uploads;
@@ -260,20 +262,30 @@ pub struct Vitrine {
     pub archives: archives::ArchiveCache,
     /// Screenshots compared pixel by pixel, by the SHA-256s of the two images.
     pub diffs: compare::DiffCache,
+    /// Recent answers of the read path's first queries (tokens, projects, members, builds).
+    pub lookups: lookups::Lookups,
+    /// Listings of finished builds, compressed, with their ETags.
+    pub listings: listings::ListingCache,
 }
 
 impl Vitrine {
     pub fn accounts(&self) -> accounts::Accounts<'_> {
-        accounts::Accounts { db: &self.db, passwords: &self.passwords }
+        accounts::Accounts { db: &self.db, passwords: &self.passwords, lookups: &self.lookups }
     }
 
     /// The project, if the principal may see it; otherwise the same 404 as a missing one,
     /// so existence is not leaked.
     pub async fn visible_project(&self, who: &Principal, slug: &ProjectSlug) -> ServiceResult<Project> {
-        let project = match self.db.project_by_slug(slug).await {
-            Ok(p) => p,
-            Err(DbError::NotFound) => return Err(ServiceError::project_not_found()),
-            Err(e) => return Err(e.into()),
+        let project = match self.lookups.projects.get(slug) {
+            Some(p) => p,
+            None => match self.db.project_by_slug(slug).await {
+                Ok(p) => {
+                    self.lookups.projects.keep(slug.clone(), p.clone());
+                    p
+                }
+                Err(DbError::NotFound) => return Err(ServiceError::project_not_found()),
+                Err(e) => return Err(e.into()),
+            },
         };
         if self.can_view(who, &project).await? { Ok(project) } else { Err(ServiceError::project_not_found()) }
     }
@@ -297,7 +309,17 @@ impl Vitrine {
             _ if project.public => true,
             Principal::Anonymous | Principal::BuildNode { .. } => false,
             Principal::BuildAgent { project_id, .. } => *project_id == project.id,
-            Principal::User { id, .. } => self.db.is_member(project.id, *id).await?,
+            Principal::User { id, .. } => {
+                let key = (project.id, *id);
+                if self.lookups.members.get(&key).is_some() {
+                    return Ok(true);
+                }
+                let member = self.db.is_member(project.id, *id).await?;
+                if member {
+                    self.lookups.members.keep(key, ());
+                }
+                member
+            }
         })
     }
 

@@ -103,6 +103,9 @@ impl Vitrine {
             |(project_id, build_id)| async move {
                 self.db.purge(project_id, Some(build_id), None).await?;
                 self.db.mark_artifacts_expired(build_id, now).await?;
+                // This server's lookups and listings forget the build's old state at once.
+                self.lookups.builds.clear();
+                self.lookups.artifacts.clear();
                 Ok(true)
             },
         )

@@ -310,6 +310,27 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Asks `check` until it holds, for at most [`FRESH_FOR`](vitrine::services::lookups::FRESH_FOR)
+/// and a second of slack: a change made at the command line or on another server reaches a
+/// server's caches within that (the promise: 5 seconds). Answers how long it took.
+pub async fn within_fresh_for<F, Fut>(what: &str, mut check: F) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    use std::time::Duration;
+    let start = std::time::Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        let waited = start.elapsed();
+        let limit = vitrine::services::lookups::FRESH_FOR + Duration::from_secs(1);
+        assert!(waited < limit, "{what}: still not so after {waited:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn assert_ok(out: &Output) {
     assert!(out.status.success(), "command failed: {}\n{}", stderr(out), String::from_utf8_lossy(&out.stdout));
 }

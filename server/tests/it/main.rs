@@ -23,6 +23,7 @@ mod downloads;
 mod faults;
 mod hostile;
 mod migrate;
+mod read_path;
 mod retention;
 mod security;
 mod store;

@@ -1,14 +1,18 @@
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use super::views::ArtifactEntry;
 use crate::api::{ArtifactPath, ClientAddr, ProjectPath, build_ref};
 use crate::app::AppState;
+use crate::db::{Build, Project};
 use crate::error::ApiResult;
-use crate::services::Principal;
-use crate::services::artifacts::{Follower, Reader};
+use crate::services::artifacts::{Follower, REDIRECT_MAX_AGE, Reader};
+use crate::services::listings::{self, Listing};
+use crate::services::{Principal, ServiceResult, Vitrine};
 
 #[derive(Debug, Deserialize)]
 pub struct LatestQuery {
@@ -25,20 +29,50 @@ pub struct ArtifactsPath {
 }
 
 /// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num/artifacts` (also `latest`): one JSON
-/// array of every artifact, as CircleCI answers, streamed a page of rows at a time.
+/// array of every artifact, as CircleCI answers. A finished build's is sent from the cache
+/// of compressed listings, with an ETag (`304` to a client that has it); a running build's
+/// is streamed a page of rows at a time.
 pub async fn list_artifacts(
     State(state): State<AppState>,
     who: Principal,
     Path(p): Path<ArtifactsPath>,
     Query(q): Query<LatestQuery>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    use futures::{StreamExt, TryStreamExt};
     let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
     let build = build_ref(&p.build_num, q.branch, q.filter.as_deref())?;
-    let (project, build) = state.vitrine.find_build(&who, &slug, &build).await?;
-    let url = state.vitrine.settings.public_url.clone();
+    let vitrine = &state.vitrine;
+    let (project, build) = vitrine.find_build(&who, &slug, &build).await?;
+    // Answers differ by who asks only in whether they are allowed at all.
+    let cache_control = if project.public { "public, no-cache" } else { "private, no-cache" };
+    if build.status.is_finished() {
+        let json = listing_json(vitrine, project.clone(), build.clone());
+        let kept = vitrine.listings.get_or_make((build.id, build.listing_version), listings::compress(json)).await;
+        if let Some(listing) = kept? {
+            return Ok(kept_listing(&listing, &headers, cache_control));
+        }
+    }
+    let cache_control = if build.status.is_finished() { cache_control } else { "no-store" };
+    let body = listing_json(vitrine, project, build).map(|chunk| {
+        // Past the status line, a failure can only cut the answer short, which a client sees.
+        chunk.map_err(|e| {
+            tracing::error!(error = %e, "a listing failed midway");
+            std::io::Error::other("the listing could not be read to its end")
+        })
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, cache_control)], Body::from_stream(body))
+        .into_response())
+}
+
+/// A build's listing as JSON, a page of rows at a time.
+fn listing_json(
+    vitrine: &Vitrine,
+    project: Project,
+    build: Build,
+) -> impl Stream<Item = ServiceResult<Bytes>> + Send + 'static {
+    let url = vitrine.settings.public_url.clone();
     let mut first = true;
-    let entries = state.vitrine.artifact_pages(build.id).map_ok(move |page| {
+    let entries = vitrine.artifact_pages(build.id).map_ok(move |page| {
         let mut chunk = Vec::with_capacity(page.len() * 256);
         for a in &page {
             if !std::mem::take(&mut first) {
@@ -47,17 +81,34 @@ pub async fn list_artifacts(
             serde_json::to_writer(&mut chunk, &ArtifactEntry::new(&url, &project, build.build_num, a))
                 .expect("an entry serializes");
         }
-        axum::body::Bytes::from(chunk)
+        Bytes::from(chunk)
     });
-    let bracket = |b: &'static [u8]| futures::stream::once(async move { Ok(axum::body::Bytes::from_static(b)) });
-    let body = bracket(b"[").chain(entries).chain(bracket(b"]")).map(|chunk| {
-        // Past the status line, a failure can only cut the answer short, which a client sees.
-        chunk.map_err(|e| {
-            tracing::error!(error = %e, "a listing failed midway");
-            std::io::Error::other("the listing could not be read to its end")
-        })
-    });
-    Ok(([(header::CONTENT_TYPE, "application/json")], axum::body::Body::from_stream(body)).into_response())
+    let bracket = |b: &'static [u8]| futures::stream::once(async move { Ok(Bytes::from_static(b)) });
+    bracket(b"[").chain(entries).chain(bracket(b"]"))
+}
+
+/// A kept listing: `304` when the client has it, else its gzip bytes (decompressed as they
+/// are sent for the rare client that takes no gzip).
+fn kept_listing(listing: &Listing, headers: &HeaderMap, cache_control: &'static str) -> Response {
+    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let etag = HeaderValue::from_str(&listing.etag).expect("hex in quotes");
+    let common = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, HeaderValue::from_static(cache_control)),
+        (header::VARY, HeaderValue::from_static("Accept-Encoding")),
+    ];
+    if header(header::IF_NONE_MATCH).is_some_and(|tags| listing.matches(tags)) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    let json = HeaderValue::from_static("application/json");
+    if header(header::ACCEPT_ENCODING).is_some_and(listings::accepts_gzip) {
+        let gzip = [(header::CONTENT_TYPE, json), (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))];
+        return (common, gzip, listing.gzip.clone()).into_response();
+    }
+    let compressed = futures::stream::once(std::future::ready(Ok::<_, std::io::Error>(listing.gzip.clone())));
+    let reader = async_compression::tokio::bufread::GzipDecoder::new(tokio_util::io::StreamReader::new(compressed));
+    (common, [(header::CONTENT_TYPE, json)], Body::from_stream(tokio_util::io::ReaderStream::new(reader)))
+        .into_response()
 }
 
 /// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num/artifacts/:node_index/*path`:
@@ -74,10 +125,11 @@ pub async fn get_artifact(
     let reader = if opened_as_a_page(&headers) { Reader::Browser } else { Reader::Download };
     let follower = Follower { reader, client };
     let url = state.vitrine.artifact_download_url(&who, &slug, &build, node, &path, follower).await?;
-    Ok((
-        axum::http::StatusCode::FOUND,
-        [(header::LOCATION, url), (header::CACHE_CONTROL, "private, no-store".to_owned())],
-    )
+    // The browser may follow it again for a while: never past the URL's own expiry. Where
+    // it leads depends on how the link is opened.
+    let cache_control = format!("private, max-age={}", REDIRECT_MAX_AGE.as_secs());
+    let vary = "Sec-Fetch-Mode, Accept".to_owned();
+    Ok((StatusCode::FOUND, [(header::LOCATION, url), (header::CACHE_CONTROL, cache_control), (header::VARY, vary)])
         .into_response())
 }
 

@@ -1,0 +1,161 @@
+//! Listings of finished builds, kept as the gzip bytes they are sent as, with their ETags.
+//!
+//! A finished build's listing changes only when a purge or the retention removes artifacts,
+//! and both raise the build's `listing_version`: the cache is keyed by (build, version), so a
+//! server sees the change with the build's row (at most [`super::lookups::FRESH_FOR`] late)
+//! and a stale listing is never answered again once the new version is known. The cache is
+//! bounded in bytes; a listing too large to keep is streamed from the database each time, as
+//! a running build's is.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+
+/// Compressed bytes the cache holds at most.
+pub const CACHE_BYTES: u64 = 64 << 20;
+/// A listing larger than this compressed is not kept (it would crowd out the others).
+pub const LARGEST_KEPT: usize = (CACHE_BYTES / 8) as usize;
+
+/// A listing as sent: gzip, with the ETag of its uncompressed JSON.
+#[derive(Debug)]
+pub struct Listing {
+    pub gzip: Bytes,
+    /// Quoted, as the header carries it.
+    pub etag: String,
+}
+
+impl Listing {
+    /// Does an `If-None-Match` header name this listing (weak or strong, or `*`)?
+    pub fn matches(&self, if_none_match: &str) -> bool {
+        if_none_match.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == self.etag)
+    }
+}
+
+#[derive(Clone)]
+struct Weigh;
+
+impl quick_cache::Weighter<(i64, i64), Arc<Listing>> for Weigh {
+    fn weight(&self, _: &(i64, i64), listing: &Arc<Listing>) -> u64 {
+        listing.gzip.len() as u64 + 128
+    }
+}
+
+/// Finished builds' listings by (build id, listing version).
+#[derive(Clone)]
+pub struct ListingCache(Arc<quick_cache::sync::Cache<(i64, i64), Arc<Listing>, Weigh>>);
+
+impl Default for ListingCache {
+    fn default() -> Self {
+        ListingCache(Arc::new(quick_cache::sync::Cache::with_weighter(4096, CACHE_BYTES, Weigh)))
+    }
+}
+
+impl std::fmt::Debug for ListingCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListingCache").field("bytes", &self.0.weight()).finish()
+    }
+}
+
+impl ListingCache {
+    /// The listing of `(build id, version)`, made by `make` when it is not kept yet; callers
+    /// asking at the same time wait for one making. `None` when it is too large to keep.
+    pub async fn get_or_make<E, F>(&self, key: (i64, i64), make: F) -> Result<Option<Arc<Listing>>, E>
+    where
+        F: Future<Output = Result<Option<Listing>, E>>,
+    {
+        match self.0.get_value_or_guard_async(&key).await {
+            Ok(listing) => Ok(Some(listing)),
+            Err(guard) => match make.await? {
+                Some(listing) => {
+                    let listing = Arc::new(listing);
+                    let _ = guard.insert(listing.clone());
+                    Ok(Some(listing))
+                }
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Bytes held now.
+    pub fn bytes(&self) -> u64 {
+        self.0.weight()
+    }
+}
+
+/// Compresses a listing as it is read (one page of rows at a time, off the async threads),
+/// hashing the JSON for its ETag; `None` once it grows past [`LARGEST_KEPT`] compressed.
+pub async fn compress<E>(json: impl Stream<Item = Result<Bytes, E>>) -> Result<Option<Listing>, E> {
+    use std::io::Write;
+    let mut json = std::pin::pin!(json);
+    let mut state = Some((flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6)), Sha256::new()));
+    while let Some(chunk) = json.next().await {
+        let chunk = chunk?;
+        let (mut gzip, mut hash) = state.take().expect("put back after each chunk");
+        let (gzip, hash) = tokio::task::spawn_blocking(move || {
+            hash.update(&chunk);
+            gzip.write_all(&chunk).expect("writing to memory");
+            (gzip, hash)
+        })
+        .await
+        .expect("compression does not panic");
+        if gzip.get_ref().len() > LARGEST_KEPT {
+            return Ok(None);
+        }
+        state = Some((gzip, hash));
+    }
+    let (gzip, hash) = state.expect("put back after each chunk");
+    let gzip = gzip.finish().expect("writing to memory");
+    let digest = hash.finalize();
+    Ok(Some(Listing { gzip: Bytes::from(gzip), etag: format!("\"{}\"", hex::encode(&digest[..16])) }))
+}
+
+/// Does an `Accept-Encoding` header take gzip (not refused with `q=0`)?
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for part in accept_encoding.split(',') {
+        let mut fields = part.split(';').map(str::trim);
+        let coding = fields.next().unwrap_or("").to_ascii_lowercase();
+        let q = fields
+            .find_map(|f| f.strip_prefix("q=").or_else(|| f.strip_prefix("Q=")))
+            .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(q > 0.0),
+            "*" => any = Some(q > 0.0),
+            _ => {}
+        }
+    }
+    gzip.or(any).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn listings_compress_to_what_they_said_with_a_stable_etag() {
+        use std::io::Read;
+        let chunks =
+            || futures::stream::iter(["[", "{\"a\":1}", ",{\"b\":2}", "]"].map(|c| Ok::<_, ()>(Bytes::from(c))));
+        let one = compress(chunks()).await.unwrap().unwrap();
+        let two = compress(chunks()).await.unwrap().unwrap();
+        assert_eq!(one.etag, two.etag);
+        let mut json = String::new();
+        flate2::read::GzDecoder::new(&one.gzip[..]).read_to_string(&mut json).unwrap();
+        assert_eq!(json, "[{\"a\":1},{\"b\":2}]");
+        assert!(one.matches(&one.etag) && one.matches(&format!("W/{}, \"x\"", one.etag)) && one.matches("*"));
+        assert!(!one.matches("\"other\""));
+    }
+
+    #[test]
+    fn gzip_is_taken_unless_refused() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, gzip;q=0.8"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip("br, *;q=0"));
+    }
+}

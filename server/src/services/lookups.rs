@@ -1,0 +1,133 @@
+//! What nearly every read asks the metadata store first, kept in memory for a few seconds:
+//! who a token or a session belongs to, a project by its slug, whether a user is a member,
+//! a finished build, an artifact of a finished build. A listing or an artifact link then
+//! costs no query at all while its answers are fresh.
+//!
+//! Every entry lives at most [`FRESH_FOR`]. Changes made elsewhere (an admin at the command
+//! line, another server) therefore hold everywhere within that time: a revoked token, a
+//! removed member, a project made private, a purged artifact. Changes this server makes
+//! itself (a sign-out, a pin) forget their entries at once. Only answers that let a request
+//! through are kept; a refusal is asked again each time, so nothing new is refused for
+//! longer than the store says.
+
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Principal;
+use crate::db::{Artifact, Build, Project};
+use crate::domain::ProjectSlug;
+
+/// How long a looked-up answer is used before it is asked again: a revoked token stops
+/// working within this, on every server.
+pub const FRESH_FOR: Duration = Duration::from_secs(4);
+
+#[derive(Clone)]
+struct Fresh<V> {
+    value: V,
+    until: Instant,
+}
+
+/// Answers kept for [`FRESH_FOR`] each, at most `capacity` of them.
+pub struct Recent<K, V> {
+    entries: quick_cache::sync::Cache<K, Fresh<V>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
+    fn new(capacity: usize) -> Self {
+        Recent { entries: quick_cache::sync::Cache::new(capacity) }
+    }
+
+    /// The answer, while it is fresh.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        Q: Hash + quick_cache::Equivalent<K> + ?Sized,
+    {
+        let found = self.entries.get(key)?;
+        if found.until > Instant::now() {
+            Some(found.value)
+        } else {
+            self.entries.remove(key);
+            None
+        }
+    }
+
+    pub fn keep(&self, key: K, value: V) {
+        self.entries.insert(key, Fresh { value, until: Instant::now() + FRESH_FOR });
+    }
+
+    pub fn forget<Q>(&self, key: &Q)
+    where
+        Q: Hash + quick_cache::Equivalent<K> + ?Sized,
+    {
+        self.entries.remove(key);
+    }
+
+    pub fn clear(&self) {
+        self.entries.clear();
+    }
+}
+
+/// The read path's lookups (cheap to clone: shared).
+#[derive(Clone)]
+pub struct Lookups(Arc<Tables>);
+
+pub struct Tables {
+    /// By the SHA-256 of the token (never the token itself).
+    pub tokens: Recent<String, Principal>,
+    /// By the SHA-256 of the session cookie.
+    pub sessions: Recent<String, Principal>,
+    pub projects: Recent<ProjectSlug, Project>,
+    /// (project id, user id) of members.
+    pub members: Recent<(i64, i64), ()>,
+    /// Finished builds by (project id, build number); a running build changes and is read
+    /// each time.
+    pub builds: Recent<(i64, i64), Build>,
+    /// Artifacts of finished builds by (build id, container, path).
+    pub artifacts: Recent<(i64, i64, String), Artifact>,
+}
+
+impl Default for Lookups {
+    fn default() -> Self {
+        Lookups(Arc::new(Tables {
+            tokens: Recent::new(10_000),
+            sessions: Recent::new(10_000),
+            projects: Recent::new(10_000),
+            members: Recent::new(100_000),
+            builds: Recent::new(10_000),
+            artifacts: Recent::new(50_000),
+        }))
+    }
+}
+
+impl std::ops::Deref for Lookups {
+    type Target = Tables;
+
+    fn deref(&self) -> &Tables {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Lookups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lookups").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_kept_until_they_go_stale_then_forgotten() {
+        let recent: Recent<String, i64> = Recent::new(10);
+        recent.keep("a".into(), 1);
+        assert_eq!(recent.get("a"), Some(1));
+        recent.forget("a");
+        assert_eq!(recent.get("a"), None);
+        // An entry past its time is not answered, and leaves.
+        recent.entries.insert("b".into(), Fresh { value: 2, until: Instant::now() - Duration::from_millis(1) });
+        assert_eq!(recent.get("b"), None);
+        assert_eq!(recent.entries.len(), 0);
+    }
+}
