@@ -3,7 +3,8 @@
 # private `vitrine serve` (fresh data dir, free ports on 127.0.0.1) stores a public build of
 # 10,000 artifacts and one of 100,000, each over 4 containers; python's http.server serves a
 # static HTML page listing the same 10,000 links. bench/page.mjs then times, 5 times each
-# (median): navigation to the first artifact rows visible, and to a filter's first result.
+# (median): navigation to the first artifact rows visible, and to a filter's first result, and
+# the build page's time to interactive; the script prints the client bundle's sizes first.
 # Goal: at most 1.5x the static page at 10,000, under 2 s at 100,000. Needs a release build
 # (bash scripts/build.sh) and end2end's npm packages (bash scripts/setup.sh).
 #
@@ -56,5 +57,11 @@ for num in 1 2; do
   echo "build $num: $stored artifacts stored"
 done
 print_versions
+# The client bundle as browsers fetch it (cargo leptos build --release --precompress).
+for file in target/site/pkg/vitrine.*.wasm target/site/pkg/vitrine.*.js target/site/pkg/vitrine.*.css; do
+  [ -f "$file" ] || continue
+  size() { [ -f "$1" ] && awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f KiB", b / 1024 }' || echo "-"; }
+  echo "bundle:  $(basename "$file"): $(size "$file") raw, $(size "$file.gz") gzip, $(size "$file.br") brotli"
+done
 echo "machine: $(nproc) cores; Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}')"
 NODE_PATH=end2end/node_modules node bench/page.mjs "$url/gh/bench/page" "http://127.0.0.1:$static_port/" "$small" "$big"

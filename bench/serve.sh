@@ -13,6 +13,9 @@
 # `--scale` instead stores builds of 10, 1,000, 10,000 and 100,000 artifacts and prints the
 # cost of each build's listing and page (first listing, time per request, bytes, CPU, RSS).
 #
+# ONLY=abcd picks which of the four runs (b: the 302 alone). With PROFILE=1, perf samples the server during each of its runs and prints where the time
+# went (the hottest functions, self time).
+#
 # Needs a release build (bash scripts/build.sh), wrk and nginx (installed when missing).
 # Usage: bash bench/serve.sh [ARTIFACTS]    (default 10000)
 #        bash bench/serve.sh --scale
@@ -58,6 +61,11 @@ drive() {
   local name=$1 target=$2; shift 2
   local args=() header before after requests
   for header in "Accept-Encoding: gzip" "$@"; do args+=(-H "$header"); done
+  local perf=""
+  if [ -n "${PROFILE:-}" ] && [[ $target == "$url"* ]]; then
+    perf record -q -F 499 -g -p "$server" -o "$work/perf.data" -- sleep 8 >/dev/null 2>&1 &
+    perf=$!
+  fi
   before=$(cpu_ticks)
   wrk -t2 -c32 -d8s --timeout 10s --latency "${args[@]}" "$target" >"$work/wrk" 2>&1 || true
   after=$(cpu_ticks)
@@ -74,6 +82,12 @@ drive() {
   fi
   printf '  %-34s %9s req/s  p50 %-8s p99 %-8s %s%s\n' "$name" "${rps:-?}" "${p50:-?}" "${p99:-?}" "$cpu" \
     "${bad:+  (non-2xx/3xx or errors: $bad)}"
+  if [ -n "$perf" ]; then
+    wait "$perf" || true
+    echo "    where the server's time went (perf, self time, top 12):"
+    perf report -i "$work/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null \
+      | grep -E '^ +[0-9.]+%' | head -n 12 | sed -E 's/[[:space:]]+(-[[:space:]]+)*$//; s/^/    /' | cut -c1-150
+  fi
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -106,6 +120,8 @@ http {
   }
 }
 EOF
+  # nginx's workers run as nobody: they must reach the files.
+  chmod o+x "$work"; chmod -R o+rX "$1"
   "$nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
   also_stop="$also_stop $!"
   for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$nginx_port/redirect" -w '%{http_code}' 2>/dev/null \
@@ -142,18 +158,28 @@ if [ "$mode" = compare ]; then
   echo "bytes:   listing $(stat -c %s "$work/www/listing.json") B json, $(stat -c %s "$work/www/listing.json.gz") B gzip;" \
     "v2 page $(stat -c %s "$work/www/v2.json.gz") B gzip; build page $(stat -c %s "$work/www/page.html.gz") B gzip"
   curl -fsS -o /dev/null -H "Circle-Token: $token" -H 'Accept-Encoding: gzip' "$listing" # warm the cache
-  echo "(a) v1.1 listing"
-  drive "nginx gzip_static" "$ngx/listing.json"; ref=$rps
-  drive "vitrine (member's token)" "$listing" "Circle-Token: $token"; a=$(ratio "$rps" "$ref")
-  echo "(b) artifact route"
-  drive "nginx return 302" "$ngx/redirect"; ref=$rps
-  drive "vitrine 302 (member's token)" "$artifact" "Circle-Token: $token"; b=$(ratio "$rps" "$ref")
-  echo "(c) v2 listing, first page"
-  drive "nginx gzip_static" "$ngx/v2.json"; ref=$rps
-  drive "vitrine (member's token)" "$v2" "Circle-Token: $token"; c1=$(ratio "$rps" "$ref")
-  echo "(c) build page HTML"
-  drive "nginx gzip_static" "$ngx/page.html"; ref=$rps
-  drive "vitrine (member's session)" "$page" "Cookie: $cookie"; c2=$(ratio "$rps" "$ref")
+  a=- b=- c1=- c2=-
+  only=${ONLY:-abcd}
+  if [[ $only == *a* ]]; then
+    echo "(a) v1.1 listing"
+    drive "nginx gzip_static" "$ngx/listing.json"; ref=$rps
+    drive "vitrine (member's token)" "$listing" "Circle-Token: $token"; a=$(ratio "$rps" "$ref")
+  fi
+  if [[ $only == *b* ]]; then
+    echo "(b) artifact route"
+    drive "nginx return 302" "$ngx/redirect"; ref=$rps
+    drive "vitrine 302 (member's token)" "$artifact" "Circle-Token: $token"; b=$(ratio "$rps" "$ref")
+  fi
+  if [[ $only == *c* ]]; then
+    echo "(c) v2 listing, first page"
+    drive "nginx gzip_static" "$ngx/v2.json"; ref=$rps
+    drive "vitrine (member's token)" "$v2" "Circle-Token: $token"; c1=$(ratio "$rps" "$ref")
+  fi
+  if [[ $only == *d* ]]; then
+    echo "(c) build page HTML"
+    drive "nginx gzip_static" "$ngx/page.html"; ref=$rps
+    drive "vitrine (member's session)" "$page" "Cookie: $cookie"; c2=$(ratio "$rps" "$ref")
+  fi
   echo "ratios to nginx: (a) listing $a (goal 0.7)  (b) 302 $b (goal 0.5)  (c) v2 page $c1, build page $c2"
   echo "server peak RSS: $(awk '/^VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$server/status")"
   if grep -q ' ERROR \|panicked' "$work/server.log"; then grep ' ERROR \|panicked' "$work/server.log" | head >&2; exit 1; fi

@@ -8,11 +8,28 @@ use vitrine_app::api::backend::UiBackend;
 
 use crate::services::Vitrine;
 
+/// Cloned for every request (axum hands each handler its own): one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<AppParts>);
+
+pub struct AppParts {
     pub vitrine: Vitrine,
     pub leptos_options: LeptosOptions,
     pub ui: std::sync::Arc<dyn UiBackend>,
+}
+
+impl AppState {
+    pub fn new(parts: AppParts) -> AppState {
+        AppState(std::sync::Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -4,12 +4,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use vitrine_app::api::backend::Backend;
@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(site)
+        .merge(site_pkg(&options))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -133,7 +134,7 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(Backend(ui.clone())),
             shell,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), reject_cross_site_writes))
+        .layer(SameSiteWrites { origin: crate::urls::origin_of(&state.vitrine.settings.public_url).into() })
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -143,6 +144,24 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The client bundle and stylesheet under `/pkg`, as `cargo leptos build --precompress` left
+/// them: a brotli or gzip copy to whoever takes it, never compressed again per request. Names
+/// with a content hash (`hash-files`) are kept by browsers for a year; wasm-bindgen's
+/// snippets keep plain names, so browsers ask again each time (a `304` when unchanged).
+fn site_pkg(options: &LeptosOptions) -> Router<AppState> {
+    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let files = |dir: std::path::PathBuf, cache: &'static str| {
+        tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static(cache)))
+            .layer(SetResponseHeaderLayer::appending(header::VARY, HeaderValue::from_static("Accept-Encoding")))
+            .service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+    };
+    let hashed = if options.hash_files { "public, max-age=31536000, immutable" } else { "public, no-cache" };
+    Router::new()
+        .nest_service(&format!("/{}", options.site_pkg_dir), files(pkg.clone(), hashed))
+        .nest_service(&format!("/{}/snippets", options.site_pkg_dir), files(pkg.join("snippets"), "public, no-cache"))
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
@@ -184,22 +203,57 @@ async fn logout_needs_post() -> Response {
 /// cookie: that covers writes on a signed-in user's behalf (from an artifact page on the
 /// artifacts origin, say: artifacts are untrusted content) and signing a visitor in to an
 /// account of the attacker's (login CSRF). Browsers label requests with `Sec-Fetch-Site`;
-/// older ones only send `Origin`, which must then be this server's. Agents and API clients
-/// send neither and are not affected.
-async fn reject_cross_site_writes(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
+/// older ones only send `Origin`, which must then be `origin` (this server's). Agents and API
+/// clients send neither and are not affected.
+fn cross_site_write(request: &Request<Body>, origin: &str) -> bool {
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let headers = request.headers();
-    let refused = writes
+    writes
         && match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
             Some(site) => !matches!(site, "same-origin" | "none"),
-            None => headers
-                .get(header::ORIGIN)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|origin| origin != crate::urls::origin_of(&state.vitrine.settings.public_url)),
-        };
-    if refused {
-        return ApiError { status: StatusCode::FORBIDDEN, message: "Cross-site request refused".into() }
-            .into_response();
+            None => headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_some_and(|o| o != origin),
+        }
+}
+
+/// Refuses [`cross_site_write`]s. A layer of its own rather than `middleware::from_fn`: the
+/// check reads headers only, so a request passes straight to the router, without the
+/// boxing and the clone of the whole inner service that `from_fn` costs every request.
+#[derive(Clone)]
+struct SameSiteWrites {
+    origin: std::sync::Arc<str>,
+}
+
+impl<S> tower::Layer<S> for SameSiteWrites {
+    type Service = SameSiteWritesService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SameSiteWritesService { inner, origin: self.origin.clone() }
     }
-    next.run(request).await
+}
+
+#[derive(Clone)]
+struct SameSiteWritesService<S> {
+    inner: S,
+    origin: std::sync::Arc<str>,
+}
+
+impl<S> tower::Service<Request<Body>> for SameSiteWritesService<S>
+where
+    S: tower::Service<Request<Body>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = futures::future::Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if cross_site_write(&request, &self.origin) {
+            let refused = ApiError { status: StatusCode::FORBIDDEN, message: "Cross-site request refused".into() };
+            return futures::future::Either::Left(std::future::ready(Ok(refused.into_response())));
+        }
+        futures::future::Either::Right(self.inner.call(request))
+    }
 }

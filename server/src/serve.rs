@@ -8,11 +8,11 @@ use anyhow::Context;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::app::AppState;
+use crate::app::{AppParts, AppState};
 use crate::db::Db;
 use crate::router::router;
 use crate::services::artifacts_origin::ArtifactsOrigin;
-use crate::services::{Settings, UploadSettings, Vitrine};
+use crate::services::{Services, Settings, UploadSettings, Vitrine};
 use crate::storage::embedded::{self, EmbeddedCredentials, LocalStore};
 use crate::storage::{S3Settings, Storage, StoreGuarantees};
 use crate::ui::UiService;
@@ -81,6 +81,19 @@ pub fn default_site_root() -> PathBuf {
         }
     }
     PathBuf::from("target/site")
+}
+
+/// The list of the site's hashed file names that `cargo leptos build` writes (with
+/// `hash-files`), as an absolute path: in the site root (where scripts/build.sh copies it, so
+/// a site folder is complete on its own), else beside the binary (where cargo-leptos leaves
+/// it). `None`: the site's files have plain names.
+fn hash_file(site_root: &Path) -> Option<PathBuf> {
+    let beside_binary = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("hash.txt")));
+    [Some(site_root.join("hash.txt")), beside_binary]
+        .into_iter()
+        .flatten()
+        .find(|file| file.is_file())
+        .map(|file| std::path::absolute(&file).unwrap_or(file))
 }
 
 /// Starts the embedded store, or joins one that another `vitrine serve` on the same data dir
@@ -173,7 +186,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let audit = crate::services::audit::AuditLog::start(db.clone());
     let (archives, diffs) = Default::default();
     let settings = Arc::new(settings);
-    let vitrine = Vitrine {
+    let vitrine = Vitrine::new(Services {
         db,
         storage,
         guarantees,
@@ -185,7 +198,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         diffs,
         lookups: Default::default(),
         listings: Default::default(),
-    };
+    });
     vitrine.spawn_sweeper();
     let core = vitrine.clone();
     let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone(), trace_viewer);
@@ -193,13 +206,16 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         tokio::spawn(crate::listen::serve(artifacts_listener, "artifacts origin", stopped.clone(), move |_| {
             artifacts_app.clone()
         }));
+    let hash_file = hash_file(&cfg.site_root);
     let leptos_options = LeptosOptions::builder()
         .output_name("vitrine")
         .site_root(cfg.site_root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
         .site_addr(addr)
+        .hash_files(hash_file.is_some())
+        .hash_file(hash_file.map_or_else(|| "hash.txt".into(), |f| f.to_string_lossy().into()))
         .build();
-    let state = AppState { ui: UiService::shared(vitrine.clone()), vitrine, leptos_options };
+    let state = AppState::new(AppParts { ui: UiService::shared(vitrine.clone()), vitrine, leptos_options });
     let app = router(state);
     let app_served = tokio::spawn(crate::listen::serve(listener, "app", stopped, move |peer| {
         // Handlers that need the client's address (sign-in limits) read it from here.

@@ -157,7 +157,7 @@ impl UiService {
     ) -> Result<(Vec<ArtifactView>, Option<String>), UiError> {
         let page = vitrine_app::api::GALLERY_PAGE;
         let mut images =
-            self.vitrine.db.artifacts_of_kind(build.id, "image/", after, page as i64 + 1).await.map_err(db_error)?;
+            self.vitrine.db.artifacts_of_kind(build.id, crate::db::ArtifactKind::Image, after, page as i64 + 1).await.map_err(db_error)?;
         let next = (images.len() > page).then(|| {
             images.truncate(page);
             images.last().map(gallery_token)
@@ -261,23 +261,19 @@ impl UiBackend for UiService {
         let db = &self.vitrine.db;
         let view = |a: &crate::db::Artifact| artifact_view(&project, &build, a);
         // A bounded few, whatever the build's size: its HTML pages and its first artifacts.
-        let pages = db.artifacts_of_kind(build.id, "text/html", None, 50).await.map_err(db_error)?;
+        let pages = db.artifacts_of_kind(build.id, crate::db::ArtifactKind::Page, None, 50).await.map_err(db_error)?;
         let first = db.artifacts_page(build.id, None, 200).await.map_err(db_error)?;
         let mut top: Vec<ArtifactView> = pages.iter().map(view).collect();
         top.extend(first.iter().filter(|a| !a.content_type.starts_with("text/html")).map(view));
-        let containers: Vec<ContainerView> = db
-            .artifact_counts(build.id)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(|(node_index, count)| ContainerView { node_index, count: count as usize })
+        let containers: Vec<ContainerView> = (self.vitrine.artifact_counts(&build).await.map_err(ui_error)?.iter())
+            .map(|&(node_index, count)| ContainerView { node_index, count: count as usize })
             .collect();
         let artifact_count = containers.iter().map(|c| c.count).sum();
         let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
         let (images, more_images) = self.gallery_images(&project, &build, baseline.as_ref(), None).await?;
         let can_pin = match &who {
             Principal::User { id, .. } => {
-                self.vitrine.db.is_member(project.id, *id).await.map_err(|e| ui_error(e.into()))?
+                self.vitrine.is_member(project.id, *id).await.map_err(ui_error)?
             }
             _ => false,
         };

@@ -254,6 +254,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             build_num,
             detail,
             client: None,
+            repeats: 1,
         };
         db.insert_audit(&[event]).await?;
     }
@@ -281,7 +282,7 @@ async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
                     e.project.unwrap_or_default(),
                     e.build_num.map_or(String::new(), |b| b.to_string()),
                     e.client.unwrap_or_default(),
-                    e.detail
+                    if e.repeats > 1 { format!("{} ({} times)", e.detail, e.repeats) } else { e.detail }
                 );
             }
         }

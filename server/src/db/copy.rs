@@ -81,7 +81,7 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
         copy!(from, tx, "doomed_objects", [s3_key: String, doomed_at: i64]),
         copy!(from, tx, "audit_events", [
             id: i64, at: i64, actor: String, user_id: Option<i64>, token_id: Option<i64>, action: String,
-            project: Option<String>, build_num: Option<i64>, detail: String, client: Option<String>,
+            project: Option<String>, build_num: Option<i64>, detail: String, client: Option<String>, repeats: i64,
         ]),
     ];
     // Ids were copied as they were: new rows continue after the highest.

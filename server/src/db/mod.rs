@@ -174,13 +174,12 @@ pub trait MetaStore: Send + Sync {
     ) -> DbResult<Vec<Artifact>>;
     /// How many artifacts of one container have a path from `from` up to before `before`.
     async fn count_between(&self, build_id: i64, node: i64, from: &str, before: &str) -> DbResult<i64>;
-    /// Artifacts of a build whose content type starts with `kind` (`image/`; no LIKE
-    /// wildcards in it), after
-    /// `(node, path)`, in listing order: the gallery's pages.
+    /// Artifacts of a build of one kind, after `(node, path)`, in listing order: the
+    /// gallery's pages, the build's HTML pages.
     async fn artifacts_of_kind(
         &self,
         build_id: i64,
-        kind: &str,
+        kind: ArtifactKind,
         after: Option<(i64, &str)>,
         limit: i64,
     ) -> DbResult<Vec<Artifact>>;
@@ -370,6 +369,7 @@ mod tests {
     use sqlx::Connection;
     use sqlx::sqlite::SqliteConnectOptions;
 
+    use super::queries::artifact_columns;
     use super::*;
 
     #[tokio::test]
@@ -388,5 +388,29 @@ mod tests {
         assert!(matches!(service, crate::services::ServiceError::Unavailable(_)), "{service:?}");
         let other = DbError::from(sqlx::Error::RowNotFound);
         assert!(matches!(other, DbError::Other(_)));
+    }
+
+    /// The build page's picks of images and HTML pages go through their partial indexes
+    /// (SQLite uses one only when the query states its condition as the index does).
+    #[tokio::test]
+    async fn a_build_s_images_and_pages_are_found_by_their_own_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite::SqliteStore::open_in(dir.path()).await.unwrap();
+        for (sql, index) in [
+            (queries::artifacts_of_kind!("a.content_type LIKE 'image/%'"), "artifacts_images"),
+            (queries::artifacts_of_kind!("a.content_type LIKE 'text/html%'"), "artifacts_pages"),
+        ] {
+            let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .bind(1)
+                .bind(-1)
+                .bind("")
+                .bind(500)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+            let steps: Vec<&str> = plan.iter().map(|(_, _, _, step)| step.as_str()).collect();
+            let searched = format!("SEARCH a USING INDEX {index} (build_id=?");
+            assert!(steps.len() == 1 && steps[0].starts_with(&searched), "{steps:?} for {sql}");
+        }
     }
 }

@@ -30,6 +30,9 @@ pub struct AuditEvent {
     pub detail: String,
     /// The client's address, when it came over HTTP.
     pub client: Option<String>,
+    /// How many times it happened within the writer's window (from `at`, at most a second):
+    /// the same read repeated is one line.
+    pub repeats: i64,
 }
 
 /// A token as an admin sees it (never the token itself: only its hash is kept).
@@ -122,6 +125,17 @@ pub struct Artifact {
     pub sha256: String,
     pub content_type: String,
     pub s3_key: String,
+}
+
+/// What the build page picks out of a build: its images (the gallery) and its HTML pages (the
+/// links at the top). Each kind has a partial index of its own (the same `LIKE` in the
+/// migrations and the queries), so picking a few costs what is found, not the build's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactKind {
+    /// `image/*`
+    Image,
+    /// `text/html`
+    Page,
 }
 
 /// What an agent declares about one file it wants listed.

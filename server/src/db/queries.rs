@@ -436,21 +436,19 @@ macro_rules! meta_store {
         async fn artifacts_of_kind(
             &self,
             build_id: i64,
-            kind: &str,
+            kind: ArtifactKind,
             after: Option<(i64, &str)>,
             limit: i64,
         ) -> DbResult<Vec<Artifact>> {
             let (node, path) = after.unwrap_or((-1, ""));
-            let rows: Vec<ArtifactRow> = sqlx::query_as(concat!(
-                "SELECT ",
-                artifact_columns!(),
-                " FROM artifacts a
-                 WHERE a.build_id = $1 AND a.content_type LIKE $2
-                   AND (a.node_index > $3 OR (a.node_index = $3 AND a.pretty_path > $4))
-                 ORDER BY a.node_index, a.pretty_path LIMIT $5"
-            ))
+            // Each kind's condition as its partial index states it: a store uses a partial
+            // index only for a query that states the index's own condition.
+            let sql = match kind {
+                ArtifactKind::Image => artifacts_of_kind!("a.content_type LIKE 'image/%'"),
+                ArtifactKind::Page => artifacts_of_kind!("a.content_type LIKE 'text/html%'"),
+            };
+            let rows: Vec<ArtifactRow> = sqlx::query_as(sql)
             .bind(build_id)
-            .bind(format!("{kind}%"))
             .bind(node)
             .bind(path)
             .bind(limit)
@@ -898,7 +896,7 @@ macro_rules! meta_store {
             async fn insert_audit(&self, events: &[AuditEvent]) -> DbResult<()> {
                 for chunk in events.chunks(ROWS_PER_STATEMENT) {
                     let mut q: QueryBuilder<$db> = QueryBuilder::new(
-                        "INSERT INTO audit_events (at, actor, user_id, token_id, action, project, build_num, detail, client) ",
+                        "INSERT INTO audit_events (at, actor, user_id, token_id, action, project, build_num, detail, client, repeats) ",
                     );
                     q.push_values(chunk, |mut row, e| {
                         row.push_bind(e.at)
@@ -909,7 +907,8 @@ macro_rules! meta_store {
                             .push_bind(&e.project)
                             .push_bind(e.build_num)
                             .push_bind(&e.detail)
-                            .push_bind(&e.client);
+                            .push_bind(&e.client)
+                            .push_bind(e.repeats);
                     });
                     q.build().execute(&self.pool).await?;
                 }
@@ -917,9 +916,9 @@ macro_rules! meta_store {
             }
 
             async fn audit_events(&self, project: Option<&str>, since: i64, limit: i64) -> DbResult<Vec<AuditEvent>> {
-                type Row = (i64, String, Option<i64>, Option<i64>, String, Option<String>, Option<i64>, String, Option<String>);
+                type Row = (i64, String, Option<i64>, Option<i64>, String, Option<String>, Option<i64>, String, Option<String>, i64);
                 let rows: Vec<Row> = sqlx::query_as(
-                    "SELECT at, actor, user_id, token_id, action, project, build_num, detail, client FROM (
+                    "SELECT at, actor, user_id, token_id, action, project, build_num, detail, client, repeats FROM (
                          SELECT * FROM audit_events WHERE at >= $1 AND ($2 IS NULL OR project = $2)
                          ORDER BY at DESC, id DESC LIMIT $3
                      ) newest ORDER BY at, id",
@@ -931,8 +930,8 @@ macro_rules! meta_store {
                 .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(at, actor, user_id, token_id, action, project, build_num, detail, client)| AuditEvent {
-                        at, actor, user_id, token_id, action, project, build_num, detail, client,
+                    .map(|(at, actor, user_id, token_id, action, project, build_num, detail, client, repeats)| AuditEvent {
+                        at, actor, user_id, token_id, action, project, build_num, detail, client, repeats,
                     })
                     .collect())
             }
@@ -1076,6 +1075,23 @@ macro_rules! artifact_columns {
 }
 
 pub(super) use artifact_columns;
+
+/// A page of a build's artifacts of one kind, `$condition` (the kind's partial index's own
+/// condition) written into the query.
+macro_rules! artifacts_of_kind {
+    ($condition:literal) => {
+        concat!(
+            "SELECT ",
+            artifact_columns!(),
+            " FROM artifacts a WHERE a.build_id = $1 AND ",
+            $condition,
+            " AND (a.node_index > $2 OR (a.node_index = $2 AND a.pretty_path > $3))
+             ORDER BY a.node_index, a.pretty_path LIMIT $4"
+        )
+    };
+}
+
+pub(super) use artifacts_of_kind;
 
 pub(super) const UPLOAD_COLUMNS: &str =
     "SELECT id, build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key,

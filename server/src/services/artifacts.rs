@@ -1,5 +1,6 @@
 //! Reading artifacts: listings and the signed URL behind the artifact route.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -94,6 +95,20 @@ fn decode_page_token(token: &str) -> Option<(i64, String)> {
     let text = String::from_utf8(bytes).ok()?;
     let (node, path) = text.split_once('/')?;
     Some((node.parse().ok()?, path.to_owned()))
+}
+
+/// A v2 listing's `page-token`: the last `(node, path)` a page held. Opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageToken(i64, String);
+
+impl std::str::FromStr for PageToken {
+    type Err = ServiceError;
+
+    fn from_str(token: &str) -> ServiceResult<PageToken> {
+        let (node, path) =
+            decode_page_token(token).ok_or_else(|| ServiceError::BadRequest("Invalid page-token".into()))?;
+        Ok(PageToken(node, path))
+    }
 }
 
 /// An artifact that can be read: stored as an object of its own, or a file in an archive
@@ -255,30 +270,37 @@ impl Vitrine {
         Ok((project, build, artifacts))
     }
 
-    /// One page of artifacts after the one `page_token` names, with the token of the next
-    /// page when more remain. Tokens are opaque to clients: the last `(node, path)` seen.
+    /// One page of a build's artifacts after the one `after` names, with the token of the
+    /// next page when more remain.
     pub async fn artifacts_page(
         &self,
-        who: &Principal,
-        slug: &ProjectSlug,
-        build: &BuildRef,
-        page_token: Option<&str>,
+        build: &Build,
+        after: Option<&PageToken>,
         limit: i64,
-    ) -> ServiceResult<(Project, Build, Vec<Artifact>, Option<String>)> {
-        let after = match page_token.filter(|t| !t.is_empty()) {
-            None => None,
-            Some(t) => Some(decode_page_token(t).ok_or_else(|| ServiceError::BadRequest("Invalid page-token".into()))?),
-        };
-        let (project, build) = self.find_build(who, slug, build).await?;
-        let after_ref = after.as_ref().map(|(n, p)| (*n, p.as_str()));
-        let mut page = self.db.artifacts_page(build.id, after_ref, limit + 1).await?;
+    ) -> ServiceResult<(Vec<Artifact>, Option<String>)> {
+        let after = after.map(|PageToken(n, p)| (*n, p.as_str()));
+        let mut page = self.db.artifacts_page(build.id, after, limit + 1).await?;
         let next = if page.len() as i64 > limit {
             page.truncate(limit as usize);
             page.last().map(|a| encode_page_token(a.node_index, &a.pretty_path))
         } else {
             None
         };
-        Ok((project, build, page, next))
+        Ok((page, next))
+    }
+
+    /// How many artifacts each container of a build holds, by node index (a finished
+    /// build's kept a while: counting walks the build's whole index).
+    pub async fn artifact_counts(&self, build: &Build) -> ServiceResult<Arc<[(i64, i64)]>> {
+        let key = (build.id, build.listing_version);
+        if let Some(known) = self.lookups.counts.get(&key) {
+            return Ok(known);
+        }
+        let counts: Arc<[(i64, i64)]> = self.db.artifact_counts(build.id).await?.into();
+        if build.status.is_finished() {
+            self.lookups.counts.keep(key, counts.clone());
+        }
+        Ok(counts)
     }
 
     /// An artifact the caller may read; a private project's read goes to the audit log.

@@ -1,7 +1,9 @@
 //! The audit log: who read which private artifact, and every change an admin or a member
 //! made. Requests hand events to a writer task and go on; the writer stores them in batches
 //! (up to 500, or whatever came within a second), so the artifact route never waits for the
-//! database on the log's account.
+//! database on the log's account. Within a batch, the same event repeated (one client
+//! fetching one artifact again and again) is one row with its count: a client that hammers a
+//! link costs the log a row a second, not a row a request.
 
 use std::time::Duration;
 
@@ -45,6 +47,7 @@ impl AuditEvent {
             build_num: None,
             detail: String::new(),
             client: None,
+            repeats: 1,
         }
     }
 }
@@ -75,8 +78,49 @@ impl AuditLog {
     }
 }
 
+/// A batch of events on its way to the store, the same event repeated counted on one row.
+#[derive(Default)]
+struct Batch {
+    events: Vec<AuditEvent>,
+    /// The events' indexes by [`Batch::key`] of what they say.
+    by_key: std::collections::HashMap<u64, Vec<usize>>,
+    hasher: std::hash::RandomState,
+}
+
+impl Batch {
+    /// A hash of everything an event says but when it happened.
+    fn key(&self, e: &AuditEvent) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one((&e.actor, e.user_id, e.token_id, &e.action, &e.project, e.build_num, &e.detail, &e.client))
+    }
+
+    fn push(&mut self, event: AuditEvent) {
+        let same = |a: &AuditEvent, b: &AuditEvent| {
+            (&a.actor, a.user_id, a.token_id, &a.action, &a.project, a.build_num, &a.detail, &a.client)
+                == (&b.actor, b.user_id, b.token_id, &b.action, &b.project, b.build_num, &b.detail, &b.client)
+        };
+        let key = self.key(&event);
+        let indexes = self.by_key.entry(key).or_default();
+        match indexes.iter().find(|&&i| same(&self.events[i], &event)) {
+            Some(&i) => self.events[i].repeats += event.repeats,
+            None => {
+                indexes.push(self.events.len());
+                self.events.push(event);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
 async fn write(db: Db, mut receiver: mpsc::Receiver<Message>) {
-    let mut batch: Vec<AuditEvent> = Vec::with_capacity(BATCH);
+    let mut batch = Batch::default();
     let mut flushes: Vec<oneshot::Sender<()>> = vec![];
     while let Some(first) = receiver.recv().await {
         let deadline = tokio::time::Instant::now() + EVERY;
@@ -97,13 +141,17 @@ async fn write(db: Db, mut receiver: mpsc::Receiver<Message>) {
         if !batch.is_empty() {
             // A store that fails now gets the batch again with the next one; the log keeps
             // at most a few batches in memory while the store is down.
-            match db.insert_audit(&batch).await {
-                Ok(()) => batch.clear(),
+            match db.insert_audit(&batch.events).await {
+                Ok(()) => batch = Batch::default(),
                 Err(e) => {
                     tracing::error!(error = %e, events = batch.len(), "cannot write the audit log yet");
                     if batch.len() > 16 * BATCH {
                         tracing::error!(lost = batch.len() - 16 * BATCH, "audit events dropped: the store is down");
-                        batch.drain(..batch.len() - 16 * BATCH);
+                        let (mut kept, newest) = (Batch::default(), batch.len() - 16 * BATCH);
+                        for event in batch.events.drain(newest..) {
+                            kept.push(event);
+                        }
+                        batch = kept;
                     }
                 }
             }
@@ -113,5 +161,41 @@ async fn write(db: Db, mut receiver: mpsc::Receiver<Message>) {
                 let _ = done.send(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(actor: &str, detail: &str, at: i64) -> AuditEvent {
+        AuditEvent {
+            at,
+            actor: actor.into(),
+            user_id: Some(1),
+            token_id: Some(2),
+            action: "artifact.read".into(),
+            project: Some("gh/acme/secret".into()),
+            build_num: Some(1),
+            detail: detail.into(),
+            client: Some("127.0.0.1".into()),
+            repeats: 1,
+        }
+    }
+
+    #[test]
+    fn the_same_event_repeated_is_one_row_with_its_count() {
+        let mut batch = Batch::default();
+        for at in 0..1000 {
+            batch.push(read("alice (token 2)", "0/a.txt", 100 + at % 2));
+        }
+        batch.push(read("alice (token 2)", "0/b.txt", 101));
+        batch.push(read("bob (token 3)", "0/a.txt", 101));
+        batch.push(read("alice (token 2)", "0/a.txt", 102));
+        let rows: Vec<_> = batch.events.iter().map(|e| (e.actor.as_str(), e.detail.as_str(), e.at, e.repeats)).collect();
+        assert_eq!(
+            rows,
+            [("alice (token 2)", "0/a.txt", 100, 1001), ("alice (token 2)", "0/b.txt", 101, 1), ("bob (token 3)", "0/a.txt", 101, 1)]
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! Listings of finished builds, kept as the gzip bytes they are sent as, with their ETags.
+//! Listings of finished builds (the v1.1 listing, the v2 listing's pages), kept as the gzip
+//! bytes they are sent as, with their ETags.
 //!
 //! A finished build's listing changes only when a purge or the retention removes artifacts,
 //! and both raise the build's `listing_version`: the cache is keyed by (build, version), so a
@@ -33,18 +34,38 @@ impl Listing {
     }
 }
 
+/// Which listing of which state of a finished build.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListingKey {
+    pub build_id: i64,
+    pub listing_version: i64,
+    pub part: Part,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// The v1.1 listing: every artifact.
+    Whole,
+    /// A page of the v2 listing, by its `page-token` (empty: the first).
+    Page(String),
+}
+
 #[derive(Clone)]
 struct Weigh;
 
-impl quick_cache::Weighter<(i64, i64), Arc<Listing>> for Weigh {
-    fn weight(&self, _: &(i64, i64), listing: &Arc<Listing>) -> u64 {
-        listing.gzip.len() as u64 + 128
+impl quick_cache::Weighter<ListingKey, Arc<Listing>> for Weigh {
+    fn weight(&self, key: &ListingKey, listing: &Arc<Listing>) -> u64 {
+        let token = match &key.part {
+            Part::Whole => 0,
+            Part::Page(token) => token.len(),
+        };
+        (listing.gzip.len() + listing.etag.len() + token + 128) as u64
     }
 }
 
-/// Finished builds' listings by (build id, listing version).
+/// Finished builds' listings by [`ListingKey`].
 #[derive(Clone)]
-pub struct ListingCache(Arc<quick_cache::sync::Cache<(i64, i64), Arc<Listing>, Weigh>>);
+pub struct ListingCache(Arc<quick_cache::sync::Cache<ListingKey, Arc<Listing>, Weigh>>);
 
 impl Default for ListingCache {
     fn default() -> Self {
@@ -61,7 +82,7 @@ impl std::fmt::Debug for ListingCache {
 impl ListingCache {
     /// The listing of `(build id, version)`, made by `make` when it is not kept yet; callers
     /// asking at the same time wait for one making. `None` when it is too large to keep.
-    pub async fn get_or_make<E, F>(&self, key: (i64, i64), make: F) -> Result<Option<Arc<Listing>>, E>
+    pub async fn get_or_make<E, F>(&self, key: ListingKey, make: F) -> Result<Option<Arc<Listing>>, E>
     where
         F: Future<Output = Result<Option<Listing>, E>>,
     {

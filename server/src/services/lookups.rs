@@ -85,6 +85,9 @@ pub struct Tables {
     pub builds: Recent<(i64, i64), Build>,
     /// Artifacts of finished builds by (build id, container, path).
     pub artifacts: Recent<(i64, i64, String), Artifact>,
+    /// How many artifacts each container of a finished build holds, by (build id, listing
+    /// version): a count walks the whole build's index.
+    pub counts: Recent<(i64, i64), Arc<[(i64, i64)]>>,
 }
 
 impl Default for Lookups {
@@ -96,6 +99,7 @@ impl Default for Lookups {
             members: Recent::new(100_000),
             builds: Recent::new(10_000),
             artifacts: Recent::new(50_000),
+            counts: Recent::new(1_000),
         }))
     }
 }

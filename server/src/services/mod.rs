@@ -241,12 +241,30 @@ impl Default for UploadSettings {
     }
 }
 
-/// The application core, built once at start-up and shared by every caller.
 /// The branch other branches compare against unless a project sets its own.
 pub const DEFAULT_BRANCH: &str = "main";
 
+/// The application core, built once at start-up and shared by every caller: cloning it (as
+/// axum does for every request) costs one reference count.
 #[derive(Clone)]
-pub struct Vitrine {
+pub struct Vitrine(Arc<Services>);
+
+impl Vitrine {
+    pub fn new(services: Services) -> Vitrine {
+        Vitrine(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for Vitrine {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What [`Vitrine`] is made of.
+pub struct Services {
     pub db: Db,
     pub storage: Storage,
     /// What the S3 store proved it enforces; decides how uploads are verified.
@@ -309,18 +327,21 @@ impl Vitrine {
             _ if project.public => true,
             Principal::Anonymous | Principal::BuildNode { .. } => false,
             Principal::BuildAgent { project_id, .. } => *project_id == project.id,
-            Principal::User { id, .. } => {
-                let key = (project.id, *id);
-                if self.lookups.members.get(&key).is_some() {
-                    return Ok(true);
-                }
-                let member = self.db.is_member(project.id, *id).await?;
-                if member {
-                    self.lookups.members.keep(key, ());
-                }
-                member
-            }
+            Principal::User { id, .. } => self.is_member(project.id, *id).await?,
         })
+    }
+
+    /// Is this user a member of this project (a yes kept a while, a no asked again)?
+    pub async fn is_member(&self, project_id: i64, user_id: i64) -> ServiceResult<bool> {
+        let key = (project_id, user_id);
+        if self.lookups.members.get(&key).is_some() {
+            return Ok(true);
+        }
+        let member = self.db.is_member(project_id, user_id).await?;
+        if member {
+            self.lookups.members.keep(key, ());
+        }
+        Ok(member)
     }
 
     /// The project an agent may write to: its build token must belong to that very project.

@@ -459,27 +459,6 @@ impl Storage {
     ) -> StorageResult<String> {
         self.get_signer.sign(key, content_type, content_disposition, expires).await
     }
-
-    /// The same URL by the SDK's own presigning (the reference the fast one is tested with).
-    pub async fn presign_get_by_sdk(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_disposition: Option<&str>,
-        expires: Duration,
-    ) -> StorageResult<String> {
-        let req = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .response_content_type(content_type)
-            .set_response_content_disposition(content_disposition.map(str::to_owned))
-            .presigned(Self::presigning(expires)?)
-            .await
-            .map_err(s3_err)?;
-        Ok(req.uri().to_string())
-    }
 }
 
 fn signed(req: &aws_sdk_s3::presigning::PresignedRequest) -> SignedRequest {
@@ -499,17 +478,31 @@ const CREDENTIALS_MARGIN: Duration = Duration::from_secs(300);
 /// A key that only shows where the SDK puts a key in a URL.
 const PROBE_KEY: &str = "vitrine-probe";
 
-/// Signs GET URLs with SigV4 (`aws-sigv4`, the SDK's own signer) straight from the key,
-/// without the SDK's request pipeline, which builds a whole operation (endpoint resolution,
-/// interceptors, a request) for each URL. Where a key goes in a URL (path-style or
-/// virtual-hosted, the endpoint) is learned once from one URL the SDK presigns.
+/// Signs GET URLs with SigV4 straight from the key, for the artifact route, the read path's
+/// hottest call. The SDK's presigning builds a whole operation per URL (endpoint resolution,
+/// interceptors, a request), and even `aws-sigv4`'s generic `sign` builds and sorts a
+/// canonical request of owned strings and derives the signing key (four HMACs) each time:
+/// most of the route's time. Here the URL's shape is fixed (a GET, the `host` header, two
+/// response overrides), so its canonical form is written in one buffer in sorted order, and
+/// the signing key is derived once a day with `aws-sigv4`'s own primitives. Where a key goes
+/// in a URL (path-style or virtual-hosted, the endpoint) is learned once from one URL the
+/// SDK presigns; a unit test checks every signature against `aws-sigv4`'s `sign`.
 #[derive(Clone)]
 struct GetSigner {
-    /// The bucket's URL up to where the key goes.
+    /// The bucket's URL up to where the key goes, and its path and `host` as signed.
     base: Arc<str>,
+    path: Arc<str>,
+    host: Arc<str>,
     region: Arc<str>,
     provider: Option<aws_credential_types::provider::SharedCredentialsProvider>,
-    credentials: Arc<std::sync::RwLock<Option<Credentials>>>,
+    today: Arc<std::sync::RwLock<Option<Arc<SigningDay>>>>,
+}
+
+/// The credentials of the day and the signing key derived from them for that date.
+struct SigningDay {
+    date: String,
+    key: [u8; 32],
+    credentials: Credentials,
 }
 
 impl std::fmt::Debug for GetSigner {
@@ -536,26 +529,51 @@ impl GetSigner {
         let base = url
             .strip_suffix(PROBE_KEY)
             .ok_or_else(|| StorageError::S3(format!("unexpected presigned URL shape: {url}")))?;
+        GetSigner::at(base, region, provider)
+    }
+
+    fn at(
+        base: &str,
+        region: &str,
+        provider: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    ) -> StorageResult<GetSigner> {
+        let uri: http::Uri = base.parse().map_err(|e| StorageError::S3(format!("bad S3 URL {base}: {e}")))?;
+        let authority = uri.authority().ok_or_else(|| StorageError::S3(format!("no host in {base}")))?;
+        let default_port = match uri.scheme_str() {
+            Some("https") => Some(443),
+            _ => Some(80),
+        };
+        let host = if authority.port_u16() == default_port { authority.host() } else { authority.as_str() };
         Ok(GetSigner {
             base: base.into(),
+            path: uri.path().into(),
+            host: host.into(),
             region: region.into(),
             provider,
-            credentials: Arc::new(std::sync::RwLock::new(None)),
+            today: Arc::new(std::sync::RwLock::new(None)),
         })
     }
 
-    /// The credentials to sign with: kept until close to their expiry.
-    async fn credentials(&self) -> StorageResult<Credentials> {
+    /// Today's signing key, derived again when the date changes or the credentials near
+    /// their expiry.
+    async fn signing_day(&self, now: chrono::DateTime<chrono::Utc>) -> StorageResult<Arc<SigningDay>> {
         use aws_credential_types::provider::ProvideCredentials;
-        let fresh =
-            |c: &Credentials| c.expiry().is_none_or(|at| at > std::time::SystemTime::now() + CREDENTIALS_MARGIN);
-        if let Some(known) = self.credentials.read().expect("not poisoned").as_ref().filter(|c| fresh(c)) {
-            return Ok(known.clone());
+        let date = now.format("%Y%m%d").to_string();
+        let fresh = |day: &SigningDay| {
+            day.date == date
+                && day.credentials.expiry().is_none_or(|at| at > std::time::SystemTime::from(now) + CREDENTIALS_MARGIN)
+        };
+        if let Some(day) = self.today.read().expect("not poisoned").as_ref().filter(|d| fresh(d)) {
+            return Ok(day.clone());
         }
         let provider = self.provider.as_ref().ok_or_else(|| StorageError::S3("no AWS credentials".into()))?;
-        let got = provider.provide_credentials().await.map_err(s3_err)?;
-        *self.credentials.write().expect("not poisoned") = Some(got.clone());
-        Ok(got)
+        let credentials = provider.provide_credentials().await.map_err(s3_err)?;
+        let key =
+            aws_sigv4::sign::v4::generate_signing_key(credentials.secret_access_key(), now.into(), &self.region, "s3");
+        let key: [u8; 32] = key.as_ref().try_into().map_err(s3_err)?;
+        let day = Arc::new(SigningDay { date, key, credentials });
+        *self.today.write().expect("not poisoned") = Some(day.clone());
+        Ok(day)
     }
 
     async fn sign(
@@ -565,48 +583,133 @@ impl GetSigner {
         content_disposition: Option<&str>,
         expires: Duration,
     ) -> StorageResult<String> {
+        let now = chrono::Utc::now();
+        let day = self.signing_day(now).await?;
+        Ok(self.sign_at(&day, now, key, content_type, content_disposition, expires))
+    }
+
+    fn sign_at(
+        &self,
+        day: &SigningDay,
+        now: chrono::DateTime<chrono::Utc>,
+        key: &str,
+        content_type: &str,
+        content_disposition: Option<&str>,
+        expires: Duration,
+    ) -> String {
+        use std::fmt::Write;
+
+        use percent_encoding::utf8_percent_encode as encode;
+        let amz_date = now.format("%Y%m%dT%H%M%SZ");
+        let scope = format_args!("{}/{}/s3/aws4_request", day.date, self.region);
+        // The query in canonical order (by name, bytes: `X-Amz-…` before `response-…`).
+        let mut query = String::with_capacity(512);
+        let _ = write!(
+            query,
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}%2F{}%2F{}%2Fs3%2Faws4_request&X-Amz-Date={amz_date}\
+             &X-Amz-Expires={}",
+            encode(day.credentials.access_key_id(), UNRESERVED),
+            day.date,
+            self.region,
+            expires.as_secs()
+        );
+        if let Some(token) = day.credentials.session_token() {
+            let _ = write!(query, "&X-Amz-Security-Token={}", encode(token, UNRESERVED));
+        }
+        query.push_str("&X-Amz-SignedHeaders=host");
+        if let Some(disposition) = content_disposition {
+            let _ = write!(query, "&response-content-disposition={}", encode(disposition, UNRESERVED));
+        }
+        let _ = write!(query, "&response-content-type={}", encode(content_type, UNRESERVED));
+        let key = encode(key, KEY);
+        let mut canonical = Sha256::new();
+        let mut hashed = String::with_capacity(1024);
+        let _ = write!(hashed, "GET\n{}{key}\n{query}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD", self.path, self.host);
+        canonical.update(hashed.as_bytes());
+        hashed.clear();
+        let _ = write!(hashed, "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(canonical.finalize()));
+        let signature = aws_sigv4::sign::v4::calculate_signature(day.key, hashed.as_bytes());
+        format!("{}{key}?{query}&X-Amz-Signature={signature}", self.base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The signature `aws-sigv4`'s generic `sign` gives the same request at the same time.
+    fn reference_signature(url: &str, credentials: &Credentials, region: &str, at: std::time::SystemTime) -> String {
         use aws_sigv4::http_request::{
             PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
             SigningSettings, UriPathNormalizationMode, sign,
         };
-        use percent_encoding::utf8_percent_encode as encode;
-        let mut url = String::with_capacity(512);
-        url.push_str(&self.base);
-        url.extend(encode(key, KEY));
-        if let Some(disposition) = content_disposition {
-            url.push_str("?response-content-disposition=");
-            url.extend(encode(disposition, UNRESERVED));
-            url.push('&');
-        } else {
-            url.push('?');
-        }
-        url.push_str("response-content-type=");
-        url.extend(encode(content_type, UNRESERVED));
         let mut settings = SigningSettings::default();
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
         settings.signature_location = SignatureLocation::QueryParams;
-        settings.expires_in = Some(expires);
+        settings.expires_in = Some(Duration::from_secs(300));
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        let identity = self.credentials().await?.into();
+        let identity = credentials.clone().into();
         let params = aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&identity)
-            .region(&self.region)
+            .region(region)
             .name("s3")
-            .time(std::time::SystemTime::now())
+            .time(at)
             .settings(settings)
             .build()
-            .map_err(s3_err)?
+            .unwrap()
             .into();
-        let request = SignableRequest::new("GET", url.as_str(), std::iter::empty(), SignableBody::UnsignedPayload)
-            .map_err(s3_err)?;
-        let (instructions, _) = sign(request, &params).map_err(s3_err)?.into_parts();
-        for (name, value) in instructions.params() {
-            url.push('&');
-            url.push_str(name);
-            url.push('=');
-            url.extend(encode(value, UNRESERVED));
+        let request = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::UnsignedPayload).unwrap();
+        let (instructions, _) = sign(request, &params).unwrap().into_parts();
+        let found = instructions.params().iter().find(|(name, _)| *name == "X-Amz-Signature");
+        found.expect("a signature").1.to_string()
+    }
+
+    #[test]
+    fn fast_get_urls_carry_the_signature_aws_sigv4_computes() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T06:30:00Z").unwrap().to_utc();
+        let cases = [
+            ("http://127.0.0.1:9000/artifacts/", None),
+            ("https://artifacts.s3.eu-west-1.amazonaws.com/", Some("session/token+=")),
+            ("http://minio.internal:80/bucket/", None),
+        ];
+        for (base, session) in cases {
+            let credentials = Credentials::new(
+                "AKIDEXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                session.map(str::to_owned),
+                None,
+                "t",
+            );
+            let signer = GetSigner::at(base, "eu-west-1", None).unwrap();
+            let key = aws_sigv4::sign::v4::generate_signing_key(
+                credentials.secret_access_key(),
+                at.into(),
+                "eu-west-1",
+                "s3",
+            );
+            let day = SigningDay { date: "20261125".into(), key: key.as_ref().try_into().unwrap(), credentials };
+            let disposition = "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9 (1).html";
+            for disposition in [Some(disposition), None] {
+                let url = signer.sign_at(
+                    &day,
+                    at,
+                    "b/0123abcd",
+                    "text/html; charset=utf-8",
+                    disposition,
+                    Duration::from_secs(300),
+                );
+                let (unsigned, ours) = url.rsplit_once("&X-Amz-Signature=").unwrap();
+                // The request as the SDK would hand it to the signer: the overrides only.
+                let (path, query) = unsigned.split_once('?').unwrap();
+                let overrides: Vec<&str> = query.split('&').filter(|p| !p.starts_with("X-Amz-")).collect();
+                let request = format!("{path}?{}", overrides.join("&"));
+                assert_eq!(ours, reference_signature(&request, &day.credentials, "eu-west-1", at.into()), "{url}");
+                assert!(url.starts_with(&format!("{base}b/0123abcd?X-Amz-Algorithm=AWS4-HMAC-SHA256&")), "{url}");
+            }
         }
-        Ok(url)
+        // The host as signed leaves out the scheme's default port.
+        assert_eq!(&*GetSigner::at("http://minio.internal:80/b/", "r", None).unwrap().host, "minio.internal");
+        assert_eq!(&*GetSigner::at("http://127.0.0.1:9000/b/", "r", None).unwrap().host, "127.0.0.1:9000");
     }
 }

@@ -169,3 +169,51 @@ async fn revocations_hold_within_seconds_with_every_cache_warm() {
     let r = app.http.get(format!("{}{PUBLIC}", app.url)).header("If-None-Match", "*").send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
 }
+
+/// The site's client bundle as `cargo leptos build --release --precompress` leaves it with
+/// `hash-files`: the page names the hashed files, which come precompressed (brotli first, then
+/// gzip) and are kept a year; wasm-bindgen's snippets, with plain names, are asked for again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_bundle_comes_precompressed_by_its_hashed_name_and_is_kept() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("snippets/x")).unwrap();
+    let js = "console.log('hydrate');\n".repeat(40);
+    std::fs::write(pkg.join("vitrine.h4sh.js"), &js).unwrap();
+    std::fs::write(pkg.join("vitrine.h4sh.js.br"), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join("vitrine.h4sh.js.gz"), b"gzip bytes").unwrap();
+    std::fs::write(pkg.join("snippets/x/inline0.js"), "export const x = 1;\n").unwrap();
+    std::fs::write(site.path().join("hash.txt"), "js: h4sh\nwasm: w4sm\ncss: c4ss\n").unwrap();
+    let root = site.path().to_path_buf();
+    let app = TestApp::start_configured(UploadSettings::default(), test_database().await, move |config| {
+        vitrine::serve::ServeConfig { site_root: root, ..config }
+    })
+    .await;
+
+    let html = app.get("/login", None).await.text().await.unwrap();
+    for name in ["/pkg/vitrine.h4sh.js", "/pkg/vitrine.w4sm.wasm", "/pkg/vitrine.c4ss.css"] {
+        assert!(html.contains(name), "{name} in {html}");
+    }
+    let get = |path: &str, encodings: &str| {
+        let request = app.http.get(format!("{}{path}", app.url)).header("Accept-Encoding", encodings);
+        async move { request.send().await.unwrap() }
+    };
+    let cases = [
+        ("gzip, deflate, br", Some("br"), &b"brotli bytes"[..]),
+        ("gzip", Some("gzip"), b"gzip bytes"),
+        ("identity", None, js.as_bytes()),
+    ];
+    for (accepts, encoding, body) in cases {
+        let r = get("/pkg/vitrine.h4sh.js", accepts).await;
+        assert_eq!(r.status().as_u16(), 200, "{accepts}");
+        assert_eq!(r.headers().get("content-encoding").map(|v| v.to_str().unwrap()), encoding, "{accepts}");
+        assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable");
+        assert!(r.headers().get_all("vary").iter().any(|v| v.to_str().unwrap().contains("Accept-Encoding")));
+        assert!(r.headers()["content-type"].to_str().unwrap().contains("javascript"), "{:?}", r.headers());
+        assert_eq!(&r.bytes().await.unwrap()[..], body, "{accepts}");
+    }
+    let snippet = get("/pkg/snippets/x/inline0.js", "identity").await;
+    assert_eq!(snippet.status().as_u16(), 200);
+    assert_eq!(snippet.headers()["cache-control"], "public, no-cache");
+    assert_eq!(get("/pkg/vitrine.0ther.js", "gzip").await.status().as_u16(), 404);
+}

@@ -11,7 +11,8 @@ use crate::app::AppState;
 use crate::db::{Build, Project};
 use crate::error::ApiResult;
 use crate::services::artifacts::{Follower, REDIRECT_MAX_AGE, Reader};
-use crate::services::listings::{self, Listing};
+use crate::api::kept::kept_listing;
+use crate::services::listings::{self, ListingKey, Part};
 use crate::services::{Principal, ServiceResult, Vitrine};
 
 #[derive(Debug, Deserialize)]
@@ -47,7 +48,8 @@ pub async fn list_artifacts(
     let cache_control = if project.public { "public, no-cache" } else { "private, no-cache" };
     if build.status.is_finished() {
         let json = listing_json(vitrine, project.clone(), build.clone());
-        let kept = vitrine.listings.get_or_make((build.id, build.listing_version), listings::compress(json)).await;
+        let key = ListingKey { build_id: build.id, listing_version: build.listing_version, part: Part::Whole };
+        let kept = vitrine.listings.get_or_make(key, listings::compress(json)).await;
         if let Some(listing) = kept? {
             return Ok(kept_listing(&listing, &headers, cache_control));
         }
@@ -87,30 +89,6 @@ fn listing_json(
     bracket(b"[").chain(entries).chain(bracket(b"]"))
 }
 
-/// A kept listing: `304` when the client has it, else its gzip bytes (decompressed as they
-/// are sent for the rare client that takes no gzip).
-fn kept_listing(listing: &Listing, headers: &HeaderMap, cache_control: &'static str) -> Response {
-    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    let etag = HeaderValue::from_str(&listing.etag).expect("hex in quotes");
-    let common = [
-        (header::ETAG, etag),
-        (header::CACHE_CONTROL, HeaderValue::from_static(cache_control)),
-        (header::VARY, HeaderValue::from_static("Accept-Encoding")),
-    ];
-    if header(header::IF_NONE_MATCH).is_some_and(|tags| listing.matches(tags)) {
-        return (StatusCode::NOT_MODIFIED, common).into_response();
-    }
-    let json = HeaderValue::from_static("application/json");
-    if header(header::ACCEPT_ENCODING).is_some_and(listings::accepts_gzip) {
-        let gzip = [(header::CONTENT_TYPE, json), (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))];
-        return (common, gzip, listing.gzip.clone()).into_response();
-    }
-    let compressed = futures::stream::once(std::future::ready(Ok::<_, std::io::Error>(listing.gzip.clone())));
-    let reader = async_compression::tokio::bufread::GzipDecoder::new(tokio_util::io::StreamReader::new(compressed));
-    (common, [(header::CONTENT_TYPE, json)], Body::from_stream(tokio_util::io::ReaderStream::new(reader)))
-        .into_response()
-}
-
 /// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num/artifacts/:node_index/*path`:
 /// checks access, then redirects to a short-lived signed S3 URL.
 pub async fn get_artifact(
@@ -127,9 +105,16 @@ pub async fn get_artifact(
     let url = state.vitrine.artifact_download_url(&who, &slug, &build, node, &path, follower).await?;
     // The browser may follow it again for a while: never past the URL's own expiry. Where
     // it leads depends on how the link is opened.
-    let cache_control = format!("private, max-age={}", REDIRECT_MAX_AGE.as_secs());
-    let vary = "Sec-Fetch-Mode, Accept".to_owned();
-    Ok((StatusCode::FOUND, [(header::LOCATION, url), (header::CACHE_CONTROL, cache_control), (header::VARY, vary)])
+    static CACHE_CONTROL: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+        HeaderValue::from_str(&format!("private, max-age={}", REDIRECT_MAX_AGE.as_secs())).expect("ASCII")
+    });
+    let location = HeaderValue::try_from(url)
+        .map_err(|e| crate::services::ServiceError::Internal(anyhow::anyhow!("a signed URL is not a header: {e}")))?;
+    let vary = HeaderValue::from_static("Sec-Fetch-Mode, Accept");
+    Ok((
+        StatusCode::FOUND,
+        [(header::LOCATION, location), (header::CACHE_CONTROL, CACHE_CONTROL.clone()), (header::VARY, vary)],
+    )
         .into_response())
 }
 

@@ -1,12 +1,18 @@
-use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::api::ProjectPath;
+use crate::api::kept::kept_listing;
 use crate::app::AppState;
+use crate::db::{Build, Project};
 use crate::domain::{BuildNum, BuildRef};
 use crate::error::ApiResult;
-use crate::services::Principal;
+use crate::services::artifacts::PageToken;
+use crate::services::listings::{self, ListingKey, Part};
+use crate::services::{Principal, ServiceResult, Vitrine};
 use crate::urls::artifact_route;
 
 const PAGE_SIZE: i64 = 1000;
@@ -38,25 +44,53 @@ pub struct ArtifactPage {
     next_page_token: Option<String>,
 }
 
-/// `GET /api/v2/project/:slug/:job_number/artifacts`, paged by `page-token`.
+/// `GET /api/v2/project/:slug/:job_number/artifacts`, paged by `page-token`. A finished
+/// build's pages come from the cache of compressed listings, with an ETag (`304` to a client
+/// that has the page); a running build's are read each time.
 pub async fn list_job_artifacts(
     State(state): State<AppState>,
     who: Principal,
     Path(p): Path<JobPath>,
     Query(q): Query<PageQuery>,
-) -> ApiResult<Json<ArtifactPage>> {
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
     let build = BuildRef::Num(p.job_number.parse::<BuildNum>()?);
-    let (project, build, artifacts, next) =
-        state.vitrine.artifacts_page(&who, &slug, &build, q.page_token.as_deref(), PAGE_SIZE).await?;
-    let base = &state.vitrine.settings.public_url;
+    let token = q.page_token.filter(|t| !t.is_empty());
+    let after = token.as_deref().map(str::parse::<PageToken>).transpose()?;
+    let vitrine = &state.vitrine;
+    let (project, build) = vitrine.find_build(&who, &slug, &build).await?;
+    let cache_control = if project.public { "public, no-cache" } else { "private, no-cache" };
+    if build.status.is_finished() {
+        let part = Part::Page(token.unwrap_or_default());
+        let key = ListingKey { build_id: build.id, listing_version: build.listing_version, part };
+        let page = page_json(vitrine, &project, &build, after.as_ref());
+        if let Some(listing) = vitrine.listings.get_or_make(key, listings::compress(futures::stream::once(page))).await? {
+            return Ok(kept_listing(&listing, &headers, cache_control));
+        }
+    }
+    // A running build's page, or one too large to keep (very long paths).
+    let cache_control = if build.status.is_finished() { cache_control } else { "no-store" };
+    let json = page_json(vitrine, &project, &build, after.as_ref()).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, cache_control)], json).into_response())
+}
+
+/// One page of a build's artifacts as v2's JSON.
+async fn page_json(
+    vitrine: &Vitrine,
+    project: &Project,
+    build: &Build,
+    after: Option<&PageToken>,
+) -> ServiceResult<Bytes> {
+    let (artifacts, next_page_token) = vitrine.artifacts_page(build, after, PAGE_SIZE).await?;
+    let base = &vitrine.settings.public_url;
     let items = artifacts
         .iter()
         .map(|a| ArtifactItem {
             path: a.pretty_path.clone(),
             node_index: a.node_index,
-            url: format!("{base}{}", artifact_route(&project, build.build_num, a.node_index, &a.pretty_path)),
+            url: format!("{base}{}", artifact_route(project, build.build_num, a.node_index, &a.pretty_path)),
         })
         .collect();
-    Ok(Json(ArtifactPage { items, next_page_token: next }))
+    Ok(serde_json::to_vec(&ArtifactPage { items, next_page_token }).expect("a page serializes").into())
 }
