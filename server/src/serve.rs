@@ -198,6 +198,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         diffs,
         lookups: Default::default(),
         listings: Default::default(),
+        folders: Default::default(),
     });
     vitrine.spawn_sweeper();
     let core = vitrine.clone();

@@ -143,6 +143,54 @@ pub struct FolderPage {
     pub next: Option<String>,
 }
 
+/// Which page of which folder of which state of a finished build.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FolderKey {
+    build_id: i64,
+    listing_version: i64,
+    node: i64,
+    folder: String,
+    from: Option<String>,
+    limit: usize,
+}
+
+#[derive(Clone)]
+struct FolderWeight;
+
+impl quick_cache::Weighter<FolderKey, Arc<FolderPage>> for FolderWeight {
+    fn weight(&self, key: &FolderKey, page: &Arc<FolderPage>) -> u64 {
+        let entry = |e: &FolderEntry| match e {
+            FolderEntry::Folder { name, path, .. } => name.len() + path.len() + 64,
+            FolderEntry::File(a) => {
+                a.path.len() + a.pretty_path.len() + a.sha256.len() + a.content_type.len() + a.s3_key.len() + 96
+            }
+        };
+        let key = key.folder.len() + key.from.as_ref().map_or(0, String::len);
+        (page.entries.iter().map(entry).sum::<usize>() + key + 128) as u64
+    }
+}
+
+/// Pages of finished builds' folders: a page of a folder of subfolders costs a query per
+/// subfolder (its first row and its count), and a finished build's folders change only with
+/// its `listing_version` (a purge, the retention), which is in the key. Bounded in bytes.
+#[derive(Clone)]
+pub struct FolderCache(Arc<quick_cache::sync::Cache<FolderKey, Arc<FolderPage>, FolderWeight>>);
+
+/// Bytes the folder pages kept may take.
+const FOLDER_CACHE_BYTES: u64 = 32 << 20;
+
+impl Default for FolderCache {
+    fn default() -> Self {
+        FolderCache(Arc::new(quick_cache::sync::Cache::with_weighter(8192, FOLDER_CACHE_BYTES, FolderWeight)))
+    }
+}
+
+impl std::fmt::Debug for FolderCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FolderCache").field("bytes", &self.0.weight()).finish()
+    }
+}
+
 /// Above every artifact path of a folder: its path with the closing `/` raised to `0`; for
 /// the top, above any path (no path holds U+10FFFF).
 pub(crate) fn folder_end(folder: &str) -> String {
@@ -190,6 +238,36 @@ impl Vitrine {
     /// ranges of the index, never the whole folder: a subfolder of 100,000 artifacts costs a
     /// count and one row.
     pub async fn browse_folder(
+        &self,
+        build: &Build,
+        node: NodeIndex,
+        folder: &str,
+        from: Option<&str>,
+        limit: usize,
+    ) -> ServiceResult<FolderPage> {
+        if !build.status.is_finished() {
+            return self.read_folder(build, node, folder, from, limit).await;
+        }
+        let key = FolderKey {
+            build_id: build.id,
+            listing_version: build.listing_version,
+            node: node.0,
+            folder: folder.to_owned(),
+            from: from.map(str::to_owned),
+            limit,
+        };
+        match self.folders.0.get_value_or_guard_async(&key).await {
+            Ok(page) => Ok(FolderPage::clone(&page)),
+            Err(guard) => {
+                let page = self.read_folder(build, node, folder, from, limit).await?;
+                let _ = guard.insert(Arc::new(page.clone()));
+                Ok(page)
+            }
+        }
+    }
+
+    /// A page of a folder from the metadata store.
+    async fn read_folder(
         &self,
         build: &Build,
         node: NodeIndex,

@@ -284,6 +284,8 @@ pub struct Services {
     pub lookups: lookups::Lookups,
     /// Listings of finished builds, compressed, with their ETags.
     pub listings: listings::ListingCache,
+    /// Pages of finished builds' folders, as the Artifacts tab shows them.
+    pub folders: artifacts::FolderCache,
 }
 
 impl Vitrine {

@@ -500,6 +500,8 @@ struct GetSigner {
 
 /// The credentials of the day and the signing key derived from them for that date.
 struct SigningDay {
+    day: chrono::NaiveDate,
+    /// `day` as SigV4 writes it (`20261125`).
     date: String,
     key: [u8; 32],
     credentials: Credentials,
@@ -558,9 +560,9 @@ impl GetSigner {
     /// their expiry.
     async fn signing_day(&self, now: chrono::DateTime<chrono::Utc>) -> StorageResult<Arc<SigningDay>> {
         use aws_credential_types::provider::ProvideCredentials;
-        let date = now.format("%Y%m%d").to_string();
+        let today = now.date_naive();
         let fresh = |day: &SigningDay| {
-            day.date == date
+            day.day == today
                 && day.credentials.expiry().is_none_or(|at| at > std::time::SystemTime::from(now) + CREDENTIALS_MARGIN)
         };
         if let Some(day) = self.today.read().expect("not poisoned").as_ref().filter(|d| fresh(d)) {
@@ -571,7 +573,8 @@ impl GetSigner {
         let key =
             aws_sigv4::sign::v4::generate_signing_key(credentials.secret_access_key(), now.into(), &self.region, "s3");
         let key: [u8; 32] = key.as_ref().try_into().map_err(s3_err)?;
-        let day = Arc::new(SigningDay { date, key, credentials });
+        let date = today.format("%Y%m%d").to_string();
+        let day = Arc::new(SigningDay { day: today, date, key, credentials });
         *self.today.write().expect("not poisoned") = Some(day.clone());
         Ok(day)
     }
@@ -600,7 +603,10 @@ impl GetSigner {
         use std::fmt::Write;
 
         use percent_encoding::utf8_percent_encode as encode;
-        let amz_date = now.format("%Y%m%dT%H%M%SZ");
+        // chrono's `format` parses its pattern on every call: written out, it costs nothing.
+        use chrono::Timelike;
+        let (hour, minute, second) = (now.hour(), now.minute(), now.second());
+        let amz_date = format_args!("{}T{hour:02}{minute:02}{second:02}Z", day.date);
         let scope = format_args!("{}/{}/s3/aws4_request", day.date, self.region);
         // The query in canonical order (by name, bytes: `X-Amz-…` before `response-…`).
         let mut query = String::with_capacity(512);
@@ -688,7 +694,12 @@ mod tests {
                 "eu-west-1",
                 "s3",
             );
-            let day = SigningDay { date: "20261125".into(), key: key.as_ref().try_into().unwrap(), credentials };
+            let day = SigningDay {
+                day: at.date_naive(),
+                date: "20261125".into(),
+                key: key.as_ref().try_into().unwrap(),
+                credentials,
+            };
             let disposition = "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9 (1).html";
             for disposition in [Some(disposition), None] {
                 let url = signer.sign_at(
