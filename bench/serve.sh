@@ -158,28 +158,19 @@ if [ "$mode" = compare ]; then
   echo "bytes:   listing $(stat -c %s "$work/www/listing.json") B json, $(stat -c %s "$work/www/listing.json.gz") B gzip;" \
     "v2 page $(stat -c %s "$work/www/v2.json.gz") B gzip; build page $(stat -c %s "$work/www/page.html.gz") B gzip"
   curl -fsS -o /dev/null -H "Circle-Token: $token" -H 'Accept-Encoding: gzip' "$listing" # warm the cache
-  a=- b=- c1=- c2=-
+  # run LETTER TITLE REF_NAME REF_URL NAME URL HEADER: one comparison, when ONLY names it;
+  # prints the ratio to nginx on stdout.
   only=${ONLY:-abcd}
-  if [[ $only == *a* ]]; then
-    echo "(a) v1.1 listing"
-    drive "nginx gzip_static" "$ngx/listing.json"; ref=$rps
-    drive "vitrine (member's token)" "$listing" "Circle-Token: $token"; a=$(ratio "$rps" "$ref")
-  fi
-  if [[ $only == *b* ]]; then
-    echo "(b) artifact route"
-    drive "nginx return 302" "$ngx/redirect"; ref=$rps
-    drive "vitrine 302 (member's token)" "$artifact" "Circle-Token: $token"; b=$(ratio "$rps" "$ref")
-  fi
-  if [[ $only == *c* ]]; then
-    echo "(c) v2 listing, first page"
-    drive "nginx gzip_static" "$ngx/v2.json"; ref=$rps
-    drive "vitrine (member's token)" "$v2" "Circle-Token: $token"; c1=$(ratio "$rps" "$ref")
-  fi
-  if [[ $only == *d* ]]; then
-    echo "(c) build page HTML"
-    drive "nginx gzip_static" "$ngx/page.html"; ref=$rps
-    drive "vitrine (member's session)" "$page" "Cookie: $cookie"; c2=$(ratio "$rps" "$ref")
-  fi
+  run() {
+    [[ $only == *$1* ]] || { echo -; return; }
+    echo "$2" >&2
+    drive "$3" "$4" >&2; local ref=$rps
+    drive "$5" "$6" "$7" >&2; ratio "$rps" "$ref"
+  }
+  a=$(run a "(a) v1.1 listing" "nginx gzip_static" "$ngx/listing.json" "vitrine (member's token)" "$listing" "Circle-Token: $token")
+  b=$(run b "(b) artifact route" "nginx return 302" "$ngx/redirect" "vitrine 302 (member's token)" "$artifact" "Circle-Token: $token")
+  c1=$(run c "(c) v2 listing, first page" "nginx gzip_static" "$ngx/v2.json" "vitrine (member's token)" "$v2" "Circle-Token: $token")
+  c2=$(run d "(c) build page HTML" "nginx gzip_static" "$ngx/page.html" "vitrine (member's session)" "$page" "Cookie: $cookie")
   echo "ratios to nginx: (a) listing $a (goal 0.7)  (b) 302 $b (goal 0.5)  (c) v2 page $c1, build page $c2"
   echo "server peak RSS: $(awk '/^VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$server/status")"
   if grep -q ' ERROR \|panicked' "$work/server.log"; then grep ' ERROR \|panicked' "$work/server.log" | head >&2; exit 1; fi

@@ -78,11 +78,20 @@ impl AuditLog {
     }
 }
 
+/// Everything an event says but when it happened and how often: what makes two events the same.
+#[allow(clippy::type_complexity)]
+fn said(
+    e: &AuditEvent,
+) -> (&str, Option<i64>, Option<i64>, &str, Option<&str>, Option<i64>, &str, Option<&str>) {
+    let (project, client) = (e.project.as_deref(), e.client.as_deref());
+    (&e.actor, e.user_id, e.token_id, &e.action, project, e.build_num, &e.detail, client)
+}
+
 /// A batch of events on its way to the store, the same event repeated counted on one row.
 #[derive(Default)]
 struct Batch {
     events: Vec<AuditEvent>,
-    /// The events' indexes by [`Batch::key`] of what they say.
+    /// The events' indexes by [`Batch::key`] of what they [`said`].
     by_key: std::collections::HashMap<u64, Vec<usize>>,
     hasher: std::hash::RandomState,
 }
@@ -91,17 +100,13 @@ impl Batch {
     /// A hash of everything an event says but when it happened.
     fn key(&self, e: &AuditEvent) -> u64 {
         use std::hash::BuildHasher;
-        self.hasher.hash_one((&e.actor, e.user_id, e.token_id, &e.action, &e.project, e.build_num, &e.detail, &e.client))
+        self.hasher.hash_one(said(e))
     }
 
     fn push(&mut self, event: AuditEvent) {
-        let same = |a: &AuditEvent, b: &AuditEvent| {
-            (&a.actor, a.user_id, a.token_id, &a.action, &a.project, a.build_num, &a.detail, &a.client)
-                == (&b.actor, b.user_id, b.token_id, &b.action, &b.project, b.build_num, &b.detail, &b.client)
-        };
         let key = self.key(&event);
         let indexes = self.by_key.entry(key).or_default();
-        match indexes.iter().find(|&&i| same(&self.events[i], &event)) {
+        match indexes.iter().find(|&&i| said(&self.events[i]) == said(&event)) {
             Some(&i) => self.events[i].repeats += event.repeats,
             None => {
                 indexes.push(self.events.len());
