@@ -86,7 +86,7 @@ drive() {
     wait "$perf" || true
     echo "    where the server's time went (perf, self time, top 12):"
     perf report -i "$work/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null \
-      | grep -E '^ +[0-9.]+%' | head -n 12 | sed -E 's/[[:space:]]+(-[[:space:]]+)*$//; s/^/    /' | cut -c1-150
+      | grep -E '^ +[0-9.]+%' | head -n ${TOP:-12} | sed -E 's/[[:space:]]+(-[[:space:]]+)*$//; s/^/    /' | cut -c1-150
   fi
 }
 

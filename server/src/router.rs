@@ -134,15 +134,23 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(Backend(ui.clone())),
             shell,
         ))
-        .layer(SameSiteWrites { origin: crate::urls::origin_of(&state.vitrine.settings.public_url).into() })
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // One stack, applied once: each `Router::layer` call wraps every route in another
+        // boxed service, cloned and polled through on every request.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(TraceLayer::new_for_http())
+                .layer(CompressionLayer::new())
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("same-origin"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SameSiteWrites { origin: crate::urls::origin_of(&state.vitrine.settings.public_url).into() }),
+        )
         .with_state(state)
 }
 

@@ -20,6 +20,8 @@ pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
 pub const REDIRECT_MAX_AGE: Duration = Duration::from_secs(60);
 const _: () = assert!(REDIRECT_MAX_AGE.as_secs() * 2 <= DOWNLOAD_URL_TTL.as_secs());
 const _: () = assert!(REDIRECT_MAX_AGE.as_secs() * 2 <= CAPABILITY_TTL.as_secs());
+// A signed URL reused from the lookups, then kept by a browser, is still valid when followed.
+const _: () = assert!(REDIRECT_MAX_AGE.as_secs() + super::lookups::FRESH_FOR.as_secs() < DOWNLOAD_URL_TTL.as_secs());
 
 /// Who follows an artifact link, which decides where it leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -479,15 +481,20 @@ impl Vitrine {
             let scope = Scope::of_report(&artifact.pretty_path);
             return Ok(self.capability_url(&build, node, scope, &artifact.pretty_path));
         }
+        if let Some(url) = self.lookups.downloads.get(&(artifact.id, active)) {
+            return Ok(url.to_string());
+        }
         let disposition = if active {
             content_disposition(&artifact.pretty_path, "application/octet-stream")
         } else {
             content_disposition(&artifact.pretty_path, &artifact.content_type)
         };
-        Ok(self
+        let url = self
             .storage
             .presign_get(&artifact.s3_key, &artifact.content_type, Some(&disposition), DOWNLOAD_URL_TTL)
-            .await?)
+            .await?;
+        self.lookups.downloads.keep((artifact.id, active), url.as_str().into());
+        Ok(url)
     }
 
     /// Where a Playwright trace (a `.zip` artifact) opens in Playwright's trace viewer, on the

@@ -88,6 +88,10 @@ pub struct Tables {
     /// How many artifacts each container of a finished build holds, by (build id, listing
     /// version): a count walks the whole build's index.
     pub counts: Recent<(i64, i64), Arc<[(i64, i64)]>>,
+    /// Signed download URLs by (artifact id, as an attachment): the same URL, for a few
+    /// seconds of its five minutes, to everyone the artifact route lets through. Signing is
+    /// the route's largest cost; a URL kept here has most of its life left when it is sent.
+    pub downloads: Recent<(i64, bool), Arc<str>>,
 }
 
 impl Default for Lookups {
@@ -100,6 +104,7 @@ impl Default for Lookups {
             builds: Recent::new(10_000),
             artifacts: Recent::new(50_000),
             counts: Recent::new(1_000),
+            downloads: Recent::new(50_000),
         }))
     }
 }

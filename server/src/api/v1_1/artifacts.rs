@@ -97,10 +97,9 @@ pub async fn get_artifact(
     Path(p): Path<ArtifactPath>,
     Query(q): Query<LatestQuery>,
     ClientAddr(client): ClientAddr,
-    headers: axum::http::HeaderMap,
+    reader: Reader,
 ) -> ApiResult<Response> {
     let (slug, build, node, path) = p.parse(q.branch, q.filter.as_deref())?;
-    let reader = if opened_as_a_page(&headers) { Reader::Browser } else { Reader::Download };
     let follower = Follower { reader, client };
     let url = state.vitrine.artifact_download_url(&who, &slug, &build, node, &path, follower).await?;
     // The browser may follow it again for a while: never past the URL's own expiry. Where
@@ -118,12 +117,18 @@ pub async fn get_artifact(
         .into_response())
 }
 
-/// A browser opening the link as a page (not an `<img>`, not a script): browsers say so in
-/// `Sec-Fetch-Mode`; older ones only by asking for HTML first.
-fn opened_as_a_page(headers: &axum::http::HeaderMap) -> bool {
-    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match value("sec-fetch-mode") {
-        Some(mode) => mode == "navigate",
-        None => value("accept").is_some_and(|accept| accept.starts_with("text/html")),
+/// Who follows the link: a browser opening it as a page (not an `<img>`, not a script), which
+/// browsers say in `Sec-Fetch-Mode` and older ones only by asking for HTML first, or anything
+/// else. Read from those two headers alone (the route's hottest path clones no header map).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Reader {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let value = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let page = match value("sec-fetch-mode") {
+            Some(mode) => mode == "navigate",
+            None => value("accept").is_some_and(|accept| accept.starts_with("text/html")),
+        };
+        Ok(if page { Reader::Browser } else { Reader::Download })
     }
 }
