@@ -8,6 +8,7 @@ pub mod db;
 pub use vitrine_wire::domain;
 pub mod error;
 pub mod listen;
+pub mod observe;
 pub mod router;
 pub mod serve;
 pub mod services;

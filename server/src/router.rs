@@ -11,7 +11,6 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 use vitrine_app::api::backend::Backend;
 use vitrine_app::{App, shell};
 
@@ -58,6 +57,7 @@ pub fn routes() -> Vec<Route> {
         route(M::POST, format!("{AGENT}/{{build_num}}/uploads"), agent::uploads::plan_uploads),
         route(M::POST, format!("{AGENT}/{{build_num}}/uploads/complete"), agent::uploads::complete_uploads),
         route(M::POST, format!("{AGENT}/{{build_num}}/finish"), agent::builds::finish_build),
+        route(M::GET, "/api/openapi.json", crate::api::openapi::openapi_json),
         route(M::GET, "/api/{*rest}", api_not_found),
         route(M::POST, "/api/{*rest}", api_not_found),
         // The artifact route in the site's own shape (`/gh/acme/widgets/latest/artifacts/0/...`),
@@ -67,6 +67,8 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/compare/{node_index}/{*path}", site::image_diff),
         route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/trace/{node_index}/{*path}", site::open_trace),
         route(M::GET, "/healthz", healthz),
+        route(M::GET, "/readyz", readyz),
+        route(M::GET, "/metrics", metrics),
         route(M::GET, "/logout", logout_needs_post),
         route(M::POST, "/logout", logout),
     ]
@@ -138,13 +140,16 @@ pub fn router(state: AppState) -> Router {
         // boxed service, cloned and polled through on every request.
         .layer(
             tower::ServiceBuilder::new()
-                .layer(TraceLayer::new_for_http())
+                .layer(crate::observe::Access)
                 .layer(CompressionLayer::new())
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::REFERRER_POLICY,
                     HeaderValue::from_static("same-origin"),
                 ))
-                .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
@@ -172,7 +177,10 @@ fn site_pkg(options: &LeptosOptions) -> Router<AppState> {
         .nest_service(&format!("/{}/snippets", options.site_pkg_dir), files(pkg.join("snippets"), "public, no-cache"))
 }
 
-async fn healthz(State(state): State<AppState>) -> Response {
+/// Serving: 200 once the process answers and reaches its metadata store.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    responses((status = 200, description = "`ok`"), (status = 503, description = "The metadata store does not answer")))]
+pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
     match state.vitrine.db.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
@@ -180,6 +188,53 @@ async fn healthz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
         }
     }
+}
+
+/// Ready for traffic: the metadata store and S3 both answer now. A load balancer takes a
+/// server that answers 503 out of rotation; the answer names the part that failed (the log
+/// has the error).
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
+    responses((status = 200, description = "`ready`"), (status = 503, description = "`not ready: ...`, naming the part that does not answer")))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    let vitrine = &state.vitrine;
+    let (db, s3) = tokio::join!(vitrine.db.ping(), vitrine.storage.ready());
+    let mut failing = vec![];
+    if let Err(e) = db {
+        tracing::error!(error = %e, "readiness: the metadata store does not answer");
+        failing.push("the metadata store (database)");
+    }
+    if let Err(e) = s3 {
+        tracing::error!(error = %e, "readiness: S3 does not answer for the bucket");
+        failing.push("S3 (the artifacts bucket)");
+    }
+    let no_store = (header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if failing.is_empty() {
+        ([no_store], "ready\n").into_response()
+    } else {
+        let why = format!("not ready: {} does not answer\n", failing.join(" and "));
+        (StatusCode::SERVICE_UNAVAILABLE, [no_store], why).into_response()
+    }
+}
+
+/// Prometheus metrics, for the addresses `--metrics-allow` names (loopback by default).
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 403, description = "The client's address is not in --metrics-allow")))]
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    crate::api::ClientAddr(client): crate::api::ClientAddr,
+) -> Response {
+    let allow = &state.vitrine.settings.metrics_allow;
+    if !client.is_some_and(|ip| allow.iter().any(|net| net.contains(&ip))) {
+        return ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: "Metrics are served to the addresses in --metrics-allow (VITRINE_METRICS_ALLOW) only".into(),
+        }
+        .into_response();
+    }
+    let text = crate::observe::metrics().render();
+    let kind = (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    ([kind, (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], text).into_response()
 }
 
 async fn api_not_found() -> ApiError {

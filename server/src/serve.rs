@@ -34,6 +34,8 @@ pub struct ServeConfig {
     pub database_pool_size: u32,
     /// Load balancers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Who may read /metrics.
+    pub metrics_allow: Vec<ipnet::IpNet>,
     pub site_root: PathBuf,
     pub uploads: UploadSettings,
 }
@@ -179,6 +181,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         public_url: public_url.clone(),
         uploads,
         trusted_proxies: cfg.trusted_proxies.clone(),
+        metrics_allow: cfg.metrics_allow.clone(),
         media_origins,
         trace_viewer: trace_viewer.is_some(),
     };
@@ -201,6 +204,8 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         folders: Default::default(),
     });
     vitrine.spawn_sweeper();
+    crate::observe::metrics();
+    crate::observe::spawn_upkeep();
     let core = vitrine.clone();
     let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone(), trace_viewer);
     let artifacts_origin_served =

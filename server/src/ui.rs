@@ -156,8 +156,12 @@ impl UiService {
         after: Option<(i64, &str)>,
     ) -> Result<(Vec<ArtifactView>, Option<String>), UiError> {
         let page = vitrine_app::api::GALLERY_PAGE;
-        let mut images =
-            self.vitrine.db.artifacts_of_kind(build.id, crate::db::ArtifactKind::Image, after, page as i64 + 1).await.map_err(db_error)?;
+        let mut images = self
+            .vitrine
+            .db
+            .artifacts_of_kind(build.id, crate::db::ArtifactKind::Image, after, page as i64 + 1)
+            .await
+            .map_err(db_error)?;
         let next = (images.len() > page).then(|| {
             images.truncate(page);
             images.last().map(gallery_token)
@@ -272,9 +276,7 @@ impl UiBackend for UiService {
         let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
         let (images, more_images) = self.gallery_images(&project, &build, baseline.as_ref(), None).await?;
         let can_pin = match &who {
-            Principal::User { id, .. } => {
-                self.vitrine.is_member(project.id, *id).await.map_err(ui_error)?
-            }
+            Principal::User { id, .. } => self.vitrine.is_member(project.id, *id).await.map_err(ui_error)?,
             _ => false,
         };
         Ok(BuildPageData {

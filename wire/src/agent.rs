@@ -41,6 +41,7 @@ pub const HASH_WHILE_SENDING_FROM: u64 = 16 * 1024 * 1024;
 pub const MAX_BATCH: usize = 1000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartRequest {
     pub branch: Option<String>,
     pub revision: Option<String>,
@@ -52,6 +53,7 @@ pub struct StartRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Started {
     pub build_num: i64,
     pub build_url: String,
@@ -63,6 +65,7 @@ pub struct Started {
 
 /// A file an agent wants listed, described before any byte is sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileToStore {
     /// Where the file was on the build machine.
     pub path: String,
@@ -86,12 +89,14 @@ impl FileToStore {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanRequest {
     pub node_index: i64,
     pub files: Vec<FileToStore>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanResponse {
     /// Files larger than this go up in parts of this size, each with its own SHA-256; 0: every
     /// file goes up in one PUT.
@@ -105,13 +110,17 @@ pub struct PlanResponse {
 
 /// A request the agent sends as is: URL plus the headers that were signed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignedRequest {
     pub url: String,
+    /// `[name, value]` pairs.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum UploadPlan {
     /// The content is already stored: the artifact is listed, nothing to send.
@@ -126,12 +135,14 @@ pub enum UploadPlan {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompletedPart {
     pub part_number: i32,
     pub etag: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadDone {
     pub upload_id: String,
     /// Hex SHA-256 of what was sent, for a file declared without one.
@@ -142,16 +153,19 @@ pub struct UploadDone {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompleteRequest {
     pub uploads: Vec<UploadDone>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompleteResponse {
     pub results: Vec<UploadOutcome>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadOutcome {
     pub upload_id: String,
     pub pretty_path: String,
@@ -160,6 +174,7 @@ pub struct UploadOutcome {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FinishRequest {
     #[serde(default)]
     pub node_index: i64,
@@ -167,6 +182,7 @@ pub struct FinishRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finished {
     pub build_num: i64,
     /// The build's status: `running` until every node finished, then how it ended.
@@ -177,6 +193,7 @@ pub struct Finished {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub message: String,
 }

@@ -30,4 +30,3 @@ pub fn kept_listing(listing: &Listing, headers: &HeaderMap, cache_control: &'sta
     (common, [(header::CONTENT_TYPE, json)], Body::from_stream(tokio_util::io::ReaderStream::new(reader)))
         .into_response()
 }
-

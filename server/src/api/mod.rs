@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod artifacts_origin;
 pub mod kept;
+pub mod openapi;
 pub mod site;
 pub mod v1_1;
 pub mod v2;

@@ -49,13 +49,18 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(token) = token_from_parts(parts).filter(|t| !t.is_empty()) {
-            return Ok(state.vitrine.accounts().principal_for_token(&token).await?);
+        let principal = if let Some(token) = token_from_parts(parts).filter(|t| !t.is_empty()) {
+            state.vitrine.accounts().principal_for_token(&token).await?
+        } else if let Some(session) = state.vitrine.settings.cookies().session_from_headers(&parts.headers) {
+            state.vitrine.accounts().principal_for_session(&session).await?
+        } else {
+            Principal::Anonymous
+        };
+        // Who it was, by ids, for the access line.
+        if let Some(who) = parts.extensions.get::<crate::observe::Who>() {
+            who.set(&principal);
         }
-        if let Some(session) = state.vitrine.settings.cookies().session_from_headers(&parts.headers) {
-            return Ok(state.vitrine.accounts().principal_for_session(&session).await?);
-        }
-        Ok(Principal::Anonymous)
+        Ok(principal)
     }
 }
 

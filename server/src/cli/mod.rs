@@ -37,7 +37,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => {
-                vitrine_agent::init_tracing("info,sqlx=warn,s3s=warn,tower_http=warn");
+                crate::observe::init_logging(args.log_format, "info,sqlx=warn,s3s=warn,tower_http=warn");
                 serve::run(args).await
             }
             Command::Admin(args) => {

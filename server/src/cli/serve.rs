@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// Address buckets as https://endpoint/bucket (needed by most S3-compatible stores).
     #[arg(long, env = "VITRINE_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
     pub s3_path_style: bool,
+    /// The S3 endpoint put in signed URLs, when browsers and agents reach the store by
+    /// another name than this server does (e.g. https://s3.example.com while the server uses
+    /// http://minio.internal:9000). Default: the endpoint itself.
+    #[arg(long, env = "VITRINE_S3_PUBLIC_ENDPOINT")]
+    pub s3_public_endpoint: Option<String>,
     /// Metadata database (default: SQLite in the data dir).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
@@ -48,6 +53,15 @@ pub struct ServeArgs {
     /// separated): only their `X-Forwarded-For` is believed for the client's address.
     #[arg(long, env = "VITRINE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Who may read /metrics (addresses or CIDR blocks, comma separated; the client's address
+    /// as read through --trusted-proxies).
+    #[arg(long, env = "VITRINE_METRICS_ALLOW", value_delimiter = ',', value_parser = parse_net,
+          default_value = "127.0.0.0/8,::1/128")]
+    pub metrics_allow: Vec<ipnet::IpNet>,
+    /// How log lines are written: `text` for people, `json` (one object per line) for log
+    /// pipelines. `VITRINE_LOG` picks what is logged (default: info).
+    #[arg(long, env = "VITRINE_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: crate::observe::LogFormat,
     /// Connections kept to PostgreSQL (per server).
     #[arg(long, env = "VITRINE_DATABASE_POOL_SIZE", default_value_t = crate::db::DEFAULT_POOL_SIZE)]
     pub database_pool_size: u32,
@@ -82,6 +96,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         region: args.s3_region.clone(),
         credentials: None,
         path_style: args.s3_path_style,
+        public_endpoint: args.s3_public_endpoint.clone(),
     });
     let config = ServeConfig {
         addr: args.addr,
@@ -94,6 +109,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         database_url: args.database_url,
         database_pool_size: args.database_pool_size,
         trusted_proxies: args.trusted_proxies.clone(),
+        metrics_allow: args.metrics_allow.clone(),
         site_root: default_site_root(),
         uploads: UploadSettings {
             url_ttl: args.upload_url_ttl,
@@ -104,11 +120,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             ..UploadSettings::default()
         },
     };
+    // What the server says of itself: plain lines for people, log events in JSON mode (so
+    // that every line a log pipeline reads is one JSON object).
+    let json = args.log_format == crate::observe::LogFormat::Json;
+    let say = |line: String| {
+        if json {
+            tracing::info!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    };
     let running = start(config).await?;
-    eprintln!("Vitrine is serving at {}", running.public_url);
-    eprintln!("Artifacts origin at {}", running.artifacts_url);
+    say(format!("Vitrine is serving at {}", running.public_url));
+    say(format!("Artifacts origin at {}", running.artifacts_url));
     if let Some(endpoint) = &running.s3_endpoint {
-        eprintln!("Embedded S3 at {endpoint}");
+        say(format!("Embedded S3 at {endpoint}"));
     }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -116,14 +142,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         _ = terminate.recv() => {}
     }
     // Stop accepting; requests in flight (an agent's upload, say) get time to finish.
-    eprintln!("Stopping: finishing the requests in flight (up to {} s).", crate::listen::DRAIN_TIMEOUT.as_secs());
+    say(format!("Stopping: finishing the requests in flight (up to {} s).", crate::listen::DRAIN_TIMEOUT.as_secs()));
     let _ = running.stop.send(true);
     running.server.await?;
     // The audit events of the last requests are stored before the process ends.
     if tokio::time::timeout(std::time::Duration::from_secs(10), running.vitrine.audit.flush()).await.is_err() {
-        eprintln!("The audit log could not be written in time: its last events are lost.");
+        say("The audit log could not be written in time: its last events are lost.".into());
     }
-    eprintln!("Stopped.");
+    say("Stopped.".into());
     Ok(ExitCode::SUCCESS)
 }
 

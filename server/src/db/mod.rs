@@ -36,7 +36,9 @@ pub enum DbError {
 
 impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
-        if is_busy(&e) { DbError::Busy(e) } else { DbError::Other(e) }
+        let busy = is_busy(&e);
+        metrics::counter!(crate::observe::DB_ERRORS, "kind" => if busy { "busy" } else { "other" }).increment(1);
+        if busy { DbError::Busy(e) } else { DbError::Other(e) }
     }
 }
 

@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, QueryBuilder};
 
-use super::queries::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, artifacts_of_kind, build_columns, meta_store};
+use super::queries::{
+    ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, artifacts_of_kind, build_columns, meta_store,
+};
 use super::rows::*;
 use super::*;
 

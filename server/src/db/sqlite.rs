@@ -8,7 +8,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, SqlitePool};
 
-use super::queries::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, artifacts_of_kind, build_columns, meta_store};
+use super::queries::{
+    ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, artifacts_of_kind, build_columns, meta_store,
+};
 use super::rows::*;
 use super::*;
 

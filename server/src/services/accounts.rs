@@ -44,9 +44,12 @@ impl PasswordChecks {
     }
 
     async fn matches(&self, password: &str, hash: &str) -> ServiceResult<bool> {
-        let busy = || ServiceError::TooManyRequests {
-            message: "Too many sign-ins at once; try again in a few seconds".into(),
-            retry_after: 5,
+        let busy = || {
+            metrics::counter!(crate::observe::RATE_LIMITED, "limit" => "password_checks").increment(1);
+            ServiceError::TooManyRequests {
+                message: "Too many sign-ins at once; try again in a few seconds".into(),
+                retry_after: 5,
+            }
         };
         let permit = tokio::time::timeout(PASSWORD_CHECK_WAIT, self.permits.clone().acquire_owned())
             .await
@@ -378,9 +381,12 @@ impl Accounts<'_> {
             .chain(address.as_deref().map(|a| (a, SIGN_IN_FAILURES_PER_ADDRESS)))
             .collect();
         let keys: Vec<&str> = limited.iter().map(|(k, _)| *k).collect();
-        let too_many = |started: i64| ServiceError::TooManyRequests {
-            message: "Too many failed sign-ins; try again later".into(),
-            retry_after: (started + SIGN_IN_WINDOW - now).max(1) as u64,
+        let too_many = |started: i64| {
+            metrics::counter!(crate::observe::RATE_LIMITED, "limit" => "failed_sign_ins").increment(1);
+            ServiceError::TooManyRequests {
+                message: "Too many failed sign-ins; try again later".into(),
+                retry_after: (started + SIGN_IN_WINDOW - now).max(1) as u64,
+            }
         };
         // Refused at the cost of one read while a limit is reached.
         let counts = self.db.rate_counts(&keys, window_after).await?;

@@ -258,7 +258,9 @@ impl Vitrine {
             from: from.map(str::to_owned),
             limit,
         };
-        match self.folders.0.get_value_or_guard_async(&key).await {
+        let found = self.folders.0.get_value_or_guard_async(&key).await;
+        crate::observe::cache_lookup("folders", found.is_ok());
+        match found {
             Ok(page) => Ok(FolderPage::clone(&page)),
             Err(guard) => {
                 let page = self.read_folder(build, node, folder, from, limit).await?;

@@ -80,9 +80,7 @@ impl AuditLog {
 
 /// Everything an event says but when it happened and how often: what makes two events the same.
 #[allow(clippy::type_complexity)]
-fn said(
-    e: &AuditEvent,
-) -> (&str, Option<i64>, Option<i64>, &str, Option<&str>, Option<i64>, &str, Option<&str>) {
+fn said(e: &AuditEvent) -> (&str, Option<i64>, Option<i64>, &str, Option<&str>, Option<i64>, &str, Option<&str>) {
     let (project, client) = (e.project.as_deref(), e.client.as_deref());
     (&e.actor, e.user_id, e.token_id, &e.action, project, e.build_num, &e.detail, client)
 }
@@ -197,10 +195,15 @@ mod tests {
         batch.push(read("alice (token 2)", "0/b.txt", 101));
         batch.push(read("bob (token 3)", "0/a.txt", 101));
         batch.push(read("alice (token 2)", "0/a.txt", 102));
-        let rows: Vec<_> = batch.events.iter().map(|e| (e.actor.as_str(), e.detail.as_str(), e.at, e.repeats)).collect();
+        let rows: Vec<_> =
+            batch.events.iter().map(|e| (e.actor.as_str(), e.detail.as_str(), e.at, e.repeats)).collect();
         assert_eq!(
             rows,
-            [("alice (token 2)", "0/a.txt", 100, 1001), ("alice (token 2)", "0/b.txt", 101, 1), ("bob (token 3)", "0/a.txt", 101, 1)]
+            [
+                ("alice (token 2)", "0/a.txt", 100, 1001),
+                ("alice (token 2)", "0/b.txt", 101, 1),
+                ("bob (token 3)", "0/a.txt", 101, 1)
+            ]
         );
     }
 }

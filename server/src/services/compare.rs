@@ -136,7 +136,10 @@ impl Vitrine {
         images: &[Artifact],
     ) -> ServiceResult<HashMap<(i64, String), Change>> {
         // The baseline's images in listing order, as many as may match the build's first page.
-        let theirs = self.db.artifacts_of_kind(baseline.id, crate::db::ArtifactKind::Image, None, 2 * images.len().max(1) as i64).await?;
+        let theirs = self
+            .db
+            .artifacts_of_kind(baseline.id, crate::db::ArtifactKind::Image, None, 2 * images.len().max(1) as i64)
+            .await?;
         let theirs: HashMap<(i64, &str), &str> =
             theirs.iter().map(|a| ((a.node_index, a.pretty_path.as_str()), a.sha256.as_str())).collect();
         Ok(images

@@ -86,7 +86,9 @@ impl ListingCache {
     where
         F: Future<Output = Result<Option<Listing>, E>>,
     {
-        match self.0.get_value_or_guard_async(&key).await {
+        let found = self.0.get_value_or_guard_async(&key).await;
+        crate::observe::cache_lookup("listings", found.is_ok());
+        match found {
             Ok(listing) => Ok(Some(listing)),
             Err(guard) => match make.await? {
                 Some(listing) => {

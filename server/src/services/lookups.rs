@@ -31,11 +31,13 @@ struct Fresh<V> {
 /// Answers kept for [`FRESH_FOR`] each, at most `capacity` of them.
 pub struct Recent<K, V> {
     entries: quick_cache::sync::Cache<K, Fresh<V>>,
+    /// The cache's name in metrics.
+    name: &'static str,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
-    fn new(capacity: usize) -> Self {
-        Recent { entries: quick_cache::sync::Cache::new(capacity) }
+    fn new(name: &'static str, capacity: usize) -> Self {
+        Recent { entries: quick_cache::sync::Cache::new(capacity), name }
     }
 
     /// The answer, while it is fresh.
@@ -43,13 +45,12 @@ impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
     where
         Q: Hash + quick_cache::Equivalent<K> + ?Sized,
     {
-        let found = self.entries.get(key)?;
-        if found.until > Instant::now() {
-            Some(found.value)
-        } else {
+        let fresh = self.entries.get(key).filter(|found| found.until > Instant::now());
+        crate::observe::cache_lookup(self.name, fresh.is_some());
+        if fresh.is_none() {
             self.entries.remove(key);
-            None
         }
+        fresh.map(|found| found.value)
     }
 
     pub fn keep(&self, key: K, value: V) {
@@ -97,14 +98,14 @@ pub struct Tables {
 impl Default for Lookups {
     fn default() -> Self {
         Lookups(Arc::new(Tables {
-            tokens: Recent::new(10_000),
-            sessions: Recent::new(10_000),
-            projects: Recent::new(10_000),
-            members: Recent::new(100_000),
-            builds: Recent::new(10_000),
-            artifacts: Recent::new(50_000),
-            counts: Recent::new(1_000),
-            downloads: Recent::new(50_000),
+            tokens: Recent::new("tokens", 10_000),
+            sessions: Recent::new("sessions", 10_000),
+            projects: Recent::new("projects", 10_000),
+            members: Recent::new("members", 100_000),
+            builds: Recent::new("builds", 10_000),
+            artifacts: Recent::new("artifacts", 50_000),
+            counts: Recent::new("counts", 1_000),
+            downloads: Recent::new("downloads", 50_000),
         }))
     }
 }
@@ -129,7 +130,7 @@ mod tests {
 
     #[test]
     fn answers_are_kept_until_they_go_stale_then_forgotten() {
-        let recent: Recent<String, i64> = Recent::new(10);
+        let recent: Recent<String, i64> = Recent::new("test", 10);
         recent.keep("a".into(), 1);
         assert_eq!(recent.get("a"), Some(1));
         recent.forget("a");

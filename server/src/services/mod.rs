@@ -154,6 +154,8 @@ pub struct Settings {
     pub uploads: UploadSettings,
     /// Proxies (load balancers) whose `X-Forwarded-For` tells the client's address.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Clients (by [`Settings::client_addr`]) that may read /metrics.
+    pub metrics_allow: Vec<ipnet::IpNet>,
     /// Origins besides the app's that its pages load images and media from: the S3 store's
     /// (signed URLs) and the artifacts origin (a `*` host there is a CSP wildcard too).
     pub media_origins: Vec<String>,
@@ -381,6 +383,7 @@ mod client_addr_tests {
             public_url: "https://vitrine.example".into(),
             uploads: UploadSettings::default(),
             trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
+            metrics_allow: vec![],
             media_origins: vec![],
             trace_viewer: false,
         }

@@ -135,6 +135,12 @@ impl Vitrine {
         if swept != Swept::default() {
             tracing::info!(?swept, "sweeper");
         }
+        use crate::observe::{SWEEPS, SWEPT};
+        metrics::counter!(SWEEPS).increment(1);
+        metrics::counter!(SWEPT, "work" => "abandoned_uploads").increment(swept.abandoned_uploads);
+        metrics::counter!(SWEPT, "work" => "expired_builds").increment(swept.expired_builds);
+        metrics::counter!(SWEPT, "work" => "purged_objects").increment(swept.purged_objects);
+        metrics::counter!(SWEPT, "work" => "timed_out_builds").increment(swept.timed_out_builds);
         Ok(swept)
     }
 

@@ -294,6 +294,7 @@ impl Vitrine {
             }
         }
         self.db.record_verified(&to_record, project.id).await?;
+        metrics::counter!(crate::observe::UPLOADS, "outcome" => "verified").increment(to_record.len() as u64);
         outcomes.extend(to_record.iter().map(|(u, _)| listed(u)));
         Ok(outcomes)
     }
@@ -379,6 +380,7 @@ impl Vitrine {
     /// Removes what was stored for a refused upload and says why it was refused.
     async fn refuse(&self, upload: &Upload, key: &str, size: u64, sha256: Option<&str>) -> ServiceError {
         let a = &upload.artifact;
+        metrics::counter!(crate::observe::UPLOADS, "outcome" => "refused").increment(1);
         if let Err(e) = self.storage.delete(key).await {
             return e.into();
         }

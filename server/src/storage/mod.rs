@@ -27,6 +27,10 @@ pub struct S3Settings {
     /// Explicit keys (embedded store); otherwise the standard AWS chain is used.
     pub credentials: Option<(String, String)>,
     pub path_style: bool,
+    /// The endpoint signed URLs name, when browsers and agents reach the store by another
+    /// name than the server does (`None`: `endpoint`). The store must accept requests for
+    /// that host (a proxy in front passes the `Host` header on), as SigV4 signs it.
+    pub public_endpoint: Option<String>,
 }
 
 impl std::fmt::Debug for S3Settings {
@@ -36,6 +40,7 @@ impl std::fmt::Debug for S3Settings {
             .field("bucket", &self.bucket)
             .field("region", &self.region)
             .field("credentials", &self.credentials.as_ref().map(|(ak, _)| (ak, "<secret>")))
+            .field("public_endpoint", &self.public_endpoint)
             .finish()
     }
 }
@@ -106,6 +111,8 @@ pub struct ObjectStream {
 #[derive(Clone, Debug)]
 pub struct Storage {
     client: Client,
+    /// Signs the URLs handed to agents and browsers: `client` at the public endpoint.
+    presigner: Client,
     bucket: String,
     /// Signs the download URLs of the artifact route, the read path's hottest call.
     get_signer: GetSigner,
@@ -142,18 +149,36 @@ impl Storage {
             loader = loader.endpoint_url(endpoint);
         }
         let shared = loader.load().await;
-        let config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(settings.path_style).build();
-        let client = Client::from_conf(config);
-        let get_signer = GetSigner::new(&client, &settings.bucket, &settings.region, shared.credentials_provider())
+        let config = || {
+            aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(settings.path_style)
+                // Reads are hashed by the server itself where it matters (verifying an upload);
+                // the SDK's own check of a stored checksum fails on stores that answer a
+                // multipart object's composite checksum as a whole-object one (moto does).
+                .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
+                .interceptor(crate::observe::S3Requests)
+        };
+        let client = Client::from_conf(config().build());
+        let presigner = match &settings.public_endpoint {
+            Some(public) => Client::from_conf(config().endpoint_url(public).build()),
+            None => client.clone(),
+        };
+        let get_signer = GetSigner::new(&presigner, &settings.bucket, &settings.region, shared.credentials_provider())
             .await
             .map_err(|e| anyhow::anyhow!("cannot sign S3 URLs: {e}"))?;
-        Ok(Storage { client, bucket: settings.bucket.clone(), get_signer, local: None })
+        Ok(Storage { client, presigner, bucket: settings.bucket.clone(), get_signer, local: None })
     }
 
     /// Reads the facts of objects straight from the embedded store this server runs.
     pub fn with_local(mut self, local: Option<embedded::LocalStore>) -> Storage {
         self.local = local;
         self
+    }
+
+    /// Whether the store answers for the bucket now (`/readyz`).
+    pub async fn ready(&self) -> StorageResult<()> {
+        self.client.head_bucket().bucket(&self.bucket).send().await.map_err(s3_err)?;
+        Ok(())
     }
 
     /// Creates the bucket when it does not exist yet (the embedded store starts empty).
@@ -189,7 +214,7 @@ impl Storage {
         expires: Duration,
     ) -> StorageResult<SignedRequest> {
         let req = self
-            .client
+            .presigner
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -226,7 +251,7 @@ impl Storage {
         expires: Duration,
     ) -> StorageResult<SignedRequest> {
         let req = self
-            .client
+            .presigner
             .upload_part()
             .bucket(&self.bucket)
             .key(key)

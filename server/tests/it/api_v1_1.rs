@@ -223,3 +223,41 @@ async fn a_listing_longer_than_a_page_is_one_complete_array_in_order() {
     let r = f.app.get("/api/v1.1/project/gh/acme/public-site/2/artifacts", None).await;
     assert_eq!(r.text().await.unwrap(), "[]");
 }
+
+/// The shapes CircleCI clients parse, whole: a change to any of them (a field renamed, a type
+/// changed, one added) fails here until its snapshot is reviewed. Times, the server's address
+/// and the build machine's temporary paths differ per run and are redacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shapes_clients_parse_are_the_reviewed_ones() {
+    let f = TestApp::with_projects().await;
+    let app = &f.app;
+    let script = "mkdir -p \"$CIRCLE_ARTIFACTS/shots\"; echo a > \"$CIRCLE_ARTIFACTS/shots/home.png\"; echo b > \"$CIRCLE_ARTIFACTS/report.html\"";
+    assert_ok(&app.run_build(&f.private_build_token, "gh/acme/secret", "main", script).await);
+    let mut shapes = serde_json::Map::new();
+    let base = "/api/v1.1/project/gh/acme/secret";
+    for (name, path) in [
+        ("me", "/api/v1.1/me".to_owned()),
+        ("projects", "/api/v1.1/projects".to_owned()),
+        ("builds", base.to_owned()),
+        ("build", format!("{base}/1")),
+        ("artifacts", format!("{base}/latest/artifacts?branch=main&filter=successful")),
+        ("v2_artifacts", "/api/v2/project/gh/acme/secret/1/artifacts".to_owned()),
+    ] {
+        let (status, value) = app.get_json(&path, Some(&f.member_token)).await;
+        assert_eq!(status, 200, "{path}");
+        shapes.insert(name.to_owned(), value);
+    }
+    let text = serde_json::Value::Object(shapes).to_string().replace(&app.url, "http://vitrine.test");
+    let shapes: serde_json::Value = serde_json::from_str(&text).unwrap();
+    insta::assert_json_snapshot!("v1_1_shapes", shapes, {
+        ".builds[].start_time" => "[time]",
+        ".builds[].stop_time" => "[time]",
+        ".builds[].build_time_millis" => "[millis]",
+        ".build.start_time" => "[time]",
+        ".build.stop_time" => "[time]",
+        ".build.build_time_millis" => "[millis]",
+        ".builds[].vcs_revision" => "[revision]",
+        ".build.vcs_revision" => "[revision]",
+        ".artifacts[].path" => "[path on the build machine]",
+    });
+}

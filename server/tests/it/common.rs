@@ -31,13 +31,29 @@ pub fn test_config(data_dir: &Path, uploads: UploadSettings) -> ServeConfig {
         embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
         artifacts_addr: "127.0.0.1:0".parse().unwrap(),
         artifacts_url: None,
-        s3: None,
+        s3: test_s3(),
         database_url: None,
         database_pool_size: 4,
         trusted_proxies: Vec::new(),
+        metrics_allow: vec!["127.0.0.0/8".parse().unwrap()],
         site_root: data_dir.join("site"),
         uploads,
     }
+}
+
+/// The S3 service a test's server uses: when `VITRINE_TEST_S3` names one (an endpoint taking
+/// the keys `testing`/`testing`, as moto's server does), a fresh bucket of the test's own
+/// there; otherwise `None`, the server's embedded store.
+pub fn test_s3() -> Option<vitrine::storage::S3Settings> {
+    let endpoint = std::env::var("VITRINE_TEST_S3").ok().filter(|e| !e.is_empty())?;
+    Some(vitrine::storage::S3Settings {
+        endpoint: Some(endpoint),
+        bucket: format!("vitrine-{}", uuid::Uuid::new_v4().simple()),
+        region: "us-east-1".into(),
+        credentials: Some(("testing".into(), "testing".into())),
+        path_style: true,
+        public_endpoint: None,
+    })
 }
 
 /// A fresh, empty PostgreSQL database for one test when `VITRINE_TEST_POSTGRES` names a

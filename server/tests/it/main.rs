@@ -23,6 +23,7 @@ mod downloads;
 mod faults;
 mod hostile;
 mod migrate;
+mod operations;
 mod read_path;
 mod retention;
 mod security;

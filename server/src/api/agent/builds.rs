@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use vitrine_wire::agent::{FinishRequest, Finished, StartRequest, Started};
+use vitrine_wire::agent::{ErrorBody, FinishRequest, Finished, StartRequest, Started};
 
 use crate::api::ProjectPath;
 use crate::app::AppState;
@@ -10,6 +10,9 @@ use crate::error::ApiResult;
 use crate::services::Principal;
 use crate::services::builds::StartBuild;
 
+#[utoipa::path(post, path = "/api/agent/projects/{vcs}/{org}/{repo}/builds", tag = "agent",
+    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = StartRequest,
+    responses((status = 200, description = "The build created or joined", body = Started), (status = 401, body = ErrorBody), (status = 403, description = "Not this token's project or build, or the build is closed", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn start_build(
     State(state): State<AppState>,
     who: Principal,
@@ -51,6 +54,9 @@ impl AgentBuildPath {
     }
 }
 
+#[utoipa::path(post, path = "/api/agent/projects/{vcs}/{org}/{repo}/builds/{build_num}/finish", tag = "agent",
+    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("build_num" = i64, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = FinishRequest,
+    responses((status = 200, body = Finished), (status = 401, body = ErrorBody), (status = 403, description = "Not this token's project or build, or the build is closed", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn finish_build(
     State(state): State<AppState>,
     who: Principal,

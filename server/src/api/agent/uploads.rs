@@ -1,6 +1,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
-use vitrine_wire::agent::{CompleteRequest, CompleteResponse, PlanRequest, PlanResponse};
+use vitrine_wire::agent::{CompleteRequest, CompleteResponse, ErrorBody, PlanRequest, PlanResponse};
 
 use super::builds::AgentBuildPath;
 use crate::app::AppState;
@@ -8,6 +8,9 @@ use crate::domain::NodeIndex;
 use crate::error::ApiResult;
 use crate::services::Principal;
 
+#[utoipa::path(post, path = "/api/agent/projects/{vcs}/{org}/{repo}/builds/{build_num}/uploads", tag = "agent",
+    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("build_num" = i64, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = PlanRequest,
+    responses((status = 200, description = "What to send for each file", body = PlanResponse), (status = 401, body = ErrorBody), (status = 403, description = "Not this token's project or build, or the build is closed", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn plan_uploads(
     State(state): State<AppState>,
     who: Principal,
@@ -24,6 +27,9 @@ pub async fn plan_uploads(
     }))
 }
 
+#[utoipa::path(post, path = "/api/agent/projects/{vcs}/{org}/{repo}/builds/{build_num}/uploads/complete", tag = "agent",
+    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("build_num" = i64, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = CompleteRequest,
+    responses((status = 200, description = "Each upload listed, or why not", body = CompleteResponse), (status = 401, body = ErrorBody), (status = 403, description = "Not this token's project or build, or the build is closed", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn complete_uploads(
     State(state): State<AppState>,
     who: Principal,

@@ -6,14 +6,17 @@ use super::views::ProjectEntry;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::services::Principal;
+use vitrine_wire::agent::ErrorBody;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     login: String,
     name: String,
 }
 
 /// `GET /api/v1.1/me`: who the token belongs to (clients call it to check a token).
+#[utoipa::path(get, path = "/api/v1.1/me", tag = "v1.1",
+    responses((status = 200, body = Me), (status = 401, description = "No user's token", body = ErrorBody)))]
 pub async fn get_me(who: Principal) -> ApiResult<Json<Me>> {
     match who {
         Principal::User { username, .. } => Ok(Json(Me { login: username.clone(), name: username })),
@@ -25,6 +28,8 @@ pub async fn get_me(who: Principal) -> ApiResult<Json<Me>> {
 }
 
 /// `GET /api/v1.1/projects`: the projects the caller can see.
+#[utoipa::path(get, path = "/api/v1.1/projects", tag = "v1.1",
+    responses((status = 200, body = Vec<ProjectEntry>), (status = 401, body = ErrorBody)))]
 pub async fn list_projects(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<ProjectEntry>>> {
     let projects = state.vitrine.visible_projects(&who).await?;
     Ok(Json(projects.iter().map(ProjectEntry::new).collect()))

@@ -19,7 +19,7 @@ fn vcs_url(project: &Project) -> String {
     format!("https://{host}/{}/{}", project.org, project.repo)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProjectEntry {
     pub username: String,
     pub reponame: String,
@@ -38,7 +38,7 @@ impl ProjectEntry {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BuildSummary {
     pub build_num: i64,
     pub build_url: String,
@@ -83,7 +83,7 @@ impl BuildSummary {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ArtifactEntry {
     pub path: String,
     pub pretty_path: String,

@@ -14,6 +14,7 @@ use crate::services::artifacts::PageToken;
 use crate::services::listings::{self, ListingKey, Part};
 use crate::services::{Principal, ServiceResult, Vitrine};
 use crate::urls::artifact_route;
+use vitrine_wire::agent::ErrorBody;
 
 const PAGE_SIZE: i64 = 1000;
 
@@ -31,14 +32,14 @@ pub struct PageQuery {
     page_token: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ArtifactItem {
     path: String,
     node_index: i64,
     url: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ArtifactPage {
     items: Vec<ArtifactItem>,
     next_page_token: Option<String>,
@@ -47,6 +48,12 @@ pub struct ArtifactPage {
 /// `GET /api/v2/project/:slug/:job_number/artifacts`, paged by `page-token`. A finished
 /// build's pages come from the cache of compressed listings, with an ETag (`304` to a client
 /// that has the page); a running build's are read each time.
+#[utoipa::path(get, path = "/api/v2/project/{vcs}/{org}/{repo}/{job_number}/artifacts", tag = "v2",
+    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("job_number" = i64, Path), ("page-token" = Option<String>, Query, description = "`next_page_token` of the page before")),
+    responses(
+        (status = 200, description = "A page of the build's artifacts", body = ArtifactPage),
+        (status = 304, description = "Unchanged since the `If-None-Match` given"),
+        (status = 401, description = "The token is not valid", body = ErrorBody), (status = 404, description = "No such project or build, or not visible to the caller", body = ErrorBody)))]
 pub async fn list_job_artifacts(
     State(state): State<AppState>,
     who: Principal,
@@ -65,7 +72,9 @@ pub async fn list_job_artifacts(
         let part = Part::Page(token.unwrap_or_default());
         let key = ListingKey { build_id: build.id, listing_version: build.listing_version, part };
         let page = page_json(vitrine, &project, &build, after.as_ref());
-        if let Some(listing) = vitrine.listings.get_or_make(key, listings::compress(futures::stream::once(page))).await? {
+        if let Some(listing) =
+            vitrine.listings.get_or_make(key, listings::compress(futures::stream::once(page))).await?
+        {
             return Ok(kept_listing(&listing, &headers, cache_control));
         }
     }

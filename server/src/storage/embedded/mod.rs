@@ -41,6 +41,7 @@ impl EmbeddedCredentials {
             region: REGION.to_owned(),
             credentials: Some((self.access_key.clone(), self.secret_key.clone())),
             path_style: true,
+            public_endpoint: None,
         }
     }
 }

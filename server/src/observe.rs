@@ -1,0 +1,354 @@
+//! What an operator watches: logs (text or one JSON object per line), an access line per
+//! request with its request id, and Prometheus metrics at `/metrics`.
+//!
+//! Nothing here ever writes a token or a signed URL: a request is named by its route
+//! template (`/api/v1.1/project/{vcs}/{org}/{repo}/{build_num}/artifacts`), never by its
+//! path or query (a `circle-token` may ride in the query), and who made it by ids.
+
+use std::sync::{Arc, OnceLock, RwLock};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use http::{HeaderValue, Request, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::services::Principal;
+
+/// How `vitrine serve` writes its log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// For people: one readable line per event.
+    #[default]
+    Text,
+    /// For log pipelines: one JSON object per line (`timestamp`, `level`, `target`, `message`
+    /// and the event's fields).
+    Json,
+}
+
+/// Logs go to stderr in `format`, filtered by `VITRINE_LOG` (default: `default`).
+pub fn init_logging(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).with_span_list(false).try_init(),
+    };
+}
+
+// ---- metrics ------------------------------------------------------------------------------
+
+/// Requests answered, by `method`, `route` and `status`.
+pub const HTTP_REQUESTS: &str = "vitrine_http_requests_total";
+/// Time to a response's head, by `route`.
+pub const HTTP_DURATION: &str = "vitrine_http_request_duration_seconds";
+/// Body bytes sent, by `route`.
+pub const HTTP_BYTES: &str = "vitrine_http_response_bytes_total";
+/// Uploads checked on completion, by `outcome` (`verified`, `refused`).
+pub const UPLOADS: &str = "vitrine_uploads_total";
+/// Requests to S3, by `operation` and `status` (the HTTP status, `none` when no answer came).
+pub const S3_REQUESTS: &str = "vitrine_s3_requests_total";
+/// Time of S3 requests (retries included), by `operation`.
+pub const S3_DURATION: &str = "vitrine_s3_request_duration_seconds";
+/// Metadata-store errors, by `kind` (`busy`: worth a retry; `other`).
+pub const DB_ERRORS: &str = "vitrine_db_errors_total";
+/// Sweeper passes, and what they removed, by `work`.
+pub const SWEEPS: &str = "vitrine_sweeper_passes_total";
+pub const SWEPT: &str = "vitrine_sweeper_removed_total";
+/// Requests refused by a rate limit, by `limit`.
+pub const RATE_LIMITED: &str = "vitrine_rate_limited_total";
+/// Lookups in the in-memory caches, by `cache` and `result` (`hit`, `miss`).
+pub const CACHE: &str = "vitrine_cache_requests_total";
+
+/// The process's metrics registry (installed at the first call; one per process, shared by
+/// every server a process runs, as tests do).
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        const SECONDS: &[f64] =
+            &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)
+            .expect("buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder (a test's) may be installed already: this one then renders
+        // nothing, which /metrics shows plainly.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was installed already; /metrics will be empty");
+        }
+        handle
+    })
+}
+
+/// Keeps the histograms' memory bounded: run every few seconds by each server.
+pub fn spawn_upkeep() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let handle = metrics();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    });
+}
+
+/// One lookup of a cache, counted as a hit or a miss.
+pub fn cache_lookup(cache: &'static str, hit: bool) {
+    metrics::counter!(CACHE, "cache" => cache, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+/// A label value from a small, closed set (route templates, statuses, S3 operations), kept
+/// for the process's life so that recording allocates nothing. Never called with what a
+/// client chose freely.
+fn interned(value: &str) -> &'static str {
+    static SEEN: OnceLock<RwLock<std::collections::HashSet<&'static str>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(found) = seen.read().expect("not poisoned").get(value) {
+        return found;
+    }
+    let mut seen = seen.write().expect("not poisoned");
+    if let Some(found) = seen.get(value) {
+        return found;
+    }
+    let kept: &'static str = Box::leak(value.to_owned().into_boxed_str());
+    seen.insert(kept);
+    kept
+}
+
+/// A method as a label: the standard ones by name, anything else a client invents as `other`.
+fn method_label(method: &http::Method) -> &'static str {
+    use http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::HEAD => "HEAD",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::DELETE => "DELETE",
+        M::PATCH => "PATCH",
+        M::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+// ---- the access layer ---------------------------------------------------------------------
+
+/// Who made a request, as ids, filled in by the [`Principal`] extractor for the access line.
+#[derive(Clone, Default)]
+pub struct Who(Arc<OnceLock<(Option<i64>, Option<i64>)>>);
+
+impl Who {
+    pub fn set(&self, principal: &Principal) {
+        let ids = match principal {
+            Principal::Anonymous => (None, None),
+            Principal::User { id, token_id, .. } => (Some(*id), *token_id),
+            Principal::BuildAgent { token_id, .. } => (None, Some(*token_id)),
+            Principal::BuildNode { .. } => (None, None),
+        };
+        let _ = self.0.set(ids);
+    }
+}
+
+pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
+/// The request's id: the one a proxy in front gave it when that is a plain token (at most 64
+/// letters, digits, `-`, `_`, `.`), else a new one. Answered in `X-Request-Id` and logged.
+fn request_id(headers: &http::HeaderMap) -> HeaderValue {
+    let given = headers.get(&REQUEST_ID).filter(|v| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    });
+    match given {
+        Some(v) => v.clone(),
+        None => HeaderValue::try_from(uuid::Uuid::new_v4().simple().to_string()).expect("hex is a header value"),
+    }
+}
+
+/// Gives every request an id, counts and times it by route and status, counts the bytes
+/// sent, and writes the access line (`vitrine::access`, level info).
+#[derive(Clone, Copy, Default)]
+pub struct Access;
+
+impl<S> tower::Layer<S> for Access {
+    type Service = AccessService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessService { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct AccessService<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<Request<Body>> for AccessService<S>
+where
+    S: tower::Service<Request<Body>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+{
+    type Response = Response<Counted<B>>;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<Self::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let started = Instant::now();
+        let id = request_id(request.headers());
+        let method = method_label(request.method());
+        let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| interned(p.as_str()));
+        let who = Who::default();
+        request.extensions_mut().insert(who.clone());
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = answer.await?;
+            let latency = started.elapsed();
+            let status = response.status();
+            let status_label = interned(status.as_str());
+            metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route, "status" => status_label)
+                .increment(1);
+            metrics::histogram!(HTTP_DURATION, "route" => route).record(latency.as_secs_f64());
+            let (user_id, token_id) = who.0.get().copied().unwrap_or_default();
+            tracing::info!(
+                target: "vitrine::access",
+                request_id = id.to_str().unwrap_or_default(),
+                method,
+                route,
+                status = status.as_u16(),
+                latency_ms = latency.as_secs_f64() * 1000.0,
+                user_id,
+                token_id,
+                "request"
+            );
+            let mut response = response.map(|inner| Counted { inner, route, bytes: 0 });
+            response.headers_mut().insert(REQUEST_ID, id);
+            Ok(response)
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body, its bytes counted into [`HTTP_BYTES`] as they go out (when the
+    /// answer is sent, or the client goes away).
+    pub struct Counted<B> {
+        #[pin]
+        inner: B,
+        route: &'static str,
+        bytes: u64,
+    }
+
+    impl<B> PinnedDrop for Counted<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            metrics::counter!(HTTP_BYTES, "route" => *this.route).increment(*this.bytes);
+        }
+    }
+}
+
+impl<B: http_body::Body<Data = bytes::Bytes>> http_body::Body for Counted<B> {
+    type Data = bytes::Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(|f| f.data_ref())) {
+            *this.bytes += data.map_or(0, |d| d.len() as u64);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+// ---- S3 -----------------------------------------------------------------------------------
+
+/// Counts and times every S3 request the SDK makes (retries included in the time), by
+/// operation and HTTP status.
+#[derive(Debug)]
+pub struct S3Requests;
+
+#[derive(Debug, Clone)]
+struct Started(Instant);
+
+impl aws_smithy_types::config_bag::Storable for Started {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for S3Requests {
+    fn name(&self) -> &'static str {
+        "vitrine metrics"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        cfg.interceptor_state().store_put(Started(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map_or("unknown", |m| interned(m.name()));
+        let status = context.response().map_or("none", |r| interned(&r.status().as_u16().to_string()));
+        metrics::counter!(S3_REQUESTS, "operation" => operation, "status" => status).increment(1);
+        if let Some(Started(at)) = cfg.load::<Started>() {
+            metrics::histogram!(S3_DURATION, "operation" => operation).record(at.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_from_proxies_are_kept_only_when_plain() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(&REQUEST_ID, HeaderValue::from_static("lb-1234.abc_DEF"));
+        assert_eq!(request_id(&headers), "lb-1234.abc_DEF");
+        for hostile in ["a b", "a\"b", "{\"x\":1}", &"x".repeat(65)] {
+            headers.insert(&REQUEST_ID, HeaderValue::from_str(hostile).unwrap());
+            let id = request_id(&headers);
+            assert_ne!(id, hostile);
+            assert_eq!(id.len(), 32, "a fresh id: {id:?}");
+        }
+        assert_eq!(request_id(&http::HeaderMap::new()).len(), 32);
+    }
+
+    #[test]
+    fn labels_are_interned_once_and_invented_methods_are_other() {
+        let a = interned("/api/x/{y}");
+        let b = interned(&String::from("/api/x/{y}"));
+        assert!(std::ptr::eq(a, b));
+        assert_eq!(method_label(&http::Method::from_bytes(b"BREW").unwrap()), "other");
+        assert_eq!(method_label(&http::Method::GET), "GET");
+    }
+}
