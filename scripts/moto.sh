@@ -2,7 +2,7 @@
 # A second, independent S3 implementation for the tests: moto's server (PyPI), installed once
 # into a virtualenv under ~/.cache/vitrine (versions pinned in scripts/moto-requirements.txt)
 # and started on 127.0.0.1:PORT. moto takes any keys (the tests use testing/testing), keeps
-# objects in memory, and does not enforce checksums or conditional writes, so the server's
+# objects in memory, and fails the server's start-up probe of checked PUTs, so the server's
 # fallback (verifying uploads by copying them) runs against it. Prints the endpoint URL to give
 # the tests as VITRINE_TEST_S3.
 #

@@ -38,11 +38,13 @@ else
 fi
 
 step "Rust integration tests on another S3 implementation (moto)"
-# The upload, listing, download, archive and zip paths against a store that is not ours, which
-# enforces neither checksums nor conditional writes (so uploads are verified by copying them).
+# The upload, listing, download, archive and zip paths against a store that is not ours and
+# does not prove what it stored (its probe at start-up fails), so the server verifies uploads
+# by copying and hashing them: the fallback other S3 services take.
 if s3_url=$(bash scripts/moto.sh start "$tmp/moto" "$(free_port)"); then
   VITRINE_TEST_S3=$s3_url LEPTOS_OUTPUT_NAME=vitrine cargo test --release --workspace --test it -- \
     cli_run:: cli_download:: api_v1_1:: api_v2:: archives:: viewer:: downloads::a_folder_of_a_thousand \
+    --skip a_listing_longer_than_a_page \
     operations::metrics_count 2>&1
   moto=$?
 else

@@ -27,15 +27,70 @@ pub enum LogFormat {
     Json,
 }
 
-/// Logs go to stderr in `format`, filtered by `VITRINE_LOG` (default: `default`).
+/// Logs go to stderr in `format`, filtered by `VITRINE_LOG` (default: `default`). Beside
+/// them, every statement the metadata store runs is timed into [`DB_DURATION`] (from sqlx's
+/// own per-statement event, which the log filter does not see).
 pub fn init_logging(format: LogFormat, default: &str) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).with_span_list(false).try_init(),
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = match format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines.json().flatten_event(true).with_current_span(false).with_span_list(false).boxed(),
     };
+    let statements = tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::TRACE);
+    let _ = tracing_subscriber::registry()
+        .with(lines.with_filter(filter))
+        .with(StatementTimes.with_filter(statements))
+        .try_init();
+}
+
+/// Reads the time of each statement from sqlx's `sqlx::query` events (`elapsed_secs`) and the
+/// kind of statement from their summary's first word.
+struct StatementTimes;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementTimes {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        #[derive(Default)]
+        struct Fields {
+            seconds: Option<f64>,
+            kind: &'static str,
+        }
+        impl tracing::field::Visit for Fields {
+            fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+                if field.name() == "elapsed_secs" {
+                    self.seconds = Some(value);
+                }
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "summary" {
+                    self.kind = statement_kind(value);
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "summary" {
+                    self.kind = statement_kind(&format!("{value:?}").trim_start_matches('"'));
+                }
+            }
+        }
+        let mut fields = Fields { seconds: None, kind: "other" };
+        event.record(&mut fields);
+        if let Some(seconds) = fields.seconds {
+            metrics::histogram!(DB_DURATION, "statement" => fields.kind).record(seconds);
+        }
+    }
+}
+
+/// `select`, `insert`, `update`, `delete`, `begin`, `commit`...: the first word of a statement,
+/// from a closed list.
+fn statement_kind(sql: &str) -> &'static str {
+    let word = sql.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+    const KINDS: [&str; 10] =
+        ["select", "insert", "update", "delete", "with", "begin", "commit", "rollback", "pragma", "create"];
+    KINDS.into_iter().find(|k| *k == word).unwrap_or("other")
 }
 
 // ---- metrics ------------------------------------------------------------------------------
@@ -52,6 +107,8 @@ pub const UPLOADS: &str = "vitrine_uploads_total";
 pub const S3_REQUESTS: &str = "vitrine_s3_requests_total";
 /// Time of S3 requests (retries included), by `operation`.
 pub const S3_DURATION: &str = "vitrine_s3_request_duration_seconds";
+/// Time of the metadata store's statements, by `statement` (`select`, `insert`, ...).
+pub const DB_DURATION: &str = "vitrine_db_statement_duration_seconds";
 /// Metadata-store errors, by `kind` (`busy`: worth a retry; `other`).
 pub const DB_ERRORS: &str = "vitrine_db_errors_total";
 /// Sweeper passes, and what they removed, by `work`.
@@ -341,6 +398,14 @@ mod tests {
             assert_eq!(id.len(), 32, "a fresh id: {id:?}");
         }
         assert_eq!(request_id(&http::HeaderMap::new()).len(), 32);
+    }
+
+    #[test]
+    fn statements_are_told_by_their_first_word() {
+        assert_eq!(statement_kind("SELECT id FROM users"), "select");
+        assert_eq!(statement_kind("  insert INTO t"), "insert");
+        assert_eq!(statement_kind("VACUUM"), "other");
+        assert_eq!(statement_kind(""), "other");
     }
 
     #[test]

@@ -150,6 +150,14 @@ async fn json_logs_have_one_access_line_per_request_and_never_a_secret() {
     let fresh_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(fresh_id.len(), 32);
 
+    // The process times its statements (its log subscriber reads sqlx's own events).
+    let text = http.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    for present in [
+        r#"vitrine_db_statement_duration_seconds_count{statement="select"}"#,
+        r#"vitrine_db_statement_duration_seconds_count{statement="insert"}"#,
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(present)), "no {present} in:\n{text}");
+    }
     server.start_kill().unwrap();
     server.wait().await.unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();
