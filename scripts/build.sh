@@ -15,7 +15,9 @@ cp target/release/hash.txt target/site/hash.txt
 for file in target/site/pkg/*.wasm target/site/pkg/*.js target/site/pkg/*.css; do
   [ -f "$file" ] && gzip -9 -n -k -f "$file"
 done
-cargo build --release --locked -p vitrine-agent --bin vitrine-agent
+# `--workspace`, not `-p vitrine-agent`: the features of the crates it shares with the server
+# are then the server's, and nothing is compiled twice.
+cargo build --release --locked --workspace --bin vitrine-agent
 # Playwright's trace viewer, which the artifacts origin serves under /trace-viewer/: copied from
 # the playwright-core package that scripts/setup.sh installs.
 viewer=end2end/node_modules/playwright-core/lib/vite/traceViewer

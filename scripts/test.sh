@@ -23,7 +23,8 @@ cleanup() {
 trap cleanup EXIT
 
 step "Rust tests (SQLite)"
-# The same LEPTOS_OUTPUT_NAME as cargo-leptos sets, so the leptos crates it built are reused.
+# The same LEPTOS_OUTPUT_NAME as cargo-leptos sets, and (server/Cargo.toml) the same features
+# with the tests' dev-dependencies as without: what `cargo leptos build` compiled is reused.
 env -u VITRINE_TEST_POSTGRES LEPTOS_OUTPUT_NAME=vitrine cargo test --release --workspace 2>&1
 rust=$?
 

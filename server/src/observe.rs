@@ -155,9 +155,22 @@ pub fn spawn_upkeep() {
     });
 }
 
-/// One lookup of a cache, counted as a hit or a miss.
-pub fn cache_lookup(cache: &'static str, hit: bool) {
-    metrics::counter!(CACHE, "cache" => cache, "result" => if hit { "hit" } else { "miss" }).increment(1);
+/// A cache's hit and miss counters, registered at its first lookup (a cache looked up on
+/// every request then records without looking its counters up).
+#[derive(Default)]
+pub struct CacheCounters(OnceLock<[metrics::Counter; 2]>);
+
+impl CacheCounters {
+    pub fn lookup(&self, cache: &'static str, hit: bool) {
+        let [hits, misses] = self.0.get_or_init(|| {
+            metrics();
+            [
+                metrics::counter!(CACHE, "cache" => cache, "result" => "hit"),
+                metrics::counter!(CACHE, "cache" => cache, "result" => "miss"),
+            ]
+        });
+        if hit { hits } else { misses }.increment(1);
+    }
 }
 
 /// A label value from a small, closed set (route templates, statuses, S3 operations), kept
@@ -222,8 +235,33 @@ fn request_id(headers: &http::HeaderMap) -> HeaderValue {
     });
     match given {
         Some(v) => v.clone(),
-        None => HeaderValue::try_from(uuid::Uuid::new_v4().simple().to_string()).expect("hex is a header value"),
+        None => new_request_id(),
     }
+}
+
+/// A new request id: 32 hex digits, a random half drawn once per process and a counter, so
+/// ids never repeat within a process and hardly across processes, and making one reads no
+/// random source.
+fn new_request_id() -> HeaderValue {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let process = *PROCESS.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut hex = [0u8; 32];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        let word = if i < 16 { process } else { n };
+        let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
+        *digit = b"0123456789abcdef"[nibble as usize];
+    }
+    HeaderValue::from_bytes(&hex).expect("hex is a header value")
+}
+
+/// A status as a label, without allocating: the three digits, for the process's life.
+fn status_label(status: http::StatusCode) -> &'static str {
+    static LABELS: OnceLock<Box<[String]>> = OnceLock::new();
+    let labels = LABELS.get_or_init(|| (100..1000u16).map(|code| code.to_string()).collect());
+    &labels[usize::from(status.as_u16()) - 100]
 }
 
 /// Gives every request an id, counts and times it by route and status, counts the bytes
@@ -235,13 +273,52 @@ impl<S> tower::Layer<S> for Access {
     type Service = AccessService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AccessService { inner }
+        AccessService { inner, route: Arc::default() }
     }
 }
 
 #[derive(Clone)]
 pub struct AccessService<S> {
     inner: S,
+    /// The metrics of the route this service serves (axum layers every route on its own),
+    /// made at its first request: after that, recording looks nothing up.
+    route: Arc<OnceLock<RouteMetrics>>,
+}
+
+/// One route's label and metric handles, and its request counters by method and status.
+struct RouteMetrics {
+    route: &'static str,
+    duration: metrics::Histogram,
+    bytes: metrics::Counter,
+    requests: RwLock<Vec<(&'static str, u16, metrics::Counter)>>,
+}
+
+impl RouteMetrics {
+    fn new(route: &'static str) -> Self {
+        metrics();
+        RouteMetrics {
+            route,
+            duration: metrics::histogram!(HTTP_DURATION, "route" => route),
+            bytes: metrics::counter!(HTTP_BYTES, "route" => route),
+            requests: RwLock::default(),
+        }
+    }
+
+    fn requests(&self, method: &'static str, status: http::StatusCode) -> metrics::Counter {
+        let code = status.as_u16();
+        let found = self
+            .requests
+            .read()
+            .expect("not poisoned")
+            .iter()
+            .find(|(m, s, _)| *m == method && *s == code)
+            .map(|(_, _, c)| c.clone());
+        found.unwrap_or_else(|| {
+            let counter = metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => self.route, "status" => status_label(status));
+            self.requests.write().expect("not poisoned").push((method, code, counter.clone()));
+            counter
+        })
+    }
 }
 
 impl<S, B> tower::Service<Request<Body>> for AccessService<S>
@@ -262,7 +339,19 @@ where
         let started = Instant::now();
         let id = request_id(request.headers());
         let method = method_label(request.method());
-        let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| interned(p.as_str()));
+        let path = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+        // One service per route, so its metrics are made once; should a service ever see
+        // another route, that request is recorded under its own.
+        let kept;
+        let metrics = match self.route.get_or_init(|| RouteMetrics::new(interned(path))) {
+            known if known.route == path => known,
+            _ => {
+                kept = RouteMetrics::new(interned(path));
+                &kept
+            }
+        };
+        let (route, duration, bytes) = (metrics.route, metrics.duration.clone(), metrics.bytes.clone());
+        let route_metrics = self.route.clone();
         let who = Who::default();
         request.extensions_mut().insert(who.clone());
         let answer = self.inner.call(request);
@@ -270,10 +359,12 @@ where
             let response = answer.await?;
             let latency = started.elapsed();
             let status = response.status();
-            let status_label = interned(status.as_str());
-            metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route, "status" => status_label)
-                .increment(1);
-            metrics::histogram!(HTTP_DURATION, "route" => route).record(latency.as_secs_f64());
+            match route_metrics.get().filter(|known| known.route == route) {
+                Some(known) => known.requests(method, status).increment(1),
+                None => metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route, "status" => status_label(status))
+                    .increment(1),
+            }
+            duration.record(latency.as_secs_f64());
             let (user_id, token_id) = who.0.get().copied().unwrap_or_default();
             tracing::info!(
                 target: "vitrine::access",
@@ -286,7 +377,7 @@ where
                 token_id,
                 "request"
             );
-            let mut response = response.map(|inner| Counted { inner, route, bytes: 0 });
+            let mut response = response.map(|inner| Counted { inner, bytes, sent: 0 });
             response.headers_mut().insert(REQUEST_ID, id);
             Ok(response)
         })
@@ -299,14 +390,14 @@ pin_project_lite::pin_project! {
     pub struct Counted<B> {
         #[pin]
         inner: B,
-        route: &'static str,
-        bytes: u64,
+        bytes: metrics::Counter,
+        sent: u64,
     }
 
     impl<B> PinnedDrop for Counted<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            metrics::counter!(HTTP_BYTES, "route" => *this.route).increment(*this.bytes);
+            this.bytes.increment(*this.sent);
         }
     }
 }
@@ -322,7 +413,7 @@ impl<B: http_body::Body<Data = bytes::Bytes>> http_body::Body for Counted<B> {
         let this = self.project();
         let frame = std::task::ready!(this.inner.poll_frame(cx));
         if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(|f| f.data_ref())) {
-            *this.bytes += data.map_or(0, |d| d.len() as u64);
+            *this.sent += data.map_or(0, |d| d.len() as u64);
         }
         Poll::Ready(frame)
     }
@@ -373,7 +464,10 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for S3Requests {
         let operation = cfg
             .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
             .map_or("unknown", |m| interned(m.name()));
-        let status = context.response().map_or("none", |r| interned(&r.status().as_u16().to_string()));
+        let status = context
+            .response()
+            .and_then(|r| http::StatusCode::from_u16(r.status().as_u16()).ok())
+            .map_or("none", status_label);
         metrics::counter!(S3_REQUESTS, "operation" => operation, "status" => status).increment(1);
         if let Some(Started(at)) = cfg.load::<Started>() {
             metrics::histogram!(S3_DURATION, "operation" => operation).record(at.elapsed().as_secs_f64());
@@ -398,6 +492,25 @@ mod tests {
             assert_eq!(id.len(), 32, "a fresh id: {id:?}");
         }
         assert_eq!(request_id(&http::HeaderMap::new()).len(), 32);
+    }
+
+    #[test]
+    fn fresh_request_ids_are_hex_and_never_repeat() {
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| new_request_id().to_str().unwrap().to_owned()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            assert!(id.len() == 32 && id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
+        }
+        // One process, one random half.
+        assert_eq!(ids.iter().map(|id| &id[..16]).collect::<std::collections::HashSet<_>>().len(), 1);
+    }
+
+    #[test]
+    fn statuses_are_labelled_by_their_digits() {
+        assert_eq!(status_label(http::StatusCode::FOUND), "302");
+        assert_eq!(status_label(http::StatusCode::from_u16(999).unwrap()), "999");
+        assert!(std::ptr::eq(status_label(http::StatusCode::OK), status_label(http::StatusCode::OK)));
     }
 
     #[test]

@@ -89,7 +89,9 @@ pub fn new_token() -> String {
 
 /// Tokens are random and long, so a plain SHA-256 is a safe and fast lookup key.
 pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(Sha256::digest(token.as_bytes()), &mut hex).expect("64 digits for 32 bytes");
+    String::from_utf8_lossy(&hex).into_owned()
 }
 
 pub fn hash_password(password: &str) -> ServiceResult<String> {
@@ -458,5 +460,7 @@ mod tests {
         assert_eq!(t.len(), 40);
         assert!(t.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(hash_token(&t), t);
+        // The stored form: SHA-256 in lowercase hex (stores written before keep working).
+        assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -8,6 +8,7 @@ use futures::stream::BoxStream;
 
 use super::archives::ArchiveMember;
 use super::artifacts_origin::{CAPABILITY_TTL, Grant, Scope};
+use super::lookups::ArtifactAt;
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
 use crate::db::{Artifact, Build, DbError, Project};
 use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
@@ -116,7 +117,8 @@ impl std::str::FromStr for PageToken {
 /// An artifact that can be read: stored as an object of its own, or a file in an archive
 /// artifact.
 pub enum Readable {
-    Stored(Artifact),
+    /// Shared with the lookups, which keep finished builds' artifacts.
+    Stored(Arc<Artifact>),
     Member(ArchiveMember),
 }
 
@@ -124,7 +126,7 @@ impl Readable {
     /// As the build's listings show it.
     pub fn artifact(&self) -> Artifact {
         match self {
-            Readable::Stored(a) => a.clone(),
+            Readable::Stored(a) => Artifact::clone(a),
             Readable::Member(m) => m.as_artifact(),
         }
     }
@@ -147,7 +149,7 @@ pub struct FolderPage {
 
 /// Which page of which folder of which state of a finished build.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct FolderKey {
+pub struct FolderKey {
     build_id: i64,
     listing_version: i64,
     node: i64,
@@ -157,7 +159,7 @@ struct FolderKey {
 }
 
 #[derive(Clone)]
-struct FolderWeight;
+pub struct FolderWeight;
 
 impl quick_cache::Weighter<FolderKey, Arc<FolderPage>> for FolderWeight {
     fn weight(&self, key: &FolderKey, page: &Arc<FolderPage>) -> u64 {
@@ -175,21 +177,14 @@ impl quick_cache::Weighter<FolderKey, Arc<FolderPage>> for FolderWeight {
 /// Pages of finished builds' folders: a page of a folder of subfolders costs a query per
 /// subfolder (its first row and its count), and a finished build's folders change only with
 /// its `listing_version` (a purge, the retention), which is in the key. Bounded in bytes.
-#[derive(Clone)]
-pub struct FolderCache(Arc<quick_cache::sync::Cache<FolderKey, Arc<FolderPage>, FolderWeight>>);
+pub type FolderCache = super::lookups::Kept<FolderKey, FolderPage, FolderWeight>;
 
 /// Bytes the folder pages kept may take.
 const FOLDER_CACHE_BYTES: u64 = 32 << 20;
 
 impl Default for FolderCache {
     fn default() -> Self {
-        FolderCache(Arc::new(quick_cache::sync::Cache::with_weighter(8192, FOLDER_CACHE_BYTES, FolderWeight)))
-    }
-}
-
-impl std::fmt::Debug for FolderCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FolderCache").field("bytes", &self.0.weight()).finish()
+        Self::new("folders", 8192, FOLDER_CACHE_BYTES, FolderWeight)
     }
 }
 
@@ -258,16 +253,9 @@ impl Vitrine {
             from: from.map(str::to_owned),
             limit,
         };
-        let found = self.folders.0.get_value_or_guard_async(&key).await;
-        crate::observe::cache_lookup("folders", found.is_ok());
-        match found {
-            Ok(page) => Ok(FolderPage::clone(&page)),
-            Err(guard) => {
-                let page = self.read_folder(build, node, folder, from, limit).await?;
-                let _ = guard.insert(Arc::new(page.clone()));
-                Ok(page)
-            }
-        }
+        let page =
+            self.folders.get_or_make(key, async { self.read_folder(build, node, folder, from, limit).await.map(Some) });
+        Ok(FolderPage::clone(&page.await?.expect("a folder page is always made")))
     }
 
     /// A page of a folder from the metadata store.
@@ -396,13 +384,12 @@ impl Vitrine {
         client: Option<std::net::IpAddr>,
     ) -> ServiceResult<(Project, Build, Readable)> {
         let (project, build) = self.find_build(who, slug, build).await?;
-        let key = (build.id, node.0, path.as_str().to_owned());
-        let found = match self.lookups.artifacts.get(&key) {
+        let found = match self.lookups.artifacts.get(&ArtifactAt(build.id, node.0, path.as_str())) {
             Some(known) => Ok(known),
-            None => self.db.artifact(build.id, node, path.as_str()).await.inspect(|a| {
+            None => self.db.artifact(build.id, node, path.as_str()).await.map(Arc::new).inspect(|a| {
                 // A running build's artifacts are read each time: a path may be stored again.
                 if build.status.is_finished() {
-                    self.lookups.artifacts.keep(key, a.clone());
+                    self.lookups.artifacts.keep((build.id, node.0, path.as_str().to_owned()), a.clone());
                 }
             }),
         };
@@ -451,7 +438,8 @@ impl Vitrine {
         self.artifacts_origin.url(&grant, path)
     }
 
-    /// Checks access, then signs a short-lived URL for the artifact's bytes.
+    /// Checks access, then signs a short-lived URL for the artifact's bytes (shared bytes:
+    /// a URL kept a few seconds goes out again without a copy).
     pub async fn artifact_download_url(
         &self,
         who: &Principal,
@@ -460,7 +448,7 @@ impl Vitrine {
         node: NodeIndex,
         path: &PrettyPath,
         follower: Follower,
-    ) -> ServiceResult<String> {
+    ) -> ServiceResult<bytes::Bytes> {
         let Follower { reader, client } = follower;
         let (_, build, readable) = self.read_artifact(who, slug, build, node, path, client).await?;
         let artifact = match readable {
@@ -474,17 +462,17 @@ impl Vitrine {
                 } else {
                     Scope::File(artifact.pretty_path.clone())
                 };
-                return Ok(self.capability_url(&build, node, scope, &artifact.pretty_path));
+                return Ok(self.capability_url(&build, node, scope, &artifact.pretty_path).into());
             }
         };
         let active = is_active_content(&artifact.content_type);
         if active && reader == Reader::Browser {
             // Pages need their relative links: they open on the artifacts origin, not from S3.
             let scope = Scope::of_report(&artifact.pretty_path);
-            return Ok(self.capability_url(&build, node, scope, &artifact.pretty_path));
+            return Ok(self.capability_url(&build, node, scope, &artifact.pretty_path).into());
         }
         if let Some(url) = self.lookups.downloads.get(&(artifact.id, active)) {
-            return Ok(url.to_string());
+            return Ok(url);
         }
         let disposition = if active {
             content_disposition(&artifact.pretty_path, "application/octet-stream")
@@ -495,7 +483,8 @@ impl Vitrine {
             .storage
             .presign_get(&artifact.s3_key, &artifact.content_type, Some(&disposition), DOWNLOAD_URL_TTL)
             .await?;
-        self.lookups.downloads.keep((artifact.id, active), url.as_str().into());
+        let url = bytes::Bytes::from(url);
+        self.lookups.downloads.keep((artifact.id, active), url.clone());
         Ok(url)
     }
 

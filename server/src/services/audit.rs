@@ -126,7 +126,9 @@ async fn write(db: Db, mut receiver: mpsc::Receiver<Message>) {
     let mut batch = Batch::default();
     let mut flushes: Vec<oneshot::Sender<()>> = vec![];
     while let Some(first) = receiver.recv().await {
-        let deadline = tokio::time::Instant::now() + EVERY;
+        // One timer per batch: what is queued already is taken without waiting.
+        let deadline = tokio::time::sleep(EVERY);
+        let mut deadline = std::pin::pin!(deadline);
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
@@ -139,7 +141,14 @@ async fn write(db: Db, mut receiver: mpsc::Receiver<Message>) {
             if batch.len() >= BATCH {
                 break;
             }
-            next = tokio::time::timeout_at(deadline, receiver.recv()).await.ok().flatten();
+            next = match receiver.try_recv() {
+                Ok(message) => Some(message),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
+                    message = receiver.recv() => message,
+                    () = &mut deadline => None,
+                },
+            };
         }
         if !batch.is_empty() {
             // A store that fails now gets the batch again with the next one; the log keeps

@@ -51,7 +51,7 @@ pub enum Part {
 }
 
 #[derive(Clone)]
-struct Weigh;
+pub struct Weigh;
 
 impl quick_cache::Weighter<ListingKey, Arc<Listing>> for Weigh {
     fn weight(&self, key: &ListingKey, listing: &Arc<Listing>) -> u64 {
@@ -63,47 +63,12 @@ impl quick_cache::Weighter<ListingKey, Arc<Listing>> for Weigh {
     }
 }
 
-/// Finished builds' listings by [`ListingKey`].
-#[derive(Clone)]
-pub struct ListingCache(Arc<quick_cache::sync::Cache<ListingKey, Arc<Listing>, Weigh>>);
+/// Finished builds' listings by [`ListingKey`], at most [`CACHE_BYTES`] of them.
+pub type ListingCache = super::lookups::Kept<ListingKey, Listing, Weigh>;
 
 impl Default for ListingCache {
     fn default() -> Self {
-        ListingCache(Arc::new(quick_cache::sync::Cache::with_weighter(4096, CACHE_BYTES, Weigh)))
-    }
-}
-
-impl std::fmt::Debug for ListingCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListingCache").field("bytes", &self.0.weight()).finish()
-    }
-}
-
-impl ListingCache {
-    /// The listing of `(build id, version)`, made by `make` when it is not kept yet; callers
-    /// asking at the same time wait for one making. `None` when it is too large to keep.
-    pub async fn get_or_make<E, F>(&self, key: ListingKey, make: F) -> Result<Option<Arc<Listing>>, E>
-    where
-        F: Future<Output = Result<Option<Listing>, E>>,
-    {
-        let found = self.0.get_value_or_guard_async(&key).await;
-        crate::observe::cache_lookup("listings", found.is_ok());
-        match found {
-            Ok(listing) => Ok(Some(listing)),
-            Err(guard) => match make.await? {
-                Some(listing) => {
-                    let listing = Arc::new(listing);
-                    let _ = guard.insert(listing.clone());
-                    Ok(Some(listing))
-                }
-                None => Ok(None),
-            },
-        }
-    }
-
-    /// Bytes held now.
-    pub fn bytes(&self) -> u64 {
-        self.0.weight()
+        Self::new("listings", 4096, CACHE_BYTES, Weigh)
     }
 }
 

@@ -33,11 +33,12 @@ pub struct Recent<K, V> {
     entries: quick_cache::sync::Cache<K, Fresh<V>>,
     /// The cache's name in metrics.
     name: &'static str,
+    counters: crate::observe::CacheCounters,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
     fn new(name: &'static str, capacity: usize) -> Self {
-        Recent { entries: quick_cache::sync::Cache::new(capacity), name }
+        Recent { entries: quick_cache::sync::Cache::new(capacity), name, counters: Default::default() }
     }
 
     /// The answer, while it is fresh.
@@ -46,7 +47,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
         Q: Hash + quick_cache::Equivalent<K> + ?Sized,
     {
         let fresh = self.entries.get(key).filter(|found| found.until > Instant::now());
-        crate::observe::cache_lookup(self.name, fresh.is_some());
+        self.counters.lookup(self.name, fresh.is_some());
         if fresh.is_none() {
             self.entries.remove(key);
         }
@@ -69,6 +70,92 @@ impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
     }
 }
 
+/// Answers made from a finished build's rows (its listings, its folders' pages), kept as made
+/// until `W` says they weigh `bytes` in all. Their keys carry the build's `listing_version`,
+/// so a purge or the retention makes new keys rather than stale answers. Cheap to clone:
+/// shared.
+pub struct Kept<K, V, W> {
+    entries: Arc<quick_cache::sync::Cache<K, Arc<V>, W>>,
+    name: &'static str,
+    counters: Arc<crate::observe::CacheCounters>,
+}
+
+impl<K, V, W> Clone for Kept<K, V, W> {
+    fn clone(&self) -> Self {
+        Kept { entries: self.entries.clone(), name: self.name, counters: self.counters.clone() }
+    }
+}
+
+impl<K, V, W> std::fmt::Debug for Kept<K, V, W>
+where
+    K: Eq + Hash + Clone,
+    W: quick_cache::Weighter<K, Arc<V>> + Clone,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept").field("name", &self.name).field("bytes", &self.entries.weight()).finish()
+    }
+}
+
+impl<K, V, W> Kept<K, V, W>
+where
+    K: Eq + Hash + Clone,
+    W: quick_cache::Weighter<K, Arc<V>> + Clone,
+{
+    /// At most `items` answers, weighing at most `bytes`; `name` is the cache's in metrics.
+    pub fn new(name: &'static str, items: usize, bytes: u64, weigher: W) -> Self {
+        Kept {
+            entries: Arc::new(quick_cache::sync::Cache::with_weighter(items, bytes, weigher)),
+            name,
+            counters: Default::default(),
+        }
+    }
+
+    /// The answer for `key`, made by `make` when it is not kept yet; callers asking at the
+    /// same time wait for one making. `None` when `make` finds it should not be kept (and
+    /// made nothing).
+    pub async fn get_or_make<E>(
+        &self,
+        key: K,
+        make: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<Arc<V>>, E> {
+        let found = self.entries.get_value_or_guard_async(&key).await;
+        self.counters.lookup(self.name, found.is_ok());
+        match found {
+            Ok(kept) => Ok(Some(kept)),
+            Err(guard) => match make.await? {
+                Some(made) => {
+                    let made = Arc::new(made);
+                    let _ = guard.insert(made.clone());
+                    Ok(Some(made))
+                }
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Bytes held now.
+    pub fn bytes(&self) -> u64 {
+        self.entries.weight()
+    }
+}
+
+/// The key of [`Tables::artifacts`] borrowed: a lookup copies no path.
+#[derive(Clone, Copy)]
+pub struct ArtifactAt<'a>(pub i64, pub i64, pub &'a str);
+
+impl Hash for ArtifactAt<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As the owned key's tuple hashes (a `String` hashes as its `str`).
+        (self.0, self.1, self.2).hash(state);
+    }
+}
+
+impl quick_cache::Equivalent<(i64, i64, String)> for ArtifactAt<'_> {
+    fn equivalent(&self, key: &(i64, i64, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
+}
+
 /// The read path's lookups (cheap to clone: shared).
 #[derive(Clone)]
 pub struct Lookups(Arc<Tables>);
@@ -84,15 +171,16 @@ pub struct Tables {
     /// Finished builds by (project id, build number); a running build changes and is read
     /// each time.
     pub builds: Recent<(i64, i64), Build>,
-    /// Artifacts of finished builds by (build id, container, path).
-    pub artifacts: Recent<(i64, i64, String), Artifact>,
+    /// Artifacts of finished builds by (build id, container, path), looked up by
+    /// [`ArtifactAt`].
+    pub artifacts: Recent<(i64, i64, String), Arc<Artifact>>,
     /// How many artifacts each container of a finished build holds, by (build id, listing
     /// version): a count walks the whole build's index.
     pub counts: Recent<(i64, i64), Arc<[(i64, i64)]>>,
     /// Signed download URLs by (artifact id, as an attachment): the same URL, for a few
     /// seconds of its five minutes, to everyone the artifact route lets through. Signing is
     /// the route's largest cost; a URL kept here has most of its life left when it is sent.
-    pub downloads: Recent<(i64, bool), Arc<str>>,
+    pub downloads: Recent<(i64, bool), bytes::Bytes>,
 }
 
 impl Default for Lookups {
@@ -139,5 +227,15 @@ mod tests {
         recent.entries.insert("b".into(), Fresh { value: 2, until: Instant::now() - Duration::from_millis(1) });
         assert_eq!(recent.get("b"), None);
         assert_eq!(recent.entries.len(), 0);
+    }
+
+    #[test]
+    fn artifacts_are_found_by_a_borrowed_path() {
+        let recent: Recent<(i64, i64, String), i64> = Recent::new("test", 10);
+        recent.keep((1, 0, "reports/a.html".into()), 7);
+        assert_eq!(recent.get(&ArtifactAt(1, 0, "reports/a.html")), Some(7));
+        assert_eq!(recent.get(&ArtifactAt(1, 1, "reports/a.html")), None);
+        assert_eq!(recent.get(&ArtifactAt(2, 0, "reports/a.html")), None);
+        assert_eq!(recent.get(&ArtifactAt(1, 0, "reports/a.htm")), None);
     }
 }

@@ -414,3 +414,9 @@ pub fn spawn_server(args: &[String], database_url: Option<&str>) -> tokio::proce
         .spawn()
         .unwrap()
 }
+
+/// A page's HTML as a reader sees it: without the empty comments (`<!>`) that server rendering
+/// leaves between a view's parts for hydration to find them.
+pub fn markup(html: &str) -> String {
+    html.replace("<!>", "")
+}

@@ -87,7 +87,7 @@ async fn folders_open_a_page_at_a_time_and_the_filter_searches_the_whole_build()
         .app
         .get_with_cookie("/gh/acme/secret/1?tab=artifacts&node=0&folder=%24CIRCLE_ARTIFACTS%2Fshots%2F", &cookie)
         .await;
-    let html = page.text().await.unwrap();
+    let html = markup(&page.text().await.unwrap());
     assert!(html.contains("rel=\"next\""), "a link to the next page");
     assert!(html.contains(">100.png</a>"), "the folder's files are on the page");
     assert!(!html.contains(">99.png</a>"), "the second page is not");
@@ -205,14 +205,14 @@ XML
         .app
         .get_with_cookie("/gh/acme/secret/1?tab=artifacts&node=0&file=%24CIRCLE_ARTIFACTS%2Fbuild.log", &cookie)
         .await;
-    let html = page.text().await.unwrap();
+    let html = markup(&page.text().await.unwrap());
     assert!(html.contains("<span class=\"b f1\">FAILED</span>"), "the log with its colours");
     assert!(html.contains(">SHA-256<"), "its digest");
     let page = f
         .app
         .get_with_cookie("/gh/acme/secret/1?tab=artifacts&node=0&file=%24CIRCLE_ARTIFACTS%2Fjunit.xml", &cookie)
         .await;
-    let html = page.text().await.unwrap();
+    let html = markup(&page.text().await.unwrap());
     assert!(html.contains("3 tests · 1 failed · 1 skipped · 1 passed"), "the report's summary");
 }
 
@@ -318,6 +318,6 @@ async fn the_gallery_pages_through_every_image_of_a_big_build() {
     ];
     assert_eq!(f.app.server_fn("gallery", None, &form).await.0, 400);
     // Without JavaScript the next page is a link.
-    let html = f.app.get("/gh/acme/public-site/1?tab=gallery", None).await.text().await.unwrap();
+    let html = markup(&f.app.get("/gh/acme/public-site/1?tab=gallery", None).await.text().await.unwrap());
     assert!(html.contains("Next 500 images »"), "a link to the next page");
 }

@@ -121,14 +121,18 @@ pub async fn get_artifact(
     static CACHE_CONTROL: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
         HeaderValue::from_str(&format!("private, max-age={}", REDIRECT_MAX_AGE.as_secs())).expect("ASCII")
     });
-    let location = HeaderValue::try_from(url)
+    let location = HeaderValue::from_maybe_shared(url)
         .map_err(|e| crate::services::ServiceError::Internal(anyhow::anyhow!("a signed URL is not a header: {e}")))?;
-    let vary = HeaderValue::from_static("Sec-Fetch-Mode, Accept");
-    Ok((
-        StatusCode::FOUND,
-        [(header::LOCATION, location), (header::CACHE_CONTROL, CACHE_CONTROL.clone()), (header::VARY, vary)],
-    )
-        .into_response())
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::FOUND;
+    let headers = response.headers_mut();
+    // Room for the outer layers' headers too (security headers, the request id): one
+    // allocation for the map.
+    headers.reserve(12);
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, CACHE_CONTROL.clone());
+    headers.insert(header::VARY, HeaderValue::from_static("Sec-Fetch-Mode, Accept"));
+    Ok(response)
 }
 
 /// Who follows the link: a browser opening it as a page (not an `<img>`, not a script), which
