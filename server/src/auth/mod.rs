@@ -9,14 +9,16 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::services::Principal;
 
+const CIRCLE_TOKEN: http::HeaderName = http::HeaderName::from_static("circle-token");
+
 /// The token a request carries, if any, in CircleCI's three forms (and `Bearer`).
 pub fn token_from_parts(parts: &Parts) -> Option<String> {
     let headers = &parts.headers;
-    if let Some(t) = headers.get("circle-token").and_then(|v| v.to_str().ok()) {
+    if let Some(t) = headers.get(CIRCLE_TOKEN).and_then(|v| v.to_str().ok()) {
         return Some(t.trim().to_owned());
     }
     if let Some(query) = parts.uri.query() {
-        let found = form_pairs(query).find(|(k, _)| k == "circle-token").map(|(_, v)| v);
+        let found = form_pairs(query).find_map(|(k, v)| (k == "circle-token").then(|| decode_form(v)).flatten());
         if let Some(t) = found {
             return Some(t);
         }
@@ -35,14 +37,17 @@ pub fn token_from_parts(parts: &Parts) -> Option<String> {
     }
 }
 
-fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+/// A query's pairs, names decoded (values are decoded by [`decode_form`] when wanted).
+fn form_pairs(query: &str) -> impl Iterator<Item = (String, &str)> + '_ {
     query.split('&').filter_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().ok().map(|c| c.into_owned())
-        };
-        Some((decode(k)?, decode(v)?))
+        Some((decode_form(k)?, v))
     })
+}
+
+/// A form-encoded value decoded (`+` is a space); `None` when it is not UTF-8.
+fn decode_form(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().ok().map(|c| c.into_owned())
 }
 
 impl FromRequestParts<AppState> for Principal {
