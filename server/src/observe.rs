@@ -155,18 +155,24 @@ pub fn spawn_upkeep() {
     });
 }
 
-/// A cache's hit and miss counters, registered at its first lookup (a cache looked up on
-/// every request then records without looking its counters up).
-#[derive(Default)]
-pub struct CacheCounters(OnceLock<[metrics::Counter; 2]>);
+/// A cache's name in metrics, and its hit and miss counters, registered at its first lookup
+/// (a cache looked up on every request then records without looking its counters up).
+pub struct CacheCounters {
+    pub name: &'static str,
+    counters: OnceLock<[metrics::Counter; 2]>,
+}
 
 impl CacheCounters {
-    pub fn lookup(&self, cache: &'static str, hit: bool) {
-        let [hits, misses] = self.0.get_or_init(|| {
+    pub fn new(name: &'static str) -> Self {
+        CacheCounters { name, counters: OnceLock::new() }
+    }
+
+    pub fn lookup(&self, hit: bool) {
+        let [hits, misses] = self.counters.get_or_init(|| {
             metrics();
             [
-                metrics::counter!(CACHE, "cache" => cache, "result" => "hit"),
-                metrics::counter!(CACHE, "cache" => cache, "result" => "miss"),
+                metrics::counter!(CACHE, "cache" => self.name, "result" => "hit"),
+                metrics::counter!(CACHE, "cache" => self.name, "result" => "miss"),
             ]
         });
         if hit { hits } else { misses }.increment(1);
@@ -214,13 +220,7 @@ pub struct Who(Arc<OnceLock<(Option<i64>, Option<i64>)>>);
 
 impl Who {
     pub fn set(&self, principal: &Principal) {
-        let ids = match principal {
-            Principal::Anonymous => (None, None),
-            Principal::User { id, token_id, .. } => (Some(*id), *token_id),
-            Principal::BuildAgent { token_id, .. } => (None, Some(*token_id)),
-            Principal::BuildNode { .. } => (None, None),
-        };
-        let _ = self.0.set(ids);
+        let _ = self.0.set((principal.user_id(), principal.token_id()));
     }
 }
 
@@ -282,7 +282,7 @@ pub struct AccessService<S> {
     inner: S,
     /// The metrics of the route this service serves (axum layers every route on its own),
     /// made at its first request: after that, recording looks nothing up.
-    route: Arc<OnceLock<RouteMetrics>>,
+    route: Arc<OnceLock<Arc<RouteMetrics>>>,
 }
 
 /// One route's label and metric handles, and its request counters by method and status.
@@ -342,16 +342,10 @@ where
         let path = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
         // One service per route, so its metrics are made once; should a service ever see
         // another route, that request is recorded under its own.
-        let kept;
-        let metrics = match self.route.get_or_init(|| RouteMetrics::new(interned(path))) {
-            known if known.route == path => known,
-            _ => {
-                kept = RouteMetrics::new(interned(path));
-                &kept
-            }
+        let metrics = match self.route.get_or_init(|| Arc::new(RouteMetrics::new(interned(path)))) {
+            known if known.route == path => known.clone(),
+            _ => Arc::new(RouteMetrics::new(interned(path))),
         };
-        let (route, duration, bytes) = (metrics.route, metrics.duration.clone(), metrics.bytes.clone());
-        let route_metrics = self.route.clone();
         let who = Who::default();
         request.extensions_mut().insert(who.clone());
         let answer = self.inner.call(request);
@@ -359,25 +353,21 @@ where
             let response = answer.await?;
             let latency = started.elapsed();
             let status = response.status();
-            match route_metrics.get().filter(|known| known.route == route) {
-                Some(known) => known.requests(method, status).increment(1),
-                None => metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route, "status" => status_label(status))
-                    .increment(1),
-            }
-            duration.record(latency.as_secs_f64());
+            metrics.requests(method, status).increment(1);
+            metrics.duration.record(latency.as_secs_f64());
             let (user_id, token_id) = who.0.get().copied().unwrap_or_default();
             tracing::info!(
                 target: "vitrine::access",
                 request_id = id.to_str().unwrap_or_default(),
                 method,
-                route,
+                route = metrics.route,
                 status = status.as_u16(),
                 latency_ms = latency.as_secs_f64() * 1000.0,
                 user_id,
                 token_id,
                 "request"
             );
-            let mut response = response.map(|inner| Counted { inner, bytes, sent: 0 });
+            let mut response = response.map(|inner| Counted { inner, bytes: metrics.bytes.clone(), sent: 0 });
             response.headers_mut().insert(REQUEST_ID, id);
             Ok(response)
         })

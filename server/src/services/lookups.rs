@@ -31,14 +31,12 @@ struct Fresh<V> {
 /// Answers kept for [`FRESH_FOR`] each, at most `capacity` of them.
 pub struct Recent<K, V> {
     entries: quick_cache::sync::Cache<K, Fresh<V>>,
-    /// The cache's name in metrics.
-    name: &'static str,
     counters: crate::observe::CacheCounters,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
     fn new(name: &'static str, capacity: usize) -> Self {
-        Recent { entries: quick_cache::sync::Cache::new(capacity), name, counters: Default::default() }
+        Recent { entries: quick_cache::sync::Cache::new(capacity), counters: crate::observe::CacheCounters::new(name) }
     }
 
     /// The answer, while it is fresh.
@@ -46,12 +44,18 @@ impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
     where
         Q: Hash + quick_cache::Equivalent<K> + ?Sized,
     {
-        let fresh = self.entries.get(key).filter(|found| found.until > Instant::now());
-        self.counters.lookup(self.name, fresh.is_some());
-        if fresh.is_none() {
-            self.entries.remove(key);
+        let found = self.entries.get(key);
+        let fresh = found.as_ref().is_some_and(|found| found.until > Instant::now());
+        self.counters.lookup(fresh);
+        match found {
+            Some(found) if fresh => Some(found.value),
+            // A stale entry leaves; an absent one costs no removal.
+            Some(_) => {
+                self.entries.remove(key);
+                None
+            }
+            None => None,
         }
-        fresh.map(|found| found.value)
     }
 
     pub fn keep(&self, key: K, value: V) {
@@ -76,13 +80,12 @@ impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
 /// shared.
 pub struct Kept<K, V, W> {
     entries: Arc<quick_cache::sync::Cache<K, Arc<V>, W>>,
-    name: &'static str,
     counters: Arc<crate::observe::CacheCounters>,
 }
 
 impl<K, V, W> Clone for Kept<K, V, W> {
     fn clone(&self) -> Self {
-        Kept { entries: self.entries.clone(), name: self.name, counters: self.counters.clone() }
+        Kept { entries: self.entries.clone(), counters: self.counters.clone() }
     }
 }
 
@@ -92,7 +95,7 @@ where
     W: quick_cache::Weighter<K, Arc<V>> + Clone,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kept").field("name", &self.name).field("bytes", &self.entries.weight()).finish()
+        f.debug_struct("Kept").field("name", &self.counters.name).field("bytes", &self.entries.weight()).finish()
     }
 }
 
@@ -105,8 +108,7 @@ where
     pub fn new(name: &'static str, items: usize, bytes: u64, weigher: W) -> Self {
         Kept {
             entries: Arc::new(quick_cache::sync::Cache::with_weighter(items, bytes, weigher)),
-            name,
-            counters: Default::default(),
+            counters: Arc::new(crate::observe::CacheCounters::new(name)),
         }
     }
 
@@ -119,7 +121,7 @@ where
         make: impl Future<Output = Result<Option<V>, E>>,
     ) -> Result<Option<Arc<V>>, E> {
         let found = self.entries.get_value_or_guard_async(&key).await;
-        self.counters.lookup(self.name, found.is_ok());
+        self.counters.lookup(found.is_ok());
         match found {
             Ok(kept) => Ok(Some(kept)),
             Err(guard) => match make.await? {
