@@ -114,7 +114,8 @@ fn preview_view(preview: Preview) -> PreviewView {
                     suite: c.suite,
                     class_name: c.class_name,
                     name: c.name,
-                    time: c.time,
+                    // A report's seconds (`0.25`), in whole milliseconds; anything else is left out.
+                    time_ms: c.time.filter(|t| t.is_finite() && *t >= 0.0).map(|t| (t * 1000.0).round() as u64),
                     message: c.message,
                     detail: c.detail,
                 })

@@ -81,7 +81,7 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
         }
     });
     let ProjectView { vcs, org, repo, .. } = project.clone();
-    let page = Resource::new(
+    let page = crate::api::load(
         move || place.get(),
         move |p| {
             let (vcs, org, repo, build_num) = (vcs.clone(), org.clone(), repo.clone(), build_num.to_string());

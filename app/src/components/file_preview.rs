@@ -142,9 +142,8 @@ fn Compare(compare: CompareView, current: String, href: String) -> impl IntoView
             (baseline, baseline_url, None, same)
         }
         CompareView::Compared { baseline, baseline_url, diff_url, changed_pixels, total_pixels, resized, .. } => {
-            let share = changed_pixels as f64 * 100.0 / total_pixels.max(1) as f64;
-            let mut text =
-                format!("{} of {} pixels changed ({share:.2}%).", group(changed_pixels), group(total_pixels));
+            let share = crate::format::decimal(changed_pixels.saturating_mul(100), total_pixels, 2);
+            let mut text = format!("{} of {} pixels changed ({share}%).", group(changed_pixels), group(total_pixels));
             if let Some(resized) = resized {
                 text.push_str(&format!(" Its size changed: {resized}."));
             }
@@ -247,7 +246,7 @@ fn JUnitTable(report: JUnitView) -> impl IntoView {
 }
 
 fn case_row(case: TestCaseView) -> AnyView {
-    let TestCaseView { suite, class_name, name, time, outcome, message, detail } = case;
+    let TestCaseView { suite, class_name, name, time_ms, outcome, message, detail } = case;
     let label = match outcome.as_str() {
         "failed" => "Failed",
         "error" => "Error",
@@ -271,7 +270,7 @@ fn case_row(case: TestCaseView) -> AnyView {
             <td><span class=format!("outcome {outcome}")>{label}</span></td>
             <td>{name}{why}</td>
             <td>{suite}</td>
-            <td class="time">{time.map(|t| format!("{t:.2} s")).unwrap_or_default()}</td>
+            <td class="time">{time_ms.map(|ms| format!("{} s", crate::format::decimal(ms, 1000, 2))).unwrap_or_default()}</td>
         </tr>
     }
     .into_any()

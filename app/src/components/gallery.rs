@@ -57,7 +57,7 @@ pub fn Gallery(
     let base = format!("{}/{build_num}", project.href());
     let query = use_query_map();
     let from = Memo::new(move |_| query.read().get("from").filter(|f| !f.is_empty()));
-    let later = Resource::new(
+    let later = crate::api::load(
         move || from.get(),
         move |from| {
             let ProjectView { vcs, org, repo, .. } = project.clone();

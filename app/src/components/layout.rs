@@ -11,7 +11,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
     let location = use_location();
     // Re-asked on every navigation, so signing in or out shows at once.
-    let user = Resource::new(move || location.pathname.get(), |_| current_user());
+    let user = crate::api::load(move || location.pathname.get(), |_| current_user());
 
     view! {
         <header class="topbar">

@@ -76,7 +76,7 @@ pub fn BuildPage() -> impl IntoView {
         let get = |k: &str| p.get(k).unwrap_or_default();
         (get("vcs"), get("org"), get("repo"), get("build_num"))
     };
-    let data = Resource::new(key, |(vcs, org, repo, num)| get_build_page(vcs, org, repo, num));
+    let data = crate::api::load(key, |(vcs, org, repo, num)| get_build_page(vcs, org, repo, num));
     // A memo: the panel re-renders when the tab changes, not when its own query does (the
     // filter box keeps its focus while one types).
     let tab = Memo::new(move |_| Tab::from_query(query.read().get("tab")));
@@ -282,10 +282,6 @@ fn BuildDetails(summary: crate::api::BuildView, api_link: String, latest: Vec<(S
 fn watch_running_build(api_url: String, status: RwSignal<String>, on_finished: impl Fn() + Send + Sync + 'static) {
     #[cfg(feature = "hydrate")]
     {
-        #[derive(serde::Deserialize)]
-        struct Summary {
-            status: String,
-        }
         if status.get_untracked() != "running" {
             return;
         }
@@ -297,9 +293,18 @@ fn watch_running_build(api_url: String, status: RwSignal<String>, on_finished: i
                     break;
                 }
                 let Ok(response) = gloo_net::http::Request::get(&api_url).send().await else { continue };
-                let Ok(summary) = response.json::<Summary>().await else { continue };
-                if summary.status != "running" {
-                    if status.try_set(summary.status).is_none() {
+                let Ok(text) = response.text().await else { continue };
+                // The browser's own JSON parser reads the one field wanted: no JSON decoder in
+                // the bundle for it.
+                let Some(now) = js_sys::JSON::parse(&text)
+                    .and_then(|summary| js_sys::Reflect::get(&summary, &"status".into()))
+                    .ok()
+                    .and_then(|s| s.as_string())
+                else {
+                    continue;
+                };
+                if now != "running" {
+                    if status.try_set(now).is_none() {
                         on_finished();
                     }
                     break;

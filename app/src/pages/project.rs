@@ -16,7 +16,7 @@ pub fn ProjectPage() -> impl IntoView {
         let get = |k: &str| p.get(k).unwrap_or_default();
         (get("vcs"), get("org"), get("repo"))
     };
-    let data = Resource::new(key, |(vcs, org, repo)| list_builds(vcs, org, repo));
+    let data = crate::api::load(key, |(vcs, org, repo)| list_builds(vcs, org, repo));
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading builds…"</p> }>
             {move || Suspend::new(async move {

@@ -241,19 +241,38 @@ impl TestApp {
     }
 
     /// A server function called as the page calls it (a form post), with a session cookie or
-    /// none: its status and JSON answer.
+    /// none: its status and answer. The page receives postcard (`vitrine_app::api::Wire`);
+    /// this decodes it as the page does, into the endpoint's type (or, on an error status,
+    /// a `UiError`), and gives it back as JSON for the tests to read by field names.
     pub async fn server_fn(
         &self,
         endpoint: &str,
         cookie: Option<&str>,
         form: &[(&str, &str)],
     ) -> (u16, serde_json::Value) {
+        use vitrine_app::api::{BuildPageData, FileView, FolderView, GalleryPage, UiError};
+        fn decode<T: serde::de::DeserializeOwned + serde::Serialize>(bytes: &[u8]) -> serde_json::Value {
+            let value: T = postcard::from_bytes(bytes)
+                .unwrap_or_else(|e| panic!("a server function's answer is not its type in postcard: {e}"));
+            serde_json::to_value(value).unwrap()
+        }
         let mut req = self.http.post(format!("{}/api/{endpoint}", self.url)).form(form);
         if let Some(cookie) = cookie {
             req = req.header("Cookie", cookie);
         }
         let r = req.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(serde_json::Value::Null))
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await.unwrap();
+        let value = match (status, endpoint) {
+            (_, _) if bytes.is_empty() => serde_json::Value::Null,
+            (200, "browse") => decode::<FolderView>(&bytes),
+            (200, "file") => decode::<FileView>(&bytes),
+            (200, "build") => decode::<BuildPageData>(&bytes),
+            (200, "gallery") => decode::<GalleryPage>(&bytes),
+            (200, other) => panic!("no answer type for the server function `{other}`: add it here"),
+            _ => decode::<UiError>(&bytes),
+        };
+        (status, value)
     }
 
     /// A GET as the browser sends it with a session cookie.
