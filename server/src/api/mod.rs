@@ -24,27 +24,68 @@ impl axum::extract::FromRequestParts<AppState> for ClientAddr {
     }
 }
 
-/// `{vcs}/{org}/{repo}/{build_num}/.../{node_index}/{*path}`: one artifact of a build.
-#[derive(Debug, serde::Deserialize)]
-pub struct ArtifactPath {
-    vcs: String,
-    org: String,
-    repo: String,
-    build_num: String,
-    node_index: String,
-    path: String,
+/// `?branch=&filter=`: which build `latest` means.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LatestQuery {
+    pub branch: Option<String>,
+    pub filter: Option<String>,
 }
 
-impl ArtifactPath {
-    /// The project, build (`latest` with `branch` and `filter`), container and path named.
-    pub fn parse(
-        self,
-        branch: Option<String>,
-        filter: Option<&str>,
-    ) -> ApiResult<(ProjectSlug, BuildRef, NodeIndex, PrettyPath)> {
-        let slug = ProjectPath { vcs: self.vcs, org: self.org, repo: self.repo }.slug()?;
-        let build = build_ref(&self.build_num, branch, filter)?;
-        Ok((slug, build, self.node_index.parse()?, self.path.parse()?))
+/// One artifact of a build, as the routes ending `{vcs}/{org}/{repo}/{build_num}/.../
+/// {node_index}/{*path}` name it (with `?branch=&filter=` for `latest`): parsed and
+/// validated once, here, from the parameters as the router matched them. They are read in
+/// place (no string copied per parameter): the artifact route is the API's hottest.
+#[derive(Debug)]
+pub struct ArtifactAt {
+    pub slug: ProjectSlug,
+    pub build: BuildRef,
+    pub node: NodeIndex,
+    pub path: PrettyPath,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ArtifactAt {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use crate::error::ApiError;
+        use axum::extract::RawPathParams;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("This address cannot be read: {}", e.body_text())))?;
+        let [mut vcs, mut org, mut repo, mut build_num, mut node, mut path] = [None; 6];
+        for (name, value) in &params {
+            let slot = match name {
+                "vcs" => &mut vcs,
+                "org" => &mut org,
+                "repo" => &mut repo,
+                "build_num" => &mut build_num,
+                "node_index" => &mut node,
+                "path" => &mut path,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        let (Some(vcs), Some(org), Some(repo), Some(build_num), Some(node), Some(path)) =
+            (vcs, org, repo, build_num, node, path)
+        else {
+            return Err(ApiError::not_found(
+                "Not found: an artifact's address names its project, build, container and path",
+            ));
+        };
+        let query = match parts.uri.query() {
+            None => LatestQuery::default(),
+            Some(_) => {
+                axum::extract::Query::<LatestQuery>::try_from_uri(&parts.uri)
+                    .map_err(|e| ApiError::bad_request(e.body_text()))?
+                    .0
+            }
+        };
+        Ok(ArtifactAt {
+            slug: ProjectSlug::new(vcs, org, repo)?,
+            build: build_ref(build_num, query.branch, query.filter.as_deref())?,
+            node: node.parse()?,
+            path: path.parse()?,
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::{ArtifactPath, ClientAddr, ProjectPath, build_ref};
+use crate::api::{ArtifactAt, ClientAddr, ProjectPath, build_ref};
 use crate::app::AppState;
 use crate::domain::NodeIndex;
 use crate::error::ApiResult;
@@ -64,10 +64,9 @@ pub async fn download_zip(
 pub async fn image_diff(
     State(state): State<AppState>,
     who: Principal,
-    Path(p): Path<ArtifactPath>,
+    ArtifactAt { slug, build, node, path }: ArtifactAt,
     ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
-    let (slug, build, node, path) = p.parse(None, None)?;
     let diff = state.vitrine.image_diff(&who, &slug, &build, node, &path, client).await?;
     let mut response = axum::body::Body::from(diff.png.clone()).into_response();
     let h = response.headers_mut();
@@ -83,10 +82,9 @@ pub async fn image_diff(
 pub async fn open_trace(
     State(state): State<AppState>,
     who: Principal,
-    Path(p): Path<ArtifactPath>,
+    ArtifactAt { slug, build, node, path }: ArtifactAt,
     ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
-    let (slug, build, node, path) = p.parse(None, None)?;
     let url = state.vitrine.trace_viewer_url(&who, &slug, &build, node, &path, client).await?;
     Ok((
         axum::http::StatusCode::FOUND,

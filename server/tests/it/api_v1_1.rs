@@ -123,6 +123,10 @@ async fn errors_are_json_with_the_right_status() {
             "not found in container 7",
         ),
         ("/api/v1.1/project/github/acme/public-site/1/artifacts/x/n.txt", 400, "Invalid node index"),
+        // The artifact route checks its project, build and query as the listings do.
+        ("/api/v1.1/project/svn/acme/public-site/1/artifacts/0/n.txt", 400, "Invalid vcs type"),
+        ("/api/v1.1/project/github/acme/public-site/latest/artifacts/0/n.txt?filter=bogus", 400, "Invalid filter"),
+        ("/api/v1.1/project/github/acme/public-site/abc/artifacts/0/n.txt", 400, "Invalid build number"),
     ];
     for (path, status, message) in cases {
         let r = app.get(path, None).await;

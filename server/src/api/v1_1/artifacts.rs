@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::views::ArtifactEntry;
 use crate::api::kept::kept_listing;
-use crate::api::{ArtifactPath, ClientAddr, ProjectPath, build_ref};
+use crate::api::{ArtifactAt, ClientAddr, LatestQuery, ProjectPath, build_ref};
 use crate::app::AppState;
 use crate::db::{Build, Project};
 use crate::error::ApiResult;
@@ -15,12 +15,6 @@ use crate::services::artifacts::{Follower, REDIRECT_MAX_AGE, Reader};
 use crate::services::listings::{self, ListingKey, Part};
 use crate::services::{Principal, ServiceResult, Vitrine};
 use vitrine_wire::agent::ErrorBody;
-
-#[derive(Debug, Deserialize)]
-pub struct LatestQuery {
-    branch: Option<String>,
-    filter: Option<String>,
-}
 
 #[derive(Debug, Deserialize)]
 pub struct ArtifactsPath {
@@ -108,12 +102,10 @@ fn listing_json(
 pub async fn get_artifact(
     State(state): State<AppState>,
     who: Principal,
-    Path(p): Path<ArtifactPath>,
-    Query(q): Query<LatestQuery>,
+    ArtifactAt { slug, build, node, path }: ArtifactAt,
     ClientAddr(client): ClientAddr,
     reader: Reader,
 ) -> ApiResult<Response> {
-    let (slug, build, node, path) = p.parse(q.branch, q.filter.as_deref())?;
     let follower = Follower { reader, client };
     let url = state.vitrine.artifact_download_url(&who, &slug, &build, node, &path, follower).await?;
     // The browser may follow it again for a while: never past the URL's own expiry. Where
