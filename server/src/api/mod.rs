@@ -10,7 +10,7 @@ pub mod v2;
 
 use crate::app::AppState;
 use crate::domain::{BuildNum, BuildRef, NodeIndex, PrettyPath, ProjectSlug, StatusFilter};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// The client's address, for the audit log: the peer's, or read through trusted proxies only.
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
@@ -31,10 +31,88 @@ pub struct LatestQuery {
     pub filter: Option<String>,
 }
 
+impl LatestQuery {
+    fn of(uri: &http::Uri) -> ApiResult<LatestQuery> {
+        match uri.query() {
+            None => Ok(LatestQuery::default()),
+            Some(_) => Ok(axum::extract::Query::<LatestQuery>::try_from_uri(uri)
+                .map_err(|e| ApiError::bad_request(e.body_text()))?
+                .0),
+        }
+    }
+}
+
+/// A route's path parameters as the router matched them (percent-decoded), read in place:
+/// the extractors below parse what they name once, here, and no handler rebuilds
+/// `{vcs, org, repo}` by hand.
+pub struct RouteParams(axum::extract::RawPathParams);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RouteParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map(RouteParams)
+            .map_err(|e| ApiError::bad_request(format!("This address cannot be read: {}", e.body_text())))
+    }
+}
+
+impl RouteParams {
+    /// The parameter `name` (a route without it is a mistake in the router).
+    pub fn get(&self, name: &str) -> ApiResult<&str> {
+        self.0
+            .iter()
+            .find_map(|(key, value)| (key == name).then_some(value))
+            .ok_or_else(|| ApiError::not_found(format!("Not found: this address has no `{name}`")))
+    }
+
+    /// `{vcs}/{org}/{repo}`.
+    pub fn project(&self) -> ApiResult<ProjectSlug> {
+        Ok(ProjectSlug::new(self.get("vcs")?, self.get("org")?, self.get("repo")?)?)
+    }
+
+    /// `{build_num}`: a number, or `latest` with the query's `branch` and `filter`.
+    pub fn build(&self, uri: &http::Uri) -> ApiResult<BuildRef> {
+        let segment = self.get("build_num")?;
+        if segment == "latest" {
+            let query = LatestQuery::of(uri)?;
+            build_ref(segment, query.branch, query.filter.as_deref())
+        } else {
+            build_ref(segment, None, None)
+        }
+    }
+}
+
+/// `{vcs}/{org}/{repo}`: the project a route names.
+pub struct ProjectAt(pub ProjectSlug);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ProjectAt {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ProjectAt(RouteParams::from_request_parts(parts, state).await?.project()?))
+    }
+}
+
+/// `{vcs}/{org}/{repo}/{build_num}` (and `?branch=&filter=` for `latest`): a build.
+pub struct BuildAt {
+    pub slug: ProjectSlug,
+    pub build: BuildRef,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BuildAt {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RouteParams::from_request_parts(parts, state).await?;
+        Ok(BuildAt { slug: params.project()?, build: params.build(&parts.uri)? })
+    }
+}
+
 /// One artifact of a build, as the routes ending `{vcs}/{org}/{repo}/{build_num}/.../
-/// {node_index}/{*path}` name it (with `?branch=&filter=` for `latest`): parsed and
-/// validated once, here, from the parameters as the router matched them. They are read in
-/// place (no string copied per parameter): the artifact route is the API's hottest.
+/// {node_index}/{*path}` name it: the artifact route (the API's hottest), the image diff and
+/// the trace viewer.
 #[derive(Debug)]
 pub struct ArtifactAt {
     pub slug: ProjectSlug,
@@ -44,62 +122,16 @@ pub struct ArtifactAt {
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ArtifactAt {
-    type Rejection = crate::error::ApiError;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
-        use crate::error::ApiError;
-        use axum::extract::RawPathParams;
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("This address cannot be read: {}", e.body_text())))?;
-        let [mut vcs, mut org, mut repo, mut build_num, mut node, mut path] = [None; 6];
-        for (name, value) in &params {
-            let slot = match name {
-                "vcs" => &mut vcs,
-                "org" => &mut org,
-                "repo" => &mut repo,
-                "build_num" => &mut build_num,
-                "node_index" => &mut node,
-                "path" => &mut path,
-                _ => continue,
-            };
-            *slot = Some(value);
-        }
-        let (Some(vcs), Some(org), Some(repo), Some(build_num), Some(node), Some(path)) =
-            (vcs, org, repo, build_num, node, path)
-        else {
-            return Err(ApiError::not_found(
-                "Not found: an artifact's address names its project, build, container and path",
-            ));
-        };
-        let query = match parts.uri.query() {
-            None => LatestQuery::default(),
-            Some(_) => {
-                axum::extract::Query::<LatestQuery>::try_from_uri(&parts.uri)
-                    .map_err(|e| ApiError::bad_request(e.body_text()))?
-                    .0
-            }
-        };
+        let params = RouteParams::from_request_parts(parts, state).await?;
         Ok(ArtifactAt {
-            slug: ProjectSlug::new(vcs, org, repo)?,
-            build: build_ref(build_num, query.branch, query.filter.as_deref())?,
-            node: node.parse()?,
-            path: path.parse()?,
+            slug: params.project()?,
+            build: params.build(&parts.uri)?,
+            node: params.get("node_index")?.parse()?,
+            path: params.get("path")?.parse()?,
         })
-    }
-}
-
-/// `{vcs}/{org}/{repo}` path parameters.
-#[derive(Debug, serde::Deserialize)]
-pub struct ProjectPath {
-    pub vcs: String,
-    pub org: String,
-    pub repo: String,
-}
-
-impl ProjectPath {
-    pub fn slug(&self) -> ApiResult<ProjectSlug> {
-        Ok(ProjectSlug::new(&self.vcs, &self.org, &self.repo)?)
     }
 }
 

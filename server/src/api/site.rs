@@ -5,45 +5,33 @@
 //! `GET /:vcs/:org/:repo/:build_num/compare/:node_index/*path`, and a Playwright trace opened in
 //! the trace viewer, `GET /:vcs/:org/:repo/:build_num/trace/:node_index/*path`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::{ArtifactAt, ClientAddr, ProjectPath, build_ref};
+use crate::api::{ArtifactAt, BuildAt, ClientAddr, RouteParams};
 use crate::app::AppState;
 use crate::domain::NodeIndex;
 use crate::error::ApiResult;
 use crate::services::Principal;
 
 #[derive(Debug, Deserialize)]
-pub struct ContainerPath {
-    vcs: String,
-    org: String,
-    repo: String,
-    build_num: String,
-    node_index: String,
-}
-
-#[derive(Debug, Deserialize)]
 pub struct ZipQuery {
     /// A folder of the container, ending in `/`; the whole container when absent.
     #[serde(default)]
     folder: String,
-    branch: Option<String>,
-    filter: Option<String>,
 }
 
 pub async fn download_zip(
     State(state): State<AppState>,
     who: Principal,
-    Path(p): Path<ContainerPath>,
+    BuildAt { slug, build }: BuildAt,
+    params: RouteParams,
     Query(q): Query<ZipQuery>,
     ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
-    let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
-    let build = build_ref(&p.build_num, q.branch, q.filter.as_deref())?;
-    let node: NodeIndex = p.node_index.parse()?;
+    let node: NodeIndex = params.get("node_index")?.parse()?;
     let zip = state.vitrine.zip_folder(&who, &slug, &build, node, &q.folder, client).await?;
     let encoded = percent_encoding::utf8_percent_encode(&zip.file_name, percent_encoding::NON_ALPHANUMERIC);
     let disposition =

@@ -1,9 +1,8 @@
 use axum::Json;
-use axum::extract::{Path, State};
-use serde::Deserialize;
+use axum::extract::State;
 use vitrine_wire::agent::{ErrorBody, FinishRequest, Finished, StartRequest, Started};
 
-use crate::api::ProjectPath;
+use crate::api::{ProjectAt, RouteParams};
 use crate::app::AppState;
 use crate::domain::{BuildNum, NodeIndex, ProjectSlug};
 use crate::error::ApiResult;
@@ -16,10 +15,9 @@ use crate::services::builds::StartBuild;
 pub async fn start_build(
     State(state): State<AppState>,
     who: Principal,
-    Path(project): Path<ProjectPath>,
+    ProjectAt(slug): ProjectAt,
     Json(req): Json<StartRequest>,
 ) -> ApiResult<Json<Started>> {
-    let slug = project.slug()?;
     let node_index = NodeIndex::try_from(req.node_index.unwrap_or(0))?;
     let start = StartBuild {
         branch: req.branch.filter(|b| !b.is_empty()).unwrap_or_else(|| "main".to_owned()),
@@ -39,19 +37,9 @@ pub async fn start_build(
     }))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AgentBuildPath {
-    pub vcs: String,
-    pub org: String,
-    pub repo: String,
-    pub build_num: String,
-}
-
-impl AgentBuildPath {
-    pub fn parse(&self) -> ApiResult<(ProjectSlug, BuildNum)> {
-        let slug = ProjectPath { vcs: self.vcs.clone(), org: self.org.clone(), repo: self.repo.clone() }.slug()?;
-        Ok((slug, self.build_num.parse()?))
-    }
+/// `{vcs}/{org}/{repo}/builds/{build_num}`: an agent's build, by its number.
+pub fn agent_build(params: &RouteParams) -> ApiResult<(ProjectSlug, BuildNum)> {
+    Ok((params.project()?, params.get("build_num")?.parse()?))
 }
 
 #[utoipa::path(post, path = "/api/agent/projects/{vcs}/{org}/{repo}/builds/{build_num}/finish", tag = "agent",
@@ -60,10 +48,10 @@ impl AgentBuildPath {
 pub async fn finish_build(
     State(state): State<AppState>,
     who: Principal,
-    Path(path): Path<AgentBuildPath>,
+    params: RouteParams,
     Json(req): Json<FinishRequest>,
 ) -> ApiResult<Json<Finished>> {
-    let (slug, num) = path.parse()?;
+    let (slug, num) = agent_build(&params)?;
     let node = NodeIndex::try_from(req.node_index)?;
     let (project, build) = state.vitrine.finish_node(&who, &slug, num, node, req.status).await?;
     Ok(Json(Finished {

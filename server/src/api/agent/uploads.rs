@@ -1,8 +1,9 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use vitrine_wire::agent::{CompleteRequest, CompleteResponse, ErrorBody, PlanRequest, PlanResponse};
 
-use super::builds::AgentBuildPath;
+use super::builds::agent_build;
+use crate::api::RouteParams;
 use crate::app::AppState;
 use crate::domain::NodeIndex;
 use crate::error::ApiResult;
@@ -14,10 +15,10 @@ use crate::services::Principal;
 pub async fn plan_uploads(
     State(state): State<AppState>,
     who: Principal,
-    Path(path): Path<AgentBuildPath>,
+    params: RouteParams,
     Json(req): Json<PlanRequest>,
 ) -> ApiResult<Json<PlanResponse>> {
-    let (slug, num) = path.parse()?;
+    let (slug, num) = agent_build(&params)?;
     let node = NodeIndex::try_from(req.node_index)?;
     let uploads = state.vitrine.plan_uploads(&who, &slug, num, node, req.files).await?;
     Ok(Json(PlanResponse {
@@ -33,10 +34,10 @@ pub async fn plan_uploads(
 pub async fn complete_uploads(
     State(state): State<AppState>,
     who: Principal,
-    Path(path): Path<AgentBuildPath>,
+    params: RouteParams,
     Json(req): Json<CompleteRequest>,
 ) -> ApiResult<Json<CompleteResponse>> {
-    let (slug, num) = path.parse()?;
+    let (slug, num) = agent_build(&params)?;
     let results = state.vitrine.complete_uploads(&who, &slug, num, req.uploads).await?;
     Ok(Json(CompleteResponse { results }))
 }

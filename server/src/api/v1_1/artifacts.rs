@@ -1,13 +1,12 @@
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt, TryStreamExt};
-use serde::Deserialize;
 
 use super::views::ArtifactEntry;
 use crate::api::kept::kept_listing;
-use crate::api::{ArtifactAt, ClientAddr, LatestQuery, ProjectPath, build_ref};
+use crate::api::{ArtifactAt, BuildAt, ClientAddr};
 use crate::app::AppState;
 use crate::db::{Build, Project};
 use crate::error::ApiResult;
@@ -15,14 +14,6 @@ use crate::services::artifacts::{Follower, REDIRECT_MAX_AGE, Reader};
 use crate::services::listings::{self, ListingKey, Part};
 use crate::services::{Principal, ServiceResult, Vitrine};
 use vitrine_wire::agent::ErrorBody;
-
-#[derive(Debug, Deserialize)]
-pub struct ArtifactsPath {
-    vcs: String,
-    org: String,
-    repo: String,
-    build_num: String,
-}
 
 /// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num/artifacts` (also `latest`): one JSON
 /// array of every artifact, as CircleCI answers. A finished build's is sent from the cache
@@ -37,12 +28,9 @@ pub struct ArtifactsPath {
 pub async fn list_artifacts(
     State(state): State<AppState>,
     who: Principal,
-    Path(p): Path<ArtifactsPath>,
-    Query(q): Query<LatestQuery>,
+    BuildAt { slug, build }: BuildAt,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
-    let build = build_ref(&p.build_num, q.branch, q.filter.as_deref())?;
     let vitrine = &state.vitrine;
     let (project, build) = vitrine.find_build(&who, &slug, &build).await?;
     // Answers differ by who asks only in whether they are allowed at all.

@@ -1,11 +1,11 @@
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use serde::Deserialize;
 
 use super::views::BuildSummary;
-use crate::api::{ProjectPath, build_ref};
+use crate::api::{BuildAt, ProjectAt, RouteParams};
 use crate::app::AppState;
-use crate::domain::StatusFilter;
+use crate::domain::{ProjectSlug, StatusFilter};
 use crate::error::{ApiError, ApiResult};
 use crate::services::Principal;
 use vitrine_wire::agent::ErrorBody;
@@ -15,7 +15,6 @@ pub struct ListQuery {
     limit: Option<String>,
     offset: Option<String>,
     filter: Option<String>,
-    branch: Option<String>,
 }
 
 fn parse_num(name: &str, value: Option<&str>, default: i64) -> ApiResult<i64> {
@@ -28,11 +27,10 @@ fn parse_num(name: &str, value: Option<&str>, default: i64) -> ApiResult<i64> {
 async fn list(
     state: AppState,
     who: Principal,
-    project: ProjectPath,
+    slug: ProjectSlug,
     branch: Option<String>,
     q: ListQuery,
 ) -> ApiResult<Json<Vec<BuildSummary>>> {
-    let slug = project.slug()?;
     let filter = match q.filter.as_deref() {
         None | Some("") => None,
         Some(f) => Some(f.parse::<StatusFilter>()?),
@@ -51,18 +49,10 @@ async fn list(
 pub async fn list_builds(
     State(state): State<AppState>,
     who: Principal,
-    Path(project): Path<ProjectPath>,
+    ProjectAt(slug): ProjectAt,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<BuildSummary>>> {
-    list(state, who, project, None, q).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct BranchPath {
-    vcs: String,
-    org: String,
-    repo: String,
-    branch: String,
+    list(state, who, slug, None, q).await
 }
 
 /// `GET /api/v1.1/project/:vcs/:org/:repo/tree/:branch` (the branch may contain `/`)
@@ -72,25 +62,11 @@ pub struct BranchPath {
 pub async fn list_branch_builds(
     State(state): State<AppState>,
     who: Principal,
-    Path(p): Path<BranchPath>,
+    params: RouteParams,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<BuildSummary>>> {
-    let project = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo };
-    list(state, who, project, Some(p.branch), q).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct BuildPath {
-    vcs: String,
-    org: String,
-    repo: String,
-    build_num: String,
-}
-
-impl BuildPath {
-    pub fn project(&self) -> ProjectPath {
-        ProjectPath { vcs: self.vcs.clone(), org: self.org.clone(), repo: self.repo.clone() }
-    }
+    let branch = params.get("branch")?.to_owned();
+    list(state, who, params.project()?, Some(branch), q).await
 }
 
 /// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num`
@@ -100,11 +76,8 @@ impl BuildPath {
 pub async fn get_build(
     State(state): State<AppState>,
     who: Principal,
-    Path(p): Path<BuildPath>,
-    Query(q): Query<ListQuery>,
+    BuildAt { slug, build }: BuildAt,
 ) -> ApiResult<Json<BuildSummary>> {
-    let slug = p.project().slug()?;
-    let build = build_ref(&p.build_num, q.branch, q.filter.as_deref())?;
     let (project, build) = state.vitrine.find_build(&who, &slug, &build).await?;
     Ok(Json(BuildSummary::new(&state.vitrine.settings.public_url, &project, &build)))
 }

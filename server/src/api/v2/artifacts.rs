@@ -1,10 +1,10 @@
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::api::ProjectPath;
+use crate::api::RouteParams;
 use crate::api::kept::kept_listing;
 use crate::app::AppState;
 use crate::db::{Build, Project};
@@ -17,14 +17,6 @@ use crate::urls::artifact_route;
 use vitrine_wire::agent::ErrorBody;
 
 const PAGE_SIZE: i64 = 1000;
-
-#[derive(Debug, Deserialize)]
-pub struct JobPath {
-    vcs: String,
-    org: String,
-    repo: String,
-    job_number: String,
-}
 
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
@@ -57,12 +49,12 @@ pub struct ArtifactPage {
 pub async fn list_job_artifacts(
     State(state): State<AppState>,
     who: Principal,
-    Path(p): Path<JobPath>,
+    params: RouteParams,
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let slug = ProjectPath { vcs: p.vcs, org: p.org, repo: p.repo }.slug()?;
-    let build = BuildRef::Num(p.job_number.parse::<BuildNum>()?);
+    let slug = params.project()?;
+    let build = BuildRef::Num(params.get("job_number")?.parse::<BuildNum>()?);
     let token = q.page_token.filter(|t| !t.is_empty());
     let after = token.as_deref().map(str::parse::<PageToken>).transpose()?;
     let vitrine = &state.vitrine;
