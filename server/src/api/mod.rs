@@ -135,6 +135,89 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ArtifactAt {
     }
 }
 
+/// The OpenAPI document's parameters, from the extractors that read them: each says once
+/// what it parses (the handlers' annotations name the extractor, not its parameters).
+mod documented {
+    use utoipa::openapi::Required;
+    use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+
+    fn parameter(name: &str, at: ParameterIn, description: Option<&str>, integer: bool) -> Parameter {
+        let schema = if integer {
+            ObjectBuilder::new().schema_type(Type::Integer).format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        } else {
+            ObjectBuilder::new().schema_type(Type::String)
+        };
+        let required = if at == ParameterIn::Path { Required::True } else { Required::False };
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(at)
+            .description(description)
+            .required(required)
+            .schema(Some(schema))
+            .build()
+    }
+
+    pub fn project() -> Vec<Parameter> {
+        vec![
+            parameter("vcs", ParameterIn::Path, Some("`gh`, `github`, `bb` or `bitbucket`"), false),
+            parameter("org", ParameterIn::Path, None, false),
+            parameter("repo", ParameterIn::Path, None, false),
+        ]
+    }
+
+    pub fn build_num() -> Parameter {
+        parameter(
+            "build_num",
+            ParameterIn::Path,
+            Some("A build number, or `latest` (with `branch` and `filter`)"),
+            false,
+        )
+    }
+
+    pub fn latest() -> [Parameter; 2] {
+        [parameter("branch", ParameterIn::Query, None, false), parameter("filter", ParameterIn::Query, None, false)]
+    }
+
+    pub fn artifact() -> [Parameter; 2] {
+        [
+            parameter("node_index", ParameterIn::Path, Some("The container"), true),
+            parameter("path", ParameterIn::Path, Some("The artifact's `pretty_path`, `/` kept"), false),
+        ]
+    }
+}
+
+impl utoipa::IntoParams for ProjectAt {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        documented::project()
+    }
+}
+
+impl utoipa::IntoParams for BuildAt {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let mut params = documented::project();
+        params.push(documented::build_num());
+        params.extend(documented::latest());
+        params
+    }
+}
+
+impl utoipa::IntoParams for ArtifactAt {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let mut params = documented::project();
+        params.push(documented::build_num());
+        params.extend(documented::artifact());
+        params.extend(documented::latest());
+        params
+    }
+}
+
 /// A `:build_num` segment: a number, or `latest` with the `branch` and `filter` query.
 pub fn build_ref(segment: &str, branch: Option<String>, filter: Option<&str>) -> ApiResult<BuildRef> {
     if segment == "latest" {

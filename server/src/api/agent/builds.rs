@@ -10,7 +10,7 @@ use crate::services::Principal;
 use crate::services::builds::StartBuild;
 
 #[utoipa::path(post, path = "/api/agent/projects/{vcs}/{org}/{repo}/builds", tag = "agent",
-    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = StartRequest,
+    params(crate::api::ProjectAt, ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = StartRequest,
     responses((status = 200, description = "The build created or joined", body = Started), (status = 401, body = ErrorBody), (status = 403, description = "Not this token's project or build, or the build is closed", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn start_build(
     State(state): State<AppState>,
@@ -43,7 +43,7 @@ pub fn agent_build(params: &RouteParams) -> ApiResult<(ProjectSlug, BuildNum)> {
 }
 
 #[utoipa::path(post, path = "/api/agent/projects/{vcs}/{org}/{repo}/builds/{build_num}/finish", tag = "agent",
-    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("build_num" = i64, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = FinishRequest,
+    params(crate::api::ProjectAt, ("build_num" = i64, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = FinishRequest,
     responses((status = 200, body = Finished), (status = 401, body = ErrorBody), (status = 403, description = "Not this token's project or build, or the build is closed", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn finish_build(
     State(state): State<AppState>,

@@ -10,7 +10,7 @@ use crate::error::ApiResult;
 use crate::services::Principal;
 
 #[utoipa::path(post, path = "/api/agent/projects/{vcs}/{org}/{repo}/builds/{build_num}/uploads", tag = "agent",
-    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("build_num" = i64, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = PlanRequest,
+    params(crate::api::ProjectAt, ("build_num" = i64, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = PlanRequest,
     responses((status = 200, description = "What to send for each file", body = PlanResponse), (status = 401, body = ErrorBody), (status = 403, description = "Not this token's project or build, or the build is closed", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn plan_uploads(
     State(state): State<AppState>,
@@ -29,7 +29,7 @@ pub async fn plan_uploads(
 }
 
 #[utoipa::path(post, path = "/api/agent/projects/{vcs}/{org}/{repo}/builds/{build_num}/uploads/complete", tag = "agent",
-    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("build_num" = i64, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = CompleteRequest,
+    params(crate::api::ProjectAt, ("build_num" = i64, Path), ("vitrine-agent-protocol" = u32, Header, description = "The agent protocol spoken (3)")), request_body = CompleteRequest,
     responses((status = 200, description = "Each upload listed, or why not", body = CompleteResponse), (status = 401, body = ErrorBody), (status = 403, description = "Not this token's project or build, or the build is closed", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn complete_uploads(
     State(state): State<AppState>,

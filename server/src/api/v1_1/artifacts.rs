@@ -20,7 +20,7 @@ use vitrine_wire::agent::ErrorBody;
 /// of compressed listings, with an ETag (`304` to a client that has it); a running build's
 /// is streamed a page of rows at a time.
 #[utoipa::path(get, path = "/api/v1.1/project/{vcs}/{org}/{repo}/{build_num}/artifacts", tag = "v1.1",
-    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("build_num" = String, Path, description = "A build number, or `latest` (with `branch` and `filter`)"), ("branch" = Option<String>, Query), ("filter" = Option<String>, Query)),
+    params(crate::api::BuildAt),
     responses(
         (status = 200, description = "Every artifact of the build (finished builds: with an `ETag`)", body = Vec<ArtifactEntry>),
         (status = 304, description = "Unchanged since the `If-None-Match` given"),
@@ -81,9 +81,7 @@ fn listing_json(
 /// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num/artifacts/:node_index/*path`:
 /// checks access, then redirects to a short-lived signed S3 URL.
 #[utoipa::path(get, path = "/api/v1.1/project/{vcs}/{org}/{repo}/{build_num}/artifacts/{node_index}/{path}", tag = "v1.1",
-    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("build_num" = String, Path, description = "A build number, or `latest` (with `branch` and `filter`)"), ("node_index" = i64, Path, description = "The container"),
-        ("path" = String, Path, description = "The artifact's `pretty_path`, `/` kept"),
-        ("branch" = Option<String>, Query), ("filter" = Option<String>, Query)),
+    params(crate::api::ArtifactAt),
     responses(
         (status = 302, description = "To a short-lived signed URL of the bytes (or, for a page opened in a browser, to the artifacts origin)"),
         (status = 401, description = "The token is not valid", body = ErrorBody), (status = 404, description = "No such project or build, or not visible to the caller", body = ErrorBody)))]

@@ -44,7 +44,7 @@ async fn list(
 
 /// `GET /api/v1.1/project/:vcs/:org/:repo`
 #[utoipa::path(get, path = "/api/v1.1/project/{vcs}/{org}/{repo}", tag = "v1.1",
-    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("limit" = Option<i64>, Query, description = "At most this many (default 30)"), ("offset" = Option<i64>, Query), ("filter" = Option<String>, Query, description = "`completed`, `successful`, `failed` or `running`")),
+    params(crate::api::ProjectAt, ("limit" = Option<i64>, Query, description = "At most this many (default 30)"), ("offset" = Option<i64>, Query), ("filter" = Option<String>, Query, description = "`completed`, `successful`, `failed` or `running`")),
     responses((status = 200, description = "The project's recent builds, newest first", body = Vec<BuildSummary>), (status = 401, description = "The token is not valid", body = ErrorBody), (status = 404, description = "No such project or build, or not visible to the caller", body = ErrorBody)))]
 pub async fn list_builds(
     State(state): State<AppState>,
@@ -57,7 +57,7 @@ pub async fn list_builds(
 
 /// `GET /api/v1.1/project/:vcs/:org/:repo/tree/:branch` (the branch may contain `/`)
 #[utoipa::path(get, path = "/api/v1.1/project/{vcs}/{org}/{repo}/tree/{branch}", tag = "v1.1",
-    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("branch" = String, Path, description = "May contain `/`"), ("limit" = Option<i64>, Query, description = "At most this many (default 30)"), ("offset" = Option<i64>, Query), ("filter" = Option<String>, Query, description = "`completed`, `successful`, `failed` or `running`")),
+    params(crate::api::ProjectAt, ("branch" = String, Path, description = "May contain `/`"), ("limit" = Option<i64>, Query, description = "At most this many (default 30)"), ("offset" = Option<i64>, Query), ("filter" = Option<String>, Query, description = "`completed`, `successful`, `failed` or `running`")),
     responses((status = 200, description = "The branch's recent builds, newest first", body = Vec<BuildSummary>), (status = 401, description = "The token is not valid", body = ErrorBody), (status = 404, description = "No such project or build, or not visible to the caller", body = ErrorBody)))]
 pub async fn list_branch_builds(
     State(state): State<AppState>,
@@ -71,7 +71,7 @@ pub async fn list_branch_builds(
 
 /// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num`
 #[utoipa::path(get, path = "/api/v1.1/project/{vcs}/{org}/{repo}/{build_num}", tag = "v1.1",
-    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("build_num" = String, Path, description = "A build number, or `latest` (with `branch` and `filter`)"), ("branch" = Option<String>, Query), ("filter" = Option<String>, Query)),
+    params(crate::api::BuildAt),
     responses((status = 200, body = BuildSummary), (status = 401, description = "The token is not valid", body = ErrorBody), (status = 404, description = "No such project or build, or not visible to the caller", body = ErrorBody)))]
 pub async fn get_build(
     State(state): State<AppState>,

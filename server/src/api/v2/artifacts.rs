@@ -41,7 +41,7 @@ pub struct ArtifactPage {
 /// build's pages come from the cache of compressed listings, with an ETag (`304` to a client
 /// that has the page); a running build's are read each time.
 #[utoipa::path(get, path = "/api/v2/project/{vcs}/{org}/{repo}/{job_number}/artifacts", tag = "v2",
-    params(("vcs" = String, Path, description = "`gh`, `github`, `bb` or `bitbucket`"), ("org" = String, Path), ("repo" = String, Path), ("job_number" = i64, Path), ("page-token" = Option<String>, Query, description = "`next_page_token` of the page before")),
+    params(crate::api::ProjectAt, ("job_number" = i64, Path), ("page-token" = Option<String>, Query, description = "`next_page_token` of the page before")),
     responses(
         (status = 200, description = "A page of the build's artifacts", body = ArtifactPage),
         (status = 304, description = "Unchanged since the `If-None-Match` given"),
