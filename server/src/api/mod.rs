@@ -26,9 +26,9 @@ impl axum::extract::FromRequestParts<AppState> for ClientAddr {
 
 /// `?branch=&filter=`: which build `latest` means.
 #[derive(Debug, Default, serde::Deserialize)]
-pub struct LatestQuery {
-    pub branch: Option<String>,
-    pub filter: Option<String>,
+struct LatestQuery {
+    branch: Option<String>,
+    filter: Option<String>,
 }
 
 impl LatestQuery {
@@ -72,15 +72,24 @@ impl RouteParams {
         Ok(ProjectSlug::new(self.get("vcs")?, self.get("org")?, self.get("repo")?)?)
     }
 
-    /// `{build_num}`: a number, or `latest` with the query's `branch` and `filter`.
-    pub fn build(&self, uri: &http::Uri) -> ApiResult<BuildRef> {
+    /// `{build_num}`: a number, or `latest` with the query's `branch` and `filter` (the query
+    /// is read for `latest` only).
+    fn build(&self, uri: &http::Uri) -> ApiResult<BuildRef> {
         let segment = self.get("build_num")?;
-        if segment == "latest" {
-            let query = LatestQuery::of(uri)?;
-            build_ref(segment, query.branch, query.filter.as_deref())
-        } else {
-            build_ref(segment, None, None)
+        if segment != "latest" {
+            return Ok(BuildRef::Num(segment.parse::<BuildNum>()?));
         }
+        let LatestQuery { branch, filter } = LatestQuery::of(uri)?;
+        let filter = match filter.as_deref() {
+            None | Some("") => StatusFilter::default(),
+            Some(f) => f.parse()?,
+        };
+        Ok(BuildRef::Latest { branch: branch.filter(|b| !b.is_empty()), filter })
+    }
+
+    /// `{vcs}/{org}/{repo}/{build_num}`.
+    fn build_at(&self, uri: &http::Uri) -> ApiResult<BuildAt> {
+        Ok(BuildAt { slug: self.project()?, build: self.build(uri)? })
     }
 }
 
@@ -105,8 +114,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BuildAt {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let params = RouteParams::from_request_parts(parts, state).await?;
-        Ok(BuildAt { slug: params.project()?, build: params.build(&parts.uri)? })
+        RouteParams::from_request_parts(parts, state).await?.build_at(&parts.uri)
     }
 }
 
@@ -126,12 +134,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ArtifactAt {
 
     async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
         let params = RouteParams::from_request_parts(parts, state).await?;
-        Ok(ArtifactAt {
-            slug: params.project()?,
-            build: params.build(&parts.uri)?,
-            node: params.get("node_index")?.parse()?,
-            path: params.get("path")?.parse()?,
-        })
+        let BuildAt { slug, build } = params.build_at(&parts.uri)?;
+        Ok(ArtifactAt { slug, build, node: params.get("node_index")?.parse()?, path: params.get("path")?.parse()? })
     }
 }
 
@@ -215,19 +219,5 @@ impl utoipa::IntoParams for ArtifactAt {
         params.extend(documented::artifact());
         params.extend(documented::latest());
         params
-    }
-}
-
-/// A `:build_num` segment: a number, or `latest` with the `branch` and `filter` query.
-pub fn build_ref(segment: &str, branch: Option<String>, filter: Option<&str>) -> ApiResult<BuildRef> {
-    if segment == "latest" {
-        let filter = match filter {
-            None | Some("") => StatusFilter::default(),
-            Some(f) => f.parse()?,
-        };
-        let branch = branch.filter(|b| !b.is_empty());
-        Ok(BuildRef::Latest { branch, filter })
-    } else {
-        Ok(BuildRef::Num(segment.parse::<BuildNum>()?))
     }
 }
