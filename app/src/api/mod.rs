@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 /// How what a server function or a resource returns crosses to the browser: postcard, a
 /// compact binary form of the same serde types. The client bundle then carries no JSON
 /// parser, and each type's decoder is a few reads in field order, not a match on field names
-/// (a fifth of the bundle was serde_json's per-type code). Arguments stay a URL-encoded form,
-/// so the forms that work without JavaScript (signing in, pinning) keep working.
+/// (a fifth of the bundle was serde_json's per-type code). Arguments go in postcard too,
+/// except those of the forms that work without JavaScript (signing in, pinning), which stay
+/// a URL-encoded form ([`Form`]).
 pub type Wire = codee::binary::PostcardCodec;
 
 /// Data a page loads on the server and hands to the browser with the HTML, in [`Wire`]'s form.
@@ -341,19 +342,22 @@ impl server_fn::error::FromServerFnError for UiError {
 use leptos::server_fn;
 use leptos::server_fn::codec::Postcard;
 
+mod form;
+pub use form::{Form, FormInput};
+
 #[cfg(feature = "ssr")]
 async fn session_token_from_request() -> Option<String> {
     let headers: http::HeaderMap = leptos_axum::extract().await.ok()?;
     backend::get().ok()?.cookies().session_from_headers(&headers)
 }
 
-#[server(endpoint = "projects", output = Postcard)]
+#[server(endpoint = "projects", input = Postcard, output = Postcard)]
 pub async fn list_projects() -> Result<Vec<ProjectView>, UiError> {
     let session = session_token_from_request().await;
     backend::get()?.projects(session).await
 }
 
-#[server(endpoint = "builds", output = Postcard)]
+#[server(endpoint = "builds", input = Postcard, output = Postcard)]
 pub async fn list_builds(vcs: String, org: String, repo: String) -> Result<ProjectBuilds, UiError> {
     let session = session_token_from_request().await;
     let result = backend::get()?.builds(session, &vcs, &org, &repo).await;
@@ -361,7 +365,7 @@ pub async fn list_builds(vcs: String, org: String, repo: String) -> Result<Proje
     result
 }
 
-#[server(endpoint = "build", output = Postcard)]
+#[server(endpoint = "build", input = Postcard, output = Postcard)]
 pub async fn get_build_page(
     vcs: String,
     org: String,
@@ -377,7 +381,7 @@ pub async fn get_build_page(
 /// A page of the Artifacts tab: the folder `folder` (`""` for the top, else ending in `/`)
 /// of container `node`, from `after`; or, with a `filter`, the build's artifacts whose path
 /// contains it (any case), answered from an index.
-#[server(endpoint = "browse", output = Postcard)]
+#[server(endpoint = "browse", input = Postcard, output = Postcard)]
 pub async fn browse_artifacts(at: BrowseRequest) -> Result<FolderView, UiError> {
     let session = session_token_from_request().await;
     let result = backend::get()?.browse(session, &at).await;
@@ -386,7 +390,7 @@ pub async fn browse_artifacts(at: BrowseRequest) -> Result<FolderView, UiError> 
 }
 
 /// A later page of the gallery, [`GALLERY_PAGE`] images from `after`.
-#[server(endpoint = "gallery", output = Postcard)]
+#[server(endpoint = "gallery", input = Postcard, output = Postcard)]
 pub async fn gallery_images(at: GalleryRequest) -> Result<GalleryPage, UiError> {
     let session = session_token_from_request().await;
     let result = backend::get()?.gallery(session, &at).await;
@@ -396,7 +400,7 @@ pub async fn gallery_images(at: GalleryRequest) -> Result<GalleryPage, UiError> 
 
 /// An artifact opened in the Artifacts tab: its facts and a preview (text and logs, JSON,
 /// JUnit reports, images), read from its first bytes.
-#[server(endpoint = "file", output = Postcard)]
+#[server(endpoint = "file", input = Postcard, output = Postcard)]
 pub async fn open_artifact(at: FileRequest) -> Result<FileView, UiError> {
     let session = session_token_from_request().await;
     let (headers, extensions): (http::HeaderMap, http::Extensions) =
@@ -408,7 +412,7 @@ pub async fn open_artifact(at: FileRequest) -> Result<FileView, UiError> {
 
 /// Pins a build (its artifacts outlive the retention) or unpins it; members only. As a form
 /// post without JavaScript, it returns to the page it came from.
-#[server(endpoint = "pin", output = Postcard)]
+#[server(endpoint = "pin", input = Form, output = Postcard)]
 pub async fn pin_build(vcs: String, org: String, repo: String, build_num: String, pin: bool) -> Result<(), UiError> {
     let session = session_token_from_request().await;
     let result = backend::get()?.pin_build(session, &vcs, &org, &repo, &build_num, pin).await;
@@ -416,14 +420,14 @@ pub async fn pin_build(vcs: String, org: String, repo: String, build_num: String
     result
 }
 
-#[server(endpoint = "whoami", output = Postcard)]
+#[server(endpoint = "whoami", input = Postcard, output = Postcard)]
 pub async fn current_user() -> Result<Option<String>, UiError> {
     let session = session_token_from_request().await;
     backend::get()?.current_user(session).await
 }
 
 /// Signs in and sets the session cookie; then goes to `next` (a path on this site) or `/`.
-#[server(endpoint = "login", output = Postcard)]
+#[server(endpoint = "login", input = Form, output = Postcard)]
 pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), UiError> {
     let backend = backend::get()?;
     let (headers, extensions): (http::HeaderMap, http::Extensions) =

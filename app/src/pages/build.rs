@@ -6,6 +6,7 @@ use crate::api::{ArtifactView, BuildPageData, PinBuild, get_build_page};
 use crate::components::artifact_browser::ArtifactBrowser;
 use crate::components::gallery::Gallery;
 use crate::components::layout::ErrorPanel;
+use crate::components::server_form::ServerForm;
 use crate::components::status::StatusBadge;
 use crate::format::{human_duration, human_size, short_revision, short_time};
 
@@ -232,14 +233,14 @@ fn PinForm(project: crate::api::ProjectView, summary: crate::api::BuildView, ref
         ("Pin build", "Keep this build's artifacts past the retention")
     };
     view! {
-        <ActionForm action=pin attr:class="pin-form">
+        <ServerForm action=pin class="pin-form">
             <input type="hidden" name="vcs" value=project.vcs.clone()/>
             <input type="hidden" name="org" value=project.org.clone()/>
             <input type="hidden" name="repo" value=project.repo.clone()/>
             <input type="hidden" name="build_num" value=summary.build_num.to_string()/>
             <input type="hidden" name="pin" value=(!summary.pinned).to_string()/>
             <button type="submit" title=hint>{label}</button>
-        </ActionForm>
+        </ServerForm>
         {move || pin.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
     }
 }

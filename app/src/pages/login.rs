@@ -3,6 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::Login;
+use crate::components::server_form::ServerForm;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -20,7 +21,7 @@ pub fn LoginPage() -> impl IntoView {
         <Title text="Sign in"/>
         <section class="panel login">
             <h1>"Sign in"</h1>
-            <ActionForm action>
+            <ServerForm action>
                 <label for="username">"Username"</label>
                 <input id="username" name="username" type="text" autocomplete="username" required/>
                 <label for="password">"Password"</label>
@@ -28,7 +29,7 @@ pub fn LoginPage() -> impl IntoView {
                 <input type="hidden" name="next" prop:value=next/>
                 {error}
                 <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
-            </ActionForm>
+            </ServerForm>
         </section>
     }
 }

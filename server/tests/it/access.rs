@@ -338,49 +338,61 @@ fn request(
     (format!("{base}{concrete}"), body)
 }
 
-/// Server functions take their arguments as a form.
-fn server_fn_form(route: &str, this: &Project, caller: usize) -> Option<Vec<(&'static str, String)>> {
+/// A server function's arguments, as the page sends them: a URL-encoded form for the forms
+/// that work without JavaScript (signing in, pinning), postcard for the rest. The content
+/// type and the body.
+fn server_fn_body(route: &str, this: &Project, caller: usize) -> Option<(&'static str, Vec<u8>)> {
+    use vitrine_app::api as fns;
     let mut parts = this.slug.split('/');
     let (vcs, org, repo) = (parts.next()?.to_owned(), parts.next()?.to_owned(), parts.next()?.to_owned());
+    let build_num = "1".to_owned();
+    let form = |fields: &[(&str, &str)]| {
+        let body = fields.iter().map(|(k, v)| format!("{k}={}", urlencoding(v))).collect::<Vec<_>>().join("&");
+        Some(("application/x-www-form-urlencoded", body.into_bytes()))
+    };
+    fn postcard(args: &impl serde::Serialize) -> Option<(&'static str, Vec<u8>)> {
+        Some(("application/x-postcard", postcard::to_allocvec(args).unwrap()))
+    }
     match route {
-        "/api/builds" => Some(vec![("vcs", vcs), ("org", org), ("repo", repo)]),
-        "/api/build" => Some(vec![("vcs", vcs), ("org", org), ("repo", repo), ("build_num", "1".into())]),
-        "/api/login" => Some(vec![
-            ("username", format!("nobody-{caller}-{}", this.slug.len())),
-            ("password", "wrong".into()),
-            ("next", String::new()),
-        ]),
-        "/api/browse" => Some(vec![
-            ("at[vcs]", vcs),
-            ("at[org]", org),
-            ("at[repo]", repo),
-            ("at[build_num]", "1".into()),
-            ("at[node]", "0".into()),
-            ("at[folder]", "$CIRCLE_ARTIFACTS/".into()),
-            ("at[filter]", String::new()),
-            ("at[after]", String::new()),
-        ]),
-        "/api/gallery" => Some(vec![
-            ("at[vcs]", vcs),
-            ("at[org]", org),
-            ("at[repo]", repo),
-            ("at[build_num]", "1".into()),
-            ("at[after]", "0:$CIRCLE_ARTIFACTS/a".into()),
-        ]),
-        "/api/file" => Some(vec![
-            ("at[vcs]", vcs),
-            ("at[org]", org),
-            ("at[repo]", repo),
-            ("at[build_num]", "1".into()),
-            ("at[node]", "0".into()),
-            ("at[path]", format!("$CIRCLE_ARTIFACTS/{PRIVATE_NAME}")),
-        ]),
-        "/api/pin" => {
-            Some(vec![("vcs", vcs), ("org", org), ("repo", repo), ("build_num", "1".into()), ("pin", "true".into())])
+        "/api/login" => {
+            form(&[("username", &format!("nobody-{caller}-{}", this.slug.len())), ("password", "wrong"), ("next", "")])
         }
-        "/api/projects" | "/api/whoami" => Some(vec![]),
+        "/api/pin" => form(&[("vcs", &vcs), ("org", &org), ("repo", &repo), ("build_num", "1"), ("pin", "true")]),
+        "/api/builds" => postcard(&fns::ListBuilds { vcs, org, repo }),
+        "/api/build" => postcard(&fns::GetBuildPage { vcs, org, repo, build_num }),
+        "/api/browse" => postcard(&fns::BrowseArtifacts {
+            at: fns::BrowseRequest {
+                vcs,
+                org,
+                repo,
+                build_num,
+                node: 0,
+                folder: "$CIRCLE_ARTIFACTS/".into(),
+                filter: String::new(),
+                after: String::new(),
+            },
+        }),
+        "/api/gallery" => postcard(&fns::GalleryImages {
+            at: fns::GalleryRequest { vcs, org, repo, build_num, after: "0:$CIRCLE_ARTIFACTS/a".into() },
+        }),
+        "/api/file" => postcard(&fns::OpenArtifact {
+            at: fns::FileRequest {
+                vcs,
+                org,
+                repo,
+                build_num,
+                node: 0,
+                path: format!("$CIRCLE_ARTIFACTS/{PRIVATE_NAME}"),
+            },
+        }),
+        "/api/projects" => postcard(&fns::ListProjects {}),
+        "/api/whoami" => postcard(&fns::CurrentUser {}),
         _ => None,
     }
+}
+
+fn urlencoding(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,8 +442,8 @@ async fn every_route_answers_every_caller_as_the_table_says() {
                         vitrine_wire::agent::PROTOCOL_VERSION.to_string(),
                     );
                 }
-                if let Some(form) = server_fn_form(route, this, caller) {
-                    req = req.form(&form);
+                if let Some((content_type, args)) = server_fn_body(route, this, caller) {
+                    req = req.header("Content-Type", content_type).body(args);
                 } else if let Some(body) = body {
                     req = req.json(&body);
                 }

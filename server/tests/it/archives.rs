@@ -3,6 +3,7 @@
 //! archive itself.
 
 use serde_json::Value;
+use vitrine_app::api::{BrowseArtifacts, BrowseRequest, FileRequest, OpenArtifact};
 
 use crate::common::*;
 
@@ -35,17 +36,17 @@ PY
 "#;
 
 async fn browse(f: &Fixture, cookie: &str, folder: &str, after: &str) -> (u16, Value) {
-    let form = [
-        ("at[vcs]", "gh"),
-        ("at[org]", "acme"),
-        ("at[repo]", "secret"),
-        ("at[build_num]", "1"),
-        ("at[node]", "0"),
-        ("at[folder]", folder),
-        ("at[filter]", ""),
-        ("at[after]", after),
-    ];
-    f.app.server_fn("browse", Some(cookie), &form).await
+    let at = BrowseRequest {
+        vcs: "gh".into(),
+        org: "acme".into(),
+        repo: "secret".into(),
+        build_num: "1".into(),
+        node: 0,
+        folder: folder.into(),
+        filter: String::new(),
+        after: after.into(),
+    };
+    f.app.server_fn("browse", Some(cookie), &BrowseArtifacts { at }).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,15 +86,15 @@ async fn zip_tar_and_tar_gz_artifacts_open_as_folders() {
 
     // Files in an archive open with a preview, like any artifact.
     for archive in ["site.zip", "site.tar", "site.tar.gz"] {
-        let form = [
-            ("at[vcs]", "gh"),
-            ("at[org]", "acme"),
-            ("at[repo]", "secret"),
-            ("at[build_num]", "1"),
-            ("at[node]", "0"),
-            ("at[path]", &format!("$CIRCLE_ARTIFACTS/reports/{archive}/log.txt")),
-        ];
-        let (_, file) = f.app.server_fn("file", Some(&cookie), &form).await;
+        let at = FileRequest {
+            vcs: "gh".into(),
+            org: "acme".into(),
+            repo: "secret".into(),
+            build_num: "1".into(),
+            node: 0,
+            path: format!("$CIRCLE_ARTIFACTS/reports/{archive}/log.txt"),
+        };
+        let (_, file) = f.app.server_fn("file", Some(&cookie), &OpenArtifact { at }).await;
         let runs = &file["preview"]["Text"]["runs"];
         assert_eq!(runs[0], serde_json::json!({"text": "red", "class": "f1"}), "{archive}: {file}");
     }

@@ -240,15 +240,16 @@ impl TestApp {
         r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
     }
 
-    /// A server function called as the page calls it (a form post), with a session cookie or
-    /// none: its status and answer. The page receives postcard (`vitrine_app::api::Wire`);
-    /// this decodes it as the page does, into the endpoint's type (or, on an error status,
-    /// a `UiError`), and gives it back as JSON for the tests to read by field names.
+    /// A server function called as the page calls it, with a session cookie or none: its
+    /// status and answer. `args` is the function's argument struct, sent in postcard as the
+    /// page sends it; the answer, postcard too (`vitrine_app::api::Wire`), is decoded as the
+    /// page does, into the endpoint's type (or, on an error status, a `UiError`), and given
+    /// back as JSON for the tests to read by field names.
     pub async fn server_fn(
         &self,
         endpoint: &str,
         cookie: Option<&str>,
-        form: &[(&str, &str)],
+        args: &impl serde::Serialize,
     ) -> (u16, serde_json::Value) {
         use vitrine_app::api::{BuildPageData, FileView, FolderView, GalleryPage, UiError};
         fn decode<T: serde::de::DeserializeOwned + serde::Serialize>(bytes: &[u8]) -> serde_json::Value {
@@ -256,7 +257,12 @@ impl TestApp {
                 .unwrap_or_else(|e| panic!("a server function's answer is not its type in postcard: {e}"));
             serde_json::to_value(value).unwrap()
         }
-        let mut req = self.http.post(format!("{}/api/{endpoint}", self.url)).form(form);
+        let body = postcard::to_allocvec(args).unwrap();
+        let mut req = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.url))
+            .header("Content-Type", "application/x-postcard")
+            .body(body);
         if let Some(cookie) = cookie {
             req = req.header("Cookie", cookie);
         }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use serde_json::Value;
+use vitrine_app::api::{FileRequest, GetBuildPage, OpenArtifact};
 
 use crate::common::*;
 
@@ -14,23 +15,24 @@ fn write_png(dir: &Path, name: &str, width: u32, height: u32, paint: impl Fn(u32
 }
 
 async fn build_page(f: &Fixture, num: i64) -> Value {
-    let form = [("vcs", "gh"), ("org", "acme"), ("repo", "public-site"), ("build_num", &num.to_string())];
-    let (status, page) = f.app.server_fn("build", None, &form).await;
+    let args =
+        GetBuildPage { vcs: "gh".into(), org: "acme".into(), repo: "public-site".into(), build_num: num.to_string() };
+    let (status, page) = f.app.server_fn("build", None, &args).await;
     assert_eq!(status, 200, "{page}");
     page
 }
 
 async fn open(f: &Fixture, num: i64, name: &str) -> Value {
     let path = format!("$CIRCLE_ARTIFACTS/shots/{name}");
-    let form = [
-        ("at[vcs]", "gh"),
-        ("at[org]", "acme"),
-        ("at[repo]", "public-site"),
-        ("at[build_num]", &num.to_string()),
-        ("at[node]", "0"),
-        ("at[path]", &path),
-    ];
-    let (status, file) = f.app.server_fn("file", None, &form).await;
+    let at = FileRequest {
+        vcs: "gh".into(),
+        org: "acme".into(),
+        repo: "public-site".into(),
+        build_num: num.to_string(),
+        node: 0,
+        path,
+    };
+    let (status, file) = f.app.server_fn("file", None, &OpenArtifact { at }).await;
     assert_eq!(status, 200, "{file}");
     file
 }

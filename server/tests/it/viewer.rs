@@ -2,22 +2,25 @@
 //! index, and a filter answered by the server; never a whole build's rows.
 
 use serde_json::Value;
+use vitrine_app::api::{
+    BrowseArtifacts, BrowseRequest, FileRequest, GalleryImages, GalleryRequest, GetBuildPage, OpenArtifact,
+};
 
 use crate::common::*;
 
 /// The Artifacts tab's server function, as the page calls it.
 async fn browse(f: &Fixture, cookie: Option<&str>, node: i64, folder: &str, filter: &str, after: &str) -> (u16, Value) {
-    let form = [
-        ("at[vcs]", "gh"),
-        ("at[org]", "acme"),
-        ("at[repo]", "secret"),
-        ("at[build_num]", "1"),
-        ("at[node]", &node.to_string()),
-        ("at[folder]", folder),
-        ("at[filter]", filter),
-        ("at[after]", after),
-    ];
-    f.app.server_fn("browse", cookie, &form).await
+    let at = BrowseRequest {
+        vcs: "gh".into(),
+        org: "acme".into(),
+        repo: "secret".into(),
+        build_num: "1".into(),
+        node,
+        folder: folder.into(),
+        filter: filter.into(),
+        after: after.into(),
+    };
+    f.app.server_fn("browse", cookie, &BrowseArtifacts { at }).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,15 +116,15 @@ async fn latest_links_in_the_sites_shape_follow_the_newest_build_of_a_branch() {
 
 /// The Artifacts tab's opened file, as the page asks for it.
 async fn open(f: &Fixture, cookie: Option<&str>, path: &str) -> (u16, Value) {
-    let form = [
-        ("at[vcs]", "gh"),
-        ("at[org]", "acme"),
-        ("at[repo]", "secret"),
-        ("at[build_num]", "1"),
-        ("at[node]", "0"),
-        ("at[path]", path),
-    ];
-    f.app.server_fn("file", cookie, &form).await
+    let at = FileRequest {
+        vcs: "gh".into(),
+        org: "acme".into(),
+        repo: "secret".into(),
+        build_num: "1".into(),
+        node: 0,
+        path: path.into(),
+    };
+    f.app.server_fn("file", cookie, &OpenArtifact { at }).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,28 +281,33 @@ async fn a_playwright_trace_opens_in_the_trace_viewer_on_the_artifacts_origin() 
     assert!(r.text().await.unwrap().contains("a trace is a .zip"));
 }
 
+/// The public build's gallery from `after`.
+fn gallery_after(after: &str) -> GalleryImages {
+    let at = GalleryRequest {
+        vcs: "gh".into(),
+        org: "acme".into(),
+        repo: "public-site".into(),
+        build_num: "1".into(),
+        after: after.into(),
+    };
+    GalleryImages { at }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gallery_pages_through_every_image_of_a_big_build() {
     let f = TestApp::with_projects().await;
     let script = r#"mkdir -p "$CIRCLE_ARTIFACTS/shots"; cd "$CIRCLE_ARTIFACTS/shots"
         for i in $(seq 1000 2199); do echo "$i" > "$i.png"; done; echo log > ../build.log"#;
     assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", script).await);
-    let form = [("vcs", "gh"), ("org", "acme"), ("repo", "public-site"), ("build_num", "1")];
-    let (_, page) = f.app.server_fn("build", None, &form).await;
+    let args = GetBuildPage { vcs: "gh".into(), org: "acme".into(), repo: "public-site".into(), build_num: "1".into() };
+    let (_, page) = f.app.server_fn("build", None, &args).await;
     let name = |a: &Value| a["pretty_path"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
     let mut seen: Vec<String> = page["images"].as_array().unwrap().iter().map(name).collect();
     assert_eq!(seen.len(), 500, "the first page comes with the build page");
     let mut next = page["more_images"].as_str().map(str::to_owned);
     let mut pages = 1;
     while let Some(after) = next {
-        let form = [
-            ("at[vcs]", "gh"),
-            ("at[org]", "acme"),
-            ("at[repo]", "public-site"),
-            ("at[build_num]", "1"),
-            ("at[after]", after.as_str()),
-        ];
-        let (status, more) = f.app.server_fn("gallery", None, &form).await;
+        let (status, more) = f.app.server_fn("gallery", None, &gallery_after(&after)).await;
         assert_eq!(status, 200, "{more}");
         seen.extend(more["images"].as_array().unwrap().iter().map(name));
         next = more["next"].as_str().map(str::to_owned);
@@ -309,14 +317,7 @@ async fn the_gallery_pages_through_every_image_of_a_big_build() {
     let expected: Vec<String> = (1000..2200).map(|i| format!("{i}.png")).collect();
     assert_eq!(seen, expected, "every image once, in order");
 
-    let form = [
-        ("at[vcs]", "gh"),
-        ("at[org]", "acme"),
-        ("at[repo]", "public-site"),
-        ("at[build_num]", "1"),
-        ("at[after]", "nonsense"),
-    ];
-    assert_eq!(f.app.server_fn("gallery", None, &form).await.0, 400);
+    assert_eq!(f.app.server_fn("gallery", None, &gallery_after("nonsense")).await.0, 400);
     // Without JavaScript the next page is a link.
     let html = markup(&f.app.get("/gh/acme/public-site/1?tab=gallery", None).await.text().await.unwrap());
     assert!(html.contains("Next 500 images »"), "a link to the next page");
