@@ -20,7 +20,7 @@ start_private_server() {
   local port s3port artifacts_port
   read -r port s3port artifacts_port < <(free_ports 3)
   url="http://127.0.0.1:$port"
-  env -u DATABASE_URL -u AWS_ENDPOINT_URL -u VITRINE_PUBLIC_URL VITRINE_LOG=warn "$bin" serve \
+  env -u DATABASE_URL -u AWS_ENDPOINT_URL -u VITRINE_PUBLIC_URL VITRINE_LOG="${VITRINE_LOG:-warn}" "$bin" serve \
     --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$artifacts_port" \
     --data-dir "$work/data" "$@" >"$work/server.log" 2>&1 &
   server=$!

@@ -37,7 +37,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => {
-                crate::observe::init_logging(args.log_format, "info,sqlx=warn,s3s=warn,tower_http=warn");
+                let _flushed_at_exit =
+                    crate::observe::init_logging(args.log_format, "info,sqlx=warn,s3s=warn,tower_http=warn");
                 serve::run(args).await
             }
             Command::Admin(args) => {
