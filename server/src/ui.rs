@@ -15,17 +15,32 @@ use crate::domain::{BuildNum, BuildRef, ProjectSlug};
 use crate::services::archives::ArchiveKind;
 use crate::services::artifacts::{FolderEntry, Readable};
 use crate::services::compare::Change;
+use crate::services::lookups::Recent;
 use crate::services::preview::{Outcome, Preview};
 use crate::services::{Principal, ServiceError, Vitrine};
 use crate::urls::{artifact_route, compare_route};
 
 pub struct UiService {
     vitrine: Vitrine,
+    /// What a finished build's page shows of its artifacts (its first ones, its containers,
+    /// its gallery's first page against its baseline), by [`ContentsKey`], for
+    /// [`FRESH_FOR`](crate::services::lookups::FRESH_FOR) each: the same for everyone the
+    /// page lets in, and four queries over the build's index to make. The build's own facts
+    /// (a pin), its baseline, the project and what the caller may do are read for each
+    /// request.
+    build_contents: Recent<ContentsKey, Arc<BuildPageData>>,
 }
+
+/// How many builds' page contents are kept at once (each a few hundred rows at most).
+const KEPT_BUILD_PAGES: usize = 64;
+
+/// A build's and its baseline's (id, listing version): a purge or the retention of either,
+/// or another baseline, makes another key.
+type ContentsKey = ((i64, i64), Option<(i64, i64)>);
 
 impl UiService {
     pub fn shared(vitrine: Vitrine) -> Arc<dyn UiBackend> {
-        Arc::new(UiService { vitrine })
+        Arc::new(UiService { vitrine, build_contents: Recent::new("build_pages", KEPT_BUILD_PAGES) })
     }
 
     async fn principal(&self, session: Option<String>) -> Result<Principal, UiError> {
@@ -149,6 +164,39 @@ fn gallery_token(a: &Artifact) -> String {
 impl UiService {
     /// A page of a build's images from `after`, each marked against the baseline, and where
     /// the next page starts.
+    /// What a build's page shows of its artifacts: its HTML pages and first artifacts (a
+    /// bounded few, whatever the build's size), its containers, its gallery's first page
+    /// against `baseline`. The project, the build and `can_pin` are the caller's to fill in.
+    async fn build_contents(
+        &self,
+        project: &Project,
+        build: &Build,
+        baseline: Option<&Build>,
+    ) -> Result<BuildPageData, UiError> {
+        let db = &self.vitrine.db;
+        let view = |a: &crate::db::Artifact| artifact_view(project, build, a);
+        let pages = db.artifacts_of_kind(build.id, crate::db::ArtifactKind::Page, None, 50).await.map_err(db_error)?;
+        let first = db.artifacts_page(build.id, None, 200).await.map_err(db_error)?;
+        let mut top: Vec<ArtifactView> = pages.iter().map(view).collect();
+        top.extend(first.iter().filter(|a| !a.content_type.starts_with("text/html")).map(view));
+        let containers: Vec<ContainerView> = (self.vitrine.artifact_counts(build).await.map_err(ui_error)?.iter())
+            .map(|&(node_index, count)| ContainerView { node_index, count: count as usize })
+            .collect();
+        let artifact_count = containers.iter().map(|c| c.count).sum();
+        let (images, more_images) = self.gallery_images(project, build, baseline, None).await?;
+        Ok(BuildPageData {
+            project: project_view(project),
+            build: build_view(build),
+            top,
+            containers,
+            artifact_count,
+            images,
+            more_images,
+            can_pin: false,
+            baseline: baseline.map(baseline_view),
+        })
+    }
+
     async fn gallery_images(
         &self,
         project: &Project,
@@ -263,34 +311,24 @@ impl UiBackend for UiService {
         let slug = slug(vcs, org, repo)?;
         let num = build_number(build_num)?;
         let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
-        let db = &self.vitrine.db;
-        let view = |a: &crate::db::Artifact| artifact_view(&project, &build, a);
-        // A bounded few, whatever the build's size: its HTML pages and its first artifacts.
-        let pages = db.artifacts_of_kind(build.id, crate::db::ArtifactKind::Page, None, 50).await.map_err(db_error)?;
-        let first = db.artifacts_page(build.id, None, 200).await.map_err(db_error)?;
-        let mut top: Vec<ArtifactView> = pages.iter().map(view).collect();
-        top.extend(first.iter().filter(|a| !a.content_type.starts_with("text/html")).map(view));
-        let containers: Vec<ContainerView> = (self.vitrine.artifact_counts(&build).await.map_err(ui_error)?.iter())
-            .map(|&(node_index, count)| ContainerView { node_index, count: count as usize })
-            .collect();
-        let artifact_count = containers.iter().map(|c| c.count).sum();
-        let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
-        let (images, more_images) = self.gallery_images(&project, &build, baseline.as_ref(), None).await?;
         let can_pin = match &who {
             Principal::User { id, .. } => self.vitrine.is_member(project.id, *id).await.map_err(ui_error)?,
             _ => false,
         };
-        Ok(BuildPageData {
-            project: project_view(&project),
-            build: build_view(&build),
-            top,
-            containers,
-            artifact_count,
-            images,
-            more_images,
-            can_pin,
-            baseline: baseline.as_ref().map(baseline_view),
-        })
+        let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
+        let key = ((build.id, build.listing_version), baseline.as_ref().map(|b| (b.id, b.listing_version)));
+        let contents = match self.build_contents.get(&key) {
+            Some(kept) => kept,
+            None => {
+                let made = Arc::new(self.build_contents(&project, &build, baseline.as_ref()).await?);
+                // A running build's artifacts change: read each time.
+                if build.status.is_finished() {
+                    self.build_contents.keep(key, made.clone());
+                }
+                made
+            }
+        };
+        Ok(BuildPageData { project: project_view(&project), build: build_view(&build), can_pin, ..(*contents).clone() })
     }
 
     async fn browse(&self, session: Option<String>, query: &BrowseRequest) -> Result<FolderView, UiError> {

@@ -35,7 +35,7 @@ pub struct Recent<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
-    fn new(name: &'static str, capacity: usize) -> Self {
+    pub fn new(name: &'static str, capacity: usize) -> Self {
         Recent { entries: quick_cache::sync::Cache::new(capacity), counters: crate::observe::CacheCounters::new(name) }
     }
 
