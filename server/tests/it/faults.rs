@@ -16,12 +16,14 @@ async fn sigterm_finishes_requests_in_flight_then_exits() {
     let work = tempfile::tempdir().unwrap();
     let mut server = ServerProcess::start(work.path(), test_database().await).await;
     let addr = format!("127.0.0.1:{}", port_of(&server.url));
-    // A request whose body is still coming when the stop is asked for.
-    let body = br#"{"branch":"main"}"#;
+    // A request whose body is still coming when the stop is asked for, and that cannot be
+    // answered before it has come (signing in reads the form first; a route that refused the
+    // caller from the headers alone would have answered already).
+    let body = b"username=nobody&password=wrong-password&next=";
     let mut conn = TcpStream::connect(&addr).await.unwrap();
     let head = format!(
-        "POST /api/agent/projects/gh/acme/none/builds HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Circle-Token: nobody\r\nvitrine-agent-protocol: 3\r\nContent-Length: {}\r\n\r\n",
+        "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n",
         body.len()
     );
     conn.write_all(head.as_bytes()).await.unwrap();
