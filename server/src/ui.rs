@@ -162,8 +162,6 @@ fn gallery_token(a: &Artifact) -> String {
 }
 
 impl UiService {
-    /// A page of a build's images from `after`, each marked against the baseline, and where
-    /// the next page starts.
     /// What a build's page shows of its artifacts: its HTML pages and first artifacts (a
     /// bounded few, whatever the build's size), its containers, its gallery's first page
     /// against `baseline`. The project, the build and `can_pin` are the caller's to fill in.
@@ -197,6 +195,8 @@ impl UiService {
         })
     }
 
+    /// A page of a build's images from `after`, each marked against the baseline, and where
+    /// the next page starts.
     async fn gallery_images(
         &self,
         project: &Project,

@@ -3,7 +3,6 @@
 //! archive itself.
 
 use serde_json::Value;
-use vitrine_app::api::{BrowseArtifacts, BrowseRequest, FileRequest, OpenArtifact};
 
 use crate::common::*;
 
@@ -36,17 +35,7 @@ PY
 "#;
 
 async fn browse(f: &Fixture, cookie: &str, folder: &str, after: &str) -> (u16, Value) {
-    let at = BrowseRequest {
-        vcs: "gh".into(),
-        org: "acme".into(),
-        repo: "secret".into(),
-        build_num: "1".into(),
-        node: 0,
-        folder: folder.into(),
-        filter: String::new(),
-        after: after.into(),
-    };
-    f.app.server_fn("browse", Some(cookie), &BrowseArtifacts { at }).await
+    f.app.server_fn("browse", Some(cookie), &browse_args("secret", 0, folder, "", after)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,15 +75,8 @@ async fn zip_tar_and_tar_gz_artifacts_open_as_folders() {
 
     // Files in an archive open with a preview, like any artifact.
     for archive in ["site.zip", "site.tar", "site.tar.gz"] {
-        let at = FileRequest {
-            vcs: "gh".into(),
-            org: "acme".into(),
-            repo: "secret".into(),
-            build_num: "1".into(),
-            node: 0,
-            path: format!("$CIRCLE_ARTIFACTS/reports/{archive}/log.txt"),
-        };
-        let (_, file) = f.app.server_fn("file", Some(&cookie), &OpenArtifact { at }).await;
+        let path = format!("$CIRCLE_ARTIFACTS/reports/{archive}/log.txt");
+        let (_, file) = f.app.server_fn("file", Some(&cookie), &file_args("secret", 1, &path)).await;
         let runs = &file["preview"]["Text"]["runs"];
         assert_eq!(runs[0], serde_json::json!({"text": "red", "class": "f1"}), "{archive}: {file}");
     }

@@ -445,3 +445,49 @@ pub fn spawn_server(args: &[String], database_url: Option<&str>) -> tokio::proce
 pub fn markup(html: &str) -> String {
     html.replace("<!>", "")
 }
+
+/// The build page's server function's arguments, for build `build_num` of `gh/acme/{repo}`.
+pub fn build_page_args(repo: &str, build_num: i64) -> vitrine_app::api::GetBuildPage {
+    vitrine_app::api::GetBuildPage {
+        vcs: "gh".into(),
+        org: "acme".into(),
+        repo: repo.into(),
+        build_num: build_num.to_string(),
+    }
+}
+
+/// The Artifacts tab's arguments for a folder page of container `node` of build 1 of
+/// `gh/acme/{repo}`.
+pub fn browse_args(
+    repo: &str,
+    node: i64,
+    folder: &str,
+    filter: &str,
+    after: &str,
+) -> vitrine_app::api::BrowseArtifacts {
+    let at = vitrine_app::api::BrowseRequest {
+        vcs: "gh".into(),
+        org: "acme".into(),
+        repo: repo.into(),
+        build_num: "1".into(),
+        node,
+        folder: folder.into(),
+        filter: filter.into(),
+        after: after.into(),
+    };
+    vitrine_app::api::BrowseArtifacts { at }
+}
+
+/// The Artifacts tab's arguments for opening `path` of container 0 of build `build_num` of
+/// `gh/acme/{repo}`.
+pub fn file_args(repo: &str, build_num: i64, path: &str) -> vitrine_app::api::OpenArtifact {
+    let at = vitrine_app::api::FileRequest {
+        vcs: "gh".into(),
+        org: "acme".into(),
+        repo: repo.into(),
+        build_num: build_num.to_string(),
+        node: 0,
+        path: path.into(),
+    };
+    vitrine_app::api::OpenArtifact { at }
+}

@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use serde_json::Value;
-use vitrine_app::api::{FileRequest, GetBuildPage, OpenArtifact};
 
 use crate::common::*;
 
@@ -15,24 +14,14 @@ fn write_png(dir: &Path, name: &str, width: u32, height: u32, paint: impl Fn(u32
 }
 
 async fn build_page(f: &Fixture, num: i64) -> Value {
-    let args =
-        GetBuildPage { vcs: "gh".into(), org: "acme".into(), repo: "public-site".into(), build_num: num.to_string() };
-    let (status, page) = f.app.server_fn("build", None, &args).await;
+    let (status, page) = f.app.server_fn("build", None, &build_page_args("public-site", num)).await;
     assert_eq!(status, 200, "{page}");
     page
 }
 
 async fn open(f: &Fixture, num: i64, name: &str) -> Value {
     let path = format!("$CIRCLE_ARTIFACTS/shots/{name}");
-    let at = FileRequest {
-        vcs: "gh".into(),
-        org: "acme".into(),
-        repo: "public-site".into(),
-        build_num: num.to_string(),
-        node: 0,
-        path,
-    };
-    let (status, file) = f.app.server_fn("file", None, &OpenArtifact { at }).await;
+    let (status, file) = f.app.server_fn("file", None, &file_args("public-site", num, &path)).await;
     assert_eq!(status, 200, "{file}");
     file
 }

@@ -2,25 +2,13 @@
 //! index, and a filter answered by the server; never a whole build's rows.
 
 use serde_json::Value;
-use vitrine_app::api::{
-    BrowseArtifacts, BrowseRequest, FileRequest, GalleryImages, GalleryRequest, GetBuildPage, OpenArtifact,
-};
+use vitrine_app::api::{GalleryImages, GalleryRequest};
 
 use crate::common::*;
 
 /// The Artifacts tab's server function, as the page calls it.
 async fn browse(f: &Fixture, cookie: Option<&str>, node: i64, folder: &str, filter: &str, after: &str) -> (u16, Value) {
-    let at = BrowseRequest {
-        vcs: "gh".into(),
-        org: "acme".into(),
-        repo: "secret".into(),
-        build_num: "1".into(),
-        node,
-        folder: folder.into(),
-        filter: filter.into(),
-        after: after.into(),
-    };
-    f.app.server_fn("browse", cookie, &BrowseArtifacts { at }).await
+    f.app.server_fn("browse", cookie, &browse_args("secret", node, folder, filter, after)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,15 +104,7 @@ async fn latest_links_in_the_sites_shape_follow_the_newest_build_of_a_branch() {
 
 /// The Artifacts tab's opened file, as the page asks for it.
 async fn open(f: &Fixture, cookie: Option<&str>, path: &str) -> (u16, Value) {
-    let at = FileRequest {
-        vcs: "gh".into(),
-        org: "acme".into(),
-        repo: "secret".into(),
-        build_num: "1".into(),
-        node: 0,
-        path: path.into(),
-    };
-    f.app.server_fn("file", cookie, &OpenArtifact { at }).await
+    f.app.server_fn("file", cookie, &file_args("secret", 1, path)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,8 +279,7 @@ async fn the_gallery_pages_through_every_image_of_a_big_build() {
     let script = r#"mkdir -p "$CIRCLE_ARTIFACTS/shots"; cd "$CIRCLE_ARTIFACTS/shots"
         for i in $(seq 1000 2199); do echo "$i" > "$i.png"; done; echo log > ../build.log"#;
     assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", script).await);
-    let args = GetBuildPage { vcs: "gh".into(), org: "acme".into(), repo: "public-site".into(), build_num: "1".into() };
-    let (_, page) = f.app.server_fn("build", None, &args).await;
+    let (_, page) = f.app.server_fn("build", None, &build_page_args("public-site", 1)).await;
     let name = |a: &Value| a["pretty_path"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
     let mut seen: Vec<String> = page["images"].as_array().unwrap().iter().map(name).collect();
     assert_eq!(seen.len(), 500, "the first page comes with the build page");
