@@ -32,12 +32,33 @@ fn backoff(attempt: u32) -> Duration {
 pub(crate) enum Failure {
     /// Connection refused or reset, timeout, 5xx, 429: try again while the budget lasts.
     Transient(anyhow::Error),
+    /// A 429 or 503 that said how long to wait (`Retry-After`): not before then.
+    Later(anyhow::Error, Duration),
     /// The other side said no: trying again cannot help.
     Final(anyhow::Error),
 }
 
 pub(crate) fn transient_status(status: reqwest::StatusCode) -> bool {
     status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+}
+
+/// The longest `Retry-After` honoured as it is (a longer one is waited for this long).
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A refused exchange, by its status and its `Retry-After` (in seconds) when it has one.
+pub(crate) fn refused(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap, e: anyhow::Error) -> Failure {
+    if !transient_status(status) {
+        return Failure::Final(e);
+    }
+    let after = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s).min(LONGEST_RETRY_AFTER));
+    match after {
+        Some(after) => Failure::Later(e, after),
+        None => Failure::Transient(e),
+    }
 }
 
 pub(crate) fn classify(e: reqwest::Error) -> Failure {
@@ -146,8 +167,11 @@ impl AgentClient {
             match attempt().await {
                 Ok(v) => return Ok(v),
                 Err(Failure::Final(e)) => return Err(e),
-                Err(Failure::Transient(e)) => {
-                    let wait = backoff(tries);
+                Err(failure @ (Failure::Transient(_) | Failure::Later(..))) => {
+                    let (e, wait) = match failure {
+                        Failure::Later(e, after) => (e, after.max(backoff(tries))),
+                        Failure::Transient(e) | Failure::Final(e) => (e, backoff(tries)),
+                    };
                     if started.elapsed() + wait > self.retry_for {
                         return Err(e.context(format!(
                             "{what}: gave up after {} tries over {} s (--retry-for {} s)",
@@ -285,13 +309,14 @@ impl AgentClient {
         if status == reqwest::StatusCode::PRECONDITION_FAILED {
             return Ok(PutDone { etag: None, sha256: None });
         }
+        let headers = response.headers().clone();
         let body = response.text().await.unwrap_or_default();
         let e = anyhow::anyhow!(
             "the storage refused {} ({status}): {}",
             path.display(),
             body.chars().take(300).collect::<String>()
         );
-        Err(if transient_status(status) { Failure::Transient(e) } else { Failure::Final(e) })
+        Err(refused(status, &headers, e))
     }
 }
 
@@ -367,10 +392,34 @@ async fn answer<R: DeserializeOwned>(response: reqwest::Response) -> Result<R, F
     if status.is_success() {
         return response.json::<R>().await.map_err(classify);
     }
+    let headers = response.headers().clone();
     let message = match response.json::<ErrorBody>().await {
         Ok(b) => b.message,
         Err(_) => status.canonical_reason().unwrap_or("error").to_owned(),
     };
     let e = anyhow::anyhow!("the server refused the request ({}): {message}", status.as_u16());
-    Err(if transient_status(status) { Failure::Transient(e) } else { Failure::Final(e) })
+    Err(refused(status, &headers, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::StatusCode;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    use super::*;
+
+    #[test]
+    fn a_busy_server_is_retried_after_the_wait_it_asks_for() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        let failure = refused(StatusCode::SERVICE_UNAVAILABLE, &headers, anyhow::anyhow!("busy"));
+        assert!(matches!(failure, Failure::Later(_, wait) if wait == Duration::from_secs(2)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("86400"));
+        let failure = refused(StatusCode::TOO_MANY_REQUESTS, &headers, anyhow::anyhow!("slow down"));
+        assert!(matches!(failure, Failure::Later(_, wait) if wait == LONGEST_RETRY_AFTER));
+        // Without the header, or with a date, the backoff decides; a 4xx is final whatever it says.
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2026 07:28:00 GMT"));
+        assert!(matches!(refused(StatusCode::BAD_GATEWAY, &headers, anyhow::anyhow!("x")), Failure::Transient(_)));
+        assert!(matches!(refused(StatusCode::FORBIDDEN, &headers, anyhow::anyhow!("x")), Failure::Final(_)));
+    }
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::client::{AgentClient, Failure, classify, transient_status};
+use super::client::{AgentClient, Failure, classify, refused};
 use super::store_artifacts::ServerArgs;
 use crate::domain::{BuildNum, PrettyPath, StatusFilter};
 
@@ -178,7 +178,7 @@ async fn fetch(client: &AgentClient, a: &Listed, dest: &Path) -> anyhow::Result<
             let status = response.status();
             if !status.is_success() {
                 let e = anyhow::anyhow!("the server answered {status}");
-                return Err(if transient_status(status) { Failure::Transient(e) } else { Failure::Final(e) });
+                return Err(refused(status, response.headers(), e));
             }
             let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Failure::Final(e.into()))?;
             let (file, tmp_path) = tmp.into_parts();

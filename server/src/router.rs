@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -145,7 +146,11 @@ pub fn router(state: AppState) -> Router {
                 // gzip's fastest level, as nginx's default `gzip_comp_level 1`: a third of the
                 // time of the default level for a few percent more bytes. What is kept (a
                 // finished build's listing, the bundle) is compressed once, at a higher level.
-                .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
+                .layer(
+                    CompressionLayer::new()
+                        .quality(tower_http::CompressionLevel::Fastest)
+                        .compress_when(DefaultPredicate::new().and(compressible as CompressWhen)),
+                )
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::REFERRER_POLICY,
                     HeaderValue::from_static("same-origin"),
@@ -161,6 +166,30 @@ pub fn router(state: AppState) -> Router {
                 .layer(SameSiteWrites { origin: crate::urls::origin_of(&state.vitrine.settings.public_url).into() }),
         )
         .with_state(state)
+}
+
+/// Only text is compressed per request (pages, JSON, postcard, XML, scripts, SVG). Zips,
+/// archives, images, video, fonts and whatever else a build stored go out as they are: gzip on
+/// top of a zip costs CPU for nothing, and on a zip of zeros it makes one request a thousandfold
+/// read of the store.
+type CompressWhen = fn(StatusCode, http::Version, &http::HeaderMap, &http::Extensions) -> bool;
+
+fn compressible(_: StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions) -> bool {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let (kind, subtype) = essence.split_once('/').unwrap_or((&essence, ""));
+    match kind {
+        "text" => true,
+        "application" => {
+            matches!(subtype, "json" | "javascript" | "xml" | "x-postcard" | "x-ndjson" | "problem+json")
+                || subtype.ends_with("+json")
+                || subtype.ends_with("+xml")
+        }
+        "image" => subtype == "svg+xml",
+        _ => false,
+    }
 }
 
 /// The client bundle and stylesheet under `/pkg`, as `cargo leptos build --precompress` left
@@ -230,10 +259,10 @@ pub(crate) async fn metrics(
 ) -> Response {
     let allow = &state.vitrine.settings.metrics_allow;
     if !client.is_some_and(|ip| allow.iter().any(|net| net.contains(&ip))) {
-        return ApiError {
-            status: StatusCode::FORBIDDEN,
-            message: "Metrics are served to the addresses in --metrics-allow (VITRINE_METRICS_ALLOW) only".into(),
-        }
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Metrics are served to the addresses in --metrics-allow (VITRINE_METRICS_ALLOW) only",
+        )
         .into_response();
     }
     let text = crate::observe::metrics().render();
@@ -318,7 +347,7 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         if cross_site_write(&request, &self.origin) {
-            let refused = ApiError { status: StatusCode::FORBIDDEN, message: "Cross-site request refused".into() };
+            let refused = ApiError::new(StatusCode::FORBIDDEN, "Cross-site request refused");
             return futures::future::Either::Left(std::future::ready(Ok(refused.into_response())));
         }
         futures::future::Either::Right(self.inner.call(request))

@@ -27,6 +27,10 @@ pub struct ServeConfig {
     /// Where the artifacts origin listens (HTML reports, SVG), and the URL browsers reach it at.
     pub artifacts_addr: SocketAddr,
     pub artifacts_url: Option<String>,
+    /// Where Playwright's trace viewer listens, on an origin of its own, and the URL browsers
+    /// reach it at; unused with per-build artifacts origins (a host name of its own there).
+    pub trace_viewer_addr: SocketAddr,
+    pub trace_viewer_url: Option<String>,
     /// An external S3 service; `None` starts the embedded one.
     pub s3: Option<S3Settings>,
     pub database_url: Option<String>,
@@ -45,6 +49,8 @@ pub struct Running {
     pub public_url: String,
     pub s3_endpoint: Option<String>,
     pub artifacts_url: String,
+    /// Where Playwright's trace viewer is served, when it is installed.
+    pub trace_viewer_url: Option<String>,
     /// Ends when the listeners stopped (after [`Running::stop`]) and drained.
     pub server: tokio::task::JoinHandle<()>,
     /// Set to true to stop accepting connections and drain.
@@ -59,15 +65,47 @@ pub struct Running {
 async fn artifacts_origin_key(db: &Db, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     let fresh = match std::fs::read(data_dir.join("report-origin.key")) {
         Ok(key) if key.len() >= 32 => key,
-        _ => {
-            let mut key = vec![0u8; 32];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-            key
-        }
+        _ => fresh_key(),
     };
-    let key = db.shared_key("artifacts-origin", &fresh).await.context("reading the artifacts-origin key")?;
+    let key = db.shared_key(ARTIFACTS_ORIGIN_KEY, &fresh).await.context("reading the artifacts-origin key")?;
     anyhow::ensure!(key.len() >= 32, "the artifacts-origin key in the metadata store is too short");
     Ok(key)
+}
+
+/// The host label of the trace viewer's own origin beside per-build artifacts origins
+/// (`trace-viewer.artifacts.example` for `*.artifacts.example`): no build's label (`b42`).
+pub const TRACE_VIEWER_LABEL: &str = "trace-viewer";
+
+/// The name of the key that signs artifacts-origin capabilities, in the metadata store.
+pub const ARTIFACTS_ORIGIN_KEY: &str = "artifacts-origin";
+/// How often a server reads that key again (`vitrine admin capabilities rotate` replaces it).
+pub const KEY_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// 32 random bytes.
+pub fn fresh_key() -> Vec<u8> {
+    let mut key = vec![0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    key
+}
+
+/// Reads the signing key again every [`KEY_REFRESH`]: a rotated key reaches every server.
+fn spawn_key_refresh(db: Db, origin: ArtifactsOrigin) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(KEY_REFRESH);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match db.read_shared_key(ARTIFACTS_ORIGIN_KEY).await {
+                Ok(key) if key.len() >= 32 => {
+                    if origin.set_key(key) {
+                        tracing::info!("the artifacts-origin key was replaced: links signed before stop working");
+                    }
+                }
+                Ok(_) => tracing::error!("the artifacts-origin key in the metadata store is too short; kept the old one"),
+                Err(e) => tracing::warn!(error = %e, "cannot read the artifacts-origin key; kept the old one"),
+            }
+        }
+    });
 }
 
 /// Where the site files are: `LEPTOS_SITE_ROOT`, else `site/` beside the binary's directory
@@ -158,6 +196,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .trim_end_matches('/')
         .to_owned();
     let artifacts_origin = ArtifactsOrigin::new(artifacts_origin_key(&db, &cfg.data_dir).await?, &artifacts_url)?;
+    spawn_key_refresh(db.clone(), artifacts_origin.clone());
 
     let guarantees = if cfg.uploads.verify_by_copy { StoreGuarantees::default() } else { storage.probe().await };
     if !guarantees.checked_puts || !guarantees.whole_multipart_sha256 {
@@ -175,8 +214,27 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let sample = storage.presign_get("-", "text/plain", None, std::time::Duration::from_secs(1)).await?;
     let media_origins =
         vec![crate::urls::origin_of(&sample).to_owned(), crate::urls::origin_of(&artifacts_url).to_owned()];
-    // Playwright's trace viewer, copied from the playwright-core package by scripts/build.sh.
+    // Playwright's trace viewer, copied from the playwright-core package by scripts/build.sh,
+    // on an origin of its own: a host name of its own beside per-build origins, else a port.
     let trace_viewer = Some(cfg.site_root.join("trace-viewer")).filter(|dir| dir.join("index.html").is_file());
+    let trace_listener = match &trace_viewer {
+        Some(_) if !artifacts_origin.per_build() => {
+            let listener = TcpListener::bind(cfg.trace_viewer_addr)
+                .await
+                .with_context(|| format!("cannot listen on {} for the trace viewer", cfg.trace_viewer_addr))?;
+            let url = cfg
+                .trace_viewer_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", listener.local_addr().expect("bound")));
+            artifacts_origin.set_trace_viewer(crate::urls::origin_of(&url));
+            Some(listener)
+        }
+        Some(_) => {
+            artifacts_origin.set_trace_viewer(&artifacts_origin.origin_of_label(TRACE_VIEWER_LABEL));
+            None
+        }
+        None => None,
+    };
     let settings = Settings {
         public_url: public_url.clone(),
         uploads,
@@ -202,16 +260,31 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         lookups: Default::default(),
         listings: Default::default(),
         folders: Default::default(),
+        previews: Default::default(),
+        heavy: Default::default(),
     });
     vitrine.spawn_sweeper();
     crate::observe::metrics();
     crate::observe::spawn_upkeep();
     let core = vitrine.clone();
-    let artifacts_app = crate::api::artifacts_origin::router(vitrine.clone(), trace_viewer);
+    let (artifacts_app, trace_app) = match (trace_viewer, trace_listener) {
+        (Some(dir), Some(listener)) => {
+            (crate::api::artifacts_origin::router(vitrine.clone(), None), Some((listener, dir)))
+        }
+        (Some(dir), None) => {
+            let host = crate::urls::authority_of(&vitrine.artifacts_origin.origin_of_label(TRACE_VIEWER_LABEL));
+            (crate::api::artifacts_origin::router(vitrine.clone(), Some((dir, Some(host)))), None)
+        }
+        (None, _) => (crate::api::artifacts_origin::router(vitrine.clone(), None), None),
+    };
     let artifacts_origin_served =
         tokio::spawn(crate::listen::serve(artifacts_listener, "artifacts origin", stopped.clone(), move |_| {
             artifacts_app.clone()
         }));
+    if let Some((listener, dir)) = trace_app {
+        let trace_app = crate::api::artifacts_origin::trace_viewer(dir, None);
+        tokio::spawn(crate::listen::serve(listener, "trace viewer", stopped.clone(), move |_| trace_app.clone()));
+    }
     let hash_file = hash_file(&cfg.site_root);
     let leptos_options = LeptosOptions::builder()
         .output_name("vitrine")
@@ -234,5 +307,6 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         let _ = tokio::join!(app_served, artifacts_origin_served);
     });
     tracing::info!(%public_url, "vitrine is serving");
-    Ok(Running { addr, public_url, s3_endpoint, artifacts_url, server, stop, vitrine: core })
+    let trace_viewer_url = core.artifacts_origin.trace_viewer();
+    Ok(Running { addr, public_url, s3_endpoint, artifacts_url, trace_viewer_url, server, stop, vitrine: core })
 }

@@ -11,7 +11,7 @@ use vitrine_app::api::{
 
 use crate::api::v1_1::views::iso_time;
 use crate::db::{Artifact, Build, Project};
-use crate::domain::{BuildNum, BuildRef, ProjectSlug};
+use crate::domain::{BuildNum, BuildRef, FolderCursor, FolderPath, MAX_PATH_LEN, ProjectSlug};
 use crate::services::archives::ArchiveKind;
 use crate::services::artifacts::{FolderEntry, Readable};
 use crate::services::compare::Change;
@@ -59,6 +59,7 @@ fn ui_error(e: ServiceError) -> UiError {
         ServiceError::Forbidden(m) => UiError::Forbidden(m),
         ServiceError::TooManyRequests { message, retry_after } => UiError::TooManyRequests { message, retry_after },
         ServiceError::Unavailable(m) => UiError::Unavailable(m),
+        ServiceError::Busy { message, retry_after } => UiError::Busy { message, retry_after },
         ServiceError::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error in a page");
             UiError::Internal
@@ -102,22 +103,23 @@ fn baseline_view(b: &Build) -> BaselineView {
     BaselineView { build_num: b.build_num, branch: b.branch.clone() }
 }
 
-fn preview_view(preview: Preview) -> PreviewView {
+fn preview_view(preview: &Preview) -> PreviewView {
     match preview {
         Preview::Text { runs, shown, truncated } => PreviewView::Text {
-            runs: runs.into_iter().map(|r| TextRun { class: r.style.classes(), text: r.text }).collect(),
-            shown: shown as i64,
-            truncated,
+            runs: runs.iter().map(|r| TextRun { class: r.style.classes(), text: r.text.clone() }).collect(),
+            shown: *shown as i64,
+            truncated: *truncated,
         },
-        Preview::Json(text) => PreviewView::Json { text },
+        Preview::Json(json) => PreviewView::Json { text: json.text.clone(), stopped: json.stopped.clone() },
         Preview::JUnit(report) => PreviewView::JUnit(JUnitView {
             total: report.total,
             failed: report.failed,
             errors: report.errors,
             skipped: report.skipped,
+            stopped: report.stopped.clone(),
             cases: report
                 .cases
-                .into_iter()
+                .iter()
                 .map(|c| TestCaseView {
                     outcome: match c.outcome {
                         Outcome::Failed => "failed",
@@ -126,13 +128,13 @@ fn preview_view(preview: Preview) -> PreviewView {
                         Outcome::Passed => "passed",
                     }
                     .to_owned(),
-                    suite: c.suite,
-                    class_name: c.class_name,
-                    name: c.name,
+                    suite: c.suite.to_string(),
+                    class_name: c.class_name.clone(),
+                    name: c.name.clone(),
                     // A report's seconds (`0.25`), in whole milliseconds; anything else is left out.
                     time_ms: c.time.filter(|t| t.is_finite() && *t >= 0.0).map(|t| (t * 1000.0).round() as u64),
-                    message: c.message,
-                    detail: c.detail,
+                    message: c.message.clone(),
+                    detail: c.detail.clone(),
                 })
                 .collect(),
         }),
@@ -339,6 +341,9 @@ impl UiBackend for UiService {
         let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
         let page = FOLDER_PAGE;
         let filter = query.filter.trim();
+        if filter.len() > MAX_PATH_LEN {
+            return Err(UiError::BadRequest(format!("A filter is at most {MAX_PATH_LEN} bytes long")));
+        }
         if !filter.is_empty() {
             let found = self.vitrine.db.search_artifacts(build.id, filter, page as i64 + 1).await.map_err(db_error)?;
             let more_matches = found.len() > page;
@@ -347,16 +352,19 @@ impl UiBackend for UiService {
             return Ok(FolderView { folder: String::new(), entries, next: None, more_matches });
         }
         let node = crate::domain::NodeIndex::try_from(query.node).map_err(|e| UiError::BadRequest(e.to_string()))?;
+        let bad = |e: crate::domain::InvalidInput| UiError::BadRequest(e.to_string());
+        let mut shown: FolderPath = query.folder.parse().map_err(bad)?;
         let after = Some(query.after.as_str()).filter(|a| !a.is_empty());
-        let mut shown = query.folder.clone();
-        let mut folder = self.vitrine.browse_any(&build, node, &shown, after, page).await.map_err(ui_error)?;
+        let after = after.map(|a| FolderCursor::parse(a, &shown)).transpose().map_err(bad)?;
+        let mut folder =
+            self.vitrine.browse_any(&build, node, &shown, after.as_ref(), page).await.map_err(ui_error)?;
         // A folder that holds one folder only opens that one at once (a few levels at most).
         for _ in 0..16 {
             let [FolderEntry::Folder { path, .. }] = folder.entries.as_slice() else { break };
             if after.is_some() {
                 break;
             }
-            shown = path.clone();
+            shown = path.parse().map_err(bad)?;
             folder = self.vitrine.browse_any(&build, node, &shown, None, page).await.map_err(ui_error)?;
         }
         let entries = folder
@@ -367,7 +375,7 @@ impl UiBackend for UiService {
                 FolderEntry::File(a) => EntryView::File(artifact_view(&project, &build, &a)),
             })
             .collect();
-        Ok(FolderView { folder: shown, entries, next: folder.next, more_matches: false })
+        Ok(FolderView { folder: shown.to_string(), entries, next: folder.next, more_matches: false })
     }
 
     async fn gallery(&self, session: Option<String>, at: &GalleryRequest) -> Result<GalleryPage, UiError> {
@@ -375,6 +383,9 @@ impl UiBackend for UiService {
         let slug = slug(&at.vcs, &at.org, &at.repo)?;
         let num = build_number(&at.build_num)?;
         let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        if at.after.len() > MAX_PATH_LEN + 32 {
+            return Err(UiError::BadRequest("This page of the gallery does not exist".into()));
+        }
         let (node, path) = at
             .after
             .split_once(':')
@@ -406,7 +417,7 @@ impl UiBackend for UiService {
             .await
             .map_err(ui_error)?;
         let preview = self.vitrine.preview(&readable).await.map_err(ui_error)?;
-        let compare = match (&preview, &readable) {
+        let compare = match (&*preview, &readable) {
             (Preview::Image, Readable::Stored(image)) => Some(self.compare(&project, &build, image).await?),
             _ => None,
         };
@@ -414,7 +425,7 @@ impl UiBackend for UiService {
         Ok(FileView {
             artifact: artifact_view(&project, &build, &artifact),
             sha256: artifact.sha256.clone(),
-            preview: preview_view(preview),
+            preview: preview_view(&preview),
             compare,
         })
     }

@@ -71,6 +71,12 @@ pub fn origin_of(url: &str) -> &str {
     }
 }
 
+/// `host:port` of a URL (as a `Host` header names it).
+pub fn authority_of(url: &str) -> String {
+    let origin = origin_of(url);
+    origin.split_once("://").map_or(origin, |(_, authority)| authority).to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,6 +301,71 @@ impl fmt::Display for PrettyPath {
     }
 }
 
+/// A folder of a container: `""` for its top, else an artifact path and a closing `/`
+/// (`reports/`, `reports/site.zip/css/`). Checked as a [`PrettyPath`] is, so its length is
+/// bounded before anything looks at it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct FolderPath(String);
+
+impl FolderPath {
+    pub const TOP: FolderPath = FolderPath(String::new());
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_top(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromStr for FolderPath {
+    type Err = InvalidInput;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return Ok(FolderPath::TOP);
+        }
+        let Some(stem) = s.strip_suffix('/') else {
+            return Err(invalid(format!("`{}` is not a folder: a folder ends with /", truncated(s))));
+        };
+        let stem: PrettyPath = stem.parse().map_err(|e: InvalidInput| invalid(format!("Folder: {}", e.0)))?;
+        Ok(FolderPath(format!("{stem}/")))
+    }
+}
+
+impl fmt::Display for FolderPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a page of a folder starts: a cursor a previous page handed out, under the folder and
+/// no longer than a path and its end mark.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FolderCursor(String);
+
+impl FolderCursor {
+    pub fn parse(s: &str, folder: &FolderPath) -> Result<FolderCursor, InvalidInput> {
+        if s.len() > MAX_PATH_LEN + 8 || !s.starts_with(folder.as_str()) || s <= folder.as_str() {
+            return Err(invalid("This page of the folder does not exist"));
+        }
+        Ok(FolderCursor(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// At most 80 characters of what someone sent, for a message about it.
+fn truncated(s: &str) -> String {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]

@@ -157,12 +157,12 @@ pub fn set_status_for<T>(result: &Result<T, UiError>) {
         Err(UiError::Unauthorized(_)) => http::StatusCode::UNAUTHORIZED,
         Err(UiError::Forbidden(_)) => http::StatusCode::FORBIDDEN,
         Err(UiError::TooManyRequests { .. }) => http::StatusCode::TOO_MANY_REQUESTS,
-        Err(UiError::Unavailable(_)) => http::StatusCode::SERVICE_UNAVAILABLE,
+        Err(UiError::Unavailable(_) | UiError::Busy { .. }) => http::StatusCode::SERVICE_UNAVAILABLE,
         Err(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
     };
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(status);
-        if let Err(UiError::TooManyRequests { retry_after, .. }) = result {
+        if let Err(UiError::TooManyRequests { retry_after, .. } | UiError::Busy { retry_after, .. }) = result {
             response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after));
         }
     }

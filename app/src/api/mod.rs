@@ -32,6 +32,26 @@ where
     Resource::new_with_options(source, fetch, false)
 }
 
+/// Calls a server function again, after the wait its answer asks for, while the server says
+/// it is busy with that kind of work (at most a few times, and only in the browser: a page
+/// rendered on the server answers at once, with the server's 503 and its `Retry-After`).
+pub async fn when_not_busy<T, Fut>(call: impl Fn() -> Fut) -> Result<T, UiError>
+where
+    Fut: Future<Output = Result<T, UiError>>,
+{
+    #[cfg(feature = "hydrate")]
+    for _ in 0..3 {
+        match call().await {
+            Err(UiError::Busy { retry_after, .. }) => {
+                let wait = u32::try_from(retry_after.clamp(1, 30) * 1000).unwrap_or(30_000);
+                send_wrapper::SendWrapper::new(gloo_timers::future::TimeoutFuture::new(wait)).await;
+            }
+            answer => return answer,
+        }
+    }
+    call().await
+}
+
 /// A project as the UI shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectView {
@@ -253,9 +273,10 @@ pub enum PreviewView {
         shown: i64,
         truncated: bool,
     },
-    /// JSON, pretty-printed.
+    /// JSON, pretty-printed; `stopped` says where and why, when it stopped before the end.
     Json {
         text: String,
+        stopped: Option<String>,
     },
     /// A JUnit XML report as a table.
     JUnit(JUnitView),
@@ -281,6 +302,8 @@ pub struct JUnitView {
     pub failed: usize,
     pub errors: usize,
     pub skipped: usize,
+    /// Where and why the report was read no further (its counts are up to there).
+    pub stopped: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -318,6 +341,10 @@ pub enum UiError {
     Internal,
     #[error("{0}")]
     Transport(String),
+    /// The server is at its limit for this kind of work (previews, comparisons, archives); try
+    /// again after `retry_after` seconds.
+    #[error("{message}")]
+    Busy { message: String, retry_after: u64 },
 }
 
 impl server_fn::error::FromServerFnError for UiError {

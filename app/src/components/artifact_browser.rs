@@ -88,7 +88,8 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
             async move {
                 if !p.file.is_empty() {
                     let at = FileRequest { vcs, org, repo, build_num, node: p.node, path: p.file };
-                    return open_artifact(at).await.map(|file| Shown::File(Box::new(file)));
+                    let file = crate::api::when_not_busy(|| open_artifact(at.clone())).await;
+                    return file.map(|file| Shown::File(Box::new(file)));
                 }
                 let at = BrowseRequest {
                     vcs,
@@ -100,7 +101,7 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
                     filter: p.filter,
                     after: p.after,
                 };
-                browse_artifacts(at).await.map(Shown::Folder)
+                crate::api::when_not_busy(|| browse_artifacts(at.clone())).await.map(Shown::Folder)
             }
         },
     );

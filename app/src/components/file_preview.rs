@@ -32,8 +32,20 @@ pub fn FilePreview(file: FileView, href: String) -> impl IntoView {
             }
             .into_any()
         }
-        PreviewView::Json { text } => {
-            view! { <pre class="log json" aria-label=format!("Contents of {name}") tabindex="0">{text}</pre> }.into_any()
+        PreviewView::Json { text, stopped } => {
+            let note = stopped.map(|why| {
+                view! {
+                    <p class="truncated">
+                        {format!("{why} ")}
+                        <a href=url.clone() rel="external">"Open the whole file"</a>
+                    </p>
+                }
+            });
+            view! {
+                <pre class="log json" aria-label=format!("Contents of {name}") tabindex="0">{text}</pre>
+                {note}
+            }
+            .into_any()
         }
         PreviewView::JUnit(report) => view! { <JUnitTable report/> }.into_any(),
         PreviewView::Image => view! {
@@ -222,7 +234,7 @@ fn run(r: TextRun) -> AnyView {
 
 #[component]
 fn JUnitTable(report: JUnitView) -> impl IntoView {
-    let JUnitView { cases, total, failed, errors, skipped } = report;
+    let JUnitView { cases, total, failed, errors, skipped, stopped } = report;
     let passed = total - failed - errors - skipped;
     let mut parts = vec![format!("{total} tests")];
     for (count, word) in [(failed, "failed"), (errors, "errors"), (skipped, "skipped"), (passed, "passed")] {
@@ -233,8 +245,10 @@ fn JUnitTable(report: JUnitView) -> impl IntoView {
     let cut = (cases.len() < total)
         .then(|| view! { <p class="truncated">{format!("Showing {} of {total} test cases, failures first.", cases.len())}</p> });
     let summary_class = if failed + errors > 0 { "junit-summary bad" } else { "junit-summary ok" };
+    let stopped = stopped.map(|why| view! { <p class="truncated">{why}</p> });
     view! {
         <p class=summary_class role="status">{parts.join(" · ")}</p>
+        {stopped}
         {cut}
         <table class="junit">
             <caption>"Test cases, failures first"</caption>

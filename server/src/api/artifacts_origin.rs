@@ -31,23 +31,41 @@ pub const CAPABILITY_ROUTE: &str = "/c/{capability}/{*path}";
 /// capabilities (`Scope::File`); untrusted pages stay sandboxed under `/c/`.
 pub const TRACE_VIEWER_PATH: &str = "/trace-viewer";
 
-pub fn router(vitrine: Vitrine, trace_viewer: Option<std::path::PathBuf>) -> Router {
-    let mut router = Router::new().route(CAPABILITY_ROUTE, get(get_report_file));
-    if let Some(dir) = trace_viewer {
-        let files = tower::ServiceBuilder::new()
-            .layer(SetResponseHeaderLayer::overriding(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ))
-            .service(tower_http::services::ServeDir::new(dir));
-        router = router.nest_service(TRACE_VIEWER_PATH, files);
+/// The artifacts origin's routes: artifacts under capabilities and, beside per-build origins,
+/// the trace viewer on its own host (`trace`: its files and that host).
+pub fn router(vitrine: Vitrine, trace: Option<(std::path::PathBuf, Option<String>)>) -> Router {
+    let mut router = Router::new().route(CAPABILITY_ROUTE, get(get_report_file)).with_state(vitrine);
+    if let Some((dir, host)) = trace {
+        router = router.merge(trace_viewer(dir, host));
     }
-    router.fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") }).with_state(vitrine)
+    router.fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
+}
+
+/// Playwright's trace viewer under [`TRACE_VIEWER_PATH`]: on its own listener (`host`
+/// `None`), or only to requests for `host` on a listener shared with per-build origins.
+pub fn trace_viewer(dir: std::path::PathBuf, host: Option<String>) -> Router {
+    let files = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        ))
+        .service(tower_http::services::ServeDir::new(dir));
+    let router = Router::new().nest_service(TRACE_VIEWER_PATH, files);
+    let Some(host) = host else {
+        return router.fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") });
+    };
+    router.route_layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+        let on_its_host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.eq_ignore_ascii_case(&host));
+        async move {
+            if on_its_host { next.run(request).await } else { (StatusCode::NOT_FOUND, "Not found\n").into_response() }
+        }
+    }))
 }
 
 async fn get_report_file(
@@ -64,6 +82,11 @@ async fn get_report_file(
     }
     if let Some(len) = length {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    // The trace viewer, on its own origin, fetches the trace it was given from here.
+    if let Some(viewer) = vitrine.artifacts_origin.trace_viewer().and_then(|v| HeaderValue::from_str(&v).ok()) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, viewer);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     let sandbox = if vitrine.artifacts_origin.per_build() { SANDBOX_PER_BUILD } else { SANDBOX };
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(sandbox));

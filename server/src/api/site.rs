@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::api::{ArtifactAt, BuildAt, ClientAddr, RouteParams};
 use crate::app::AppState;
-use crate::domain::NodeIndex;
+use crate::domain::{FolderPath, NodeIndex};
 use crate::error::ApiResult;
 use crate::services::Principal;
 
@@ -32,7 +32,8 @@ pub async fn download_zip(
     ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
     let node: NodeIndex = params.get("node_index")?.parse()?;
-    let zip = state.vitrine.zip_folder(&who, &slug, &build, node, &q.folder, client).await?;
+    let folder: FolderPath = q.folder.parse()?;
+    let zip = state.vitrine.zip_folder(&who, &slug, &build, node, &folder, client).await?;
     let encoded = percent_encoding::utf8_percent_encode(&zip.file_name, percent_encoding::NON_ALPHANUMERIC);
     let disposition =
         format!("attachment; filename=\"{}\"; filename*=UTF-8''{encoded}", zip.file_name.replace('"', "_"));

@@ -66,6 +66,9 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 1000)]
         limit: i64,
     },
+    /// The key that signs artifacts-origin links (reports, traces).
+    #[command(subcommand)]
+    Capabilities(CapabilitiesCommand),
     /// Copy this SQLite store (users, tokens, sessions, projects, builds, artifacts, uploads,
     /// keys) into an empty PostgreSQL database; then serve with DATABASE_URL set to it.
     Migrate {
@@ -156,6 +159,13 @@ pub enum BuildCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum CapabilitiesCommand {
+    /// Replace the key: every artifacts-origin link handed out so far stops working (within
+    /// seconds on every server); pages opened again from the build page get new ones.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum MemberCommand {
     /// Let a user see a private project.
     Add { slug: ProjectSlug, name: String },
@@ -226,6 +236,7 @@ fn change_of(command: &AdminCommand) -> Option<(&'static str, Option<String>, Op
             ("admin.purge", project(slug), build.map(|b| b.0), path.clone().unwrap_or_default())
         }
         A::Migrate { .. } => ("admin.migrate", None, None, "to PostgreSQL".to_owned()),
+        A::Capabilities(CapabilitiesCommand::Rotate) => ("admin.capabilities.rotate", None, None, String::new()),
     })
 }
 
@@ -285,6 +296,13 @@ async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
                     if e.repeats > 1 { format!("{} ({} times)", e.detail, e.repeats) } else { e.detail }
                 );
             }
+        }
+        AdminCommand::Capabilities(CapabilitiesCommand::Rotate) => {
+            db.replace_shared_key(crate::serve::ARTIFACTS_ORIGIN_KEY, &crate::serve::fresh_key()).await?;
+            println!(
+                "The artifacts-origin key is replaced: links to reports and traces handed out before stop                  working within {} s on every server.",
+                crate::serve::KEY_REFRESH.as_secs()
+            );
         }
         AdminCommand::Migrate { to } => {
             let copied = db.copy_to_postgres(&to).await?;

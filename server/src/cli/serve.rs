@@ -31,6 +31,14 @@ pub struct ServeArgs {
     /// The URL browsers reach the artifacts origin at (default: http://ARTIFACTS_ADDR).
     #[arg(long, env = "VITRINE_ARTIFACTS_URL")]
     pub artifacts_url: Option<String>,
+    /// Address of Playwright's trace viewer, an origin of its own (trusted code beside no
+    /// untrusted page). Not used when the artifacts URL has a `*`: the viewer then has a host
+    /// name of its own there (`trace-viewer.` in place of the `*`).
+    #[arg(long, env = "VITRINE_TRACE_VIEWER_ADDR", default_value = "127.0.0.1:3002")]
+    pub trace_viewer_addr: SocketAddr,
+    /// The URL browsers reach the trace viewer at (default: http://TRACE_VIEWER_ADDR).
+    #[arg(long, env = "VITRINE_TRACE_VIEWER_URL")]
+    pub trace_viewer_url: Option<String>,
     /// An S3 service to use instead of the embedded one.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub s3_endpoint: Option<String>,
@@ -105,6 +113,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         embedded_s3_addr: args.embedded_s3_addr,
         artifacts_addr: args.artifacts_addr,
         artifacts_url: args.artifacts_url,
+        trace_viewer_addr: args.trace_viewer_addr,
+        trace_viewer_url: args.trace_viewer_url,
         s3,
         database_url: args.database_url,
         database_pool_size: args.database_pool_size,
@@ -133,6 +143,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let running = start(config).await?;
     say(format!("Vitrine is serving at {}", running.public_url));
     say(format!("Artifacts origin at {}", running.artifacts_url));
+    if let Some(viewer) = &running.trace_viewer_url {
+        say(format!("Playwright's trace viewer at {viewer}"));
+    }
     if let Some(endpoint) = &running.s3_endpoint {
         say(format!("Embedded S3 at {endpoint}"));
     }

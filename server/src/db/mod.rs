@@ -107,6 +107,8 @@ pub trait MetaStore: Send + Sync {
     /// Tokens, oldest first: all, or a user's, or a project's (its build tokens and its
     /// running builds' own tokens).
     async fn tokens(&self, user_id: Option<i64>, project_id: Option<i64>) -> DbResult<Vec<TokenInfo>>;
+    /// Whose token this is, by its id (a disabled user's counts as unknown).
+    async fn token_by_id(&self, id: i64) -> DbResult<TokenOwner>;
     async fn delete_token_by_id(&self, id: i64) -> DbResult<()>;
     /// Notes that a token was used now; written at most once a minute per token.
     async fn touch_token(&self, token_hash: &str) -> DbResult<()>;
@@ -130,6 +132,8 @@ pub trait MetaStore: Send + Sync {
     /// when several servers start builds at once.
     async fn insert_build(&self, project_id: i64, new: &NewBuild) -> DbResult<Build>;
     async fn build(&self, project_id: i64, num: BuildNum) -> DbResult<Build>;
+    /// The project a build belongs to.
+    async fn build_project(&self, build_id: i64) -> DbResult<i64>;
     /// Newest first; `branch` and `statuses` narrow the list when given.
     async fn builds(
         &self,
@@ -281,6 +285,10 @@ pub trait MetaStore: Send + Sync {
     /// The key every server of this installation shares under `name`: the first server to
     /// ask stores `fresh`, every later call (on any server) answers that same key.
     async fn shared_key(&self, name: &str, fresh: &[u8]) -> DbResult<Vec<u8>>;
+    /// A shared key as it is now (read only).
+    async fn read_shared_key(&self, name: &str) -> DbResult<Vec<u8>>;
+    /// Replaces a shared key (every server takes the new one within seconds).
+    async fn replace_shared_key(&self, name: &str, key: &[u8]) -> DbResult<()>;
     /// Background work that one server at a time should do: `None` when another server holds
     /// it now. The work stays this server's until the lock is dropped, or the server dies.
     async fn try_lock_sweeper(&self) -> DbResult<Option<SweepLock>>;

@@ -715,6 +715,53 @@ macro_rules! meta_store {
                 Ok(rows.into_iter().filter_map(TokenInfoRow::info).collect())
             }
 
+            async fn token_by_id(&self, id: i64) -> DbResult<TokenOwner> {
+                let row: TokenRow = sqlx::query_as(
+                    "SELECT t.id, t.user_id, t.project_id, t.build_id, t.last_used_at FROM tokens t
+                     LEFT JOIN users u ON u.id = t.user_id
+                     WHERE t.id = $1 AND u.disabled_at IS NULL",
+                )
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(DbError::from_sqlx)?;
+                row.owner().ok_or(DbError::NotFound)
+            }
+
+            async fn build_project(&self, build_id: i64) -> DbResult<i64> {
+                sqlx::query_scalar("SELECT project_id FROM builds WHERE id = $1")
+                    .bind(build_id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(DbError::from_sqlx)
+            }
+
+            async fn read_shared_key(&self, name: &str) -> DbResult<Vec<u8>> {
+                sqlx::query_scalar("SELECT key FROM server_keys WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(DbError::from_sqlx)
+            }
+
+            async fn replace_shared_key(&self, name: &str, key: &[u8]) -> DbResult<()> {
+                let done = sqlx::query("UPDATE server_keys SET key = $1, created_at = $2 WHERE name = $3")
+                    .bind(key)
+                    .bind(now())
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    sqlx::query("INSERT INTO server_keys (name, key, created_at) VALUES ($1, $2, $3)")
+                        .bind(name)
+                        .bind(key)
+                        .bind(now())
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(())
+            }
+
             async fn delete_token_by_id(&self, id: i64) -> DbResult<()> {
                 let done = sqlx::query("DELETE FROM tokens WHERE id = $1").bind(id).execute(&self.pool).await?;
                 if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }

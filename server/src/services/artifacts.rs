@@ -7,11 +7,11 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::archives::ArchiveMember;
-use super::artifacts_origin::{CAPABILITY_TTL, Grant, Scope};
+use super::artifacts_origin::{CAPABILITY_TTL, Grant, Holder, Scope};
 use super::lookups::ArtifactAt;
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
 use crate::db::{Artifact, Build, DbError, Project};
-use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
+use crate::domain::{BuildRef, FolderCursor, FolderPath, NodeIndex, PrettyPath, ProjectSlug};
 
 /// How long a signed download URL stays valid.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
@@ -94,6 +94,10 @@ fn encode_page_token(node: i64, path: &str) -> String {
 
 fn decode_page_token(token: &str) -> Option<(i64, String)> {
     use base64::Engine;
+    // A node, a `/` and a path, in base64: a third longer than the longest path.
+    if token.len() > 2 * crate::domain::MAX_PATH_LEN {
+        return None;
+    }
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (node, path) = text.split_once('/')?;
@@ -123,6 +127,15 @@ pub enum Readable {
 }
 
 impl Readable {
+    /// What its content is kept under in caches: its object's key (with the member's name in
+    /// an archive). Stored bytes never change, so neither does what is made of them.
+    pub fn content_key(&self) -> String {
+        match self {
+            Readable::Stored(a) => a.s3_key.clone(),
+            Readable::Member(m) => m.content_key(),
+        }
+    }
+
     /// As the build's listings show it.
     pub fn artifact(&self) -> Artifact {
         match self {
@@ -153,8 +166,8 @@ pub struct FolderKey {
     build_id: i64,
     listing_version: i64,
     node: i64,
-    folder: String,
-    from: Option<String>,
+    folder: FolderPath,
+    from: Option<FolderCursor>,
     limit: usize,
 }
 
@@ -169,7 +182,7 @@ impl quick_cache::Weighter<FolderKey, Arc<FolderPage>> for FolderWeight {
                 a.path.len() + a.pretty_path.len() + a.sha256.len() + a.content_type.len() + a.s3_key.len() + 96
             }
         };
-        let key = key.folder.len() + key.from.as_ref().map_or(0, String::len);
+        let key = key.folder.as_str().len() + key.from.as_ref().map_or(0, |f| f.as_str().len());
         (page.entries.iter().map(entry).sum::<usize>() + key + 128) as u64
     }
 }
@@ -181,10 +194,13 @@ pub type FolderCache = super::lookups::Kept<FolderKey, FolderPage, FolderWeight>
 
 /// Bytes the folder pages kept may take.
 const FOLDER_CACHE_BYTES: u64 = 32 << 20;
+/// The largest page of a folder: 200 entries of paths of up to 4 KiB, twice (path and
+/// pretty path), with their other fields.
+const LARGEST_FOLDER_PAGE: u64 = 2 << 20;
 
 impl Default for FolderCache {
     fn default() -> Self {
-        Self::new("folders", 8192, FOLDER_CACHE_BYTES, FolderWeight)
+        Self::new("folders", 8192, FOLDER_CACHE_BYTES, LARGEST_FOLDER_PAGE, FolderWeight)
     }
 }
 
@@ -238,8 +254,8 @@ impl Vitrine {
         &self,
         build: &Build,
         node: NodeIndex,
-        folder: &str,
-        from: Option<&str>,
+        folder: &FolderPath,
+        from: Option<&FolderCursor>,
         limit: usize,
     ) -> ServiceResult<FolderPage> {
         if !build.status.is_finished() {
@@ -249,8 +265,8 @@ impl Vitrine {
             build_id: build.id,
             listing_version: build.listing_version,
             node: node.0,
-            folder: folder.to_owned(),
-            from: from.map(str::to_owned),
+            folder: folder.clone(),
+            from: from.cloned(),
             limit,
         };
         let page =
@@ -263,19 +279,13 @@ impl Vitrine {
         &self,
         build: &Build,
         node: NodeIndex,
-        folder: &str,
-        from: Option<&str>,
+        folder: &FolderPath,
+        from: Option<&FolderCursor>,
         limit: usize,
     ) -> ServiceResult<FolderPage> {
-        if !(folder.is_empty() || folder.ends_with('/')) {
-            return Err(ServiceError::BadRequest(format!("`{folder}` is not a folder: a folder ends with /")));
-        }
+        let folder = folder.as_str();
         let end = folder_end(folder);
-        let mut cursor = match from {
-            Some(from) if from.starts_with(folder) && from > folder => from.to_owned(),
-            Some(_) => return Err(ServiceError::BadRequest("This page of the folder does not exist".into())),
-            None => folder.to_owned(),
-        };
+        let mut cursor = from.map_or(folder, FolderCursor::as_str).to_owned();
         let mut entries = Vec::new();
         // After a subfolder, the next entry is often one too: look one row ahead only.
         let mut ahead = limit;
@@ -317,11 +327,11 @@ impl Vitrine {
         &self,
         build: &Build,
         node: NodeIndex,
-        folder: &str,
-        from: Option<&str>,
+        folder: &FolderPath,
+        from: Option<&FolderCursor>,
         limit: usize,
     ) -> ServiceResult<FolderPage> {
-        if folder.ends_with('/')
+        if !folder.is_top()
             && let Some(page) = self.browse_archive(build.id, node, folder, from, limit).await?
         {
             return Ok(page);
@@ -432,10 +442,53 @@ impl Vitrine {
 
     /// A link on the artifacts origin to `path` of a build's container, under a fresh
     /// capability for `scope` that lasts [`CAPABILITY_TTL`].
-    fn capability_url(&self, build: &Build, node: NodeIndex, scope: Scope, path: &str) -> String {
+    fn capability_url(
+        &self,
+        who: &Principal,
+        build: &Build,
+        node: NodeIndex,
+        scope: Scope,
+        path: &str,
+    ) -> ServiceResult<String> {
+        let holder = Holder::of(who).ok_or_else(ServiceError::project_not_found)?;
         let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
-        let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at };
-        self.artifacts_origin.url(&grant, path)
+        let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at, holder };
+        Ok(self.artifacts_origin.url(&grant, path))
+    }
+
+    /// Whether a capability's holder may still read its build: asked again at each use,
+    /// through an answer a few seconds old at most.
+    async fn holder_may_read(&self, holder: Holder, build_id: i64) -> ServiceResult<bool> {
+        if let Some(known) = self.lookups.grants.get(&(holder, build_id)) {
+            return Ok(known);
+        }
+        let project = match self.db.build_project(build_id).await {
+            Ok(project_id) => self.db.project_by_id(project_id).await?,
+            Err(DbError::NotFound) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        let who = match holder {
+            Holder::Anyone => Some(Principal::Anonymous),
+            Holder::User(id) => match self.db.user_by_id(id).await {
+                Ok(user) if !user.disabled => Some(Principal::User { id, username: user.username, token_id: None }),
+                Ok(_) | Err(DbError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Holder::Token(token_id) => match self.db.token_by_id(token_id).await {
+                Ok(crate::db::TokenOwner::User(id)) => {
+                    Some(Principal::User { id, username: String::new(), token_id: Some(token_id) })
+                }
+                Ok(crate::db::TokenOwner::Project(project_id)) => Some(Principal::BuildAgent { project_id, token_id }),
+                Ok(_) | Err(DbError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let may = match who {
+            Some(who) => self.can_view(&who, &project).await?,
+            None => false,
+        };
+        self.lookups.grants.keep((holder, build_id), may);
+        Ok(may)
     }
 
     /// Checks access, then signs a short-lived URL for the artifact's bytes (shared bytes:
@@ -462,14 +515,14 @@ impl Vitrine {
                 } else {
                     Scope::File(artifact.pretty_path.clone())
                 };
-                return Ok(self.capability_url(&build, node, scope, &artifact.pretty_path).into());
+                return Ok(self.capability_url(who, &build, node, scope, &artifact.pretty_path)?.into());
             }
         };
         let active = is_active_content(&artifact.content_type);
         if active && reader == Reader::Browser {
             // Pages need their relative links: they open on the artifacts origin, not from S3.
             let scope = Scope::of_report(&artifact.pretty_path);
-            return Ok(self.capability_url(&build, node, scope, &artifact.pretty_path).into());
+            return Ok(self.capability_url(who, &build, node, scope, &artifact.pretty_path)?.into());
         }
         if let Some(url) = self.lookups.downloads.get(&(artifact.id, active)) {
             return Ok(url);
@@ -505,18 +558,17 @@ impl Vitrine {
         if !trace.pretty_path.to_ascii_lowercase().ends_with(".zip") {
             return Err(ServiceError::BadRequest(format!("`{path}` is not a Playwright trace: a trace is a .zip")));
         }
-        if !self.settings.trace_viewer {
+        let Some(viewer) = self.artifacts_origin.trace_viewer().filter(|_| self.settings.trace_viewer) else {
             return Err(ServiceError::Unavailable(
                 "Playwright's trace viewer is not installed on this server: scripts/build.sh copies it \
                  from the playwright-core package into the site's trace-viewer folder"
                     .into(),
             ));
-        }
+        };
         let scope = Scope::File(trace.pretty_path.clone());
-        let trace_url = self.capability_url(&build, node, scope, &trace.pretty_path);
-        let origin = crate::urls::origin_of(&trace_url);
+        let trace_url = self.capability_url(who, &build, node, scope, &trace.pretty_path)?;
         let encoded = percent_encoding::utf8_percent_encode(&trace_url, percent_encoding::NON_ALPHANUMERIC);
-        Ok(format!("{origin}{}/index.html?trace={encoded}", crate::api::artifacts_origin::TRACE_VIEWER_PATH))
+        Ok(format!("{viewer}{}/index.html?trace={encoded}", crate::api::artifacts_origin::TRACE_VIEWER_PATH))
     }
 
     /// An artifact that an artifacts-origin capability grants, with its bytes; `host` is the
@@ -536,6 +588,11 @@ impl Vitrine {
         let grant = self.artifacts_origin.check(capability, chrono::Utc::now().timestamp()).ok_or_else(not_found)?;
         if !self.artifacts_origin.serves_on(host, grant.build_id) {
             return Err(not_found());
+        }
+        if !self.holder_may_read(grant.holder, grant.build_id).await? {
+            return Err(ServiceError::NotFound(
+                "This link no longer opens: its reader may not read this build any more".into(),
+            ));
         }
         let path: PrettyPath = path.parse()?;
         if !grant.scope.allows(path.as_str()) {

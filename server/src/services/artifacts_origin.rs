@@ -10,6 +10,7 @@
 //! opens only on its build's host: one build's report cannot read another's, even in a
 //! browser that ignores the sandbox.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine;
@@ -81,24 +82,75 @@ impl Scope {
     }
 }
 
+/// Whom a capability was handed to. Each use asks again (through the lookups, a few seconds
+/// old at most) whether they may still read the build: a removed member, a project made
+/// private, a disabled user or a revoked token stops their links within seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Holder {
+    /// Anyone: the project was public.
+    Anyone,
+    /// A user in a browser session.
+    User(i64),
+    /// The holder of an API token (a user's, or a project's build token).
+    Token(i64),
+}
+
+impl Holder {
+    /// The holder of a capability made for `who`; `None` for those who read nothing.
+    pub fn of(who: &super::Principal) -> Option<Holder> {
+        use super::Principal;
+        match who {
+            Principal::Anonymous => Some(Holder::Anyone),
+            Principal::User { token_id: Some(t), .. } | Principal::BuildAgent { token_id: t, .. } => {
+                Some(Holder::Token(*t))
+            }
+            Principal::User { id, token_id: None, .. } => Some(Holder::User(*id)),
+            Principal::BuildNode { .. } => None,
+        }
+    }
+
+    fn encode(self) -> String {
+        match self {
+            Holder::Anyone => "a".into(),
+            Holder::User(id) => format!("u{id}"),
+            Holder::Token(id) => format!("t{id}"),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Holder> {
+        match text.split_at_checked(1)? {
+            ("a", "") => Some(Holder::Anyone),
+            ("u", id) => id.parse().ok().map(Holder::User),
+            ("t", id) => id.parse().ok().map(Holder::Token),
+            _ => None,
+        }
+    }
+}
+
 /// What a capability grants: reading the artifacts of one container of one build that its
-/// scope allows, until it expires.
+/// scope allows, until it expires, while its holder may still read that build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub build_id: i64,
     pub node_index: i64,
     pub scope: Scope,
     pub expires_at: i64,
+    pub holder: Holder,
 }
 
 /// Signs and checks capabilities with a key kept in the metadata store (shared by every
 /// server on it), and names the origin each build's artifacts open on.
 #[derive(Clone)]
 pub struct ArtifactsOrigin {
-    key: Vec<u8>,
+    /// Replaced when an admin rotates it (`vitrine admin capabilities rotate`): every link
+    /// signed with the old key stops.
+    key: Arc<RwLock<Vec<u8>>>,
     /// Base URL of the artifacts listener, without a trailing `/`; a `*` as the first host
     /// label stands for each build's own label.
     pub base_url: String,
+    /// The origin of Playwright's trace viewer (its own, beside no untrusted page), when the
+    /// viewer is installed.
+    trace_viewer: Arc<RwLock<Option<String>>>,
 }
 
 impl std::fmt::Debug for ArtifactsOrigin {
@@ -130,7 +182,7 @@ impl ArtifactsOrigin {
             "in the artifacts URL `{base_url}`, `*` may only stand for the first label of the host, as in \
              https://*.vitrine-artifacts.example"
         );
-        Ok(ArtifactsOrigin { key, base_url })
+        Ok(ArtifactsOrigin { key: Arc::new(RwLock::new(key)), base_url, trace_viewer: Arc::default() })
     }
 
     /// Whether each build has an origin of its own.
@@ -140,7 +192,21 @@ impl ArtifactsOrigin {
 
     /// The origin a build's artifacts open on (the artifacts URL itself unless per build).
     pub fn origin_of(&self, build_id: i64) -> String {
-        self.base_url.replacen('*', &build_label(build_id), 1)
+        self.origin_of_label(&build_label(build_id))
+    }
+
+    /// The artifacts URL with `label` for its `*`.
+    pub fn origin_of_label(&self, label: &str) -> String {
+        self.base_url.replacen('*', label, 1)
+    }
+
+    /// Where Playwright's trace viewer is served (an origin of its own).
+    pub fn set_trace_viewer(&self, origin: &str) {
+        *self.trace_viewer.write().unwrap_or_else(|e| e.into_inner()) = Some(origin.trim_end_matches('/').to_owned());
+    }
+
+    pub fn trace_viewer(&self) -> Option<String> {
+        self.trace_viewer.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Whether a request that arrived with this `Host` may use a grant for `build_id`: with
@@ -155,14 +221,30 @@ impl ArtifactsOrigin {
         host.is_some_and(|h| h.eq_ignore_ascii_case(authority) || authority_without_default_port(authority, h))
     }
 
+    /// Takes a new signing key (read from the metadata store); `true` when it changed.
+    pub fn set_key(&self, key: Vec<u8>) -> bool {
+        let mut current = self.key.write().unwrap_or_else(|e| e.into_inner());
+        let changed = *current != key;
+        *current = key;
+        changed
+    }
+
     fn mac(&self, payload: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let key = self.key.read().unwrap_or_else(|e| e.into_inner());
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
         mac.update(payload.as_bytes());
         mac
     }
 
     pub fn capability(&self, grant: &Grant) -> String {
-        let payload = format!("{}.{}.{}.{}", grant.build_id, grant.node_index, grant.expires_at, grant.scope.encode());
+        let payload = format!(
+            "{}.{}.{}.{}.{}",
+            grant.build_id,
+            grant.node_index,
+            grant.expires_at,
+            grant.holder.encode(),
+            grant.scope.encode()
+        );
         let mac = self.mac(&payload).finalize().into_bytes();
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(&mac[..16]))
     }
@@ -173,11 +255,12 @@ impl ArtifactsOrigin {
         let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
         let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
         self.mac(&payload).verify_truncated_left(&mac).ok()?;
-        let mut parts = payload.splitn(4, '.');
+        let mut parts = payload.splitn(5, '.');
         let grant = Grant {
             build_id: parts.next()?.parse().ok()?,
             node_index: parts.next()?.parse().ok()?,
             expires_at: parts.next()?.parse().ok()?,
+            holder: Holder::decode(parts.next()?)?,
             scope: Scope::decode(parts.next()?)?,
         };
         (grant.expires_at > now).then_some(grant)
@@ -202,7 +285,7 @@ mod tests {
     use super::*;
 
     fn grant(scope: Scope) -> Grant {
-        Grant { build_id: 7, node_index: 1, scope, expires_at: 1000 }
+        Grant { build_id: 7, node_index: 1, scope, expires_at: 1000, holder: Holder::User(3) }
     }
 
     #[test]
@@ -215,10 +298,19 @@ mod tests {
         let other = ArtifactsOrigin::new(b"x".repeat(32), "http://a").unwrap();
         assert_eq!(other.check(&cap, 0), None, "another key");
         let mac = cap.split_once('.').unwrap().1;
-        for payload in ["8.1.1000.d:report.v2/", "7.1.1000.d:", "7.1.9999.d:report.v2/"] {
+        for payload in ["8.1.1000.u3.d:report.v2/", "7.1.1000.u3.d:", "7.1.9999.u3.d:report.v2/", "7.1.1000.a.d:report.v2/"] {
             let forged = format!("{}.{mac}", URL_SAFE_NO_PAD.encode(payload));
             assert_eq!(origin.check(&forged, 0), None, "{payload}");
         }
+        // A rotated key: every link signed before stops at once.
+        assert!(origin.set_key(b"r".repeat(32)));
+        assert_eq!(origin.check(&cap, 999), None, "signed with the old key");
+        assert_eq!(origin.check(&origin.capability(&g), 999), Some(g.clone()));
+        for holder in [Holder::Anyone, Holder::User(12), Holder::Token(7)] {
+            assert_eq!(Holder::decode(&holder.encode()), Some(holder));
+        }
+        assert_eq!(Holder::decode("u"), None);
+        assert_eq!(Holder::decode("x1"), None);
         assert!(origin.url(&g, "report/a b.html").starts_with("http://127.0.0.1:3002/c/"));
         assert!(origin.url(&g, "report/a b.html").ends_with("/report/a%20b.html"));
     }

@@ -9,7 +9,7 @@ use futures::AsyncWriteExt;
 use super::artifacts::{folder_end, just_after};
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
 use crate::db::Artifact;
-use crate::domain::{BuildRef, NodeIndex, ProjectSlug};
+use crate::domain::{BuildRef, FolderPath, NodeIndex, ProjectSlug};
 
 /// Rows read from the index at a time while a zip is written.
 const ZIP_PAGE: i64 = 500;
@@ -57,12 +57,10 @@ impl Vitrine {
         slug: &ProjectSlug,
         build: &BuildRef,
         node: NodeIndex,
-        folder: &str,
+        folder: &FolderPath,
         client: Option<std::net::IpAddr>,
     ) -> ServiceResult<FolderZip> {
-        if !(folder.is_empty() || folder.ends_with('/')) {
-            return Err(ServiceError::BadRequest(format!("`{folder}` is not a folder: a folder ends with /")));
-        }
+        let folder = folder.as_str();
         let (project, build) = self.find_build(who, slug, build).await?;
         let count = self.db.count_between(build.id, node.0, folder, &folder_end(folder)).await?;
         if count == 0 {
@@ -72,6 +70,8 @@ impl Vitrine {
                 build.build_num
             )));
         }
+        // A zip deflates text as it goes: a few at a time, each for as long as its client reads.
+        let permit = self.heavy.permit(super::untrusted::Work::Zip)?;
         self.audit_read(who, &project, &build, format!("{node}/{folder} ({count} artifacts as a zip)"), client);
         // Entries are named from the folder's parent on, so the folder itself is in the zip.
         let strip = folder.trim_end_matches('/').rfind('/').map_or(0, |i| i + 1);
@@ -80,6 +80,7 @@ impl Vitrine {
         let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
         let (vitrine, folder_owned, build_id) = (self.clone(), folder.to_owned(), build.id);
         tokio::spawn(async move {
+            let _permit = permit;
             let written = vitrine.write_zip(writer, build_id, node, &folder_owned, strip, modified).await;
             if let Err(e) = written {
                 // The client sees a cut answer; usually it went away itself.

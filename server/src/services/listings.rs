@@ -68,7 +68,7 @@ pub type ListingCache = super::lookups::Kept<ListingKey, Listing, Weigh>;
 
 impl Default for ListingCache {
     fn default() -> Self {
-        Self::new("listings", 4096, CACHE_BYTES, Weigh)
+        Self::new("listings", 4096, CACHE_BYTES, LARGEST_KEPT as u64 + 1024, Weigh)
     }
 }
 

@@ -104,10 +104,22 @@ where
     K: Eq + Hash + Clone,
     W: quick_cache::Weighter<K, Arc<V>> + Clone,
 {
-    /// At most `items` answers, weighing at most `bytes`; `name` is the cache's in metrics.
-    pub fn new(name: &'static str, items: usize, bytes: u64, weigher: W) -> Self {
+    /// At most `items` answers, weighing at most `bytes`, each of them up to `largest`;
+    /// `name` is the cache's in metrics.
+    pub fn new(name: &'static str, items: usize, bytes: u64, largest: u64, weigher: W) -> Self {
+        Self::sharded(name, items, bytes, largest, default_shards(), weigher)
+    }
+
+    /// [`Kept::new`] with at most `max_shards` shards, as a host of `max_shards / 4` cores has.
+    pub fn sharded(name: &'static str, items: usize, bytes: u64, largest: u64, max_shards: usize, weigher: W) -> Self {
+        let options = cache_options(items, bytes, largest, max_shards);
         Kept {
-            entries: Arc::new(quick_cache::sync::Cache::with_weighter(items, bytes, weigher)),
+            entries: Arc::new(quick_cache::sync::Cache::with_options(
+                options,
+                weigher,
+                Default::default(),
+                Default::default(),
+            )),
             counters: Arc::new(crate::observe::CacheCounters::new(name)),
         }
     }
@@ -139,6 +151,27 @@ where
     pub fn bytes(&self) -> u64 {
         self.entries.weight()
     }
+}
+
+/// quick_cache's own choice: four shards a core.
+fn default_shards() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// A cache of `bytes` split in shards, each of which refuses (silently) an entry larger than
+/// 97% of its share: as many shards as the host would have, but few enough that an entry of
+/// `largest` bytes fits in one, whatever the core count.
+pub fn cache_options(items: usize, bytes: u64, largest: u64, max_shards: usize) -> quick_cache::Options {
+    let mut shards = max_shards.max(1).next_power_of_two();
+    while shards > 1 && (bytes / shards as u64) * 97 / 100 < largest {
+        shards /= 2;
+    }
+    quick_cache::OptionsBuilder::new()
+        .estimated_items_capacity(items)
+        .weight_capacity(bytes)
+        .shards(shards)
+        .build()
+        .expect("items, weight and shards are set")
 }
 
 /// The key of [`Tables::artifacts`] borrowed: a lookup copies no path.
@@ -183,6 +216,9 @@ pub struct Tables {
     /// seconds of its five minutes, to everyone the artifact route lets through. Signing is
     /// the route's largest cost; a URL kept here has most of its life left when it is sent.
     pub downloads: Recent<(i64, bool), bytes::Bytes>,
+    /// Whether the holder of an artifacts-origin capability may still read its build, yes or
+    /// no, by (holder, build id): a revocation reaches the links within [`FRESH_FOR`].
+    pub grants: Recent<(super::artifacts_origin::Holder, i64), bool>,
 }
 
 impl Default for Lookups {
@@ -196,6 +232,7 @@ impl Default for Lookups {
             artifacts: Recent::new("artifacts", 50_000),
             counts: Recent::new("counts", 1_000),
             downloads: Recent::new("downloads", 50_000),
+            grants: Recent::new("grants", 50_000),
         }))
     }
 }
@@ -239,5 +276,35 @@ mod tests {
         assert_eq!(recent.get(&ArtifactAt(1, 1, "reports/a.html")), None);
         assert_eq!(recent.get(&ArtifactAt(2, 0, "reports/a.html")), None);
         assert_eq!(recent.get(&ArtifactAt(1, 0, "reports/a.htm")), None);
+    }
+
+    /// quick_cache splits its capacity in shards (four a core) and refuses, silently, an
+    /// entry larger than a shard: on a 16-core host, a cache of 64 MiB kept nothing over 1 MiB.
+    #[tokio::test]
+    async fn the_largest_entry_a_cache_is_meant_for_is_kept_whatever_the_core_count() {
+        use crate::services::listings::{CACHE_BYTES, LARGEST_KEPT, Listing, ListingKey, Part, Weigh};
+        let cache: Kept<ListingKey, Listing, Weigh> =
+            Kept::sharded("test", 4096, CACHE_BYTES, LARGEST_KEPT as u64 + 1024, 64, Weigh);
+        let key = ListingKey { build_id: 1, listing_version: 0, part: Part::Whole };
+        let listing = Listing { gzip: vec![7u8; LARGEST_KEPT].into(), etag: "\"x\"".into() };
+        cache.get_or_make(key.clone(), async { Ok::<_, ()>(Some(listing)) }).await.unwrap();
+        let made_again = cache.get_or_make(key, async { Ok::<_, ()>(None) }).await.unwrap();
+        assert_eq!(made_again.map(|l| l.gzip.len()), Some(LARGEST_KEPT), "the 8 MiB listing was kept");
+        // Sharded for small entries, as quick_cache alone would be on that host (64 shards of
+        // 1 MiB): the same listing is dropped.
+        let options = cache_options(4096, CACHE_BYTES, 1, 64);
+        let plain: quick_cache::sync::Cache<u8, Arc<Listing>, Weigh8> =
+            quick_cache::sync::Cache::with_options(options, Weigh8, Default::default(), Default::default());
+        plain.insert(1, Arc::new(Listing { gzip: vec![0u8; LARGEST_KEPT].into(), etag: String::new() }));
+        assert!(plain.get(&1).is_none(), "a cache sharded for small entries drops a large one");
+    }
+
+    #[derive(Clone)]
+    struct Weigh8;
+
+    impl quick_cache::Weighter<u8, Arc<crate::services::listings::Listing>> for Weigh8 {
+        fn weight(&self, _: &u8, listing: &Arc<crate::services::listings::Listing>) -> u64 {
+            listing.gzip.len() as u64
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod listings;
 pub mod lookups;
 pub mod preview;
 pub mod sweeper;
+pub mod untrusted;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -93,6 +94,10 @@ pub enum ServiceError {
     /// Refused for now; may succeed after `retry_after` seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
+    /// Heavy work of this kind is at its limit (see `untrusted`); may succeed after
+    /// `retry_after` seconds.
+    #[error("{message}")]
+    Busy { message: String, retry_after: u64 },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -288,6 +293,10 @@ pub struct Services {
     pub listings: listings::ListingCache,
     /// Pages of finished builds' folders, as the Artifacts tab shows them.
     pub folders: artifacts::FolderCache,
+    /// Previews of opened files, by the object they were made from.
+    pub previews: preview::PreviewCache,
+    /// Permits for heavy work on untrusted content (decodes, indexes, inflation, previews).
+    pub heavy: untrusted::HeavyWork,
 }
 
 impl Vitrine {

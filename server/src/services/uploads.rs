@@ -387,12 +387,16 @@ impl Vitrine {
         if let Err(e) = self.db.delete_upload(&upload.id).await {
             return e.into();
         }
+        // What the store holds stays in the log: echoed to the agent, it would tell whoever sent
+        // other bytes the size and hash of what they made the store keep.
+        tracing::warn!(
+            upload = %upload.id, declared_size = a.size, declared_sha256 = %a.sha256,
+            stored_size = size, stored_sha256 = sha256.unwrap_or("not reported"),
+            "upload refused: the stored object is not what was declared"
+        );
         ServiceError::BadRequest(format!(
-            "{}: stored bytes do not match (declared {} bytes, sha256 {}; stored {size} bytes, sha256 {})",
-            a.pretty_path,
-            a.size,
-            a.sha256,
-            sha256.unwrap_or("not reported")
+            "{}: the stored object is not what was declared ({} bytes, sha256 {}); it was not listed",
+            a.pretty_path, a.size, a.sha256
         ))
     }
 }

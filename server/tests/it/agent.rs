@@ -115,7 +115,7 @@ async fn nothing_unverified_is_listed_and_nothing_verified_changes(uploads: Uplo
     let complete = json!({"uploads": [{"upload_id": upload["upload_id"]}]});
     let (_, done) = post(app, t, &format!("{BUILDS}/1/uploads/complete"), complete.clone()).await;
     let error = done["results"][0]["error"].as_str().unwrap();
-    assert!(error.contains("nothing was uploaded") || error.contains("do not match"), "{error}");
+    assert!(error.contains("nothing was uploaded") || error.contains("not what was declared"), "{error}");
     assert!(listed(app, "gh/acme/public-site", 1, None).await.is_empty());
 
     // The honest upload is listed; confirming it again succeeds again (a retried call).
@@ -204,7 +204,9 @@ async fn files_hashed_while_sent_are_checked(uploads: UploadSettings) {
     assert_eq!(put_signed(app, &upload["request"], other.clone()).await.0, 200);
     let (_, done) = complete(&upload, Some(sha256(&big))).await;
     let error = done["results"][0]["error"].as_str().unwrap_or_default();
-    assert!(error.contains("do not match"), "{done}");
+    assert!(error.contains("the stored object is not what was declared"), "{done}");
+    // What the store holds is not told: neither the other bytes' hash nor anything of them.
+    assert!(!error.contains(&sha256(&other)), "{error}");
     assert!(listed(app, "gh/acme/public-site", 1, None).await.is_empty());
 
     let (_, answer) = plan(json!([unhashed("big.bin", big.len())])).await;

@@ -31,6 +31,8 @@ pub fn test_config(data_dir: &Path, uploads: UploadSettings) -> ServeConfig {
         embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
         artifacts_addr: "127.0.0.1:0".parse().unwrap(),
         artifacts_url: None,
+        trace_viewer_addr: "127.0.0.1:0".parse().unwrap(),
+        trace_viewer_url: None,
         s3: test_s3(),
         database_url: None,
         database_pool_size: 4,
@@ -251,34 +253,7 @@ impl TestApp {
         cookie: Option<&str>,
         args: &impl serde::Serialize,
     ) -> (u16, serde_json::Value) {
-        use vitrine_app::api::{BuildPageData, FileView, FolderView, GalleryPage, UiError};
-        fn decode<T: serde::de::DeserializeOwned + serde::Serialize>(bytes: &[u8]) -> serde_json::Value {
-            let value: T = postcard::from_bytes(bytes)
-                .unwrap_or_else(|e| panic!("a server function's answer is not its type in postcard: {e}"));
-            serde_json::to_value(value).unwrap()
-        }
-        let body = postcard::to_allocvec(args).unwrap();
-        let mut req = self
-            .http
-            .post(format!("{}/api/{endpoint}", self.url))
-            .header("Content-Type", "application/x-postcard")
-            .body(body);
-        if let Some(cookie) = cookie {
-            req = req.header("Cookie", cookie);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        let bytes = r.bytes().await.unwrap();
-        let value = match (status, endpoint) {
-            (_, _) if bytes.is_empty() => serde_json::Value::Null,
-            (200, "browse") => decode::<FolderView>(&bytes),
-            (200, "file") => decode::<FileView>(&bytes),
-            (200, "build") => decode::<BuildPageData>(&bytes),
-            (200, "gallery") => decode::<GalleryPage>(&bytes),
-            (200, other) => panic!("no answer type for the server function `{other}`: add it here"),
-            _ => decode::<UiError>(&bytes),
-        };
-        (status, value)
+        server_fn(&self.http, &self.url, endpoint, cookie, args).await
     }
 
     /// A GET as the browser sends it with a session cookie.
@@ -490,4 +465,39 @@ pub fn file_args(repo: &str, build_num: i64, path: &str) -> vitrine_app::api::Op
         path: path.into(),
     };
     vitrine_app::api::OpenArtifact { at }
+}
+
+/// [`TestApp::server_fn`] against any server at `url`.
+pub async fn server_fn(
+    http: &reqwest::Client,
+    url: &str,
+    endpoint: &str,
+    cookie: Option<&str>,
+    args: &impl serde::Serialize,
+) -> (u16, serde_json::Value) {
+    use vitrine_app::api::{BuildPageData, FileView, FolderView, GalleryPage, UiError};
+    fn decode<T: serde::de::DeserializeOwned + serde::Serialize>(bytes: &[u8]) -> serde_json::Value {
+        let value: T = postcard::from_bytes(bytes)
+            .unwrap_or_else(|e| panic!("a server function's answer is not its type in postcard: {e}"));
+        serde_json::to_value(value).unwrap()
+    }
+    let body = postcard::to_allocvec(args).unwrap();
+    let mut req =
+        http.post(format!("{url}/api/{endpoint}")).header("Content-Type", "application/x-postcard").body(body);
+    if let Some(cookie) = cookie {
+        req = req.header("Cookie", cookie);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.unwrap();
+    let value = match (status, endpoint) {
+        (_, _) if bytes.is_empty() => serde_json::Value::Null,
+        (200, "browse") => decode::<FolderView>(&bytes),
+        (200, "file") => decode::<FileView>(&bytes),
+        (200, "build") => decode::<BuildPageData>(&bytes),
+        (200, "gallery") => decode::<GalleryPage>(&bytes),
+        (200, other) => panic!("no answer type for the server function `{other}`: add it here"),
+        _ => decode::<UiError>(&bytes),
+    };
+    (status, value)
 }

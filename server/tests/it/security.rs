@@ -159,10 +159,13 @@ async fn scripts_get_the_bytes_of_every_type_from_a_signed_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_wildcard_artifacts_url_each_build_has_its_own_origin() {
     let port = free_port();
+    let site = crate::viewer::site_with_trace_viewer();
+    let root = site.path().to_path_buf();
     let f = TestApp::with_projects_configured(UploadSettings::default(), test_database().await, |config| {
         vitrine::serve::ServeConfig {
             artifacts_addr: format!("127.0.0.1:{port}").parse().unwrap(),
             artifacts_url: Some(format!("http://*.artifacts.localhost:{port}")),
+            site_root: root,
             ..config
         }
     })
@@ -197,6 +200,21 @@ async fn with_a_wildcard_artifacts_url_each_build_has_its_own_origin() {
     assert_eq!(http.get(&elsewhere).send().await.unwrap().status().as_u16(), 404);
     let bare = locations[0].replacen(&format!("{one}:{port}"), &format!("127.0.0.1:{port}"), 1);
     assert_eq!(reqwest::get(&bare).await.unwrap().status().as_u16(), 404);
+
+    // Playwright's trace viewer has a host name of its own there, and only there.
+    let viewer = f.app.running.trace_viewer_url.clone().expect("the trace viewer is installed");
+    assert_eq!(viewer, format!("http://trace-viewer.artifacts.localhost:{port}"));
+    let http = http_resolving(&["trace-viewer.artifacts.localhost", &one], addr);
+    let page = http.get(format!("{viewer}/trace-viewer/index.html")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let on_a_build = format!("http://{one}:{port}/trace-viewer/index.html");
+    assert_eq!(http.get(&on_a_build).send().await.unwrap().status().as_u16(), 404, "not beside a build's pages");
+    let capability = locations[0].replacen(&one, "trace-viewer.artifacts.localhost", 1);
+    assert_eq!(http.get(&capability).send().await.unwrap().status().as_u16(), 404, "no build's pages beside it");
+}
+
+fn http_resolving(hosts: &[&str], addr: std::net::SocketAddr) -> reqwest::Client {
+    hosts.iter().fold(reqwest::Client::builder(), |b, host| b.resolve(host, addr)).build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

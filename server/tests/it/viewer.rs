@@ -201,7 +201,7 @@ XML
 
 /// A site root with Playwright's trace viewer, copied from the playwright-core package that
 /// scripts/setup.sh installs for the browser tests (the same files scripts/build.sh serves).
-fn site_with_trace_viewer() -> tempfile::TempDir {
+pub fn site_with_trace_viewer() -> tempfile::TempDir {
     let package = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../end2end/node_modules/playwright-core/lib/vite/traceViewer");
     assert!(package.join("index.html").is_file(), "{} is missing: run scripts/setup.sh", package.display());
@@ -220,7 +220,7 @@ fn site_with_trace_viewer() -> tempfile::TempDir {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_playwright_trace_opens_in_the_trace_viewer_on_the_artifacts_origin() {
+async fn a_playwright_trace_opens_in_the_trace_viewer_on_an_origin_of_its_own() {
     let site = site_with_trace_viewer();
     let root = site.path().to_path_buf();
     let f = TestApp::with_projects_configured(Default::default(), test_database().await, move |c| {
@@ -237,20 +237,29 @@ async fn a_playwright_trace_opens_in_the_trace_viewer_on_the_artifacts_origin() 
     let r = f.app.get(route, Some(&f.member_token)).await;
     assert_eq!(r.status().as_u16(), 302);
     let viewer = r.headers()["location"].to_str().unwrap().to_owned();
-    let prefix = format!("{}/trace-viewer/index.html?trace=", f.app.running.artifacts_url);
+    // The viewer is trusted code beside no untrusted page: a port of its own, not the
+    // artifacts origin's (where it is not served at all).
+    let origin = f.app.running.trace_viewer_url.clone().expect("the trace viewer is installed");
+    assert_ne!(origin, f.app.running.artifacts_url);
+    let prefix = format!("{origin}/trace-viewer/index.html?trace=");
     assert!(viewer.starts_with(&prefix), "{viewer}");
+    let elsewhere = format!("{}/trace-viewer/index.html", f.app.running.artifacts_url);
+    assert_eq!(reqwest::get(&elsewhere).await.unwrap().status().as_u16(), 404);
 
     // The viewer is the package's own page, unsandboxed (it registers a service worker).
     let page = reqwest::get(&viewer).await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(page.headers().get("content-security-policy").is_none());
-    let worker = reqwest::get(format!("{}/trace-viewer/sw.bundle.js", f.app.running.artifacts_url)).await.unwrap();
+    let worker = reqwest::get(format!("{origin}/trace-viewer/sw.bundle.js")).await.unwrap();
     assert_eq!(worker.status().as_u16(), 200);
 
-    // The trace itself is behind a capability for that one file.
+    // The trace itself is behind a capability for that one file, which the viewer's origin
+    // may fetch.
     let trace_url = percent_encoding::percent_decode_str(&viewer[prefix.len()..]).decode_utf8().unwrap().into_owned();
-    let bytes = reqwest::get(&trace_url).await.unwrap().bytes().await.unwrap();
+    let response = reqwest::get(&trace_url).await.unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], origin.as_str());
+    let bytes = response.bytes().await.unwrap();
     assert_eq!(bytes.as_ref(), std::fs::read(&trace).unwrap().as_slice());
     let beside = trace_url.replace("trace.zip", "other.txt");
     assert_eq!(reqwest::get(&beside).await.unwrap().status().as_u16(), 404, "the capability opens the trace only");

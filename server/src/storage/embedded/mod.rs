@@ -2,6 +2,7 @@
 //! SigV4 checks, CORS) over Vitrine's own filesystem store under `<data-dir>/store` (`store.rs`
 //! for the files, `s3.rs` for the operations).
 
+mod access;
 mod import;
 mod s3;
 mod store;
@@ -154,6 +155,7 @@ pub async fn start(
     let local = LocalStore { store: store.clone() };
     let mut builder = S3ServiceBuilder::new(store);
     builder.set_auth(SimpleAuth::from_single(credentials.access_key.clone(), credentials.secret_key.clone()));
+    builder.set_access(access::SignedScope);
     let s3 = builder.build();
     // Browsers upload and download straight from here; s3s itself answers no CORS.
     let service = tower::ServiceBuilder::new()

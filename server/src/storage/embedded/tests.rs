@@ -580,3 +580,71 @@ async fn an_s3s_fs_data_dir_is_imported_once() {
     assert!(!s.dir.path().join("s3").exists());
     assert!(s.dir.path().join("s3.imported").is_dir());
 }
+
+/// An upload URL is that upload and nothing else: the headers that would make it a copy of
+/// another key (or change what it writes) are refused, signed or not, and a download URL does
+/// not write.
+#[tokio::test]
+async fn a_presigned_url_does_only_what_was_signed() {
+    let s = server().await;
+    s.put("p/secret", b"another project's secret").await;
+    let data = b"my own bytes".to_vec();
+    let put = s
+        .client
+        .put_object()
+        .bucket(BUCKET)
+        .key("b/mine")
+        .content_length(data.len() as i64)
+        .checksum_sha256(sha256_b64(&data))
+        .if_none_match("*")
+        .presigned(presign_config())
+        .await
+        .unwrap();
+    let send_with = |name: &'static str, value: &'static str, body: Vec<u8>| {
+        let mut builder = reqwest::Client::new().put(put.uri());
+        for (n, v) in put.headers() {
+            builder = builder.header(n, v);
+        }
+        builder.header(name, value).body(body).send()
+    };
+    let copy = send_with("x-amz-copy-source", "vitrine/p/secret", Vec::new()).await.unwrap();
+    assert_eq!(copy.status(), 403);
+    assert!(copy.text().await.unwrap().contains("AccessDenied"));
+    assert_eq!(s.get("b/mine").await, None, "the copy must not have happened");
+    for (name, value) in [
+        ("x-amz-copy-source", "/vitrine/p/secret"),
+        ("x-amz-metadata-directive", "REPLACE"),
+        ("x-amz-tagging", "a=b"),
+        ("x-amz-acl", "public-read"),
+        ("x-amz-grant-read", "uri=http://acs.amazonaws.com/groups/global/AllUsers"),
+        ("x-amz-website-redirect-location", "https://example.com/"),
+        ("x-amz-storage-class", "GLACIER"),
+        ("x-amz-server-side-encryption", "AES256"),
+        ("x-amz-meta-owner", "someone"),
+        ("x-amz-checksum-crc32", "AAAAAA=="),
+    ] {
+        let resp = send_with(name, value, data.clone()).await.unwrap();
+        assert_eq!(resp.status(), 403, "{name}");
+        assert_eq!(s.get("b/mine").await, None, "{name}");
+    }
+    // As signed, it works.
+    assert_eq!(s.send(&put, data.clone()).await.status(), 200);
+    assert_eq!(s.get("b/mine").await, Some(data.clone()));
+
+    // A download URL used to write, to delete or to copy.
+    let get = s.client.get_object().bucket(BUCKET).key("b/other").presigned(presign_config()).await.unwrap();
+    for method in ["PUT", "DELETE", "POST"] {
+        let resp = reqwest::Client::new()
+            .request(method.parse().unwrap(), get.uri())
+            .header("x-amz-copy-source", "vitrine/p/secret")
+            .body(data.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{method}");
+    }
+    assert_eq!(s.get("b/other").await, None);
+    // The store's own keys still copy, as the server's verification by copy does.
+    s.client.copy_object().bucket(BUCKET).key("b/copy").copy_source("vitrine/p/secret").send().await.unwrap();
+    assert_eq!(s.get("b/copy").await.as_deref(), Some(&b"another project's secret"[..]));
+}
