@@ -31,7 +31,7 @@ read -r port2 s3port2 art2 < <(free_ports 3)
 (
   set -a; . "$work/data/embedded-s3.env"; set +a
   VITRINE_LOG=warn "$bin" serve --addr "127.0.0.1:$port2" --embedded-s3-addr "127.0.0.1:$s3port2" \
-    --artifacts-addr "127.0.0.1:$art2" --data-dir "$work/data2" --database-url "$pg_url" \
+    --artifacts-addr "127.0.0.1:$art2" --trace-viewer-addr 127.0.0.1:0 --data-dir "$work/data2" --database-url "$pg_url" \
     --s3-endpoint "$AWS_ENDPOINT_URL" --s3-bucket "$VITRINE_S3_BUCKET" >"$work/server2.log" 2>&1
 ) &
 second=$!

@@ -22,6 +22,7 @@ start_private_server() {
   url="http://127.0.0.1:$port"
   env -u DATABASE_URL -u AWS_ENDPOINT_URL -u VITRINE_PUBLIC_URL VITRINE_LOG="${VITRINE_LOG:-warn}" "$bin" serve \
     --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$artifacts_port" \
+    --trace-viewer-addr 127.0.0.1:0 \
     --data-dir "$work/data" "$@" >"$work/server.log" 2>&1 &
   server=$!
   trap 'kill $server ${also_stop:-} 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT

@@ -127,7 +127,7 @@ env -u AWS_ENDPOINT_URL -u AWS_REGION -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_
   -u AWS_PROFILE -u VITRINE_S3_BUCKET -u VITRINE_S3_PATH_STYLE -u DATABASE_URL -u VITRINE_PUBLIC_URL \
   -u VITRINE_ARTIFACTS_URL -u VITRINE_UPLOAD_URL_TTL -u VITRINE_BUILD_TIMEOUT -u VITRINE_MAX_BUILD_ARTIFACTS \
   "$bin" serve --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" \
-  --artifacts-addr "127.0.0.1:$reports" --data-dir "$work/data" --max-build-artifacts "$max_artifacts" "${database[@]}" \
+  --artifacts-addr "127.0.0.1:$reports" --trace-viewer-addr 127.0.0.1:0 --data-dir "$work/data" --max-build-artifacts "$max_artifacts" "${database[@]}" \
   >"$work/logs/server.log" 2>&1 &
 server=$!
 s3env=$work/data/embedded-s3.env

@@ -374,6 +374,8 @@ impl ServerProcess {
             format!("127.0.0.1:{s3}"),
             "--artifacts-addr".to_owned(),
             format!("127.0.0.1:{artifacts}"),
+            "--trace-viewer-addr".to_owned(),
+            "127.0.0.1:0".to_owned(),
             "--data-dir".to_owned(),
             data.display().to_string(),
         ];

@@ -115,6 +115,7 @@ async fn json_logs_have_one_access_line_per_request_and_never_a_secret() {
         .args(["serve", "--log-format", "json", "--data-dir", data.to_str().unwrap()])
         .args(["--addr", &format!("127.0.0.1:{port}"), "--embedded-s3-addr", &format!("127.0.0.1:{s3}")])
         .args(["--artifacts-addr", &format!("127.0.0.1:{artifacts}")])
+        .args(["--trace-viewer-addr", "127.0.0.1:0"])
         .env("VITRINE_LOG", "info")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())

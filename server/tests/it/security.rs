@@ -234,3 +234,71 @@ async fn app_pages_run_only_their_own_scripts() {
     let again = app.get("/login", None).await;
     assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(nonce), "a nonce per page");
 }
+
+/// A capability is checked again at each use: whoever it was handed to must still be able to
+/// read the build. A removed member, a disabled user, a revoked token, a project made private
+/// and a purge reach the links already handed out within the lookups' few seconds (on every
+/// server: they ask the metadata store), and a rotated key stops them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_reach_the_links_already_handed_out() {
+    let f = TestApp::with_projects().await;
+    assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", REPORT_BUILD).await);
+    assert_ok(&f.app.run_build(&f.public_build_token, "gh/acme/public-site", "main", REPORT_BUILD).await);
+    let link = |project: &'static str, page: &'static str, token: Option<String>| {
+        let route = format!("/api/v1.1/project/gh/acme/{project}/1/artifacts/0/$CIRCLE_ARTIFACTS/report/{page}");
+        let app = &f.app;
+        async move {
+            let mut request = navigate(app.http.get(format!("{}{route}", app.url)));
+            if let Some(token) = token {
+                request = request.header("Circle-Token", token);
+            }
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 302, "{route}");
+            r.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    let opens = |url: String| async move { reqwest::get(&url).await.unwrap().status().as_u16() == 200 };
+    let stops = |url: String| async move { reqwest::get(&url).await.unwrap().status().as_u16() == 404 };
+
+    // A member removed: the link alice's token got stops.
+    let alices = link("secret", "index.html", Some(f.member_token.clone())).await;
+    assert!(opens(alices.clone()).await);
+    assert_ok(&f.app.admin(&["member", "remove", "gh/acme/secret", "alice"]).await);
+    within_fresh_for("a removed member's link", || stops(alices.clone())).await;
+    assert_ok(&f.app.admin(&["member", "add", "gh/acme/secret", "alice"]).await);
+    within_fresh_for("a member again", || opens(alices.clone())).await;
+
+    // A disabled user, then a revoked token.
+    assert_ok(&f.app.admin(&["user", "disable", "alice"]).await);
+    within_fresh_for("a disabled user's link", || stops(alices.clone())).await;
+    assert_ok(&f.app.admin(&["user", "enable", "alice"]).await);
+    within_fresh_for("enabled again", || opens(alices.clone())).await;
+    assert_ok(&f.app.admin(&["token", "revoke", &f.member_token]).await);
+    within_fresh_for("a revoked token's link", || stops(alices.clone())).await;
+
+    // A public project made private: the links anyone got stop.
+    let anyones = link("public-site", "index.html", None).await;
+    assert!(opens(anyones.clone()).await);
+    assert_ok(&f.app.admin(&["project", "add", "gh/acme/public-site"]).await);
+    within_fresh_for("a project made private", || stops(anyones.clone())).await;
+    assert_ok(&f.app.admin(&["project", "add", "gh/acme/public-site", "--public"]).await);
+    within_fresh_for("public again", || opens(anyones.clone())).await;
+
+    // A purged file is gone from its links at once.
+    assert_ok(&f.app.admin(&["purge", "gh/acme/public-site", "1", "$CIRCLE_ARTIFACTS/report/index.html"]).await);
+    assert!(stops(anyones.clone()).await, "purged");
+
+    // A rotated key stops every link handed out before, within its refresh.
+    let style = anyones.replace("index.html", "style.css");
+    assert!(opens(style.clone()).await);
+    let out = f.app.admin(&["capabilities", "rotate"]).await;
+    assert_ok(&out);
+    let started = std::time::Instant::now();
+    while !stops(style.clone()).await {
+        assert!(started.elapsed() < vitrine::serve::KEY_REFRESH * 3, "the old key still opens links");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // A link handed out now works.
+    let fresh = link("public-site", "pages/two.html", None).await;
+    assert!(opens(fresh).await, "a new link, with the new key");
+}
