@@ -303,13 +303,7 @@ mod tests {
     use super::*;
 
     fn roomy() -> Budget {
-        Budget::new(Limits {
-            read: u64::MAX,
-            held: u64::MAX,
-            output: u64::MAX,
-            elements: u64::MAX,
-            time: std::time::Duration::from_secs(60),
-        })
+        Budget::new(Limits::ROOMY)
     }
 
     fn png(width: u32, height: u32, paint: impl Fn(u32, u32) -> [u8; 4]) -> Vec<u8> {

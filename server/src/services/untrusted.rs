@@ -33,6 +33,17 @@ pub struct Limits {
     pub time: Duration,
 }
 
+impl Limits {
+    /// No limit but a minute: for tests of what a reader makes, not of where it stops.
+    pub const ROOMY: Limits = Limits {
+        read: u64::MAX,
+        held: u64::MAX,
+        output: u64::MAX,
+        elements: u64::MAX,
+        time: Duration::from_secs(60),
+    };
+}
+
 /// What stopped a reader: shown to the person who opened the file, so it says what the limit
 /// was in their words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 use vitrine::services::archives::{tar, zip};
 use vitrine::services::preview::{JUNIT_MAX_CASES, ansi_runs, parse_junit, pretty_json};
 use vitrine::services::untrusted::{Budget, Exceeded, Limits};
@@ -25,7 +25,10 @@ fn run<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseE
 where
     S::Value: std::fmt::Debug,
 {
-    let mut runner = TestRunner::new(Config { cases: CASES, failure_persistence: None, ..Config::default() });
+    // What a generator ever finds is kept here (committed) and tried first on every run.
+    let kept = FileFailurePersistence::Direct("tests/it/readers.regressions");
+    let mut runner =
+        TestRunner::new(Config { cases: CASES, failure_persistence: Some(Box::new(kept)), ..Config::default() });
     runner.run(&strategy, test).unwrap();
 }
 

@@ -77,14 +77,12 @@ async fn a_zoo_of_hostile_artifacts_costs_the_server_a_bounded_budget() {
     let data = work.path().join("data");
     let server = ServerProcess::start(&data, test_database().await).await;
     let admin = |args: &[&str]| {
-        let mut all = vec!["admin", "--data-dir", data.to_str().unwrap()];
-        all.extend_from_slice(args);
         let mut command = std::process::Command::new(BIN);
-        command.args(&all);
+        command.args(["admin", "--data-dir", data.to_str().unwrap()]);
         if let Some(url) = &server.database_url {
             command.args(["--database-url", url]);
         }
-        command.output().unwrap()
+        command.args(args).output().unwrap()
     };
     assert_ok(&admin(&["project", "add", "gh/acme/zoo", "--public"]));
     let token = last_line(&admin(&["project", "token", "gh/acme/zoo"]));

@@ -179,19 +179,11 @@ pub fn ansi_runs(text: &[u8], budget: &mut Budget) -> (Vec<StyledRun>, Option<(u
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::services::untrusted::Limits;
 
     fn roomy() -> Budget {
-        Budget::new(Limits {
-            read: u64::MAX,
-            held: u64::MAX,
-            output: u64::MAX,
-            elements: u64::MAX,
-            time: Duration::from_secs(60),
-        })
+        Budget::new(Limits::ROOMY)
     }
 
     fn runs(text: &[u8]) -> Vec<StyledRun> {
@@ -234,7 +226,7 @@ mod tests {
     fn a_colour_at_every_character_stops_at_the_output_budget() {
         let log: Vec<u8> = (0..100_000).flat_map(|i| format!("\x1b[3{}mx", i % 8).into_bytes()).collect();
         let limit = 4 * log.len() as u64 / 10;
-        let mut budget = Budget::new(Limits { output: limit, ..*roomy().limits() });
+        let mut budget = Budget::new(Limits { output: limit, ..Limits::ROOMY });
         let (runs, stopped) = ansi_runs(&log, &mut budget);
         let (at, why) = stopped.unwrap();
         assert_eq!(why, Exceeded::Output(limit));

@@ -123,13 +123,11 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::services::untrusted::Limits;
 
     fn budget(output: u64) -> Budget {
-        Budget::new(Limits { read: u64::MAX, held: u64::MAX, output, elements: u64::MAX, time: Duration::from_secs(60) })
+        Budget::new(Limits { output, ..Limits::ROOMY })
     }
 
     #[test]

@@ -298,13 +298,7 @@ mod tests {
     use crate::services::untrusted::Limits;
 
     fn roomy() -> Budget {
-        Budget::new(Limits {
-            read: u64::MAX,
-            held: u64::MAX,
-            output: u64::MAX,
-            elements: u64::MAX,
-            time: Duration::from_secs(60),
-        })
+        Budget::new(Limits::ROOMY)
     }
 
     #[test]
@@ -352,7 +346,7 @@ mod tests {
             xml.push_str(&format!(r#"<testcase name="t{i}"/>"#));
         }
         xml.push_str(r#"<testcase name="late"><failure message="boom"/></testcase></testsuite>"#);
-        let mut budget = Budget::new(Limits { held: 4 << 20, ..*roomy().limits() });
+        let mut budget = Budget::new(Limits { held: 4 << 20, ..Limits::ROOMY });
         let report = parse_junit(xml.as_bytes(), &mut budget).unwrap();
         assert_eq!(report.stopped, None);
         assert_eq!((report.total, report.failed), (300_001, 1));
@@ -369,13 +363,13 @@ mod tests {
             xml.push_str(&format!(r#"<testcase name="t{i}"><failure message="m">{}</failure></testcase>"#, "x".repeat(500)));
         }
         xml.push_str("</testsuite>");
-        let mut budget = Budget::new(Limits { held: 64 << 10, ..*roomy().limits() });
+        let mut budget = Budget::new(Limits { held: 64 << 10, ..Limits::ROOMY });
         let report = parse_junit(xml.as_bytes(), &mut budget).unwrap();
         let stopped = report.stopped.unwrap();
         assert!(stopped.starts_with("Read up to byte ") && stopped.contains("64 KiB of memory"), "{stopped}");
         assert!(report.total < 1000 && report.total == report.cases.len(), "{}", report.total);
 
-        let mut budget = Budget::new(Limits { elements: 10, ..*roomy().limits() });
+        let mut budget = Budget::new(Limits { elements: 10, ..Limits::ROOMY });
         let report = parse_junit(xml.as_bytes(), &mut budget).unwrap();
         assert_eq!(report.total, 10);
         assert!(report.stopped.unwrap().contains("more than 10 entries"));

@@ -71,6 +71,20 @@ impl Server {
         std::fs::read_dir(self.dir.path().join("store/tmp")).unwrap().next().is_none()
     }
 
+    /// An upload URL as the server makes them: its size, SHA-256 and `If-None-Match: *` signed.
+    async fn presigned_put(&self, key: &str, data: &[u8]) -> PresignedRequest {
+        self.client
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .content_length(data.len() as i64)
+            .checksum_sha256(sha256_b64(data))
+            .if_none_match("*")
+            .presigned(presign_config())
+            .await
+            .unwrap()
+    }
+
     /// Sends a presigned request with exactly its signed headers.
     async fn send(&self, req: &PresignedRequest, body: Vec<u8>) -> reqwest::Response {
         let mut builder = reqwest::Client::new().request(req.method().parse().unwrap(), req.uri());
@@ -425,17 +439,7 @@ async fn range_get_and_listing() {
 async fn presigned_create_only_put_works_once() {
     let s = server().await;
     let data = b"artifact bytes".to_vec();
-    let req = s
-        .client
-        .put_object()
-        .bucket(BUCKET)
-        .key("b/presigned")
-        .content_length(data.len() as i64)
-        .checksum_sha256(sha256_b64(&data))
-        .if_none_match("*")
-        .presigned(presign_config())
-        .await
-        .unwrap();
+    let req = s.presigned_put("b/presigned", &data).await;
     let headers: Vec<(String, String)> = req.headers().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
     let signed = reqwest::Url::parse(req.uri())
         .unwrap()
@@ -458,17 +462,7 @@ async fn presigned_create_only_put_works_once() {
     assert_eq!(s.get("b/presigned").await, Some(data.clone()));
 
     // Other bytes under a fresh URL: refused by the signed checksum, nothing stored.
-    let req = s
-        .client
-        .put_object()
-        .bucket(BUCKET)
-        .key("b/tampered")
-        .content_length(data.len() as i64)
-        .checksum_sha256(sha256_b64(&data))
-        .if_none_match("*")
-        .presigned(presign_config())
-        .await
-        .unwrap();
+    let req = s.presigned_put("b/tampered", &data).await;
     let resp = s.send(&req, b"other  bytes!!".to_vec()).await;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("BadDigest"));
@@ -589,17 +583,7 @@ async fn a_presigned_url_does_only_what_was_signed() {
     let s = server().await;
     s.put("p/secret", b"another project's secret").await;
     let data = b"my own bytes".to_vec();
-    let put = s
-        .client
-        .put_object()
-        .bucket(BUCKET)
-        .key("b/mine")
-        .content_length(data.len() as i64)
-        .checksum_sha256(sha256_b64(&data))
-        .if_none_match("*")
-        .presigned(presign_config())
-        .await
-        .unwrap();
+    let put = s.presigned_put("b/mine", &data).await;
     let send_with = |name: &'static str, value: &'static str, body: Vec<u8>| {
         let mut builder = reqwest::Client::new().put(put.uri());
         for (n, v) in put.headers() {
