@@ -17,6 +17,9 @@ pub const MAX_CASES: usize = 5_000;
 const MAX_DETAIL: usize = 8 * 1024;
 /// Names, class names and messages are cut at this many bytes.
 const MAX_FIELD: usize = 2 * 1024;
+/// A suite's name is cut at this many bytes: it is kept once, but shown beside each of its
+/// cases.
+const MAX_SUITE: usize = 256;
 /// What a kept case costs besides its text.
 const CASE_OVERHEAD: usize = 128;
 /// What an open suite costs besides its name.
@@ -46,8 +49,9 @@ pub struct TestCase {
 }
 
 impl TestCase {
+    /// What it costs kept, and shown (its suite's name is shown with each case).
     fn weight(&self) -> usize {
-        self.class_name.len() + self.name.len() + self.message.len() + self.detail.len() + CASE_OVERHEAD
+        self.suite.len() + self.class_name.len() + self.name.len() + self.message.len() + self.detail.len() + CASE_OVERHEAD
     }
 }
 
@@ -209,7 +213,13 @@ impl Reader<'_> {
         }
         match name {
             b"testsuite" if !empty => {
-                let suite: Arc<str> = attr(e, b"name").into();
+                let mut suite = attr(e, b"name");
+                if suite.len() > MAX_SUITE {
+                    let mut cut = String::new();
+                    push_bounded(&mut cut, &suite, MAX_SUITE);
+                    suite = cut;
+                }
+                let suite: Arc<str> = suite.into();
                 budget.hold(suite.len() + SUITE_OVERHEAD)?;
                 self.suites.push(suite);
             }
@@ -352,7 +362,7 @@ mod tests {
         assert_eq!((report.total, report.failed), (300_001, 1));
         assert_eq!(report.cases.len(), MAX_CASES);
         assert_eq!(report.cases[0].name, "late", "a late failure displaces a passed case");
-        assert_eq!(report.cases[0].suite.len(), MAX_FIELD, "names are cut");
+        assert_eq!(report.cases[0].suite.len(), MAX_SUITE, "names are cut");
         assert!(Arc::ptr_eq(&report.cases[0].suite, &report.cases[1].suite), "one copy of the suite's name");
     }
 
