@@ -51,6 +51,8 @@ const MIN_INFLATED: u64 = 256 << 20;
 const MAX_INFLATED: u64 = 8 << 30;
 /// Time an index may take (a 3 GiB tar.gz takes some seconds to inflate).
 const INDEX_TIME: Duration = Duration::from_secs(60);
+/// What a member's ranged read may hold past its data (see `zip::member_end`).
+const MEMBER_SLACK: u64 = 30 + 2 * 65_535 + 24;
 /// Time a member may take to be read out (a slow client holds its reader).
 const MEMBER_TIME: Duration = Duration::from_secs(600);
 /// What the cache of archive indexes may hold, in bytes (names, offsets).
@@ -473,8 +475,15 @@ impl Vitrine {
         tokio::spawn(async move {
             let copied = heavy
                 .blocking(permit, budget, move |budget| match zip {
-                    Some(place) => zip::copy_member(&place, member.size, input(), &mut out, budget)
-                        .map_err(|e| format!("{e:?}")),
+                    Some(place) => {
+                        let mut input = input();
+                        zip::copy_member(&place, member.size, &mut input, &mut out, budget)
+                            .map_err(|e| format!("{e:?}"))?;
+                        // The rest of the range asked for (what may follow the member's data, up
+                        // to a local header's largest): read out, so that the connection to the
+                        // store is kept for the next read instead of being dropped mid-answer.
+                        io::copy(&mut io::Read::take(&mut input, MEMBER_SLACK), &mut io::sink()).map(drop).map_err(|e| e.to_string())
+                    }
                     None => tar::copy_file(input(), member.offset, member.size, &mut out, budget)
                         .map_err(|e| format!("{e:?}")),
                 })

@@ -140,7 +140,13 @@ pub fn member_end(place: &ZipPlace, archive_size: u64) -> u64 {
 
 /// Inflates one member from `input` (the archive from the member's local header on) into
 /// `out`, checking its size and CRC-32 as it ends; the bytes written count as output.
-pub fn copy_member(place: &ZipPlace, size: u64, input: impl Read, out: &mut impl Write, budget: &mut Budget) -> Result<(), ZipError> {
+pub fn copy_member(
+    place: &ZipPlace,
+    size: u64,
+    mut input: impl Read,
+    out: &mut impl Write,
+    budget: &mut Budget,
+) -> Result<(), ZipError> {
     let entry = Entry {
         name: String::new(),
         method: place.method,
@@ -158,7 +164,6 @@ pub fn copy_member(place: &ZipPlace, size: u64, input: impl Read, out: &mut impl
         uncompressed_size: size,
         mode: Mode(0o644),
     };
-    let mut input = input;
     let mut fsm = EntryFsm::new(Some(entry), None);
     let mut buf = vec![0u8; 64 << 10];
     loop {
