@@ -1050,10 +1050,7 @@ macro_rules! meta_store {
                     .bind(now())
                     .execute(&self.pool)
                     .await?;
-                Ok(sqlx::query_scalar("SELECT key FROM server_keys WHERE name = $1")
-                    .bind(name)
-                    .fetch_one(&self.pool)
-                    .await?)
+                self.read_shared_key(name).await
             }
 
             async fn ping(&self) -> DbResult<()> {

@@ -60,7 +60,7 @@ pub struct PixelDiff {
 
 /// A comparison, or why the two images cannot be compared: both are kept, by the two
 /// SHA-256s (stored bytes never change, so a hostile image costs its decoding once).
-pub type Compared = Result<Arc<PixelDiff>, String>;
+pub type Compared = super::lookups::Refusable<Arc<PixelDiff>>;
 
 #[derive(Clone)]
 pub struct Weigh;
@@ -201,10 +201,7 @@ impl Vitrine {
             })
             .await?
             .expect("a comparison is always made");
-        match &*compared {
-            Ok(diff) => Ok(diff.clone()),
-            Err(why) => Err(ServiceError::BadRequest(why.clone())),
-        }
+        super::lookups::answer(&compared)
     }
 }
 

@@ -153,6 +153,15 @@ where
     }
 }
 
+/// What was made of stored bytes, or why it could not be (in words for the reader): both are
+/// kept, since the bytes never change.
+pub type Refusable<T> = Result<T, String>;
+
+/// A kept [`Refusable`] as a service's answer: the thing, or the refusal as a bad request.
+pub fn answer<T: Clone>(kept: &Refusable<T>) -> super::ServiceResult<T> {
+    kept.clone().map_err(super::ServiceError::BadRequest)
+}
+
 /// quick_cache's own choice: four shards a core.
 fn default_shards() -> usize {
     4 * std::thread::available_parallelism().map_or(1, usize::from)

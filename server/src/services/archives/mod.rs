@@ -51,8 +51,6 @@ const MIN_INFLATED: u64 = 256 << 20;
 const MAX_INFLATED: u64 = 8 << 30;
 /// Time an index may take (a 3 GiB tar.gz takes some seconds to inflate).
 const INDEX_TIME: Duration = Duration::from_secs(60);
-/// What a member's ranged read may hold past its data (see `zip::member_end`).
-const MEMBER_SLACK: u64 = 30 + 2 * 65_535 + 24;
 /// Time a member may take to be read out (a slow client holds its reader).
 const MEMBER_TIME: Duration = Duration::from_secs(600);
 /// What the cache of archive indexes may hold, in bytes (names, offsets).
@@ -130,7 +128,7 @@ impl ArchiveIndex {
 
 /// An archive's index, or why it cannot be read: both are kept (stored bytes never change,
 /// so a hostile archive costs its reading once).
-pub type Indexed = Result<Arc<ArchiveIndex>, String>;
+pub type Indexed = super::lookups::Refusable<Arc<ArchiveIndex>>;
 
 #[derive(Clone)]
 pub struct Weigh;
@@ -270,10 +268,7 @@ impl Vitrine {
             })
             .await?
             .expect("an index is always made");
-        match &*indexed {
-            Ok(index) => Ok(index.clone()),
-            Err(why) => Err(ServiceError::BadRequest(why.clone())),
-        }
+        super::lookups::answer(&indexed)
     }
 
     fn index_budget(read: u64) -> Budget {
@@ -482,7 +477,7 @@ impl Vitrine {
                         // The rest of the range asked for (what may follow the member's data, up
                         // to a local header's largest): read out, so that the connection to the
                         // store is kept for the next read instead of being dropped mid-answer.
-                        io::copy(&mut io::Read::take(&mut input, MEMBER_SLACK), &mut io::sink()).map(drop).map_err(|e| e.to_string())
+                        io::copy(&mut io::Read::take(&mut input, zip::MEMBER_SLACK), &mut io::sink()).map(drop).map_err(|e| e.to_string())
                     }
                     None => tar::copy_file(input(), member.offset, member.size, &mut out, budget)
                         .map_err(|e| format!("{e:?}")),

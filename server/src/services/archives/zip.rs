@@ -132,10 +132,13 @@ where
     Ok(files)
 }
 
-/// Where a member's bytes may end: its local header (30 bytes, a name and an extra field of
-/// up to 64 KiB each), its compressed bytes and a data descriptor.
+/// What a member's bytes take besides its compressed data, at most: its local header (30
+/// bytes, a name and an extra field of up to 64 KiB each) and a data descriptor.
+pub const MEMBER_SLACK: u64 = 30 + 2 * 65_535 + 24;
+
+/// Where a member's bytes may end.
 pub fn member_end(place: &ZipPlace, archive_size: u64) -> u64 {
-    place.header_offset.saturating_add(30 + 2 * 65_535 + 24).saturating_add(place.compressed_size).min(archive_size)
+    place.header_offset.saturating_add(MEMBER_SLACK).saturating_add(place.compressed_size).min(archive_size)
 }
 
 /// Inflates one member from `input` (the archive from the member's local header on) into

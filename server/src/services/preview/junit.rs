@@ -50,7 +50,7 @@ pub struct TestCase {
 
 impl TestCase {
     /// What it costs kept, and shown (its suite's name is shown with each case).
-    fn weight(&self) -> usize {
+    pub(super) fn weight(&self) -> usize {
         self.suite.len() + self.class_name.len() + self.name.len() + self.message.len() + self.detail.len() + CASE_OVERHEAD
     }
 }

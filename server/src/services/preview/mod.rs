@@ -67,11 +67,7 @@ impl Preview {
         let bytes = match self {
             Preview::Text { runs, .. } => runs.iter().map(|r| r.text.len() + 48).sum(),
             Preview::Json(json) => json.text.len(),
-            Preview::JUnit(report) => report
-                .cases
-                .iter()
-                .map(|c| c.name.len() + c.class_name.len() + c.message.len() + c.detail.len() + 128)
-                .sum(),
+            Preview::JUnit(report) => report.cases.iter().map(TestCase::weight).sum(),
             Preview::Image | Preview::Page | Preview::Download => 0,
         };
         bytes as u64 + 256
@@ -207,33 +203,34 @@ impl Vitrine {
         let size = artifact.size.max(0) as u64;
         // The permit first: what waits for it holds no bytes.
         let permit = self.heavy.permit(Work::Parse)?;
-        let (read, parse): (u64, fn(&[u8], u64, &mut Budget) -> Preview) = match kind {
-            Kind::Json if size <= JSON_PREVIEW_BYTES => (size, |bytes, size, budget| match pretty_json(bytes, budget) {
+        // What is read, the report's own limits (`None`: a preview's, by what was read), the reader.
+        type Parse = fn(&[u8], u64, &mut Budget) -> Preview;
+        let (read, report, parse): (u64, Option<Limits>, Parse) = match kind {
+            Kind::Json if size <= JSON_PREVIEW_BYTES => (size, None, |bytes, size, budget| match pretty_json(bytes, budget) {
                 Some(json) => Preview::Json(json),
                 None => text_preview(bytes, size, budget),
             }),
-            Kind::Xml if size <= JUNIT_PREVIEW_BYTES => (size, |bytes, size, budget| match parse_junit(bytes, budget) {
-                Some(report) => Preview::JUnit(report),
-                None => {
-                    let prefix = &bytes[..bytes.len().min(TEXT_PREVIEW_BYTES as usize)];
-                    let mut budget = Budget::new(limits(TEXT_PREVIEW_BYTES, OUTPUT_RATIO * prefix.len() as u64));
-                    text_preview(prefix, size, &mut budget)
-                }
-            }),
-            _ => (size.min(TEXT_PREVIEW_BYTES), text_preview),
+            Kind::Xml if size <= JUNIT_PREVIEW_BYTES => {
+                let report = Limits {
+                    read: JUNIT_PREVIEW_BYTES,
+                    held: JUNIT_HELD_BYTES,
+                    output: JUNIT_HELD_BYTES,
+                    elements: JUNIT_MAX_READ_CASES,
+                    time: PREVIEW_TIME,
+                };
+                (size, Some(report), |bytes, size, budget| match parse_junit(bytes, budget) {
+                    Some(report) => Preview::JUnit(report),
+                    None => {
+                        let prefix = &bytes[..bytes.len().min(TEXT_PREVIEW_BYTES as usize)];
+                        let mut budget = Budget::new(limits(TEXT_PREVIEW_BYTES, OUTPUT_RATIO * prefix.len() as u64));
+                        text_preview(prefix, size, &mut budget)
+                    }
+                })
+            }
+            _ => (size.min(TEXT_PREVIEW_BYTES), None, text_preview),
         };
         let bytes = self.prefix(readable, read).await?;
-        let budget = if kind == Kind::Xml && size <= JUNIT_PREVIEW_BYTES {
-            Budget::new(Limits {
-                read: JUNIT_PREVIEW_BYTES,
-                held: JUNIT_HELD_BYTES,
-                output: JUNIT_HELD_BYTES,
-                elements: JUNIT_MAX_READ_CASES,
-                time: PREVIEW_TIME,
-            })
-        } else {
-            Budget::new(limits(read, OUTPUT_RATIO * bytes.len() as u64))
-        };
+        let budget = Budget::new(report.unwrap_or_else(|| limits(read, OUTPUT_RATIO * bytes.len() as u64)));
         self.heavy.blocking(permit, budget, move |budget| parse(&bytes, size, budget)).await
     }
 }
