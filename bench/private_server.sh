@@ -1,6 +1,6 @@
 # Sourced by the benchmarks (from the repository's root): a private `vitrine serve` from a
 # fresh data dir, on free ports on 127.0.0.1, stopped and cleaned up when the script exits.
-bin=$PWD/target/release/vitrine
+bin=${VITRINE_BIN:-$PWD/target/release/vitrine}
 [ -x "$bin" ] || { echo "no release build: run bash scripts/build.sh first" >&2; exit 1; }
 
 # free_ports N: N distinct free ports on 127.0.0.1, on one line.

@@ -32,7 +32,7 @@ for n in "$files" "$size_kb" "$big_mb"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "FILES, SIZE_KB and BIG_MB must be positive integers (got '$n')" >&2; exit 2; }
 done
 
-bin=$root/target/release/vitrine
+bin=${VITRINE_BIN:-$root/target/release/vitrine}
 agent=${AGENT_BIN:-$bin}
 [ -x "$bin" ] || { echo "build first: bash scripts/build.sh" >&2; exit 1; }
 [ -x "$agent" ] || { echo "no agent binary at $agent: build first: bash scripts/build.sh" >&2; exit 1; }

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit and integration tests (real server, embedded S3, SQLite), the
+# Runs every test: the lint gate (scripts/lint.sh), Rust unit and integration tests (real server, embedded S3, SQLite), the
 # integration tests again on PostgreSQL (a throwaway server on loopback), a short wrk load run
 # (bench/load.sh: no errors, no 5xx), then Playwright in Debian's Chromium against a freshly
 # seeded server. Builds once; every stage reuses that build (same release profile, so
 # dependencies compile once).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit 1
-bash scripts/build.sh || exit 1
-
 step() { printf '\n\033[1m==> %s\033[0m (at %d s)\n' "$*" "$SECONDS"; }
+
+bash scripts/setup.sh || exit 1
+step "Lint (rustfmt, clippy, layers)"
+bash scripts/lint.sh || exit 1
+step "Build"
+bash scripts/build.sh || exit 1
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 tmp=$(mktemp -d)

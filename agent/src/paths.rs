@@ -35,7 +35,7 @@ pub fn absolutize(base: &Path, p: &Path) -> PathBuf {
 pub fn expand_home(p: &str) -> PathBuf {
     match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ if p == "~" => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| p.into()),
+        _ if p == "~" => std::env::var_os("HOME").map_or_else(|| p.into(), PathBuf::from),
         _ => PathBuf::from(p),
     }
 }

@@ -192,7 +192,7 @@ impl Progress {
         let done = self.done_files.fetch_add(n, Ordering::Relaxed) + n;
         self.bar.set_message(format!("{done}/{} files", self.files));
         if self.bar.is_hidden() {
-            let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
+            let mut last = self.last_line.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if last.elapsed() >= Duration::from_secs(5) && done < self.files {
                 *last = Instant::now();
                 eprintln!(
@@ -235,7 +235,7 @@ pub async fn upload(client: &AgentClient, target: &BuildTarget, files: Vec<Local
     let total: u64 = ready.iter().map(|(_, size)| size).sum();
     let progress = Arc::new(Progress::new(ready.len(), total));
     let slots = Arc::new(Semaphore::new(client.concurrency));
-    let hashers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let hashers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).clamp(1, 8);
     // Ask first how big files go up: in parts (each hashed on its own) or whole, and whether
     // they may be hashed while they are sent.
     let (part_size, hash_from) = if ready.iter().any(|(_, size)| *size > MIN_PART_SIZE) {
@@ -313,7 +313,9 @@ async fn send_batch(
         Ok(plans) => plans,
         Err(e) => {
             let why = format!("{e:#}");
-            files.iter().for_each(|h| report.fail(&h.file.pretty_path, why.clone()));
+            for h in &files {
+                report.fail(&h.file.pretty_path, why.clone());
+            }
             return report;
         }
     };

@@ -1,17 +1,14 @@
 //! Vitrine: a self-hosted, CircleCI-compatible home for CI build artifacts.
+//!
+//! Layers, each importing only from those below it (ARCHITECTURE.md; `scripts/layers.py`
+//! checks it): `cli` and `serve` (start-up) -> `http` -> `core` (the features) -> `storage`
+//! (S3) and the `vitrine-store` crate (metadata) -> `observe`, `urls` and `vitrine-wire`.
 
-pub mod api;
-pub mod app;
-pub mod auth;
 pub mod cli;
-pub mod db;
+pub mod core;
 pub use vitrine_wire::domain;
-pub mod error;
-pub mod listen;
+pub mod http;
 pub mod observe;
-pub mod router;
 pub mod serve;
-pub mod services;
 pub mod storage;
-pub mod ui;
 pub mod urls;

@@ -14,8 +14,6 @@ use axum::extract::MatchedPath;
 use http::{HeaderValue, Request, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::services::Principal;
-
 /// How `vitrine serve` writes its log lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -89,7 +87,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementTimes {
             }
             fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
                 if field.name() == "summary" {
-                    self.kind = statement_kind(&format!("{value:?}").trim_start_matches('"'));
+                    self.kind = statement_kind(format!("{value:?}").trim_start_matches('"'));
                 }
             }
         }
@@ -127,7 +125,7 @@ pub const S3_DURATION: &str = "vitrine_s3_request_duration_seconds";
 /// Time of the metadata store's statements, by `statement` (`select`, `insert`, ...).
 pub const DB_DURATION: &str = "vitrine_db_statement_duration_seconds";
 /// Metadata-store errors, by `kind` (`busy`: worth a retry; `other`).
-pub const DB_ERRORS: &str = "vitrine_db_errors_total";
+pub use vitrine_store::DB_ERRORS;
 /// Sweeper passes, and what they removed, by `work`.
 pub const SWEEPS: &str = "vitrine_sweeper_passes_total";
 pub const SWEPT: &str = "vitrine_sweeper_removed_total";
@@ -231,13 +229,13 @@ fn method_label(method: &http::Method) -> &'static str {
 
 // ---- the access layer ---------------------------------------------------------------------
 
-/// Who made a request, as ids, filled in by the [`Principal`] extractor for the access line.
+/// Who made a request, as ids, filled in by the extractor that authenticates it (`http::auth`) for the access line.
 #[derive(Clone, Default)]
 pub struct Who(Arc<OnceLock<(Option<i64>, Option<i64>)>>);
 
 impl Who {
-    pub fn set(&self, principal: &Principal) {
-        let _ = self.0.set((principal.user_id(), principal.token_id()));
+    pub fn set(&self, user_id: Option<i64>, token_id: Option<i64>) {
+        let _ = self.0.set((user_id, token_id));
     }
 }
 

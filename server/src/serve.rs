@@ -8,14 +8,14 @@ use anyhow::Context;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::app::{AppParts, AppState};
-use crate::db::Db;
-use crate::router::router;
-use crate::services::artifacts_origin::ArtifactsOrigin;
-use crate::services::{Services, Settings, UploadSettings, Vitrine};
+use crate::core::artifacts_origin::ArtifactsOrigin;
+use crate::core::{Services, Settings, UploadSettings, Vitrine};
+use crate::http::router::router;
+use crate::http::state::{AppParts, AppState};
+use crate::http::ui::UiService;
 use crate::storage::embedded::{self, EmbeddedCredentials, LocalStore};
 use crate::storage::{S3Settings, Storage, StoreGuarantees};
-use crate::ui::UiService;
+use vitrine_store::Db;
 
 /// Everything `vitrine serve` needs, already parsed.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ pub struct Running {
     /// Set to true to stop accepting connections and drain.
     pub stop: tokio::sync::watch::Sender<bool>,
     /// The application core the server runs (its sweeper can be driven with a moved clock).
-    pub vitrine: crate::services::Vitrine,
+    pub vitrine: crate::core::Vitrine,
 }
 
 /// The key that signs artifacts-origin capabilities, kept in the metadata store so that
@@ -101,7 +101,9 @@ fn spawn_key_refresh(db: Db, origin: ArtifactsOrigin) {
                         tracing::info!("the artifacts-origin key was replaced: links signed before stop working");
                     }
                 }
-                Ok(_) => tracing::error!("the artifacts-origin key in the metadata store is too short; kept the old one"),
+                Ok(_) => {
+                    tracing::error!("the artifacts-origin key in the metadata store is too short; kept the old one");
+                }
                 Err(e) => tracing::warn!(error = %e, "cannot read the artifacts-origin key; kept the old one"),
             }
         }
@@ -136,13 +138,34 @@ fn hash_file(site_root: &Path) -> Option<PathBuf> {
         .map(|file| std::path::absolute(&file).unwrap_or(file))
 }
 
+/// The embedded store, serving.
+pub struct EmbeddedS3 {
+    pub credentials: EmbeddedCredentials,
+    pub addr: SocketAddr,
+    /// The store itself, for the server that runs it: HEADs read its files.
+    pub local: LocalStore,
+}
+
+/// Opens the embedded store under `data_dir`, binds `addr` and serves it in the background
+/// until `shutdown`.
+pub async fn start_embedded_s3(
+    data_dir: &std::path::Path,
+    addr: SocketAddr,
+    shutdown: crate::http::listen::ShutdownSignal,
+) -> anyhow::Result<EmbeddedS3> {
+    let vitrine_s3::EmbeddedS3 { credentials, addr, local, listener, service } =
+        vitrine_s3::open(data_dir, addr).await?;
+    tokio::spawn(crate::http::listen::serve(listener, "embedded S3", shutdown, move |_| service.clone()));
+    Ok(EmbeddedS3 { credentials, addr, local })
+}
+
 /// Starts the embedded store, or joins one that another `vitrine serve` on the same data dir
 /// already runs at that address (then without a local handle on it).
 async fn embedded_store(
     cfg: &ServeConfig,
-    shutdown: crate::listen::ShutdownSignal,
+    shutdown: crate::http::listen::ShutdownSignal,
 ) -> anyhow::Result<(EmbeddedCredentials, Option<LocalStore>)> {
-    match embedded::start(&cfg.data_dir, cfg.embedded_s3_addr, shutdown).await {
+    match start_embedded_s3(&cfg.data_dir, cfg.embedded_s3_addr, shutdown).await {
         Ok(store) => Ok((store.credentials, Some(store.local))),
         Err(e) => {
             let in_use = e.chain().any(|c| {
@@ -159,6 +182,7 @@ async fn embedded_store(
     }
 }
 
+#[expect(clippy::too_many_lines, reason = "to split by what it does (issue 22)")]
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     std::fs::create_dir_all(&cfg.data_dir)
@@ -167,13 +191,12 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .await
         .context("opening the metadata database")?;
 
-    let (s3_settings, s3_endpoint, local) = match &cfg.s3 {
-        Some(s) => (s.clone(), None, None),
-        None => {
-            let (creds, local) = embedded_store(&cfg, stopped.clone()).await?;
-            let endpoint = creds.endpoint.clone();
-            (creds.settings(), Some(endpoint), local)
-        }
+    let (s3_settings, s3_endpoint, local) = if let Some(s) = &cfg.s3 {
+        (s.clone(), None, None)
+    } else {
+        let (creds, local) = embedded_store(&cfg, stopped.clone()).await?;
+        let endpoint = creds.endpoint.clone();
+        (embedded::settings(&creds), Some(endpoint), local)
     };
     let storage = Storage::connect(&s3_settings).await?.with_local(local);
     storage
@@ -243,8 +266,8 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         media_origins,
         trace_viewer: trace_viewer.is_some(),
     };
-    let passwords = crate::services::accounts::PasswordChecks::for_this_machine();
-    let audit = crate::services::audit::AuditLog::start(db.clone());
+    let passwords = crate::core::accounts::PasswordChecks::for_this_machine();
+    let audit = crate::core::audit::AuditLog::start(db.clone());
     let (archives, diffs) = Default::default();
     let settings = Arc::new(settings);
     let vitrine = Vitrine::new(Services {
@@ -269,21 +292,21 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let core = vitrine.clone();
     let (artifacts_app, trace_app) = match (trace_viewer, trace_listener) {
         (Some(dir), Some(listener)) => {
-            (crate::api::artifacts_origin::router(vitrine.clone(), None), Some((listener, dir)))
+            (crate::http::artifacts_origin::router(vitrine.clone(), None), Some((listener, dir)))
         }
         (Some(dir), None) => {
             let host = crate::urls::authority_of(&vitrine.artifacts_origin.origin_of_label(TRACE_VIEWER_LABEL));
-            (crate::api::artifacts_origin::router(vitrine.clone(), Some((dir, Some(host)))), None)
+            (crate::http::artifacts_origin::router(vitrine.clone(), Some((dir, Some(host)))), None)
         }
-        (None, _) => (crate::api::artifacts_origin::router(vitrine.clone(), None), None),
+        (None, _) => (crate::http::artifacts_origin::router(vitrine.clone(), None), None),
     };
     let artifacts_origin_served =
-        tokio::spawn(crate::listen::serve(artifacts_listener, "artifacts origin", stopped.clone(), move |_| {
+        tokio::spawn(crate::http::listen::serve(artifacts_listener, "artifacts origin", stopped.clone(), move |_| {
             artifacts_app.clone()
         }));
     if let Some((listener, dir)) = trace_app {
-        let trace_app = crate::api::artifacts_origin::trace_viewer(dir, None);
-        tokio::spawn(crate::listen::serve(listener, "trace viewer", stopped.clone(), move |_| trace_app.clone()));
+        let trace_app = crate::http::artifacts_origin::trace_viewer(dir, None);
+        tokio::spawn(crate::http::listen::serve(listener, "trace viewer", stopped.clone(), move |_| trace_app.clone()));
     }
     let hash_file = hash_file(&cfg.site_root);
     let leptos_options = LeptosOptions::builder()
@@ -296,7 +319,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .build();
     let state = AppState::new(AppParts { ui: UiService::shared(vitrine.clone()), vitrine, leptos_options });
     let app = router(state);
-    let app_served = tokio::spawn(crate::listen::serve(listener, "app", stopped, move |peer| {
+    let app_served = tokio::spawn(crate::http::listen::serve(listener, "app", stopped, move |peer| {
         // Handlers that need the client's address (sign-in limits) read it from here.
         tower::ServiceExt::map_request(app.clone(), move |mut request: http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(axum::extract::ConnectInfo(peer));

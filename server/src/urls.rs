@@ -4,7 +4,7 @@
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use crate::db::Project;
+use vitrine_store::Project;
 
 /// The v1.1 project routes (CircleCI's shape): `/api/v1.1/project/{vcs}/{org}/{repo}...`.
 pub const API_PROJECT: &str = "/api/v1.1/project/{vcs}/{org}/{repo}";

@@ -429,7 +429,7 @@ pub enum StatusFilter {
 impl StatusFilter {
     /// Statuses the filter admits.
     pub fn statuses(self) -> &'static [BuildStatus] {
-        use BuildStatus::*;
+        use BuildStatus::{Canceled, Failed, InfrastructureFail, Running, Success, Timedout};
         match self {
             StatusFilter::Completed => &[Success, Failed, Canceled, Timedout, InfrastructureFail],
             StatusFilter::Successful => &[Success],

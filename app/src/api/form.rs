@@ -5,11 +5,7 @@
 //! The other server functions take their arguments in postcard.
 
 use leptos::server_fn::ContentType;
-use leptos::server_fn::codec::{Encoding, FromReq, IntoReq, PostUrl};
-use leptos::server_fn::error::FromServerFnError;
-use leptos::server_fn::request::{ClientReq, Req};
-
-use super::{Login, PinBuild};
+use leptos::server_fn::codec::Encoding;
 
 /// A server function's arguments as a form's URL-encoded body, posted.
 pub struct Form;
@@ -47,71 +43,44 @@ pub fn encode(fields: &[(&'static str, String)]) -> String {
     body
 }
 
-fn required(field: &impl Fn(&str) -> Option<String>, name: &str) -> Result<String, String> {
+pub(crate) fn required(field: &impl Fn(&str) -> Option<String>, name: &str) -> Result<String, String> {
     field(name).ok_or_else(|| format!("the form has no `{name}` field"))
-}
-
-impl FormInput for Login {
-    fn to_fields(&self) -> Vec<(&'static str, String)> {
-        let mut fields = vec![("username", self.username.clone()), ("password", self.password.clone())];
-        fields.extend(self.next.clone().map(|next| ("next", next)));
-        fields
-    }
-
-    fn from_fields(field: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        Ok(Login {
-            username: required(&field, "username")?,
-            password: required(&field, "password")?,
-            next: field("next"),
-        })
-    }
-}
-
-impl FormInput for PinBuild {
-    fn to_fields(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("vcs", self.vcs.clone()),
-            ("org", self.org.clone()),
-            ("repo", self.repo.clone()),
-            ("build_num", self.build_num.clone()),
-            ("pin", self.pin.to_string()),
-        ]
-    }
-
-    fn from_fields(field: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        Ok(PinBuild {
-            vcs: required(&field, "vcs")?,
-            org: required(&field, "org")?,
-            repo: required(&field, "repo")?,
-            build_num: required(&field, "build_num")?,
-            pin: required(&field, "pin")? == "true",
-        })
-    }
 }
 
 /// The [`Form`] encoding of each form's arguments: written by [`FormInput`] in the browser,
 /// read on the server as any URL-encoded form is.
 macro_rules! form_encoded {
     ($($input:ty),*) => {$(
-        impl<E: FromServerFnError, R: ClientReq<E>> IntoReq<Form, R, E> for $input {
+        impl<E, R> leptos::server_fn::codec::IntoReq<$crate::api::form::Form, R, E> for $input
+        where
+            E: leptos::server_fn::error::FromServerFnError,
+            R: leptos::server_fn::request::ClientReq<E>,
+        {
             fn into_req(self, path: &str, accepts: &str) -> Result<R, E> {
-                R::try_new_post(path, Form::CONTENT_TYPE, accepts, encode(&self.to_fields()))
+                use leptos::server_fn::ContentType;
+                let body = $crate::api::form::encode(&$crate::api::form::FormInput::to_fields(&self));
+                R::try_new_post(path, $crate::api::form::Form::CONTENT_TYPE, accepts, body)
             }
         }
 
-        impl<E: FromServerFnError, R: Req<E> + Send + 'static> FromReq<Form, R, E> for $input {
+        impl<E, R> leptos::server_fn::codec::FromReq<$crate::api::form::Form, R, E> for $input
+        where
+            E: leptos::server_fn::error::FromServerFnError,
+            R: leptos::server_fn::request::Req<E> + Send + 'static,
+        {
             async fn from_req(req: R) -> Result<Self, E> {
-                <Self as FromReq<PostUrl, R, E>>::from_req(req).await
+                <Self as leptos::server_fn::codec::FromReq<leptos::server_fn::codec::PostUrl, R, E>>::from_req(req).await
             }
         }
     )*};
 }
 
-form_encoded!(Login, PinBuild);
+pub(crate) use form_encoded;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{Login, PinBuild};
 
     #[test]
     fn fields_are_encoded_as_a_form_and_read_back_by_name() {

@@ -371,6 +371,47 @@ use leptos::server_fn::codec::Postcard;
 
 mod form;
 pub use form::{Form, FormInput};
+use form::{form_encoded, required};
+
+impl FormInput for Login {
+    fn to_fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = vec![("username", self.username.clone()), ("password", self.password.clone())];
+        fields.extend(self.next.clone().map(|next| ("next", next)));
+        fields
+    }
+
+    fn from_fields(field: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        Ok(Login {
+            username: required(&field, "username")?,
+            password: required(&field, "password")?,
+            next: field("next"),
+        })
+    }
+}
+
+impl FormInput for PinBuild {
+    fn to_fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("vcs", self.vcs.clone()),
+            ("org", self.org.clone()),
+            ("repo", self.repo.clone()),
+            ("build_num", self.build_num.clone()),
+            ("pin", self.pin.to_string()),
+        ]
+    }
+
+    fn from_fields(field: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        Ok(PinBuild {
+            vcs: required(&field, "vcs")?,
+            org: required(&field, "org")?,
+            repo: required(&field, "repo")?,
+            build_num: required(&field, "build_num")?,
+            pin: required(&field, "pin")? == "true",
+        })
+    }
+}
+
+form_encoded!(Login, PinBuild);
 
 #[cfg(feature = "ssr")]
 async fn session_token_from_request() -> Option<String> {

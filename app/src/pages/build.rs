@@ -158,7 +158,7 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
                 <div><dt>"Branch"</dt><dd class="branch">{build.branch.clone()}</dd></div>
                 <div><dt>"Revision"</dt><dd><code title=build.revision.clone()>{short_revision(&build.revision).to_owned()}</code></dd></div>
                 <div><dt>"Started"</dt><dd>{short_time(&build.start_time)}</dd></div>
-                <div><dt>"Duration"</dt><dd>{build.duration_secs.map(human_duration).unwrap_or_else(|| "running".into())}</dd></div>
+                <div><dt>"Duration"</dt><dd>{build.duration_secs.map_or_else(|| "running".into(), human_duration)}</dd></div>
             </dl>
             {build.pinned.then(|| view! {
                 <span class="pinned" title="Its artifacts are kept past the retention">"Pinned"</span>

@@ -14,7 +14,7 @@ pub fn LoginPage() -> impl IntoView {
         action
             .value()
             .get()
-            .and_then(|r| r.err())
+            .and_then(std::result::Result::err)
             .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
     };
     view! {

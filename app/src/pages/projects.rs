@@ -6,7 +6,7 @@ use crate::components::layout::ErrorPanel;
 
 #[component]
 pub fn ProjectsPage() -> impl IntoView {
-    let projects = crate::api::load(|| (), |_| list_projects());
+    let projects = crate::api::load(|| (), |()| list_projects());
     view! {
         <Title text="Projects"/>
         <h1>"Projects"</h1>

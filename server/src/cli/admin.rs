@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::db::{AuditEvent, Db, TokenOwner};
+use crate::core::accounts::Accounts;
 use crate::domain::ProjectSlug;
-use crate::services::accounts::Accounts;
+use vitrine_store::{AuditEvent, Db, TokenOwner};
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
@@ -272,9 +272,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[expect(clippy::too_many_lines, reason = "to split by what it does (issue 22)")]
 async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
-    let passwords = crate::services::accounts::PasswordChecks::new(1);
-    let lookups = crate::services::lookups::Lookups::default();
+    let passwords = crate::core::accounts::PasswordChecks::new(1);
+    let lookups = crate::core::lookups::Lookups::default();
     let accounts = Accounts { db, passwords: &passwords, lookups: &lookups };
     match command {
         AdminCommand::Audit { project, since, limit } => {
@@ -392,7 +393,7 @@ async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Project(ProjectCommand::DefaultBranch { slug, branch }) => {
             let branch = Some(branch.as_str()).filter(|b| *b != "default");
             accounts.set_default_branch(&slug, branch).await?;
-            let shown = branch.unwrap_or(crate::services::DEFAULT_BRANCH);
+            let shown = branch.unwrap_or(crate::core::DEFAULT_BRANCH);
             println!("{} compares screenshots with the last green build of `{shown}` by default", slug.short());
         }
         AdminCommand::Build(BuildCommand::Pin { slug, build }) => {

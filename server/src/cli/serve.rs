@@ -8,7 +8,7 @@ use clap::Args;
 use crate::serve::{ServeConfig, default_site_root, start};
 use vitrine_agent::duration::parse_duration;
 
-use crate::services::UploadSettings;
+use crate::core::UploadSettings;
 use crate::storage::S3Settings;
 
 #[derive(Debug, Args)]
@@ -71,7 +71,7 @@ pub struct ServeArgs {
     #[arg(long, env = "VITRINE_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: crate::observe::LogFormat,
     /// Connections kept to PostgreSQL (per server).
-    #[arg(long, env = "VITRINE_DATABASE_POOL_SIZE", default_value_t = crate::db::DEFAULT_POOL_SIZE)]
+    #[arg(long, env = "VITRINE_DATABASE_POOL_SIZE", default_value_t = vitrine_store::DEFAULT_POOL_SIZE)]
     pub database_pool_size: u32,
     /// How long upload URLs handed to agents work (e.g. 30m, 1h).
     #[arg(long, env = "VITRINE_UPLOAD_URL_TTL", default_value = "1h", value_parser = parse_duration)]
@@ -155,7 +155,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         _ = terminate.recv() => {}
     }
     // Stop accepting; requests in flight (an agent's upload, say) get time to finish.
-    say(format!("Stopping: finishing the requests in flight (up to {} s).", crate::listen::DRAIN_TIMEOUT.as_secs()));
+    say(format!(
+        "Stopping: finishing the requests in flight (up to {} s).",
+        crate::http::listen::DRAIN_TIMEOUT.as_secs()
+    ));
     let _ = running.stop.send(true);
     running.server.await?;
     // The audit events of the last requests are stored before the process ends.

@@ -41,7 +41,7 @@ impl std::fmt::Debug for S3Settings {
             .field("region", &self.region)
             .field("credentials", &self.credentials.as_ref().map(|(ak, _)| (ak, "<secret>")))
             .field("public_endpoint", &self.public_endpoint)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -294,7 +294,13 @@ impl Storage {
     pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> StorageResult<()> {
         match self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => Ok(()),
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadError::is_no_such_upload,
+                ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(s3_err(e)),
         }
     }
@@ -302,7 +308,11 @@ impl Storage {
     /// Size and, when the store reports it, the whole object's SHA-256.
     pub async fn head(&self, key: &str) -> StorageResult<ObjectFacts> {
         if let Some(local) = &self.local {
-            return local.facts(&self.bucket, key).await;
+            return match local.facts(&self.bucket, key).await {
+                Ok(Some(found)) => Ok(ObjectFacts { size: found.size, sha256: Some(found.sha256) }),
+                Ok(None) => Err(StorageError::NotFound),
+                Err(e) => Err(StorageError::S3(format!("{e:#}"))),
+            };
         }
         let out = self
             .client
@@ -313,7 +323,11 @@ impl Storage {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_not_found()) { StorageError::NotFound } else { s3_err(e) }
+                if e.as_service_error().is_some_and(aws_sdk_s3::operation::head_object::HeadObjectError::is_not_found) {
+                    StorageError::NotFound
+                } else {
+                    s3_err(e)
+                }
             })?;
         // A composite checksum (`...-N`, or type COMPOSITE) covers part checksums, not the bytes.
         let composite = out.checksum_type().is_some_and(|t| *t == ChecksumType::Composite);
@@ -440,7 +454,11 @@ impl Storage {
     /// The object's bytes as they come from S3, for serving through the artifacts origin.
     pub async fn stream(&self, key: &str) -> StorageResult<ObjectStream> {
         let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) { StorageError::NotFound } else { s3_err(e) }
+            if e.as_service_error().is_some_and(aws_sdk_s3::operation::get_object::GetObjectError::is_no_such_key) {
+                StorageError::NotFound
+            } else {
+                s3_err(e)
+            }
         })?;
         Ok(ObjectStream { length: out.content_length, body: out.body })
     }
@@ -452,7 +470,11 @@ impl Storage {
         }
         let range = format!("bytes={from}-{}", to - 1);
         let out = self.client.get_object().bucket(&self.bucket).key(key).range(range).send().await.map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) { StorageError::NotFound } else { s3_err(e) }
+            if e.as_service_error().is_some_and(aws_sdk_s3::operation::get_object::GetObjectError::is_no_such_key) {
+                StorageError::NotFound
+            } else {
+                s3_err(e)
+            }
         })?;
         Ok(ObjectStream { length: out.content_length, body: out.body })
     }

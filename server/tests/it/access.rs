@@ -350,6 +350,7 @@ fn server_fn_body(route: &str, this: &Project, caller: usize) -> Option<(&'stati
         let body = fields.iter().map(|(k, v)| format!("{k}={}", urlencoding(v))).collect::<Vec<_>>().join("&");
         Some(("application/x-www-form-urlencoded", body.into_bytes()))
     };
+    #[allow(clippy::unnecessary_wraps)] // one of the arms' Options
     fn postcard(args: &impl serde::Serialize) -> Option<(&'static str, Vec<u8>)> {
         Some(("application/x-postcard", postcard::to_allocvec(args).unwrap()))
     }
@@ -399,9 +400,9 @@ fn urlencoding(value: &str) -> String {
 async fn every_route_answers_every_caller_as_the_table_says() {
     // Every route the server has is in the table, and the table names no route it lacks.
     let mut served: BTreeSet<(String, String)> =
-        vitrine::router::routes().into_iter().map(|r| (r.method.to_string(), r.path)).collect();
-    served.extend(vitrine::router::page_routes().into_iter().map(|(m, p)| (m.to_string(), p)));
-    served.insert(("GET".into(), vitrine::api::artifacts_origin::CAPABILITY_ROUTE.into()));
+        vitrine::http::router::routes().into_iter().map(|r| (r.method.to_string(), r.path)).collect();
+    served.extend(vitrine::http::router::page_routes().into_iter().map(|(m, p)| (m.to_string(), p)));
+    served.insert(("GET".into(), vitrine::http::artifacts_origin::CAPABILITY_ROUTE.into()));
     let tabled: BTreeSet<(String, String)> = TABLE.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
     let untabled: Vec<_> = served.difference(&tabled).collect();
     assert!(untabled.is_empty(), "routes missing from the access table: {untabled:?}");

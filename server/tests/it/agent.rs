@@ -63,7 +63,7 @@ async fn listed(app: &TestApp, project: &str, build: i64, token: Option<&str>) -
 }
 
 async fn storage(app: &TestApp) -> Storage {
-    Storage::connect(&read_env_file(app.data_dir()).unwrap().settings()).await.unwrap()
+    Storage::connect(&vitrine::storage::embedded::settings(&read_env_file(app.data_dir()).unwrap())).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -218,7 +218,7 @@ async fn a_listing_longer_than_a_page_is_one_complete_array_in_order() {
     assert_eq!(list.len(), 2100, "more than two pages of rows, all there");
     let paths: Vec<&str> = list.iter().map(|a| a["pretty_path"].as_str().unwrap()).collect();
     let mut sorted = paths.clone();
-    sorted.sort();
+    sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(paths, sorted, "in listing order, none twice");
 

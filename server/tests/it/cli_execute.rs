@@ -105,7 +105,7 @@ jobs:
     assert!(!out.status.success());
     let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
     let mut pretty: Vec<&str> = list.as_array().unwrap().iter().map(|a| a["pretty_path"].as_str().unwrap()).collect();
-    pretty.sort();
+    pretty.sort_unstable();
     assert_eq!(pretty, ["out/failure.log", "out/greeting.txt"]);
     let (_, build) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1", None).await;
     assert_eq!(build["status"], "failed");

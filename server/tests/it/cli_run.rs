@@ -108,7 +108,7 @@ async fn nested_store_artifacts_follows_path_and_destination_rules() {
     let abs = format!("tmp/vitrine-it-{pid}/abs.txt");
     let mut expected =
         vec!["coverage/index.html", "logs/build.log", "reports/coverage/index.html", "reports/style.css", abs.as_str()];
-    expected.sort();
+    expected.sort_unstable();
     assert_eq!(pretty, expected);
     // v2-style artifacts: path equals pretty_path.
     for a in list.as_array().unwrap() {
@@ -195,7 +195,7 @@ async fn files_over_3_gib_are_refused_before_sending_and_the_rest_still_upload()
         .filter_map(Result::ok)
         .filter(|e| !e.file_name().to_string_lossy().starts_with("vitrine.db"))
         .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
+        .filter(std::fs::Metadata::is_file)
         .map(|m| m.len())
         .sum();
     assert!(stored < 1_000_000, "storage holds {stored} bytes");
@@ -318,7 +318,7 @@ async fn misleading_names_and_links_out_of_the_directory_are_not_stored() {
     assert!(err.contains("leak.txt: not stored: a symbolic link to") && err.contains("outside"), "{err}");
     let (_, list) = f.app.get_json("/api/v1.1/project/gh/acme/public-site/1/artifacts", None).await;
     let mut names: Vec<&str> = list.as_array().unwrap().iter().map(|a| a["pretty_path"].as_str().unwrap()).collect();
-    names.sort();
+    names.sort_unstable();
     assert_eq!(names, ["$CIRCLE_ARTIFACTS/latest.txt", "$CIRCLE_ARTIFACTS/ok.txt"]);
 }
 

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
+pub use vitrine::core::UploadSettings;
 use vitrine::serve::{Running, ServeConfig, start};
-pub use vitrine::services::UploadSettings;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
 
@@ -161,7 +161,9 @@ impl TestApp {
         let database_url = database_url
             .or_else(|| self.database_url.clone())
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir().join("vitrine.db").display()));
-        let s3 = vitrine::storage::embedded::read_env_file(self.data_dir()).expect("an embedded store").settings();
+        let s3 = vitrine::storage::embedded::settings(
+            &vitrine::storage::embedded::read_env_file(self.data_dir()).expect("an embedded store"),
+        );
         let running =
             start(ServeConfig { s3: Some(s3), database_url: Some(database_url), ..test_config(data.path(), uploads) })
                 .await
@@ -170,8 +172,8 @@ impl TestApp {
     }
 
     /// The metadata store this server uses, opened on the side.
-    pub async fn db(&self) -> vitrine::db::Db {
-        vitrine::db::Db::open(self.data_dir(), self.database_url.as_deref(), 2).await.unwrap()
+    pub async fn db(&self) -> vitrine_store::Db {
+        vitrine_store::Db::open(self.data_dir(), self.database_url.as_deref(), 2).await.unwrap()
     }
 
     pub async fn admin_stdin(&self, args: &[&str], stdin: &str) -> Output {
@@ -326,7 +328,7 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Asks `check` until it holds, for at most [`FRESH_FOR`](vitrine::services::lookups::FRESH_FOR)
+/// Asks `check` until it holds, for at most [`FRESH_FOR`](vitrine::core::lookups::FRESH_FOR)
 /// and a second of slack: a change made at the command line or on another server reaches a
 /// server's caches within that (the promise: 5 seconds). Answers how long it took.
 pub async fn within_fresh_for<F, Fut>(what: &str, mut check: F) -> std::time::Duration
@@ -341,7 +343,7 @@ where
             return start.elapsed();
         }
         let waited = start.elapsed();
-        let limit = vitrine::services::lookups::FRESH_FOR + Duration::from_secs(1);
+        let limit = vitrine::core::lookups::FRESH_FOR + Duration::from_secs(1);
         assert!(waited < limit, "{what}: still not so after {waited:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

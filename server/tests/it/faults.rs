@@ -93,7 +93,7 @@ async fn an_s3_store_that_is_down_answers_503_in_bounded_time_and_recovers() {
 
     // The store comes back on the same address: served again, no restart.
     let (_keep, signal) = tokio::sync::watch::channel(false);
-    let _store = vitrine::storage::embedded::start(a.data_dir(), s3_addr, signal).await.unwrap();
+    let _store = vitrine::serve::start_embedded_s3(a.data_dir(), s3_addr, signal).await.unwrap();
     let page = open_report().await;
     assert_eq!(page.status().as_u16(), 200);
     assert_eq!(page.text().await.unwrap(), "<p>report</p>\n");
@@ -133,6 +133,6 @@ async fn a_busy_sqlite_database_makes_writes_wait_never_fail() {
     let (status, builds) = f.app.get_json("/api/v1.1/project/gh/acme/secret?limit=10", Some(&f.member_token)).await;
     assert_eq!(status, 200);
     numbers.extend(builds.as_array().unwrap().iter().map(|b| b["build_num"].as_i64().unwrap()));
-    numbers.sort();
+    numbers.sort_unstable();
     assert_eq!(numbers, (1..=6).collect::<Vec<_>>());
 }

@@ -177,9 +177,9 @@ fn no_hostile_request_meets_a_5xx() {
         f
     });
     let mut routes: Vec<(Method, String, bool)> =
-        vitrine::router::routes().into_iter().map(|r| (r.method, r.path, false)).collect();
-    routes.extend(vitrine::router::page_routes().into_iter().map(|(m, p)| (m, p, false)));
-    routes.push((Method::GET, vitrine::api::artifacts_origin::CAPABILITY_ROUTE.to_owned(), true));
+        vitrine::http::router::routes().into_iter().map(|r| (r.method, r.path, false)).collect();
+    routes.extend(vitrine::http::router::page_routes().into_iter().map(|(m, p)| (m, p, false)));
+    routes.push((Method::GET, vitrine::http::artifacts_origin::CAPABILITY_ROUTE.to_owned(), true));
 
     let mut runner = TestRunner::new(Config { cases: 400, failure_persistence: None, ..Config::default() });
     let result = runner.run(&hostile(routes.len()), |case| {

@@ -77,7 +77,7 @@ async fn a_sqlite_store_moves_to_postgresql_with_everything_in_it() {
         .await
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["build_num"], 3);
-    let db = vitrine::db::Db::open(a.data_dir(), Some(&postgres), 2).await.unwrap();
+    let db = vitrine_store::Db::open(a.data_dir(), Some(&postgres), 2).await.unwrap();
     let sha = one.unwrap()["sha256"].as_str().unwrap();
     assert_eq!(db.blob_refs(sha).await.unwrap(), 2, "reference counts are counted again");
 

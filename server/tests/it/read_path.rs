@@ -5,7 +5,7 @@
 
 use std::io::Read;
 
-use vitrine::services::artifacts::{DOWNLOAD_URL_TTL, REDIRECT_MAX_AGE};
+use vitrine::core::artifacts::{DOWNLOAD_URL_TTL, REDIRECT_MAX_AGE};
 
 use crate::common::*;
 

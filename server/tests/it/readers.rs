@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
-use vitrine::services::archives::{tar, zip};
-use vitrine::services::preview::{JUNIT_MAX_CASES, ansi_runs, parse_junit, pretty_json};
-use vitrine::services::untrusted::{Budget, Exceeded, Limits};
+use vitrine::core::archives::{tar, zip};
+use vitrine::core::preview::{JUNIT_MAX_CASES, ansi_runs, parse_junit, pretty_json};
+use vitrine::core::untrusted::{Budget, Exceeded, Limits};
 
 /// Cases per generator in CI: enough to reach the odd shapes, a few seconds each.
 const CASES: u32 = 256;
@@ -82,13 +82,17 @@ fn case() -> impl Strategy<Value = Case> {
         1 => Just(Outcome::Skipped),
     ];
     let time = prop_oneof![Just("0.25".to_owned()), Just("NaN".to_owned()), Just("-1e308".to_owned()), hostile_text()];
-    (hostile_text(), hostile_text(), time, outcome, prop_oneof![9 => Just(0usize), 1 => 0usize..3000])
-        .prop_map(|(name, class, time, outcome, extra_attributes)| Case { name, class, time, outcome, extra_attributes })
+    (hostile_text(), hostile_text(), time, outcome, prop_oneof![9 => Just(0usize), 1 => 0usize..3000]).prop_map(
+        |(name, class, time, outcome, extra_attributes)| Case { name, class, time, outcome, extra_attributes },
+    )
 }
 
 fn suite() -> impl Strategy<Value = Suite> {
-    let leaf = (hostile_text(), prop::collection::vec(case(), 0..30))
-        .prop_map(|(name, cases)| Suite { name, cases, nested: Vec::new() });
+    let leaf = (hostile_text(), prop::collection::vec(case(), 0..30)).prop_map(|(name, cases)| Suite {
+        name,
+        cases,
+        nested: Vec::new(),
+    });
     leaf.prop_recursive(4, 64, 4, |inner| {
         (hostile_text(), prop::collection::vec(case(), 0..10), prop::collection::vec(inner, 0..4))
             .prop_map(|(name, cases, nested)| Suite { name, cases, nested })
@@ -289,7 +293,12 @@ fn zip_shape() -> impl Strategy<Value = ZipShape> {
         prop::option::weighted(0.1, any::<u32>()),
         prop::option::weighted(0.1, any::<u32>()),
     )
-        .prop_map(|(name, data, claimed_size, claimed_offset)| ZipMember { name, data, claimed_size, claimed_offset });
+        .prop_map(|(name, data, claimed_size, claimed_offset)| ZipMember {
+            name,
+            data,
+            claimed_size,
+            claimed_offset,
+        });
     (
         prop::collection::vec(member, 0..12),
         prop::option::weighted(0.15, any::<u16>()),
@@ -298,9 +307,18 @@ fn zip_shape() -> impl Strategy<Value = ZipShape> {
         prop::collection::vec(any::<u8>(), 0..8),
         prop::option::weighted(0.1, 0usize..400),
     )
-        .prop_map(|(members, claimed_entries, claimed_directory_size, claimed_directory_offset, comment, truncate)| {
-            ZipShape { members, claimed_entries, claimed_directory_size, claimed_directory_offset, comment, truncate }
-        })
+        .prop_map(
+            |(members, claimed_entries, claimed_directory_size, claimed_directory_offset, comment, truncate)| {
+                ZipShape {
+                    members,
+                    claimed_entries,
+                    claimed_directory_size,
+                    claimed_directory_offset,
+                    comment,
+                    truncate,
+                }
+            },
+        )
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -319,7 +337,7 @@ fn write_zip(shape: &ZipShape) -> Vec<u8> {
         let name_len = m.name.len().min(u16::MAX as usize);
         let name = &m.name[..name_len];
         let (crc, size) = (crc32(&m.data), m.data.len() as u32);
-        out.extend_from_slice(&0x04034b50u32.to_le_bytes());
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
         out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         out.extend_from_slice(&crc.to_le_bytes());
         out.extend_from_slice(&size.to_le_bytes());
@@ -328,7 +346,7 @@ fn write_zip(shape: &ZipShape) -> Vec<u8> {
         out.extend_from_slice(&0u16.to_le_bytes());
         out.extend_from_slice(name);
         out.extend_from_slice(&m.data);
-        directory.extend_from_slice(&0x02014b50u32.to_le_bytes());
+        directory.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         directory.extend_from_slice(&[20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         directory.extend_from_slice(&crc.to_le_bytes());
         directory.extend_from_slice(&m.claimed_size.unwrap_or(size).to_le_bytes());
@@ -341,7 +359,7 @@ fn write_zip(shape: &ZipShape) -> Vec<u8> {
     let directory_offset = out.len() as u32;
     out.extend_from_slice(&directory);
     let entries = shape.members.len() as u16;
-    out.extend_from_slice(&0x06054b50u32.to_le_bytes());
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
     out.extend_from_slice(&[0, 0, 0, 0]);
     out.extend_from_slice(&shape.claimed_entries.unwrap_or(entries).to_le_bytes());
     out.extend_from_slice(&shape.claimed_entries.unwrap_or(entries).to_le_bytes());
@@ -465,12 +483,14 @@ fn write_tar(entries: &[TarEntry]) -> Vec<u8> {
     };
     for entry in entries {
         match entry {
-            TarEntry::File { name, data: bytes } => data(&mut out, tar_header(name, b'0', bytes.len() as u64, None), bytes),
+            TarEntry::File { name, data: bytes } => {
+                data(&mut out, tar_header(name, b'0', bytes.len() as u64, None), bytes);
+            }
             TarEntry::LongName { name, claimed } => {
-                data(&mut out, tar_header(b"././@LongLink", b'L', name.len() as u64, *claimed), name)
+                data(&mut out, tar_header(b"././@LongLink", b'L', name.len() as u64, *claimed), name);
             }
             TarEntry::Pax { records, claimed } => {
-                data(&mut out, tar_header(b"PaxHeader", b'x', records.len() as u64, *claimed), records)
+                data(&mut out, tar_header(b"PaxHeader", b'x', records.len() as u64, *claimed), records);
             }
             TarEntry::Directory(name) => data(&mut out, tar_header(name, b'5', 0, None), b""),
             TarEntry::Garbage(bytes) => out.extend_from_slice(bytes),
@@ -532,7 +552,7 @@ fn tar_headers_are_read_within_their_budget_plain_and_gzipped() {
 
 #[test]
 fn image_comparisons_refuse_what_would_not_fit_before_decoding() {
-    use vitrine::services::compare::diff_images;
+    use vitrine::core::compare::diff_images;
     let png = |w: u32, h: u32, depth: u8, colour: u8, body: &[u8]| {
         let mut ihdr = b"IHDR".to_vec();
         ihdr.extend_from_slice(&w.to_be_bytes());
@@ -549,7 +569,12 @@ fn image_comparisons_refuse_what_would_not_fit_before_decoding() {
     };
     let side = prop_oneof![1u32..64, Just(20_000u32), Just(u32::MAX), 0u32..3, 3_000u32..5_000];
     let strategy = (
-        (side.clone(), side.clone(), prop::sample::select(vec![1u8, 8, 16, 3]), prop::sample::select(vec![0u8, 2, 3, 6, 7])),
+        (
+            side.clone(),
+            side.clone(),
+            prop::sample::select(vec![1u8, 8, 16, 3]),
+            prop::sample::select(vec![0u8, 2, 3, 6, 7]),
+        ),
         (side.clone(), side, prop::sample::select(vec![8u8]), prop::sample::select(vec![2u8, 6])),
         prop::collection::vec(any::<u8>(), 0..64),
     );

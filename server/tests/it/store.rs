@@ -2,8 +2,8 @@
 //! PostgreSQL with `VITRINE_TEST_POSTGRES`): the queries that the two stores answer in their
 //! own SQL, and the ones that must hold when several servers write at once.
 
-use vitrine::db::{Db, NewArtifact, NewBuild, StoreKind, Upload};
 use vitrine::domain::ProjectSlug;
+use vitrine_store::{Db, NewArtifact, NewBuild, StoreKind, Upload};
 
 use crate::common::*;
 
@@ -56,7 +56,7 @@ async fn build_numbers_stay_unique_when_builds_start_at_once() {
         tokio::spawn(async move { db.insert_build(project, &new_build()).await.unwrap().build_num })
     });
     let mut numbers: Vec<i64> = futures::future::join_all(starts).await.into_iter().map(|n| n.unwrap()).collect();
-    numbers.sort();
+    numbers.sort_unstable();
     assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
 }
 

@@ -50,7 +50,7 @@ async fn two_servers_on_one_store_agree_on_everything() {
         assert_eq!(r.status().as_u16(), 200);
         numbers.push(r.json::<Value>().await.unwrap()["build_num"].as_i64().unwrap());
     }
-    numbers.sort();
+    numbers.sort_unstable();
     assert_eq!(numbers, (1..=16).collect::<Vec<_>>());
 
     // An upload through one is listed and served by the other at once.

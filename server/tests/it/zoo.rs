@@ -34,7 +34,8 @@ impl Zoo {
     async fn file(&mut self, build: i64, path: &str) -> (u16, Value) {
         let started = Instant::now();
         let path = format!("$CIRCLE_ARTIFACTS/{path}");
-        let (status, value) = server_fn(&self.http, &self.server.url, "file", None, &file_args("zoo", build, &path)).await;
+        let (status, value) =
+            server_fn(&self.http, &self.server.url, "file", None, &file_args("zoo", build, &path)).await;
         self.answers.push((format!("file {path}"), status, started.elapsed()));
         (status, value)
     }
@@ -175,7 +176,8 @@ async fn a_zoo_of_hostile_artifacts_costs_the_server_a_bounded_budget() {
     assert_eq!(status, 400, "{slashes}");
 
     // A folder's zip goes out as it is, never gzipped again.
-    let zip = z.get("/gh/acme/zoo/1/download/0?folder=%24CIRCLE_ARTIFACTS%2Fzeros%2F", &[("Accept-Encoding", "gzip")]).await;
+    let zip =
+        z.get("/gh/acme/zoo/1/download/0?folder=%24CIRCLE_ARTIFACTS%2Fzeros%2F", &[("Accept-Encoding", "gzip")]).await;
     assert_eq!(zip.status(), 200);
     assert_eq!(zip.headers().get("content-encoding"), None);
     assert!(zip.bytes().await.unwrap().len() > 32 << 20);

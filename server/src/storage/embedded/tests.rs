@@ -18,7 +18,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{BUCKET, EmbeddedS3, start};
+use super::BUCKET;
+use crate::serve::{EmbeddedS3, start_embedded_s3 as start};
 use crate::storage::Storage;
 
 struct Server {
@@ -29,7 +30,7 @@ struct Server {
 
 async fn server_in(dir: tempfile::TempDir) -> Server {
     let s3 = start(dir.path(), "127.0.0.1:0".parse().unwrap(), tokio::sync::watch::channel(false).1).await.unwrap();
-    let storage = Storage::connect(&s3.credentials.settings()).await.unwrap();
+    let storage = Storage::connect(&super::settings(&s3.credentials)).await.unwrap();
     storage.ensure_bucket().await.unwrap();
     Server { dir, s3, client: storage.client.clone() }
 }

@@ -1,0 +1,566 @@
+//! Reading artifacts: listings and the signed URL behind the artifact route.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use super::archives::ArchiveMember;
+use super::artifacts_origin::{CAPABILITY_TTL, Grant, Holder, Scope};
+use super::content::{content_disposition, is_active_content};
+use super::folders::{FolderEntry, FolderPage, folder_end, just_after};
+use super::lookups::ArtifactAt;
+use super::{Principal, ServiceError, ServiceResult, Vitrine};
+use crate::domain::{BuildRef, FolderCursor, FolderPath, NodeIndex, PrettyPath, ProjectSlug};
+use vitrine_store::{Artifact, Build, DbError, Project};
+
+/// How long a signed download URL stays valid.
+pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
+/// How long a browser may reuse the artifact route's redirect: well within the signed URL's
+/// [`DOWNLOAD_URL_TTL`] and a capability's [`CAPABILITY_TTL`], so a kept redirect never leads
+/// to an expired link.
+pub const REDIRECT_MAX_AGE: Duration = Duration::from_secs(60);
+const _: () = assert!(REDIRECT_MAX_AGE.as_secs() * 2 <= DOWNLOAD_URL_TTL.as_secs());
+const _: () = assert!(REDIRECT_MAX_AGE.as_secs() * 2 <= CAPABILITY_TTL.as_secs());
+// A signed URL reused from the lookups, then kept by a browser, is still valid when followed.
+const _: () = assert!(REDIRECT_MAX_AGE.as_secs() + super::lookups::FRESH_FOR.as_secs() < DOWNLOAD_URL_TTL.as_secs());
+
+/// Who follows an artifact link, which decides where it leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// A browser opening the link as a page: reports and SVG open on the artifacts origin,
+    /// sandboxed, with their relative links working.
+    Browser,
+    /// A script or an API client (curl, a CircleCI client, an `<img>` on the build page):
+    /// a signed URL of the bytes for every type; pages come as attachments, so a browser
+    /// that lands there anyway downloads them instead of running them on the store's origin.
+    Download,
+}
+
+/// Who follows an artifact link and from where (for the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follower {
+    pub reader: Reader,
+    pub client: Option<std::net::IpAddr>,
+}
+
+fn encode_page_token(node: i64, path: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{node}/{path}"))
+}
+
+fn decode_page_token(token: &str) -> Option<(i64, String)> {
+    use base64::Engine;
+    // A node, a `/` and a path, in base64: a third longer than the longest path.
+    if token.len() > 2 * crate::domain::MAX_PATH_LEN {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (node, path) = text.split_once('/')?;
+    Some((node.parse().ok()?, path.to_owned()))
+}
+
+/// A v2 listing's `page-token`: the last `(node, path)` a page held. Opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageToken(i64, String);
+
+impl std::str::FromStr for PageToken {
+    type Err = ServiceError;
+
+    fn from_str(token: &str) -> ServiceResult<PageToken> {
+        let (node, path) =
+            decode_page_token(token).ok_or_else(|| ServiceError::BadRequest("Invalid page-token".into()))?;
+        Ok(PageToken(node, path))
+    }
+}
+
+/// An artifact that can be read: stored as an object of its own, or a file in an archive
+/// artifact.
+pub enum Readable {
+    /// Shared with the lookups, which keep finished builds' artifacts.
+    Stored(Arc<Artifact>),
+    Member(Box<ArchiveMember>),
+}
+
+impl Readable {
+    /// What its content is kept under in caches: its object's key (with the member's name in
+    /// an archive). Stored bytes never change, so neither does what is made of them.
+    pub fn content_key(&self) -> String {
+        match self {
+            Readable::Stored(a) => a.s3_key.clone(),
+            Readable::Member(m) => m.content_key(),
+        }
+    }
+
+    /// As the build's listings show it.
+    pub fn artifact(&self) -> Artifact {
+        match self {
+            Readable::Stored(a) => Artifact::clone(a),
+            Readable::Member(m) => m.as_artifact(),
+        }
+    }
+}
+
+/// Which page of which folder of which state of a finished build.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FolderKey {
+    build_id: i64,
+    listing_version: i64,
+    node: i64,
+    folder: FolderPath,
+    from: Option<FolderCursor>,
+    limit: usize,
+}
+
+#[derive(Clone)]
+pub struct FolderWeight;
+
+impl quick_cache::Weighter<FolderKey, Arc<FolderPage>> for FolderWeight {
+    fn weight(&self, key: &FolderKey, page: &Arc<FolderPage>) -> u64 {
+        let entry = |e: &FolderEntry| match e {
+            FolderEntry::Folder { name, path, .. } => name.len() + path.len() + 64,
+            FolderEntry::File(a) => {
+                a.path.len() + a.pretty_path.len() + a.sha256.len() + a.content_type.len() + a.s3_key.len() + 96
+            }
+        };
+        let key = key.folder.as_str().len() + key.from.as_ref().map_or(0, |f| f.as_str().len());
+        (page.entries.iter().map(entry).sum::<usize>() + key + 128) as u64
+    }
+}
+
+/// Pages of finished builds' folders: a page of a folder of subfolders costs a query per
+/// subfolder (its first row and its count), and a finished build's folders change only with
+/// its `listing_version` (a purge, the retention), which is in the key. Bounded in bytes.
+pub type FolderCache = super::lookups::Kept<FolderKey, FolderPage, FolderWeight>;
+
+/// Bytes the folder pages kept may take.
+const FOLDER_CACHE_BYTES: u64 = 32 << 20;
+/// The largest page of a folder: 200 entries of paths of up to 4 KiB, twice (path and
+/// pretty path), with their other fields.
+const LARGEST_FOLDER_PAGE: u64 = 2 << 20;
+
+impl Default for FolderCache {
+    fn default() -> Self {
+        Self::new("folders", 8192, FOLDER_CACHE_BYTES, LARGEST_FOLDER_PAGE, FolderWeight)
+    }
+}
+
+/// Rows one query of a streamed listing reads.
+pub const LISTING_PAGE: i64 = 1000;
+
+impl Vitrine {
+    /// Every artifact of a build in listing order, read a page at a time: a listing of
+    /// 100,000 artifacts holds one page of rows at a time, never the whole build.
+    pub fn artifact_pages(
+        &self,
+        build_id: i64,
+    ) -> impl futures::Stream<Item = ServiceResult<Vec<Artifact>>> + Send + 'static {
+        let db = self.db.clone();
+        futures::stream::try_unfold(Some((-1_i64, String::new())), move |after| {
+            let db = db.clone();
+            async move {
+                let Some((node, path)) = after else { return Ok(None) };
+                let page = db.artifacts_page(build_id, Some((node, path.as_str())), LISTING_PAGE).await?;
+                let next = match page.last() {
+                    Some(last) if page.len() as i64 == LISTING_PAGE => {
+                        Some((last.node_index, last.pretty_path.clone()))
+                    }
+                    _ => None,
+                };
+                Ok(if page.is_empty() { None } else { Some((page, next)) })
+            }
+        })
+    }
+
+    /// The subfolders and artifacts directly in `folder` (`""` for the top, else ending in
+    /// `/`) of one container, `limit` entries from `from` (a previous page's `next`). It reads
+    /// ranges of the index, never the whole folder: a subfolder of 100,000 artifacts costs a
+    /// count and one row.
+    pub async fn browse_folder(
+        &self,
+        build: &Build,
+        node: NodeIndex,
+        folder: &FolderPath,
+        from: Option<&FolderCursor>,
+        limit: usize,
+    ) -> ServiceResult<FolderPage> {
+        if !build.status.is_finished() {
+            return self.read_folder(build, node, folder, from, limit).await;
+        }
+        let key = FolderKey {
+            build_id: build.id,
+            listing_version: build.listing_version,
+            node: node.0,
+            folder: folder.clone(),
+            from: from.cloned(),
+            limit,
+        };
+        let page =
+            self.folders.get_or_make(key, async { self.read_folder(build, node, folder, from, limit).await.map(Some) });
+        Ok(FolderPage::clone(&page.await?.expect("a folder page is always made")))
+    }
+
+    /// A page of a folder from the metadata store.
+    async fn read_folder(
+        &self,
+        build: &Build,
+        node: NodeIndex,
+        folder: &FolderPath,
+        from: Option<&FolderCursor>,
+        limit: usize,
+    ) -> ServiceResult<FolderPage> {
+        let folder = folder.as_str();
+        let end = folder_end(folder);
+        let mut cursor = from.map_or(folder, FolderCursor::as_str).to_owned();
+        let mut entries = Vec::new();
+        // After a subfolder, the next entry is often one too: look one row ahead only.
+        let mut ahead = limit;
+        while entries.len() < limit {
+            let rows = self.db.artifacts_between(build.id, node.0, &cursor, &end, ahead.max(1) as i64).await?;
+            let Some(last) = rows.last() else { return Ok(FolderPage { entries, next: None }) };
+            let read_all = rows.len() < ahead.max(1);
+            let mut last_path = just_after(&last.pretty_path);
+            ahead = limit - entries.len();
+            for artifact in rows {
+                let rest = &artifact.pretty_path[folder.len()..];
+                if let Some((name, _)) = rest.split_once('/') {
+                    let path = format!("{folder}{name}/");
+                    let after_it = folder_end(&path);
+                    let count = self.db.count_between(build.id, node.0, &path, &after_it).await?;
+                    entries.push(FolderEntry::Folder { name: name.to_owned(), path, count });
+                    last_path = after_it;
+                    ahead = 1;
+                    break;
+                }
+                entries.push(FolderEntry::File(artifact));
+                if entries.len() == limit {
+                    break;
+                }
+            }
+            cursor = match entries.last() {
+                Some(FolderEntry::File(a)) if ahead != 1 => just_after(&a.pretty_path),
+                _ => last_path,
+            };
+            if read_all && ahead != 1 {
+                return Ok(FolderPage { entries, next: None });
+            }
+        }
+        Ok(FolderPage { entries, next: Some(cursor) })
+    }
+
+    /// A folder of a container, or of an archive artifact in it (`reports/site.zip/css/`).
+    pub async fn browse_any(
+        &self,
+        build: &Build,
+        node: NodeIndex,
+        folder: &FolderPath,
+        from: Option<&FolderCursor>,
+        limit: usize,
+    ) -> ServiceResult<FolderPage> {
+        if !folder.is_top()
+            && let Some(page) = self.browse_archive(build.id, node, folder, from, limit).await?
+        {
+            return Ok(page);
+        }
+        self.browse_folder(build, node, folder, from, limit).await
+    }
+
+    pub async fn list_artifacts(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        build: &BuildRef,
+    ) -> ServiceResult<(Project, Build, Vec<Artifact>)> {
+        let (project, build) = self.find_build(who, slug, build).await?;
+        let artifacts = self.db.artifacts(build.id).await?;
+        Ok((project, build, artifacts))
+    }
+
+    /// One page of a build's artifacts after the one `after` names, with the token of the
+    /// next page when more remain.
+    pub async fn artifacts_page(
+        &self,
+        build: &Build,
+        after: Option<&PageToken>,
+        limit: i64,
+    ) -> ServiceResult<(Vec<Artifact>, Option<String>)> {
+        let after = after.map(|PageToken(n, p)| (*n, p.as_str()));
+        let mut page = self.db.artifacts_page(build.id, after, limit + 1).await?;
+        let next = if page.len() as i64 > limit {
+            page.truncate(limit as usize);
+            page.last().map(|a| encode_page_token(a.node_index, &a.pretty_path))
+        } else {
+            None
+        };
+        Ok((page, next))
+    }
+
+    /// How many artifacts each container of a build holds, by node index (a finished
+    /// build's kept a while: counting walks the build's whole index).
+    pub async fn artifact_counts(&self, build: &Build) -> ServiceResult<Arc<[(i64, i64)]>> {
+        let key = (build.id, build.listing_version);
+        if let Some(known) = self.lookups.counts.get(&key) {
+            return Ok(known);
+        }
+        let counts: Arc<[(i64, i64)]> = self.db.artifact_counts(build.id).await?.into();
+        if build.status.is_finished() {
+            self.lookups.counts.keep(key, counts.clone());
+        }
+        Ok(counts)
+    }
+
+    /// An artifact the caller may read; a private project's read goes to the audit log.
+    pub async fn read_artifact(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        build: &BuildRef,
+        node: NodeIndex,
+        path: &PrettyPath,
+        client: Option<std::net::IpAddr>,
+    ) -> ServiceResult<(Project, Build, Readable)> {
+        let (project, build) = self.find_build(who, slug, build).await?;
+        let found = match self.lookups.artifacts.get(&ArtifactAt(build.id, node.0, path.as_str())) {
+            Some(known) => Ok(known),
+            None => self.db.artifact(build.id, node, path.as_str()).await.map(Arc::new).inspect(|a| {
+                // A running build's artifacts are read each time: a path may be stored again.
+                if build.status.is_finished() {
+                    self.lookups.artifacts.keep((build.id, node.0, path.as_str().to_owned()), a.clone());
+                }
+            }),
+        };
+        let artifact = match found {
+            Ok(a) => Readable::Stored(a),
+            Err(DbError::NotFound) => match self.archive_member(build.id, node, path.as_str()).await? {
+                Some(member) => Readable::Member(Box::new(member)),
+                None => {
+                    return Err(ServiceError::NotFound(format!(
+                        "Artifact `{path}` not found in container {node} of build {}",
+                        build.build_num
+                    )));
+                }
+            },
+            Err(e) => return Err(e.into()),
+        };
+        self.audit_read(who, &project, &build, format!("{node}/{path}"), client);
+        Ok((project, build, artifact))
+    }
+
+    /// A read of a private project's artifacts goes to the audit log (public reads do not).
+    pub(crate) fn audit_read(
+        &self,
+        who: &Principal,
+        project: &Project,
+        build: &Build,
+        detail: String,
+        client: Option<std::net::IpAddr>,
+    ) {
+        if !project.public {
+            self.audit.record(vitrine_store::AuditEvent {
+                project: Some(project.short_slug()),
+                build_num: Some(build.build_num),
+                detail,
+                client: client.map(|c| c.to_string()),
+                ..super::audit::event_by(who, "artifact.read")
+            });
+        }
+    }
+
+    /// A link on the artifacts origin to `path` of a build's container, under a fresh
+    /// capability for `scope` that lasts [`CAPABILITY_TTL`].
+    fn capability_url(
+        &self,
+        who: &Principal,
+        build: &Build,
+        node: NodeIndex,
+        scope: Scope,
+        path: &str,
+    ) -> ServiceResult<String> {
+        let holder = Holder::of(who).ok_or_else(ServiceError::project_not_found)?;
+        let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
+        let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at, holder };
+        Ok(self.artifacts_origin.url(&grant, path))
+    }
+
+    /// Whether a capability's holder may still read its build: asked again at each use,
+    /// through an answer a few seconds old at most.
+    async fn holder_may_read(&self, holder: Holder, build_id: i64) -> ServiceResult<bool> {
+        if let Some(known) = self.lookups.grants.get(&(holder, build_id)) {
+            return Ok(known);
+        }
+        let project = match self.db.build_project(build_id).await {
+            Ok(project_id) => self.db.project_by_id(project_id).await?,
+            Err(DbError::NotFound) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        let who = match holder {
+            Holder::Anyone => Some(Principal::Anonymous),
+            Holder::User(id) => match self.db.user_by_id(id).await {
+                Ok(user) if !user.disabled => Some(Principal::User { id, username: user.username, token_id: None }),
+                Ok(_) | Err(DbError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Holder::Token(token_id) => match self.db.token_by_id(token_id).await {
+                Ok(vitrine_store::TokenOwner::User(id)) => {
+                    Some(Principal::User { id, username: String::new(), token_id: Some(token_id) })
+                }
+                Ok(vitrine_store::TokenOwner::Project(project_id)) => {
+                    Some(Principal::BuildAgent { project_id, token_id })
+                }
+                Ok(_) | Err(DbError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        // Asked of the metadata store itself (not through the members' lookups): this answer
+        // is kept for the lookups' time, and two such times in a row would double the delay.
+        let may = match who {
+            Some(_) if project.public => true,
+            Some(Principal::User { id, .. }) => self.db.is_member(project.id, id).await?,
+            Some(Principal::BuildAgent { project_id, .. }) => project_id == project.id,
+            None | Some(Principal::Anonymous | Principal::BuildNode { .. }) => false,
+        };
+        self.lookups.grants.keep((holder, build_id), may);
+        Ok(may)
+    }
+
+    /// Checks access, then signs a short-lived URL for the artifact's bytes (shared bytes:
+    /// a URL kept a few seconds goes out again without a copy).
+    pub async fn artifact_download_url(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        build: &BuildRef,
+        node: NodeIndex,
+        path: &PrettyPath,
+        follower: Follower,
+    ) -> ServiceResult<bytes::Bytes> {
+        let Follower { reader, client } = follower;
+        let (_, build, readable) = self.read_artifact(who, slug, build, node, path, client).await?;
+        let artifact = match readable {
+            Readable::Stored(artifact) => artifact,
+            Readable::Member(found) => {
+                // No object of its own: the artifacts origin reads it from the archive. A page
+                // opens with the rest of its archive; anything else alone.
+                let artifact = found.as_artifact();
+                let scope = if reader == Reader::Browser && is_active_content(&artifact.content_type) {
+                    Scope::Folder(format!("{}/", found.archive.pretty_path))
+                } else {
+                    Scope::File(artifact.pretty_path.clone())
+                };
+                return Ok(self.capability_url(who, &build, node, scope, &artifact.pretty_path)?.into());
+            }
+        };
+        let active = is_active_content(&artifact.content_type);
+        if active && reader == Reader::Browser {
+            // Pages need their relative links: they open on the artifacts origin, not from S3.
+            let scope = Scope::of_report(&artifact.pretty_path);
+            return Ok(self.capability_url(who, &build, node, scope, &artifact.pretty_path)?.into());
+        }
+        if let Some(url) = self.lookups.downloads.get(&(artifact.id, active)) {
+            return Ok(url);
+        }
+        let disposition = if active {
+            content_disposition(&artifact.pretty_path, "application/octet-stream")
+        } else {
+            content_disposition(&artifact.pretty_path, &artifact.content_type)
+        };
+        let url = self
+            .storage
+            .presign_get(&artifact.s3_key, &artifact.content_type, Some(&disposition), DOWNLOAD_URL_TTL)
+            .await?;
+        let url = bytes::Bytes::from(url);
+        self.lookups.downloads.keep((artifact.id, active), url.clone());
+        Ok(url)
+    }
+
+    /// Where a Playwright trace (a `.zip` artifact) opens in Playwright's trace viewer, on the
+    /// artifacts origin: the viewer's page, given the trace's URL under a capability for that
+    /// one file.
+    pub async fn trace_viewer_url(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        build: &BuildRef,
+        node: NodeIndex,
+        path: &PrettyPath,
+        client: Option<std::net::IpAddr>,
+    ) -> ServiceResult<String> {
+        let (_, build, readable) = self.read_artifact(who, slug, build, node, path, client).await?;
+        let trace = readable.artifact();
+        if !trace.pretty_path.to_ascii_lowercase().ends_with(".zip") {
+            return Err(ServiceError::BadRequest(format!("`{path}` is not a Playwright trace: a trace is a .zip")));
+        }
+        let Some(viewer) = self.artifacts_origin.trace_viewer().filter(|_| self.settings.trace_viewer) else {
+            return Err(ServiceError::Unavailable(
+                "Playwright's trace viewer is not installed on this server: scripts/build.sh copies it \
+                 from the playwright-core package into the site's trace-viewer folder"
+                    .into(),
+            ));
+        };
+        let scope = Scope::File(trace.pretty_path.clone());
+        let trace_url = self.capability_url(who, &build, node, scope, &trace.pretty_path)?;
+        let encoded = percent_encoding::utf8_percent_encode(&trace_url, percent_encoding::NON_ALPHANUMERIC);
+        Ok(format!("{viewer}{}/index.html?trace={encoded}", super::artifacts_origin::TRACE_VIEWER_PATH))
+    }
+
+    /// An artifact that an artifacts-origin capability grants, with its bytes; `host` is the
+    /// host the request came to (with per-build origins, a capability opens only on its
+    /// build's).
+    pub async fn granted_artifact(
+        &self,
+        capability: &str,
+        host: Option<&str>,
+        path: &str,
+    ) -> ServiceResult<(Artifact, Option<u64>, BoxStream<'static, std::io::Result<bytes::Bytes>>)> {
+        let not_found = || {
+            ServiceError::NotFound(
+                "This link has expired or does not exist; open the report again from its build page".into(),
+            )
+        };
+        let grant = self.artifacts_origin.check(capability, chrono::Utc::now().timestamp()).ok_or_else(not_found)?;
+        if !self.artifacts_origin.serves_on(host, grant.build_id) {
+            return Err(not_found());
+        }
+        if !self.holder_may_read(grant.holder, grant.build_id).await? {
+            return Err(ServiceError::NotFound(
+                "This link no longer opens: its reader may not read this build any more".into(),
+            ));
+        }
+        let path: PrettyPath = path.parse()?;
+        if !grant.scope.allows(path.as_str()) {
+            return Err(ServiceError::NotFound(format!(
+                "`{path}` is outside the folder this link opens; open it from its build page"
+            )));
+        }
+        let node = NodeIndex(grant.node_index);
+        match self.db.artifact(grant.build_id, node, path.as_str()).await {
+            Ok(artifact) => {
+                let object = self.storage.stream(&artifact.s3_key).await?;
+                let body = tokio_util::io::ReaderStream::new(object.body.into_async_read());
+                Ok((artifact, object.length.map(|l| l as u64), body.boxed()))
+            }
+            Err(DbError::NotFound) => match self.archive_member(grant.build_id, node, path.as_str()).await? {
+                Some(found) => {
+                    let body = self.member_bytes(&found).await?;
+                    Ok((found.as_artifact(), Some(found.member.size), body))
+                }
+                None => Err(ServiceError::NotFound(format!("No artifact `{path}` in this build"))),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip() {
+        let t = encode_page_token(3, "$CIRCLE_ARTIFACTS/a b/c.txt");
+        assert_eq!(decode_page_token(&t), Some((3, "$CIRCLE_ARTIFACTS/a b/c.txt".to_owned())));
+        assert_eq!(decode_page_token("not base64!"), None);
+    }
+}

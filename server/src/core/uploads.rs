@@ -1,0 +1,454 @@
+//! How bytes become artifacts: the agent declares files, gets presigned URLs for the content
+//! its project does not keep yet, uploads straight to S3, then confirms. Nothing unverified is
+//! ever listed, and nothing verified can change afterwards:
+//!
+//! - each URL fixes the object's size, SHA-256 and `If-None-Match: *`, so a store that enforces
+//!   them (the embedded one does; others are probed at start-up) refuses other bytes and any
+//!   replay; the server then verifies with a HEAD;
+//! - on a store that does not prove this, the server copies the upload to a key no URL was
+//!   issued for and hashes that copy;
+//! - a big file may be declared without its SHA-256, so the agent reads it once and hashes it
+//!   while sending; the confirmation brings the SHA-256, and the server checks it against
+//!   what the store recorded (or against a copy it hashes): still nothing unverified is listed;
+//! - content is reused only within its own project: a plan's answer never depends on what
+//!   another project holds.
+
+use std::collections::HashSet;
+
+use futures::StreamExt;
+
+use super::content::guess_content_type;
+use super::{Principal, ServiceError, ServiceResult, Vitrine};
+use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug};
+use crate::storage::{StorageError, new_object_key};
+use vitrine_store::{Build, NewArtifact, Upload};
+use vitrine_wire::agent::{
+    CompletedPart, FileToStore, HASH_WHILE_SENDING_FROM, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan,
+};
+
+/// How many uploads one confirmation verifies at once.
+const VERIFY_CONCURRENCY: usize = 32;
+
+fn check_sha256(hex: &str) -> ServiceResult<()> {
+    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!("Invalid sha256 `{hex}`: expected 64 lowercase hex digits")))
+    }
+}
+
+/// A declared file, checked.
+struct Declared {
+    artifact: NewArtifact,
+    part_sha256: Vec<String>,
+}
+
+fn check_file(node: NodeIndex, part_size: u64, hash_from: u64, file: FileToStore) -> ServiceResult<Declared> {
+    let pretty = PrettyPath::try_from(file.pretty_path)?;
+    let source = vitrine_wire::domain::SourcePath::try_from(file.path)?;
+    if file.size > MAX_ARTIFACT_SIZE {
+        return Err(ServiceError::BadRequest(format!(
+            "{pretty} is {} bytes, over the limit of {MAX_ARTIFACT_SIZE} bytes (3 GiB) per artifact",
+            file.size
+        )));
+    }
+    let parts = FileToStore::part_count(file.size, part_size);
+    let sha256 = match file.sha256 {
+        Some(sha256) => {
+            check_sha256(&sha256)?;
+            sha256
+        }
+        None if hash_from > 0 && file.size >= hash_from && parts == 1 => String::new(),
+        None if hash_from > 0 && parts == 1 => {
+            return Err(ServiceError::BadRequest(format!(
+                "{pretty}: declare its sha256 (only files of at least {hash_from} bytes may be hashed while sent)"
+            )));
+        }
+        None => {
+            return Err(ServiceError::BadRequest(format!(
+                "{pretty}: declare its sha256 (with this server's store, every file is declared with it)"
+            )));
+        }
+    };
+    if parts > 1 {
+        if file.part_sha256.len() as u64 != parts {
+            return Err(ServiceError::BadRequest(format!(
+                "{pretty}: a file of {} bytes goes up in {parts} parts of {part_size} bytes; \
+                 {} part checksums were declared",
+                file.size,
+                file.part_sha256.len()
+            )));
+        }
+        file.part_sha256.iter().try_for_each(|h| check_sha256(h))?;
+    } else if !file.part_sha256.is_empty() {
+        return Err(ServiceError::BadRequest(format!(
+            "{pretty}: part checksums are only for files over {part_size} bytes, this server's part size"
+        )));
+    }
+    Ok(Declared {
+        artifact: NewArtifact {
+            node_index: node.0,
+            content_type: guess_content_type(pretty.as_str()),
+            path: source.into(),
+            pretty_path: pretty.into(),
+            size: file.size as i64,
+            sha256,
+        },
+        part_sha256: file.part_sha256,
+    })
+}
+
+impl Vitrine {
+    /// Files larger than this go up in parts; 0: one PUT each.
+    pub fn part_size(&self) -> u64 {
+        self.settings.uploads.part_size.unwrap_or(PART_SIZE)
+    }
+
+    /// Files of at least this size may be declared without their SHA-256 and hashed while
+    /// they are sent (read once, not twice); 0: never. It takes a store that records the
+    /// SHA-256 of any PUT, or verification by copy, which hashes the copy anyway.
+    pub fn hash_while_sending_from(&self) -> u64 {
+        let g = &self.guarantees;
+        if g.sha256_of_every_put || !g.checked_puts { HASH_WHILE_SENDING_FROM } else { 0 }
+    }
+
+    /// A build an agent may still add to: running, and this node not finished.
+    pub(super) async fn open_build(&self, build: &Build, node: NodeIndex) -> ServiceResult<()> {
+        open_node(build, node, &self.db.finished_nodes(build.id).await?)
+    }
+
+    #[expect(clippy::too_many_lines, reason = "to split by what it does (issue 22)")]
+    pub async fn plan_uploads(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        num: BuildNum,
+        node: NodeIndex,
+        files: Vec<FileToStore>,
+    ) -> ServiceResult<Vec<UploadPlan>> {
+        let (project, build) = self.agent_build(who, slug, num).await?;
+        self.open_build(&build, node).await?;
+        let part_size = self.part_size();
+        if files.len() > MAX_BATCH {
+            return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} files per request")));
+        }
+        // Validate the whole batch before acting on any of it.
+        let hash_from = self.hash_while_sending_from();
+        let declared =
+            files.into_iter().map(|f| check_file(node, part_size, hash_from, f)).collect::<ServiceResult<Vec<_>>>()?;
+
+        let paths: Vec<&str> = declared.iter().map(|d| d.artifact.pretty_path.as_str()).collect();
+        let listed = self.db.listed_contents(build.id, node, &paths).await?;
+        let limit = self.settings.uploads.max_build_artifacts;
+        let mut count = self.db.build_entry_count(build.id).await?;
+        for d in &declared {
+            if !listed.contains_key(&d.artifact.pretty_path) {
+                count += 1;
+                if count > limit {
+                    return Err(ServiceError::BadRequest(format!(
+                        "{}: build {num} would hold more than {limit} artifacts, the limit per build",
+                        d.artifact.pretty_path
+                    )));
+                }
+            }
+        }
+        let contents: Vec<(&str, i64)> = declared
+            .iter()
+            .filter(|d| !d.artifact.sha256.is_empty())
+            .map(|d| (d.artifact.sha256.as_str(), d.artifact.size))
+            .collect();
+        let kept = self.db.project_blobs(project.id, &contents).await?;
+        // Files declared without a SHA-256: the project may keep one of the same size.
+        let sizes: Vec<i64> =
+            declared.iter().filter(|d| d.artifact.sha256.is_empty()).map(|d| d.artifact.size).collect();
+        let kept_sizes = self.db.project_blob_sizes(project.id, &sizes).await?;
+
+        let ttl = self.settings.uploads.url_ttl;
+        let expires_at = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
+        let mut plans = Vec::with_capacity(declared.len());
+        let mut reused = Vec::new();
+        let mut uploads = Vec::new();
+        for Declared { artifact, part_sha256 } in declared {
+            let pretty_path = artifact.pretty_path.clone();
+            if artifact.sha256.is_empty() {
+                let same_size_listed =
+                    listed.get(&artifact.pretty_path).is_some_and(|(_, size)| *size == artifact.size);
+                if same_size_listed || kept_sizes.contains(&artifact.size) {
+                    // Maybe already here: only its SHA-256 can tell, and then nothing is sent.
+                    plans.push(UploadPlan::HashFirst { pretty_path });
+                    continue;
+                }
+            }
+            let content = (artifact.sha256.clone(), artifact.size);
+            if listed.get(&artifact.pretty_path) == Some(&content) {
+                // Already listed here with this content: a resumed or repeated step.
+                plans.push(UploadPlan::Stored { pretty_path });
+                continue;
+            }
+            if let Some(key) = kept.get(&content) {
+                reused.push((artifact, key.clone()));
+                plans.push(UploadPlan::Stored { pretty_path });
+                continue;
+            }
+            let upload_id = uuid::Uuid::new_v4().simple().to_string();
+            let key = new_object_key();
+            let size = artifact.size as u64;
+            let multipart_id = if part_sha256.is_empty() {
+                let sha256 = Some(artifact.sha256.as_str()).filter(|s| !s.is_empty());
+                let request = self.storage.presign_put(&key, size, sha256, ttl).await?;
+                plans.push(UploadPlan::Put { pretty_path, upload_id: upload_id.clone(), request });
+                None
+            } else {
+                let mp = self.storage.create_multipart(&key).await?;
+                let mut parts = Vec::with_capacity(part_sha256.len());
+                for (i, sha256) in part_sha256.iter().enumerate() {
+                    let offset = i as u64 * part_size;
+                    let len = part_size.min(size - offset);
+                    parts.push(self.storage.presign_part(&key, &mp, i as i32 + 1, len, sha256, ttl).await?);
+                }
+                plans.push(UploadPlan::Multipart { pretty_path, upload_id: upload_id.clone(), part_size, parts });
+                Some(mp)
+            };
+            uploads.push(Upload {
+                id: upload_id,
+                build_id: build.id,
+                artifact,
+                s3_key: key,
+                multipart_id,
+                part_sha256,
+                expires_at,
+                verified_at: None,
+            });
+        }
+        self.db.record_plan(build.id, &reused, &uploads).await?;
+        Ok(plans)
+    }
+
+    pub async fn complete_uploads(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        num: BuildNum,
+        done: Vec<UploadDone>,
+    ) -> ServiceResult<Vec<UploadOutcome>> {
+        let (project, build) = self.agent_build(who, slug, num).await?;
+        if done.len() > MAX_BATCH {
+            return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} uploads per request")));
+        }
+        // One query for the batch's uploads and one for the build's finished nodes.
+        let ids: Vec<&str> = done.iter().map(|d| d.upload_id.as_str()).collect();
+        let mut known = self.db.uploads(build.id, &ids).await?;
+        let finished = self.db.finished_nodes(build.id).await?;
+        let build = &build;
+        let finished = &finished;
+        let checked = futures::stream::iter(done.into_iter().map(|d| (known.remove(&d.upload_id), d)))
+            .map(|(upload, d)| async move {
+                let Some(upload) = upload else {
+                    let why = "Unknown upload (expired and removed, or from another build)";
+                    return Err(UploadOutcome {
+                        upload_id: d.upload_id,
+                        pretty_path: String::new(),
+                        error: Some(why.into()),
+                    });
+                };
+                let fail = |upload: &Upload, e: ServiceError| {
+                    let why = match e {
+                        ServiceError::Internal(e) => {
+                            tracing::error!(error = ?e, upload = %upload.id, "verifying upload");
+                            "The server could not verify this upload; see its log".to_owned()
+                        }
+                        e => e.to_string(),
+                    };
+                    UploadOutcome {
+                        upload_id: upload.id.clone(),
+                        pretty_path: upload.artifact.pretty_path.clone(),
+                        error: Some(why),
+                    }
+                };
+                if upload.verified_at.is_some() {
+                    // Listed by an earlier call whose answer was lost: success again.
+                    return Ok((upload, None));
+                }
+                if let Err(e) = open_node(build, NodeIndex(upload.artifact.node_index), finished) {
+                    return Err(fail(&upload, e));
+                }
+                let mut upload = upload;
+                if let Err(e) = declare_sent_sha256(&mut upload, d.sha256) {
+                    return Err(fail(&upload, e));
+                }
+                match self.verify(&upload, &d.parts).await {
+                    Ok(verified) => Ok((upload, Some(verified))),
+                    Err(e) => Err(fail(&upload, e)),
+                }
+            })
+            .buffer_unordered(VERIFY_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+
+        let mut outcomes = Vec::with_capacity(checked.len());
+        let mut to_record = Vec::new();
+        for result in checked {
+            match result {
+                Ok((upload, Some(key))) => to_record.push((upload, key)),
+                Ok((upload, None)) => outcomes.push(listed(&upload)),
+                Err(outcome) => outcomes.push(outcome),
+            }
+        }
+        self.db.record_verified(&to_record, project.id).await?;
+        metrics::counter!(crate::observe::UPLOADS, "outcome" => "verified").increment(to_record.len() as u64);
+        outcomes.extend(to_record.iter().map(|(u, _)| listed(u)));
+        Ok(outcomes)
+    }
+
+    /// Checks what the store holds for an upload; answers the key the artifact will point at.
+    async fn verify(&self, upload: &Upload, parts: &[CompletedPart]) -> ServiceResult<String> {
+        let a = &upload.artifact;
+        let multipart = upload.multipart_id.is_some();
+        if let Some(mp) = &upload.multipart_id {
+            self.assemble(upload, mp, parts).await?;
+        }
+        let facts = match self.storage.head(&upload.s3_key).await {
+            Ok(f) => f,
+            Err(StorageError::NotFound) => {
+                self.db.delete_upload(&upload.id).await?;
+                return Err(ServiceError::BadRequest(format!("{}: nothing was uploaded", a.pretty_path)));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // The store proves the content when it enforces what was signed and reports the
+        // object's SHA-256 (for a file hashed while sent, only the report counts).
+        let trusted = self.guarantees.checked_puts
+            && (!multipart || self.guarantees.whole_multipart_sha256)
+            && facts.sha256.is_some();
+        if trusted && facts.size == a.size as u64 && facts.sha256.as_deref() == Some(a.sha256.as_str()) {
+            return Ok(upload.s3_key.clone());
+        }
+        if trusted || facts.size != a.size as u64 {
+            return Err(self.refuse(upload, &upload.s3_key, facts.size, facts.sha256.as_deref()).await);
+        }
+        // The store does not prove the content: copy it where no URL can reach, hash the copy.
+        // The upload object stays until its URL expired, so a replay finds it taken.
+        let key = new_object_key();
+        self.storage.copy(&upload.s3_key, &key).await?;
+        let (size, sha256) = self.storage.digest(&key).await?;
+        if size != a.size as u64 || sha256 != a.sha256 {
+            let _ = self.storage.delete(&upload.s3_key).await;
+            return Err(self.refuse(upload, &key, size, Some(&sha256)).await);
+        }
+        Ok(key)
+    }
+
+    /// Completes a multipart upload. A retried confirmation finds it already assembled.
+    async fn assemble(&self, upload: &Upload, mp: &str, parts: &[CompletedPart]) -> ServiceResult<()> {
+        let a = &upload.artifact;
+        let mut numbered: Vec<(i32, String, String)> = Vec::with_capacity(parts.len());
+        for p in parts {
+            let sha = usize::try_from(p.part_number - 1).ok().and_then(|i| upload.part_sha256.get(i));
+            let Some(sha) = sha else {
+                return Err(ServiceError::BadRequest(format!(
+                    "{}: part {} is not one of its {} parts",
+                    a.pretty_path,
+                    p.part_number,
+                    upload.part_sha256.len()
+                )));
+            };
+            numbered.push((p.part_number, p.etag.clone(), sha.clone()));
+        }
+        numbered.sort();
+        if numbered.len() != upload.part_sha256.len() {
+            return Err(ServiceError::BadRequest(format!(
+                "{}: {} of its {} parts were confirmed",
+                a.pretty_path,
+                numbered.len(),
+                upload.part_sha256.len()
+            )));
+        }
+        if let Err(e) = self.storage.complete_multipart(&upload.s3_key, mp, &numbered).await {
+            // Assembled by an earlier call, it is verified below like any upload.
+            if self.storage.head(&upload.s3_key).await.is_err() {
+                tracing::warn!(error = %e, upload = %upload.id, "completing multipart upload");
+                return Err(ServiceError::BadRequest(format!(
+                    "{}: the uploaded parts could not be assembled",
+                    a.pretty_path
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes what was stored for a refused upload and says why it was refused.
+    async fn refuse(&self, upload: &Upload, key: &str, size: u64, sha256: Option<&str>) -> ServiceError {
+        let a = &upload.artifact;
+        metrics::counter!(crate::observe::UPLOADS, "outcome" => "refused").increment(1);
+        if let Err(e) = self.storage.delete(key).await {
+            return e.into();
+        }
+        if let Err(e) = self.db.delete_upload(&upload.id).await {
+            return e.into();
+        }
+        // What the store holds stays in the log: echoed to the agent, it would tell whoever sent
+        // other bytes the size and hash of what they made the store keep.
+        tracing::warn!(
+            upload = %upload.id, declared_size = a.size, declared_sha256 = %a.sha256,
+            stored_size = size, stored_sha256 = sha256.unwrap_or("not reported"),
+            "upload refused: the stored object is not what was declared"
+        );
+        ServiceError::BadRequest(format!(
+            "{}: the stored object is not what was declared ({} bytes, sha256 {}); it was not listed",
+            a.pretty_path, a.size, a.sha256
+        ))
+    }
+}
+
+/// Takes the SHA-256 the confirmation brings for a file hashed while it was sent; for a file
+/// declared with its SHA-256, a confirmation may only repeat it.
+fn declare_sent_sha256(upload: &mut Upload, sent: Option<String>) -> ServiceResult<()> {
+    let a = &mut upload.artifact;
+    match sent {
+        None if a.sha256.is_empty() => Err(ServiceError::BadRequest(format!(
+            "{}: it was declared without its sha256, so the confirmation must bring it",
+            a.pretty_path
+        ))),
+        None => Ok(()),
+        Some(sha256) if a.sha256.is_empty() => {
+            check_sha256(&sha256)?;
+            a.sha256 = sha256;
+            Ok(())
+        }
+        Some(sha256) if sha256 == a.sha256 => Ok(()),
+        Some(sha256) => Err(ServiceError::BadRequest(format!(
+            "{}: confirmed with sha256 {sha256}, but it was declared with {}",
+            a.pretty_path, a.sha256
+        ))),
+    }
+}
+
+/// Whether `node` of `build` may still add artifacts, given the build's finished nodes.
+fn open_node(build: &Build, node: NodeIndex, finished: &HashSet<i64>) -> ServiceResult<()> {
+    if build.status.is_finished() {
+        return Err(ServiceError::Conflict(format!(
+            "Build {} is finished ({}): it takes no more artifacts; a re-run is a new build",
+            build.build_num,
+            build.status.as_str()
+        )));
+    }
+    if node.0 >= build.parallelism {
+        return Err(ServiceError::BadRequest(format!(
+            "Build {} has {} node(s), numbered 0 to {}; node {node} is not one of them",
+            build.build_num,
+            build.parallelism,
+            build.parallelism - 1
+        )));
+    }
+    if finished.contains(&node.0) {
+        return Err(ServiceError::Conflict(format!(
+            "Node {node} of build {} has finished: it takes no more artifacts",
+            build.build_num
+        )));
+    }
+    Ok(())
+}
+
+fn listed(upload: &Upload) -> UploadOutcome {
+    UploadOutcome { upload_id: upload.id.clone(), pretty_path: upload.artifact.pretty_path.clone(), error: None }
+}

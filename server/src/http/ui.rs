@@ -1,0 +1,468 @@
+//! The UI's backend: what the Leptos server functions call, implemented over the services.
+
+use std::sync::Arc;
+
+use vitrine_app::api::backend::{CookiePolicy, UiBackend};
+use vitrine_app::api::{
+    ArtifactView, BaselineView, BrowseRequest, BuildPageData, BuildView, CompareView, ContainerView, EntryView,
+    FOLDER_PAGE, FileRequest, FileView, FolderView, GalleryPage, GalleryRequest, JUnitView, PreviewView, ProjectBuilds,
+    ProjectView, TestCaseView, TextRun, UiError,
+};
+
+use crate::core::archives::ArchiveKind;
+use crate::core::artifacts::Readable;
+use crate::core::compare::Change;
+use crate::core::folders::FolderEntry;
+use crate::core::lookups::Recent;
+use crate::core::preview::{Outcome, Preview};
+use crate::core::{Principal, ServiceError, Vitrine};
+use crate::domain::{BuildNum, BuildRef, FolderCursor, FolderPath, MAX_PATH_LEN, ProjectSlug};
+use crate::http::v1_1::views::iso_time;
+use crate::urls::{artifact_route, compare_route};
+use vitrine_store::{Artifact, Build, Project};
+
+pub struct UiService {
+    vitrine: Vitrine,
+    /// What a finished build's page shows of its artifacts (its first ones, its containers,
+    /// its gallery's first page against its baseline), by [`ContentsKey`], for
+    /// [`FRESH_FOR`](crate::core::lookups::FRESH_FOR) each: the same for everyone the
+    /// page lets in, and four queries over the build's index to make. The build's own facts
+    /// (a pin), its baseline, the project and what the caller may do are read for each
+    /// request.
+    build_contents: Recent<ContentsKey, Arc<BuildPageData>>,
+}
+
+/// How many builds' page contents are kept at once (each a few hundred rows at most).
+const KEPT_BUILD_PAGES: usize = 64;
+
+/// A build's and its baseline's (id, listing version): a purge or the retention of either,
+/// or another baseline, makes another key.
+type ContentsKey = ((i64, i64), Option<(i64, i64)>);
+
+impl UiService {
+    pub fn shared(vitrine: Vitrine) -> Arc<dyn UiBackend> {
+        Arc::new(UiService { vitrine, build_contents: Recent::new("build_pages", KEPT_BUILD_PAGES) })
+    }
+
+    async fn principal(&self, session: Option<String>) -> Result<Principal, UiError> {
+        match session {
+            None => Ok(Principal::Anonymous),
+            Some(s) => self.vitrine.accounts().principal_for_session(&s).await.map_err(ui_error),
+        }
+    }
+}
+
+fn ui_error(e: ServiceError) -> UiError {
+    match e {
+        ServiceError::NotFound(m) => UiError::NotFound(m),
+        ServiceError::BadRequest(m) | ServiceError::Conflict(m) => UiError::BadRequest(m),
+        ServiceError::Unauthorized(m) => UiError::Unauthorized(m),
+        ServiceError::Forbidden(m) => UiError::Forbidden(m),
+        ServiceError::TooManyRequests { message, retry_after } => UiError::TooManyRequests { message, retry_after },
+        ServiceError::Unavailable(m) => UiError::Unavailable(m),
+        ServiceError::Busy { message, retry_after } => UiError::Busy { message, retry_after },
+        ServiceError::Internal(cause) => {
+            tracing::error!(error = ?cause, "internal error in a page");
+            UiError::Internal
+        }
+    }
+}
+
+fn project_view(p: &Project) -> ProjectView {
+    ProjectView { vcs: p.vcs.short().to_owned(), org: p.org.clone(), repo: p.repo.clone(), public: p.public }
+}
+
+fn build_view(b: &Build) -> BuildView {
+    BuildView {
+        build_num: b.build_num,
+        branch: b.branch.clone(),
+        revision: b.revision.clone(),
+        status: b.status.as_str().to_owned(),
+        start_time: iso_time(b.start_time),
+        stop_time: b.stop_time.map(iso_time),
+        duration_secs: b.stop_time.map(|s| s - b.start_time),
+        parallelism: b.parallelism,
+        pinned: b.pinned_at.is_some(),
+        artifacts_expired_at: b.artifacts_expired_at.map(iso_time),
+    }
+}
+
+fn artifact_view(project: &Project, build: &Build, a: &vitrine_store::Artifact) -> ArtifactView {
+    ArtifactView {
+        node_index: a.node_index,
+        path: a.path.clone(),
+        pretty_path: a.pretty_path.clone(),
+        url: artifact_route(project, build.build_num, a.node_index, &a.pretty_path),
+        size: a.size,
+        content_type: a.content_type.clone(),
+        opens_as_folder: !a.s3_key.is_empty() && ArchiveKind::of(&a.pretty_path).is_some(),
+        change: None,
+    }
+}
+
+fn baseline_view(b: &Build) -> BaselineView {
+    BaselineView { build_num: b.build_num, branch: b.branch.clone() }
+}
+
+fn preview_view(preview: &Preview) -> PreviewView {
+    match preview {
+        Preview::Text { runs, shown, truncated } => PreviewView::Text {
+            runs: runs.iter().map(|r| TextRun { class: r.style.classes(), text: r.text.clone() }).collect(),
+            shown: *shown as i64,
+            truncated: *truncated,
+        },
+        Preview::Json(json) => PreviewView::Json { text: json.text.clone(), stopped: json.stopped.clone() },
+        Preview::JUnit(report) => PreviewView::JUnit(JUnitView {
+            total: report.total,
+            failed: report.failed,
+            errors: report.errors,
+            skipped: report.skipped,
+            stopped: report.stopped.clone(),
+            cases: report
+                .cases
+                .iter()
+                .map(|c| TestCaseView {
+                    outcome: match c.outcome {
+                        Outcome::Failed => "failed",
+                        Outcome::Error => "error",
+                        Outcome::Skipped => "skipped",
+                        Outcome::Passed => "passed",
+                    }
+                    .to_owned(),
+                    suite: c.suite.to_string(),
+                    class_name: c.class_name.clone(),
+                    name: c.name.clone(),
+                    // A report's seconds (`0.25`), in whole milliseconds; anything else is left out.
+                    time_ms: c.time.filter(|t| t.is_finite() && *t >= 0.0).map(|t| (t * 1000.0).round() as u64),
+                    message: c.message.clone(),
+                    detail: c.detail.clone(),
+                })
+                .collect(),
+        }),
+        Preview::Image => PreviewView::Image,
+        Preview::Page => PreviewView::Page,
+        Preview::Download => PreviewView::Download,
+    }
+}
+
+fn db_error(e: vitrine_store::DbError) -> UiError {
+    ui_error(e.into())
+}
+
+/// A build number from the address; a malformed one names no build.
+fn build_number(build_num: &str) -> Result<BuildNum, UiError> {
+    build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))
+}
+
+fn slug(vcs: &str, org: &str, repo: &str) -> Result<ProjectSlug, UiError> {
+    // A malformed address names no project: the page says so as it would for a missing one.
+    ProjectSlug::new(vcs, org, repo).map_err(|_| UiError::NotFound("Project not found".into()))
+}
+
+/// `0:screenshots/login.png`: where a gallery page starts (after that image).
+fn gallery_token(a: &Artifact) -> String {
+    format!("{}:{}", a.node_index, a.pretty_path)
+}
+
+impl UiService {
+    /// What a build's page shows of its artifacts: its HTML pages and first artifacts (a
+    /// bounded few, whatever the build's size), its containers, its gallery's first page
+    /// against `baseline`. The project, the build and `can_pin` are the caller's to fill in.
+    async fn build_contents(
+        &self,
+        project: &Project,
+        build: &Build,
+        baseline: Option<&Build>,
+    ) -> Result<BuildPageData, UiError> {
+        let db = &self.vitrine.db;
+        let view = |a: &vitrine_store::Artifact| artifact_view(project, build, a);
+        let pages =
+            db.artifacts_of_kind(build.id, vitrine_store::ArtifactKind::Page, None, 50).await.map_err(db_error)?;
+        let first = db.artifacts_page(build.id, None, 200).await.map_err(db_error)?;
+        let mut top: Vec<ArtifactView> = pages.iter().map(view).collect();
+        top.extend(first.iter().filter(|a| !a.content_type.starts_with("text/html")).map(view));
+        let containers: Vec<ContainerView> = (self.vitrine.artifact_counts(build).await.map_err(ui_error)?.iter())
+            .map(|&(node_index, count)| ContainerView { node_index, count: count as usize })
+            .collect();
+        let artifact_count = containers.iter().map(|c| c.count).sum();
+        let (images, more_images) = self.gallery_images(project, build, baseline, None).await?;
+        Ok(BuildPageData {
+            project: project_view(project),
+            build: build_view(build),
+            top,
+            containers,
+            artifact_count,
+            images,
+            more_images,
+            can_pin: false,
+            baseline: baseline.map(baseline_view),
+        })
+    }
+
+    /// A page of a build's images from `after`, each marked against the baseline, and where
+    /// the next page starts.
+    async fn gallery_images(
+        &self,
+        project: &Project,
+        build: &Build,
+        baseline: Option<&Build>,
+        after: Option<(i64, &str)>,
+    ) -> Result<(Vec<ArtifactView>, Option<String>), UiError> {
+        let page = vitrine_app::api::GALLERY_PAGE;
+        let mut images = self
+            .vitrine
+            .db
+            .artifacts_of_kind(build.id, vitrine_store::ArtifactKind::Image, after, page as i64 + 1)
+            .await
+            .map_err(db_error)?;
+        let next = (images.len() > page).then(|| {
+            images.truncate(page);
+            images.last().map(gallery_token)
+        });
+        let changes = match baseline {
+            Some(baseline) => self.vitrine.image_changes(baseline, &images).await.map_err(ui_error)?,
+            None => Default::default(),
+        };
+        let images = images
+            .iter()
+            .map(|a| {
+                let change = changes.get(&(a.node_index, a.pretty_path.clone())).and_then(|c| match c {
+                    Change::Changed => Some("changed".to_owned()),
+                    Change::New => Some("new".to_owned()),
+                    Change::Same => None,
+                });
+                ArtifactView { change, ..artifact_view(project, build, a) }
+            })
+            .collect();
+        Ok((images, next.flatten()))
+    }
+
+    /// An opened image against the same image of the build's baseline.
+    async fn compare(&self, project: &Project, build: &Build, image: &Artifact) -> Result<CompareView, UiError> {
+        let found = self.vitrine.baseline_image(project, build, image).await.map_err(ui_error)?;
+        let Some((baseline, theirs)) = found else { return Ok(CompareView::NoBaseline) };
+        let Some(theirs) = theirs else { return Ok(CompareView::NotInBaseline { baseline: baseline_view(&baseline) }) };
+        let baseline_url = artifact_route(project, baseline.build_num, theirs.node_index, &theirs.pretty_path);
+        if theirs.sha256 == image.sha256 {
+            return Ok(CompareView::Compared {
+                baseline: baseline_view(&baseline),
+                baseline_url,
+                diff_url: String::new(),
+                identical: true,
+                changed_pixels: 0,
+                total_pixels: 0,
+                resized: None,
+            });
+        }
+        match self.vitrine.pixel_diff(&theirs, image).await {
+            Ok(diff) => Ok(CompareView::Compared {
+                baseline: baseline_view(&baseline),
+                baseline_url,
+                diff_url: compare_route(project, build.build_num, image.node_index, &image.pretty_path),
+                identical: false,
+                changed_pixels: diff.changed_pixels,
+                total_pixels: u64::from(diff.width) * u64::from(diff.height),
+                resized: (diff.baseline_size != diff.current_size).then(|| {
+                    let ((w0, h0), (w1, h1)) = (diff.baseline_size, diff.current_size);
+                    format!("{w0}×{h0} then, {w1}×{h1} now")
+                }),
+            }),
+            Err(ServiceError::BadRequest(why)) => {
+                Ok(CompareView::Failed { baseline: baseline_view(&baseline), baseline_url, why })
+            }
+            Err(e) => Err(ui_error(e)),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl UiBackend for UiService {
+    async fn current_user(&self, session: Option<String>) -> Result<Option<String>, UiError> {
+        Ok(match self.principal(session).await? {
+            Principal::User { username, .. } => Some(username),
+            _ => None,
+        })
+    }
+
+    async fn projects(&self, session: Option<String>) -> Result<Vec<ProjectView>, UiError> {
+        let who = self.principal(session).await?;
+        let projects = self.vitrine.visible_projects(&who).await.map_err(ui_error)?;
+        Ok(projects.iter().map(project_view).collect())
+    }
+
+    async fn builds(
+        &self,
+        session: Option<String>,
+        vcs: &str,
+        org: &str,
+        repo: &str,
+    ) -> Result<ProjectBuilds, UiError> {
+        let who = self.principal(session).await?;
+        let slug = slug(vcs, org, repo)?;
+        let (project, builds) = self.vitrine.recent_builds(&who, &slug, None, None, 100, 0).await.map_err(ui_error)?;
+        Ok(ProjectBuilds { project: project_view(&project), builds: builds.iter().map(build_view).collect() })
+    }
+
+    async fn build_page(
+        &self,
+        session: Option<String>,
+        vcs: &str,
+        org: &str,
+        repo: &str,
+        build_num: &str,
+    ) -> Result<BuildPageData, UiError> {
+        let who = self.principal(session).await?;
+        let slug = slug(vcs, org, repo)?;
+        let num = build_number(build_num)?;
+        let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let can_pin = match &who {
+            Principal::User { id, .. } => self.vitrine.is_member(project.id, *id).await.map_err(ui_error)?,
+            _ => false,
+        };
+        let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
+        let key = ((build.id, build.listing_version), baseline.as_ref().map(|b| (b.id, b.listing_version)));
+        let contents = if let Some(kept) = self.build_contents.get(&key) {
+            kept
+        } else {
+            let made = Arc::new(self.build_contents(&project, &build, baseline.as_ref()).await?);
+            // A running build's artifacts change: read each time.
+            if build.status.is_finished() {
+                self.build_contents.keep(key, made.clone());
+            }
+            made
+        };
+        Ok(BuildPageData { project: project_view(&project), build: build_view(&build), can_pin, ..(*contents).clone() })
+    }
+
+    async fn browse(&self, session: Option<String>, query: &BrowseRequest) -> Result<FolderView, UiError> {
+        let who = self.principal(session).await?;
+        let slug = slug(&query.vcs, &query.org, &query.repo)?;
+        let build_num = &query.build_num;
+        let num = build_number(build_num)?;
+        let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let page = FOLDER_PAGE;
+        let filter = query.filter.trim();
+        if filter.len() > MAX_PATH_LEN {
+            return Err(UiError::BadRequest(format!("A filter is at most {MAX_PATH_LEN} bytes long")));
+        }
+        if !filter.is_empty() {
+            let found = self.vitrine.db.search_artifacts(build.id, filter, page as i64 + 1).await.map_err(db_error)?;
+            let more_matches = found.len() > page;
+            let entries =
+                found.iter().take(page).map(|a| EntryView::File(artifact_view(&project, &build, a))).collect();
+            return Ok(FolderView { folder: String::new(), entries, next: None, more_matches });
+        }
+        let node = crate::domain::NodeIndex::try_from(query.node).map_err(|e| UiError::BadRequest(e.to_string()))?;
+        let bad = |e: crate::domain::InvalidInput| UiError::BadRequest(e.to_string());
+        let mut shown: FolderPath = query.folder.parse().map_err(bad)?;
+        let after = Some(query.after.as_str()).filter(|a| !a.is_empty());
+        let after = after.map(|a| FolderCursor::parse(a, &shown)).transpose().map_err(bad)?;
+        let mut folder = self.vitrine.browse_any(&build, node, &shown, after.as_ref(), page).await.map_err(ui_error)?;
+        // A folder that holds one folder only opens that one at once (a few levels at most).
+        for _ in 0..16 {
+            let [FolderEntry::Folder { path, .. }] = folder.entries.as_slice() else { break };
+            if after.is_some() {
+                break;
+            }
+            shown = path.parse().map_err(bad)?;
+            folder = self.vitrine.browse_any(&build, node, &shown, None, page).await.map_err(ui_error)?;
+        }
+        let entries = folder
+            .entries
+            .into_iter()
+            .map(|entry| match entry {
+                FolderEntry::Folder { name, path, count } => EntryView::Folder { name, path, count: count as usize },
+                FolderEntry::File(a) => EntryView::File(artifact_view(&project, &build, &a)),
+            })
+            .collect();
+        Ok(FolderView { folder: shown.to_string(), entries, next: folder.next, more_matches: false })
+    }
+
+    async fn gallery(&self, session: Option<String>, at: &GalleryRequest) -> Result<GalleryPage, UiError> {
+        let who = self.principal(session).await?;
+        let slug = slug(&at.vcs, &at.org, &at.repo)?;
+        let num = build_number(&at.build_num)?;
+        let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        if at.after.len() > MAX_PATH_LEN + 32 {
+            return Err(UiError::BadRequest("This page of the gallery does not exist".into()));
+        }
+        let (node, path) = at
+            .after
+            .split_once(':')
+            .and_then(|(node, path)| Some((node.parse::<i64>().ok()?, path)))
+            .ok_or_else(|| UiError::BadRequest("This page of the gallery does not exist".into()))?;
+        let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
+        let (images, next) = self.gallery_images(&project, &build, baseline.as_ref(), Some((node, path))).await?;
+        Ok(GalleryPage { images, next })
+    }
+
+    async fn open_artifact(
+        &self,
+        session: Option<String>,
+        at: &FileRequest,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Result<FileView, UiError> {
+        let who = self.principal(session).await?;
+        let slug = slug(&at.vcs, &at.org, &at.repo)?;
+        let num = build_number(&at.build_num)?;
+        let node = crate::domain::NodeIndex::try_from(at.node).map_err(|e| UiError::BadRequest(e.to_string()))?;
+        let path: crate::domain::PrettyPath =
+            at.path.parse().map_err(|e: crate::domain::InvalidInput| UiError::NotFound(e.to_string()))?;
+        let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let client = self.vitrine.settings.client_addr(headers, peer);
+        let (project, build, readable) = self
+            .vitrine
+            .read_artifact(&who, &slug, &BuildRef::Num(num), node, &path, client)
+            .await
+            .map_err(ui_error)?;
+        let preview = self.vitrine.preview(&readable).await.map_err(ui_error)?;
+        let compare = match (&*preview, &readable) {
+            (Preview::Image, Readable::Stored(image)) => Some(self.compare(&project, &build, image).await?),
+            _ => None,
+        };
+        let artifact = readable.artifact();
+        Ok(FileView {
+            artifact: artifact_view(&project, &build, &artifact),
+            sha256: artifact.sha256.clone(),
+            preview: preview_view(&preview),
+            compare,
+        })
+    }
+
+    async fn pin_build(
+        &self,
+        session: Option<String>,
+        vcs: &str,
+        org: &str,
+        repo: &str,
+        build_num: &str,
+        pin: bool,
+    ) -> Result<(), UiError> {
+        let who = self.principal(session).await?;
+        let slug = slug(vcs, org, repo)?;
+        let num = build_number(build_num)?;
+        self.vitrine.pin_build(&who, &slug, num, pin).await.map_err(ui_error)?;
+        Ok(())
+    }
+
+    async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Result<String, UiError> {
+        let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let client = self.vitrine.settings.client_addr(headers, peer);
+        self.vitrine.accounts().login(username, password, client).await.map_err(ui_error)
+    }
+
+    fn cookies(&self) -> CookiePolicy {
+        self.vitrine.settings.cookies()
+    }
+
+    fn content_security_policy(&self, nonce: &str) -> String {
+        self.vitrine.settings.content_security_policy(nonce)
+    }
+}

@@ -1,0 +1,175 @@
+//! What the metadata store holds, as the services see it: no sqlx types here (rows are mapped
+//! to these at the store's boundary, in `rows.rs`). API and UI shapes are built from them.
+
+use vitrine_wire::domain::{BuildStatus, VcsType};
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    /// An admin disabled the account: no sign-in, its tokens and sessions do nothing.
+    pub disabled: bool,
+}
+
+/// One line of the audit log: who did what, when, from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Unix time.
+    pub at: i64,
+    /// `alice (token 12)`, `alice (session)`, `build token 3`, `admin (root)`.
+    pub actor: String,
+    pub user_id: Option<i64>,
+    pub token_id: Option<i64>,
+    /// `artifact.read`, `build.pin`, `admin.token.revoke`, ...
+    pub action: String,
+    /// The project's short slug (`gh/acme/widgets`), as it was named then.
+    pub project: Option<String>,
+    pub build_num: Option<i64>,
+    /// What was read or changed: an artifact's container and path, a token's id, ...
+    pub detail: String,
+    /// The client's address, when it came over HTTP.
+    pub client: Option<String>,
+    /// How many times it happened within the writer's window (from `at`, at most a second):
+    /// the same read repeated is one line.
+    pub repeats: i64,
+}
+
+/// A token as an admin sees it (never the token itself: only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub owner: TokenOwner,
+    /// `alice`, `gh/acme/widgets`, or `gh/acme/widgets build 12`.
+    pub owner_name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOwner {
+    User(i64),
+    Project(i64),
+    /// A running build's own token: adds artifacts to that build only.
+    Build {
+        project_id: i64,
+        build_id: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: i64,
+    pub vcs: VcsType,
+    pub org: String,
+    pub repo: String,
+    pub public: bool,
+}
+
+impl Project {
+    /// `gh/acme/widgets`
+    pub fn short_slug(&self) -> String {
+        format!("{}/{}/{}", self.vcs.short(), self.org, self.repo)
+    }
+
+    /// `github/acme/widgets`, the form in API routes.
+    pub fn long_slug(&self) -> String {
+        format!("{}/{}/{}", self.vcs.as_str(), self.org, self.repo)
+    }
+}
+
+pub struct NewBuild {
+    pub branch: String,
+    pub revision: String,
+    /// How many nodes the build has; it closes once that many finished.
+    pub parallelism: i64,
+}
+
+/// What finishing a node did to its build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeFinish {
+    /// Recorded now; other nodes are still running.
+    Recorded,
+    /// Recorded now, and it was the last node: the build is closed with this status.
+    Closed(BuildStatus),
+    /// The node had already finished with this same status (a retried call).
+    AlreadyFinished,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    pub id: i64,
+    pub project_id: i64,
+    pub build_num: i64,
+    pub branch: String,
+    pub revision: String,
+    pub status: BuildStatus,
+    pub parallelism: i64,
+    pub start_time: i64,
+    pub stop_time: Option<i64>,
+    /// When a member pinned it: its artifacts outlive the retention.
+    pub pinned_at: Option<i64>,
+    /// When its artifacts expired (the retention removed them); the build stays.
+    pub artifacts_expired_at: Option<i64>,
+    /// Goes up when its listing changes after it finished (a purge, the retention).
+    pub listing_version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub id: i64,
+    pub node_index: i64,
+    pub path: String,
+    pub pretty_path: String,
+    pub size: i64,
+    pub sha256: String,
+    pub content_type: String,
+    pub s3_key: String,
+}
+
+/// What the build page picks out of a build: its images (the gallery) and its HTML pages (the
+/// links at the top). Each kind has a partial index of its own (the same `LIKE` in the
+/// migrations and the queries), so picking a few costs what is found, not the build's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactKind {
+    /// `image/*`
+    Image,
+    /// `text/html`
+    Page,
+}
+
+/// What an agent declares about one file it wants listed.
+#[derive(Debug, Clone)]
+pub struct NewArtifact {
+    pub node_index: i64,
+    pub path: String,
+    pub pretty_path: String,
+    pub size: i64,
+    pub sha256: String,
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub id: String,
+    pub build_id: i64,
+    pub artifact: NewArtifact,
+    /// Where the agent uploads (and, when the store enforces signed checksums and
+    /// `If-None-Match`, where the bytes stay once verified).
+    pub s3_key: String,
+    pub multipart_id: Option<String>,
+    /// Hex SHA-256 of each part the part URLs were signed with (multipart only).
+    pub part_sha256: Vec<String>,
+    /// When the upload URLs stop working (unix seconds).
+    pub expires_at: i64,
+    /// When the server verified and listed it; `None` while pending.
+    pub verified_at: Option<i64>,
+}
+
+impl Upload {
+    /// Declared without its SHA-256 (`artifact.sha256` is empty until the confirmation
+    /// brings it): the agent hashed the file while sending it.
+    pub fn hashed_while_sent(&self) -> bool {
+        self.artifact.sha256.is_empty()
+    }
+}

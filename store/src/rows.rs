@@ -1,0 +1,210 @@
+//! Rows as sqlx reads them, mapped to the models at the store's boundary. Both stores decode
+//! the same rows: integers are 64-bit, booleans are `BOOLEAN` on PostgreSQL and 0/1 on SQLite.
+
+use std::str::FromStr;
+
+use super::models::{Artifact, Build, NewArtifact, Project, TokenInfo, TokenOwner, Upload, User};
+use vitrine_wire::domain::{BuildStatus, VcsType};
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct UserRow {
+    id: i64,
+    username: String,
+    password_hash: String,
+    disabled_at: Option<i64>,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User { id: r.id, username: r.username, password_hash: r.password_hash, disabled: r.disabled_at.is_some() }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TokenInfoRow {
+    id: i64,
+    user_id: Option<i64>,
+    project_id: Option<i64>,
+    build_id: Option<i64>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    username: Option<String>,
+    vcs_type: Option<String>,
+    org: Option<String>,
+    repo: Option<String>,
+    build_num: Option<i64>,
+}
+
+impl TokenInfoRow {
+    pub(super) fn info(self) -> Option<TokenInfo> {
+        let owner = TokenRow {
+            id: self.id,
+            user_id: self.user_id,
+            project_id: self.project_id,
+            build_id: self.build_id,
+            last_used_at: None,
+        }
+        .owner()?;
+        let project = match (&self.vcs_type, &self.org, &self.repo) {
+            (Some(vcs), Some(org), Some(repo)) => {
+                let vcs = VcsType::from_str(vcs).unwrap_or(VcsType::Github);
+                format!("{}/{org}/{repo}", vcs.short())
+            }
+            _ => String::new(),
+        };
+        let owner_name = match (owner, self.username, self.build_num) {
+            (TokenOwner::User(_), Some(name), _) => name,
+            (TokenOwner::Build { .. }, _, Some(num)) => format!("{project} build {num}"),
+            _ => project,
+        };
+        Some(TokenInfo { id: self.id, owner, owner_name, created_at: self.created_at, last_used_at: self.last_used_at })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TokenRow {
+    #[sqlx(default)]
+    pub id: i64,
+    user_id: Option<i64>,
+    project_id: Option<i64>,
+    build_id: Option<i64>,
+    #[sqlx(default)]
+    pub last_used_at: Option<i64>,
+}
+
+impl TokenRow {
+    pub(super) fn owner(&self) -> Option<TokenOwner> {
+        match (self.user_id, self.project_id, self.build_id) {
+            (Some(u), None, None) => Some(TokenOwner::User(u)),
+            (None, Some(p), None) => Some(TokenOwner::Project(p)),
+            (None, Some(project_id), Some(build_id)) => Some(TokenOwner::Build { project_id, build_id }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ProjectRow {
+    id: i64,
+    vcs_type: String,
+    org: String,
+    repo: String,
+    public: bool,
+}
+
+impl From<ProjectRow> for Project {
+    fn from(r: ProjectRow) -> Self {
+        // Only known VCS names are ever written; an unknown one reads as GitHub.
+        let vcs = VcsType::from_str(&r.vcs_type).unwrap_or(VcsType::Github);
+        Project { id: r.id, vcs, org: r.org, repo: r.repo, public: r.public }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct BuildRow {
+    id: i64,
+    project_id: i64,
+    build_num: i64,
+    branch: String,
+    revision: String,
+    status: String,
+    parallelism: i64,
+    start_time: i64,
+    stop_time: Option<i64>,
+    pinned_at: Option<i64>,
+    artifacts_expired_at: Option<i64>,
+    listing_version: i64,
+}
+
+impl From<BuildRow> for Build {
+    fn from(r: BuildRow) -> Self {
+        Build {
+            id: r.id,
+            project_id: r.project_id,
+            build_num: r.build_num,
+            branch: r.branch,
+            revision: r.revision,
+            // Only known statuses are ever written; an unknown one reads as a failure of ours.
+            status: BuildStatus::from_str(&r.status).unwrap_or(BuildStatus::InfrastructureFail),
+            parallelism: r.parallelism,
+            start_time: r.start_time,
+            stop_time: r.stop_time,
+            pinned_at: r.pinned_at,
+            artifacts_expired_at: r.artifacts_expired_at,
+            listing_version: r.listing_version,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ArtifactRow {
+    id: i64,
+    node_index: i64,
+    path: String,
+    pretty_path: String,
+    size: i64,
+    sha256: String,
+    content_type: String,
+    s3_key: String,
+}
+
+impl From<ArtifactRow> for Artifact {
+    fn from(r: ArtifactRow) -> Self {
+        Artifact {
+            id: r.id,
+            node_index: r.node_index,
+            path: r.path,
+            pretty_path: r.pretty_path,
+            size: r.size,
+            sha256: r.sha256,
+            content_type: r.content_type,
+            s3_key: r.s3_key,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct BlobRow {
+    pub sha256: String,
+    pub s3_key: String,
+    pub size: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct UploadRow {
+    id: String,
+    build_id: i64,
+    node_index: i64,
+    path: String,
+    pretty_path: String,
+    size: i64,
+    sha256: String,
+    content_type: String,
+    s3_key: String,
+    multipart_id: Option<String>,
+    part_sha256: String,
+    expires_at: i64,
+    verified_at: Option<i64>,
+}
+
+impl From<UploadRow> for Upload {
+    fn from(r: UploadRow) -> Self {
+        Upload {
+            id: r.id,
+            build_id: r.build_id,
+            artifact: NewArtifact {
+                node_index: r.node_index,
+                path: r.path,
+                pretty_path: r.pretty_path,
+                size: r.size,
+                sha256: r.sha256,
+                content_type: r.content_type,
+            },
+            s3_key: r.s3_key,
+            multipart_id: r.multipart_id,
+            part_sha256: r.part_sha256.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            expires_at: r.expires_at,
+            verified_at: r.verified_at,
+        }
+    }
+}
