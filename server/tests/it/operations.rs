@@ -159,6 +159,14 @@ async fn json_logs_have_one_access_line_per_request_and_never_a_secret() {
     ] {
         assert!(text.lines().any(|l| l.starts_with(present)), "no {present} in:\n{text}");
     }
+    // Log lines are written by a thread of their own: wait until the last request's line is
+    // out before the kill, which gives that thread no time to flush.
+    for _ in 0..200 {
+        if std::fs::read_to_string(&log_path).unwrap_or_default().contains(&fresh_id) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     server.start_kill().unwrap();
     server.wait().await.unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();
