@@ -46,6 +46,9 @@ LAYERS = {
 # Where a file's own tests start: its `#[cfg(test)] mod ...`.
 TESTS = re.compile(r"^#\[cfg\(test\)\]\s*\n\s*mod\s", re.M)
 
+RAW_STRING = re.compile(r'r(#*)"')
+CHAR = re.compile(r"'(\\u\{[0-9a-fA-F]+\}|\\.|[^\\'])'")
+
 # Files longer than this (before their tests) are split by what they do.
 MAX_FILE_LINES = 600
 
@@ -58,47 +61,43 @@ LONG_FILES = {
 }
 
 
-def strip(text: str) -> str:
-    """The code of `text` without comments, string and char literals (their contents), and the
-    trailing `#[cfg(test)]` module."""
-    cut = TESTS.search(text)
-    if cut:
-        text = text[: cut.start()]
-    out, i, n = [], 0, len(text)
+def before_tests(text: str) -> str:
+    """`text` up to its `#[cfg(test)]` module, if it has one."""
+    tests = TESTS.search(text)
+    return text[: tests.start()] if tests else text
+
+
+def strip(code: str) -> str:
+    """`code` without comments and without the contents of string and char literals."""
+    out, i, n = [], 0, len(code)
     while i < n:
-        c = text[i]
-        if text.startswith("//", i):
-            j = text.find("\n", i)
+        c = code[i]
+        if code.startswith("//", i):
+            j = code.find("\n", i)
             i = n if j < 0 else j
-        elif text.startswith("/*", i):
+        elif code.startswith("/*", i):
             depth, i = 1, i + 2
             while i < n and depth:
-                if text.startswith("/*", i):
+                if code.startswith("/*", i):
                     depth, i = depth + 1, i + 2
-                elif text.startswith("*/", i):
+                elif code.startswith("*/", i):
                     depth, i = depth - 1, i + 2
                 else:
                     i += 1
-        elif c == "r" and re.match(r'r#*"', text[i:]) and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
-            hashes = re.match(r'r(#*)"', text[i:]).group(1)
-            end = text.find('"' + hashes, i + 2 + len(hashes))
+        elif c == "r" and (raw := RAW_STRING.match(code, i)) and (i == 0 or not (code[i - 1].isalnum() or code[i - 1] == "_")):
+            end = code.find('"' + raw.group(1), raw.end())
             out.append('""')
-            i = n if end < 0 else end + 1 + len(hashes)
+            i = n if end < 0 else end + 1 + len(raw.group(1))
         elif c == '"':
             j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
+            while j < n and code[j] != '"':
+                j += 2 if code[j] == "\\" else 1
             out.append('""')
             i = j + 1
-        elif c == "'" and re.match(r"'(\\.|[^\\'])'", text[i:i + 4] + " "):
-            m = re.match(r"'(\\u\{[0-9a-fA-F]+\}|\\.|[^\\'])'", text[i:])
-            if m:
-                out.append("' '")
-                i += m.end()
-            else:
-                out.append(c)
-                i += 1
-        else:
+        elif c == "'" and (char := CHAR.match(code, i)):
+            out.append("' '")
+            i = char.end()
+        else:  # a lifetime's quote, or code
             out.append(c)
             i += 1
     return "".join(out)
@@ -229,14 +228,13 @@ def check_crate(name: str, src: Path, problems: list) -> None:
     layer_of = {top: i for i, layer in enumerate(layers) for top in layer}
     graph = {}
     for module, file in modules.items():
-        text = file.read_text()
+        text = before_tests(file.read_text())
         code = strip(text)
         graph[module] = imports(module, code, set(modules))
         rel = file.relative_to(ROOT)
         if module[0] not in layer_of:
             problems.append(f"{rel}: the module `{module[0]}` is in no layer of `{name}` (scripts/layers.py, ARCHITECTURE.md)")
-        tests = TESTS.search(text)
-        lines = text[: tests.start() if tests else len(text)].count("\n")
+        lines = text.count("\n")
         if lines <= MAX_FILE_LINES and str(rel) in LONG_FILES:
             problems.append(f"{rel}: {lines} lines now: take it out of LONG_FILES")
         if lines > MAX_FILE_LINES and str(rel) not in LONG_FILES:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: the lint gate (scripts/lint.sh), Rust unit and integration tests (real server, embedded S3, SQLite), the
-# integration tests again on PostgreSQL (a throwaway server on loopback), a short wrk load run
-# (bench/load.sh: no errors, no 5xx), then Playwright in Debian's Chromium against a freshly
-# seeded server. Builds once; every stage reuses that build (same release profile, so
+# Runs every test: the lint gate (scripts/lint.sh), Rust unit and integration tests (real
+# server, embedded S3, SQLite), the integration tests again on PostgreSQL (a throwaway server on
+# loopback), a short wrk load run (bench/load.sh: no errors, no 5xx), then Playwright in
+# Debian's Chromium against a freshly seeded server. Builds once; every stage reuses that
+# build (same release profile, so
 # dependencies compile once).
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -1,8 +1,8 @@
 //! The S3-compatible server `vitrine serve` starts when no S3 endpoint is configured: s3s (HTTP,
 //! SigV4 checks, CORS) over Vitrine's own filesystem store under `<data-dir>/store` (`store.rs`
 //! for the files, `s3.rs` for the operations, `access.rs` for what a presigned URL may do).
-//! [`open`] binds and opens it; the caller serves [`EmbeddedS3::service`] on
-//! [`EmbeddedS3::listener`] with its own accept loop.
+//! [`open`] binds and opens it, and answers the listener and the service for the caller to
+//! serve with its own accept loop.
 
 mod access;
 mod import;
@@ -81,11 +81,8 @@ pub type Service = tower_http::cors::Cors<s3s::service::S3Service>;
 pub struct EmbeddedS3 {
     pub credentials: EmbeddedCredentials,
     pub addr: SocketAddr,
-    /// The store itself, for the server that runs it.
+    /// The store itself, for the server that runs it: HEADs read its files.
     pub local: LocalStore,
-    /// Bound to `addr`, not accepting yet.
-    pub listener: TcpListener,
-    pub service: Service,
 }
 
 /// What the store holds for an object.
@@ -119,8 +116,9 @@ impl LocalStore {
 }
 
 /// Binds `addr` and opens the store (importing an s3s-fs one from earlier versions). Keys are
-/// kept across restarts.
-pub async fn open(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<EmbeddedS3> {
+/// kept across restarts. Answers the store, the listener (bound, not accepting yet) and the
+/// service to serve on it.
+pub async fn open(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<(EmbeddedS3, TcpListener, Service)> {
     // Bind first: a second server that only shares this store must not touch its files.
     let listener =
         TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for the embedded S3 server"))?;
@@ -154,5 +152,5 @@ pub async fn open(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<EmbeddedS
         .layer(CorsLayer::very_permissive().expose_headers([http::header::ETAG]))
         .service(s3);
     tracing::info!(%addr, root = %root.display(), "embedded S3 server listening");
-    Ok(EmbeddedS3 { credentials, addr, local, listener, service })
+    Ok((EmbeddedS3 { credentials, addr, local }, listener, service))
 }

@@ -138,25 +138,16 @@ fn hash_file(site_root: &Path) -> Option<PathBuf> {
         .map(|file| std::path::absolute(&file).unwrap_or(file))
 }
 
-/// The embedded store, serving.
-pub struct EmbeddedS3 {
-    pub credentials: EmbeddedCredentials,
-    pub addr: SocketAddr,
-    /// The store itself, for the server that runs it: HEADs read its files.
-    pub local: LocalStore,
-}
-
 /// Opens the embedded store under `data_dir`, binds `addr` and serves it in the background
 /// until `shutdown`.
 pub async fn start_embedded_s3(
     data_dir: &std::path::Path,
     addr: SocketAddr,
     shutdown: crate::http::listen::ShutdownSignal,
-) -> anyhow::Result<EmbeddedS3> {
-    let vitrine_s3::EmbeddedS3 { credentials, addr, local, listener, service } =
-        vitrine_s3::open(data_dir, addr).await?;
+) -> anyhow::Result<vitrine_s3::EmbeddedS3> {
+    let (store, listener, service) = vitrine_s3::open(data_dir, addr).await?;
     tokio::spawn(crate::http::listen::serve(listener, "embedded S3", shutdown, move |_| service.clone()));
-    Ok(EmbeddedS3 { credentials, addr, local })
+    Ok(store)
 }
 
 /// Starts the embedded store, or joins one that another `vitrine serve` on the same data dir

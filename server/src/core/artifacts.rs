@@ -10,7 +10,7 @@ use super::archives::ArchiveMember;
 use super::artifacts_origin::{CAPABILITY_TTL, Grant, Holder, Scope};
 use super::content::{content_disposition, is_active_content};
 use super::folders::{FolderEntry, FolderPage, folder_end, just_after};
-use super::lookups::ArtifactAt;
+use super::lookups::{ArtifactAt, NodeCounts};
 use super::{Principal, ServiceError, ServiceResult, Vitrine};
 use crate::domain::{BuildRef, FolderCursor, FolderPath, NodeIndex, PrettyPath, ProjectSlug};
 use vitrine_store::{Artifact, Build, DbError, Project};
@@ -299,12 +299,12 @@ impl Vitrine {
 
     /// How many artifacts each container of a build holds, by node index (a finished
     /// build's kept a while: counting walks the build's whole index).
-    pub async fn artifact_counts(&self, build: &Build) -> ServiceResult<Arc<[(i64, i64)]>> {
+    pub async fn artifact_counts(&self, build: &Build) -> ServiceResult<NodeCounts> {
         let key = (build.id, build.listing_version);
         if let Some(known) = self.lookups.counts.get(&key) {
             return Ok(known);
         }
-        let counts: Arc<[(i64, i64)]> = self.db.artifact_counts(build.id).await?.into();
+        let counts: NodeCounts = self.db.artifact_counts(build.id).await?.into();
         if build.status.is_finished() {
             self.lookups.counts.keep(key, counts.clone());
         }

@@ -19,8 +19,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::BUCKET;
-use crate::serve::{EmbeddedS3, start_embedded_s3 as start};
+use crate::serve::start_embedded_s3 as start;
 use crate::storage::Storage;
+use vitrine_s3::EmbeddedS3;
 
 struct Server {
     dir: tempfile::TempDir,
