@@ -3,8 +3,7 @@
 # server, embedded S3, SQLite), the integration tests again on PostgreSQL (a throwaway server on
 # loopback), a short wrk load run (bench/load.sh: no errors, no 5xx), then Playwright in
 # Debian's Chromium against a freshly seeded server. Builds once; every stage reuses that
-# build (same release profile, so
-# dependencies compile once).
+# build (same release profile, so dependencies compile once).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n\033[1m==> %s\033[0m (at %d s)\n' "$*" "$SECONDS"; }
