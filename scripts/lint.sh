@@ -14,13 +14,16 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 
 cargo fmt --all --check
 say "rustfmt"
+# Both checks below use the profile, target dir and LEPTOS_OUTPUT_NAME of the builds they lint
+# (scripts/build.sh, cargo-leptos), so that build scripts, C libraries and proc macros are
+# compiled once for the lint and the build (a cold run saves about two minutes).
 # The server with the app's server side (`ssr`), the agent (built for build machines with the
 # workspace's features, scripts/build.sh), the shared types, and all their tests.
-cargo clippy --locked --workspace --all-targets -- -D warnings
+LEPTOS_OUTPUT_NAME=vitrine cargo clippy --release --locked --workspace --all-targets -- -D warnings
 say "clippy: the workspace (ssr, agent), with tests"
 # The app's browser side, as the WASM bundle is built.
-cargo clippy --locked -p vitrine-app --lib --no-default-features --features hydrate \
-  --target wasm32-unknown-unknown -- -D warnings
+LEPTOS_OUTPUT_NAME=vitrine cargo clippy --locked -p vitrine-app --lib --no-default-features --features hydrate \
+  --target wasm32-unknown-unknown --target-dir target/front --profile wasm-release -- -D warnings
 say "clippy: the app for the browser (hydrate)"
 # Layers, import cycles and file sizes (ARCHITECTURE.md says what each layer is).
 python3 scripts/layers.py
