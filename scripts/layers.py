@@ -9,6 +9,8 @@ sizes. Part of scripts/lint.sh; ARCHITECTURE.md describes the same layers in wor
   others. A module's `mod.rs` that uses its children counts as importing them, so children
   take what they share from a sibling module (`error.rs`, `principal.rs`), never from their
   parent.
+- Crates: the modules FORBIDDEN_CRATES names use none of the crates it lists (in a `use` or
+  a path written out in code), so the core stays free of HTTP.
 - Sizes: no file over MAX_FILE_LINES lines before its `#[cfg(test)]` module (test files
   aside). Function length is clippy's `too_many_lines` (clippy.toml).
 
@@ -41,6 +43,16 @@ LAYERS = {
     "wire": [["lib"], ["agent"], ["domain"]],
     "store": [["lib"], ["sqlite", "postgres", "copy"], ["queries"], ["rows"], ["models"]],
     "s3": [["lib"], ["s3", "access", "import"], ["store"]],
+}
+
+# Per crate, top-level modules and the other crates they must not use: the core speaks no
+# HTTP and knows nothing of the app's pages; leaves (`observe`, `urls`) serve no requests.
+FORBIDDEN_CRATES = {
+    "server": {
+        "core": ["axum", "http", "http_body", "hyper", "tower", "tower_http", "vitrine_app", "leptos", "leptos_axum", "utoipa"],
+        "observe": ["axum", "hyper", "tower", "tower_http", "vitrine_app", "leptos"],
+        "urls": ["axum", "hyper", "tower", "tower_http", "vitrine_app", "leptos"],
+    },
 }
 
 # Where a file's own tests start: its `#[cfg(test)] mod ...`.
@@ -232,6 +244,9 @@ def check_crate(name: str, src: Path, problems: list) -> None:
         code = strip(text)
         graph[module] = imports(module, code, set(modules))
         rel = file.relative_to(ROOT)
+        for crate in FORBIDDEN_CRATES.get(name, {}).get(module[0], []):
+            if re.search(rf"(?<![\w:]){crate}::", code):
+                problems.append(f"{rel}: uses `{crate}`, which `{module[0]}` must not (FORBIDDEN_CRATES)")
         if module[0] not in layer_of:
             problems.append(f"{rel}: the module `{module[0]}` is in no layer of `{name}` (scripts/layers.py, ARCHITECTURE.md)")
         lines = text.count("\n")

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::core::artifacts_origin::ArtifactsOrigin;
 use crate::core::{Services, Settings, UploadSettings, Vitrine};
+use crate::http::policy::HttpPolicy;
 use crate::http::router::router;
 use crate::http::state::{AppParts, AppState};
 use crate::http::ui::UiService;
@@ -249,14 +250,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         }
         None => None,
     };
-    let settings = Settings {
-        public_url: public_url.clone(),
-        uploads,
-        trusted_proxies: cfg.trusted_proxies.clone(),
-        metrics_allow: cfg.metrics_allow.clone(),
-        media_origins,
-        trace_viewer: trace_viewer.is_some(),
-    };
+    let settings = Settings { public_url: public_url.clone(), uploads, trace_viewer: trace_viewer.is_some() };
     let passwords = crate::core::accounts::PasswordChecks::for_this_machine();
     let audit = crate::core::audit::AuditLog::start(db.clone());
     let (archives, diffs) = Default::default();
@@ -308,7 +302,14 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .hash_files(hash_file.is_some())
         .hash_file(hash_file.map_or_else(|| "hash.txt".into(), |f| f.to_string_lossy().into()))
         .build();
-    let state = AppState::new(AppParts { ui: UiService::shared(vitrine.clone()), vitrine, leptos_options });
+    let policy = HttpPolicy {
+        https: public_url.starts_with("https://"),
+        trusted_proxies: cfg.trusted_proxies.clone(),
+        metrics_allow: cfg.metrics_allow.clone(),
+        media_origins,
+    };
+    let ui = UiService::shared(vitrine.clone(), policy.clone());
+    let state = AppState::new(AppParts { ui, vitrine, policy, leptos_options });
     let app = router(state);
     let app_served = tokio::spawn(crate::http::listen::serve(listener, "app", stopped, move |peer| {
         // Handlers that need the client's address (sign-in limits) read it from here.

@@ -99,25 +99,6 @@ pub async fn compress<E>(json: impl Stream<Item = Result<Bytes, E>>) -> Result<O
     Ok(Some(Listing { gzip: Bytes::from(gzip), etag: format!("\"{}\"", hex::encode(&digest[..16])) }))
 }
 
-/// Does an `Accept-Encoding` header take gzip (not refused with `q=0`)?
-pub fn accepts_gzip(accept_encoding: &str) -> bool {
-    let mut gzip = None;
-    let mut any = None;
-    for part in accept_encoding.split(',') {
-        let mut fields = part.split(';').map(str::trim);
-        let coding = fields.next().unwrap_or("").to_ascii_lowercase();
-        let q = fields
-            .find_map(|f| f.strip_prefix("q=").or_else(|| f.strip_prefix("Q=")))
-            .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
-        match coding.as_str() {
-            "gzip" | "x-gzip" => gzip = Some(q > 0.0),
-            "*" => any = Some(q > 0.0),
-            _ => {}
-        }
-    }
-    gzip.or(any).unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,15 +116,5 @@ mod tests {
         assert_eq!(json, "[{\"a\":1},{\"b\":2}]");
         assert!(one.matches(&one.etag) && one.matches(&format!("W/{}, \"x\"", one.etag)) && one.matches("*"));
         assert!(!one.matches("\"other\""));
-    }
-
-    #[test]
-    fn gzip_is_taken_unless_refused() {
-        assert!(accepts_gzip("gzip, deflate, br"));
-        assert!(accepts_gzip("br;q=1.0, gzip;q=0.8"));
-        assert!(accepts_gzip("*"));
-        assert!(!accepts_gzip("gzip;q=0"));
-        assert!(!accepts_gzip("identity"));
-        assert!(!accepts_gzip("br, *;q=0"));
     }
 }

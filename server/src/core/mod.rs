@@ -159,54 +159,9 @@ pub struct Settings {
     /// The base URL people and agents reach this server at, without a trailing `/`.
     pub public_url: String,
     pub uploads: UploadSettings,
-    /// Proxies (load balancers) whose `X-Forwarded-For` tells the client's address.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Clients (by [`Settings::client_addr`]) that may read /metrics.
-    pub metrics_allow: Vec<ipnet::IpNet>,
-    /// Origins besides the app's that its pages load images and media from: the S3 store's
-    /// (signed URLs) and the artifacts origin (a `*` host there is a CSP wildcard too).
-    pub media_origins: Vec<String>,
     /// Playwright's trace viewer is installed (`<site root>/trace-viewer`), served on the
     /// artifacts origin.
     pub trace_viewer: bool,
-}
-
-impl Settings {
-    /// The app's pages run only their own scripts (the files under `/pkg` and the inline
-    /// hydration script carrying `nonce`), load styles from themselves, images and media
-    /// from themselves and the stores that artifact links lead to, and cannot be framed.
-    pub fn content_security_policy(&self, nonce: &str) -> String {
-        let media = self.media_origins.join(" ");
-        format!(
-            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-             img-src 'self' data: {media}; media-src 'self' {media}; connect-src 'self'; object-src 'none'; \
-             base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        )
-    }
-
-    /// Session cookies are `Secure` (and `__Host-` prefixed) when people reach us over https.
-    pub fn cookies(&self) -> vitrine_app::api::backend::CookiePolicy {
-        vitrine_app::api::backend::CookiePolicy { secure: self.public_url.starts_with("https://") }
-    }
-
-    /// The address a request came from: the peer's, or, when the peer is a trusted proxy,
-    /// the last address in `X-Forwarded-For` that is not itself a trusted proxy. A client
-    /// cannot pick its address by sending the header itself: an untrusted peer's is ignored.
-    pub fn client_addr(&self, headers: &http::HeaderMap, peer: Option<std::net::IpAddr>) -> Option<std::net::IpAddr> {
-        let peer = peer?;
-        let trusted = |ip: &std::net::IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
-        if !trusted(&peer) {
-            return Some(peer);
-        }
-        let forwarded: Vec<std::net::IpAddr> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse().ok())
-            .collect();
-        Some(forwarded.iter().rev().find(|ip| !trusted(ip)).or(forwarded.first()).copied().unwrap_or(peer))
-    }
 }
 
 /// Limits and timings of stored artifacts: how they are uploaded, swept and kept.
@@ -386,25 +341,8 @@ impl Vitrine {
 }
 
 #[cfg(test)]
-mod client_addr_tests {
+mod tests {
     use super::*;
-
-    fn settings(proxies: &[&str]) -> Settings {
-        Settings {
-            public_url: "https://vitrine.example".into(),
-            uploads: UploadSettings::default(),
-            trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
-            metrics_allow: vec![],
-            media_origins: vec![],
-            trace_viewer: false,
-        }
-    }
-
-    fn forwarded(value: &str) -> http::HeaderMap {
-        let mut headers = http::HeaderMap::new();
-        headers.insert("x-forwarded-for", value.parse().unwrap());
-        headers
-    }
 
     #[test]
     fn a_busy_metadata_store_is_a_503_not_a_500() {
@@ -412,20 +350,5 @@ mod client_addr_tests {
         assert!(matches!(busy, ServiceError::Unavailable(_)), "{busy:?}");
         let other: ServiceError = DbError::Other(sqlx::Error::PoolClosed).into();
         assert!(matches!(other, ServiceError::Internal(_)), "{other:?}");
-    }
-
-    #[test]
-    fn forwarded_addresses_count_only_from_trusted_proxies() {
-        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
-        let none = settings(&[]);
-        // Anyone can send the header: from an untrusted peer it is ignored.
-        assert_eq!(none.client_addr(&forwarded("1.2.3.4"), ip("9.9.9.9")), ip("9.9.9.9"));
-        let lb = settings(&["10.0.0.0/8"]);
-        assert_eq!(lb.client_addr(&forwarded("1.2.3.4"), ip("10.0.0.7")), ip("1.2.3.4"));
-        // The client's own claim comes first; the proxy appends what it saw.
-        assert_eq!(lb.client_addr(&forwarded("6.6.6.6, 1.2.3.4"), ip("10.0.0.7")), ip("1.2.3.4"));
-        assert_eq!(lb.client_addr(&forwarded("1.2.3.4, 10.0.0.9"), ip("10.0.0.7")), ip("1.2.3.4"));
-        assert_eq!(lb.client_addr(&http::HeaderMap::new(), ip("10.0.0.7")), ip("10.0.0.7"));
-        assert!(lb.cookies().secure, "https public URL: Secure, __Host- cookies");
     }
 }

@@ -56,13 +56,13 @@ impl FromRequestParts<AppState> for Principal {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let principal = if let Some(token) = token_from_parts(parts).filter(|t| !t.is_empty()) {
             state.vitrine.accounts().principal_for_token(&token).await?
-        } else if let Some(session) = state.vitrine.settings.cookies().session_from_headers(&parts.headers) {
+        } else if let Some(session) = state.policy.cookies().session_from_headers(&parts.headers) {
             state.vitrine.accounts().principal_for_session(&session).await?
         } else {
             Principal::Anonymous
         };
         // Who it was, by ids, for the access line.
-        if let Some(who) = parts.extensions.get::<crate::observe::Who>() {
+        if let Some(who) = parts.extensions.get::<crate::http::access_log::Who>() {
             who.set(principal.user_id(), principal.token_id());
         }
         Ok(principal)

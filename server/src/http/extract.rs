@@ -13,7 +13,7 @@ impl axum::extract::FromRequestParts<AppState> for ClientAddr {
 
     async fn from_request_parts(parts: &mut http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-        Ok(ClientAddr(state.vitrine.settings.client_addr(&parts.headers, peer)))
+        Ok(ClientAddr(state.policy.client_addr(&parts.headers, peer)))
     }
 }
 

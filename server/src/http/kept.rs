@@ -5,7 +5,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::core::listings::{self, Listing};
+use crate::core::listings::Listing;
+use crate::http::policy::accepts_gzip;
 
 /// A kept listing: `304` when the client has it, else its gzip bytes (decompressed as they
 /// are sent for the rare client that takes no gzip).
@@ -21,7 +22,7 @@ pub fn kept_listing(listing: &Listing, headers: &HeaderMap, cache_control: &'sta
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
     let json = HeaderValue::from_static("application/json");
-    if header(header::ACCEPT_ENCODING).is_some_and(listings::accepts_gzip) {
+    if header(header::ACCEPT_ENCODING).is_some_and(accepts_gzip) {
         let gzip = [(header::CONTENT_TYPE, json), (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))];
         return (common, gzip, listing.gzip.clone()).into_response();
     }

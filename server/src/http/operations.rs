@@ -55,8 +55,7 @@ pub async fn metrics(
     State(state): State<AppState>,
     crate::http::extract::ClientAddr(client): crate::http::extract::ClientAddr,
 ) -> Response {
-    let allow = &state.vitrine.settings.metrics_allow;
-    if !client.is_some_and(|ip| allow.iter().any(|net| net.contains(&ip))) {
+    if !state.policy.may_read_metrics(client) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "Metrics are served to the addresses in --metrics-allow (VITRINE_METRICS_ALLOW) only",

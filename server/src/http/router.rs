@@ -141,7 +141,7 @@ pub fn router(state: AppState) -> Router {
         // boxed service, cloned and polled through on every request.
         .layer(
             tower::ServiceBuilder::new()
-                .layer(crate::observe::Access)
+                .layer(crate::http::access_log::Access)
                 // Answers made per request (pages, running builds' listings) are compressed at
                 // gzip's fastest level, as nginx's default `gzip_comp_level 1`: a third of the
                 // time of the default level for a few percent more bytes. What is kept (a
@@ -215,7 +215,7 @@ async fn api_not_found() -> ApiError {
 }
 
 async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    let cookies = state.vitrine.settings.cookies();
+    let cookies = state.policy.cookies();
     if let Some(session) = cookies.session_from_headers(&headers)
         && let Err(e) = state.vitrine.accounts().logout(&session).await
     {

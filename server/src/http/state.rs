@@ -1,12 +1,13 @@
-//! The state every handler gets: the services, the Leptos options, the UI's backend. Kept
-//! apart from the router, so that handlers and the router both depend on it and not on
-//! each other.
+//! The state every handler gets: the core, the HTTP policy, the Leptos options, the UI's
+//! backend. Kept apart from the router, so that handlers and the router both depend on it
+//! and not on each other.
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use vitrine_app::api::backend::UiBackend;
 
 use crate::core::Vitrine;
+use crate::http::policy::HttpPolicy;
 
 /// Cloned for every request (axum hands each handler its own): one reference count.
 #[derive(Clone)]
@@ -14,6 +15,7 @@ pub struct AppState(std::sync::Arc<AppParts>);
 
 pub struct AppParts {
     pub vitrine: Vitrine,
+    pub policy: HttpPolicy,
     pub leptos_options: LeptosOptions,
     pub ui: std::sync::Arc<dyn UiBackend>,
 }

@@ -17,12 +17,14 @@ use crate::core::lookups::Recent;
 use crate::core::preview::{Outcome, Preview};
 use crate::core::{Principal, ServiceError, Vitrine};
 use crate::domain::{BuildNum, BuildRef, FolderCursor, FolderPath, MAX_PATH_LEN, ProjectSlug};
+use crate::http::policy::HttpPolicy;
 use crate::http::v1_1::views::iso_time;
 use crate::urls::{artifact_route, compare_route};
 use vitrine_store::{Artifact, Build, Project};
 
 pub struct UiService {
     vitrine: Vitrine,
+    policy: HttpPolicy,
     /// What a finished build's page shows of its artifacts (its first ones, its containers,
     /// its gallery's first page against its baseline), by [`ContentsKey`], for
     /// [`FRESH_FOR`](crate::core::lookups::FRESH_FOR) each: the same for everyone the
@@ -40,8 +42,8 @@ const KEPT_BUILD_PAGES: usize = 64;
 type ContentsKey = ((i64, i64), Option<(i64, i64)>);
 
 impl UiService {
-    pub fn shared(vitrine: Vitrine) -> Arc<dyn UiBackend> {
-        Arc::new(UiService { vitrine, build_contents: Recent::new("build_pages", KEPT_BUILD_PAGES) })
+    pub fn shared(vitrine: Vitrine, policy: HttpPolicy) -> Arc<dyn UiBackend> {
+        Arc::new(UiService { vitrine, policy, build_contents: Recent::new("build_pages", KEPT_BUILD_PAGES) })
     }
 
     async fn principal(&self, session: Option<String>) -> Result<Principal, UiError> {
@@ -410,7 +412,7 @@ impl UiBackend for UiService {
         let path: crate::domain::PrettyPath =
             at.path.parse().map_err(|e: crate::domain::InvalidInput| UiError::NotFound(e.to_string()))?;
         let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-        let client = self.vitrine.settings.client_addr(headers, peer);
+        let client = self.policy.client_addr(headers, peer);
         let (project, build, readable) = self
             .vitrine
             .read_artifact(&who, &slug, &BuildRef::Num(num), node, &path, client)
@@ -454,15 +456,15 @@ impl UiBackend for UiService {
         extensions: &http::Extensions,
     ) -> Result<String, UiError> {
         let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-        let client = self.vitrine.settings.client_addr(headers, peer);
+        let client = self.policy.client_addr(headers, peer);
         self.vitrine.accounts().login(username, password, client).await.map_err(ui_error)
     }
 
     fn cookies(&self) -> CookiePolicy {
-        self.vitrine.settings.cookies()
+        self.policy.cookies()
     }
 
     fn content_security_policy(&self, nonce: &str) -> String {
-        self.vitrine.settings.content_security_policy(nonce)
+        self.policy.content_security_policy(nonce)
     }
 }
