@@ -2,14 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::core::artifacts_origin::ArtifactsOrigin;
-use crate::core::{Services, Settings, UploadSettings, Vitrine};
+use crate::core::capabilities::ArtifactsOrigin;
+use crate::core::{Parts, Settings, UploadSettings, Vitrine};
 use crate::http::policy::HttpPolicy;
 use crate::http::router::router;
 use crate::http::state::{AppParts, AppState};
@@ -251,27 +250,8 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         None => None,
     };
     let settings = Settings { public_url: public_url.clone(), uploads, trace_viewer: trace_viewer.is_some() };
-    let passwords = crate::core::accounts::PasswordChecks::for_this_machine();
-    let audit = crate::core::audit::AuditLog::start(db.clone());
-    let (archives, diffs) = Default::default();
-    let settings = Arc::new(settings);
-    let vitrine = Vitrine::new(Services {
-        db,
-        storage,
-        guarantees,
-        settings,
-        artifacts_origin,
-        passwords,
-        audit,
-        archives,
-        diffs,
-        lookups: Default::default(),
-        listings: Default::default(),
-        folders: Default::default(),
-        previews: Default::default(),
-        heavy: Default::default(),
-    });
-    vitrine.spawn_sweeper();
+    let vitrine = Vitrine::new(Parts { db, storage, guarantees, settings, capabilities: artifacts_origin });
+    vitrine.sweeper().spawn();
     crate::observe::metrics();
     crate::observe::spawn_upkeep();
     let core = vitrine.clone();
@@ -280,7 +260,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             (crate::http::artifacts_origin::router(vitrine.clone(), None), Some((listener, dir)))
         }
         (Some(dir), None) => {
-            let host = crate::urls::authority_of(&vitrine.artifacts_origin.origin_of_label(TRACE_VIEWER_LABEL));
+            let host = crate::urls::authority_of(&vitrine.capabilities().origin_of_label(TRACE_VIEWER_LABEL));
             (crate::http::artifacts_origin::router(vitrine.clone(), Some((dir, Some(host)))), None)
         }
         (None, _) => (crate::http::artifacts_origin::router(vitrine.clone(), None), None),
@@ -309,7 +289,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         media_origins,
     };
     let ui = UiService::shared(vitrine.clone(), policy.clone());
-    let state = AppState::new(AppParts { ui, vitrine, policy, leptos_options });
+    let state = AppState::new(AppParts { vitrine, policy, leptos_options, ui });
     let app = router(state);
     let app_served = tokio::spawn(crate::http::listen::serve(listener, "app", stopped, move |peer| {
         // Handlers that need the client's address (sign-in limits) read it from here.
@@ -322,6 +302,6 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         let _ = tokio::join!(app_served, artifacts_origin_served);
     });
     tracing::info!(%public_url, "vitrine is serving");
-    let trace_viewer_url = core.artifacts_origin.trace_viewer();
+    let trace_viewer_url = core.capabilities().trace_viewer();
     Ok(Running { addr, public_url, s3_endpoint, artifacts_url, trace_viewer_url, server, stop, vitrine: core })
 }

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::core::accounts::Accounts;
+use crate::core::accounts::{Accounts, PasswordChecks};
+use crate::core::audit::AuditLog;
+use crate::core::builds::Builds;
+use crate::core::lookups::Lookups;
+use crate::core::projects::Projects;
 use crate::domain::ProjectSlug;
 use vitrine_store::{AuditEvent, Db, TokenOwner};
 
@@ -272,36 +276,44 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[expect(clippy::too_many_lines, reason = "to split by what it does (issue 22)")]
+/// The features admin commands use: those of the metadata store alone (no S3 is reached).
+struct Admin {
+    accounts: Accounts,
+    projects: Projects,
+    builds: Builds,
+    retention: crate::core::retention::Retention,
+}
+
+impl Admin {
+    fn new(db: &Db) -> Admin {
+        let lookups = Lookups::default();
+        let projects = Projects::new(db.clone(), lookups.clone());
+        let accounts = Accounts::new(db.clone(), PasswordChecks::new(1), lookups.clone(), projects.clone());
+        // Build page links and the default retention are the server's business; commands
+        // here neither link to pages nor expire builds.
+        let builds =
+            Builds::new(db.clone(), lookups.clone(), projects.clone(), AuditLog::start(db.clone()), String::new());
+        let default_retention = crate::core::UploadSettings::default().artifact_retention;
+        let retention = crate::core::retention::Retention::new(
+            db.clone(),
+            lookups,
+            projects.clone(),
+            builds.clone(),
+            default_retention,
+        );
+        Admin { accounts, projects, builds, retention }
+    }
+}
+
 async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
-    let passwords = crate::core::accounts::PasswordChecks::new(1);
-    let lookups = crate::core::lookups::Lookups::default();
-    let accounts = Accounts { db, passwords: &passwords, lookups: &lookups };
+    let admin = Admin::new(db);
     match command {
-        AdminCommand::Audit { project, since, limit } => {
-            let project = project.map(|p| p.short());
-            let events = db.audit_events(project.as_deref(), since.unwrap_or(0), limit).await?;
-            println!(
-                "{:<23}  {:<24}  {:<22}  {:<24}  {:>6}  {:<15}  DETAIL",
-                "TIME", "WHO", "ACTION", "PROJECT", "BUILD", "FROM"
-            );
-            for e in events {
-                println!(
-                    "{:<23}  {:<24}  {:<22}  {:<24}  {:>6}  {:<15}  {}",
-                    when(e.at),
-                    e.actor,
-                    e.action,
-                    e.project.unwrap_or_default(),
-                    e.build_num.map_or(String::new(), |b| b.to_string()),
-                    e.client.unwrap_or_default(),
-                    if e.repeats > 1 { format!("{} ({} times)", e.detail, e.repeats) } else { e.detail }
-                );
-            }
-        }
+        AdminCommand::Audit { project, since, limit } => audit_log(db, project, since, limit).await?,
         AdminCommand::Capabilities(CapabilitiesCommand::Rotate) => {
             db.replace_shared_key(crate::serve::ARTIFACTS_ORIGIN_KEY, &crate::serve::fresh_key()).await?;
             println!(
-                "The artifacts-origin key is replaced: links to reports and traces handed out before stop                  working within {} s on every server.",
+                "The artifacts-origin key is replaced: links to reports and traces handed out before stop \
+                 working within {} s on every server.",
                 crate::serve::KEY_REFRESH.as_secs()
             );
         }
@@ -312,20 +324,86 @@ async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
             }
             println!("Copied into PostgreSQL. Serve with DATABASE_URL set to it; the S3 store stays as it is.");
         }
-        AdminCommand::User(UserCommand::Add { name, .. }) => {
+        AdminCommand::User(command) => users(&admin, command).await?,
+        AdminCommand::Token(command) => tokens(&admin, command).await?,
+        AdminCommand::Session(SessionCommand::Revoke { name }) => {
+            let ended = admin.accounts.revoke_sessions(&name).await?;
+            println!("Ended {ended} session(s) of {name}");
+        }
+        AdminCommand::Purge { project, build, path } => {
+            let purged = admin.retention.purge(&project, build, path.as_deref()).await?;
+            println!("Removed {} artifact(s) from listings.", purged.artifacts);
+            println!(
+                "{} object(s) leave the store at the server's next sweep (within a minute).",
+                purged.doomed_objects
+            );
+            if purged.shared_objects > 0 {
+                println!(
+                    "{} object(s) stay: other artifacts list the same content (purge those too to remove it).",
+                    purged.shared_objects
+                );
+            }
+        }
+        AdminCommand::Project(command) => projects(&admin, command).await?,
+        AdminCommand::Build(command) => builds(&admin, command).await?,
+        AdminCommand::Member(command) => members(&admin, command).await?,
+    }
+    Ok(())
+}
+
+/// `admin audit`: the log as a table.
+async fn audit_log(db: &Db, project: Option<ProjectSlug>, since: Option<i64>, limit: i64) -> anyhow::Result<()> {
+    let project = project.map(|p| p.short());
+    let events = db.audit_events(project.as_deref(), since.unwrap_or(0), limit).await?;
+    println!(
+        "{:<23}  {:<24}  {:<22}  {:<24}  {:>6}  {:<15}  DETAIL",
+        "TIME", "WHO", "ACTION", "PROJECT", "BUILD", "FROM"
+    );
+    for e in events {
+        println!(
+            "{:<23}  {:<24}  {:<22}  {:<24}  {:>6}  {:<15}  {}",
+            when(e.at),
+            e.actor,
+            e.action,
+            e.project.unwrap_or_default(),
+            e.build_num.map_or(String::new(), |b| b.to_string()),
+            e.client.unwrap_or_default(),
+            if e.repeats > 1 { format!("{} ({} times)", e.detail, e.repeats) } else { e.detail }
+        );
+    }
+    Ok(())
+}
+
+async fn users(admin: &Admin, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add { name, .. } => {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']);
-            accounts.add_user(&name, password).await?;
+            admin.accounts.add_user(&name, password).await?;
             println!("Added user {name}");
         }
-        AdminCommand::Token(TokenCommand::Create { name }) => {
-            let token = accounts.create_user_token(&name).await?;
+        UserCommand::Disable { name } => {
+            admin.accounts.set_user_disabled(&name, true).await?;
+            println!("{name} is disabled: signed out everywhere; their tokens are refused");
+        }
+        UserCommand::Enable { name } => {
+            admin.accounts.set_user_disabled(&name, false).await?;
+            println!("{name} is enabled");
+        }
+    }
+    Ok(())
+}
+
+async fn tokens(admin: &Admin, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { name } => {
+            let token = admin.accounts.create_user_token(&name).await?;
             println!("API token for {name} (shown once; keep it secret):");
             println!("{token}");
         }
-        AdminCommand::Token(TokenCommand::List { owner }) => {
-            let tokens = accounts.tokens(owner.as_deref()).await?;
+        TokenCommand::List { owner } => {
+            let tokens = admin.accounts.tokens(owner.as_deref()).await?;
             println!("{:>6}  {:<7}  {:<32}  {:<23}  LAST USED", "ID", "KIND", "OWNER", "CREATED");
             for t in tokens {
                 let kind = match t.owner {
@@ -337,79 +415,77 @@ async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
                 println!("{:>6}  {kind:<7}  {:<32}  {:<23}  {used}", t.id, t.owner_name, when(t.created_at));
             }
         }
-        AdminCommand::Token(TokenCommand::Revoke { token }) => {
+        TokenCommand::Revoke { token } => {
             // Ids are small numbers; tokens are 40 hex digits.
             match token.trim().parse::<i64>() {
-                Ok(id) if token.trim().len() < 20 => accounts.revoke_token_by_id(id).await?,
-                _ => accounts.revoke_token(&token).await?,
+                Ok(id) if token.trim().len() < 20 => admin.accounts.revoke_token_by_id(id).await?,
+                _ => admin.accounts.revoke_token(&token).await?,
             }
             println!("Token revoked");
         }
-        AdminCommand::User(UserCommand::Disable { name }) => {
-            accounts.set_user_disabled(&name, true).await?;
-            println!("{name} is disabled: signed out everywhere; their tokens are refused");
-        }
-        AdminCommand::User(UserCommand::Enable { name }) => {
-            accounts.set_user_disabled(&name, false).await?;
-            println!("{name} is enabled");
-        }
-        AdminCommand::Purge { project, build, path } => {
-            let (removed, doomed, kept) = accounts.purge(&project, build, path.as_deref()).await?;
-            println!("Removed {removed} artifact(s) from listings.");
-            println!("{doomed} object(s) leave the store at the server's next sweep (within a minute).");
-            if kept > 0 {
-                println!(
-                    "{kept} object(s) stay: other artifacts list the same content (purge those too to remove it)."
-                );
-            }
-        }
-        AdminCommand::Session(SessionCommand::Revoke { name }) => {
-            let ended = accounts.revoke_sessions(&name).await?;
-            println!("Ended {ended} session(s) of {name}");
-        }
-        AdminCommand::Project(ProjectCommand::Add { slug, public }) => {
-            accounts.add_project(&slug, public).await?;
+    }
+    Ok(())
+}
+
+async fn projects(admin: &Admin, command: ProjectCommand) -> anyhow::Result<()> {
+    match command {
+        ProjectCommand::Add { slug, public } => {
+            admin.projects.add_project(&slug, public).await?;
             let visibility = if public { "public" } else { "private" };
             println!("Project {} is {visibility}", slug.short());
         }
-        AdminCommand::Project(ProjectCommand::Token { slug }) => {
-            let token = accounts.create_build_token(&slug).await?;
+        ProjectCommand::Token { slug } => {
+            let token = admin.accounts.create_build_token(&slug).await?;
             println!("Build token for {} (shown once; keep it secret):", slug.short());
             println!("{token}");
         }
-        AdminCommand::Project(ProjectCommand::Retention { slug, retention }) => {
+        ProjectCommand::Retention { slug, retention } => {
             match retention {
                 Retention::Default => {
-                    accounts.set_retention(&slug, None).await?;
+                    admin.retention.set_retention(&slug, None).await?;
                     println!("{} keeps artifacts as long as the server's --artifact-retention", slug.short());
                 }
                 Retention::Keep(d) => {
-                    accounts.set_retention(&slug, Some(d)).await?;
+                    admin.retention.set_retention(&slug, Some(d)).await?;
                     println!("{} keeps artifacts {} day(s)", slug.short(), d.as_secs() / 86400);
                 }
             }
             println!("The latest successful build of each branch and pinned builds are always kept.");
         }
-        AdminCommand::Project(ProjectCommand::DefaultBranch { slug, branch }) => {
+        ProjectCommand::DefaultBranch { slug, branch } => {
             let branch = Some(branch.as_str()).filter(|b| *b != "default");
-            accounts.set_default_branch(&slug, branch).await?;
+            admin.projects.set_default_branch(&slug, branch).await?;
             let shown = branch.unwrap_or(crate::core::DEFAULT_BRANCH);
             println!("{} compares screenshots with the last green build of `{shown}` by default", slug.short());
         }
-        AdminCommand::Build(BuildCommand::Pin { slug, build }) => {
-            accounts.set_pinned(&slug, build, true).await?;
+    }
+    Ok(())
+}
+
+async fn builds(admin: &Admin, command: BuildCommand) -> anyhow::Result<()> {
+    match command {
+        BuildCommand::Pin { slug, build } => {
+            admin.builds.pin_as_admin(&slug, build, true).await?;
             println!("Build {build} of {} is pinned: its artifacts are kept past the retention", slug.short());
         }
-        AdminCommand::Build(BuildCommand::Unpin { slug, build }) => {
-            accounts.set_pinned(&slug, build, false).await?;
+        BuildCommand::Unpin { slug, build } => {
+            admin.builds.pin_as_admin(&slug, build, false).await?;
             println!("Build {build} of {} is no longer pinned", slug.short());
         }
-        AdminCommand::Member(MemberCommand::Add { slug, name }) => {
-            accounts.add_member(&slug, &name).await?;
+    }
+    Ok(())
+}
+
+async fn members(admin: &Admin, command: MemberCommand) -> anyhow::Result<()> {
+    match command {
+        MemberCommand::Add { slug, name } => {
+            let user = admin.accounts.user(&name).await?;
+            admin.projects.add_member(&slug, &user).await?;
             println!("{name} can now see {}", slug.short());
         }
-        AdminCommand::Member(MemberCommand::Remove { slug, name }) => {
-            accounts.remove_member(&slug, &name).await?;
+        MemberCommand::Remove { slug, name } => {
+            let user = admin.accounts.user(&name).await?;
+            admin.projects.remove_member(&slug, &user).await?;
             println!("{name} can no longer see {} (unless it is public)", slug.short());
         }
     }

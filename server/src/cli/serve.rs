@@ -162,7 +162,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let _ = running.stop.send(true);
     running.server.await?;
     // The audit events of the last requests are stored before the process ends.
-    if tokio::time::timeout(std::time::Duration::from_secs(10), running.vitrine.audit.flush()).await.is_err() {
+    if tokio::time::timeout(std::time::Duration::from_secs(10), running.vitrine.audit().flush()).await.is_err() {
         say("The audit log could not be written in time: its last events are lost.".into());
     }
     say("Stopped.".into());

@@ -10,9 +10,12 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use super::{Principal, ServiceError, ServiceResult};
+use super::error::{ServiceError, ServiceResult};
+use super::lookups::Lookups;
+use super::principal::Principal;
+use super::projects::Projects;
 use crate::domain::ProjectSlug;
-use vitrine_store::{Db, DbError, TokenOwner};
+use vitrine_store::{Db, DbError, TokenOwner, User};
 
 const SESSION_DAYS: i64 = 30;
 
@@ -120,16 +123,22 @@ pub fn check_username(name: &str) -> ServiceResult<()> {
     }
 }
 
-/// Accounts and access tokens; needs only the metadata store (and somewhere to check
-/// passwords), so admin commands use it alone.
-pub struct Accounts<'a> {
-    pub db: &'a Db,
-    pub passwords: &'a PasswordChecks,
+/// Accounts, access tokens and sessions; needs only the metadata store (and somewhere to
+/// check passwords), so admin commands use it alone.
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+    passwords: PasswordChecks,
     /// Who recent tokens and sessions belong to (see [`super::lookups`]).
-    pub lookups: &'a super::lookups::Lookups,
+    lookups: Lookups,
+    projects: Projects,
 }
 
-impl Accounts<'_> {
+impl Accounts {
+    pub fn new(db: Db, passwords: PasswordChecks, lookups: Lookups, projects: Projects) -> Accounts {
+        Accounts { db, passwords, lookups, projects }
+    }
+
     pub async fn add_user(&self, username: &str, password: &str) -> ServiceResult<i64> {
         check_username(username)?;
         if password.chars().count() < 8 {
@@ -142,23 +151,24 @@ impl Accounts<'_> {
         }
     }
 
-    async fn user_id(&self, username: &str) -> ServiceResult<i64> {
+    /// A user by name; a missing one is named.
+    pub async fn user(&self, username: &str) -> ServiceResult<User> {
         match self.db.user_by_name(username).await {
-            Ok(u) => Ok(u.id),
+            Ok(u) => Ok(u),
             Err(DbError::NotFound) => Err(ServiceError::NotFound(format!("No user named `{username}`"))),
             Err(e) => Err(e.into()),
         }
     }
 
     pub async fn create_user_token(&self, username: &str) -> ServiceResult<String> {
-        let user_id = self.user_id(username).await?;
+        let user_id = self.user(username).await?.id;
         let token = new_token();
         self.db.insert_token(&hash_token(&token), TokenOwner::User(user_id)).await?;
         Ok(token)
     }
 
     pub async fn create_build_token(&self, slug: &ProjectSlug) -> ServiceResult<String> {
-        let project = self.project_for_admin(slug).await?;
+        let project = self.projects.project_for_admin(slug).await?;
         let token = new_token();
         self.db.insert_token(&hash_token(&token), TokenOwner::Project(project.id)).await?;
         Ok(token)
@@ -185,9 +195,9 @@ impl Accounts<'_> {
             None => (None, None),
             Some(o) if o.contains('/') => {
                 let slug: ProjectSlug = o.parse()?;
-                (None, Some(self.project_for_admin(&slug).await?.id))
+                (None, Some(self.projects.project_for_admin(&slug).await?.id))
             }
-            Some(name) => (Some(self.user_id(name).await?), None),
+            Some(name) => (Some(self.user(name).await?.id), None),
         };
         Ok(self.db.tokens(user, project).await?)
     }
@@ -205,7 +215,7 @@ impl Accounts<'_> {
     /// A disabled user cannot sign in, and their sessions and tokens stop working at once;
     /// enabling brings the tokens back (sessions stay ended).
     pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> ServiceResult<()> {
-        let id = self.user_id(username).await?;
+        let id = self.user(username).await?.id;
         self.db.set_user_disabled(id, disabled).await?;
         if disabled {
             self.db.delete_user_sessions(id).await?;
@@ -215,105 +225,8 @@ impl Accounts<'_> {
 
     /// Ends every browser session of a user (a lost laptop); answers how many.
     pub async fn revoke_sessions(&self, username: &str) -> ServiceResult<u64> {
-        let id = self.user_id(username).await?;
+        let id = self.user(username).await?.id;
         Ok(self.db.delete_user_sessions(id).await?)
-    }
-
-    pub async fn remove_member(&self, slug: &ProjectSlug, username: &str) -> ServiceResult<()> {
-        let project = self.project_for_admin(slug).await?;
-        let user_id = self.user_id(username).await?;
-        match self.db.delete_member(project.id, user_id).await {
-            Err(DbError::NotFound) => {
-                Err(ServiceError::NotFound(format!("{username} is not a member of {}", slug.short())))
-            }
-            other => Ok(other?),
-        }
-    }
-
-    /// `admin purge`: removes a project's artifacts, a build's, or one path of a build, from
-    /// listings now; the server's sweeper deletes the objects nothing lists any more within a
-    /// sweep. Answers (artifacts removed, objects to delete, objects kept because other
-    /// artifacts list the same content).
-    pub async fn purge(
-        &self,
-        slug: &ProjectSlug,
-        build: Option<crate::domain::BuildNum>,
-        path: Option<&str>,
-    ) -> ServiceResult<(u64, u64, u64)> {
-        let project = self.project_for_admin(slug).await?;
-        let build_id = match build {
-            None => None,
-            Some(num) => Some(self.build_for_admin(slug, &project, num).await?.id),
-        };
-        Ok(self.db.purge(project.id, build_id, path).await?)
-    }
-
-    /// A project's own retention (`None`: the server's).
-    pub async fn set_retention(&self, slug: &ProjectSlug, retention: Option<std::time::Duration>) -> ServiceResult<()> {
-        let project = self.project_for_admin(slug).await?;
-        Ok(self.db.set_project_retention(project.id, retention.map(|d| d.as_secs() as i64)).await?)
-    }
-
-    /// The branch the project's other branches compare their screenshots against (`None`:
-    /// `main`).
-    pub async fn set_default_branch(&self, slug: &ProjectSlug, branch: Option<&str>) -> ServiceResult<()> {
-        let project = self.project_for_admin(slug).await?;
-        if let Some(branch) = branch {
-            super::builds::check_branch(branch)?;
-        }
-        Ok(self.db.set_default_branch(project.id, branch).await?)
-    }
-
-    /// Pins a build or unpins it, as an admin.
-    pub async fn set_pinned(&self, slug: &ProjectSlug, num: crate::domain::BuildNum, pin: bool) -> ServiceResult<()> {
-        let project = self.project_for_admin(slug).await?;
-        let build = self.build_for_admin(slug, &project, num).await?;
-        let pinned = pin.then(|| (None, chrono::Utc::now().timestamp()));
-        Ok(self.db.set_build_pinned(build.id, pinned).await?)
-    }
-
-    pub async fn add_project(&self, slug: &ProjectSlug, public: bool) -> ServiceResult<()> {
-        match self.db.insert_project(slug, public).await {
-            Err(DbError::Conflict) => {
-                // Adding again updates the visibility: the command is safe to re-run.
-                let project = self.db.project_by_slug(slug).await?;
-                self.db.set_project_public(project.id, public).await?;
-                Ok(())
-            }
-            other => other.map(|_| ()).map_err(Into::into),
-        }
-    }
-
-    async fn build_for_admin(
-        &self,
-        slug: &ProjectSlug,
-        project: &vitrine_store::Project,
-        num: crate::domain::BuildNum,
-    ) -> ServiceResult<vitrine_store::Build> {
-        match self.db.build(project.id, num).await {
-            Ok(b) => Ok(b),
-            Err(DbError::NotFound) => {
-                Err(ServiceError::NotFound(format!("Build {num} of {} does not exist", slug.short())))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn project_for_admin(&self, slug: &ProjectSlug) -> ServiceResult<vitrine_store::Project> {
-        match self.db.project_by_slug(slug).await {
-            Ok(p) => Ok(p),
-            Err(DbError::NotFound) => Err(ServiceError::NotFound(format!(
-                "No project {slug}: add it first with `vitrine admin project add {}`",
-                slug.short()
-            ))),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    pub async fn add_member(&self, slug: &ProjectSlug, username: &str) -> ServiceResult<()> {
-        let project = self.project_for_admin(slug).await?;
-        let user_id = self.user_id(username).await?;
-        Ok(self.db.insert_member(project.id, user_id).await?)
     }
 
     /// The principal behind an API token; an unknown token is an error, not anonymity. A

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, oneshot};
 
 use vitrine_store::{AuditEvent, Db};
 
-use super::Principal;
+use super::principal::Principal;
 
 const BATCH: usize = 500;
 const EVERY: Duration = Duration::from_secs(1);

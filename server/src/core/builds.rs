@@ -1,8 +1,15 @@
-//! Builds: created by agents, listed and resolved (`latest`) for readers.
+//! Builds: created, joined and finished by agents, listed and resolved (`latest`) for
+//! readers, pinned by members and administrators.
 
-use super::{Principal, ServiceError, ServiceResult, Vitrine};
+use std::collections::HashSet;
+
+use super::audit::AuditLog;
+use super::error::{ServiceError, ServiceResult};
+use super::lookups::Lookups;
+use super::principal::Principal;
+use super::projects::{Projects, check_branch};
 use crate::domain::{BuildNum, BuildRef, BuildStatus, MAX_PARALLELISM, NodeIndex, ProjectSlug, StatusFilter};
-use vitrine_store::{Build, DbError, NewBuild, Project};
+use vitrine_store::{Build, Db, DbError, NewBuild, Project};
 
 pub const MAX_LIST_LIMIT: i64 = 100;
 
@@ -17,17 +24,23 @@ pub struct StartBuild {
     pub node_total: Option<i64>,
 }
 
-pub(crate) fn check_branch(branch: &str) -> ServiceResult<()> {
-    if branch.is_empty() || branch.len() > 255 || branch.chars().any(char::is_control) {
-        return Err(ServiceError::BadRequest(format!(
-            "Invalid branch `{}`: expected 1 to 255 printable characters",
-            branch.escape_debug()
-        )));
-    }
-    Ok(())
+/// Builds and their nodes.
+#[derive(Clone)]
+pub struct Builds {
+    db: Db,
+    /// Recent finished builds (see [`super::lookups`]).
+    lookups: Lookups,
+    projects: Projects,
+    audit: AuditLog,
+    /// Where people reach the server, for build page links.
+    public_url: String,
 }
 
-impl Vitrine {
+impl Builds {
+    pub fn new(db: Db, lookups: Lookups, projects: Projects, audit: AuditLog, public_url: String) -> Builds {
+        Builds { db, lookups, projects, audit, public_url }
+    }
+
     pub async fn recent_builds(
         &self,
         who: &Principal,
@@ -37,7 +50,7 @@ impl Vitrine {
         limit: i64,
         offset: i64,
     ) -> ServiceResult<(Project, Vec<Build>)> {
-        let project = self.visible_project(who, slug).await?;
+        let project = self.projects.visible_project(who, slug).await?;
         if !(1..=MAX_LIST_LIMIT).contains(&limit) {
             return Err(ServiceError::BadRequest(format!("limit must be between 1 and {MAX_LIST_LIMIT}")));
         }
@@ -58,7 +71,7 @@ impl Vitrine {
         slug: &ProjectSlug,
         build: &BuildRef,
     ) -> ServiceResult<(Project, Build)> {
-        let project = self.visible_project(who, slug).await?;
+        let project = self.projects.visible_project(who, slug).await?;
         let found = match build {
             BuildRef::Num(num) => match self.lookups.builds.get(&(project.id, num.0)) {
                 Some(finished) => Ok(finished),
@@ -83,7 +96,7 @@ impl Vitrine {
         slug: &ProjectSlug,
         start: StartBuild,
     ) -> ServiceResult<(Project, Build)> {
-        let project = self.writable_project(who, slug).await?;
+        let project = self.projects.writable_project(who, slug).await?;
         if let Principal::BuildNode { .. } = who {
             return Err(ServiceError::Forbidden(
                 "A build's own token can only add artifacts to its build; starting builds needs the project's build token"
@@ -125,7 +138,7 @@ impl Vitrine {
                         build.parallelism
                     )));
                 }
-                self.open_build(&build, node).await?;
+                self.open_node(&build, node).await?;
                 build
             }
         };
@@ -181,7 +194,7 @@ impl Vitrine {
         slug: &ProjectSlug,
         num: BuildNum,
     ) -> ServiceResult<(Project, Build)> {
-        let project = self.writable_project(who, slug).await?;
+        let project = self.projects.writable_project(who, slug).await?;
         match self.db.build(project.id, num).await {
             Ok(b) if matches!(who, Principal::BuildNode { build_id, .. } if *build_id != b.id) => {
                 Err(ServiceError::Forbidden(format!("This token belongs to another build than build {num} of {slug}")))
@@ -208,19 +221,80 @@ impl Vitrine {
         if !self.db.is_member(project.id, *id).await? {
             return Err(ServiceError::Forbidden(format!("Only members of {} can pin its builds", slug.short())));
         }
-        let pinned = pin.then(|| (Some(*id), chrono::Utc::now().timestamp()));
-        self.db.set_build_pinned(build.id, pinned).await?;
-        self.lookups.builds.forget(&(project.id, num.0));
+        let build = self.set_pinned(&project, &build, Some(*id), pin).await?;
         self.audit.record(vitrine_store::AuditEvent {
             project: Some(slug.short()),
             build_num: Some(num.0),
             ..super::audit::event_by(who, if pin { "build.pin" } else { "build.unpin" })
         });
-        Ok(self.db.build(project.id, num).await?)
+        Ok(build)
+    }
+
+    /// Pins a build or unpins it, as an administrator (`vitrine admin build pin`; the command
+    /// writes its own audit line).
+    pub async fn pin_as_admin(&self, slug: &ProjectSlug, num: BuildNum, pin: bool) -> ServiceResult<Build> {
+        let project = self.projects.project_for_admin(slug).await?;
+        let build = self.build_for_admin(slug, &project, num).await?;
+        self.set_pinned(&project, &build, None, pin).await
+    }
+
+    /// The one way a build is pinned or unpinned (`by` a user, or an administrator): the
+    /// store's row, then this server's lookups, then the build as it is now.
+    async fn set_pinned(&self, project: &Project, build: &Build, by: Option<i64>, pin: bool) -> ServiceResult<Build> {
+        let pinned = pin.then(|| (by, chrono::Utc::now().timestamp()));
+        self.db.set_build_pinned(build.id, pinned).await?;
+        self.lookups.builds.forget(&(project.id, build.build_num));
+        Ok(self.db.build(project.id, BuildNum(build.build_num)).await?)
+    }
+
+    /// A build by its number, for an administrator: a missing one is named.
+    pub async fn build_for_admin(&self, slug: &ProjectSlug, project: &Project, num: BuildNum) -> ServiceResult<Build> {
+        match self.db.build(project.id, num).await {
+            Ok(b) => Ok(b),
+            Err(DbError::NotFound) => {
+                Err(ServiceError::NotFound(format!("Build {num} of {} does not exist", slug.short())))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A build an agent may still add to: running, and this node not finished.
+    pub async fn open_node(&self, build: &Build, node: NodeIndex) -> ServiceResult<()> {
+        node_is_open(build, node, &self.db.finished_nodes(build.id).await?)
     }
 
     /// The page people open for a build: `/gh/acme/widgets/42`.
     pub fn build_page_url(&self, project: &Project, build_num: i64) -> String {
-        format!("{}{}", self.settings.public_url, crate::urls::build_page(project, build_num))
+        format!("{}{}", self.public_url, crate::urls::build_page(project, build_num))
     }
+}
+
+/// Whether `node` of `build` may still add artifacts, given the build's finished nodes.
+pub fn node_is_open<S: std::hash::BuildHasher>(
+    build: &Build,
+    node: NodeIndex,
+    finished: &HashSet<i64, S>,
+) -> ServiceResult<()> {
+    if build.status.is_finished() {
+        return Err(ServiceError::Conflict(format!(
+            "Build {} is finished ({}): it takes no more artifacts; a re-run is a new build",
+            build.build_num,
+            build.status.as_str()
+        )));
+    }
+    if node.0 >= build.parallelism {
+        return Err(ServiceError::BadRequest(format!(
+            "Build {} has {} node(s), numbered 0 to {}; node {node} is not one of them",
+            build.build_num,
+            build.parallelism,
+            build.parallelism - 1
+        )));
+    }
+    if finished.contains(&node.0) {
+        return Err(ServiceError::Conflict(format!(
+            "Node {node} of build {} has finished: it takes no more artifacts",
+            build.build_num
+        )));
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Principal;
+use super::principal::Principal;
 use crate::domain::ProjectSlug;
 use vitrine_store::{Artifact, Build, Project};
 
@@ -158,8 +158,8 @@ where
 pub type Refusable<T> = Result<T, String>;
 
 /// A kept [`Refusable`] as a service's answer: the thing, or the refusal as a bad request.
-pub fn answer<T: Clone>(kept: &Refusable<T>) -> super::ServiceResult<T> {
-    kept.clone().map_err(super::ServiceError::BadRequest)
+pub fn answer<T: Clone>(kept: &Refusable<T>) -> super::error::ServiceResult<T> {
+    kept.clone().map_err(super::error::ServiceError::BadRequest)
 }
 
 /// quick_cache's own choice: four shards a core.
@@ -230,7 +230,7 @@ pub struct Tables {
     pub downloads: Recent<(i64, bool), bytes::Bytes>,
     /// Whether the holder of an artifacts-origin capability may still read its build, yes or
     /// no, by (holder, build id): a revocation reaches the links within [`FRESH_FOR`].
-    pub grants: Recent<(super::artifacts_origin::Holder, i64), bool>,
+    pub grants: Recent<(super::capabilities::Holder, i64), bool>,
 }
 
 impl Default for Lookups {

@@ -3,7 +3,13 @@
 //! past their project's retention, deletes the objects nothing lists any more, and closes
 //! builds whose nodes never all finished as `timedout`.
 
-use super::{ServiceResult, Vitrine};
+use std::sync::Arc;
+
+use super::error::{ServiceError, ServiceResult};
+use super::retention::Retention;
+use super::settings::UploadSettings;
+use crate::storage::Storage;
+use vitrine_store::Db;
 
 const BATCH: i64 = 500;
 
@@ -62,7 +68,20 @@ where
     }
 }
 
-impl Vitrine {
+/// The background sweeper; one pass at a time across all servers (the store's sweeper lock).
+#[derive(Clone)]
+pub struct Sweeper {
+    db: Db,
+    storage: Storage,
+    retention: Retention,
+    settings: Arc<UploadSettings>,
+}
+
+impl Sweeper {
+    pub fn new(db: Db, storage: Storage, retention: Retention, settings: Arc<UploadSettings>) -> Sweeper {
+        Sweeper { db, storage, retention, settings }
+    }
+
     /// One pass of the background sweeper: none when another server is sweeping now (its
     /// pass does the same work).
     async fn sweep_unless_busy(&self) -> ServiceResult<Option<Swept>> {
@@ -82,7 +101,7 @@ impl Vitrine {
                 return self.sweep_holding(lock, now).await;
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(super::ServiceError::Unavailable(
+                return Err(ServiceError::Unavailable(
                     "Another server's sweep has been running for a minute; try again when it ends.".into(),
                 ));
             }
@@ -91,7 +110,7 @@ impl Vitrine {
     }
 
     async fn sweep_holding(&self, _lock: vitrine_store::SweepLock, now: i64) -> ServiceResult<Swept> {
-        let settings = &self.settings.uploads;
+        let settings = &self.settings;
         let mut swept = Swept::default();
         let expired_before = now - settings.sweep_grace.as_secs() as i64;
         swept.abandoned_uploads = in_batches(
@@ -133,15 +152,10 @@ impl Vitrine {
         .await?;
         // Artifacts past their project's retention leave listings; the build stays, with a
         // note, and its objects leave the store just below.
-        let retention = settings.artifact_retention.as_secs() as i64;
         swept.expired_builds = in_batches(
-            || async { Ok(self.db.expired_builds(now, retention, BATCH).await?) },
+            || self.retention.due(now, BATCH),
             |(project_id, build_id)| async move {
-                self.db.purge(project_id, Some(build_id), None).await?;
-                self.db.mark_artifacts_expired(build_id, now).await?;
-                // This server's lookups and listings forget the build's old state at once.
-                self.lookups.builds.clear();
-                self.lookups.artifacts.clear();
+                self.retention.expire(project_id, build_id, now).await?;
                 Ok(true)
             },
         )
@@ -166,21 +180,21 @@ impl Vitrine {
         self.db.delete_closed_build_tokens().await?;
         self.db.forget_rate_windows(now - super::accounts::SIGN_IN_WINDOW).await?;
         // The audit log is kept as long as artifacts are.
-        self.db.forget_audit(now - retention).await?;
+        self.db.forget_audit(now - self.retention.default_retention().as_secs() as i64).await?;
         swept.timed_out_builds = self.db.time_out_builds(now - settings.build_timeout.as_secs() as i64).await?;
         swept.report();
         Ok(swept)
     }
 
     /// Sweeps every `sweep_every` until the process ends.
-    pub fn spawn_sweeper(&self) -> tokio::task::JoinHandle<()> {
-        let vitrine = self.clone();
+    pub fn spawn(&self) -> tokio::task::JoinHandle<()> {
+        let sweeper = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(vitrine.settings.uploads.sweep_every);
+            let mut tick = tokio::time::interval(sweeper.settings.sweep_every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if let Err(e) = vitrine.sweep_unless_busy().await {
+                if let Err(e) = sweeper.sweep_unless_busy().await {
                     tracing::error!(error = ?e, "sweeper");
                 }
             }

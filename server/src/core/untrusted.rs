@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{ServiceError, ServiceResult};
+use super::error::{ServiceError, ServiceResult};
 
 /// The limits of one piece of work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,15 +13,18 @@
 //! - content is reused only within its own project: a plan's answer never depends on what
 //!   another project holds.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
 use futures::StreamExt;
 
+use super::builds::{Builds, node_is_open};
 use super::content::guess_content_type;
-use super::{Principal, ServiceError, ServiceResult, Vitrine};
+use super::error::{ServiceError, ServiceResult};
+use super::principal::Principal;
+use super::settings::UploadSettings;
 use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug};
-use crate::storage::{StorageError, new_object_key};
-use vitrine_store::{Build, NewArtifact, Upload};
+use crate::storage::{Storage, StorageError, StoreGuarantees, new_object_key};
+use vitrine_store::{Db, NewArtifact, Upload};
 use vitrine_wire::agent::{
     CompletedPart, FileToStore, HASH_WHILE_SENDING_FROM, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan,
 };
@@ -98,10 +101,31 @@ fn check_file(node: NodeIndex, part_size: u64, hash_from: u64, file: FileToStore
     })
 }
 
-impl Vitrine {
+/// Plans and confirmations of uploads.
+#[derive(Clone)]
+pub struct Uploads {
+    db: Db,
+    storage: Storage,
+    /// What the S3 store proved it enforces; decides how uploads are verified.
+    guarantees: StoreGuarantees,
+    settings: Arc<UploadSettings>,
+    builds: Builds,
+}
+
+impl Uploads {
+    pub fn new(
+        db: Db,
+        storage: Storage,
+        guarantees: StoreGuarantees,
+        settings: Arc<UploadSettings>,
+        builds: Builds,
+    ) -> Uploads {
+        Uploads { db, storage, guarantees, settings, builds }
+    }
+
     /// Files larger than this go up in parts; 0: one PUT each.
     pub fn part_size(&self) -> u64 {
-        self.settings.uploads.part_size.unwrap_or(PART_SIZE)
+        self.settings.part_size.unwrap_or(PART_SIZE)
     }
 
     /// Files of at least this size may be declared without their SHA-256 and hashed while
@@ -110,11 +134,6 @@ impl Vitrine {
     pub fn hash_while_sending_from(&self) -> u64 {
         let g = &self.guarantees;
         if g.sha256_of_every_put || !g.checked_puts { HASH_WHILE_SENDING_FROM } else { 0 }
-    }
-
-    /// A build an agent may still add to: running, and this node not finished.
-    pub(super) async fn open_build(&self, build: &Build, node: NodeIndex) -> ServiceResult<()> {
-        open_node(build, node, &self.db.finished_nodes(build.id).await?)
     }
 
     #[expect(clippy::too_many_lines, reason = "to split by what it does (issue 22)")]
@@ -126,8 +145,8 @@ impl Vitrine {
         node: NodeIndex,
         files: Vec<FileToStore>,
     ) -> ServiceResult<Vec<UploadPlan>> {
-        let (project, build) = self.agent_build(who, slug, num).await?;
-        self.open_build(&build, node).await?;
+        let (project, build) = self.builds.agent_build(who, slug, num).await?;
+        self.builds.open_node(&build, node).await?;
         let part_size = self.part_size();
         if files.len() > MAX_BATCH {
             return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} files per request")));
@@ -139,7 +158,7 @@ impl Vitrine {
 
         let paths: Vec<&str> = declared.iter().map(|d| d.artifact.pretty_path.as_str()).collect();
         let listed = self.db.listed_contents(build.id, node, &paths).await?;
-        let limit = self.settings.uploads.max_build_artifacts;
+        let limit = self.settings.max_build_artifacts;
         let mut count = self.db.build_entry_count(build.id).await?;
         for d in &declared {
             if !listed.contains_key(&d.artifact.pretty_path) {
@@ -163,7 +182,7 @@ impl Vitrine {
             declared.iter().filter(|d| d.artifact.sha256.is_empty()).map(|d| d.artifact.size).collect();
         let kept_sizes = self.db.project_blob_sizes(project.id, &sizes).await?;
 
-        let ttl = self.settings.uploads.url_ttl;
+        let ttl = self.settings.url_ttl;
         let expires_at = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
         let mut plans = Vec::with_capacity(declared.len());
         let mut reused = Vec::new();
@@ -231,7 +250,7 @@ impl Vitrine {
         num: BuildNum,
         done: Vec<UploadDone>,
     ) -> ServiceResult<Vec<UploadOutcome>> {
-        let (project, build) = self.agent_build(who, slug, num).await?;
+        let (project, build) = self.builds.agent_build(who, slug, num).await?;
         if done.len() > MAX_BATCH {
             return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} uploads per request")));
         }
@@ -269,7 +288,7 @@ impl Vitrine {
                     // Listed by an earlier call whose answer was lost: success again.
                     return Ok((upload, None));
                 }
-                if let Err(e) = open_node(build, NodeIndex(upload.artifact.node_index), finished) {
+                if let Err(e) = node_is_open(build, NodeIndex(upload.artifact.node_index), finished) {
                     return Err(fail(&upload, e));
                 }
                 let mut upload = upload;
@@ -421,32 +440,6 @@ fn declare_sent_sha256(upload: &mut Upload, sent: Option<String>) -> ServiceResu
             a.pretty_path, a.sha256
         ))),
     }
-}
-
-/// Whether `node` of `build` may still add artifacts, given the build's finished nodes.
-fn open_node(build: &Build, node: NodeIndex, finished: &HashSet<i64>) -> ServiceResult<()> {
-    if build.status.is_finished() {
-        return Err(ServiceError::Conflict(format!(
-            "Build {} is finished ({}): it takes no more artifacts; a re-run is a new build",
-            build.build_num,
-            build.status.as_str()
-        )));
-    }
-    if node.0 >= build.parallelism {
-        return Err(ServiceError::BadRequest(format!(
-            "Build {} has {} node(s), numbered 0 to {}; node {node} is not one of them",
-            build.build_num,
-            build.parallelism,
-            build.parallelism - 1
-        )));
-    }
-    if finished.contains(&node.0) {
-        return Err(ServiceError::Conflict(format!(
-            "Node {node} of build {} has finished: it takes no more artifacts",
-            build.build_num
-        )));
-    }
-    Ok(())
 }
 
 fn listed(upload: &Upload) -> UploadOutcome {

@@ -29,7 +29,7 @@ pub const CAPABILITY_ROUTE: &str = "/c/{capability}/{*path}";
 /// Where Playwright's trace viewer is served, from the playwright-core package: trusted code,
 /// unsandboxed, so that it can register its service worker. The traces it opens stay behind
 /// capabilities (`Scope::File`); untrusted pages stay sandboxed under `/c/`.
-pub use crate::core::artifacts_origin::TRACE_VIEWER_PATH;
+pub use crate::core::capabilities::TRACE_VIEWER_PATH;
 
 /// The artifacts origin's routes: artifacts under capabilities and, beside per-build origins,
 /// the trace viewer on its own host (`trace`: its files and that host).
@@ -80,7 +80,7 @@ async fn get_report_file(
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let (artifact, length, bytes) = vitrine.granted_artifact(&capability, host, &path).await?;
+    let (artifact, length, bytes) = vitrine.artifacts().granted_artifact(&capability, host, &path).await?;
     let mut response = (StatusCode::OK, Body::from_stream(bytes)).into_response();
     let headers = response.headers_mut();
     if let Ok(ct) = HeaderValue::from_str(&artifact.content_type) {
@@ -90,11 +90,11 @@ async fn get_report_file(
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     // The trace viewer, on its own origin, fetches the trace it was given from here.
-    if let Some(viewer) = vitrine.artifacts_origin.trace_viewer().and_then(|v| HeaderValue::from_str(&v).ok()) {
+    if let Some(viewer) = vitrine.capabilities().trace_viewer().and_then(|v| HeaderValue::from_str(&v).ok()) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, viewer);
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
-    let sandbox = if vitrine.artifacts_origin.per_build() { SANDBOX_PER_BUILD } else { SANDBOX };
+    let sandbox = if vitrine.capabilities().per_build() { SANDBOX_PER_BUILD } else { SANDBOX };
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(sandbox));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // The capability is in the URL: do not hand it to other sites.

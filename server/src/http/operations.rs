@@ -12,7 +12,7 @@ use crate::http::state::AppState;
 #[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
     responses((status = 200, description = "`ok`"), (status = 503, description = "The metadata store does not answer")))]
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    match state.vitrine.db.ping().await {
+    match state.vitrine.metadata_answers().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::error!(error = ?e, "health check: database unreachable");
@@ -28,7 +28,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "`ready`"), (status = 503, description = "`not ready: ...`, naming the part that does not answer")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let vitrine = &state.vitrine;
-    let (db, s3) = tokio::join!(vitrine.db.ping(), vitrine.storage.ready());
+    let (db, s3) = tokio::join!(vitrine.metadata_answers(), vitrine.objects_answer());
     let mut failing = vec![];
     if let Err(e) = db {
         tracing::error!(error = %e, "readiness: the metadata store does not answer");

@@ -163,7 +163,7 @@ pub fn router(state: AppState) -> Router {
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
                 ))
-                .layer(SameSiteWrites { origin: crate::urls::origin_of(&state.vitrine.settings.public_url).into() }),
+                .layer(SameSiteWrites { origin: crate::urls::origin_of(&state.vitrine.settings().public_url).into() }),
         )
         .with_state(state)
 }

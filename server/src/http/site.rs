@@ -33,7 +33,7 @@ pub async fn download_zip(
 ) -> ApiResult<Response> {
     let node: NodeIndex = params.get("node_index")?.parse()?;
     let folder: FolderPath = q.folder.parse()?;
-    let zip = state.vitrine.zip_folder(&who, &slug, &build, node, &folder, client).await?;
+    let zip = state.vitrine.artifacts().zip_folder(&who, &slug, &build, node, &folder, client).await?;
     let encoded = percent_encoding::utf8_percent_encode(&zip.file_name, percent_encoding::NON_ALPHANUMERIC);
     let disposition =
         format!("attachment; filename=\"{}\"; filename*=UTF-8''{encoded}", zip.file_name.replace('"', "_"));
@@ -56,7 +56,7 @@ pub async fn image_diff(
     ArtifactAt { slug, build, node, path }: ArtifactAt,
     ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
-    let diff = Box::pin(state.vitrine.image_diff(&who, &slug, &build, node, &path, client)).await?;
+    let diff = Box::pin(state.vitrine.gallery().image_diff(&who, &slug, &build, node, &path, client)).await?;
     let mut response = axum::body::Body::from(diff.png.clone()).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
@@ -74,7 +74,7 @@ pub async fn open_trace(
     ArtifactAt { slug, build, node, path }: ArtifactAt,
     ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
-    let url = state.vitrine.trace_viewer_url(&who, &slug, &build, node, &path, client).await?;
+    let url = state.vitrine.artifacts().trace_viewer_url(&who, &slug, &build, node, &path, client).await?;
     Ok((
         axum::http::StatusCode::FOUND,
         [(header::LOCATION, url), (header::CACHE_CONTROL, "private, no-store".to_owned())],

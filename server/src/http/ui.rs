@@ -11,10 +11,10 @@ use vitrine_app::api::{
 
 use crate::core::archives::ArchiveKind;
 use crate::core::artifacts::Readable;
-use crate::core::compare::Change;
 use crate::core::folders::FolderEntry;
+use crate::core::gallery::Change;
 use crate::core::lookups::Recent;
-use crate::core::preview::{Outcome, Preview};
+use crate::core::previews::{Outcome, Preview};
 use crate::core::{Principal, ServiceError, Vitrine};
 use crate::domain::{BuildNum, BuildRef, FolderCursor, FolderPath, MAX_PATH_LEN, ProjectSlug};
 use crate::http::policy::HttpPolicy;
@@ -147,10 +147,6 @@ fn preview_view(preview: &Preview) -> PreviewView {
     }
 }
 
-fn db_error(e: vitrine_store::DbError) -> UiError {
-    ui_error(e.into())
-}
-
 /// A build number from the address; a malformed one names no build.
 fn build_number(build_num: &str) -> Result<BuildNum, UiError> {
     build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))
@@ -176,16 +172,14 @@ impl UiService {
         build: &Build,
         baseline: Option<&Build>,
     ) -> Result<BuildPageData, UiError> {
-        let db = &self.vitrine.db;
         let view = |a: &vitrine_store::Artifact| artifact_view(project, build, a);
-        let pages =
-            db.artifacts_of_kind(build.id, vitrine_store::ArtifactKind::Page, None, 50).await.map_err(db_error)?;
-        let first = db.artifacts_page(build.id, None, 200).await.map_err(db_error)?;
+        let (pages, first) = self.vitrine.artifacts().first_of(build, 50, 200).await.map_err(ui_error)?;
         let mut top: Vec<ArtifactView> = pages.iter().map(view).collect();
         top.extend(first.iter().filter(|a| !a.content_type.starts_with("text/html")).map(view));
-        let containers: Vec<ContainerView> = (self.vitrine.artifact_counts(build).await.map_err(ui_error)?.iter())
-            .map(|&(node_index, count)| ContainerView { node_index, count: count as usize })
-            .collect();
+        let containers: Vec<ContainerView> =
+            (self.vitrine.artifacts().artifact_counts(build).await.map_err(ui_error)?.iter())
+                .map(|&(node_index, count)| ContainerView { node_index, count: count as usize })
+                .collect();
         let artifact_count = containers.iter().map(|c| c.count).sum();
         let (images, more_images) = self.gallery_images(project, build, baseline, None).await?;
         Ok(BuildPageData {
@@ -211,18 +205,13 @@ impl UiService {
         after: Option<(i64, &str)>,
     ) -> Result<(Vec<ArtifactView>, Option<String>), UiError> {
         let page = vitrine_app::api::GALLERY_PAGE;
-        let mut images = self
-            .vitrine
-            .db
-            .artifacts_of_kind(build.id, vitrine_store::ArtifactKind::Image, after, page as i64 + 1)
-            .await
-            .map_err(db_error)?;
+        let mut images = self.vitrine.gallery().images(build, after, page as i64 + 1).await.map_err(ui_error)?;
         let next = (images.len() > page).then(|| {
             images.truncate(page);
             images.last().map(gallery_token)
         });
         let changes = match baseline {
-            Some(baseline) => self.vitrine.image_changes(baseline, &images).await.map_err(ui_error)?,
+            Some(baseline) => self.vitrine.gallery().image_changes(baseline, &images).await.map_err(ui_error)?,
             None => Default::default(),
         };
         let images = images
@@ -241,7 +230,7 @@ impl UiService {
 
     /// An opened image against the same image of the build's baseline.
     async fn compare(&self, project: &Project, build: &Build, image: &Artifact) -> Result<CompareView, UiError> {
-        let found = self.vitrine.baseline_image(project, build, image).await.map_err(ui_error)?;
+        let found = self.vitrine.gallery().baseline_image(project, build, image).await.map_err(ui_error)?;
         let Some((baseline, theirs)) = found else { return Ok(CompareView::NoBaseline) };
         let Some(theirs) = theirs else { return Ok(CompareView::NotInBaseline { baseline: baseline_view(&baseline) }) };
         let baseline_url = artifact_route(project, baseline.build_num, theirs.node_index, &theirs.pretty_path);
@@ -256,7 +245,7 @@ impl UiService {
                 resized: None,
             });
         }
-        match self.vitrine.pixel_diff(&theirs, image).await {
+        match self.vitrine.gallery().pixel_diff(&theirs, image).await {
             Ok(diff) => Ok(CompareView::Compared {
                 baseline: baseline_view(&baseline),
                 baseline_url,
@@ -288,7 +277,7 @@ impl UiBackend for UiService {
 
     async fn projects(&self, session: Option<String>) -> Result<Vec<ProjectView>, UiError> {
         let who = self.principal(session).await?;
-        let projects = self.vitrine.visible_projects(&who).await.map_err(ui_error)?;
+        let projects = self.vitrine.projects().visible_projects(&who).await.map_err(ui_error)?;
         Ok(projects.iter().map(project_view).collect())
     }
 
@@ -301,7 +290,8 @@ impl UiBackend for UiService {
     ) -> Result<ProjectBuilds, UiError> {
         let who = self.principal(session).await?;
         let slug = slug(vcs, org, repo)?;
-        let (project, builds) = self.vitrine.recent_builds(&who, &slug, None, None, 100, 0).await.map_err(ui_error)?;
+        let (project, builds) =
+            self.vitrine.builds().recent_builds(&who, &slug, None, None, 100, 0).await.map_err(ui_error)?;
         Ok(ProjectBuilds { project: project_view(&project), builds: builds.iter().map(build_view).collect() })
     }
 
@@ -316,12 +306,13 @@ impl UiBackend for UiService {
         let who = self.principal(session).await?;
         let slug = slug(vcs, org, repo)?;
         let num = build_number(build_num)?;
-        let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let (project, build) =
+            self.vitrine.builds().find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
         let can_pin = match &who {
-            Principal::User { id, .. } => self.vitrine.is_member(project.id, *id).await.map_err(ui_error)?,
+            Principal::User { id, .. } => self.vitrine.projects().is_member(project.id, *id).await.map_err(ui_error)?,
             _ => false,
         };
-        let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
+        let baseline = self.vitrine.gallery().baseline(&project, &build).await.map_err(ui_error)?;
         let key = ((build.id, build.listing_version), baseline.as_ref().map(|b| (b.id, b.listing_version)));
         let contents = if let Some(kept) = self.build_contents.get(&key) {
             kept
@@ -341,14 +332,15 @@ impl UiBackend for UiService {
         let slug = slug(&query.vcs, &query.org, &query.repo)?;
         let build_num = &query.build_num;
         let num = build_number(build_num)?;
-        let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let (project, build) =
+            self.vitrine.builds().find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
         let page = FOLDER_PAGE;
         let filter = query.filter.trim();
         if filter.len() > MAX_PATH_LEN {
             return Err(UiError::BadRequest(format!("A filter is at most {MAX_PATH_LEN} bytes long")));
         }
         if !filter.is_empty() {
-            let found = self.vitrine.db.search_artifacts(build.id, filter, page as i64 + 1).await.map_err(db_error)?;
+            let found = self.vitrine.artifacts().search(&build, filter, page as i64 + 1).await.map_err(ui_error)?;
             let more_matches = found.len() > page;
             let entries =
                 found.iter().take(page).map(|a| EntryView::File(artifact_view(&project, &build, a))).collect();
@@ -359,7 +351,8 @@ impl UiBackend for UiService {
         let mut shown: FolderPath = query.folder.parse().map_err(bad)?;
         let after = Some(query.after.as_str()).filter(|a| !a.is_empty());
         let after = after.map(|a| FolderCursor::parse(a, &shown)).transpose().map_err(bad)?;
-        let mut folder = self.vitrine.browse_any(&build, node, &shown, after.as_ref(), page).await.map_err(ui_error)?;
+        let mut folder =
+            self.vitrine.artifacts().browse_any(&build, node, &shown, after.as_ref(), page).await.map_err(ui_error)?;
         // A folder that holds one folder only opens that one at once (a few levels at most).
         for _ in 0..16 {
             let [FolderEntry::Folder { path, .. }] = folder.entries.as_slice() else { break };
@@ -367,7 +360,7 @@ impl UiBackend for UiService {
                 break;
             }
             shown = path.parse().map_err(bad)?;
-            folder = self.vitrine.browse_any(&build, node, &shown, None, page).await.map_err(ui_error)?;
+            folder = self.vitrine.artifacts().browse_any(&build, node, &shown, None, page).await.map_err(ui_error)?;
         }
         let entries = folder
             .entries
@@ -384,7 +377,8 @@ impl UiBackend for UiService {
         let who = self.principal(session).await?;
         let slug = slug(&at.vcs, &at.org, &at.repo)?;
         let num = build_number(&at.build_num)?;
-        let (project, build) = self.vitrine.find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let (project, build) =
+            self.vitrine.builds().find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
         if at.after.len() > MAX_PATH_LEN + 32 {
             return Err(UiError::BadRequest("This page of the gallery does not exist".into()));
         }
@@ -393,7 +387,7 @@ impl UiBackend for UiService {
             .split_once(':')
             .and_then(|(node, path)| Some((node.parse::<i64>().ok()?, path)))
             .ok_or_else(|| UiError::BadRequest("This page of the gallery does not exist".into()))?;
-        let baseline = self.vitrine.baseline(&project, &build).await.map_err(ui_error)?;
+        let baseline = self.vitrine.gallery().baseline(&project, &build).await.map_err(ui_error)?;
         let (images, next) = self.gallery_images(&project, &build, baseline.as_ref(), Some((node, path))).await?;
         Ok(GalleryPage { images, next })
     }
@@ -415,10 +409,11 @@ impl UiBackend for UiService {
         let client = self.policy.client_addr(headers, peer);
         let (project, build, readable) = self
             .vitrine
+            .artifacts()
             .read_artifact(&who, &slug, &BuildRef::Num(num), node, &path, client)
             .await
             .map_err(ui_error)?;
-        let preview = self.vitrine.preview(&readable).await.map_err(ui_error)?;
+        let preview = self.vitrine.previews().preview(&readable).await.map_err(ui_error)?;
         let compare = match (&*preview, &readable) {
             (Preview::Image, Readable::Stored(image)) => Some(self.compare(&project, &build, image).await?),
             _ => None,
@@ -444,7 +439,7 @@ impl UiBackend for UiService {
         let who = self.principal(session).await?;
         let slug = slug(vcs, org, repo)?;
         let num = build_number(build_num)?;
-        self.vitrine.pin_build(&who, &slug, num, pin).await.map_err(ui_error)?;
+        self.vitrine.builds().pin_build(&who, &slug, num, pin).await.map_err(ui_error)?;
         Ok(())
     }
 

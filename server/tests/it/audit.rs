@@ -23,7 +23,7 @@ async fn private_reads_and_admin_changes_are_in_the_audit_log() {
     // Refused reads are not reads.
     assert_eq!(f.app.get(&private.replace(&f.app.url, ""), Some(&f.outsider_token)).await.status().as_u16(), 404);
     f.app.admin(&["member", "remove", "gh/acme/secret", "alice"]).await;
-    f.app.running.vitrine.audit.flush().await;
+    f.app.running.vitrine.audit().flush().await;
 
     let log = audit(&f, &[]).await;
     let reads: Vec<&str> = log.lines().filter(|l| l.contains("artifact.read")).collect();
@@ -58,7 +58,7 @@ async fn private_reads_and_admin_changes_are_in_the_audit_log() {
 
     // Kept as long as artifacts are (30 days here).
     let now = chrono::Utc::now().timestamp();
-    f.app.running.vitrine.sweep_at(now + 31 * 86400).await.unwrap();
+    f.app.running.vitrine.sweeper().sweep_at(now + 31 * 86400).await.unwrap();
     assert_eq!(audit(&f, &[]).await.lines().count(), 1, "the log was emptied after the retention");
 }
 
@@ -75,7 +75,7 @@ async fn a_burst_of_private_reads_is_counted_on_few_rows_and_all_kept() {
     for r in futures::future::join_all(reads).await {
         assert_eq!(r.status().as_u16(), 302);
     }
-    f.app.running.vitrine.audit.flush().await;
+    f.app.running.vitrine.audit().flush().await;
     let log = audit(&f, &["--limit", "5000"]).await;
     let rows: Vec<&str> = log.lines().filter(|l| l.contains("artifact.read")).collect();
     // The same read repeated within the writer's window (a second) is one row with its count.

@@ -84,7 +84,7 @@ async fn a_folder_of_a_thousand_files_downloads_as_one_zip() {
     let r = f.app.http.get(zip_url(&f, Some("nothing/"))).header("Cookie", &cookie).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
 
-    f.app.running.vitrine.audit.flush().await;
+    f.app.running.vitrine.audit().flush().await;
     let log = String::from_utf8_lossy(&f.app.admin(&["audit"]).await.stdout).into_owned();
     assert!(log.contains("0/$CIRCLE_ARTIFACTS/reports/ (1000 artifacts as a zip)"), "the zip is a read: {log}");
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 use vitrine::core::archives::{tar, zip};
-use vitrine::core::preview::{JUNIT_MAX_CASES, ansi_runs, parse_junit, pretty_json};
+use vitrine::core::previews::{JUNIT_MAX_CASES, ansi_runs, parse_junit, pretty_json};
 use vitrine::core::untrusted::{Budget, Exceeded, Limits};
 
 /// Cases per generator in CI: enough to reach the odd shapes, a few seconds each.
@@ -552,7 +552,7 @@ fn tar_headers_are_read_within_their_budget_plain_and_gzipped() {
 
 #[test]
 fn image_comparisons_refuse_what_would_not_fit_before_decoding() {
-    use vitrine::core::compare::diff_images;
+    use vitrine::core::gallery::diff_images;
     let png = |w: u32, h: u32, depth: u8, colour: u8, body: &[u8]| {
         let mut ihdr = b"IHDR".to_vec();
         ihdr.extend_from_slice(&w.to_be_bytes());

@@ -49,10 +49,10 @@ async fn old_artifacts_expire_but_latest_green_builds_and_pinned_ones_stay() {
 
     let vitrine = &f.app.running.vitrine;
     let now = chrono::Utc::now().timestamp();
-    let swept = vitrine.sweep_at(now + 29 * DAY).await.unwrap();
+    let swept = vitrine.sweeper().sweep_at(now + 29 * DAY).await.unwrap();
     assert_eq!(swept.expired_builds, 0, "nothing is older than 30 days yet");
 
-    let swept = vitrine.sweep_at(now + 31 * DAY).await.unwrap();
+    let swept = vitrine.sweeper().sweep_at(now + 31 * DAY).await.unwrap();
     assert_eq!(swept.expired_builds, 2, "{swept:?}");
     assert!(swept.purged_objects >= 2, "{swept:?}");
     for (num, kept) in [(1, false), (2, false), (3, true), (4, true), (5, true)] {
@@ -78,10 +78,10 @@ async fn old_artifacts_expire_but_latest_green_builds_and_pinned_ones_stay() {
 
     // Unpinned, build 5 goes at the next sweep; a sweep again changes nothing more.
     f.app.admin(&["build", "unpin", secret, "5"]).await;
-    let swept = vitrine.sweep_at(now + 31 * DAY).await.unwrap();
+    let swept = vitrine.sweeper().sweep_at(now + 31 * DAY).await.unwrap();
     assert_eq!(swept.expired_builds, 1, "{swept:?}");
     assert!(listing(&f, secret, 5).await.is_empty());
-    assert_eq!(vitrine.sweep_at(now + 31 * DAY).await.unwrap().expired_builds, 0);
+    assert_eq!(vitrine.sweeper().sweep_at(now + 31 * DAY).await.unwrap().expired_builds, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,12 +96,13 @@ async fn a_project_keeps_artifacts_as_long_as_it_says() {
 
     let vitrine = &f.app.running.vitrine;
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(vitrine.sweep_at(now + 31 * DAY).await.unwrap().expired_builds, 0, "kept 90 days");
+    assert_eq!(vitrine.sweeper().sweep_at(now + 31 * DAY).await.unwrap().expired_builds, 0, "kept 90 days");
     // While another server sweeps (it holds the lock), a sweep asked for waits for it to end
     // rather than answer that nothing was due.
+    let other_server = vitrine_store::Db::open(f.app.data_dir(), f.app.database_url.as_deref(), 2).await.unwrap();
     let mut elsewhere = None;
     for _ in 0..500 {
-        elsewhere = vitrine.db.try_lock_sweeper().await.unwrap();
+        elsewhere = other_server.try_lock_sweeper().await.unwrap();
         if elsewhere.is_some() {
             break;
         }
@@ -110,10 +111,10 @@ async fn a_project_keeps_artifacts_as_long_as_it_says() {
     assert!(elsewhere.is_some(), "the sweeper lock is free within 10 s");
     let asked = tokio::spawn({
         let vitrine = vitrine.clone();
-        async move { vitrine.sweep_at(now + 91 * DAY).await }
+        async move { vitrine.sweeper().sweep_at(now + 91 * DAY).await }
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    if vitrine.db.kind() == vitrine_store::StoreKind::Postgres {
+    if other_server.kind() == vitrine_store::StoreKind::Postgres {
         assert!(!asked.is_finished(), "the sweep asked for waits for the lock");
     }
     drop(elsewhere);

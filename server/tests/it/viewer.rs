@@ -179,7 +179,7 @@ XML
     assert_eq!(status, 404, "{missing}");
 
     // Reading a private file through the page is a read: it is in the audit log.
-    f.app.running.vitrine.audit.flush().await;
+    f.app.running.vitrine.audit().flush().await;
     let log = String::from_utf8_lossy(&f.app.admin(&["audit"]).await.stdout).into_owned();
     assert!(log.lines().any(|l| l.contains("artifact.read") && l.contains("0/$CIRCLE_ARTIFACTS/junit.xml")), "{log}");
 

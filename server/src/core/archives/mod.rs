@@ -26,11 +26,12 @@ use tokio::io::AsyncReadExt;
 use tokio_util::io::SyncIoBridge;
 
 use super::content::guess_content_type;
+use super::error::{ServiceError, ServiceResult};
 use super::folders::{FolderEntry, FolderPage, folder_end, just_after};
-use super::untrusted::{Budget, Exceeded, Limits, Work};
-use super::{ServiceError, ServiceResult, Vitrine};
+use super::untrusted::{Budget, Exceeded, HeavyWork, Limits, Work};
 use crate::domain::{FolderCursor, FolderPath, NodeIndex, PrettyPath};
-use vitrine_store::{Artifact, DbError};
+use crate::storage::Storage;
+use vitrine_store::{Artifact, Db, DbError};
 
 pub use tar::{TarError, TarFile};
 pub use zip::{ZipError, ZipFile, ZipPlace};
@@ -252,13 +253,27 @@ fn io_outcome(archive: &Artifact, e: io::Error) -> Outcome {
     }
 }
 
-impl Vitrine {
+/// Archive artifacts read as folders: their indexes, kept by object, and their members.
+#[derive(Clone)]
+pub struct Archives {
+    db: Db,
+    storage: Storage,
+    heavy: HeavyWork,
+    /// What archive artifacts hold, read once each.
+    indexes: ArchiveCache,
+}
+
+impl Archives {
+    pub fn new(db: Db, storage: Storage, heavy: HeavyWork) -> Archives {
+        Archives { db, storage, heavy, indexes: ArchiveCache::default() }
+    }
+
     /// The index of an archive artifact, from the cache or read once (a refusal too).
     pub async fn archive_index(&self, archive: &Artifact) -> ServiceResult<Arc<ArchiveIndex>> {
         let kind = ArchiveKind::of(&archive.pretty_path)
             .ok_or_else(|| ServiceError::BadRequest(unreadable(archive, "it is not an archive type")))?;
         let indexed = self
-            .archives
+            .indexes
             .get_or_make(archive.s3_key.clone(), async {
                 let outcome = match kind {
                     ArchiveKind::Zip => self.read_zip_index(archive).await?,

@@ -26,12 +26,12 @@ pub async fn start_build(
         node_index,
         node_total: req.node_total,
     };
-    let (project, build) = state.vitrine.start_build(&who, &slug, start).await?;
+    let (project, build) = state.vitrine.builds().start_build(&who, &slug, start).await?;
     let build_token = state.vitrine.accounts().create_build_node_token(project.id, build.id).await?;
     Ok(Json(Started {
         build_token,
         build_num: build.build_num,
-        build_url: state.vitrine.build_page_url(&project, build.build_num),
+        build_url: state.vitrine.builds().build_page_url(&project, build.build_num),
         node_index: node_index.0,
         node_total: build.parallelism,
     }))
@@ -53,11 +53,11 @@ pub async fn finish_build(
 ) -> ApiResult<Json<Finished>> {
     let (slug, num) = agent_build(&params)?;
     let node = NodeIndex::try_from(req.node_index)?;
-    let (project, build) = state.vitrine.finish_node(&who, &slug, num, node, req.status).await?;
+    let (project, build) = state.vitrine.builds().finish_node(&who, &slug, num, node, req.status).await?;
     Ok(Json(Finished {
         build_num: build.build_num,
         status: build.status,
         closed: build.status.is_finished(),
-        build_url: state.vitrine.build_page_url(&project, build.build_num),
+        build_url: state.vitrine.builds().build_page_url(&project, build.build_num),
     }))
 }

@@ -20,10 +20,10 @@ pub async fn plan_uploads(
 ) -> ApiResult<Json<PlanResponse>> {
     let (slug, num) = agent_build(&params)?;
     let node = NodeIndex::try_from(req.node_index)?;
-    let uploads = state.vitrine.plan_uploads(&who, &slug, num, node, req.files).await?;
+    let uploads = state.vitrine.uploads().plan_uploads(&who, &slug, num, node, req.files).await?;
     Ok(Json(PlanResponse {
-        part_size: state.vitrine.part_size(),
-        hash_while_sending_from: state.vitrine.hash_while_sending_from(),
+        part_size: state.vitrine.uploads().part_size(),
+        hash_while_sending_from: state.vitrine.uploads().hash_while_sending_from(),
         uploads,
     }))
 }
@@ -38,6 +38,6 @@ pub async fn complete_uploads(
     Json(req): Json<CompleteRequest>,
 ) -> ApiResult<Json<CompleteResponse>> {
     let (slug, num) = agent_build(&params)?;
-    let results = state.vitrine.complete_uploads(&who, &slug, num, req.uploads).await?;
+    let results = state.vitrine.uploads().complete_uploads(&who, &slug, num, req.uploads).await?;
     Ok(Json(CompleteResponse { results }))
 }

@@ -32,13 +32,13 @@ pub async fn list_artifacts(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let vitrine = &state.vitrine;
-    let (project, build) = vitrine.find_build(&who, &slug, &build).await?;
+    let (project, build) = vitrine.builds().find_build(&who, &slug, &build).await?;
     // Answers differ by who asks only in whether they are allowed at all.
     let cache_control = if project.public { "public, no-cache" } else { "private, no-cache" };
     if build.status.is_finished() {
         let json = listing_json(vitrine, project.clone(), build.clone());
         let key = ListingKey { build_id: build.id, listing_version: build.listing_version, part: Part::Whole };
-        let kept = vitrine.listings.get_or_make(key, listings::compress(json)).await;
+        let kept = vitrine.artifacts().listings().get_or_make(key, listings::compress(json)).await;
         if let Some(listing) = kept? {
             return Ok(kept_listing(&listing, &headers, cache_control));
         }
@@ -61,9 +61,9 @@ fn listing_json(
     project: Project,
     build: Build,
 ) -> impl Stream<Item = ServiceResult<Bytes>> + Send + 'static {
-    let url = vitrine.settings.public_url.clone();
+    let url = vitrine.settings().public_url.clone();
     let mut first = true;
-    let entries = vitrine.artifact_pages(build.id).map_ok(move |page| {
+    let entries = vitrine.artifacts().artifact_pages(build.id).map_ok(move |page| {
         let mut chunk = Vec::with_capacity(page.len() * 256);
         for a in &page {
             if !std::mem::take(&mut first) {
@@ -93,7 +93,7 @@ pub async fn get_artifact(
     reader: Reader,
 ) -> ApiResult<Response> {
     let follower = Follower { reader, client };
-    let url = state.vitrine.artifact_download_url(&who, &slug, &build, node, &path, follower).await?;
+    let url = state.vitrine.artifacts().artifact_download_url(&who, &slug, &build, node, &path, follower).await?;
     // The browser may follow it again for a while: never past the URL's own expiry. Where
     // it leads depends on how the link is opened.
     static CACHE_CONTROL: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {

@@ -37,8 +37,9 @@ async fn list(
     };
     let limit = parse_num("limit", q.limit.as_deref(), 30)?;
     let offset = parse_num("offset", q.offset.as_deref(), 0)?;
-    let (project, builds) = state.vitrine.recent_builds(&who, &slug, branch.as_deref(), filter, limit, offset).await?;
-    let url = &state.vitrine.settings.public_url;
+    let (project, builds) =
+        state.vitrine.builds().recent_builds(&who, &slug, branch.as_deref(), filter, limit, offset).await?;
+    let url = &state.vitrine.settings().public_url;
     Ok(Json(builds.iter().map(|b| BuildSummary::new(url, &project, b)).collect()))
 }
 
@@ -78,6 +79,6 @@ pub async fn get_build(
     who: Principal,
     BuildAt { slug, build }: BuildAt,
 ) -> ApiResult<Json<BuildSummary>> {
-    let (project, build) = state.vitrine.find_build(&who, &slug, &build).await?;
-    Ok(Json(BuildSummary::new(&state.vitrine.settings.public_url, &project, &build)))
+    let (project, build) = state.vitrine.builds().find_build(&who, &slug, &build).await?;
+    Ok(Json(BuildSummary::new(&state.vitrine.settings().public_url, &project, &build)))
 }

@@ -31,6 +31,6 @@ pub async fn get_me(who: Principal) -> ApiResult<Json<Me>> {
 #[utoipa::path(get, path = "/api/v1.1/projects", tag = "v1.1",
     responses((status = 200, body = Vec<ProjectEntry>), (status = 401, body = ErrorBody)))]
 pub async fn list_projects(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<ProjectEntry>>> {
-    let projects = state.vitrine.visible_projects(&who).await?;
+    let projects = state.vitrine.projects().visible_projects(&who).await?;
     Ok(Json(projects.iter().map(ProjectEntry::new).collect()))
 }

@@ -58,14 +58,14 @@ pub async fn list_job_artifacts(
     let token = q.page_token.filter(|t| !t.is_empty());
     let after = token.as_deref().map(str::parse::<PageToken>).transpose()?;
     let vitrine = &state.vitrine;
-    let (project, build) = vitrine.find_build(&who, &slug, &build).await?;
+    let (project, build) = vitrine.builds().find_build(&who, &slug, &build).await?;
     let cache_control = if project.public { "public, no-cache" } else { "private, no-cache" };
     if build.status.is_finished() {
         let part = Part::Page(token.unwrap_or_default());
         let key = ListingKey { build_id: build.id, listing_version: build.listing_version, part };
         let page = page_json(vitrine, &project, &build, after.as_ref());
         if let Some(listing) =
-            vitrine.listings.get_or_make(key, listings::compress(futures::stream::once(page))).await?
+            vitrine.artifacts().listings().get_or_make(key, listings::compress(futures::stream::once(page))).await?
         {
             return Ok(kept_listing(&listing, &headers, cache_control));
         }
@@ -83,8 +83,8 @@ async fn page_json(
     build: &Build,
     after: Option<&PageToken>,
 ) -> ServiceResult<Bytes> {
-    let (artifacts, next_page_token) = vitrine.artifacts_page(build, after, PAGE_SIZE).await?;
-    let base = &vitrine.settings.public_url;
+    let (artifacts, next_page_token) = vitrine.artifacts().artifacts_page(build, after, PAGE_SIZE).await?;
+    let base = &vitrine.settings().public_url;
     let items = artifacts
         .iter()
         .map(|a| ArtifactItem {

@@ -1,4 +1,4 @@
-//! Screenshots compared with the last green build: visual regressions are why people store
+//! The gallery: screenshots compared with the last green build: visual regressions are why people store
 //! screenshots. A build's baseline is the newest successful build of its branch numbered below
 //! it, else of the project's default branch (`main` unless set). An image with the same
 //! container and path there is compared by its SHA-256 (changed or not), and, when opened, pixel
@@ -16,11 +16,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use image::GenericImageView;
 
-use super::artifacts::Readable;
-use super::untrusted::{Budget, Limits, Work};
-use super::{DEFAULT_BRANCH, Principal, ServiceError, ServiceResult, Vitrine};
+use super::artifacts::{Artifacts, Readable};
+use super::error::{ServiceError, ServiceResult};
+use super::principal::Principal;
+use super::projects::DEFAULT_BRANCH;
+use super::untrusted::{Budget, HeavyWork, Limits, Work};
 use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
-use vitrine_store::{Artifact, Build, DbError, Project};
+use crate::storage::Storage;
+use vitrine_store::{Artifact, Build, Db, DbError, Project};
 
 /// Images larger than this are not compared pixel by pixel.
 pub const MAX_COMPARED_BYTES: i64 = 32 << 20;
@@ -84,7 +87,28 @@ impl Default for DiffCache {
     }
 }
 
-impl Vitrine {
+/// A build's screenshots against its baseline's.
+#[derive(Clone)]
+pub struct Gallery {
+    db: Db,
+    storage: Storage,
+    artifacts: Artifacts,
+    heavy: HeavyWork,
+    /// Screenshots compared pixel by pixel, by the SHA-256s of the two images.
+    diffs: DiffCache,
+}
+
+impl Gallery {
+    pub fn new(db: Db, storage: Storage, artifacts: Artifacts, heavy: HeavyWork) -> Gallery {
+        Gallery { db, storage, artifacts, heavy, diffs: DiffCache::default() }
+    }
+
+    /// A page of a build's images in listing order, `limit` of them after `after` (a node
+    /// and a path).
+    pub async fn images(&self, build: &Build, after: Option<(i64, &str)>, limit: i64) -> ServiceResult<Vec<Artifact>> {
+        Ok(self.db.artifacts_of_kind(build.id, vitrine_store::ArtifactKind::Image, after, limit).await?)
+    }
+
     /// The build whose screenshots this build's are compared with.
     pub async fn baseline(&self, project: &Project, build: &Build) -> ServiceResult<Option<Build>> {
         if let Some(green) = self.db.last_green_before(project.id, &build.branch, build.build_num).await? {
@@ -125,7 +149,7 @@ impl Vitrine {
         path: &PrettyPath,
         client: Option<std::net::IpAddr>,
     ) -> ServiceResult<Arc<PixelDiff>> {
-        let (project, build, readable) = self.read_artifact(who, slug, build, node, path, client).await?;
+        let (project, build, readable) = self.artifacts.read_artifact(who, slug, build, node, path, client).await?;
         let Readable::Stored(current) = readable else {
             return Err(ServiceError::NotFound("Images in archives are not compared".into()));
         };

@@ -1,4 +1,4 @@
-//! A folder of a build (or a whole container) as one zip, written while it is sent: the
+//! Part of the artifacts feature: a folder of a build (or a whole container) as one zip, written while it is sent: the
 //! artifacts are read from S3 one after another, a page of rows at a time, into a bounded
 //! pipe. Neither the archive nor a whole build's rows are ever held, in memory or on disk.
 
@@ -6,8 +6,10 @@ use async_zip::base::write::ZipFileWriter;
 use async_zip::{Compression, ZipDateTime, ZipEntryBuilder};
 use futures::AsyncWriteExt;
 
-use super::folders::{folder_end, just_after};
-use super::{Principal, ServiceError, ServiceResult, Vitrine};
+use super::Artifacts;
+use crate::core::error::{ServiceError, ServiceResult};
+use crate::core::folders::{folder_end, just_after};
+use crate::core::principal::Principal;
 use crate::domain::{BuildRef, FolderPath, NodeIndex, ProjectSlug};
 use vitrine_store::Artifact;
 
@@ -48,7 +50,7 @@ fn zip_name(repo: &str, build_num: i64, node: NodeIndex, folder: &str) -> String
     }
 }
 
-impl Vitrine {
+impl Artifacts {
     /// The artifacts under `folder` (`""` for the whole container, else ending in `/`) of one
     /// container as a zip that holds the folder itself (`reports/html/` gives `html/...`).
     pub async fn zip_folder(
@@ -61,7 +63,7 @@ impl Vitrine {
         client: Option<std::net::IpAddr>,
     ) -> ServiceResult<FolderZip> {
         let folder = folder.as_str();
-        let (project, build) = self.find_build(who, slug, build).await?;
+        let (project, build) = self.builds.find_build(who, slug, build).await?;
         let count = self.db.count_between(build.id, node.0, folder, &folder_end(folder)).await?;
         if count == 0 {
             let what = if folder.is_empty() { "this container".to_owned() } else { format!("`{folder}`") };
@@ -71,7 +73,7 @@ impl Vitrine {
             )));
         }
         // A zip deflates text as it goes: a few at a time, each for as long as its client reads.
-        let permit = self.heavy.permit(super::untrusted::Work::Zip)?;
+        let permit = self.heavy.permit(crate::core::untrusted::Work::Zip)?;
         self.audit_read(who, &project, &build, format!("{node}/{folder} ({count} artifacts as a zip)"), client);
         // Entries are named from the folder's parent on, so the folder itself is in the zip.
         let strip = folder.trim_end_matches('/').rfind('/').map_or(0, |i| i + 1);

@@ -1,19 +1,27 @@
 //! Reading artifacts: listings and the signed URL behind the artifact route.
 
+pub mod zip;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use super::archives::ArchiveMember;
-use super::artifacts_origin::{CAPABILITY_TTL, Grant, Holder, Scope};
+use super::archives::{ArchiveMember, Archives};
+use super::audit::AuditLog;
+use super::builds::Builds;
+use super::capabilities::{ArtifactsOrigin, CAPABILITY_TTL, Grant, Holder, Scope};
 use super::content::{content_disposition, is_active_content};
-use super::folders::{FolderEntry, FolderPage, folder_end, just_after};
-use super::lookups::{ArtifactAt, NodeCounts};
-use super::{Principal, ServiceError, ServiceResult, Vitrine};
+use super::error::{ServiceError, ServiceResult};
+use super::folders::{FolderPage, Folders};
+use super::listings::ListingCache;
+use super::lookups::{ArtifactAt, Lookups, NodeCounts};
+use super::principal::Principal;
+use super::untrusted::HeavyWork;
 use crate::domain::{BuildRef, FolderCursor, FolderPath, NodeIndex, PrettyPath, ProjectSlug};
-use vitrine_store::{Artifact, Build, DbError, Project};
+use crate::storage::Storage;
+use vitrine_store::{Artifact, Build, Db, DbError, Project};
 
 /// How long a signed download URL stays valid.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
@@ -103,54 +111,72 @@ impl Readable {
     }
 }
 
-/// Which page of which folder of which state of a finished build.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FolderKey {
-    build_id: i64,
-    listing_version: i64,
-    node: i64,
-    folder: FolderPath,
-    from: Option<FolderCursor>,
-    limit: usize,
-}
-
-#[derive(Clone)]
-pub struct FolderWeight;
-
-impl quick_cache::Weighter<FolderKey, Arc<FolderPage>> for FolderWeight {
-    fn weight(&self, key: &FolderKey, page: &Arc<FolderPage>) -> u64 {
-        let entry = |e: &FolderEntry| match e {
-            FolderEntry::Folder { name, path, .. } => name.len() + path.len() + 64,
-            FolderEntry::File(a) => {
-                a.path.len() + a.pretty_path.len() + a.sha256.len() + a.content_type.len() + a.s3_key.len() + 96
-            }
-        };
-        let key = key.folder.as_str().len() + key.from.as_ref().map_or(0, |f| f.as_str().len());
-        (page.entries.iter().map(entry).sum::<usize>() + key + 128) as u64
-    }
-}
-
-/// Pages of finished builds' folders: a page of a folder of subfolders costs a query per
-/// subfolder (its first row and its count), and a finished build's folders change only with
-/// its `listing_version` (a purge, the retention), which is in the key. Bounded in bytes.
-pub type FolderCache = super::lookups::Kept<FolderKey, FolderPage, FolderWeight>;
-
-/// Bytes the folder pages kept may take.
-const FOLDER_CACHE_BYTES: u64 = 32 << 20;
-/// The largest page of a folder: 200 entries of paths of up to 4 KiB, twice (path and
-/// pretty path), with their other fields.
-const LARGEST_FOLDER_PAGE: u64 = 2 << 20;
-
-impl Default for FolderCache {
-    fn default() -> Self {
-        Self::new("folders", 8192, FOLDER_CACHE_BYTES, LARGEST_FOLDER_PAGE, FolderWeight)
-    }
-}
-
 /// Rows one query of a streamed listing reads.
 pub const LISTING_PAGE: i64 = 1000;
 
-impl Vitrine {
+/// Reading a build's artifacts: listings, folders, one artifact, its link, the artifacts
+/// origin's grants, folder zips (`zip.rs`).
+#[derive(Clone)]
+pub struct Artifacts {
+    db: Db,
+    storage: Storage,
+    lookups: Lookups,
+    builds: Builds,
+    audit: AuditLog,
+    /// The second origin that serves HTML reports and other browsable artifacts.
+    capabilities: ArtifactsOrigin,
+    /// Playwright's trace viewer is installed.
+    trace_viewer: bool,
+    archives: Archives,
+    /// Pages of finished builds' folders, as the Artifacts tab shows them.
+    folders: Folders,
+    /// Listings of finished builds, compressed, with their ETags.
+    listings: ListingCache,
+    heavy: HeavyWork,
+}
+
+/// What [`Artifacts`] is made of.
+pub struct ArtifactParts {
+    pub db: Db,
+    pub storage: Storage,
+    pub lookups: Lookups,
+    pub builds: Builds,
+    pub audit: AuditLog,
+    pub capabilities: ArtifactsOrigin,
+    pub trace_viewer: bool,
+    pub archives: Archives,
+    pub heavy: HeavyWork,
+}
+
+impl Artifacts {
+    pub fn new(parts: ArtifactParts) -> Artifacts {
+        let ArtifactParts { db, storage, lookups, builds, audit, capabilities, trace_viewer, archives, heavy } = parts;
+        let folders = Folders::new(db.clone());
+        Artifacts {
+            db,
+            storage,
+            lookups,
+            builds,
+            audit,
+            capabilities,
+            trace_viewer,
+            archives,
+            folders,
+            listings: ListingCache::default(),
+            heavy,
+        }
+    }
+
+    /// Finished builds' listings, compressed (the v1.1 and v2 handlers render them).
+    pub fn listings(&self) -> &ListingCache {
+        &self.listings
+    }
+
+    /// Archive artifacts read as folders.
+    pub fn archives(&self) -> &Archives {
+        &self.archives
+    }
+
     /// Every artifact of a build in listing order, read a page at a time: a listing of
     /// 100,000 artifacts holds one page of rows at a time, never the whole build.
     pub fn artifact_pages(
@@ -174,82 +200,6 @@ impl Vitrine {
         })
     }
 
-    /// The subfolders and artifacts directly in `folder` (`""` for the top, else ending in
-    /// `/`) of one container, `limit` entries from `from` (a previous page's `next`). It reads
-    /// ranges of the index, never the whole folder: a subfolder of 100,000 artifacts costs a
-    /// count and one row.
-    pub async fn browse_folder(
-        &self,
-        build: &Build,
-        node: NodeIndex,
-        folder: &FolderPath,
-        from: Option<&FolderCursor>,
-        limit: usize,
-    ) -> ServiceResult<FolderPage> {
-        if !build.status.is_finished() {
-            return self.read_folder(build, node, folder, from, limit).await;
-        }
-        let key = FolderKey {
-            build_id: build.id,
-            listing_version: build.listing_version,
-            node: node.0,
-            folder: folder.clone(),
-            from: from.cloned(),
-            limit,
-        };
-        let page =
-            self.folders.get_or_make(key, async { self.read_folder(build, node, folder, from, limit).await.map(Some) });
-        Ok(FolderPage::clone(&page.await?.expect("a folder page is always made")))
-    }
-
-    /// A page of a folder from the metadata store.
-    async fn read_folder(
-        &self,
-        build: &Build,
-        node: NodeIndex,
-        folder: &FolderPath,
-        from: Option<&FolderCursor>,
-        limit: usize,
-    ) -> ServiceResult<FolderPage> {
-        let folder = folder.as_str();
-        let end = folder_end(folder);
-        let mut cursor = from.map_or(folder, FolderCursor::as_str).to_owned();
-        let mut entries = Vec::new();
-        // After a subfolder, the next entry is often one too: look one row ahead only.
-        let mut ahead = limit;
-        while entries.len() < limit {
-            let rows = self.db.artifacts_between(build.id, node.0, &cursor, &end, ahead.max(1) as i64).await?;
-            let Some(last) = rows.last() else { return Ok(FolderPage { entries, next: None }) };
-            let read_all = rows.len() < ahead.max(1);
-            let mut last_path = just_after(&last.pretty_path);
-            ahead = limit - entries.len();
-            for artifact in rows {
-                let rest = &artifact.pretty_path[folder.len()..];
-                if let Some((name, _)) = rest.split_once('/') {
-                    let path = format!("{folder}{name}/");
-                    let after_it = folder_end(&path);
-                    let count = self.db.count_between(build.id, node.0, &path, &after_it).await?;
-                    entries.push(FolderEntry::Folder { name: name.to_owned(), path, count });
-                    last_path = after_it;
-                    ahead = 1;
-                    break;
-                }
-                entries.push(FolderEntry::File(artifact));
-                if entries.len() == limit {
-                    break;
-                }
-            }
-            cursor = match entries.last() {
-                Some(FolderEntry::File(a)) if ahead != 1 => just_after(&a.pretty_path),
-                _ => last_path,
-            };
-            if read_all && ahead != 1 {
-                return Ok(FolderPage { entries, next: None });
-            }
-        }
-        Ok(FolderPage { entries, next: Some(cursor) })
-    }
-
     /// A folder of a container, or of an archive artifact in it (`reports/site.zip/css/`).
     pub async fn browse_any(
         &self,
@@ -260,11 +210,11 @@ impl Vitrine {
         limit: usize,
     ) -> ServiceResult<FolderPage> {
         if !folder.is_top()
-            && let Some(page) = self.browse_archive(build.id, node, folder, from, limit).await?
+            && let Some(page) = self.archives.browse_archive(build.id, node, folder, from, limit).await?
         {
             return Ok(page);
         }
-        self.browse_folder(build, node, folder, from, limit).await
+        self.folders.browse(build, node, folder, from, limit).await
     }
 
     pub async fn list_artifacts(
@@ -273,7 +223,7 @@ impl Vitrine {
         slug: &ProjectSlug,
         build: &BuildRef,
     ) -> ServiceResult<(Project, Build, Vec<Artifact>)> {
-        let (project, build) = self.find_build(who, slug, build).await?;
+        let (project, build) = self.builds.find_build(who, slug, build).await?;
         let artifacts = self.db.artifacts(build.id).await?;
         Ok((project, build, artifacts))
     }
@@ -295,6 +245,24 @@ impl Vitrine {
             None
         };
         Ok((page, next))
+    }
+
+    /// What a build's page shows first: its HTML pages (at most `pages`), then its first
+    /// artifacts in listing order (at most `first`).
+    pub async fn first_of(
+        &self,
+        build: &Build,
+        pages: i64,
+        first: i64,
+    ) -> ServiceResult<(Vec<Artifact>, Vec<Artifact>)> {
+        let pages = self.db.artifacts_of_kind(build.id, vitrine_store::ArtifactKind::Page, None, pages).await?;
+        let first = self.db.artifacts_page(build.id, None, first).await?;
+        Ok((pages, first))
+    }
+
+    /// A build's artifacts whose path contains `filter`, at most `limit`.
+    pub async fn search(&self, build: &Build, filter: &str, limit: i64) -> ServiceResult<Vec<Artifact>> {
+        Ok(self.db.search_artifacts(build.id, filter, limit).await?)
     }
 
     /// How many artifacts each container of a build holds, by node index (a finished
@@ -321,7 +289,7 @@ impl Vitrine {
         path: &PrettyPath,
         client: Option<std::net::IpAddr>,
     ) -> ServiceResult<(Project, Build, Readable)> {
-        let (project, build) = self.find_build(who, slug, build).await?;
+        let (project, build) = self.builds.find_build(who, slug, build).await?;
         let found = match self.lookups.artifacts.get(&ArtifactAt(build.id, node.0, path.as_str())) {
             Some(known) => Ok(known),
             None => self.db.artifact(build.id, node, path.as_str()).await.map(Arc::new).inspect(|a| {
@@ -333,7 +301,7 @@ impl Vitrine {
         };
         let artifact = match found {
             Ok(a) => Readable::Stored(a),
-            Err(DbError::NotFound) => match self.archive_member(build.id, node, path.as_str()).await? {
+            Err(DbError::NotFound) => match self.archives.archive_member(build.id, node, path.as_str()).await? {
                 Some(member) => Readable::Member(Box::new(member)),
                 None => {
                     return Err(ServiceError::NotFound(format!(
@@ -381,7 +349,7 @@ impl Vitrine {
         let holder = Holder::of(who).ok_or_else(ServiceError::project_not_found)?;
         let expires_at = chrono::Utc::now().timestamp() + CAPABILITY_TTL.as_secs() as i64;
         let grant = Grant { build_id: build.id, node_index: node.0, scope, expires_at, holder };
-        Ok(self.artifacts_origin.url(&grant, path))
+        Ok(self.capabilities.url(&grant, path))
     }
 
     /// Whether a capability's holder may still read its build: asked again at each use,
@@ -492,7 +460,7 @@ impl Vitrine {
         if !trace.pretty_path.to_ascii_lowercase().ends_with(".zip") {
             return Err(ServiceError::BadRequest(format!("`{path}` is not a Playwright trace: a trace is a .zip")));
         }
-        let Some(viewer) = self.artifacts_origin.trace_viewer().filter(|_| self.settings.trace_viewer) else {
+        let Some(viewer) = self.capabilities.trace_viewer().filter(|_| self.trace_viewer) else {
             return Err(ServiceError::Unavailable(
                 "Playwright's trace viewer is not installed on this server: scripts/build.sh copies it \
                  from the playwright-core package into the site's trace-viewer folder"
@@ -502,7 +470,7 @@ impl Vitrine {
         let scope = Scope::File(trace.pretty_path.clone());
         let trace_url = self.capability_url(who, &build, node, scope, &trace.pretty_path)?;
         let encoded = percent_encoding::utf8_percent_encode(&trace_url, percent_encoding::NON_ALPHANUMERIC);
-        Ok(format!("{viewer}{}/index.html?trace={encoded}", super::artifacts_origin::TRACE_VIEWER_PATH))
+        Ok(format!("{viewer}{}/index.html?trace={encoded}", super::capabilities::TRACE_VIEWER_PATH))
     }
 
     /// An artifact that an artifacts-origin capability grants, with its bytes; `host` is the
@@ -519,8 +487,8 @@ impl Vitrine {
                 "This link has expired or does not exist; open the report again from its build page".into(),
             )
         };
-        let grant = self.artifacts_origin.check(capability, chrono::Utc::now().timestamp()).ok_or_else(not_found)?;
-        if !self.artifacts_origin.serves_on(host, grant.build_id) {
+        let grant = self.capabilities.check(capability, chrono::Utc::now().timestamp()).ok_or_else(not_found)?;
+        if !self.capabilities.serves_on(host, grant.build_id) {
             return Err(not_found());
         }
         if !self.holder_may_read(grant.holder, grant.build_id).await? {
@@ -541,9 +509,9 @@ impl Vitrine {
                 let body = tokio_util::io::ReaderStream::new(object.body.into_async_read());
                 Ok((artifact, object.length.map(|l| l as u64), body.boxed()))
             }
-            Err(DbError::NotFound) => match self.archive_member(grant.build_id, node, path.as_str()).await? {
+            Err(DbError::NotFound) => match self.archives.archive_member(grant.build_id, node, path.as_str()).await? {
                 Some(found) => {
-                    let body = self.member_bytes(&found).await?;
+                    let body = self.archives.member_bytes(&found).await?;
                     Ok((found.as_artifact(), Some(found.member.size), body))
                 }
                 None => Err(ServiceError::NotFound(format!("No artifact `{path}` in this build"))),

@@ -100,8 +100,8 @@ pub enum Holder {
 
 impl Holder {
     /// The holder of a capability made for `who`; `None` for those who read nothing.
-    pub fn of(who: &super::Principal) -> Option<Holder> {
-        use super::Principal;
+    pub fn of(who: &super::principal::Principal) -> Option<Holder> {
+        use super::principal::Principal;
         match who {
             Principal::Anonymous => Some(Holder::Anyone),
             Principal::User { token_id: Some(t), .. } | Principal::BuildAgent { token_id: t, .. } => {

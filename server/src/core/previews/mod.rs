@@ -20,10 +20,12 @@ pub use ansi::{StyledRun, ansi_runs};
 pub use json::{PrettyJson, pretty_json};
 pub use junit::{JUnitReport, MAX_CASES as JUNIT_MAX_CASES, Outcome, TestCase, parse_junit};
 
+use super::archives::Archives;
 use super::artifacts::Readable;
 use super::content::is_active_content;
-use super::untrusted::{Budget, Limits, Work};
-use super::{ServiceResult, Vitrine};
+use super::error::ServiceResult;
+use super::untrusted::{Budget, HeavyWork, Limits, Work};
+use crate::storage::Storage;
 use vitrine_store::Artifact;
 
 /// How much of a text or a log is shown in the page.
@@ -175,12 +177,26 @@ fn kind_of(artifact: &Artifact) -> Kind {
     }
 }
 
-impl Vitrine {
+/// Previews of opened files, made once each from the object they read.
+#[derive(Clone)]
+pub struct Previews {
+    storage: Storage,
+    archives: Archives,
+    heavy: HeavyWork,
+    /// Previews kept, by the object they were made from.
+    cache: PreviewCache,
+}
+
+impl Previews {
+    pub fn new(storage: Storage, archives: Archives, heavy: HeavyWork) -> Previews {
+        Previews { storage, archives, heavy, cache: PreviewCache::default() }
+    }
+
     /// The first `len` bytes of an artifact, stored or in an archive.
     async fn prefix(&self, readable: &Readable, len: u64) -> ServiceResult<bytes::Bytes> {
         match readable {
             Readable::Stored(artifact) => Ok(self.storage.read_prefix(&artifact.s3_key, len).await?),
-            Readable::Member(member) => self.member_prefix(member, len).await,
+            Readable::Member(member) => self.archives.member_prefix(member, len).await,
         }
     }
 
@@ -196,8 +212,7 @@ impl Vitrine {
             Kind::Text | Kind::Json | Kind::Xml => {}
         }
         let key = readable.content_key();
-        let made =
-            self.previews.get_or_make(key, async { self.make_preview(readable, &artifact, kind).await.map(Some) });
+        let made = self.cache.get_or_make(key, async { self.make_preview(readable, &artifact, kind).await.map(Some) });
         Ok(made.await?.expect("a preview is always made"))
     }
 

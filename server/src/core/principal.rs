@@ -1,0 +1,54 @@
+//! Who is asking: a user, a project's build agent, a running build's own processes, or
+//! nobody in particular.
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Anonymous,
+    /// A user, by an API token (`token_id`) or a browser session (`None`).
+    User {
+        id: i64,
+        username: String,
+        token_id: Option<i64>,
+    },
+    /// A project build token: may create builds and upload for that project only.
+    BuildAgent {
+        project_id: i64,
+        token_id: i64,
+    },
+    /// A running build's own token (given to its processes): may add artifacts to that build
+    /// only, while it runs; reads nothing.
+    BuildNode {
+        project_id: i64,
+        build_id: i64,
+    },
+}
+
+impl Principal {
+    /// Who this is, for the audit log: `alice (token 12)`, `alice (session)`, `build token 3`,
+    /// `build 7's own token`, `anonymous`. Never a token itself.
+    pub fn describe(&self) -> String {
+        match self {
+            Principal::Anonymous => "anonymous".into(),
+            Principal::User { username, token_id: Some(t), .. } => format!("{username} (token {t})"),
+            Principal::User { username, token_id: None, .. } => format!("{username} (session)"),
+            Principal::BuildAgent { token_id, .. } => format!("build token {token_id}"),
+            Principal::BuildNode { build_id, .. } => format!("build {build_id}'s own token"),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Principal::User { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    pub fn token_id(&self) -> Option<i64> {
+        match self {
+            Principal::User { token_id, .. } => *token_id,
+            Principal::BuildAgent { token_id, .. } => Some(*token_id),
+            _ => None,
+        }
+    }
+}

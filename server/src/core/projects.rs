@@ -1,0 +1,165 @@
+//! Projects: who may see one and who may write to it, and what an administrator sets on
+//! one (members, visibility, default branch).
+
+use super::error::{ServiceError, ServiceResult};
+use super::lookups::Lookups;
+use super::principal::Principal;
+use crate::domain::ProjectSlug;
+use vitrine_store::{Db, DbError, Project, User};
+
+/// The branch other branches compare against unless a project sets its own.
+pub const DEFAULT_BRANCH: &str = "main";
+
+/// Projects and their members.
+#[derive(Clone)]
+pub struct Projects {
+    db: Db,
+    /// Recent projects and memberships (see [`super::lookups`]).
+    lookups: Lookups,
+}
+
+/// A branch name as agents send it: 1 to 255 printable characters.
+pub fn check_branch(branch: &str) -> ServiceResult<()> {
+    if branch.is_empty() || branch.len() > 255 || branch.chars().any(char::is_control) {
+        return Err(ServiceError::BadRequest(format!(
+            "Invalid branch `{}`: expected 1 to 255 printable characters",
+            branch.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
+impl Projects {
+    pub fn new(db: Db, lookups: Lookups) -> Projects {
+        Projects { db, lookups }
+    }
+
+    /// The project, if the principal may see it; otherwise the same 404 as a missing one,
+    /// so existence is not leaked.
+    pub async fn visible_project(&self, who: &Principal, slug: &ProjectSlug) -> ServiceResult<Project> {
+        let project = match self.lookups.projects.get(slug) {
+            Some(p) => p,
+            None => match self.db.project_by_slug(slug).await {
+                Ok(p) => {
+                    self.lookups.projects.keep(slug.clone(), p.clone());
+                    p
+                }
+                Err(DbError::NotFound) => return Err(ServiceError::project_not_found()),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if self.can_view(who, &project).await? { Ok(project) } else { Err(ServiceError::project_not_found()) }
+    }
+
+    /// Public projects, and for a user those they are a member of; for an agent, its own.
+    pub async fn visible_projects(&self, who: &Principal) -> ServiceResult<Vec<Project>> {
+        let mut projects = match who {
+            Principal::User { id, .. } => self.db.visible_projects(Some(*id)).await?,
+            _ => self.db.visible_projects(None).await?,
+        };
+        if let Principal::BuildAgent { project_id, .. } = who
+            && !projects.iter().any(|p| p.id == *project_id)
+        {
+            projects.push(self.db.project_by_id(*project_id).await?);
+        }
+        Ok(projects)
+    }
+
+    pub async fn can_view(&self, who: &Principal, project: &Project) -> ServiceResult<bool> {
+        Ok(match who {
+            _ if project.public => true,
+            Principal::Anonymous | Principal::BuildNode { .. } => false,
+            Principal::BuildAgent { project_id, .. } => *project_id == project.id,
+            Principal::User { id, .. } => self.is_member(project.id, *id).await?,
+        })
+    }
+
+    /// Is this user a member of this project (a yes kept a while, a no asked again)?
+    pub async fn is_member(&self, project_id: i64, user_id: i64) -> ServiceResult<bool> {
+        let key = (project_id, user_id);
+        if self.lookups.members.get(&key).is_some() {
+            return Ok(true);
+        }
+        let member = self.db.is_member(project_id, user_id).await?;
+        if member {
+            self.lookups.members.keep(key, ());
+        }
+        Ok(member)
+    }
+
+    /// The project an agent may write to: its build token must belong to that very project.
+    pub async fn writable_project(&self, who: &Principal, slug: &ProjectSlug) -> ServiceResult<Project> {
+        let project = match self.db.project_by_slug(slug).await {
+            Ok(p) => p,
+            Err(DbError::NotFound) => return Err(ServiceError::project_not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        match who {
+            Principal::BuildAgent { project_id, .. } | Principal::BuildNode { project_id, .. }
+                if *project_id == project.id =>
+            {
+                Ok(project)
+            }
+            _ if !self.can_view(who, &project).await? => Err(ServiceError::project_not_found()),
+            Principal::Anonymous => {
+                Err(ServiceError::Unauthorized("A project build token is needed to store artifacts".into()))
+            }
+            _ => Err(ServiceError::Forbidden(format!(
+                "This token cannot store artifacts for {slug}: use the project's build token \
+                 (vitrine admin project token {})",
+                slug.short()
+            ))),
+        }
+    }
+
+    // ---- administration (`vitrine admin`, later the settings page) ------------------------
+
+    pub async fn add_project(&self, slug: &ProjectSlug, public: bool) -> ServiceResult<()> {
+        match self.db.insert_project(slug, public).await {
+            Err(DbError::Conflict) => {
+                // Adding again updates the visibility: the command is safe to re-run.
+                let project = self.db.project_by_slug(slug).await?;
+                self.db.set_project_public(project.id, public).await?;
+                Ok(())
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    pub async fn add_member(&self, slug: &ProjectSlug, user: &User) -> ServiceResult<()> {
+        let project = self.project_for_admin(slug).await?;
+        Ok(self.db.insert_member(project.id, user.id).await?)
+    }
+
+    pub async fn remove_member(&self, slug: &ProjectSlug, user: &User) -> ServiceResult<()> {
+        let project = self.project_for_admin(slug).await?;
+        match self.db.delete_member(project.id, user.id).await {
+            Err(DbError::NotFound) => {
+                Err(ServiceError::NotFound(format!("{} is not a member of {}", user.username, slug.short())))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// The branch the project's other branches compare their screenshots against (`None`:
+    /// `main`).
+    pub async fn set_default_branch(&self, slug: &ProjectSlug, branch: Option<&str>) -> ServiceResult<()> {
+        let project = self.project_for_admin(slug).await?;
+        if let Some(branch) = branch {
+            check_branch(branch)?;
+        }
+        Ok(self.db.set_default_branch(project.id, branch).await?)
+    }
+
+    /// A project by its slug, for an administrator: a missing one is named, with how to add it.
+    pub async fn project_for_admin(&self, slug: &ProjectSlug) -> ServiceResult<Project> {
+        match self.db.project_by_slug(slug).await {
+            Ok(p) => Ok(p),
+            Err(DbError::NotFound) => Err(ServiceError::NotFound(format!(
+                "No project {slug}: add it first with `vitrine admin project add {}`",
+                slug.short()
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

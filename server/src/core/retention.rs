@@ -1,0 +1,90 @@
+//! How long artifacts are kept, and taking them out before: the server's default, a
+//! project's own setting, the rule (older builds' artifacts expire, except the latest
+//! successful build of each branch and pinned builds; the store's `expired_builds`), the
+//! sweeper's part (expiring what is due), and purges by hand.
+
+use std::time::Duration;
+
+use super::builds::Builds;
+use super::error::ServiceResult;
+use super::lookups::Lookups;
+use super::projects::Projects;
+use crate::domain::{BuildNum, ProjectSlug};
+use vitrine_store::Db;
+
+/// What a purge did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    /// Artifacts taken out of listings.
+    pub artifacts: u64,
+    /// Objects that leave the store at the next sweep.
+    pub doomed_objects: u64,
+    /// Objects that stay because other artifacts list the same content.
+    pub shared_objects: u64,
+}
+
+#[derive(Clone)]
+pub struct Retention {
+    db: Db,
+    lookups: Lookups,
+    projects: Projects,
+    builds: Builds,
+    /// How long artifacts are kept unless a project sets its own.
+    default: Duration,
+}
+
+impl Retention {
+    pub fn new(db: Db, lookups: Lookups, projects: Projects, builds: Builds, default: Duration) -> Retention {
+        Retention { db, lookups, projects, builds, default }
+    }
+
+    /// The server's retention (`--artifact-retention`); the audit log is kept as long.
+    pub fn default_retention(&self) -> Duration {
+        self.default
+    }
+
+    /// A project's own retention (`None`: the server's).
+    pub async fn set_retention(&self, slug: &ProjectSlug, retention: Option<Duration>) -> ServiceResult<()> {
+        let project = self.projects.project_for_admin(slug).await?;
+        Ok(self.db.set_project_retention(project.id, retention.map(|d| d.as_secs() as i64)).await?)
+    }
+
+    /// `admin purge`: removes a project's artifacts, a build's, or one path of a build, from
+    /// listings now; the server's sweeper deletes the objects nothing lists any more within a
+    /// sweep.
+    pub async fn purge(
+        &self,
+        slug: &ProjectSlug,
+        build: Option<BuildNum>,
+        path: Option<&str>,
+    ) -> ServiceResult<Purged> {
+        let project = self.projects.project_for_admin(slug).await?;
+        let build_id = match build {
+            None => None,
+            Some(num) => Some(self.builds.build_for_admin(slug, &project, num).await?.id),
+        };
+        let (artifacts, doomed_objects, shared_objects) = self.db.purge(project.id, build_id, path).await?;
+        self.forget_listed();
+        Ok(Purged { artifacts, doomed_objects, shared_objects })
+    }
+
+    /// Builds whose artifacts are past their project's retention at `now`: (project, build).
+    pub async fn due(&self, now: i64, limit: i64) -> ServiceResult<Vec<(i64, i64)>> {
+        Ok(self.db.expired_builds(now, self.default.as_secs() as i64, limit).await?)
+    }
+
+    /// Takes a build's artifacts out of listings for the retention; the build stays, with a
+    /// note, and the sweeper deletes its objects.
+    pub async fn expire(&self, project_id: i64, build_id: i64, now: i64) -> ServiceResult<()> {
+        self.db.purge(project_id, Some(build_id), None).await?;
+        self.db.mark_artifacts_expired(build_id, now).await?;
+        self.forget_listed();
+        Ok(())
+    }
+
+    /// This server's lookups forget builds' and artifacts' old state at once.
+    fn forget_listed(&self) {
+        self.lookups.builds.clear();
+        self.lookups.artifacts.clear();
+    }
+}
