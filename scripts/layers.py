@@ -68,8 +68,6 @@ MAX_FILE_LINES = 600
 LONG_FILES = {
     "server/src/storage/mod.rs": "the S3 client: to split into presigning, uploads and reads",
     "store/src/queries.rs": "every query of both stores: to split by feature with the store's trait",
-    "s3/src/s3.rs": "every S3 operation: to split into one file per operation",
-    "s3/src/store.rs": "the files and the write protocol: to split records from the write path",
 }
 
 

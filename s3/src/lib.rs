@@ -1,6 +1,6 @@
 //! The S3-compatible server `vitrine serve` starts when no S3 endpoint is configured: s3s (HTTP,
-//! SigV4 checks, CORS) over Vitrine's own filesystem store under `<data-dir>/store` (`store.rs`
-//! for the files, `s3.rs` for the operations, `access.rs` for what a presigned URL may do).
+//! SigV4 checks, CORS) over Vitrine's own filesystem store under `<data-dir>/store` (`store/`
+//! for the files, `s3/` for the operations, `access.rs` for what a presigned URL may do).
 //! [`open`] binds and opens it, and answers the listener and the service for the caller to
 //! serve with its own accept loop.
 
