@@ -41,7 +41,13 @@ LAYERS = {
     "app": [["lib"], ["pages"], ["components"], ["api"], ["format"]],
     "agent": [["lib", "main"], ["execute", "run", "store_artifacts", "download"], ["upload"], ["client"], ["paths", "duration"]],
     "wire": [["lib"], ["agent"], ["domain"]],
-    "store": [["lib"], ["sqlite", "postgres", "copy"], ["queries"], ["rows"], ["models"]],
+    "store": [
+        ["lib"],
+        ["sqlite", "postgres", "copy"],
+        ["accounts", "projects", "builds", "artifacts", "uploads", "retention", "audit", "limits", "servers"],
+        ["columns", "rows"],
+        ["error", "models"],
+    ],
     "s3": [["lib"], ["s3", "access", "import"], ["store"]],
 }
 
@@ -67,7 +73,6 @@ MAX_FILE_LINES = 600
 # Files still over the limit, each with the reason it is left so; the list only shrinks.
 LONG_FILES = {
     "server/src/storage/mod.rs": "the S3 client: to split into presigning, uploads and reads",
-    "store/src/queries.rs": "every query of both stores: to split by feature with the store's trait",
 }
 
 

@@ -6,15 +6,24 @@ use std::collections::{HashMap, HashSet};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, QueryBuilder};
 
-use super::queries::{
-    ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, artifacts_of_kind, build_columns, meta_store,
+use vitrine_wire::domain::{BuildNum, BuildStatus, NodeIndex, ProjectSlug};
+
+use super::accounts::{AccountStore, account_store};
+use super::artifacts::{ArtifactStore, artifact_store, artifacts_of_kind};
+use super::audit::{AuditStore, audit_store};
+use super::builds::{BuildStore, build_store};
+use super::columns::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, build_columns, like_pattern, now};
+use super::error::{DbError, DbResult};
+use super::limits::{RateLimitStore, rate_limit_store};
+use super::models::{
+    Artifact, ArtifactKind, AuditEvent, Build, NewArtifact, NewBuild, NodeFinish, Project, TokenInfo, TokenOwner,
+    Upload, User,
 };
+use super::projects::{ProjectStore, project_store};
+use super::retention::{RetentionStore, retention_store};
 use super::rows::{ArtifactRow, BlobRow, BuildRow, ProjectRow, TokenInfoRow, TokenRow, UploadRow, UserRow};
-use super::{
-    Artifact, ArtifactKind, AuditEvent, Build, BuildNum, BuildStatus, DbError, DbResult, MetaStore, NewArtifact,
-    NewBuild, NodeFinish, NodeIndex, Project, ProjectSlug, SweepLock, TokenInfo, TokenOwner, Upload, User,
-    like_pattern, now,
-};
+use super::servers::{ServerStore, SweepLock, server_store};
+use super::uploads::{UploadStore, upload_store};
 
 /// The advisory lock key of the sweeper (any number all servers agree on: "vitrine\0").
 const SWEEPER_LOCK: i64 = 0x7669_7472_696e_6500;
@@ -43,7 +52,11 @@ impl PgStore {
     }
 }
 
-meta_store!(PgStore, sqlx::Postgres, for_update = " FOR UPDATE", {
+account_store!(PgStore, sqlx::Postgres);
+project_store!(PgStore, sqlx::Postgres);
+build_store!(PgStore, sqlx::Postgres, for_update = " FOR UPDATE");
+
+artifact_store!(PgStore, sqlx::Postgres, {
     async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>> {
         // `pg_trgm`'s GIN index answers ILIKE for needles of three characters or more.
         let rows: Vec<ArtifactRow> = sqlx::query_as(concat!(
@@ -60,7 +73,14 @@ meta_store!(PgStore, sqlx::Postgres, for_update = " FOR UPDATE", {
         .await?;
         Ok(rows.into_iter().map(Artifact::from).collect())
     }
+});
 
+upload_store!(PgStore, sqlx::Postgres);
+retention_store!(PgStore, sqlx::Postgres);
+audit_store!(PgStore, sqlx::Postgres);
+rate_limit_store!(PgStore, sqlx::Postgres);
+
+server_store!(PgStore, sqlx::Postgres, {
     async fn try_lock_sweeper(&self) -> DbResult<Option<SweepLock>> {
         // A transaction-scoped lock: released when the transaction ends, also when the server
         // holding it dies (its connection closes).

@@ -8,15 +8,24 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, SqlitePool};
 
-use super::queries::{
-    ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, artifacts_of_kind, build_columns, meta_store,
+use vitrine_wire::domain::{BuildNum, BuildStatus, NodeIndex, ProjectSlug};
+
+use super::accounts::{AccountStore, account_store};
+use super::artifacts::{ArtifactStore, artifact_store, artifacts_of_kind};
+use super::audit::{AuditStore, audit_store};
+use super::builds::{BuildStore, build_store};
+use super::columns::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, build_columns, like_pattern, now};
+use super::error::{DbError, DbResult};
+use super::limits::{RateLimitStore, rate_limit_store};
+use super::models::{
+    Artifact, ArtifactKind, AuditEvent, Build, NewArtifact, NewBuild, NodeFinish, Project, TokenInfo, TokenOwner,
+    Upload, User,
 };
+use super::projects::{ProjectStore, project_store};
+use super::retention::{RetentionStore, retention_store};
 use super::rows::{ArtifactRow, BlobRow, BuildRow, ProjectRow, TokenInfoRow, TokenRow, UploadRow, UserRow};
-use super::{
-    Artifact, ArtifactKind, AuditEvent, Build, BuildNum, BuildStatus, DbError, DbResult, MetaStore, NewArtifact,
-    NewBuild, NodeFinish, NodeIndex, Project, ProjectSlug, SweepLock, TokenInfo, TokenOwner, Upload, User,
-    like_pattern, now,
-};
+use super::servers::{ServerStore, SweepLock, server_store};
+use super::uploads::{UploadStore, upload_store};
 
 pub(super) struct SqliteStore {
     pub(super) pool: SqlitePool,
@@ -102,7 +111,11 @@ fn fts_phrase(needle: &str) -> String {
     format!("\"{}\"", needle.replace('"', "\"\""))
 }
 
-meta_store!(SqliteStore, sqlx::Sqlite, for_update = "", {
+account_store!(SqliteStore, sqlx::Sqlite);
+project_store!(SqliteStore, sqlx::Sqlite);
+build_store!(SqliteStore, sqlx::Sqlite, for_update = "");
+
+artifact_store!(SqliteStore, sqlx::Sqlite, {
     async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>> {
         let rows: Vec<ArtifactRow> = if self.search_by_index(build_id, needle).await? {
             sqlx::query_as(concat!(
@@ -134,7 +147,14 @@ meta_store!(SqliteStore, sqlx::Sqlite, for_update = "", {
         };
         Ok(rows.into_iter().map(Artifact::from).collect())
     }
+});
 
+upload_store!(SqliteStore, sqlx::Sqlite);
+retention_store!(SqliteStore, sqlx::Sqlite);
+audit_store!(SqliteStore, sqlx::Sqlite);
+rate_limit_store!(SqliteStore, sqlx::Sqlite);
+
+server_store!(SqliteStore, sqlx::Sqlite, {
     async fn try_lock_sweeper(&self) -> DbResult<Option<SweepLock>> {
         // One file, one server: nobody to share the work with.
         Ok(Some(SweepLock(Box::new(()))))

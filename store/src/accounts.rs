@@ -1,0 +1,202 @@
+//! What the accounts feature sees of the metadata store: users, their sessions and their
+//! tokens (API, project and build tokens), and the macro that implements it for both stores.
+
+use super::error::DbResult;
+use super::models::{TokenInfo, TokenOwner, User};
+
+/// Users, sessions and tokens: who is signed in, and whose a token is.
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn insert_user(&self, username: &str, password_hash: &str) -> DbResult<i64>;
+    async fn user_by_name(&self, username: &str) -> DbResult<User>;
+    async fn user_by_id(&self, id: i64) -> DbResult<User>;
+    async fn insert_token(&self, token_hash: &str, owner: TokenOwner) -> DbResult<()>;
+    /// Whose token this is (a disabled user's counts as unknown), and when it was last used.
+    async fn token_owner(&self, token_hash: &str) -> DbResult<(i64, TokenOwner, Option<i64>)>;
+    async fn delete_token(&self, token_hash: &str) -> DbResult<()>;
+    async fn insert_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> DbResult<()>;
+    async fn session_user(&self, token_hash: &str) -> DbResult<i64>;
+    async fn delete_session(&self, token_hash: &str) -> DbResult<()>;
+    /// Tokens, oldest first: all, or a user's, or a project's (its build tokens and its
+    /// running builds' own tokens).
+    async fn tokens(&self, user_id: Option<i64>, project_id: Option<i64>) -> DbResult<Vec<TokenInfo>>;
+    /// Whose token this is, by its id (a disabled user's counts as unknown).
+    async fn token_by_id(&self, id: i64) -> DbResult<TokenOwner>;
+    async fn delete_token_by_id(&self, id: i64) -> DbResult<()>;
+    /// Notes that a token was used now; written at most once a minute per token.
+    async fn touch_token(&self, token_hash: &str) -> DbResult<()>;
+    async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> DbResult<()>;
+    /// Ends every session of a user; answers how many there were.
+    async fn delete_user_sessions(&self, user_id: i64) -> DbResult<u64>;
+}
+
+/// Expands to `impl AccountStore for $store`, its queries written once for both stores.
+/// `$store` has a `pool: sqlx::Pool<$db>` (`$db`: `sqlx::Sqlite` or `sqlx::Postgres`); names
+/// the query needs (rows, columns, models) are those in scope where it expands.
+macro_rules! account_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl AccountStore for $store {
+            async fn insert_user(&self, username: &str, password_hash: &str) -> DbResult<i64> {
+                sqlx::query_scalar("INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id")
+                    .bind(username)
+                    .bind(password_hash)
+                    .bind(now())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(DbError::from_sqlx)
+            }
+
+            async fn user_by_name(&self, username: &str) -> DbResult<User> {
+                sqlx::query_as::<_, UserRow>("SELECT id, username, password_hash, disabled_at FROM users WHERE username = $1")
+                    .bind(username)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map(User::from)
+                    .map_err(DbError::from_sqlx)
+            }
+
+            async fn user_by_id(&self, id: i64) -> DbResult<User> {
+                sqlx::query_as::<_, UserRow>("SELECT id, username, password_hash, disabled_at FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map(User::from)
+                    .map_err(DbError::from_sqlx)
+            }
+
+            async fn insert_token(&self, token_hash: &str, owner: TokenOwner) -> DbResult<()> {
+                let (user_id, project_id, build_id) = match owner {
+                    TokenOwner::User(id) => (Some(id), None, None),
+                    TokenOwner::Project(id) => (None, Some(id), None),
+                    TokenOwner::Build { project_id, build_id } => (None, Some(project_id), Some(build_id)),
+                };
+                sqlx::query(
+                    "INSERT INTO tokens (token_hash, user_id, project_id, build_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token_hash)
+                .bind(user_id)
+                .bind(project_id)
+                .bind(build_id)
+                .bind(now())
+                .execute(&self.pool)
+                .await
+                .map_err(DbError::from_sqlx)?;
+                Ok(())
+            }
+
+            async fn token_owner(&self, token_hash: &str) -> DbResult<(i64, TokenOwner, Option<i64>)> {
+                let row: TokenRow = sqlx::query_as(
+                    "SELECT t.id, t.user_id, t.project_id, t.build_id, t.last_used_at FROM tokens t
+                     LEFT JOIN users u ON u.id = t.user_id
+                     WHERE t.token_hash = $1 AND u.disabled_at IS NULL",
+                )
+                .bind(token_hash)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(DbError::from_sqlx)?;
+                Ok((row.id, row.owner().ok_or(DbError::NotFound)?, row.last_used_at))
+            }
+
+            async fn delete_token(&self, token_hash: &str) -> DbResult<()> {
+                let done = sqlx::query("DELETE FROM tokens WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+                if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+            }
+
+            async fn insert_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> DbResult<()> {
+                sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+                    .bind(token_hash)
+                    .bind(user_id)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn session_user(&self, token_hash: &str) -> DbResult<i64> {
+                sqlx::query_scalar("SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL")
+                    .bind(token_hash)
+                    .bind(now())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(DbError::from_sqlx)
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> DbResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at <= $2")
+                    .bind(token_hash)
+                    .bind(now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn tokens(&self, user_id: Option<i64>, project_id: Option<i64>) -> DbResult<Vec<TokenInfo>> {
+                let rows: Vec<TokenInfoRow> = sqlx::query_as(
+                    "SELECT t.id, t.user_id, t.project_id, t.build_id, t.created_at, t.last_used_at,
+                            u.username, p.vcs_type, p.org, p.repo, b.build_num
+                     FROM tokens t
+                     LEFT JOIN users u ON u.id = t.user_id
+                     LEFT JOIN projects p ON p.id = t.project_id
+                     LEFT JOIN builds b ON b.id = t.build_id
+                     WHERE ($1 IS NULL OR t.user_id = $1) AND ($2 IS NULL OR t.project_id = $2)
+                     ORDER BY t.id",
+                )
+                .bind(user_id)
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().filter_map(TokenInfoRow::info).collect())
+            }
+
+            async fn token_by_id(&self, id: i64) -> DbResult<TokenOwner> {
+                let row: TokenRow = sqlx::query_as(
+                    "SELECT t.id, t.user_id, t.project_id, t.build_id, t.last_used_at FROM tokens t
+                     LEFT JOIN users u ON u.id = t.user_id
+                     WHERE t.id = $1 AND u.disabled_at IS NULL",
+                )
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(DbError::from_sqlx)?;
+                row.owner().ok_or(DbError::NotFound)
+            }
+
+            async fn delete_token_by_id(&self, id: i64) -> DbResult<()> {
+                let done = sqlx::query("DELETE FROM tokens WHERE id = $1").bind(id).execute(&self.pool).await?;
+                if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+            }
+
+            async fn touch_token(&self, token_hash: &str) -> DbResult<()> {
+                let now = now();
+                sqlx::query(
+                    "UPDATE tokens SET last_used_at = $1
+                     WHERE token_hash = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+                )
+                .bind(now)
+                .bind(token_hash)
+                .bind(now - 60)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> DbResult<()> {
+                sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+                    .bind(disabled.then(now))
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_user_sessions(&self, user_id: i64) -> DbResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+pub(super) use account_store;

@@ -1,0 +1,119 @@
+//! What the projects feature sees of the metadata store: projects, who may see them, their
+//! members; and the macro that implements it for both stores.
+
+use vitrine_wire::domain::ProjectSlug;
+
+use super::error::DbResult;
+use super::models::Project;
+
+/// Projects and their members.
+#[async_trait::async_trait]
+pub trait ProjectStore: Send + Sync {
+    async fn insert_project(&self, slug: &ProjectSlug, public: bool) -> DbResult<i64>;
+    async fn set_project_public(&self, project_id: i64, public: bool) -> DbResult<()>;
+    async fn project_by_slug(&self, slug: &ProjectSlug) -> DbResult<Project>;
+    async fn project_by_id(&self, id: i64) -> DbResult<Project>;
+    /// Projects a viewer may see: public ones, and those the user is a member of.
+    async fn visible_projects(&self, user_id: Option<i64>) -> DbResult<Vec<Project>>;
+    async fn insert_member(&self, project_id: i64, user_id: i64) -> DbResult<()>;
+    async fn is_member(&self, project_id: i64, user_id: i64) -> DbResult<bool>;
+    async fn delete_member(&self, project_id: i64, user_id: i64) -> DbResult<()>;
+}
+
+/// Expands to `impl ProjectStore for $store`, its queries written once for both stores.
+/// `$store` has a `pool: sqlx::Pool<$db>` (`$db`: `sqlx::Sqlite` or `sqlx::Postgres`); names
+/// the query needs (rows, columns, models) are those in scope where it expands.
+macro_rules! project_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl ProjectStore for $store {
+            async fn insert_project(&self, slug: &ProjectSlug, public: bool) -> DbResult<i64> {
+                sqlx::query_scalar(
+                    "INSERT INTO projects (vcs_type, org, repo, public, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(slug.vcs.as_str())
+                .bind(&slug.org)
+                .bind(&slug.repo)
+                .bind(public)
+                .bind(now())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(DbError::from_sqlx)
+            }
+
+            async fn set_project_public(&self, project_id: i64, public: bool) -> DbResult<()> {
+                sqlx::query("UPDATE projects SET public = $1 WHERE id = $2")
+                    .bind(public)
+                    .bind(project_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn project_by_slug(&self, slug: &ProjectSlug) -> DbResult<Project> {
+                sqlx::query_as::<_, ProjectRow>(
+                    "SELECT id, vcs_type, org, repo, public FROM projects WHERE vcs_type = $1 AND org = $2 AND repo = $3",
+                )
+                .bind(slug.vcs.as_str())
+                .bind(&slug.org)
+                .bind(&slug.repo)
+                .fetch_one(&self.pool)
+                .await
+                .map(Project::from)
+                .map_err(DbError::from_sqlx)
+            }
+
+            async fn project_by_id(&self, id: i64) -> DbResult<Project> {
+                sqlx::query_as::<_, ProjectRow>("SELECT id, vcs_type, org, repo, public FROM projects WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map(Project::from)
+                    .map_err(DbError::from_sqlx)
+            }
+
+            /// Projects a viewer may see: public ones, and those the user is a member of.
+            async fn visible_projects(&self, user_id: Option<i64>) -> DbResult<Vec<Project>> {
+                let rows: Vec<ProjectRow> = sqlx::query_as(
+                    "SELECT id, vcs_type, org, repo, public FROM projects p
+                     WHERE public OR EXISTS (
+                         SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = $1)
+                     ORDER BY org, repo, vcs_type",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Project::from).collect())
+            }
+
+            async fn insert_member(&self, project_id: i64, user_id: i64) -> DbResult<()> {
+                sqlx::query("INSERT INTO project_members (project_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(project_id)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn is_member(&self, project_id: i64, user_id: i64) -> DbResult<bool> {
+                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM project_members WHERE project_id = $1 AND user_id = $2")
+                    .bind(project_id)
+                    .bind(user_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(found > 0)
+            }
+
+            async fn delete_member(&self, project_id: i64, user_id: i64) -> DbResult<()> {
+                let done = sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
+                    .bind(project_id)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+            }
+        }
+    };
+}
+
+pub(super) use project_store;
