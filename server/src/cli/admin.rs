@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::core::accounts::{Accounts, PasswordChecks};
-use crate::core::audit::AuditLog;
+use crate::core::audit::{AuditAction, AuditLog};
 use crate::core::builds::Builds;
 use crate::core::lookups::Lookups;
 use crate::core::projects::Projects;
@@ -198,49 +198,59 @@ fn when(t: i64) -> String {
 
 /// What a command changes, for the audit log: (action, project, build, detail). Reading
 /// commands change nothing.
-fn change_of(command: &AdminCommand) -> Option<(&'static str, Option<String>, Option<i64>, String)> {
+fn change_of(command: &AdminCommand) -> Option<(AuditAction, Option<String>, Option<i64>, String)> {
     use AdminCommand as A;
     let project = |slug: &ProjectSlug| Some(slug.short());
     Some(match command {
-        A::User(UserCommand::Add { name, .. }) => ("admin.user.add", None, None, name.clone()),
-        A::User(UserCommand::Disable { name }) => ("admin.user.disable", None, None, name.clone()),
-        A::User(UserCommand::Enable { name }) => ("admin.user.enable", None, None, name.clone()),
-        A::Token(TokenCommand::Create { name }) => ("admin.token.create", None, None, format!("for {name}")),
+        A::User(UserCommand::Add { name, .. }) => (AuditAction::AdminUserAdd, None, None, name.clone()),
+        A::User(UserCommand::Disable { name }) => (AuditAction::AdminUserDisable, None, None, name.clone()),
+        A::User(UserCommand::Enable { name }) => (AuditAction::AdminUserEnable, None, None, name.clone()),
+        A::Token(TokenCommand::Create { name }) => (AuditAction::AdminTokenCreate, None, None, format!("for {name}")),
         A::Token(TokenCommand::Revoke { token }) => {
             // An id is logged as it is; a token itself never is.
             let which = match token.trim().parse::<i64>() {
                 Ok(id) if token.trim().len() < 20 => format!("id {id}"),
                 _ => "given in full".to_owned(),
             };
-            ("admin.token.revoke", None, None, which)
+            (AuditAction::AdminTokenRevoke, None, None, which)
         }
         A::Token(TokenCommand::List { .. }) | A::Audit { .. } => return None,
         A::Project(ProjectCommand::Add { slug, public }) => {
-            ("admin.project.add", project(slug), None, if *public { "public" } else { "private" }.to_owned())
+            (AuditAction::AdminProjectAdd, project(slug), None, if *public { "public" } else { "private" }.to_owned())
         }
-        A::Project(ProjectCommand::Token { slug }) => ("admin.project.token", project(slug), None, String::new()),
+        A::Project(ProjectCommand::Token { slug }) => {
+            (AuditAction::AdminProjectToken, project(slug), None, String::new())
+        }
         A::Project(ProjectCommand::Retention { slug, retention }) => {
             let detail = match retention {
                 Retention::Default => "default".to_owned(),
                 Retention::Keep(d) => format!("{}d", d.as_secs() / 86400),
             };
-            ("admin.project.retention", project(slug), None, detail)
+            (AuditAction::AdminProjectRetention, project(slug), None, detail)
         }
         A::Project(ProjectCommand::DefaultBranch { slug, branch }) => {
-            ("admin.project.default-branch", project(slug), None, branch.clone())
+            (AuditAction::AdminProjectDefaultBranch, project(slug), None, branch.clone())
         }
-        A::Member(MemberCommand::Add { slug, name }) => ("admin.member.add", project(slug), None, name.clone()),
-        A::Member(MemberCommand::Remove { slug, name }) => ("admin.member.remove", project(slug), None, name.clone()),
-        A::Session(SessionCommand::Revoke { name }) => ("admin.session.revoke", None, None, name.clone()),
-        A::Build(BuildCommand::Pin { slug, build }) => ("admin.build.pin", project(slug), Some(build.0), String::new()),
+        A::Member(MemberCommand::Add { slug, name }) => {
+            (AuditAction::AdminMemberAdd, project(slug), None, name.clone())
+        }
+        A::Member(MemberCommand::Remove { slug, name }) => {
+            (AuditAction::AdminMemberRemove, project(slug), None, name.clone())
+        }
+        A::Session(SessionCommand::Revoke { name }) => (AuditAction::AdminSessionRevoke, None, None, name.clone()),
+        A::Build(BuildCommand::Pin { slug, build }) => {
+            (AuditAction::AdminBuildPin, project(slug), Some(build.0), String::new())
+        }
         A::Build(BuildCommand::Unpin { slug, build }) => {
-            ("admin.build.unpin", project(slug), Some(build.0), String::new())
+            (AuditAction::AdminBuildUnpin, project(slug), Some(build.0), String::new())
         }
         A::Purge { project: slug, build, path } => {
-            ("admin.purge", project(slug), build.map(|b| b.0), path.clone().unwrap_or_default())
+            (AuditAction::AdminPurge, project(slug), build.map(|b| b.0), path.clone().unwrap_or_default())
         }
-        A::Migrate { .. } => ("admin.migrate", None, None, "to PostgreSQL".to_owned()),
-        A::Capabilities(CapabilitiesCommand::Rotate) => ("admin.capabilities.rotate", None, None, String::new()),
+        A::Migrate { .. } => (AuditAction::AdminMigrate, None, None, "to PostgreSQL".to_owned()),
+        A::Capabilities(CapabilitiesCommand::Rotate) => {
+            (AuditAction::AdminCapabilitiesRotate, None, None, String::new())
+        }
     })
 }
 
@@ -264,7 +274,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             actor: admin_actor(),
             user_id: None,
             token_id: None,
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             project,
             build_num,
             detail,

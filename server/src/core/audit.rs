@@ -69,14 +69,71 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
+/// What an audit line records: the named actions, stored by their names (`artifact.read`,
+/// `admin.user.add`, ...); `admin.*` are the `vitrine admin` commands that change something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    /// A private project's artifact was read (a file, a link, a zip, a comparison).
+    ArtifactRead,
+    /// A member pinned a build.
+    BuildPin,
+    /// A member unpinned a build.
+    BuildUnpin,
+    AdminUserAdd,
+    AdminUserDisable,
+    AdminUserEnable,
+    AdminTokenCreate,
+    AdminTokenRevoke,
+    AdminProjectAdd,
+    AdminProjectToken,
+    AdminProjectRetention,
+    AdminProjectDefaultBranch,
+    AdminMemberAdd,
+    AdminMemberRemove,
+    AdminSessionRevoke,
+    AdminBuildPin,
+    AdminBuildUnpin,
+    AdminPurge,
+    AdminMigrate,
+    AdminCapabilitiesRotate,
+}
+
+impl AuditAction {
+    /// The name the log stores and `vitrine admin audit` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::ArtifactRead => "artifact.read",
+            AuditAction::BuildPin => "build.pin",
+            AuditAction::BuildUnpin => "build.unpin",
+            AuditAction::AdminUserAdd => "admin.user.add",
+            AuditAction::AdminUserDisable => "admin.user.disable",
+            AuditAction::AdminUserEnable => "admin.user.enable",
+            AuditAction::AdminTokenCreate => "admin.token.create",
+            AuditAction::AdminTokenRevoke => "admin.token.revoke",
+            AuditAction::AdminProjectAdd => "admin.project.add",
+            AuditAction::AdminProjectToken => "admin.project.token",
+            AuditAction::AdminProjectRetention => "admin.project.retention",
+            AuditAction::AdminProjectDefaultBranch => "admin.project.default-branch",
+            AuditAction::AdminMemberAdd => "admin.member.add",
+            AuditAction::AdminMemberRemove => "admin.member.remove",
+            AuditAction::AdminSessionRevoke => "admin.session.revoke",
+            AuditAction::AdminBuildPin => "admin.build.pin",
+            AuditAction::AdminBuildUnpin => "admin.build.unpin",
+            AuditAction::AdminPurge => "admin.purge",
+            AuditAction::AdminMigrate => "admin.migrate",
+            AuditAction::AdminCapabilitiesRotate => "admin.capabilities.rotate",
+        }
+    }
+}
+
 /// An event by `who`, now; the rest is filled in by the caller.
-pub fn event_by(who: &Principal, action: &str) -> AuditEvent {
+pub fn event_by(who: &Principal, action: AuditAction) -> AuditEvent {
     AuditEvent {
         at: chrono::Utc::now().timestamp(),
         actor: who.describe(),
         user_id: who.user_id(),
         token_id: who.token_id(),
-        action: action.to_owned(),
+        action: action.as_str().to_owned(),
         project: None,
         build_num: None,
         detail: String::new(),

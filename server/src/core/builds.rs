@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::audit::AuditLog;
+use super::audit::{AuditAction, AuditLog};
 use super::error::{ServiceError, ServiceResult};
 use super::lookups::Lookups;
 use super::principal::Principal;
@@ -225,7 +225,7 @@ impl Builds {
         self.audit.record(vitrine_store::AuditEvent {
             project: Some(slug.short()),
             build_num: Some(num.0),
-            ..super::audit::event_by(who, if pin { "build.pin" } else { "build.unpin" })
+            ..super::audit::event_by(who, if pin { AuditAction::BuildPin } else { AuditAction::BuildUnpin })
         });
         Ok(build)
     }

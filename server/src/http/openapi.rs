@@ -1,14 +1,10 @@
-//! `/api/openapi.json`: the HTTP API (CircleCI's v1.1 and v2 routes, the agent API, the
-//! operational routes) as an OpenAPI 3.1 document, generated from the handlers' annotations
-//! and the shapes they answer. A snapshot test holds it, so that a change to a public shape
-//! is a deliberate one.
+//! The OpenAPI 3.1 document's own parts: its description, tags and security schemes. Its
+//! operations come from the route list (`router.rs`: `api_document`, served at
+//! `/api/openapi.json`), made from the handlers' annotations and the shapes they answer. A
+//! snapshot test holds it, so that a change to a public shape is a deliberate one.
 
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-
-use super::{agent, v1_1, v2};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,24 +14,6 @@ use super::{agent, v1_1, v2};
                        `circle-token` query parameter, or as the user name of HTTP Basic authentication; \
                        a public project's data needs none.",
         license(name = "Apache-2.0"),
-    ),
-    paths(
-        v1_1::me::get_me,
-        v1_1::me::list_projects,
-        v1_1::builds::list_builds,
-        v1_1::builds::list_branch_builds,
-        v1_1::builds::get_build,
-        v1_1::artifacts::list_artifacts,
-        v1_1::artifacts::get_artifact,
-        v2::artifacts::list_job_artifacts,
-        agent::builds::start_build,
-        agent::uploads::plan_uploads,
-        agent::uploads::complete_uploads,
-        agent::builds::finish_build,
-        super::operations::healthz,
-        super::operations::readyz,
-        super::operations::metrics,
-        openapi_json,
     ),
     modifiers(&Tokens),
     security((), ("circle_token" = []), ("circle_token_query" = []), ("basic" = [])),
@@ -68,29 +46,9 @@ impl utoipa::Modify for Tokens {
     }
 }
 
-/// The document, made once.
-pub fn document() -> &'static str {
-    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    JSON.get_or_init(|| ApiDoc::openapi().to_pretty_json().expect("the document serializes"))
-}
-
-/// `GET /api/openapi.json`
-#[utoipa::path(get, path = "/api/openapi.json", tag = "operations", security(()),
-    responses((status = 200, description = "This document", content_type = "application/json")))]
-pub async fn openapi_json() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache")),
-        ],
-        document(),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::router::document;
 
     /// A change to a public shape or route shows here first: review the new snapshot
     /// (`cargo insta review`, or `INSTA_UPDATE=always` and read the diff) before taking it.

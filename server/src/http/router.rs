@@ -12,19 +12,48 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::path::Paths;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 use vitrine_app::api::backend::Backend;
 use vitrine_app::{App, shell};
 
 use crate::http::error::ApiError;
+use crate::http::openapi::ApiDoc;
 use crate::http::state::AppState;
-use crate::http::{agent, site, v1_1, v2};
+use crate::http::{agent, operations, site, v1_1, v2};
 
 /// One route of the HTTP API or the site (besides the Leptos pages and server functions,
-/// which Leptos lists itself): its method, its path in axum's syntax, and its handler.
+/// which Leptos lists itself): its method, its path in axum's syntax, its handler, and, for
+/// the routes the API documents, its OpenAPI operation with the schemas it names.
 pub struct Route {
     pub method: Method,
     pub path: String,
     handler: MethodRouter<AppState>,
+    doc: Option<Documented>,
+}
+
+/// A route's OpenAPI operation (by its path) and the schemas it names.
+type Documented = (Vec<(String, RefOr<Schema>)>, Paths);
+
+/// A route the API documents: its method, path and operation come from its handler's
+/// `#[utoipa::path]`, whose path is written in axum's syntax (`{*path}` for the rest of a
+/// path; the document says `{path}`).
+fn documented((schemas, paths, handler): UtoipaMethodRouter<AppState>) -> Route {
+    let (path, item) = paths.paths.iter().next().expect("a handler has one path");
+    let method = [
+        (&item.get, Method::GET),
+        (&item.post, Method::POST),
+        (&item.put, Method::PUT),
+        (&item.delete, Method::DELETE),
+        (&item.patch, Method::PATCH),
+    ]
+    .into_iter()
+    .find_map(|(operation, method)| operation.is_some().then_some(method))
+    .expect("a documented handler has a method");
+    Route { method, path: path.clone(), handler, doc: Some((schemas, paths)) }
 }
 
 fn route<H, T>(method: Method, path: impl Into<String>, handler: H) -> Route
@@ -33,32 +62,28 @@ where
     T: 'static,
 {
     let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
-    Route { method, path: path.into(), handler: axum::routing::on(filter, handler) }
+    Route { method, path: path.into(), handler: axum::routing::on(filter, handler), doc: None }
 }
 
-/// Every route besides the Leptos pages and server functions. The router mounts exactly
-/// these; the access-table test checks that each one is in its table.
+/// Every route besides the Leptos pages and server functions: the one list. The router mounts
+/// exactly these, the OpenAPI document is made of the documented ones ([`api_document`]), and
+/// the access-table test checks that each one is in its table.
 pub fn routes() -> Vec<Route> {
-    use crate::urls::{AGENT_BUILDS as AGENT, API_PROJECT as PROJECT};
     use Method as M;
     vec![
-        route(M::GET, "/api/v1.1/me", v1_1::me::get_me),
-        route(M::GET, "/api/v1.1/projects", v1_1::me::list_projects),
-        route(M::GET, PROJECT, v1_1::builds::list_builds),
-        route(M::GET, format!("{PROJECT}/tree/{{*branch}}"), v1_1::builds::list_branch_builds),
-        route(M::GET, format!("{PROJECT}/{{build_num}}"), v1_1::builds::get_build),
-        route(M::GET, format!("{PROJECT}/{{build_num}}/artifacts"), v1_1::artifacts::list_artifacts),
-        route(
-            M::GET,
-            format!("{PROJECT}/{{build_num}}/artifacts/{{node_index}}/{{*path}}"),
-            v1_1::artifacts::get_artifact,
-        ),
-        route(M::GET, "/api/v2/project/{vcs}/{org}/{repo}/{job_number}/artifacts", v2::artifacts::list_job_artifacts),
-        route(M::POST, AGENT, agent::builds::start_build),
-        route(M::POST, format!("{AGENT}/{{build_num}}/uploads"), agent::uploads::plan_uploads),
-        route(M::POST, format!("{AGENT}/{{build_num}}/uploads/complete"), agent::uploads::complete_uploads),
-        route(M::POST, format!("{AGENT}/{{build_num}}/finish"), agent::builds::finish_build),
-        route(M::GET, "/api/openapi.json", crate::http::openapi::openapi_json),
+        documented(routes!(v1_1::me::get_me)),
+        documented(routes!(v1_1::me::list_projects)),
+        documented(routes!(v1_1::builds::list_builds)),
+        documented(routes!(v1_1::builds::list_branch_builds)),
+        documented(routes!(v1_1::builds::get_build)),
+        documented(routes!(v1_1::artifacts::list_artifacts)),
+        documented(routes!(v1_1::artifacts::get_artifact)),
+        documented(routes!(v2::artifacts::list_job_artifacts)),
+        documented(routes!(agent::builds::start_build)),
+        documented(routes!(agent::uploads::plan_uploads)),
+        documented(routes!(agent::uploads::complete_uploads)),
+        documented(routes!(agent::builds::finish_build)),
+        documented(routes!(openapi_json)),
         route(M::GET, "/api/{*rest}", api_not_found),
         route(M::POST, "/api/{*rest}", api_not_found),
         // The artifact route in the site's own shape (`/gh/acme/widgets/latest/artifacts/0/...`),
@@ -67,12 +92,51 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/download/{node_index}", site::download_zip),
         route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/compare/{node_index}/{*path}", site::image_diff),
         route(M::GET, "/{vcs}/{org}/{repo}/{build_num}/trace/{node_index}/{*path}", site::open_trace),
-        route(M::GET, "/healthz", super::operations::healthz),
-        route(M::GET, "/readyz", super::operations::readyz),
-        route(M::GET, "/metrics", super::operations::metrics),
+        documented(routes!(operations::healthz)),
+        documented(routes!(operations::readyz)),
+        documented(routes!(operations::metrics)),
         route(M::GET, "/logout", logout_needs_post),
         route(M::POST, "/logout", logout),
     ]
+}
+
+/// The OpenAPI document: [`ApiDoc`]'s description, tags and security, and the operations of
+/// the documented routes with the schemas they name.
+pub fn api_document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for (schemas, paths) in routes().into_iter().filter_map(|r| r.doc) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.schemas.extend(schemas);
+        for (path, item) in paths.paths {
+            match doc.paths.paths.entry(path.replace("{*", "{")) {
+                std::collections::btree_map::Entry::Occupied(mut kept) => kept.get_mut().merge_operations(item),
+                std::collections::btree_map::Entry::Vacant(new) => {
+                    new.insert(item);
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// The document as JSON, made once.
+pub fn document() -> &'static str {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| api_document().to_pretty_json().expect("the document serializes"))
+}
+
+/// `GET /api/openapi.json`
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations", security(()),
+    responses((status = 200, description = "This document", content_type = "application/json")))]
+pub async fn openapi_json() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache")),
+        ],
+        document(),
+    )
+        .into_response()
 }
 
 /// The Leptos pages and server functions, as (method, path): the rest of what the app serves.

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::archives::{ArchiveMember, Archives};
-use super::audit::AuditLog;
+use super::audit::{AuditAction, AuditLog};
 use super::builds::Builds;
 use super::capabilities::{ArtifactsOrigin, CAPABILITY_TTL, Grant, Holder, Scope};
 use super::content::{content_disposition, is_active_content};
@@ -331,7 +331,7 @@ impl Artifacts {
                 build_num: Some(build.build_num),
                 detail,
                 client: client.map(|c| c.to_string()),
-                ..super::audit::event_by(who, "artifact.read")
+                ..super::audit::event_by(who, AuditAction::ArtifactRead)
             });
         }
     }

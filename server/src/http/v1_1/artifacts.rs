@@ -80,7 +80,7 @@ fn listing_json(
 
 /// `GET /api/v1.1/project/:vcs/:org/:repo/:build_num/artifacts/:node_index/*path`:
 /// checks access, then redirects to a short-lived signed S3 URL.
-#[utoipa::path(get, path = "/api/v1.1/project/{vcs}/{org}/{repo}/{build_num}/artifacts/{node_index}/{path}", tag = "v1.1",
+#[utoipa::path(get, path = "/api/v1.1/project/{vcs}/{org}/{repo}/{build_num}/artifacts/{node_index}/{*path}", tag = "v1.1",
     params(crate::http::extract::ArtifactAt),
     responses(
         (status = 302, description = "To a short-lived signed URL of the bytes (or, for a page opened in a browser, to the artifacts origin)"),

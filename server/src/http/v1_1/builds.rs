@@ -57,7 +57,7 @@ pub async fn list_builds(
 }
 
 /// `GET /api/v1.1/project/:vcs/:org/:repo/tree/:branch` (the branch may contain `/`)
-#[utoipa::path(get, path = "/api/v1.1/project/{vcs}/{org}/{repo}/tree/{branch}", tag = "v1.1",
+#[utoipa::path(get, path = "/api/v1.1/project/{vcs}/{org}/{repo}/tree/{*branch}", tag = "v1.1",
     params(crate::http::extract::ProjectAt, ("branch" = String, Path, description = "May contain `/`"), ("limit" = Option<i64>, Query, description = "At most this many (default 30)"), ("offset" = Option<i64>, Query), ("filter" = Option<String>, Query, description = "`completed`, `successful`, `failed` or `running`")),
     responses((status = 200, description = "The branch's recent builds, newest first", body = Vec<BuildSummary>), (status = 401, description = "The token is not valid", body = ErrorBody), (status = 404, description = "No such project or build, or not visible to the caller", body = ErrorBody)))]
 pub async fn list_branch_builds(
