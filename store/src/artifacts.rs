@@ -1,5 +1,5 @@
 //! What the artifacts feature sees of the metadata store: a build's listed artifacts (pages,
-//! folders, kinds, search), the stored objects they point at, and purges; and the macro that
+//! folders, kinds, search) and the stored objects they point at; and the macro that
 //! implements it for both stores.
 
 use super::error::DbResult;
@@ -42,19 +42,6 @@ pub trait ArtifactStore: Send + Sync {
     async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>>;
     /// How many listed artifacts point at the stored objects with this content.
     async fn blob_refs(&self, sha256: &str) -> DbResult<i64>;
-    /// Removes artifacts from listings at once: a project's, a build's, or one path of a build
-    /// (on every node). Objects nothing lists any more are doomed for the sweeper to delete
-    /// (and can no longer be reused); answers (artifacts removed, objects doomed, objects kept
-    /// because other artifacts list the same content).
-    async fn purge(
-        &self,
-        project_id: i64,
-        build_id: Option<i64>,
-        pretty_path: Option<&str>,
-    ) -> DbResult<(u64, u64, u64)>;
-    /// Objects doomed by purges, oldest first.
-    async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>>;
-    async fn forget_doomed(&self, s3_key: &str) -> DbResult<()>;
 }
 
 /// Expands to `impl ArtifactStore for $store`, its queries written once for both stores.
@@ -192,70 +179,6 @@ macro_rules! artifact_store {
                     .bind(sha256)
                     .fetch_one(&self.pool)
                     .await?)
-            }
-
-            async fn purge(&self, project_id: i64, build_id: Option<i64>, pretty_path: Option<&str>) -> DbResult<(u64, u64, u64)> {
-                let mut tx = self.begin_write().await?;
-                const CHOSEN: &str = "FROM artifacts a JOIN builds b ON b.id = a.build_id
-                     WHERE b.project_id = $1 AND ($2 IS NULL OR a.build_id = $2) AND ($3 IS NULL OR a.pretty_path = $3)";
-                let keys: Vec<String> = sqlx::query_scalar(&format!("SELECT DISTINCT a.s3_key {CHOSEN}"))
-                    .bind(project_id)
-                    .bind(build_id)
-                    .bind(pretty_path)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                // Caches of these builds' listings go stale with this (see `Build::listing_version`).
-                sqlx::query(&format!(
-                    "UPDATE builds SET listing_version = listing_version + 1 WHERE id IN (SELECT a.build_id {CHOSEN})"
-                ))
-                .bind(project_id)
-                .bind(build_id)
-                .bind(pretty_path)
-                .execute(&mut *tx)
-                .await?;
-                let removed = sqlx::query(&format!("DELETE FROM artifacts WHERE id IN (SELECT a.id {CHOSEN})"))
-                    .bind(project_id)
-                    .bind(build_id)
-                    .bind(pretty_path)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                let mut doomed = 0u64;
-                for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-                    // Gone from `blobs`, an object can no longer be reused by a plan.
-                    let mut q: QueryBuilder<$db> = QueryBuilder::new("DELETE FROM blobs WHERE refs <= 0 AND s3_key IN (");
-                    let mut list = q.separated(", ");
-                    for key in chunk {
-                        list.push_bind(key);
-                    }
-                    q.push(") RETURNING s3_key");
-                    let gone: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
-                    if gone.is_empty() {
-                        continue;
-                    }
-                    doomed += gone.len() as u64;
-                    let at = now();
-                    let mut q: QueryBuilder<$db> = QueryBuilder::new("INSERT INTO doomed_objects (s3_key, doomed_at) ");
-                    q.push_values(&gone, |mut row, (key,)| {
-                        row.push_bind(key).push_bind(at);
-                    });
-                    q.push(" ON CONFLICT DO NOTHING");
-                    q.build().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok((removed, doomed, keys.len() as u64 - doomed))
-            }
-
-            async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>> {
-                Ok(sqlx::query_scalar("SELECT s3_key FROM doomed_objects ORDER BY doomed_at LIMIT $1")
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?)
-            }
-
-            async fn forget_doomed(&self, s3_key: &str) -> DbResult<()> {
-                sqlx::query("DELETE FROM doomed_objects WHERE s3_key = $1").bind(s3_key).execute(&self.pool).await?;
-                Ok(())
             }
         }
     };

@@ -1,5 +1,6 @@
 //! What the builds feature sees of the metadata store: builds, their nodes and how they
-//! close; and the macro that implements it for both stores.
+//! close, pins, the last green build before one; and the macro that implements it for both
+//! stores.
 
 use std::collections::HashSet;
 
@@ -44,6 +45,11 @@ pub trait BuildStore: Send + Sync {
     async fn delete_closed_build_tokens(&self) -> DbResult<u64>;
     /// Closes builds still running that started before `started_before`, as `timedout`.
     async fn time_out_builds(&self, started_before: i64) -> DbResult<u64>;
+    /// The newest successful build of a branch numbered below `before`: what a build's
+    /// screenshots are compared with.
+    async fn last_green_before(&self, project_id: i64, branch: &str, before: i64) -> DbResult<Option<Build>>;
+    /// Pins a build (by `user_id`, now) or unpins it (`None`).
+    async fn set_build_pinned(&self, build_id: i64, pinned: Option<(Option<i64>, i64)>) -> DbResult<()>;
 }
 
 /// Expands to `impl BuildStore for $store`, its queries written once for both stores.
@@ -228,6 +234,35 @@ macro_rules! build_store {
                         .execute(&self.pool)
                         .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn last_green_before(&self, project_id: i64, branch: &str, before: i64) -> DbResult<Option<Build>> {
+                let row: Option<BuildRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    build_columns!(),
+                    " FROM builds WHERE project_id = $1 AND branch = $2 AND status = 'success' AND build_num < $3
+                      ORDER BY build_num DESC LIMIT 1"
+                ))
+                .bind(project_id)
+                .bind(branch)
+                .bind(before)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Build::from))
+            }
+
+            async fn set_build_pinned(&self, build_id: i64, pinned: Option<(Option<i64>, i64)>) -> DbResult<()> {
+                let (by, at) = match pinned {
+                    Some((by, at)) => (by, Some(at)),
+                    None => (None, None),
+                };
+                sqlx::query("UPDATE builds SET pinned_at = $1, pinned_by = $2 WHERE id = $3")
+                    .bind(at)
+                    .bind(by)
+                    .bind(build_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
         }
     };

@@ -1,5 +1,5 @@
 //! What the projects feature sees of the metadata store: projects, who may see them, their
-//! members; and the macro that implements it for both stores.
+//! members, their default branch; and the macro that implements it for both stores.
 
 use vitrine_wire::domain::ProjectSlug;
 
@@ -18,6 +18,9 @@ pub trait ProjectStore: Send + Sync {
     async fn insert_member(&self, project_id: i64, user_id: i64) -> DbResult<()>;
     async fn is_member(&self, project_id: i64, user_id: i64) -> DbResult<bool>;
     async fn delete_member(&self, project_id: i64, user_id: i64) -> DbResult<()>;
+    /// The branch other branches compare against (`None`: `main`).
+    async fn set_default_branch(&self, project_id: i64, branch: Option<&str>) -> DbResult<()>;
+    async fn default_branch(&self, project_id: i64) -> DbResult<Option<String>>;
 }
 
 /// Expands to `impl ProjectStore for $store`, its queries written once for both stores.
@@ -111,6 +114,23 @@ macro_rules! project_store {
                     .execute(&self.pool)
                     .await?;
                 if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+            }
+
+            async fn set_default_branch(&self, project_id: i64, branch: Option<&str>) -> DbResult<()> {
+                let done = sqlx::query("UPDATE projects SET default_branch = $1 WHERE id = $2")
+                    .bind(branch)
+                    .bind(project_id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+            }
+
+            async fn default_branch(&self, project_id: i64) -> DbResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT default_branch FROM projects WHERE id = $1")
+                    .bind(project_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .flatten())
             }
         }
     };

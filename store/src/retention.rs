@@ -1,28 +1,32 @@
-//! What retention sees of the metadata store: how long a project keeps builds, its default
-//! branch, pins, and the builds whose artifacts expired; and the macro that implements it for
-//! both stores.
+//! What retention sees of the metadata store: how long a project keeps builds, the builds
+//! whose artifacts expired, purges and the objects they doom; and the macro that implements
+//! it for both stores.
 
 use super::error::DbResult;
-use super::models::Build;
 
-/// Retention: what is kept, for how long, and what it is compared with.
+/// Retention: what is kept, for how long, and taking it out before.
 #[async_trait::async_trait]
 pub trait RetentionStore: Send + Sync {
     /// A project's own retention (`None`: the server's).
     async fn set_project_retention(&self, project_id: i64, retention_secs: Option<i64>) -> DbResult<()>;
-    /// The branch other branches compare against (`None`: `main`).
-    async fn set_default_branch(&self, project_id: i64, branch: Option<&str>) -> DbResult<()>;
-    async fn default_branch(&self, project_id: i64) -> DbResult<Option<String>>;
-    /// The newest successful build of a branch numbered below `before`: what a build's
-    /// screenshots are compared with.
-    async fn last_green_before(&self, project_id: i64, branch: &str, before: i64) -> DbResult<Option<Build>>;
-    /// Pins a build (by `user_id`, now) or unpins it (`None`).
-    async fn set_build_pinned(&self, build_id: i64, pinned: Option<(Option<i64>, i64)>) -> DbResult<()>;
     /// Closed builds, oldest first, that started before their project's retention (or
     /// `default_secs`) counted back from `now`, still have their artifacts, are not pinned and
     /// are not the latest successful build of their branch: (project id, build id).
     async fn expired_builds(&self, now: i64, default_secs: i64, limit: i64) -> DbResult<Vec<(i64, i64)>>;
     async fn mark_artifacts_expired(&self, build_id: i64, at: i64) -> DbResult<()>;
+    /// Removes artifacts from listings at once: a project's, a build's, or one path of a build
+    /// (on every node). Objects nothing lists any more are doomed for the sweeper to delete
+    /// (and can no longer be reused); answers (artifacts removed, objects doomed, objects kept
+    /// because other artifacts list the same content).
+    async fn purge(
+        &self,
+        project_id: i64,
+        build_id: Option<i64>,
+        pretty_path: Option<&str>,
+    ) -> DbResult<(u64, u64, u64)>;
+    /// Objects doomed by purges, oldest first.
+    async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>>;
+    async fn forget_doomed(&self, s3_key: &str) -> DbResult<()>;
 }
 
 /// Expands to `impl RetentionStore for $store`, its queries written once for both stores.
@@ -39,52 +43,6 @@ macro_rules! retention_store {
                     .execute(&self.pool)
                     .await?;
                 if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
-            }
-
-            async fn set_default_branch(&self, project_id: i64, branch: Option<&str>) -> DbResult<()> {
-                let done = sqlx::query("UPDATE projects SET default_branch = $1 WHERE id = $2")
-                    .bind(branch)
-                    .bind(project_id)
-                    .execute(&self.pool)
-                    .await?;
-                if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
-            }
-
-            async fn default_branch(&self, project_id: i64) -> DbResult<Option<String>> {
-                Ok(sqlx::query_scalar("SELECT default_branch FROM projects WHERE id = $1")
-                    .bind(project_id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .flatten())
-            }
-
-            async fn last_green_before(&self, project_id: i64, branch: &str, before: i64) -> DbResult<Option<Build>> {
-                let row: Option<BuildRow> = sqlx::query_as(concat!(
-                    "SELECT ",
-                    build_columns!(),
-                    " FROM builds WHERE project_id = $1 AND branch = $2 AND status = 'success' AND build_num < $3
-                      ORDER BY build_num DESC LIMIT 1"
-                ))
-                .bind(project_id)
-                .bind(branch)
-                .bind(before)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(Build::from))
-            }
-
-            async fn set_build_pinned(&self, build_id: i64, pinned: Option<(Option<i64>, i64)>) -> DbResult<()> {
-                let (by, at) = match pinned {
-                    Some((by, at)) => (by, Some(at)),
-                    None => (None, None),
-                };
-                sqlx::query("UPDATE builds SET pinned_at = $1, pinned_by = $2 WHERE id = $3")
-                    .bind(at)
-                    .bind(by)
-                    .bind(build_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
             }
 
             async fn expired_builds(&self, now: i64, default_secs: i64, limit: i64) -> DbResult<Vec<(i64, i64)>> {
@@ -113,6 +71,70 @@ macro_rules! retention_store {
                     .bind(build_id)
                     .execute(&self.pool)
                     .await?;
+                Ok(())
+            }
+
+            async fn purge(&self, project_id: i64, build_id: Option<i64>, pretty_path: Option<&str>) -> DbResult<(u64, u64, u64)> {
+                let mut tx = self.begin_write().await?;
+                const CHOSEN: &str = "FROM artifacts a JOIN builds b ON b.id = a.build_id
+                     WHERE b.project_id = $1 AND ($2 IS NULL OR a.build_id = $2) AND ($3 IS NULL OR a.pretty_path = $3)";
+                let keys: Vec<String> = sqlx::query_scalar(&format!("SELECT DISTINCT a.s3_key {CHOSEN}"))
+                    .bind(project_id)
+                    .bind(build_id)
+                    .bind(pretty_path)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                // Caches of these builds' listings go stale with this (see `Build::listing_version`).
+                sqlx::query(&format!(
+                    "UPDATE builds SET listing_version = listing_version + 1 WHERE id IN (SELECT a.build_id {CHOSEN})"
+                ))
+                .bind(project_id)
+                .bind(build_id)
+                .bind(pretty_path)
+                .execute(&mut *tx)
+                .await?;
+                let removed = sqlx::query(&format!("DELETE FROM artifacts WHERE id IN (SELECT a.id {CHOSEN})"))
+                    .bind(project_id)
+                    .bind(build_id)
+                    .bind(pretty_path)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let mut doomed = 0u64;
+                for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                    // Gone from `blobs`, an object can no longer be reused by a plan.
+                    let mut q: QueryBuilder<$db> = QueryBuilder::new("DELETE FROM blobs WHERE refs <= 0 AND s3_key IN (");
+                    let mut list = q.separated(", ");
+                    for key in chunk {
+                        list.push_bind(key);
+                    }
+                    q.push(") RETURNING s3_key");
+                    let gone: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    if gone.is_empty() {
+                        continue;
+                    }
+                    doomed += gone.len() as u64;
+                    let at = now();
+                    let mut q: QueryBuilder<$db> = QueryBuilder::new("INSERT INTO doomed_objects (s3_key, doomed_at) ");
+                    q.push_values(&gone, |mut row, (key,)| {
+                        row.push_bind(key).push_bind(at);
+                    });
+                    q.push(" ON CONFLICT DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok((removed, doomed, keys.len() as u64 - doomed))
+            }
+
+            async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT s3_key FROM doomed_objects ORDER BY doomed_at LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn forget_doomed(&self, s3_key: &str) -> DbResult<()> {
+                sqlx::query("DELETE FROM doomed_objects WHERE s3_key = $1").bind(s3_key).execute(&self.pool).await?;
                 Ok(())
             }
         }

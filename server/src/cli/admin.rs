@@ -297,20 +297,14 @@ struct Admin {
 impl Admin {
     fn new(db: &Db) -> Admin {
         let lookups = Lookups::default();
-        let projects = Projects::new(db.clone(), lookups.clone());
-        let accounts = Accounts::new(db.clone(), PasswordChecks::new(1), lookups.clone(), projects.clone());
+        let projects = Projects::new(db, lookups.clone());
+        let accounts = Accounts::new(db, PasswordChecks::new(1), lookups.clone(), projects.clone());
         // Build page links and the default retention are the server's business; commands
         // here neither link to pages nor expire builds.
-        let builds =
-            Builds::new(db.clone(), lookups.clone(), projects.clone(), AuditLog::start(db.clone()), String::new());
+        let builds = Builds::new(db, lookups.clone(), projects.clone(), AuditLog::start(db), String::new());
         let default_retention = crate::core::UploadSettings::default().artifact_retention;
-        let retention = crate::core::retention::Retention::new(
-            db.clone(),
-            lookups,
-            projects.clone(),
-            builds.clone(),
-            default_retention,
-        );
+        let retention =
+            crate::core::retention::Retention::new(db, lookups, projects.clone(), builds.clone(), default_retention);
         Admin { accounts, projects, builds, retention }
     }
 }

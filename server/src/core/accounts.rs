@@ -15,7 +15,7 @@ use super::lookups::Lookups;
 use super::principal::Principal;
 use super::projects::Projects;
 use crate::domain::ProjectSlug;
-use vitrine_store::{Db, DbError, TokenOwner, User};
+use vitrine_store::{AccountStore, Db, DbError, RateLimitStore, TokenOwner, User};
 
 const SESSION_DAYS: i64 = 30;
 
@@ -127,7 +127,9 @@ pub fn check_username(name: &str) -> ServiceResult<()> {
 /// check passwords), so admin commands use it alone.
 #[derive(Clone)]
 pub struct Accounts {
-    db: Db,
+    db: Arc<dyn AccountStore>,
+    /// Failed sign-ins, counted in the store for every server.
+    limits: Arc<dyn RateLimitStore>,
     passwords: PasswordChecks,
     /// Who recent tokens and sessions belong to (see [`super::lookups`]).
     lookups: Lookups,
@@ -135,8 +137,39 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(db: Db, passwords: PasswordChecks, lookups: Lookups, projects: Projects) -> Accounts {
-        Accounts { db, passwords, lookups, projects }
+    pub fn new(db: &Db, passwords: PasswordChecks, lookups: Lookups, projects: Projects) -> Accounts {
+        Accounts { db: db.account_store(), limits: db.rate_limit_store(), passwords, lookups, projects }
+    }
+
+    /// Who a capability's holder is now: an enabled user by id, or the owner of a token by
+    /// its id (a user's or a project's build token); `None` once that is gone.
+    pub async fn principal_by_id(
+        &self,
+        user_id: Option<i64>,
+        token_id: Option<i64>,
+    ) -> ServiceResult<Option<Principal>> {
+        if let Some(token_id) = token_id {
+            return match self.db.token_by_id(token_id).await {
+                Ok(TokenOwner::User(id)) => {
+                    Ok(Some(Principal::User { id, username: String::new(), token_id: Some(token_id) }))
+                }
+                Ok(TokenOwner::Project(project_id)) => Ok(Some(Principal::BuildAgent { project_id, token_id })),
+                Ok(_) | Err(DbError::NotFound) => Ok(None),
+                Err(e) => Err(e.into()),
+            };
+        }
+        let Some(id) = user_id else { return Ok(Some(Principal::Anonymous)) };
+        match self.db.user_by_id(id).await {
+            Ok(user) if !user.disabled => Ok(Some(Principal::User { id, username: user.username, token_id: None })),
+            Ok(_) | Err(DbError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Forgets sign-in counts of windows that ended before `before` (the sweeper).
+    pub async fn forget_sign_in_windows(&self, before: i64) -> ServiceResult<()> {
+        self.limits.forget_rate_windows(before).await?;
+        Ok(())
     }
 
     pub async fn add_user(&self, username: &str, password: &str) -> ServiceResult<i64> {
@@ -305,7 +338,7 @@ impl Accounts {
             }
         };
         // Refused at the cost of one read while a limit is reached.
-        let counts = self.db.rate_counts(&keys, window_after).await?;
+        let counts = self.limits.rate_counts(&keys, window_after).await?;
         for (key, limit) in &limited {
             if let Some(&(count, started)) = counts.get(*key)
                 && count >= *limit
@@ -314,7 +347,7 @@ impl Accounts {
             }
         }
         for (key, limit) in &limited {
-            let (count, started) = self.db.rate_hit(key, window_after).await?;
+            let (count, started) = self.limits.rate_hit(key, window_after).await?;
             if count > *limit {
                 return Err(too_many(started));
             }
@@ -331,7 +364,7 @@ impl Accounts {
             Err(e) => {
                 // Not checked (the server is busy): not a failed attempt.
                 for key in &keys {
-                    self.db.rate_release(key).await?;
+                    self.limits.rate_release(key).await?;
                 }
                 return Err(e);
             }
@@ -341,7 +374,7 @@ impl Accounts {
             return Err(ServiceError::Unauthorized("Wrong username or password".into()));
         };
         for key in &keys {
-            self.db.rate_release(key).await?;
+            self.limits.rate_release(key).await?;
         }
         let token = new_token();
         let expires = now + SESSION_DAYS * 86_400;

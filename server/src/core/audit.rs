@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
 
-use vitrine_store::{AuditEvent, Db};
+use vitrine_store::{AuditEvent, AuditStore, Db};
 
 use super::principal::Principal;
 
@@ -49,6 +49,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct AuditLog {
     handle: Arc<Handle>,
+    db: Arc<dyn AuditStore>,
 }
 
 /// The last clone of an [`AuditLog`] to go tells the writer to finish.
@@ -144,10 +145,18 @@ pub fn event_by(who: &Principal, action: AuditAction) -> AuditEvent {
 
 impl AuditLog {
     /// Starts the writer task on the current runtime.
-    pub fn start(db: Db) -> AuditLog {
+    pub fn start(db: &Db) -> AuditLog {
         let shared = Arc::new(Shared { pending: Mutex::default(), wake: Notify::new() });
-        tokio::spawn(write(db, shared.clone()));
-        AuditLog { handle: Arc::new(Handle { shared }) }
+        let db = db.audit_store();
+        tokio::spawn(write(db.clone(), shared.clone()));
+        AuditLog { handle: Arc::new(Handle { shared }), db }
+    }
+
+    /// Forgets the lines older than `before` (the sweeper: the log is kept as long as
+    /// artifacts are).
+    pub async fn forget_before(&self, before: i64) -> super::error::ServiceResult<()> {
+        self.db.forget_audit(before).await?;
+        Ok(())
     }
 
     /// Adds an event to the pending batch; wakes the writer only for a batch's first event
@@ -218,7 +227,7 @@ impl Batch {
     }
 }
 
-async fn write(db: Db, shared: Arc<Shared>) {
+async fn write(db: Arc<dyn AuditStore>, shared: Arc<Shared>) {
     loop {
         shared.wake.notified().await;
         // The batch gathers for up to a second, unless it is full or someone waits for it.
@@ -314,7 +323,7 @@ mod tests {
     async fn reads_from_many_tasks_are_stored_once_each_with_their_counts() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open_in(dir.path()).await.unwrap();
-        let log = AuditLog::start(db.clone());
+        let log = AuditLog::start(&db);
         // Nothing recorded: a flush answers at once.
         tokio::time::timeout(Duration::from_secs(5), log.flush()).await.expect("an empty flush answers");
         let tasks: Vec<_> = (0..4)

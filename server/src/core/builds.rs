@@ -9,7 +9,9 @@ use super::lookups::Lookups;
 use super::principal::Principal;
 use super::projects::{Projects, check_branch};
 use crate::domain::{BuildNum, BuildRef, BuildStatus, MAX_PARALLELISM, NodeIndex, ProjectSlug, StatusFilter};
-use vitrine_store::{Build, Db, DbError, NewBuild, Project};
+use std::sync::Arc;
+
+use vitrine_store::{Build, BuildStore, Db, DbError, NewBuild, Project};
 
 pub const MAX_LIST_LIMIT: i64 = 100;
 
@@ -27,7 +29,7 @@ pub struct StartBuild {
 /// Builds and their nodes.
 #[derive(Clone)]
 pub struct Builds {
-    db: Db,
+    db: Arc<dyn BuildStore>,
     /// Recent finished builds (see [`super::lookups`]).
     lookups: Lookups,
     projects: Projects,
@@ -37,8 +39,39 @@ pub struct Builds {
 }
 
 impl Builds {
-    pub fn new(db: Db, lookups: Lookups, projects: Projects, audit: AuditLog, public_url: String) -> Builds {
-        Builds { db, lookups, projects, audit, public_url }
+    pub fn new(db: &Db, lookups: Lookups, projects: Projects, audit: AuditLog, public_url: String) -> Builds {
+        Builds { db: db.build_store(), lookups, projects, audit, public_url }
+    }
+
+    /// The nodes of a build that finished.
+    pub async fn finished_nodes(&self, build_id: i64) -> ServiceResult<HashSet<i64>> {
+        Ok(self.db.finished_nodes(build_id).await?)
+    }
+
+    /// The project a build belongs to, by the build's id.
+    pub async fn project_of(&self, build_id: i64) -> ServiceResult<Option<i64>> {
+        match self.db.build_project(build_id).await {
+            Ok(project_id) => Ok(Some(project_id)),
+            Err(DbError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The newest successful build of `branch` numbered below `before`.
+    pub async fn last_green_before(&self, project_id: i64, branch: &str, before: i64) -> ServiceResult<Option<Build>> {
+        Ok(self.db.last_green_before(project_id, branch, before).await?)
+    }
+
+    /// Closes as `timedout` the builds started before `started_before` whose nodes have not
+    /// all finished; answers how many (the sweeper).
+    pub async fn time_out(&self, started_before: i64) -> ServiceResult<u64> {
+        Ok(self.db.time_out_builds(started_before).await?)
+    }
+
+    /// Deletes the own tokens of builds that closed (the sweeper).
+    pub async fn forget_closed_build_tokens(&self) -> ServiceResult<()> {
+        self.db.delete_closed_build_tokens().await?;
+        Ok(())
     }
 
     pub async fn recent_builds(
@@ -218,7 +251,7 @@ impl Builds {
         let Principal::User { id, .. } = who else {
             return Err(ServiceError::Unauthorized("Sign in to pin builds".into()));
         };
-        if !self.db.is_member(project.id, *id).await? {
+        if !self.projects.is_member(project.id, *id).await? {
             return Err(ServiceError::Forbidden(format!("Only members of {} can pin its builds", slug.short())));
         }
         let build = self.set_pinned(&project, &build, Some(*id), pin).await?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::error::ServiceResult;
 use super::lookups::Kept;
 use crate::domain::{FolderCursor, FolderPath, NodeIndex};
-use vitrine_store::{Artifact, Build, Db};
+use vitrine_store::{Artifact, ArtifactStore, Build, Db};
 
 /// One line of a folder: a subfolder with how many artifacts it holds (at any depth), or an
 /// artifact directly in it.
@@ -86,13 +86,13 @@ impl Default for FolderCache {
 /// A container's folders, a page at a time, from the metadata store's index.
 #[derive(Clone)]
 pub struct Folders {
-    db: Db,
+    db: Arc<dyn ArtifactStore>,
     cache: FolderCache,
 }
 
 impl Folders {
-    pub fn new(db: Db) -> Folders {
-        Folders { db, cache: FolderCache::default() }
+    pub fn new(db: &Db) -> Folders {
+        Folders { db: db.artifact_store(), cache: FolderCache::default() }
     }
 
     /// The subfolders and artifacts directly in `folder` (`""` for the top, else ending in

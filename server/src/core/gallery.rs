@@ -17,13 +17,14 @@ use bytes::Bytes;
 use image::GenericImageView;
 
 use super::artifacts::{Artifacts, Readable};
+use super::builds::Builds;
 use super::error::{ServiceError, ServiceResult};
 use super::principal::Principal;
-use super::projects::DEFAULT_BRANCH;
+use super::projects::Projects;
 use super::untrusted::{Budget, HeavyWork, Limits, Work};
 use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
 use crate::storage::Storage;
-use vitrine_store::{Artifact, Build, Db, DbError, Project};
+use vitrine_store::{Artifact, ArtifactKind, Build, Project};
 
 /// Images larger than this are not compared pixel by pixel.
 pub const MAX_COMPARED_BYTES: i64 = 32 << 20;
@@ -90,8 +91,9 @@ impl Default for DiffCache {
 /// A build's screenshots against its baseline's.
 #[derive(Clone)]
 pub struct Gallery {
-    db: Db,
     storage: Storage,
+    projects: Projects,
+    builds: Builds,
     artifacts: Artifacts,
     heavy: HeavyWork,
     /// Screenshots compared pixel by pixel, by the SHA-256s of the two images.
@@ -99,26 +101,32 @@ pub struct Gallery {
 }
 
 impl Gallery {
-    pub fn new(db: Db, storage: Storage, artifacts: Artifacts, heavy: HeavyWork) -> Gallery {
-        Gallery { db, storage, artifacts, heavy, diffs: DiffCache::default() }
+    pub fn new(
+        storage: Storage,
+        projects: Projects,
+        builds: Builds,
+        artifacts: Artifacts,
+        heavy: HeavyWork,
+    ) -> Gallery {
+        Gallery { storage, projects, builds, artifacts, heavy, diffs: DiffCache::default() }
     }
 
     /// A page of a build's images in listing order, `limit` of them after `after` (a node
     /// and a path).
     pub async fn images(&self, build: &Build, after: Option<(i64, &str)>, limit: i64) -> ServiceResult<Vec<Artifact>> {
-        Ok(self.db.artifacts_of_kind(build.id, vitrine_store::ArtifactKind::Image, after, limit).await?)
+        self.artifacts.of_kind(build, ArtifactKind::Image, after, limit).await
     }
 
     /// The build whose screenshots this build's are compared with.
     pub async fn baseline(&self, project: &Project, build: &Build) -> ServiceResult<Option<Build>> {
-        if let Some(green) = self.db.last_green_before(project.id, &build.branch, build.build_num).await? {
+        if let Some(green) = self.builds.last_green_before(project.id, &build.branch, build.build_num).await? {
             return Ok(Some(green));
         }
-        let default = self.db.default_branch(project.id).await?.unwrap_or_else(|| DEFAULT_BRANCH.to_owned());
+        let default = self.projects.default_branch(project.id).await?;
         if default == build.branch {
             return Ok(None);
         }
-        Ok(self.db.last_green_before(project.id, &default, build.build_num).await?)
+        self.builds.last_green_before(project.id, &default, build.build_num).await
     }
 
     /// The baseline of a build, and its image at `current`'s container and path, if any.
@@ -130,11 +138,8 @@ impl Gallery {
     ) -> ServiceResult<Option<(Build, Option<Artifact>)>> {
         let Some(baseline) = self.baseline(project, build).await? else { return Ok(None) };
         let node = NodeIndex(current.node_index);
-        let theirs = match self.db.artifact(baseline.id, node, &current.pretty_path).await {
-            Ok(a) if a.content_type.starts_with("image/") => Some(a),
-            Ok(_) | Err(DbError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let theirs = (self.artifacts.stored_at(baseline.id, node, &current.pretty_path).await?)
+            .filter(|a| a.content_type.starts_with("image/"));
         Ok(Some((baseline, theirs)))
     }
 
@@ -175,10 +180,7 @@ impl Gallery {
         images: &[Artifact],
     ) -> ServiceResult<HashMap<(i64, String), Change>> {
         // The baseline's images in listing order, as many as may match the build's first page.
-        let theirs = self
-            .db
-            .artifacts_of_kind(baseline.id, vitrine_store::ArtifactKind::Image, None, 2 * images.len().max(1) as i64)
-            .await?;
+        let theirs = self.images(baseline, None, 2 * images.len().max(1) as i64).await?;
         let theirs: HashMap<(i64, &str), &str> =
             theirs.iter().map(|a| ((a.node_index, a.pretty_path.as_str()), a.sha256.as_str())).collect();
         Ok(images

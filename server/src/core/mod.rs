@@ -50,11 +50,11 @@ use gallery::Gallery;
 use previews::Previews;
 use projects::Projects;
 use retention::Retention;
-use sweeper::Sweeper;
+use sweeper::{Sweeper, SweeperParts};
 use uploads::Uploads;
 
 use crate::storage::{Storage, StorageResult, StoreGuarantees};
-use vitrine_store::{Db, DbResult};
+use vitrine_store::{Db, DbResult, ServerStore};
 
 /// What the core is made from.
 pub struct Parts {
@@ -74,7 +74,8 @@ pub struct Vitrine(Arc<Features>);
 
 struct Features {
     settings: Arc<Settings>,
-    db: Db,
+    /// The store's health, for readiness.
+    servers: Arc<dyn ServerStore>,
     storage: Storage,
     accounts: Accounts,
     projects: Projects,
@@ -97,24 +98,20 @@ impl Vitrine {
         let uploads_settings = Arc::new(settings.uploads.clone());
         let lookups = lookups::Lookups::default();
         let heavy = untrusted::HeavyWork::default();
-        let audit = AuditLog::start(db.clone());
-        let projects = Projects::new(db.clone(), lookups.clone());
-        let accounts = Accounts::new(db.clone(), PasswordChecks::for_this_machine(), lookups.clone(), projects.clone());
-        let builds =
-            Builds::new(db.clone(), lookups.clone(), projects.clone(), audit.clone(), settings.public_url.clone());
-        let retention = Retention::new(
-            db.clone(),
-            lookups.clone(),
-            projects.clone(),
-            builds.clone(),
-            settings.uploads.artifact_retention,
-        );
-        let uploads = Uploads::new(db.clone(), storage.clone(), guarantees, uploads_settings.clone(), builds.clone());
-        let archives = archives::Archives::new(db.clone(), storage.clone(), heavy.clone());
+        let audit = AuditLog::start(&db);
+        let projects = Projects::new(&db, lookups.clone());
+        let accounts = Accounts::new(&db, PasswordChecks::for_this_machine(), lookups.clone(), projects.clone());
+        let builds = Builds::new(&db, lookups.clone(), projects.clone(), audit.clone(), settings.public_url.clone());
+        let retention =
+            Retention::new(&db, lookups.clone(), projects.clone(), builds.clone(), settings.uploads.artifact_retention);
+        let uploads = Uploads::new(&db, storage.clone(), guarantees, uploads_settings.clone(), builds.clone());
+        let archives = archives::Archives::new(&db, storage.clone(), heavy.clone());
         let artifacts = Artifacts::new(ArtifactParts {
-            db: db.clone(),
+            db: &db,
             storage: storage.clone(),
             lookups,
+            accounts: accounts.clone(),
+            projects: projects.clone(),
             builds: builds.clone(),
             audit: audit.clone(),
             capabilities: capabilities.clone(),
@@ -123,11 +120,20 @@ impl Vitrine {
             heavy: heavy.clone(),
         });
         let previews = Previews::new(storage.clone(), archives, heavy.clone());
-        let gallery = Gallery::new(db.clone(), storage.clone(), artifacts.clone(), heavy);
-        let sweeper = Sweeper::new(db.clone(), storage.clone(), retention.clone(), uploads_settings);
+        let gallery = Gallery::new(storage.clone(), projects.clone(), builds.clone(), artifacts.clone(), heavy);
+        let sweeper = Sweeper::new(SweeperParts {
+            db: &db,
+            storage: storage.clone(),
+            accounts: accounts.clone(),
+            builds: builds.clone(),
+            uploads: uploads.clone(),
+            retention: retention.clone(),
+            audit: audit.clone(),
+            settings: uploads_settings,
+        });
         Vitrine(Arc::new(Features {
             settings: Arc::new(settings),
-            db,
+            servers: db.server_store(),
             storage,
             accounts,
             projects,
@@ -193,7 +199,7 @@ impl Vitrine {
 
     /// Whether the metadata store answers now.
     pub async fn metadata_answers(&self) -> DbResult<()> {
-        self.0.db.ping().await
+        self.0.servers.ping().await
     }
 
     /// Whether the S3 store answers for the bucket now.

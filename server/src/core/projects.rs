@@ -5,7 +5,9 @@ use super::error::{ServiceError, ServiceResult};
 use super::lookups::Lookups;
 use super::principal::Principal;
 use crate::domain::ProjectSlug;
-use vitrine_store::{Db, DbError, Project, User};
+use std::sync::Arc;
+
+use vitrine_store::{Db, DbError, Project, ProjectStore, User};
 
 /// The branch other branches compare against unless a project sets its own.
 pub const DEFAULT_BRANCH: &str = "main";
@@ -13,7 +15,7 @@ pub const DEFAULT_BRANCH: &str = "main";
 /// Projects and their members.
 #[derive(Clone)]
 pub struct Projects {
-    db: Db,
+    db: Arc<dyn ProjectStore>,
     /// Recent projects and memberships (see [`super::lookups`]).
     lookups: Lookups,
 }
@@ -30,8 +32,25 @@ pub fn check_branch(branch: &str) -> ServiceResult<()> {
 }
 
 impl Projects {
-    pub fn new(db: Db, lookups: Lookups) -> Projects {
-        Projects { db, lookups }
+    pub fn new(db: &Db, lookups: Lookups) -> Projects {
+        Projects { db: db.project_store(), lookups }
+    }
+
+    /// A project by its id.
+    pub async fn by_id(&self, id: i64) -> ServiceResult<Project> {
+        Ok(self.db.project_by_id(id).await?)
+    }
+
+    /// Is this user a member of this project, asked of the store itself (for answers that
+    /// are kept for the lookups' time themselves: two such times in a row would double the
+    /// delay).
+    pub async fn is_member_now(&self, project_id: i64, user_id: i64) -> ServiceResult<bool> {
+        Ok(self.db.is_member(project_id, user_id).await?)
+    }
+
+    /// The branch a project's other branches compare their screenshots against.
+    pub async fn default_branch(&self, project_id: i64) -> ServiceResult<String> {
+        Ok(self.db.default_branch(project_id).await?.unwrap_or_else(|| DEFAULT_BRANCH.to_owned()))
     }
 
     /// The project, if the principal may see it; otherwise the same 404 as a missing one,

@@ -10,7 +10,9 @@ use super::error::ServiceResult;
 use super::lookups::Lookups;
 use super::projects::Projects;
 use crate::domain::{BuildNum, ProjectSlug};
-use vitrine_store::Db;
+use std::sync::Arc;
+
+use vitrine_store::{Db, RetentionStore};
 
 /// What a purge did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +27,7 @@ pub struct Purged {
 
 #[derive(Clone)]
 pub struct Retention {
-    db: Db,
+    db: Arc<dyn RetentionStore>,
     lookups: Lookups,
     projects: Projects,
     builds: Builds,
@@ -34,8 +36,18 @@ pub struct Retention {
 }
 
 impl Retention {
-    pub fn new(db: Db, lookups: Lookups, projects: Projects, builds: Builds, default: Duration) -> Retention {
-        Retention { db, lookups, projects, builds, default }
+    pub fn new(db: &Db, lookups: Lookups, projects: Projects, builds: Builds, default: Duration) -> Retention {
+        Retention { db: db.retention_store(), lookups, projects, builds, default }
+    }
+
+    /// Objects purges doomed, oldest first (the sweeper deletes them from the store).
+    pub async fn doomed(&self, limit: i64) -> ServiceResult<Vec<String>> {
+        Ok(self.db.doomed_objects(limit).await?)
+    }
+
+    /// An object the sweeper deleted from the store.
+    pub async fn forget_doomed(&self, s3_key: &str) -> ServiceResult<()> {
+        Ok(self.db.forget_doomed(s3_key).await?)
     }
 
     /// The server's retention (`--artifact-retention`); the audit log is kept as long.

@@ -5,11 +5,15 @@
 
 use std::sync::Arc;
 
+use super::accounts::{Accounts, SIGN_IN_WINDOW};
+use super::audit::AuditLog;
+use super::builds::Builds;
 use super::error::{ServiceError, ServiceResult};
 use super::retention::Retention;
 use super::settings::UploadSettings;
+use super::uploads::Uploads;
 use crate::storage::Storage;
-use vitrine_store::Db;
+use vitrine_store::{Db, ServerStore};
 
 const BATCH: i64 = 500;
 
@@ -71,15 +75,33 @@ where
 /// The background sweeper; one pass at a time across all servers (the store's sweeper lock).
 #[derive(Clone)]
 pub struct Sweeper {
-    db: Db,
+    /// The sweeper's lock, shared by every server.
+    db: Arc<dyn ServerStore>,
     storage: Storage,
+    accounts: Accounts,
+    builds: Builds,
+    uploads: Uploads,
     retention: Retention,
+    audit: AuditLog,
     settings: Arc<UploadSettings>,
 }
 
+/// What [`Sweeper`] is made of: the features whose leftovers it removes.
+pub struct SweeperParts<'a> {
+    pub db: &'a Db,
+    pub storage: Storage,
+    pub accounts: Accounts,
+    pub builds: Builds,
+    pub uploads: Uploads,
+    pub retention: Retention,
+    pub audit: AuditLog,
+    pub settings: Arc<UploadSettings>,
+}
+
 impl Sweeper {
-    pub fn new(db: Db, storage: Storage, retention: Retention, settings: Arc<UploadSettings>) -> Sweeper {
-        Sweeper { db, storage, retention, settings }
+    pub fn new(parts: SweeperParts<'_>) -> Sweeper {
+        let SweeperParts { db, storage, accounts, builds, uploads, retention, audit, settings } = parts;
+        Sweeper { db: db.server_store(), storage, accounts, builds, uploads, retention, audit, settings }
     }
 
     /// One pass of the background sweeper: none when another server is sweeping now (its
@@ -114,7 +136,7 @@ impl Sweeper {
         let mut swept = Swept::default();
         let expired_before = now - settings.sweep_grace.as_secs() as i64;
         swept.abandoned_uploads = in_batches(
-            || async { Ok(self.db.abandoned_uploads(expired_before, BATCH).await?) },
+            || self.uploads.abandoned(expired_before, BATCH),
             |upload| async move {
                 let removed = match &upload.multipart_id {
                     Some(mp) => self.storage.abort_multipart(&upload.s3_key, mp).await,
@@ -123,7 +145,7 @@ impl Sweeper {
                 // A single PUT, or parts assembled by a confirmation that never finished.
                 match removed.and(self.storage.delete(&upload.s3_key).await) {
                     Ok(()) => {
-                        self.db.delete_upload(&upload.id).await?;
+                        self.uploads.forget(&upload.id).await?;
                         Ok(true)
                     }
                     Err(e) => {
@@ -137,7 +159,7 @@ impl Sweeper {
         // Receipts of verified uploads: an upload object whose bytes were copied away can go
         // now that no URL can write it any more (until then it blocks replays).
         in_batches(
-            || async { Ok(self.db.expired_receipts(expired_before, BATCH).await?) },
+            || self.uploads.expired_receipts(expired_before, BATCH),
             |(id, upload_key, blob_key)| async move {
                 if upload_key != blob_key
                     && let Err(e) = self.storage.delete(&upload_key).await
@@ -145,7 +167,7 @@ impl Sweeper {
                     tracing::warn!(error = %e, upload = %id, "cannot remove a copied upload object yet");
                     return Ok(false);
                 }
-                self.db.delete_upload(&id).await?;
+                self.uploads.forget(&id).await?;
                 Ok(true)
             },
         )
@@ -162,11 +184,11 @@ impl Sweeper {
         .await?;
         // Objects purged from listings leave the store.
         swept.purged_objects = in_batches(
-            || async { Ok(self.db.doomed_objects(BATCH).await?) },
+            || self.retention.doomed(BATCH),
             |key| async move {
                 match self.storage.delete(&key).await {
                     Ok(()) => {
-                        self.db.forget_doomed(&key).await?;
+                        self.retention.forget_doomed(&key).await?;
                         Ok(true)
                     }
                     Err(e) => {
@@ -177,11 +199,11 @@ impl Sweeper {
             },
         )
         .await?;
-        self.db.delete_closed_build_tokens().await?;
-        self.db.forget_rate_windows(now - super::accounts::SIGN_IN_WINDOW).await?;
+        self.builds.forget_closed_build_tokens().await?;
+        self.accounts.forget_sign_in_windows(now - SIGN_IN_WINDOW).await?;
         // The audit log is kept as long as artifacts are.
-        self.db.forget_audit(now - self.retention.default_retention().as_secs() as i64).await?;
-        swept.timed_out_builds = self.db.time_out_builds(now - settings.build_timeout.as_secs() as i64).await?;
+        self.audit.forget_before(now - self.retention.default_retention().as_secs() as i64).await?;
+        swept.timed_out_builds = self.builds.time_out(now - settings.build_timeout.as_secs() as i64).await?;
         swept.report();
         Ok(swept)
     }

@@ -24,7 +24,7 @@ use super::principal::Principal;
 use super::settings::UploadSettings;
 use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug};
 use crate::storage::{Storage, StorageError, StoreGuarantees, new_object_key};
-use vitrine_store::{Db, NewArtifact, Upload};
+use vitrine_store::{Db, NewArtifact, Upload, UploadStore};
 use vitrine_wire::agent::{
     CompletedPart, FileToStore, HASH_WHILE_SENDING_FROM, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan,
 };
@@ -104,7 +104,7 @@ fn check_file(node: NodeIndex, part_size: u64, hash_from: u64, file: FileToStore
 /// Plans and confirmations of uploads.
 #[derive(Clone)]
 pub struct Uploads {
-    db: Db,
+    db: Arc<dyn UploadStore>,
     storage: Storage,
     /// What the S3 store proved it enforces; decides how uploads are verified.
     guarantees: StoreGuarantees,
@@ -114,13 +114,30 @@ pub struct Uploads {
 
 impl Uploads {
     pub fn new(
-        db: Db,
+        db: &Db,
         storage: Storage,
         guarantees: StoreGuarantees,
         settings: Arc<UploadSettings>,
         builds: Builds,
     ) -> Uploads {
-        Uploads { db, storage, guarantees, settings, builds }
+        Uploads { db: db.upload_store(), storage, guarantees, settings, builds }
+    }
+
+    /// Uploads planned but never completed whose URLs expired before `before` (the sweeper
+    /// removes their objects, then forgets them).
+    pub async fn abandoned(&self, before: i64, limit: i64) -> ServiceResult<Vec<Upload>> {
+        Ok(self.db.abandoned_uploads(before, limit).await?)
+    }
+
+    /// Receipts of verified uploads whose URLs expired before `before`: (upload id, upload
+    /// key, blob key).
+    pub async fn expired_receipts(&self, before: i64, limit: i64) -> ServiceResult<Vec<(String, String, String)>> {
+        Ok(self.db.expired_receipts(before, limit).await?)
+    }
+
+    /// Forgets an upload whose object is gone.
+    pub async fn forget(&self, upload_id: &str) -> ServiceResult<()> {
+        Ok(self.db.delete_upload(upload_id).await?)
     }
 
     /// Files larger than this go up in parts; 0: one PUT each.
@@ -257,7 +274,7 @@ impl Uploads {
         // One query for the batch's uploads and one for the build's finished nodes.
         let ids: Vec<&str> = done.iter().map(|d| d.upload_id.as_str()).collect();
         let mut known = self.db.uploads(build.id, &ids).await?;
-        let finished = self.db.finished_nodes(build.id).await?;
+        let finished = self.builds.finished_nodes(build.id).await?;
         let build = &build;
         let finished = &finished;
         let checked = futures::stream::iter(done.into_iter().map(|d| (known.remove(&d.upload_id), d)))

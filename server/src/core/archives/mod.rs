@@ -31,7 +31,7 @@ use super::folders::{FolderEntry, FolderPage, folder_end, just_after};
 use super::untrusted::{Budget, Exceeded, HeavyWork, Limits, Work};
 use crate::domain::{FolderCursor, FolderPath, NodeIndex, PrettyPath};
 use crate::storage::Storage;
-use vitrine_store::{Artifact, Db, DbError};
+use vitrine_store::{Artifact, ArtifactStore, Db, DbError};
 
 pub use tar::{TarError, TarFile};
 pub use zip::{ZipError, ZipFile, ZipPlace};
@@ -256,7 +256,7 @@ fn io_outcome(archive: &Artifact, e: io::Error) -> Outcome {
 /// Archive artifacts read as folders: their indexes, kept by object, and their members.
 #[derive(Clone)]
 pub struct Archives {
-    db: Db,
+    db: Arc<dyn ArtifactStore>,
     storage: Storage,
     heavy: HeavyWork,
     /// What archive artifacts hold, read once each.
@@ -264,8 +264,8 @@ pub struct Archives {
 }
 
 impl Archives {
-    pub fn new(db: Db, storage: Storage, heavy: HeavyWork) -> Archives {
-        Archives { db, storage, heavy, indexes: ArchiveCache::default() }
+    pub fn new(db: &Db, storage: Storage, heavy: HeavyWork) -> Archives {
+        Archives { db: db.artifact_store(), storage, heavy, indexes: ArchiveCache::default() }
     }
 
     /// The index of an archive artifact, from the cache or read once (a refusal too).

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
+use super::accounts::Accounts;
 use super::archives::{ArchiveMember, Archives};
 use super::audit::{AuditAction, AuditLog};
 use super::builds::Builds;
@@ -18,10 +19,11 @@ use super::folders::{FolderPage, Folders};
 use super::listings::ListingCache;
 use super::lookups::{ArtifactAt, Lookups, NodeCounts};
 use super::principal::Principal;
+use super::projects::Projects;
 use super::untrusted::HeavyWork;
 use crate::domain::{BuildRef, FolderCursor, FolderPath, NodeIndex, PrettyPath, ProjectSlug};
 use crate::storage::Storage;
-use vitrine_store::{Artifact, Build, Db, DbError, Project};
+use vitrine_store::{Artifact, ArtifactKind, ArtifactStore, Build, Db, DbError, Project};
 
 /// How long a signed download URL stays valid.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
@@ -118,9 +120,11 @@ pub const LISTING_PAGE: i64 = 1000;
 /// origin's grants, folder zips (`zip.rs`).
 #[derive(Clone)]
 pub struct Artifacts {
-    db: Db,
+    db: Arc<dyn ArtifactStore>,
     storage: Storage,
     lookups: Lookups,
+    accounts: Accounts,
+    projects: Projects,
     builds: Builds,
     audit: AuditLog,
     /// The second origin that serves HTML reports and other browsable artifacts.
@@ -136,10 +140,12 @@ pub struct Artifacts {
 }
 
 /// What [`Artifacts`] is made of.
-pub struct ArtifactParts {
-    pub db: Db,
+pub struct ArtifactParts<'a> {
+    pub db: &'a Db,
     pub storage: Storage,
     pub lookups: Lookups,
+    pub accounts: Accounts,
+    pub projects: Projects,
     pub builds: Builds,
     pub audit: AuditLog,
     pub capabilities: ArtifactsOrigin,
@@ -149,19 +155,32 @@ pub struct ArtifactParts {
 }
 
 impl Artifacts {
-    pub fn new(parts: ArtifactParts) -> Artifacts {
-        let ArtifactParts { db, storage, lookups, builds, audit, capabilities, trace_viewer, archives, heavy } = parts;
-        let folders = Folders::new(db.clone());
-        Artifacts {
+    pub fn new(parts: ArtifactParts<'_>) -> Artifacts {
+        let ArtifactParts {
             db,
             storage,
             lookups,
+            accounts,
+            projects,
             builds,
             audit,
             capabilities,
             trace_viewer,
             archives,
-            folders,
+            heavy,
+        } = parts;
+        Artifacts {
+            db: db.artifact_store(),
+            storage,
+            lookups,
+            accounts,
+            projects,
+            builds,
+            audit,
+            capabilities,
+            trace_viewer,
+            archives,
+            folders: Folders::new(db),
             listings: ListingCache::default(),
             heavy,
         }
@@ -258,6 +277,27 @@ impl Artifacts {
         let pages = self.db.artifacts_of_kind(build.id, vitrine_store::ArtifactKind::Page, None, pages).await?;
         let first = self.db.artifacts_page(build.id, None, first).await?;
         Ok((pages, first))
+    }
+
+    /// The artifact stored at a container's path (none in archives).
+    pub async fn stored_at(&self, build_id: i64, node: NodeIndex, path: &str) -> ServiceResult<Option<Artifact>> {
+        match self.db.artifact(build_id, node, path).await {
+            Ok(a) => Ok(Some(a)),
+            Err(DbError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A build's artifacts of a kind in listing order, `limit` after `after` (a node and a
+    /// path).
+    pub async fn of_kind(
+        &self,
+        build: &Build,
+        kind: ArtifactKind,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> ServiceResult<Vec<Artifact>> {
+        Ok(self.db.artifacts_of_kind(build.id, kind, after, limit).await?)
     }
 
     /// A build's artifacts whose path contains `filter`, at most `limit`.
@@ -358,34 +398,19 @@ impl Artifacts {
         if let Some(known) = self.lookups.grants.get(&(holder, build_id)) {
             return Ok(known);
         }
-        let project = match self.db.build_project(build_id).await {
-            Ok(project_id) => self.db.project_by_id(project_id).await?,
-            Err(DbError::NotFound) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        };
+        let Some(project_id) = self.builds.project_of(build_id).await? else { return Ok(false) };
+        let project = self.projects.by_id(project_id).await?;
         let who = match holder {
             Holder::Anyone => Some(Principal::Anonymous),
-            Holder::User(id) => match self.db.user_by_id(id).await {
-                Ok(user) if !user.disabled => Some(Principal::User { id, username: user.username, token_id: None }),
-                Ok(_) | Err(DbError::NotFound) => None,
-                Err(e) => return Err(e.into()),
-            },
-            Holder::Token(token_id) => match self.db.token_by_id(token_id).await {
-                Ok(vitrine_store::TokenOwner::User(id)) => {
-                    Some(Principal::User { id, username: String::new(), token_id: Some(token_id) })
-                }
-                Ok(vitrine_store::TokenOwner::Project(project_id)) => {
-                    Some(Principal::BuildAgent { project_id, token_id })
-                }
-                Ok(_) | Err(DbError::NotFound) => None,
-                Err(e) => return Err(e.into()),
-            },
+            Holder::User(id) => self.accounts.principal_by_id(Some(id), None).await?,
+            Holder::Token(token_id) => self.accounts.principal_by_id(None, Some(token_id)).await?,
         };
-        // Asked of the metadata store itself (not through the members' lookups): this answer
-        // is kept for the lookups' time, and two such times in a row would double the delay.
+        // Membership asked of the metadata store itself (not through the members' lookups):
+        // this answer is kept for the lookups' time, and two such times in a row would double
+        // the delay.
         let may = match who {
             Some(_) if project.public => true,
-            Some(Principal::User { id, .. }) => self.db.is_member(project.id, id).await?,
+            Some(Principal::User { id, .. }) => self.projects.is_member_now(project.id, id).await?,
             Some(Principal::BuildAgent { project_id, .. }) => project_id == project.id,
             None | Some(Principal::Anonymous | Principal::BuildNode { .. }) => false,
         };
