@@ -40,7 +40,7 @@ LAYERS = {
     ],
     "app": [["lib"], ["pages"], ["components"], ["api"], ["format"]],
     "agent": [["lib", "main"], ["execute", "run", "store_artifacts", "download"], ["upload"], ["client"], ["paths", "duration"]],
-    "wire": [["lib"], ["agent"], ["domain"]],
+    "wire": [["lib"], ["agent"], ["domain", "report"]],
     "store": [
         ["lib"],
         ["sqlite", "postgres", "copy"],
@@ -70,10 +70,9 @@ CHAR = re.compile(r"'(\\u\{[0-9a-fA-F]+\}|\\.|[^\\'])'")
 # Files longer than this (before their tests) are split by what they do.
 MAX_FILE_LINES = 600
 
-# Files still over the limit, each with the reason it is left so; the list only shrinks.
-LONG_FILES = {
-    "server/src/storage/mod.rs": "the S3 client: to split into presigning, uploads and reads",
-}
+# Files still over the limit, each with the reason it is left so; the list only shrinks (it
+# is empty: keep it so).
+LONG_FILES: dict = {}
 
 
 def before_tests(text: str) -> str:
@@ -284,10 +283,8 @@ def main() -> int:
     if problems:
         print(f"layers: {len(problems)} finding(s)")
         return 1
-    print(
-        "layers: every import goes down its crate's layers, no import cycle, "
-        f"no file too long but the {len(LONG_FILES)} in LONG_FILES"
-    )
+    allowed = f" but the {len(LONG_FILES)} in LONG_FILES" if LONG_FILES else ""
+    print(f"layers: every import goes down its crate's layers, no import cycle, no file too long{allowed}")
     return 0
 
 

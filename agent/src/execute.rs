@@ -11,7 +11,7 @@ use clap::Args;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-use super::client::BuildTarget;
+use super::client::{AgentClient, BuildTarget};
 use super::paths::{absolutize, expand_home};
 use super::run::exit_code;
 use super::store_artifacts::{ServerArgs, store};
@@ -170,13 +170,54 @@ fn load(path: &Path, job: &str) -> anyhow::Result<(Job, Vec<Step>)> {
     Ok((job, steps))
 }
 
-#[expect(clippy::too_many_lines, reason = "to split by what it does (issue 22)")]
 pub async fn run(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
     let (job, steps) = load(&args.config, &args.job)?;
     let cwd = std::env::current_dir()?;
+    let (job_dir, job_env) = prepare(&job, &cwd)?;
+    let client = args.server.client()?;
+    let request = StartRequest {
+        branch: Some(args.branch.clone()),
+        revision: Some(args.revision.clone()),
+        node_total: job.parallelism,
+        ..StartRequest::default()
+    };
+    let started = client.start_build(&request).await?;
+    let build_num = BuildNum(started.build_num);
+    let target = BuildTarget { build_num, node_index: NodeIndex(0) };
+    eprintln!("vitrine: build {} started: {}", build_num, started.build_url);
+    let project = client.project().clone();
+    let circle_env: Vec<(&str, std::ffi::OsString)> = vec![
+        ("CI", "true".into()),
+        ("CIRCLECI", "true".into()),
+        ("CIRCLE_BUILD_NUM", build_num.to_string().into()),
+        ("CIRCLE_NODE_INDEX", "0".into()),
+        ("CIRCLE_NODE_TOTAL", started.node_total.to_string().into()),
+        ("CIRCLE_BRANCH", args.branch.clone().into()),
+        ("CIRCLE_SHA1", args.revision.clone().into()),
+        ("CIRCLE_JOB", args.job.clone().into()),
+        ("CIRCLE_PROJECT_USERNAME", project.org.clone().into()),
+        ("CIRCLE_PROJECT_REPONAME", project.repo.clone().into()),
+        ("CIRCLE_WORKING_DIRECTORY", job_dir.clone().into()),
+        ("CIRCLE_BUILD_URL", started.build_url.clone().into()),
+    ];
+    let execution =
+        Execution { client: &client, target: &target, cwd: &cwd, job_dir: &job_dir, job_env: &job_env, circle_env };
+    let mut failed = false;
+    for step in &steps {
+        failed |= !execution.step(step, failed).await;
+    }
+    let status = if failed { BuildStatus::Failed } else { BuildStatus::Success };
+    let finished = client.finish(&target, status).await?;
+    eprintln!("vitrine: build {build_num} is {}: {}", finished.status.as_str(), started.build_url);
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The job's working directory (made if missing) and environment; says which executors it
+/// does not start.
+fn prepare(job: &Job, cwd: &Path) -> anyhow::Result<(PathBuf, BTreeMap<String, String>)> {
     let job_dir = match &job.working_directory {
-        Some(d) => absolutize(&cwd, &expand_home(d)),
-        None => cwd.clone(),
+        Some(d) => absolutize(cwd, &expand_home(d)),
+        None => cwd.to_path_buf(),
     };
     std::fs::create_dir_all(&job_dir)
         .with_context(|| format!("cannot create working directory {}", job_dir.display()))?;
@@ -193,34 +234,34 @@ pub async fn run(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
     let job_env = env_map(Some(&Value::Mapping(
         job.environment.iter().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect(),
     )))?;
+    Ok((job_dir, job_env))
+}
 
-    let client = args.server.client()?;
-    let request = StartRequest {
-        branch: Some(args.branch.clone()),
-        revision: Some(args.revision.clone()),
-        node_total: job.parallelism,
-        ..StartRequest::default()
-    };
-    let started = client.start_build(&request).await?;
-    let build_num = BuildNum(started.build_num);
-    let target = BuildTarget { build_num, node_index: NodeIndex(0) };
-    let project = client.project().clone();
-    eprintln!("vitrine: build {} started: {}", build_num, started.build_url);
+/// A job on its way: where and with what its steps run, and the build they store into.
+struct Execution<'a> {
+    client: &'a AgentClient,
+    target: &'a BuildTarget,
+    cwd: &'a Path,
+    job_dir: &'a Path,
+    job_env: &'a BTreeMap<String, String>,
+    /// What CircleCI sets for every step.
+    circle_env: Vec<(&'static str, std::ffi::OsString)>,
+}
 
-    let mut failed = false;
-    for step in &steps {
+impl Execution<'_> {
+    /// Runs a step (or says why it is skipped), after steps that `failed` or not; answers
+    /// whether it went well.
+    async fn step(&self, step: &Step, failed: bool) -> bool {
         match step {
-            Step::Checkout => eprintln!("==> Checkout: using {} as the checkout", cwd.display()),
+            Step::Checkout => eprintln!("==> Checkout: using {} as the checkout", self.cwd.display()),
             Step::Unsupported(kind) => eprintln!("==> Skipping `{kind}`: not supported by vitrine execute"),
             Step::StoreArtifacts { path, destination } => {
                 eprintln!("==> Uploading artifacts: {path}");
-                let result = store(&client, &target, &job_dir, path, destination.as_deref()).await;
-                match result {
-                    Ok(report) if report.ok() => {}
-                    Ok(_) => failed = true,
+                match store(self.client, self.target, self.job_dir, path, destination.as_deref()).await {
+                    Ok(report) => return report.ok(),
                     Err(e) => {
                         eprintln!("vitrine: store_artifacts {path}: {e:#}");
-                        failed = true;
+                        return false;
                     }
                 }
             }
@@ -231,57 +272,46 @@ pub async fn run(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
                     When::OnFail => failed,
                 };
                 if !runs {
-                    eprintln!(
-                        "==> Skipping `{name}` (when: {})",
-                        if *when == When::OnFail { "on_fail" } else { "on_success" }
-                    );
-                    continue;
+                    let when = if *when == When::OnFail { "on_fail" } else { "on_success" };
+                    eprintln!("==> Skipping `{name}` (when: {when})");
+                    return true;
                 }
                 eprintln!("==> {name}");
                 let dir = match working_directory {
-                    Some(d) => absolutize(&job_dir, &expand_home(d)),
-                    None => job_dir.clone(),
+                    Some(d) => absolutize(self.job_dir, &expand_home(d)),
+                    None => self.job_dir.to_path_buf(),
                 };
-                let status = tokio::process::Command::new("bash")
-                    .arg("-eo")
-                    .arg("pipefail")
-                    .arg("-c")
-                    .arg(command)
-                    .current_dir(&dir)
-                    .envs(&job_env)
-                    .envs(environment)
-                    .env("CI", "true")
-                    .env("CIRCLECI", "true")
-                    .env("CIRCLE_BUILD_NUM", build_num.to_string())
-                    .env("CIRCLE_NODE_INDEX", "0")
-                    .env("CIRCLE_NODE_TOTAL", started.node_total.to_string())
-                    .env("CIRCLE_BRANCH", &args.branch)
-                    .env("CIRCLE_SHA1", &args.revision)
-                    .env("CIRCLE_JOB", &args.job)
-                    .env("CIRCLE_PROJECT_USERNAME", &project.org)
-                    .env("CIRCLE_PROJECT_REPONAME", &project.repo)
-                    .env("CIRCLE_WORKING_DIRECTORY", &job_dir)
-                    .env("CIRCLE_BUILD_URL", &started.build_url)
-                    .status()
-                    .await;
-                match status {
-                    Ok(s) if s.success() => {}
-                    Ok(s) => {
-                        eprintln!("vitrine: `{name}` exited with code {}", exit_code(s));
-                        failed = true;
-                    }
-                    Err(e) => {
-                        eprintln!("vitrine: cannot start bash for `{name}`: {e}");
-                        failed = true;
-                    }
-                }
+                return self.run(name, command, &dir, environment).await;
+            }
+        }
+        true
+    }
+
+    /// A `run` step's command, in bash as CircleCI runs it.
+    async fn run(&self, name: &str, command: &str, dir: &Path, environment: &BTreeMap<String, String>) -> bool {
+        let status = tokio::process::Command::new("bash")
+            .arg("-eo")
+            .arg("pipefail")
+            .arg("-c")
+            .arg(command)
+            .current_dir(dir)
+            .envs(self.job_env)
+            .envs(environment)
+            .envs(self.circle_env.iter().map(|(k, v)| (k, v)))
+            .status()
+            .await;
+        match status {
+            Ok(s) if s.success() => true,
+            Ok(s) => {
+                eprintln!("vitrine: `{name}` exited with code {}", exit_code(s));
+                false
+            }
+            Err(e) => {
+                eprintln!("vitrine: cannot start bash for `{name}`: {e}");
+                false
             }
         }
     }
-    let status = if failed { BuildStatus::Failed } else { BuildStatus::Success };
-    let finished = client.finish(&target, status).await?;
-    eprintln!("vitrine: build {build_num} is {}: {}", finished.status.as_str(), started.build_url);
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 #[cfg(test)]

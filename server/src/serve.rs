@@ -173,19 +173,16 @@ async fn embedded_store(
     }
 }
 
-#[expect(clippy::too_many_lines, reason = "to split by what it does (issue 22)")]
-pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("cannot create the data dir {}", cfg.data_dir.display()))?;
-    let db = Db::open(&cfg.data_dir, cfg.database_url.as_deref(), cfg.database_pool_size)
-        .await
-        .context("opening the metadata database")?;
-
+/// The S3 store: the one configured, else the embedded one (started here, or another
+/// `vitrine serve`'s on the same data dir); and the embedded one's endpoint.
+async fn open_storage(
+    cfg: &ServeConfig,
+    shutdown: crate::http::listen::ShutdownSignal,
+) -> anyhow::Result<(Storage, Option<String>)> {
     let (s3_settings, s3_endpoint, local) = if let Some(s) = &cfg.s3 {
         (s.clone(), None, None)
     } else {
-        let (creds, local) = embedded_store(&cfg, stopped.clone()).await?;
+        let (creds, local) = embedded_store(cfg, shutdown).await?;
         let endpoint = creds.endpoint.clone();
         (embedded::settings(&creds), Some(endpoint), local)
     };
@@ -194,24 +191,12 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .ensure_bucket()
         .await
         .with_context(|| format!("cannot use S3 bucket `{}` ({:?})", s3_settings.bucket, s3_settings.endpoint))?;
+    Ok((storage, s3_endpoint))
+}
 
-    let listener = TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
-    let addr = listener.local_addr()?;
-    let public_url =
-        cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
-
-    let artifacts_listener = TcpListener::bind(cfg.artifacts_addr)
-        .await
-        .with_context(|| format!("cannot listen on {} for the artifacts origin", cfg.artifacts_addr))?;
-    let artifacts_url = cfg
-        .artifacts_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", artifacts_listener.local_addr().expect("bound")))
-        .trim_end_matches('/')
-        .to_owned();
-    let artifacts_origin = ArtifactsOrigin::new(artifacts_origin_key(&db, &cfg.data_dir).await?, &artifacts_url)?;
-    spawn_key_refresh(db.clone(), artifacts_origin.clone());
-
+/// What the S3 store proves it enforces (probed, unless verification by copy is asked
+/// for), and the upload settings for it.
+async fn uploads_on(cfg: &ServeConfig, storage: &Storage) -> (StoreGuarantees, UploadSettings) {
     let guarantees = if cfg.uploads.verify_by_copy { StoreGuarantees::default() } else { storage.probe().await };
     if !guarantees.checked_puts || !guarantees.whole_multipart_sha256 {
         tracing::warn!(
@@ -224,64 +209,127 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     // up to the artifact limit writes it once.
     let by_store = if cfg.s3.is_none() { 0 } else { vitrine_wire::agent::PART_SIZE };
     uploads.part_size = Some(uploads.part_size.unwrap_or(by_store));
+    (guarantees, uploads)
+}
+
+/// Playwright's trace viewer, copied from the playwright-core package by scripts/build.sh,
+/// when installed: on an origin of its own, a host name of its own beside per-build origins
+/// (no listener of its own), else a port (its listener).
+async fn trace_viewer(
+    cfg: &ServeConfig,
+    artifacts_origin: &ArtifactsOrigin,
+) -> anyhow::Result<(Option<PathBuf>, Option<TcpListener>)> {
+    let Some(dir) = Some(cfg.site_root.join("trace-viewer")).filter(|dir| dir.join("index.html").is_file()) else {
+        return Ok((None, None));
+    };
+    if artifacts_origin.per_build() {
+        artifacts_origin.set_trace_viewer(&artifacts_origin.origin_of_label(TRACE_VIEWER_LABEL));
+        return Ok((Some(dir), None));
+    }
+    let listener = TcpListener::bind(cfg.trace_viewer_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for the trace viewer", cfg.trace_viewer_addr))?;
+    let url =
+        cfg.trace_viewer_url.clone().unwrap_or_else(|| format!("http://{}", listener.local_addr().expect("bound")));
+    artifacts_origin.set_trace_viewer(crate::urls::origin_of(&url));
+    Ok((Some(dir), Some(listener)))
+}
+
+/// Serves the artifacts origin, and the trace viewer: on a listener of its own, or under its
+/// host name on the artifacts origin's.
+fn serve_artifacts_origin(
+    vitrine: &Vitrine,
+    listener: TcpListener,
+    trace_viewer: Option<PathBuf>,
+    trace_listener: Option<TcpListener>,
+    stopped: &crate::http::listen::ShutdownSignal,
+) -> tokio::task::JoinHandle<()> {
+    let app = match (trace_viewer, trace_listener) {
+        (Some(dir), Some(trace_listener)) => {
+            let trace_app = crate::http::artifacts_origin::trace_viewer(dir, None);
+            let serve =
+                crate::http::listen::serve(trace_listener, "trace viewer", stopped.clone(), move |_| trace_app.clone());
+            tokio::spawn(serve);
+            crate::http::artifacts_origin::router(vitrine.clone(), None)
+        }
+        (Some(dir), None) => {
+            let host = crate::urls::authority_of(&vitrine.capabilities().origin_of_label(TRACE_VIEWER_LABEL));
+            crate::http::artifacts_origin::router(vitrine.clone(), Some((dir, Some(host))))
+        }
+        (None, _) => crate::http::artifacts_origin::router(vitrine.clone(), None),
+    };
+    tokio::spawn(crate::http::listen::serve(listener, "artifacts origin", stopped.clone(), move |_| app.clone()))
+}
+
+/// Where the app's site is, and its bundle's hashed names when built with them.
+fn leptos_options(site_root: &Path, addr: SocketAddr) -> LeptosOptions {
+    let hash_file = hash_file(site_root);
+    LeptosOptions::builder()
+        .output_name("vitrine")
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .hash_files(hash_file.is_some())
+        .hash_file(hash_file.map_or_else(|| "hash.txt".into(), |f| f.to_string_lossy().into()))
+        .build()
+}
+
+/// Serves the app: its routes, with each request's peer address for the handlers that need
+/// it (sign-in limits).
+fn serve_app(
+    listener: TcpListener,
+    state: AppState,
+    stopped: crate::http::listen::ShutdownSignal,
+) -> tokio::task::JoinHandle<()> {
+    let app = router(state);
+    tokio::spawn(crate::http::listen::serve(listener, "app", stopped, move |peer| {
+        tower::ServiceExt::map_request(app.clone(), move |mut request: http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            request
+        })
+    }))
+}
+
+/// Opens the stores, binds the listeners, wires the core and the HTTP app, and serves until
+/// [`Running::stop`].
+pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create the data dir {}", cfg.data_dir.display()))?;
+    let db = Db::open(&cfg.data_dir, cfg.database_url.as_deref(), cfg.database_pool_size)
+        .await
+        .context("opening the metadata database")?;
+    let (storage, s3_endpoint) = open_storage(&cfg, stopped.clone()).await?;
+
+    let listener = TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
+    let addr = listener.local_addr()?;
+    let public_url =
+        cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
+    let artifacts_listener = TcpListener::bind(cfg.artifacts_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for the artifacts origin", cfg.artifacts_addr))?;
+    let artifacts_url = cfg
+        .artifacts_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", artifacts_listener.local_addr().expect("bound")))
+        .trim_end_matches('/')
+        .to_owned();
+    let artifacts_origin = ArtifactsOrigin::new(artifacts_origin_key(&db, &cfg.data_dir).await?, &artifacts_url)?;
+    spawn_key_refresh(db.clone(), artifacts_origin.clone());
+
+    let (guarantees, uploads) = uploads_on(&cfg, &storage).await;
     // Where signed URLs lead: the origin of one, signed for no object in particular.
     let sample = storage.presign_get("-", "text/plain", None, std::time::Duration::from_secs(1)).await?;
     let media_origins =
         vec![crate::urls::origin_of(&sample).to_owned(), crate::urls::origin_of(&artifacts_url).to_owned()];
-    // Playwright's trace viewer, copied from the playwright-core package by scripts/build.sh,
-    // on an origin of its own: a host name of its own beside per-build origins, else a port.
-    let trace_viewer = Some(cfg.site_root.join("trace-viewer")).filter(|dir| dir.join("index.html").is_file());
-    let trace_listener = match &trace_viewer {
-        Some(_) if !artifacts_origin.per_build() => {
-            let listener = TcpListener::bind(cfg.trace_viewer_addr)
-                .await
-                .with_context(|| format!("cannot listen on {} for the trace viewer", cfg.trace_viewer_addr))?;
-            let url = cfg
-                .trace_viewer_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{}", listener.local_addr().expect("bound")));
-            artifacts_origin.set_trace_viewer(crate::urls::origin_of(&url));
-            Some(listener)
-        }
-        Some(_) => {
-            artifacts_origin.set_trace_viewer(&artifacts_origin.origin_of_label(TRACE_VIEWER_LABEL));
-            None
-        }
-        None => None,
-    };
+    let (trace_viewer, trace_listener) = trace_viewer(&cfg, &artifacts_origin).await?;
     let settings = Settings { public_url: public_url.clone(), uploads, trace_viewer: trace_viewer.is_some() };
     let vitrine = Vitrine::new(Parts { db, storage, guarantees, settings, capabilities: artifacts_origin });
     vitrine.sweeper().spawn();
     crate::observe::metrics();
     crate::observe::spawn_upkeep();
-    let core = vitrine.clone();
-    let (artifacts_app, trace_app) = match (trace_viewer, trace_listener) {
-        (Some(dir), Some(listener)) => {
-            (crate::http::artifacts_origin::router(vitrine.clone(), None), Some((listener, dir)))
-        }
-        (Some(dir), None) => {
-            let host = crate::urls::authority_of(&vitrine.capabilities().origin_of_label(TRACE_VIEWER_LABEL));
-            (crate::http::artifacts_origin::router(vitrine.clone(), Some((dir, Some(host)))), None)
-        }
-        (None, _) => (crate::http::artifacts_origin::router(vitrine.clone(), None), None),
-    };
     let artifacts_origin_served =
-        tokio::spawn(crate::http::listen::serve(artifacts_listener, "artifacts origin", stopped.clone(), move |_| {
-            artifacts_app.clone()
-        }));
-    if let Some((listener, dir)) = trace_app {
-        let trace_app = crate::http::artifacts_origin::trace_viewer(dir, None);
-        tokio::spawn(crate::http::listen::serve(listener, "trace viewer", stopped.clone(), move |_| trace_app.clone()));
-    }
-    let hash_file = hash_file(&cfg.site_root);
-    let leptos_options = LeptosOptions::builder()
-        .output_name("vitrine")
-        .site_root(cfg.site_root.to_string_lossy().into_owned())
-        .site_pkg_dir("pkg")
-        .site_addr(addr)
-        .hash_files(hash_file.is_some())
-        .hash_file(hash_file.map_or_else(|| "hash.txt".into(), |f| f.to_string_lossy().into()))
-        .build();
+        serve_artifacts_origin(&vitrine, artifacts_listener, trace_viewer, trace_listener, &stopped);
     let policy = HttpPolicy {
         https: public_url.starts_with("https://"),
         trusted_proxies: cfg.trusted_proxies.clone(),
@@ -289,19 +337,13 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         media_origins,
     };
     let ui = UiService::shared(vitrine.clone(), policy.clone());
-    let state = AppState::new(AppParts { vitrine, policy, leptos_options, ui });
-    let app = router(state);
-    let app_served = tokio::spawn(crate::http::listen::serve(listener, "app", stopped, move |peer| {
-        // Handlers that need the client's address (sign-in limits) read it from here.
-        tower::ServiceExt::map_request(app.clone(), move |mut request: http::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            request
-        })
-    }));
+    let leptos_options = leptos_options(&cfg.site_root, addr);
+    let state = AppState::new(AppParts { vitrine: vitrine.clone(), policy, leptos_options, ui });
+    let app_served = serve_app(listener, state, stopped);
     let server = tokio::spawn(async move {
         let _ = tokio::join!(app_served, artifacts_origin_served);
     });
     tracing::info!(%public_url, "vitrine is serving");
-    let trace_viewer_url = core.capabilities().trace_viewer();
-    Ok(Running { addr, public_url, s3_endpoint, artifacts_url, trace_viewer_url, server, stop, vitrine: core })
+    let trace_viewer_url = vitrine.capabilities().trace_viewer();
+    Ok(Running { addr, public_url, s3_endpoint, artifacts_url, trace_viewer_url, server, stop, vitrine })
 }

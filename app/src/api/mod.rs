@@ -6,6 +6,8 @@ pub mod backend;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+pub use vitrine_wire::domain::BuildStatus;
+pub use vitrine_wire::report::{ImageChange, TestOutcome};
 
 /// How what a server function or a resource returns crosses to the browser: postcard, a
 /// compact binary form of the same serde types. The client bundle then carries no JSON
@@ -79,8 +81,7 @@ pub struct BuildView {
     pub build_num: i64,
     pub branch: String,
     pub revision: String,
-    /// `running`, `success`, `failed`, `canceled`, `timedout`, `infrastructure_fail`.
-    pub status: String,
+    pub status: BuildStatus,
     /// RFC 3339, UTC.
     pub start_time: String,
     pub stop_time: Option<String>,
@@ -104,10 +105,10 @@ pub struct ArtifactView {
     /// An archive (zip, tar, tar.gz) that the Artifacts tab opens as a folder.
     #[serde(default)]
     pub opens_as_folder: bool,
-    /// An image against the same path in the last green build: `changed` or `new` (absent
-    /// when the same, or when there is nothing to compare with).
+    /// An image against the same path in the last green build (absent when the same, or
+    /// when there is nothing to compare with).
     #[serde(default)]
-    pub change: Option<String>,
+    pub change: Option<ImageChange>,
 }
 
 impl ArtifactView {
@@ -313,8 +314,7 @@ pub struct TestCaseView {
     pub name: String,
     /// Milliseconds, as the report gave them (in seconds).
     pub time_ms: Option<u64>,
-    /// `failed`, `error`, `skipped` or `passed`.
-    pub outcome: String,
+    pub outcome: TestOutcome,
     pub message: String,
     pub detail: String,
 }

@@ -66,21 +66,9 @@ impl Place {
 }
 
 #[component]
-#[expect(clippy::too_many_lines, reason = "to split by what it does (issue 22)")]
 pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<ContainerView>) -> impl IntoView {
-    let query = use_query_map();
     let base = format!("{}/{build_num}", project.href());
-    let first_node = containers.first().map_or(0, |c| c.node_index);
-    let place = Memo::new(move |_| {
-        let q = query.read();
-        Place {
-            node: q.get("node").and_then(|n| n.parse().ok()).unwrap_or(first_node),
-            folder: q.get("folder").unwrap_or_default(),
-            filter: q.get("q").unwrap_or_default(),
-            after: q.get("after").unwrap_or_default(),
-            file: q.get("file").unwrap_or_default(),
-        }
-    });
+    let place = current_place(containers.first().map_or(0, |c| c.node_index));
     let ProjectView { vcs, org, repo, .. } = project.clone();
     let page = crate::api::load(
         move || place.get(),
@@ -106,46 +94,10 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
             }
         },
     );
-
-    let navigate = use_navigate();
-    let typing_base = base.clone();
-    let on_input = move |ev: leptos::ev::Event| {
-        let filter = event_target_value(&ev);
-        let here = place.get_untracked();
-        let next = Place { filter, after: String::new(), folder: String::new(), file: String::new(), ..here };
-        navigate(&next.href(&typing_base), NavigateOptions { replace: true, scroll: false, ..Default::default() });
-    };
-    let containers_nav = (containers.len() > 1).then(|| {
-        let base = base.clone();
-        view! {
-            <nav class="containers" aria-label="Containers">
-                {containers.into_iter().map(|c| {
-                    let href = Place { node: c.node_index, ..Place::default() }.href(&base);
-                    let node = c.node_index;
-                    view! {
-                        <a href=href aria-current=move || (place.get().node == node && place.get().filter.is_empty()).then_some("page")>
-                            "Container "{node}<span class="count">{c.count}</span>
-                        </a>
-                    }
-                }).collect_view()}
-            </nav>
-        }
-    });
+    let containers_nav = (containers.len() > 1).then(|| view! { <ContainersNav containers place base=base.clone()/> });
     let render_base = base.clone();
     view! {
-        <form class="filter" method="get" action=base.clone() role="search">
-            <input type="hidden" name="tab" value="artifacts"/>
-            <input
-                type="search"
-                name="q"
-                aria-label="Filter artifacts by path"
-                placeholder="Filter by path, e.g. screenshots or .html"
-                autocomplete="off"
-                value=move || place.get_untracked().filter
-                on:input=on_input
-            />
-            <button type="submit">"Filter"</button>
-        </form>
+        <FilterForm place base/>
         {containers_nav}
         <Suspense fallback=|| view! { <p class="loading">"Loading artifacts…"</p> }>
             {move || {
@@ -165,6 +117,67 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
                 })
             }}
         </Suspense>
+    }
+}
+
+/// Where the tab is, from the page's query (the first container's top by default).
+fn current_place(first_node: i64) -> Memo<Place> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        let q = query.read();
+        Place {
+            node: q.get("node").and_then(|n| n.parse().ok()).unwrap_or(first_node),
+            folder: q.get("folder").unwrap_or_default(),
+            filter: q.get("q").unwrap_or_default(),
+            after: q.get("after").unwrap_or_default(),
+            file: q.get("file").unwrap_or_default(),
+        }
+    })
+}
+
+/// The filter by path: a plain form without JavaScript, the list narrowing as one types with it.
+#[component]
+fn FilterForm(place: Memo<Place>, base: String) -> impl IntoView {
+    let navigate = use_navigate();
+    let typing_base = base.clone();
+    let on_input = move |ev: leptos::ev::Event| {
+        let filter = event_target_value(&ev);
+        let here = place.get_untracked();
+        let next = Place { filter, after: String::new(), folder: String::new(), file: String::new(), ..here };
+        navigate(&next.href(&typing_base), NavigateOptions { replace: true, scroll: false, ..Default::default() });
+    };
+    view! {
+        <form class="filter" method="get" action=base role="search">
+            <input type="hidden" name="tab" value="artifacts"/>
+            <input
+                type="search"
+                name="q"
+                aria-label="Filter artifacts by path"
+                placeholder="Filter by path, e.g. screenshots or .html"
+                autocomplete="off"
+                value=move || place.get_untracked().filter
+                on:input=on_input
+            />
+            <button type="submit">"Filter"</button>
+        </form>
+    }
+}
+
+/// One link per container, with how many artifacts it holds.
+#[component]
+fn ContainersNav(containers: Vec<ContainerView>, place: Memo<Place>, base: String) -> impl IntoView {
+    view! {
+        <nav class="containers" aria-label="Containers">
+            {containers.into_iter().map(|c| {
+                let href = Place { node: c.node_index, ..Place::default() }.href(&base);
+                let node = c.node_index;
+                view! {
+                    <a href=href aria-current=move || (place.get().node == node && place.get().filter.is_empty()).then_some("page")>
+                        "Container "{node}<span class="count">{c.count}</span>
+                    </a>
+                }
+            }).collect_view()}
+        </nav>
     }
 }
 

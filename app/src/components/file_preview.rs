@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{BaselineView, CompareView, FileView, JUnitView, PreviewView, TestCaseView, TextRun};
+use crate::api::{BaselineView, CompareView, FileView, JUnitView, PreviewView, TestCaseView, TestOutcome, TextRun};
 use crate::format::human_size;
 
 #[component]
@@ -261,15 +261,15 @@ fn JUnitTable(report: JUnitView) -> impl IntoView {
 
 fn case_row(case: TestCaseView) -> AnyView {
     let TestCaseView { suite, class_name, name, time_ms, outcome, message, detail } = case;
-    let label = match outcome.as_str() {
-        "failed" => "Failed",
-        "error" => "Error",
-        "skipped" => "Skipped",
-        _ => "Passed",
+    let label = match outcome {
+        TestOutcome::Failed => "Failed",
+        TestOutcome::Error => "Error",
+        TestOutcome::Skipped => "Skipped",
+        TestOutcome::Passed => "Passed",
     };
     let why = (!message.is_empty() || !detail.is_empty()).then(|| {
         let summary = if message.is_empty() { "Details".to_owned() } else { message };
-        let open = outcome == "failed" || outcome == "error";
+        let open = outcome.is_failure();
         view! {
             <details open=open>
                 <summary>{summary}</summary>
@@ -280,8 +280,8 @@ fn case_row(case: TestCaseView) -> AnyView {
     });
     let suite = if class_name.is_empty() || class_name == suite { suite } else { format!("{suite} {class_name}") };
     view! {
-        <tr class=format!("case {outcome}")>
-            <td><span class=format!("outcome {outcome}")>{label}</span></td>
+        <tr class=format!("case {}", outcome.as_str())>
+            <td><span class=format!("outcome {}", outcome.as_str())>{label}</span></td>
             <td>{name}{why}</td>
             <td>{suite}</td>
             <td class="time">{time_ms.map(|ms| format!("{} s", crate::format::decimal(ms, 1000, 2))).unwrap_or_default()}</td>

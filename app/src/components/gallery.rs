@@ -9,7 +9,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{
-    ArtifactView, BaselineView, GALLERY_PAGE, GalleryPage, GalleryRequest, ProjectView, UiError, gallery_images,
+    ArtifactView, BaselineView, GALLERY_PAGE, GalleryPage, GalleryRequest, ImageChange, ProjectView, UiError,
+    gallery_images,
 };
 use crate::format::human_size;
 
@@ -187,9 +188,12 @@ fn Grid(images: Arc<Vec<ArtifactView>>, gallery: String, page: String, opened: M
                                         <span class="node-tag">{a.node_index}</span>
                                         {a.file_name().to_owned()}
                                         <span class="size">{human_size(a.size)}</span>
-                                        {a.change.clone().map(|change| {
-                                            let label = if change == "new" { "New" } else { "Changed" };
-                                            view! { <a class=format!("change {change}") href=compare_href(&page, &a)>{label}</a> }
+                                        {a.change.map(|change| {
+                                            let label = match change {
+                                                ImageChange::New => "New",
+                                                ImageChange::Changed => "Changed",
+                                            };
+                                            view! { <a class=format!("change {}", change.as_str()) href=compare_href(&page, &a)>{label}</a> }
                                         })}
                                     </figcaption>
                                 </figure>

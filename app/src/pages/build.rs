@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{ArtifactView, BuildPageData, PinBuild, get_build_page};
+use crate::api::{ArtifactView, BuildPageData, BuildStatus, PinBuild, get_build_page};
 use crate::components::artifact_browser::ArtifactBrowser;
 use crate::components::gallery::Gallery;
 use crate::components::layout::ErrorPanel;
@@ -99,7 +99,7 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
     let BuildPageData { project, build, top, containers, artifact_count, images, more_images, can_pin, baseline } =
         page;
     let base = format!("{}/{}", project.href(), build.build_num);
-    let status = RwSignal::new(build.status.clone());
+    let status = RwSignal::new(build.status);
     watch_running_build(format!("{}/{}", project.api_href(), build.build_num), status, move || refresh.run(()));
     let pin_form = can_pin.then(|| view! { <PinForm project=project.clone() summary=build.clone() refresh/> });
     let expired = build.artifacts_expired_at.clone();
@@ -265,7 +265,7 @@ fn BuildDetails(summary: crate::api::BuildView, api_link: String, latest: Vec<(S
     view! {
         <dl class="details">
             <dt>"Build"</dt><dd>{summary.build_num}</dd>
-            <dt>"Status"</dt><dd>{summary.status.clone()}</dd>
+            <dt>"Status"</dt><dd>{summary.status.as_str()}</dd>
             <dt>"Branch"</dt><dd>{summary.branch.clone()}</dd>
             <dt>"Revision"</dt><dd><code>{summary.revision.clone()}</code></dd>
             <dt>"Started"</dt><dd>{summary.start_time.clone()}</dd>
@@ -280,10 +280,10 @@ fn BuildDetails(summary: crate::api::BuildView, api_link: String, latest: Vec<(S
 /// While a build runs, asks the v1.1 API for its status every few seconds (in the browser
 /// only) and reloads the page data once it has finished.
 #[allow(unused_variables)]
-fn watch_running_build(api_url: String, status: RwSignal<String>, on_finished: impl Fn() + Send + Sync + 'static) {
+fn watch_running_build(api_url: String, status: RwSignal<BuildStatus>, on_finished: impl Fn() + Send + Sync + 'static) {
     #[cfg(feature = "hydrate")]
     {
-        if status.get_untracked() != "running" {
+        if status.get_untracked() != BuildStatus::Running {
             return;
         }
         leptos::task::spawn_local(async move {
@@ -301,10 +301,11 @@ fn watch_running_build(api_url: String, status: RwSignal<String>, on_finished: i
                     .and_then(|summary| js_sys::Reflect::get(&summary, &"status".into()))
                     .ok()
                     .and_then(|s| s.as_string())
+                    .and_then(|s| s.parse::<BuildStatus>().ok())
                 else {
                     continue;
                 };
-                if now != "running" {
+                if now != BuildStatus::Running {
                     if status.try_set(now).is_none() {
                         on_finished();
                     }

@@ -44,7 +44,7 @@ pub fn ProjectPage() -> impl IntoView {
                                                 view! {
                                                     <tr>
                                                         <td><a href=href>{format!("#{}", b.build_num)}</a></td>
-                                                        <td><StatusBadge status=b.status.clone()/></td>
+                                                        <td><StatusBadge status=b.status/></td>
                                                         <td class="branch">{b.branch.clone()}</td>
                                                         <td class="revision"><code>{short_revision(&b.revision).to_owned()}</code></td>
                                                         <td>{short_time(&b.start_time)}</td>

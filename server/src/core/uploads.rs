@@ -13,6 +13,7 @@
 //! - content is reused only within its own project: a plan's answer never depends on what
 //!   another project holds.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -24,7 +25,7 @@ use super::principal::Principal;
 use super::settings::UploadSettings;
 use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug};
 use crate::storage::{Storage, StorageError, StoreGuarantees, new_object_key};
-use vitrine_store::{Db, NewArtifact, Upload, UploadStore};
+use vitrine_store::{Build, Db, NewArtifact, Upload, UploadStore};
 use vitrine_wire::agent::{
     CompletedPart, FileToStore, HASH_WHILE_SENDING_FROM, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan,
 };
@@ -44,6 +45,39 @@ fn check_sha256(hex: &str) -> ServiceResult<()> {
 struct Declared {
     artifact: NewArtifact,
     part_sha256: Vec<String>,
+}
+
+/// What a project keeps of a batch's content.
+struct Kept {
+    /// Objects by (SHA-256, size).
+    blobs: HashMap<(String, i64), String>,
+    /// Sizes of the objects it keeps, for files declared without a SHA-256.
+    sizes: HashSet<i64>,
+}
+
+/// What needs no transfer: a plan to answer as it is, or content the project keeps (its key).
+enum Known {
+    Plan(fn(String) -> UploadPlan),
+    Kept(String),
+}
+
+impl Kept {
+    /// What a declared file needs, when not a transfer: listed at its path already with this
+    /// content (a resumed or repeated step), kept by the project, or to be hashed first (declared
+    /// without a SHA-256, and something of its size is here: only its SHA-256 can tell).
+    fn plan(&self, listed: &HashMap<String, (String, i64)>, artifact: &NewArtifact) -> Option<Known> {
+        if artifact.sha256.is_empty() {
+            let same_size_listed = listed.get(&artifact.pretty_path).is_some_and(|(_, size)| *size == artifact.size);
+            if same_size_listed || self.sizes.contains(&artifact.size) {
+                return Some(Known::Plan(|pretty_path| UploadPlan::HashFirst { pretty_path }));
+            }
+        }
+        let content = (artifact.sha256.clone(), artifact.size);
+        if listed.get(&artifact.pretty_path) == Some(&content) {
+            return Some(Known::Plan(|pretty_path| UploadPlan::Stored { pretty_path }));
+        }
+        self.blobs.get(&content).map(|key| Known::Kept(key.clone()))
+    }
 }
 
 fn check_file(node: NodeIndex, part_size: u64, hash_from: u64, file: FileToStore) -> ServiceResult<Declared> {
@@ -153,7 +187,9 @@ impl Uploads {
         if g.sha256_of_every_put || !g.checked_puts { HASH_WHILE_SENDING_FROM } else { 0 }
     }
 
-    #[expect(clippy::too_many_lines, reason = "to split by what it does (issue 22)")]
+    /// Plans a batch of declared files: each is already listed here, kept by the project
+    /// (listed without a transfer), to be hashed first, or given presigned URLs. Nothing is
+    /// listed until its upload is confirmed and verified.
     pub async fn plan_uploads(
         &self,
         who: &Principal,
@@ -163,101 +199,121 @@ impl Uploads {
         files: Vec<FileToStore>,
     ) -> ServiceResult<Vec<UploadPlan>> {
         let (project, build) = self.builds.agent_build(who, slug, num).await?;
-        self.builds.open_node(&build, node).await?;
-        let part_size = self.part_size();
-        if files.len() > MAX_BATCH {
-            return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} files per request")));
-        }
-        // Validate the whole batch before acting on any of it.
-        let hash_from = self.hash_while_sending_from();
-        let declared =
-            files.into_iter().map(|f| check_file(node, part_size, hash_from, f)).collect::<ServiceResult<Vec<_>>>()?;
-
+        let declared = self.check_batch(&build, node, files).await?;
         let paths: Vec<&str> = declared.iter().map(|d| d.artifact.pretty_path.as_str()).collect();
         let listed = self.db.listed_contents(build.id, node, &paths).await?;
-        let limit = self.settings.max_build_artifacts;
-        let mut count = self.db.build_entry_count(build.id).await?;
-        for d in &declared {
-            if !listed.contains_key(&d.artifact.pretty_path) {
-                count += 1;
-                if count > limit {
-                    return Err(ServiceError::BadRequest(format!(
-                        "{}: build {num} would hold more than {limit} artifacts, the limit per build",
-                        d.artifact.pretty_path
-                    )));
-                }
-            }
-        }
-        let contents: Vec<(&str, i64)> = declared
-            .iter()
-            .filter(|d| !d.artifact.sha256.is_empty())
-            .map(|d| (d.artifact.sha256.as_str(), d.artifact.size))
-            .collect();
-        let kept = self.db.project_blobs(project.id, &contents).await?;
-        // Files declared without a SHA-256: the project may keep one of the same size.
-        let sizes: Vec<i64> =
-            declared.iter().filter(|d| d.artifact.sha256.is_empty()).map(|d| d.artifact.size).collect();
-        let kept_sizes = self.db.project_blob_sizes(project.id, &sizes).await?;
-
+        self.check_room(&build, &listed, &declared).await?;
+        let kept = self.kept_by(project.id, &declared).await?;
         let ttl = self.settings.url_ttl;
         let expires_at = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
         let mut plans = Vec::with_capacity(declared.len());
         let mut reused = Vec::new();
         let mut uploads = Vec::new();
-        for Declared { artifact, part_sha256 } in declared {
-            let pretty_path = artifact.pretty_path.clone();
-            if artifact.sha256.is_empty() {
-                let same_size_listed =
-                    listed.get(&artifact.pretty_path).is_some_and(|(_, size)| *size == artifact.size);
-                if same_size_listed || kept_sizes.contains(&artifact.size) {
-                    // Maybe already here: only its SHA-256 can tell, and then nothing is sent.
-                    plans.push(UploadPlan::HashFirst { pretty_path });
-                    continue;
+        for declared in declared {
+            let pretty_path = declared.artifact.pretty_path.clone();
+            match kept.plan(&listed, &declared.artifact) {
+                Some(Known::Plan(plan)) => plans.push(plan(pretty_path)),
+                Some(Known::Kept(key)) => {
+                    reused.push((declared.artifact, key));
+                    plans.push(UploadPlan::Stored { pretty_path });
+                }
+                None => {
+                    let (plan, upload) = self.presign(build.id, declared, expires_at).await?;
+                    plans.push(plan);
+                    uploads.push(upload);
                 }
             }
-            let content = (artifact.sha256.clone(), artifact.size);
-            if listed.get(&artifact.pretty_path) == Some(&content) {
-                // Already listed here with this content: a resumed or repeated step.
-                plans.push(UploadPlan::Stored { pretty_path });
-                continue;
-            }
-            if let Some(key) = kept.get(&content) {
-                reused.push((artifact, key.clone()));
-                plans.push(UploadPlan::Stored { pretty_path });
-                continue;
-            }
-            let upload_id = uuid::Uuid::new_v4().simple().to_string();
-            let key = new_object_key();
-            let size = artifact.size as u64;
-            let multipart_id = if part_sha256.is_empty() {
-                let sha256 = Some(artifact.sha256.as_str()).filter(|s| !s.is_empty());
-                let request = self.storage.presign_put(&key, size, sha256, ttl).await?;
-                plans.push(UploadPlan::Put { pretty_path, upload_id: upload_id.clone(), request });
-                None
-            } else {
-                let mp = self.storage.create_multipart(&key).await?;
-                let mut parts = Vec::with_capacity(part_sha256.len());
-                for (i, sha256) in part_sha256.iter().enumerate() {
-                    let offset = i as u64 * part_size;
-                    let len = part_size.min(size - offset);
-                    parts.push(self.storage.presign_part(&key, &mp, i as i32 + 1, len, sha256, ttl).await?);
-                }
-                plans.push(UploadPlan::Multipart { pretty_path, upload_id: upload_id.clone(), part_size, parts });
-                Some(mp)
-            };
-            uploads.push(Upload {
-                id: upload_id,
-                build_id: build.id,
-                artifact,
-                s3_key: key,
-                multipart_id,
-                part_sha256,
-                expires_at,
-                verified_at: None,
-            });
         }
         self.db.record_plan(build.id, &reused, &uploads).await?;
         Ok(plans)
+    }
+
+    /// A batch's files, each checked, before anything is done with any of them.
+    async fn check_batch(
+        &self,
+        build: &Build,
+        node: NodeIndex,
+        files: Vec<FileToStore>,
+    ) -> ServiceResult<Vec<Declared>> {
+        self.builds.open_node(build, node).await?;
+        if files.len() > MAX_BATCH {
+            return Err(ServiceError::BadRequest(format!("At most {MAX_BATCH} files per request")));
+        }
+        let (part_size, hash_from) = (self.part_size(), self.hash_while_sending_from());
+        files.into_iter().map(|f| check_file(node, part_size, hash_from, f)).collect()
+    }
+
+    /// Refuses a batch that would take the build past its limit of artifacts (paths listed
+    /// already are replaced, not added).
+    async fn check_room(
+        &self,
+        build: &Build,
+        listed: &HashMap<String, (String, i64)>,
+        declared: &[Declared],
+    ) -> ServiceResult<()> {
+        let limit = self.settings.max_build_artifacts;
+        let mut count = self.db.build_entry_count(build.id).await?;
+        for d in declared.iter().filter(|d| !listed.contains_key(&d.artifact.pretty_path)) {
+            count += 1;
+            if count > limit {
+                return Err(ServiceError::BadRequest(format!(
+                    "{}: build {} would hold more than {limit} artifacts, the limit per build",
+                    d.artifact.pretty_path, build.build_num
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the project keeps of a batch's content: by SHA-256 and size, and, for files
+    /// declared without a SHA-256, the sizes it keeps.
+    async fn kept_by(&self, project_id: i64, declared: &[Declared]) -> ServiceResult<Kept> {
+        let contents: Vec<(&str, i64)> = declared
+            .iter()
+            .filter(|d| !d.artifact.sha256.is_empty())
+            .map(|d| (d.artifact.sha256.as_str(), d.artifact.size))
+            .collect();
+        let blobs = self.db.project_blobs(project_id, &contents).await?;
+        let sizes: Vec<i64> =
+            declared.iter().filter(|d| d.artifact.sha256.is_empty()).map(|d| d.artifact.size).collect();
+        let sizes = self.db.project_blob_sizes(project_id, &sizes).await?;
+        Ok(Kept { blobs, sizes })
+    }
+
+    /// A new object key for a declared file, its presigned URL (or its parts' URLs), and
+    /// the upload that waits for its confirmation.
+    async fn presign(&self, build_id: i64, declared: Declared, expires_at: i64) -> ServiceResult<(UploadPlan, Upload)> {
+        let Declared { artifact, part_sha256 } = declared;
+        let (ttl, part_size) = (self.settings.url_ttl, self.part_size());
+        let pretty_path = artifact.pretty_path.clone();
+        let upload_id = uuid::Uuid::new_v4().simple().to_string();
+        let key = new_object_key();
+        let size = artifact.size as u64;
+        let (plan, multipart_id) = if part_sha256.is_empty() {
+            let sha256 = Some(artifact.sha256.as_str()).filter(|s| !s.is_empty());
+            let request = self.storage.presign_put(&key, size, sha256, ttl).await?;
+            (UploadPlan::Put { pretty_path, upload_id: upload_id.clone(), request }, None)
+        } else {
+            let mp = self.storage.create_multipart(&key).await?;
+            let mut parts = Vec::with_capacity(part_sha256.len());
+            for (i, sha256) in part_sha256.iter().enumerate() {
+                let offset = i as u64 * part_size;
+                let len = part_size.min(size - offset);
+                parts.push(self.storage.presign_part(&key, &mp, i as i32 + 1, len, sha256, ttl).await?);
+            }
+            (UploadPlan::Multipart { pretty_path, upload_id: upload_id.clone(), part_size, parts }, Some(mp))
+        };
+        let upload = Upload {
+            id: upload_id,
+            build_id,
+            artifact,
+            s3_key: key,
+            multipart_id,
+            part_sha256,
+            expires_at,
+            verified_at: None,
+        };
+        Ok((plan, upload))
     }
 
     pub async fn complete_uploads(

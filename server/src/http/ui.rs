@@ -14,13 +14,14 @@ use crate::core::artifacts::Readable;
 use crate::core::folders::FolderEntry;
 use crate::core::gallery::Change;
 use crate::core::lookups::Recent;
-use crate::core::previews::{Outcome, Preview};
+use crate::core::previews::Preview;
 use crate::core::{Principal, ServiceError, Vitrine};
 use crate::domain::{BuildNum, BuildRef, FolderCursor, FolderPath, MAX_PATH_LEN, ProjectSlug};
 use crate::http::policy::HttpPolicy;
 use crate::http::v1_1::views::iso_time;
 use crate::urls::{artifact_route, compare_route};
 use vitrine_store::{Artifact, Build, Project};
+use vitrine_wire::report::ImageChange;
 
 pub struct UiService {
     vitrine: Vitrine,
@@ -79,7 +80,7 @@ fn build_view(b: &Build) -> BuildView {
         build_num: b.build_num,
         branch: b.branch.clone(),
         revision: b.revision.clone(),
-        status: b.status.as_str().to_owned(),
+        status: b.status,
         start_time: iso_time(b.start_time),
         stop_time: b.stop_time.map(iso_time),
         duration_secs: b.stop_time.map(|s| s - b.start_time),
@@ -124,13 +125,7 @@ fn preview_view(preview: &Preview) -> PreviewView {
                 .cases
                 .iter()
                 .map(|c| TestCaseView {
-                    outcome: match c.outcome {
-                        Outcome::Failed => "failed",
-                        Outcome::Error => "error",
-                        Outcome::Skipped => "skipped",
-                        Outcome::Passed => "passed",
-                    }
-                    .to_owned(),
+                    outcome: c.outcome,
                     suite: c.suite.to_string(),
                     class_name: c.class_name.clone(),
                     name: c.name.clone(),
@@ -218,8 +213,8 @@ impl UiService {
             .iter()
             .map(|a| {
                 let change = changes.get(&(a.node_index, a.pretty_path.clone())).and_then(|c| match c {
-                    Change::Changed => Some("changed".to_owned()),
-                    Change::New => Some("new".to_owned()),
+                    Change::Changed => Some(ImageChange::Changed),
+                    Change::New => Some(ImageChange::New),
                     Change::Same => None,
                 });
                 ArtifactView { change, ..artifact_view(project, build, a) }

@@ -84,75 +84,78 @@ impl Style {
     }
 }
 
+/// Styled runs made from the parser's events, each character counted against the budget.
+struct Styler<'b> {
+    runs: Vec<StyledRun>,
+    style: Style,
+    /// Where the current line starts: the run, and the byte in it.
+    line_start: (usize, usize),
+    /// A `\r` was seen: the line starts over unless a `\n` follows.
+    carriage_return: bool,
+    budget: &'b mut Budget,
+    exceeded: Option<Exceeded>,
+}
+
+impl Styler<'_> {
+    fn push(&mut self, c: char) {
+        if self.exceeded.is_some() {
+            return;
+        }
+        if self.carriage_return {
+            self.carriage_return = false;
+            let (run, byte) = self.line_start;
+            self.runs.truncate(run + 1);
+            if let Some(last) = self.runs.last_mut() {
+                last.text.truncate(byte);
+            }
+        }
+        let new_run = !matches!(self.runs.last(), Some(last) if last.style == self.style || last.text.is_empty());
+        let cost = c.len_utf8() + if new_run { RUN_OVERHEAD } else { 0 };
+        if let Err(e) = self.budget.emit(cost) {
+            self.exceeded = Some(e);
+            return;
+        }
+        match self.runs.last_mut() {
+            Some(last) if last.style == self.style => last.text.push(c),
+            Some(last) if last.text.is_empty() => {
+                last.style = self.style;
+                last.text.push(c);
+            }
+            _ => self.runs.push(StyledRun { text: c.to_string(), style: self.style }),
+        }
+        if c == '\n' {
+            let run = self.runs.len() - 1;
+            self.line_start = (run, self.runs[run].text.len());
+        }
+    }
+}
+
+impl anstyle_parse::Perform for Styler<'_> {
+    fn print(&mut self, c: char) {
+        self.push(c);
+    }
+    fn execute(&mut self, byte: u8) {
+        match byte {
+            b'\n' => {
+                self.carriage_return = false;
+                self.push('\n');
+            }
+            b'\t' => self.push('\t'),
+            b'\r' => self.carriage_return = true,
+            _ => {}
+        }
+    }
+    fn csi_dispatch(&mut self, params: &anstyle_parse::Params, intermediates: &[u8], ignore: bool, action: u8) {
+        if action == b'm' && intermediates.is_empty() && !ignore {
+            let flat: Vec<u16> = params.iter().flat_map(|p| p.iter().copied()).collect();
+            self.style.apply(&flat);
+        }
+    }
+}
+
 /// Terminal output as styled runs, up to where the budget stopped it: then also the byte it
 /// stopped at and why.
-#[expect(clippy::too_many_lines, reason = "to split by what it does (issue 22)")]
 pub fn ansi_runs(text: &[u8], budget: &mut Budget) -> (Vec<StyledRun>, Option<(usize, Exceeded)>) {
-    struct Styler<'b> {
-        runs: Vec<StyledRun>,
-        style: Style,
-        /// Where the current line starts: the run, and the byte in it.
-        line_start: (usize, usize),
-        /// A `\r` was seen: the line starts over unless a `\n` follows.
-        carriage_return: bool,
-        budget: &'b mut Budget,
-        exceeded: Option<Exceeded>,
-    }
-    impl Styler<'_> {
-        fn push(&mut self, c: char) {
-            if self.exceeded.is_some() {
-                return;
-            }
-            if self.carriage_return {
-                self.carriage_return = false;
-                let (run, byte) = self.line_start;
-                self.runs.truncate(run + 1);
-                if let Some(last) = self.runs.last_mut() {
-                    last.text.truncate(byte);
-                }
-            }
-            let new_run = !matches!(self.runs.last(), Some(last) if last.style == self.style || last.text.is_empty());
-            let cost = c.len_utf8() + if new_run { RUN_OVERHEAD } else { 0 };
-            if let Err(e) = self.budget.emit(cost) {
-                self.exceeded = Some(e);
-                return;
-            }
-            match self.runs.last_mut() {
-                Some(last) if last.style == self.style => last.text.push(c),
-                Some(last) if last.text.is_empty() => {
-                    last.style = self.style;
-                    last.text.push(c);
-                }
-                _ => self.runs.push(StyledRun { text: c.to_string(), style: self.style }),
-            }
-            if c == '\n' {
-                let run = self.runs.len() - 1;
-                self.line_start = (run, self.runs[run].text.len());
-            }
-        }
-    }
-    impl anstyle_parse::Perform for Styler<'_> {
-        fn print(&mut self, c: char) {
-            self.push(c);
-        }
-        fn execute(&mut self, byte: u8) {
-            match byte {
-                b'\n' => {
-                    self.carriage_return = false;
-                    self.push('\n');
-                }
-                b'\t' => self.push('\t'),
-                b'\r' => self.carriage_return = true,
-                _ => {}
-            }
-        }
-        fn csi_dispatch(&mut self, params: &anstyle_parse::Params, intermediates: &[u8], ignore: bool, action: u8) {
-            if action == b'm' && intermediates.is_empty() && !ignore {
-                let flat: Vec<u16> = params.iter().flat_map(|p| p.iter().copied()).collect();
-                self.style.apply(&flat);
-            }
-        }
-    }
     let mut runs = Styler {
         runs: Vec::new(),
         style: Style::default(),

@@ -6,6 +6,7 @@
 //! stops at the budget's limits, saying where.
 
 use std::sync::Arc;
+use vitrine_wire::report::TestOutcome;
 
 use quick_xml::events::{BytesStart, Event};
 
@@ -25,14 +26,6 @@ const CASE_OVERHEAD: usize = 128;
 /// What an open suite costs besides its name.
 const SUITE_OVERHEAD: usize = 32;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Outcome {
-    Failed,
-    Error,
-    Skipped,
-    Passed,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestCase {
     /// The innermost suite's name, shared by its cases.
@@ -41,7 +34,7 @@ pub struct TestCase {
     pub name: String,
     /// Seconds.
     pub time: Option<f64>,
-    pub outcome: Outcome,
+    pub outcome: TestOutcome,
     /// The failure's (or skip's) message attribute.
     pub message: String,
     /// The failure's text: usually a trace.
@@ -129,9 +122,9 @@ pub fn parse_junit(bytes: &[u8], budget: &mut Budget) -> Option<JUnitReport> {
     Some(JUnitReport {
         cases,
         total: counts.iter().sum(),
-        failed: counts[Outcome::Failed as usize],
-        errors: counts[Outcome::Error as usize],
-        skipped: counts[Outcome::Skipped as usize],
+        failed: counts[TestOutcome::Failed as usize],
+        errors: counts[TestOutcome::Error as usize],
+        skipped: counts[TestOutcome::Skipped as usize],
         stopped,
     })
 }
@@ -234,7 +227,7 @@ impl Reader<'_> {
                     class_name: attr(e, b"classname"),
                     name: attr(e, b"name"),
                     time: attr(e, b"time").parse().ok(),
-                    outcome: Outcome::Passed,
+                    outcome: TestOutcome::Passed,
                     message: String::new(),
                     detail: String::new(),
                 };
@@ -247,9 +240,9 @@ impl Reader<'_> {
             b"failure" | b"error" | b"skipped" => {
                 if let Some(case) = self.case.as_mut() {
                     let outcome = match name {
-                        b"failure" => Outcome::Failed,
-                        b"error" => Outcome::Error,
-                        _ => Outcome::Skipped,
+                        b"failure" => TestOutcome::Failed,
+                        b"error" => TestOutcome::Error,
+                        _ => TestOutcome::Skipped,
                     };
                     // A case with a failure and a skip counts as failed.
                     case.outcome = case.outcome.min(outcome);
