@@ -5,7 +5,106 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::{BuildPageData, ProjectBuilds, ProjectView, UiError};
+use vitrine_wire::domain::{
+    BuildNum, FolderCursor, FolderPath, InvalidInput, MAX_PATH_LEN, NodeIndex, PrettyPath, ProjectSlug,
+};
+
+use super::{BrowseRequest, BuildPageData, FileRequest, GalleryRequest, ProjectBuilds, ProjectView, UiError};
+
+/// A build a page names, parsed from its address: its project and its number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageBuild {
+    pub project: ProjectSlug,
+    pub build: BuildNum,
+}
+
+impl PageBuild {
+    /// A malformed address names no project or build: the page says so as it would for a
+    /// missing one.
+    pub fn parse(vcs: &str, org: &str, repo: &str, build_num: &str) -> Result<PageBuild, UiError> {
+        let project = project_at(vcs, org, repo)?;
+        let build = build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))?;
+        Ok(PageBuild { project, build })
+    }
+}
+
+/// A project a page names, parsed from its address.
+pub fn project_at(vcs: &str, org: &str, repo: &str) -> Result<ProjectSlug, UiError> {
+    ProjectSlug::new(vcs, org, repo).map_err(|_| UiError::NotFound("Project not found".into()))
+}
+
+/// What a page of the Artifacts tab asks for, parsed: the build's artifacts whose path
+/// contains a filter, or a page of a folder of one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Browse {
+    Search { at: PageBuild, filter: String },
+    Folder { at: PageBuild, node: NodeIndex, folder: FolderPath, after: Option<FolderCursor> },
+}
+
+impl Browse {
+    pub fn parse(request: &BrowseRequest) -> Result<Browse, UiError> {
+        let BrowseRequest { vcs, org, repo, build_num, node, folder, filter, after } = request;
+        let at = PageBuild::parse(vcs, org, repo, build_num)?;
+        let filter = filter.trim();
+        if filter.len() > MAX_PATH_LEN {
+            return Err(UiError::BadRequest(format!("A filter is at most {MAX_PATH_LEN} bytes long")));
+        }
+        if !filter.is_empty() {
+            return Ok(Browse::Search { at, filter: filter.to_owned() });
+        }
+        let bad = |e: InvalidInput| UiError::BadRequest(e.to_string());
+        let node = NodeIndex::try_from(*node).map_err(bad)?;
+        let folder: FolderPath = folder.parse().map_err(bad)?;
+        let after = Some(after.as_str()).filter(|a| !a.is_empty());
+        let after = after.map(|a| FolderCursor::parse(a, &folder)).transpose().map_err(bad)?;
+        Ok(Browse::Folder { at, node, folder, after })
+    }
+
+    pub fn build(&self) -> &PageBuild {
+        match self {
+            Browse::Search { at, .. } | Browse::Folder { at, .. } => at,
+        }
+    }
+}
+
+/// A later page of a build's gallery, parsed: it starts after the image at `node` and `path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GalleryAfter {
+    pub at: PageBuild,
+    pub node: i64,
+    pub path: String,
+}
+
+impl GalleryAfter {
+    pub fn parse(request: &GalleryRequest) -> Result<GalleryAfter, UiError> {
+        let GalleryRequest { vcs, org, repo, build_num, after } = request;
+        let at = PageBuild::parse(vcs, org, repo, build_num)?;
+        let missing = || UiError::BadRequest("This page of the gallery does not exist".into());
+        if after.len() > MAX_PATH_LEN + 32 {
+            return Err(missing());
+        }
+        let (node, path) = after.split_once(':').ok_or_else(missing)?;
+        Ok(GalleryAfter { at, node: node.parse().map_err(|_| missing())?, path: path.to_owned() })
+    }
+}
+
+/// An artifact the Artifacts tab opens, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedFile {
+    pub at: PageBuild,
+    pub node: NodeIndex,
+    pub path: PrettyPath,
+}
+
+impl OpenedFile {
+    pub fn parse(request: &FileRequest) -> Result<OpenedFile, UiError> {
+        let FileRequest { vcs, org, repo, build_num, node, path } = request;
+        let at = PageBuild::parse(vcs, org, repo, build_num)?;
+        let node = NodeIndex::try_from(*node).map_err(|e| UiError::BadRequest(e.to_string()))?;
+        let path = path.parse().map_err(|e: InvalidInput| UiError::NotFound(e.to_string()))?;
+        Ok(OpenedFile { at, node, path })
+    }
+}
 
 /// The session cookie's name over http (`vitrine_session`), and over https, where it also has
 /// `Secure` and the `__Host-` prefix: only this host can set it (no sibling subdomain can plant
@@ -54,40 +153,23 @@ impl CookiePolicy {
 pub trait UiBackend: Send + Sync + 'static {
     async fn current_user(&self, session: Option<String>) -> Result<Option<String>, UiError>;
     async fn projects(&self, session: Option<String>) -> Result<Vec<ProjectView>, UiError>;
-    async fn builds(&self, session: Option<String>, vcs: &str, org: &str, repo: &str)
-    -> Result<ProjectBuilds, UiError>;
-    async fn build_page(
-        &self,
-        session: Option<String>,
-        vcs: &str,
-        org: &str,
-        repo: &str,
-        build_num: &str,
-    ) -> Result<BuildPageData, UiError>;
+    async fn builds(&self, session: Option<String>, project: &ProjectSlug) -> Result<ProjectBuilds, UiError>;
+    async fn build_page(&self, session: Option<String>, at: &PageBuild) -> Result<BuildPageData, UiError>;
     /// A page of the Artifacts tab (see [`super::browse_artifacts`]).
-    async fn browse(&self, session: Option<String>, at: &super::BrowseRequest) -> Result<super::FolderView, UiError>;
-    /// A later page of the gallery (see [`super::gallery_page`]).
-    async fn gallery(&self, session: Option<String>, at: &super::GalleryRequest)
-    -> Result<super::GalleryPage, UiError>;
+    async fn browse(&self, session: Option<String>, at: &Browse) -> Result<super::FolderView, UiError>;
+    /// A later page of the gallery (see [`super::gallery_images`]).
+    async fn gallery(&self, session: Option<String>, at: &GalleryAfter) -> Result<super::GalleryPage, UiError>;
     /// An artifact opened in the Artifacts tab (see [`super::open_artifact`]); the request's
     /// headers and extensions give the client's address for the audit log.
     async fn open_artifact(
         &self,
         session: Option<String>,
-        at: &super::FileRequest,
+        at: &OpenedFile,
         headers: &http::HeaderMap,
         extensions: &http::Extensions,
     ) -> Result<super::FileView, UiError>;
     /// Pins a build or unpins it (members of its project only).
-    async fn pin_build(
-        &self,
-        session: Option<String>,
-        vcs: &str,
-        org: &str,
-        repo: &str,
-        build_num: &str,
-        pin: bool,
-    ) -> Result<(), UiError>;
+    async fn pin_build(&self, session: Option<String>, at: &PageBuild, pin: bool) -> Result<(), UiError>;
     /// Checks the password and opens a session; returns the session token. The request's
     /// headers and extensions tell the server who is asking (the client address, read through
     /// trusted proxies only), for its sign-in limits.

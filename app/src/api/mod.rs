@@ -428,7 +428,10 @@ pub async fn list_projects() -> Result<Vec<ProjectView>, UiError> {
 #[server(endpoint = "builds", input = Postcard, output = Postcard)]
 pub async fn list_builds(vcs: String, org: String, repo: String) -> Result<ProjectBuilds, UiError> {
     let session = session_token_from_request().await;
-    let result = backend::get()?.builds(session, &vcs, &org, &repo).await;
+    let result = match backend::project_at(&vcs, &org, &repo) {
+        Ok(project) => backend::get()?.builds(session, &project).await,
+        Err(e) => Err(e),
+    };
     backend::set_status_for(&result);
     result
 }
@@ -441,7 +444,10 @@ pub async fn get_build_page(
     build_num: String,
 ) -> Result<BuildPageData, UiError> {
     let session = session_token_from_request().await;
-    let result = backend::get()?.build_page(session, &vcs, &org, &repo, &build_num).await;
+    let result = match backend::PageBuild::parse(&vcs, &org, &repo, &build_num) {
+        Ok(at) => backend::get()?.build_page(session, &at).await,
+        Err(e) => Err(e),
+    };
     backend::set_status_for(&result);
     result
 }
@@ -452,7 +458,10 @@ pub async fn get_build_page(
 #[server(endpoint = "browse", input = Postcard, output = Postcard)]
 pub async fn browse_artifacts(at: BrowseRequest) -> Result<FolderView, UiError> {
     let session = session_token_from_request().await;
-    let result = backend::get()?.browse(session, &at).await;
+    let result = match backend::Browse::parse(&at) {
+        Ok(at) => backend::get()?.browse(session, &at).await,
+        Err(e) => Err(e),
+    };
     backend::set_status_for(&result);
     result
 }
@@ -461,7 +470,10 @@ pub async fn browse_artifacts(at: BrowseRequest) -> Result<FolderView, UiError> 
 #[server(endpoint = "gallery", input = Postcard, output = Postcard)]
 pub async fn gallery_images(at: GalleryRequest) -> Result<GalleryPage, UiError> {
     let session = session_token_from_request().await;
-    let result = backend::get()?.gallery(session, &at).await;
+    let result = match backend::GalleryAfter::parse(&at) {
+        Ok(at) => backend::get()?.gallery(session, &at).await,
+        Err(e) => Err(e),
+    };
     backend::set_status_for(&result);
     result
 }
@@ -473,7 +485,10 @@ pub async fn open_artifact(at: FileRequest) -> Result<FileView, UiError> {
     let session = session_token_from_request().await;
     let (headers, extensions): (http::HeaderMap, http::Extensions) =
         leptos_axum::extract().await.map_err(|e| UiError::Transport(e.to_string()))?;
-    let result = backend::get()?.open_artifact(session, &at, &headers, &extensions).await;
+    let result = match backend::OpenedFile::parse(&at) {
+        Ok(at) => backend::get()?.open_artifact(session, &at, &headers, &extensions).await,
+        Err(e) => Err(e),
+    };
     backend::set_status_for(&result);
     result
 }
@@ -483,7 +498,10 @@ pub async fn open_artifact(at: FileRequest) -> Result<FileView, UiError> {
 #[server(endpoint = "pin", input = Form, output = Postcard)]
 pub async fn pin_build(vcs: String, org: String, repo: String, build_num: String, pin: bool) -> Result<(), UiError> {
     let session = session_token_from_request().await;
-    let result = backend::get()?.pin_build(session, &vcs, &org, &repo, &build_num, pin).await;
+    let result = match backend::PageBuild::parse(&vcs, &org, &repo, &build_num) {
+        Ok(at) => backend::get()?.pin_build(session, &at, pin).await,
+        Err(e) => Err(e),
+    };
     backend::set_status_for(&result);
     result
 }

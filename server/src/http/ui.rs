@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use vitrine_app::api::backend::{CookiePolicy, UiBackend};
+use vitrine_app::api::backend::{Browse, CookiePolicy, GalleryAfter, OpenedFile, PageBuild, UiBackend};
 use vitrine_app::api::{
-    ArtifactView, BaselineView, BrowseRequest, BuildPageData, BuildView, CompareView, ContainerView, EntryView,
-    FOLDER_PAGE, FileRequest, FileView, FolderView, GalleryPage, GalleryRequest, JUnitView, PreviewView, ProjectBuilds,
-    ProjectView, TestCaseView, TextRun, UiError,
+    ArtifactView, BaselineView, BuildPageData, BuildView, CompareView, ContainerView, EntryView, FOLDER_PAGE, FileView,
+    FolderView, GalleryPage, JUnitView, PreviewView, ProjectBuilds, ProjectView, TestCaseView, TextRun, UiError,
 };
 
 use crate::core::archives::ArchiveKind;
@@ -16,7 +15,7 @@ use crate::core::gallery::Change;
 use crate::core::lookups::Recent;
 use crate::core::previews::Preview;
 use crate::core::{Principal, ServiceError, Vitrine};
-use crate::domain::{BuildNum, BuildRef, FolderCursor, FolderPath, MAX_PATH_LEN, ProjectSlug};
+use crate::domain::{BuildRef, ProjectSlug};
 use crate::http::policy::HttpPolicy;
 use crate::http::v1_1::views::iso_time;
 use crate::urls::{artifact_route, compare_route};
@@ -143,21 +142,27 @@ fn preview_view(preview: &Preview) -> PreviewView {
 }
 
 /// A build number from the address; a malformed one names no build.
-fn build_number(build_num: &str) -> Result<BuildNum, UiError> {
-    build_num.parse().map_err(|_| UiError::NotFound(format!("There is no build {build_num}")))
-}
-
-fn slug(vcs: &str, org: &str, repo: &str) -> Result<ProjectSlug, UiError> {
-    // A malformed address names no project: the page says so as it would for a missing one.
-    ProjectSlug::new(vcs, org, repo).map_err(|_| UiError::NotFound("Project not found".into()))
-}
-
 /// `0:screenshots/login.png`: where a gallery page starts (after that image).
 fn gallery_token(a: &Artifact) -> String {
     format!("{}:{}", a.node_index, a.pretty_path)
 }
 
 impl UiService {
+    /// The build a page names, if the caller may see it.
+    async fn find_build(&self, who: &Principal, at: &PageBuild) -> Result<(Project, Build), UiError> {
+        self.vitrine.builds().find_build(who, &at.project, &BuildRef::Num(at.build)).await.map_err(ui_error)
+    }
+
+    /// The Artifacts tab's search: the build's artifacts whose path contains `filter`, a page
+    /// of them.
+    async fn search(&self, project: &Project, build: &Build, filter: &str) -> Result<FolderView, UiError> {
+        let page = FOLDER_PAGE;
+        let found = self.vitrine.artifacts().search(build, filter, page as i64 + 1).await.map_err(ui_error)?;
+        let more_matches = found.len() > page;
+        let entries = found.iter().take(page).map(|a| EntryView::File(artifact_view(project, build, a))).collect();
+        Ok(FolderView { folder: String::new(), entries, next: None, more_matches })
+    }
+
     /// What a build's page shows of its artifacts: its HTML pages and first artifacts (a
     /// bounded few, whatever the build's size), its containers, its gallery's first page
     /// against `baseline`. The project, the build and `can_pin` are the caller's to fill in.
@@ -276,33 +281,16 @@ impl UiBackend for UiService {
         Ok(projects.iter().map(project_view).collect())
     }
 
-    async fn builds(
-        &self,
-        session: Option<String>,
-        vcs: &str,
-        org: &str,
-        repo: &str,
-    ) -> Result<ProjectBuilds, UiError> {
+    async fn builds(&self, session: Option<String>, slug: &ProjectSlug) -> Result<ProjectBuilds, UiError> {
         let who = self.principal(session).await?;
-        let slug = slug(vcs, org, repo)?;
         let (project, builds) =
-            self.vitrine.builds().recent_builds(&who, &slug, None, None, 100, 0).await.map_err(ui_error)?;
+            self.vitrine.builds().recent_builds(&who, slug, None, None, 100, 0).await.map_err(ui_error)?;
         Ok(ProjectBuilds { project: project_view(&project), builds: builds.iter().map(build_view).collect() })
     }
 
-    async fn build_page(
-        &self,
-        session: Option<String>,
-        vcs: &str,
-        org: &str,
-        repo: &str,
-        build_num: &str,
-    ) -> Result<BuildPageData, UiError> {
+    async fn build_page(&self, session: Option<String>, at: &PageBuild) -> Result<BuildPageData, UiError> {
         let who = self.principal(session).await?;
-        let slug = slug(vcs, org, repo)?;
-        let num = build_number(build_num)?;
-        let (project, build) =
-            self.vitrine.builds().find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let (project, build) = self.find_build(&who, at).await?;
         let can_pin = match &who {
             Principal::User { id, .. } => self.vitrine.projects().is_member(project.id, *id).await.map_err(ui_error)?,
             _ => false,
@@ -322,30 +310,15 @@ impl UiBackend for UiService {
         Ok(BuildPageData { project: project_view(&project), build: build_view(&build), can_pin, ..(*contents).clone() })
     }
 
-    async fn browse(&self, session: Option<String>, query: &BrowseRequest) -> Result<FolderView, UiError> {
+    async fn browse(&self, session: Option<String>, query: &Browse) -> Result<FolderView, UiError> {
         let who = self.principal(session).await?;
-        let slug = slug(&query.vcs, &query.org, &query.repo)?;
-        let build_num = &query.build_num;
-        let num = build_number(build_num)?;
-        let (project, build) =
-            self.vitrine.builds().find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
+        let (project, build) = self.find_build(&who, query.build()).await?;
         let page = FOLDER_PAGE;
-        let filter = query.filter.trim();
-        if filter.len() > MAX_PATH_LEN {
-            return Err(UiError::BadRequest(format!("A filter is at most {MAX_PATH_LEN} bytes long")));
-        }
-        if !filter.is_empty() {
-            let found = self.vitrine.artifacts().search(&build, filter, page as i64 + 1).await.map_err(ui_error)?;
-            let more_matches = found.len() > page;
-            let entries =
-                found.iter().take(page).map(|a| EntryView::File(artifact_view(&project, &build, a))).collect();
-            return Ok(FolderView { folder: String::new(), entries, next: None, more_matches });
-        }
-        let node = crate::domain::NodeIndex::try_from(query.node).map_err(|e| UiError::BadRequest(e.to_string()))?;
+        let (node, mut shown, after) = match query {
+            Browse::Search { filter, .. } => return self.search(&project, &build, filter).await,
+            Browse::Folder { node, folder, after, .. } => (*node, folder.clone(), after.clone()),
+        };
         let bad = |e: crate::domain::InvalidInput| UiError::BadRequest(e.to_string());
-        let mut shown: FolderPath = query.folder.parse().map_err(bad)?;
-        let after = Some(query.after.as_str()).filter(|a| !a.is_empty());
-        let after = after.map(|a| FolderCursor::parse(a, &shown)).transpose().map_err(bad)?;
         let mut folder =
             self.vitrine.artifacts().browse_any(&build, node, &shown, after.as_ref(), page).await.map_err(ui_error)?;
         // A folder that holds one folder only opens that one at once (a few levels at most).
@@ -368,44 +341,30 @@ impl UiBackend for UiService {
         Ok(FolderView { folder: shown.to_string(), entries, next: folder.next, more_matches: false })
     }
 
-    async fn gallery(&self, session: Option<String>, at: &GalleryRequest) -> Result<GalleryPage, UiError> {
+    async fn gallery(&self, session: Option<String>, at: &GalleryAfter) -> Result<GalleryPage, UiError> {
         let who = self.principal(session).await?;
-        let slug = slug(&at.vcs, &at.org, &at.repo)?;
-        let num = build_number(&at.build_num)?;
-        let (project, build) =
-            self.vitrine.builds().find_build(&who, &slug, &BuildRef::Num(num)).await.map_err(ui_error)?;
-        if at.after.len() > MAX_PATH_LEN + 32 {
-            return Err(UiError::BadRequest("This page of the gallery does not exist".into()));
-        }
-        let (node, path) = at
-            .after
-            .split_once(':')
-            .and_then(|(node, path)| Some((node.parse::<i64>().ok()?, path)))
-            .ok_or_else(|| UiError::BadRequest("This page of the gallery does not exist".into()))?;
+        let (project, build) = self.find_build(&who, &at.at).await?;
         let baseline = self.vitrine.gallery().baseline(&project, &build).await.map_err(ui_error)?;
-        let (images, next) = self.gallery_images(&project, &build, baseline.as_ref(), Some((node, path))).await?;
+        let after = Some((at.node, at.path.as_str()));
+        let (images, next) = self.gallery_images(&project, &build, baseline.as_ref(), after).await?;
         Ok(GalleryPage { images, next })
     }
 
     async fn open_artifact(
         &self,
         session: Option<String>,
-        at: &FileRequest,
+        at: &OpenedFile,
         headers: &http::HeaderMap,
         extensions: &http::Extensions,
     ) -> Result<FileView, UiError> {
         let who = self.principal(session).await?;
-        let slug = slug(&at.vcs, &at.org, &at.repo)?;
-        let num = build_number(&at.build_num)?;
-        let node = crate::domain::NodeIndex::try_from(at.node).map_err(|e| UiError::BadRequest(e.to_string()))?;
-        let path: crate::domain::PrettyPath =
-            at.path.parse().map_err(|e: crate::domain::InvalidInput| UiError::NotFound(e.to_string()))?;
+        let OpenedFile { at: PageBuild { project: slug, build: num }, node, path } = at;
         let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
         let client = self.policy.client_addr(headers, peer);
         let (project, build, readable) = self
             .vitrine
             .artifacts()
-            .read_artifact(&who, &slug, &BuildRef::Num(num), node, &path, client)
+            .read_artifact(&who, slug, &BuildRef::Num(*num), *node, path, client)
             .await
             .map_err(ui_error)?;
         let preview = self.vitrine.previews().preview(&readable).await.map_err(ui_error)?;
@@ -422,19 +381,9 @@ impl UiBackend for UiService {
         })
     }
 
-    async fn pin_build(
-        &self,
-        session: Option<String>,
-        vcs: &str,
-        org: &str,
-        repo: &str,
-        build_num: &str,
-        pin: bool,
-    ) -> Result<(), UiError> {
+    async fn pin_build(&self, session: Option<String>, at: &PageBuild, pin: bool) -> Result<(), UiError> {
         let who = self.principal(session).await?;
-        let slug = slug(vcs, org, repo)?;
-        let num = build_number(build_num)?;
-        self.vitrine.builds().pin_build(&who, &slug, num, pin).await.map_err(ui_error)?;
+        self.vitrine.builds().pin_build(&who, &at.project, at.build, pin).await.map_err(ui_error)?;
         Ok(())
     }
 
