@@ -72,37 +72,33 @@ if ! LEPTOS_OUTPUT_NAME=vitrine cargo test --release --workspace --no-run --mess
   exit 1
 fi
 tests=$(python3 -c '
-import json, sys
+import json, os, sys
 for line in open(sys.argv[1]):
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        print(m["target"]["name"] + " " + m["executable"])
+        print(m["target"]["name"], m["executable"], os.path.dirname(m["manifest_path"]))
 ' "$tmp/tests.json")
 it=$(awk '$1 == "it" { print $2 }' <<<"$tests")
 [ -n "$it" ] || { echo "no integration test binary" >&2; exit 1; }
-# The binaries run where cargo runs them: in their crate's folder.
-run_tests() { # name, crate dir, binary, args...
+# The binaries run where cargo runs them: in their package's folder.
+run_tests() { # name, package dir, binary, args...
   local name=$1 dir=$2 bin=$3; shift 3
   (cd "$dir" && "$bin" "$@") >"$tmp/$name.log" 2>&1
   echo $? >"$tmp/$name.rc"
 }
 sqlite() {
-  while read -r name bin; do
-    local dir=server
-    case "$bin" in */deps/vitrine_store-*) dir=store ;; */deps/vitrine_s3-*) dir=s3 ;; */deps/vitrine_wire-*) dir=wire ;;
-      */deps/vitrine_agent-*) dir=agent ;; */deps/vitrine_app-*) dir=app ;; esac
+  local name bin dir
+  while read -r name bin dir; do
     echo "     Running $name ($bin)"
     (cd "$dir" && env -u VITRINE_TEST_POSTGRES -u VITRINE_TEST_S3 "$bin") || echo "FAILED: $name"
   done <<<"$tests"
 }
 ( sqlite >"$tmp/sqlite.log" 2>&1; ! grep -q '^FAILED: ' "$tmp/sqlite.log"; echo $? >"$tmp/sqlite.rc" ) &
-sqlite_pid=$!
 if pg_url=$(bash scripts/postgres.sh start "$tmp/pg/data" "$(free_port)"); then
   VITRINE_TEST_POSTGRES=$pg_url run_tests pg server "$it" &
 else
   echo "PostgreSQL did not start" >"$tmp/pg.log"; echo 1 >"$tmp/pg.rc"
 fi
-pg_pid=$!
 # The upload, listing, download, archive and zip paths against a store that is not ours and
 # does not prove what it stored (its probe at start-up fails), so the server verifies uploads
 # by copying and hashing them: the fallback other S3 services take.
