@@ -94,10 +94,10 @@ pub fn ArtifactBrowser(project: ProjectView, build_num: i64, containers: Vec<Con
             }
         },
     );
-    let containers_nav = (containers.len() > 1).then(|| view! { <ContainersNav containers place base=base.clone()/> });
+    let containers_nav = (containers.len() > 1).then(|| containers_nav(containers, place, &base));
     let render_base = base.clone();
     view! {
-        <FilterForm place base/>
+        {filter_form(place, base)}
         {containers_nav}
         <Suspense fallback=|| view! { <p class="loading">"Loading artifacts…"</p> }>
             {move || {
@@ -135,9 +135,9 @@ fn current_place(first_node: i64) -> Memo<Place> {
     })
 }
 
-/// The filter by path: a plain form without JavaScript, the list narrowing as one types with it.
-#[component]
-fn FilterForm(place: Memo<Place>, base: String) -> impl IntoView {
+/// The filter by path: a plain form without JavaScript, the list narrowing as one types with
+/// it. (A function, not a component: a component costs the browser bundle its own code.)
+fn filter_form(place: Memo<Place>, base: String) -> impl IntoView {
     let navigate = use_navigate();
     let typing_base = base.clone();
     let on_input = move |ev: leptos::ev::Event| {
@@ -164,12 +164,11 @@ fn FilterForm(place: Memo<Place>, base: String) -> impl IntoView {
 }
 
 /// One link per container, with how many artifacts it holds.
-#[component]
-fn ContainersNav(containers: Vec<ContainerView>, place: Memo<Place>, base: String) -> impl IntoView {
+fn containers_nav(containers: Vec<ContainerView>, place: Memo<Place>, base: &str) -> impl IntoView + use<> {
     view! {
         <nav class="containers" aria-label="Containers">
             {containers.into_iter().map(|c| {
-                let href = Place { node: c.node_index, ..Place::default() }.href(&base);
+                let href = Place { node: c.node_index, ..Place::default() }.href(base);
                 let node = c.node_index;
                 view! {
                     <a href=href aria-current=move || (place.get().node == node && place.get().filter.is_empty()).then_some("page")>

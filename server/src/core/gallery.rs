@@ -16,13 +16,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use image::GenericImageView;
 
-use super::artifacts::{Artifacts, Readable};
+use super::artifacts::{ArtifactRef, Artifacts, Readable};
 use super::builds::Builds;
 use super::error::{ServiceError, ServiceResult};
 use super::principal::Principal;
 use super::projects::Projects;
 use super::untrusted::{Budget, HeavyWork, Limits, Work};
-use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
+use crate::domain::NodeIndex;
 use crate::storage::Storage;
 use vitrine_store::{Artifact, ArtifactKind, Build, Project};
 
@@ -148,13 +148,12 @@ impl Gallery {
     pub async fn image_diff(
         &self,
         who: &Principal,
-        slug: &ProjectSlug,
-        build: &BuildRef,
-        node: NodeIndex,
-        path: &PrettyPath,
+        at: &ArtifactRef,
         client: Option<std::net::IpAddr>,
     ) -> ServiceResult<Arc<PixelDiff>> {
-        let (project, build, readable) = self.artifacts.read_artifact(who, slug, build, node, path, client).await?;
+        let ArtifactRef { node, path, .. } = at;
+        let node = *node;
+        let (project, build, readable) = self.artifacts.read_artifact(who, at, client).await?;
         let Readable::Stored(current) = readable else {
             return Err(ServiceError::NotFound("Images in archives are not compared".into()));
         };

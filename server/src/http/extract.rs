@@ -1,7 +1,8 @@
 //! Extractors: what a request's path, query and connection name, parsed once (project,
 //! build, artifact, the client's address), for every handler.
 
-use crate::domain::{BuildNum, BuildRef, NodeIndex, PrettyPath, ProjectSlug, StatusFilter};
+use crate::core::artifacts::ArtifactRef;
+use crate::domain::{BuildNum, BuildRef, ProjectSlug, StatusFilter};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 
@@ -115,12 +116,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BuildAt {
 /// {node_index}/{*path}` name it: the artifact route (the API's hottest), the image diff and
 /// the trace viewer.
 #[derive(Debug)]
-pub struct ArtifactAt {
-    pub slug: ProjectSlug,
-    pub build: BuildRef,
-    pub node: NodeIndex,
-    pub path: PrettyPath,
-}
+pub struct ArtifactAt(pub ArtifactRef);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ArtifactAt {
     type Rejection = ApiError;
@@ -128,7 +124,12 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ArtifactAt {
     async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
         let params = RouteParams::from_request_parts(parts, state).await?;
         let BuildAt { slug, build } = params.build_at(&parts.uri)?;
-        Ok(ArtifactAt { slug, build, node: params.get("node_index")?.parse()?, path: params.get("path")?.parse()? })
+        Ok(ArtifactAt(ArtifactRef {
+            slug,
+            build,
+            node: params.get("node_index")?.parse()?,
+            path: params.get("path")?.parse()?,
+        }))
     }
 }
 

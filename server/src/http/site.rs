@@ -53,10 +53,10 @@ pub async fn download_zip(
 pub async fn image_diff(
     State(state): State<AppState>,
     who: Principal,
-    ArtifactAt { slug, build, node, path }: ArtifactAt,
+    ArtifactAt(at): ArtifactAt,
     ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
-    let diff = Box::pin(state.vitrine.gallery().image_diff(&who, &slug, &build, node, &path, client)).await?;
+    let diff = Box::pin(state.vitrine.gallery().image_diff(&who, &at, client)).await?;
     let mut response = axum::body::Body::from(diff.png.clone()).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
@@ -71,10 +71,10 @@ pub async fn image_diff(
 pub async fn open_trace(
     State(state): State<AppState>,
     who: Principal,
-    ArtifactAt { slug, build, node, path }: ArtifactAt,
+    ArtifactAt(at): ArtifactAt,
     ClientAddr(client): ClientAddr,
 ) -> ApiResult<Response> {
-    let url = state.vitrine.artifacts().trace_viewer_url(&who, &slug, &build, node, &path, client).await?;
+    let url = state.vitrine.artifacts().trace_viewer_url(&who, &at, client).await?;
     Ok((
         axum::http::StatusCode::FOUND,
         [(header::LOCATION, url), (header::CACHE_CONTROL, "private, no-store".to_owned())],

@@ -9,7 +9,7 @@ use vitrine_app::api::{
 };
 
 use crate::core::archives::ArchiveKind;
-use crate::core::artifacts::Readable;
+use crate::core::artifacts::{ArtifactRef, Readable};
 use crate::core::folders::FolderEntry;
 use crate::core::gallery::Change;
 use crate::core::lookups::Recent;
@@ -358,15 +358,12 @@ impl UiBackend for UiService {
         extensions: &http::Extensions,
     ) -> Result<FileView, UiError> {
         let who = self.principal(session).await?;
-        let OpenedFile { at: PageBuild { project: slug, build: num }, node, path } = at;
+        let OpenedFile { at: PageBuild { project, build }, node, path } = at;
+        let at = ArtifactRef { slug: project.clone(), build: BuildRef::Num(*build), node: *node, path: path.clone() };
         let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
         let client = self.policy.client_addr(headers, peer);
-        let (project, build, readable) = self
-            .vitrine
-            .artifacts()
-            .read_artifact(&who, slug, &BuildRef::Num(*num), *node, path, client)
-            .await
-            .map_err(ui_error)?;
+        let (project, build, readable) =
+            self.vitrine.artifacts().read_artifact(&who, &at, client).await.map_err(ui_error)?;
         let preview = self.vitrine.previews().preview(&readable).await.map_err(ui_error)?;
         let compare = match (&*preview, &readable) {
             (Preview::Image, Readable::Stored(image)) => Some(self.compare(&project, &build, image).await?),

@@ -55,6 +55,16 @@ pub struct Follower {
     pub client: Option<std::net::IpAddr>,
 }
 
+/// Where an artifact is: its project, its build (a number or `latest`), its container and
+/// its path, as a route or a page names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactRef {
+    pub slug: ProjectSlug,
+    pub build: BuildRef,
+    pub node: NodeIndex,
+    pub path: PrettyPath,
+}
+
 fn encode_page_token(node: i64, path: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{node}/{path}"))
@@ -323,12 +333,11 @@ impl Artifacts {
     pub async fn read_artifact(
         &self,
         who: &Principal,
-        slug: &ProjectSlug,
-        build: &BuildRef,
-        node: NodeIndex,
-        path: &PrettyPath,
+        at: &ArtifactRef,
         client: Option<std::net::IpAddr>,
     ) -> ServiceResult<(Project, Build, Readable)> {
+        let ArtifactRef { slug, build, node, path } = at;
+        let node = *node;
         let (project, build) = self.builds.find_build(who, slug, build).await?;
         let found = match self.lookups.artifacts.get(&ArtifactAt(build.id, node.0, path.as_str())) {
             Some(known) => Ok(known),
@@ -423,14 +432,12 @@ impl Artifacts {
     pub async fn artifact_download_url(
         &self,
         who: &Principal,
-        slug: &ProjectSlug,
-        build: &BuildRef,
-        node: NodeIndex,
-        path: &PrettyPath,
+        at: &ArtifactRef,
         follower: Follower,
     ) -> ServiceResult<bytes::Bytes> {
+        let node = at.node;
         let Follower { reader, client } = follower;
-        let (_, build, readable) = self.read_artifact(who, slug, build, node, path, client).await?;
+        let (_, build, readable) = self.read_artifact(who, at, client).await?;
         let artifact = match readable {
             Readable::Stored(artifact) => artifact,
             Readable::Member(found) => {
@@ -474,13 +481,11 @@ impl Artifacts {
     pub async fn trace_viewer_url(
         &self,
         who: &Principal,
-        slug: &ProjectSlug,
-        build: &BuildRef,
-        node: NodeIndex,
-        path: &PrettyPath,
+        at: &ArtifactRef,
         client: Option<std::net::IpAddr>,
     ) -> ServiceResult<String> {
-        let (_, build, readable) = self.read_artifact(who, slug, build, node, path, client).await?;
+        let (node, path) = (at.node, &at.path);
+        let (_, build, readable) = self.read_artifact(who, at, client).await?;
         let trace = readable.artifact();
         if !trace.pretty_path.to_ascii_lowercase().ends_with(".zip") {
             return Err(ServiceError::BadRequest(format!("`{path}` is not a Playwright trace: a trace is a .zip")));

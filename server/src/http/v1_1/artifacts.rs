@@ -88,12 +88,12 @@ fn listing_json(
 pub async fn get_artifact(
     State(state): State<AppState>,
     who: Principal,
-    ArtifactAt { slug, build, node, path }: ArtifactAt,
+    ArtifactAt(at): ArtifactAt,
     ClientAddr(client): ClientAddr,
     reader: Reader,
 ) -> ApiResult<Response> {
     let follower = Follower { reader, client };
-    let url = state.vitrine.artifacts().artifact_download_url(&who, &slug, &build, node, &path, follower).await?;
+    let url = state.vitrine.artifacts().artifact_download_url(&who, &at, follower).await?;
     // The browser may follow it again for a while: never past the URL's own expiry. Where
     // it leads depends on how the link is opened.
     static CACHE_CONTROL: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
