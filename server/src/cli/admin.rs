@@ -483,11 +483,14 @@ async fn builds(admin: &Admin, command: BuildCommand) -> anyhow::Result<()> {
 async fn members(admin: &Admin, command: MemberCommand) -> anyhow::Result<()> {
     match command {
         MemberCommand::Add { slug, name } => {
+            // The project first: when neither exists, the error names the project.
+            admin.projects.project_for_admin(&slug).await?;
             let user = admin.accounts.user(&name).await?;
             admin.projects.add_member(&slug, &user).await?;
             println!("{name} can now see {}", slug.short());
         }
         MemberCommand::Remove { slug, name } => {
+            admin.projects.project_for_admin(&slug).await?;
             let user = admin.accounts.user(&name).await?;
             admin.projects.remove_member(&slug, &user).await?;
             println!("{name} can no longer see {} (unless it is public)", slug.short());

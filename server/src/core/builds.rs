@@ -251,33 +251,34 @@ impl Builds {
         let Principal::User { id, .. } = who else {
             return Err(ServiceError::Unauthorized("Sign in to pin builds".into()));
         };
-        if !self.projects.is_member(project.id, *id).await? {
+        // Asked of the store itself: a member removed a moment ago pins nothing.
+        if !self.projects.is_member_now(project.id, *id).await? {
             return Err(ServiceError::Forbidden(format!("Only members of {} can pin its builds", slug.short())));
         }
-        let build = self.set_pinned(&project, &build, Some(*id), pin).await?;
+        self.set_pinned(&project, &build, Some(*id), pin).await?;
         self.audit.record(vitrine_store::AuditEvent {
             project: Some(slug.short()),
             build_num: Some(num.0),
             ..super::audit::event_by(who, if pin { AuditAction::BuildPin } else { AuditAction::BuildUnpin })
         });
-        Ok(build)
+        Ok(self.db.build(project.id, num).await?)
     }
 
     /// Pins a build or unpins it, as an administrator (`vitrine admin build pin`; the command
     /// writes its own audit line).
-    pub async fn pin_as_admin(&self, slug: &ProjectSlug, num: BuildNum, pin: bool) -> ServiceResult<Build> {
+    pub async fn pin_as_admin(&self, slug: &ProjectSlug, num: BuildNum, pin: bool) -> ServiceResult<()> {
         let project = self.projects.project_for_admin(slug).await?;
         let build = self.build_for_admin(slug, &project, num).await?;
         self.set_pinned(&project, &build, None, pin).await
     }
 
     /// The one way a build is pinned or unpinned (`by` a user, or an administrator): the
-    /// store's row, then this server's lookups, then the build as it is now.
-    async fn set_pinned(&self, project: &Project, build: &Build, by: Option<i64>, pin: bool) -> ServiceResult<Build> {
+    /// store's row, then this server's lookups.
+    async fn set_pinned(&self, project: &Project, build: &Build, by: Option<i64>, pin: bool) -> ServiceResult<()> {
         let pinned = pin.then(|| (by, chrono::Utc::now().timestamp()));
         self.db.set_build_pinned(build.id, pinned).await?;
         self.lookups.builds.forget(&(project.id, build.build_num));
-        Ok(self.db.build(project.id, BuildNum(build.build_num)).await?)
+        Ok(())
     }
 
     /// A build by its number, for an administrator: a missing one is named.
