@@ -141,26 +141,23 @@ impl Accounts {
         Accounts { db: db.account_store(), limits: db.rate_limit_store(), passwords, lookups, projects }
     }
 
-    /// Who a capability's holder is now: an enabled user by id, or the owner of a token by
-    /// its id (a user's or a project's build token); `None` once that is gone.
-    pub async fn principal_by_id(
-        &self,
-        user_id: Option<i64>,
-        token_id: Option<i64>,
-    ) -> ServiceResult<Option<Principal>> {
-        if let Some(token_id) = token_id {
-            return match self.db.token_by_id(token_id).await {
-                Ok(TokenOwner::User(id)) => {
-                    Ok(Some(Principal::User { id, username: String::new(), token_id: Some(token_id) }))
-                }
-                Ok(TokenOwner::Project(project_id)) => Ok(Some(Principal::BuildAgent { project_id, token_id })),
-                Ok(_) | Err(DbError::NotFound) => Ok(None),
-                Err(e) => Err(e.into()),
-            };
-        }
-        let Some(id) = user_id else { return Ok(Some(Principal::Anonymous)) };
+    /// A user by id, while enabled (a capability's holder, asked again at each use).
+    pub async fn enabled_user(&self, id: i64) -> ServiceResult<Option<Principal>> {
         match self.db.user_by_id(id).await {
             Ok(user) if !user.disabled => Ok(Some(Principal::User { id, username: user.username, token_id: None })),
+            Ok(_) | Err(DbError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whose token this is, by its id, while it is not revoked and not a disabled user's: a
+    /// user's or a project's build token (a capability's holder, asked again at each use).
+    pub async fn token_holder(&self, token_id: i64) -> ServiceResult<Option<Principal>> {
+        match self.db.token_by_id(token_id).await {
+            Ok(TokenOwner::User(id)) => {
+                Ok(Some(Principal::User { id, username: String::new(), token_id: Some(token_id) }))
+            }
+            Ok(TokenOwner::Project(project_id)) => Ok(Some(Principal::BuildAgent { project_id, token_id })),
             Ok(_) | Err(DbError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
         }

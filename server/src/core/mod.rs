@@ -80,7 +80,6 @@ struct Features {
     accounts: Accounts,
     projects: Projects,
     builds: Builds,
-    retention: Retention,
     uploads: Uploads,
     artifacts: Artifacts,
     previews: Previews,
@@ -127,7 +126,7 @@ impl Vitrine {
             accounts: accounts.clone(),
             builds: builds.clone(),
             uploads: uploads.clone(),
-            retention: retention.clone(),
+            retention,
             audit: audit.clone(),
             settings: uploads_settings,
         });
@@ -138,7 +137,6 @@ impl Vitrine {
             accounts,
             projects,
             builds,
-            retention,
             uploads,
             artifacts,
             previews,
@@ -163,10 +161,6 @@ impl Vitrine {
 
     pub fn builds(&self) -> &Builds {
         &self.0.builds
-    }
-
-    pub fn retention(&self) -> &Retention {
-        &self.0.retention
     }
 
     pub fn uploads(&self) -> &Uploads {

@@ -85,10 +85,22 @@ impl Projects {
     }
 
     pub async fn can_view(&self, who: &Principal, project: &Project) -> ServiceResult<bool> {
+        self.may_view(who, project, false).await
+    }
+
+    /// [`Projects::can_view`], with membership asked of the store itself: for answers that
+    /// are kept for the lookups' time themselves (two such times in a row would double the
+    /// delay).
+    pub async fn can_view_now(&self, who: &Principal, project: &Project) -> ServiceResult<bool> {
+        self.may_view(who, project, true).await
+    }
+
+    async fn may_view(&self, who: &Principal, project: &Project, fresh: bool) -> ServiceResult<bool> {
         Ok(match who {
             _ if project.public => true,
             Principal::Anonymous | Principal::BuildNode { .. } => false,
             Principal::BuildAgent { project_id, .. } => *project_id == project.id,
+            Principal::User { id, .. } if fresh => self.is_member_now(project.id, *id).await?,
             Principal::User { id, .. } => self.is_member(project.id, *id).await?,
         })
     }

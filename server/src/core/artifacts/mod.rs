@@ -201,11 +201,6 @@ impl Artifacts {
         &self.listings
     }
 
-    /// Archive artifacts read as folders.
-    pub fn archives(&self) -> &Archives {
-        &self.archives
-    }
-
     /// Every artifact of a build in listing order, read a page at a time: a listing of
     /// 100,000 artifacts holds one page of rows at a time, never the whole build.
     pub fn artifact_pages(
@@ -411,17 +406,13 @@ impl Artifacts {
         let project = self.projects.by_id(project_id).await?;
         let who = match holder {
             Holder::Anyone => Some(Principal::Anonymous),
-            Holder::User(id) => self.accounts.principal_by_id(Some(id), None).await?,
-            Holder::Token(token_id) => self.accounts.principal_by_id(None, Some(token_id)).await?,
+            Holder::User(id) => self.accounts.enabled_user(id).await?,
+            Holder::Token(token_id) => self.accounts.token_holder(token_id).await?,
         };
-        // Membership asked of the metadata store itself (not through the members' lookups):
-        // this answer is kept for the lookups' time, and two such times in a row would double
-        // the delay.
+        // This answer is kept for the lookups' time: membership is asked of the store itself.
         let may = match who {
-            Some(_) if project.public => true,
-            Some(Principal::User { id, .. }) => self.projects.is_member_now(project.id, id).await?,
-            Some(Principal::BuildAgent { project_id, .. }) => project_id == project.id,
-            None | Some(Principal::Anonymous | Principal::BuildNode { .. }) => false,
+            Some(who) => self.projects.can_view_now(&who, &project).await?,
+            None => false,
         };
         self.lookups.grants.keep((holder, build_id), may);
         Ok(may)
