@@ -1,7 +1,7 @@
 //! What the metadata store holds, as the services see it: no sqlx types here (rows are mapped
 //! to these at the store's boundary, in `rows.rs`). API and UI shapes are built from them.
 
-use vitrine_wire::domain::{BuildStatus, VcsType};
+use vitrine_wire::domain::{BuildStatus, Sha256, VcsType};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -145,8 +145,26 @@ pub struct NewArtifact {
     pub path: String,
     pub pretty_path: String,
     pub size: i64,
-    pub sha256: String,
+    /// `None`: declared without it, to be hashed while sent (its confirmation brings it).
+    pub sha256: Option<Sha256>,
     pub content_type: String,
+}
+
+/// An artifact whose content is known, to be listed: what was declared, its SHA-256 (declared,
+/// or brought by the confirmation and proven), and the key its bytes are kept under.
+#[derive(Debug, Clone)]
+pub struct ToList {
+    pub artifact: NewArtifact,
+    pub sha256: Sha256,
+    pub s3_key: String,
+}
+
+/// An upload the server verified: its artifact is listed, the upload kept as a receipt.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub upload_id: String,
+    pub build_id: i64,
+    pub listed: ToList,
 }
 
 #[derive(Debug, Clone)]
@@ -164,12 +182,4 @@ pub struct Upload {
     pub expires_at: i64,
     /// When the server verified and listed it; `None` while pending.
     pub verified_at: Option<i64>,
-}
-
-impl Upload {
-    /// Declared without its SHA-256 (`artifact.sha256` is empty until the confirmation
-    /// brings it): the agent hashed the file while sending it.
-    pub fn hashed_while_sent(&self) -> bool {
-        self.artifact.sha256.is_empty()
-    }
 }

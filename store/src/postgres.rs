@@ -16,8 +16,8 @@ use super::columns::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, build
 use super::error::{DbError, DbResult};
 use super::limits::{RateLimitStore, rate_limit_store};
 use super::models::{
-    Artifact, ArtifactKind, AuditEvent, Build, NewArtifact, NewBuild, NodeFinish, Project, TokenInfo, TokenOwner,
-    Upload, User,
+    Artifact, ArtifactKind, AuditEvent, Build, NewBuild, NodeFinish, Project, ToList, TokenInfo, TokenOwner, Upload,
+    User, Verified,
 };
 use super::projects::{ProjectStore, project_store};
 use super::retention::{RetentionStore, retention_store};

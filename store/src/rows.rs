@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use super::models::{Artifact, Build, NewArtifact, Project, TokenInfo, TokenOwner, Upload, User};
-use vitrine_wire::domain::{BuildStatus, VcsType};
+use vitrine_wire::domain::{BuildStatus, Sha256, VcsType};
 
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct UserRow {
@@ -197,7 +197,7 @@ impl From<UploadRow> for Upload {
                 path: r.path,
                 pretty_path: r.pretty_path,
                 size: r.size,
-                sha256: r.sha256,
+                sha256: Sha256::from_stored(r.sha256),
                 content_type: r.content_type,
             },
             s3_key: r.s3_key,

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use vitrine_wire::domain::NodeIndex;
 
 use super::error::DbResult;
-use super::models::{NewArtifact, Upload};
+use super::models::{ToList, Upload, Verified};
 
 /// Uploads and the blobs they become: plans, pending uploads, verification.
 #[async_trait::async_trait]
@@ -33,10 +33,10 @@ pub trait UploadStore: Send + Sync {
     async fn build_entry_count(&self, build_id: i64) -> DbResult<i64>;
     /// Records a plan in one transaction: content the project already keeps is listed at
     /// once, the rest becomes pending uploads. A few statements per batch, not per file.
-    async fn record_plan(&self, build_id: i64, reused: &[(NewArtifact, String)], uploads: &[Upload]) -> DbResult<()>;
+    async fn record_plan(&self, build_id: i64, reused: &[ToList], uploads: &[Upload]) -> DbResult<()>;
     /// Records verified uploads in one transaction: each object becomes a blob of the project,
     /// its artifact is listed (replacing one at the same path), the upload is marked verified.
-    async fn record_verified(&self, verified: &[(Upload, String)], project_id: i64) -> DbResult<()>;
+    async fn record_verified(&self, verified: &[Verified], project_id: i64) -> DbResult<()>;
     /// The uploads of a build with these ids, by id (unknown ids are left out).
     async fn uploads(&self, build_id: i64, ids: &[&str]) -> DbResult<HashMap<String, Upload>>;
     async fn delete_upload(&self, id: &str) -> DbResult<()>;
@@ -139,11 +139,11 @@ macro_rules! upload_store {
             async fn record_plan(
                 &self,
                 build_id: i64,
-                reused: &[(NewArtifact, String)],
+                reused: &[ToList],
                 uploads: &[Upload],
             ) -> DbResult<()> {
                 let mut tx = self.begin_write().await?;
-                let listed: Vec<(&NewArtifact, &str)> = reused.iter().map(|(a, key)| (a, key.as_str())).collect();
+                let listed: Vec<&ToList> = reused.iter().collect();
                 Self::upsert_artifacts(&mut tx, build_id, &listed).await?;
                 let created_at = now();
                 for chunk in uploads.chunks(ROWS_PER_STATEMENT) {
@@ -158,7 +158,8 @@ macro_rules! upload_store {
                             .push_bind(&u.artifact.path)
                             .push_bind(&u.artifact.pretty_path)
                             .push_bind(u.artifact.size)
-                            .push_bind(&u.artifact.sha256)
+                            // Empty: to be hashed while sent (as the column was before this type).
+                            .push_bind(u.artifact.sha256.as_ref().map_or("", vitrine_wire::domain::Sha256::as_str))
                             .push_bind(&u.artifact.content_type)
                             .push_bind(&u.s3_key)
                             .push_bind(&u.multipart_id)
@@ -174,7 +175,7 @@ macro_rules! upload_store {
 
             /// Records verified uploads in one transaction: each object becomes a blob of the project,
             /// its artifact is listed (replacing one at the same path), the upload is marked verified.
-            async fn record_verified(&self, verified: &[(Upload, String)], project_id: i64) -> DbResult<()> {
+            async fn record_verified(&self, verified: &[Verified], project_id: i64) -> DbResult<()> {
                 if verified.is_empty() {
                     return Ok(());
                 }
@@ -183,19 +184,19 @@ macro_rules! upload_store {
                 for chunk in verified.chunks(ROWS_PER_STATEMENT) {
                     let mut q: QueryBuilder<$db> =
                         QueryBuilder::new("INSERT INTO blobs (s3_key, sha256, size, project_id, created_at) ");
-                    q.push_values(chunk, |mut row, (upload, key)| {
-                        row.push_bind(key)
-                            .push_bind(&upload.artifact.sha256)
-                            .push_bind(upload.artifact.size)
+                    q.push_values(chunk, |mut row, v| {
+                        row.push_bind(&v.listed.s3_key)
+                            .push_bind(v.listed.sha256.as_str())
+                            .push_bind(v.listed.artifact.size)
                             .push_bind(project_id)
                             .push_bind(at);
                     });
                     q.push(" ON CONFLICT DO NOTHING");
                     q.build().execute(&mut *tx).await?;
                 }
-                let mut by_build: HashMap<i64, Vec<(&NewArtifact, &str)>> = HashMap::new();
-                for (upload, key) in verified {
-                    by_build.entry(upload.build_id).or_default().push((&upload.artifact, key.as_str()));
+                let mut by_build: HashMap<i64, Vec<&ToList>> = HashMap::new();
+                for v in verified {
+                    by_build.entry(v.build_id).or_default().push(&v.listed);
                 }
                 for (build_id, listed) in by_build {
                     Self::upsert_artifacts(&mut tx, build_id, &listed).await?;
@@ -203,13 +204,13 @@ macro_rules! upload_store {
                 for chunk in verified.chunks(ROWS_PER_STATEMENT) {
                     let mut q: QueryBuilder<$db> = QueryBuilder::new("UPDATE uploads SET verified_at = ");
                     q.push_bind(at).push(", blob_key = CASE id");
-                    for (upload, key) in chunk {
-                        q.push(" WHEN ").push_bind(&upload.id).push(" THEN ").push_bind(key);
+                    for v in chunk {
+                        q.push(" WHEN ").push_bind(&v.upload_id).push(" THEN ").push_bind(&v.listed.s3_key);
                     }
                     q.push(" END WHERE id IN (");
                     let mut ids = q.separated(", ");
-                    for (upload, _) in chunk {
-                        ids.push_bind(&upload.id);
+                    for v in chunk {
+                        ids.push_bind(&v.upload_id);
                     }
                     q.push(")");
                     q.build().execute(&mut *tx).await?;
@@ -280,26 +281,30 @@ macro_rules! upload_store {
             async fn upsert_artifacts(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 build_id: i64,
-                rows: &[(&NewArtifact, &str)],
+                rows: &[&ToList],
             ) -> DbResult<()> {
                 let mut seen = HashSet::new();
-                let mut unique: Vec<&(&NewArtifact, &str)> =
-                    rows.iter().rev().filter(|(a, _)| seen.insert((a.node_index, a.pretty_path.as_str()))).collect();
+                let mut unique: Vec<&ToList> = rows
+                    .iter()
+                    .rev()
+                    .copied()
+                    .filter(|l| seen.insert((l.artifact.node_index, l.artifact.pretty_path.as_str())))
+                    .collect();
                 unique.reverse();
                 let at = now();
                 for chunk in unique.chunks(ROWS_PER_STATEMENT) {
                     let mut q: QueryBuilder<$db> = QueryBuilder::new(
                         "INSERT INTO artifacts (build_id, node_index, path, pretty_path, size, sha256, content_type, s3_key, created_at) ",
                     );
-                    q.push_values(chunk, |mut row, (a, key)| {
+                    q.push_values(chunk, |mut row, ToList { artifact: a, sha256, s3_key }| {
                         row.push_bind(build_id)
                             .push_bind(a.node_index)
                             .push_bind(&a.path)
                             .push_bind(&a.pretty_path)
                             .push_bind(a.size)
-                            .push_bind(&a.sha256)
+                            .push_bind(sha256.as_str())
                             .push_bind(&a.content_type)
-                            .push_bind(*key)
+                            .push_bind(s3_key)
                             .push_bind(at);
                     });
                     q.push(

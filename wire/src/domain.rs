@@ -358,6 +358,40 @@ impl FolderCursor {
     }
 }
 
+/// A SHA-256 digest as 64 lowercase hex digits: what an agent declares and the store proves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256(String);
+
+impl Sha256 {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A digest the metadata store recorded (checked when it was declared); `None` for the
+    /// empty column of a file to be hashed while it is sent.
+    pub fn from_stored(hex: String) -> Option<Sha256> {
+        (!hex.is_empty()).then_some(Sha256(hex))
+    }
+}
+
+impl FromStr for Sha256 {
+    type Err = InvalidInput;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Sha256(s.to_owned()))
+        } else {
+            Err(invalid(format!("Invalid sha256 `{}`: expected 64 lowercase hex digits", truncated(s))))
+        }
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// At most 80 characters of what someone sent, for a message about it.
 fn truncated(s: &str) -> String {
     match s.char_indices().nth(80) {
@@ -471,6 +505,16 @@ mod tests {
         assert!("svn/a/b".parse::<ProjectSlug>().is_err());
         assert!("gh/../b".parse::<ProjectSlug>().is_err());
         assert!("gh/a".parse::<ProjectSlug>().is_err());
+    }
+
+    #[test]
+    fn sha256_is_64_lowercase_hex_digits() {
+        let digest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(digest.parse::<Sha256>().unwrap().as_str(), digest);
+        for bad in ["", &digest[1..], &digest.to_uppercase(), &format!("{digest}0"), &digest.replace('e', "g")] {
+            assert!(bad.parse::<Sha256>().is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(Sha256::from_stored(String::new()), None);
     }
 
     #[test]

@@ -23,9 +23,9 @@ use super::content::guess_content_type;
 use super::error::{ServiceError, ServiceResult};
 use super::principal::Principal;
 use super::settings::UploadSettings;
-use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug};
+use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug, Sha256};
 use crate::storage::{Storage, StorageError, StoreGuarantees, new_object_key};
-use vitrine_store::{Build, Db, NewArtifact, Upload, UploadStore};
+use vitrine_store::{Build, Db, NewArtifact, ToList, Upload, UploadStore, Verified};
 use vitrine_wire::agent::{
     CompletedPart, FileToStore, HASH_WHILE_SENDING_FROM, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan,
 };
@@ -33,12 +33,8 @@ use vitrine_wire::agent::{
 /// How many uploads one confirmation verifies at once.
 const VERIFY_CONCURRENCY: usize = 32;
 
-fn check_sha256(hex: &str) -> ServiceResult<()> {
-    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
-        Ok(())
-    } else {
-        Err(ServiceError::BadRequest(format!("Invalid sha256 `{hex}`: expected 64 lowercase hex digits")))
-    }
+fn parse_sha256(hex: &str) -> ServiceResult<Sha256> {
+    hex.parse().map_err(|e: crate::domain::InvalidInput| ServiceError::BadRequest(e.0))
 }
 
 /// A declared file, checked.
@@ -55,10 +51,10 @@ struct Kept {
     sizes: HashSet<i64>,
 }
 
-/// What needs no transfer: a plan to answer as it is, or content the project keeps (its key).
+/// What needs no transfer: a plan to answer as it is, or content the project keeps.
 enum Known {
     Plan(fn(String) -> UploadPlan),
-    Kept(String),
+    Kept { sha256: Sha256, key: String },
 }
 
 impl Kept {
@@ -66,17 +62,16 @@ impl Kept {
     /// content (a resumed or repeated step), kept by the project, or to be hashed first (declared
     /// without a SHA-256, and something of its size is here: only its SHA-256 can tell).
     fn plan(&self, listed: &HashMap<String, (String, i64)>, artifact: &NewArtifact) -> Option<Known> {
-        if artifact.sha256.is_empty() {
+        let Some(sha256) = &artifact.sha256 else {
             let same_size_listed = listed.get(&artifact.pretty_path).is_some_and(|(_, size)| *size == artifact.size);
-            if same_size_listed || self.sizes.contains(&artifact.size) {
-                return Some(Known::Plan(|pretty_path| UploadPlan::HashFirst { pretty_path }));
-            }
-        }
-        let content = (artifact.sha256.clone(), artifact.size);
+            let hash_first = same_size_listed || self.sizes.contains(&artifact.size);
+            return hash_first.then_some(Known::Plan(|pretty_path| UploadPlan::HashFirst { pretty_path }));
+        };
+        let content = (sha256.as_str().to_owned(), artifact.size);
         if listed.get(&artifact.pretty_path) == Some(&content) {
             return Some(Known::Plan(|pretty_path| UploadPlan::Stored { pretty_path }));
         }
-        self.blobs.get(&content).map(|key| Known::Kept(key.clone()))
+        self.blobs.get(&content).map(|key| Known::Kept { sha256: sha256.clone(), key: key.clone() })
     }
 }
 
@@ -91,11 +86,8 @@ fn check_file(node: NodeIndex, part_size: u64, hash_from: u64, file: FileToStore
     }
     let parts = FileToStore::part_count(file.size, part_size);
     let sha256 = match file.sha256 {
-        Some(sha256) => {
-            check_sha256(&sha256)?;
-            sha256
-        }
-        None if hash_from > 0 && file.size >= hash_from && parts == 1 => String::new(),
+        Some(sha256) => Some(parse_sha256(&sha256)?),
+        None if hash_from > 0 && file.size >= hash_from && parts == 1 => None,
         None if hash_from > 0 && parts == 1 => {
             return Err(ServiceError::BadRequest(format!(
                 "{pretty}: declare its sha256 (only files of at least {hash_from} bytes may be hashed while sent)"
@@ -116,7 +108,7 @@ fn check_file(node: NodeIndex, part_size: u64, hash_from: u64, file: FileToStore
                 file.part_sha256.len()
             )));
         }
-        file.part_sha256.iter().try_for_each(|h| check_sha256(h))?;
+        file.part_sha256.iter().try_for_each(|h| parse_sha256(h).map(drop))?;
     } else if !file.part_sha256.is_empty() {
         return Err(ServiceError::BadRequest(format!(
             "{pretty}: part checksums are only for files over {part_size} bytes, this server's part size"
@@ -213,8 +205,8 @@ impl Uploads {
             let pretty_path = declared.artifact.pretty_path.clone();
             match kept.plan(&listed, &declared.artifact) {
                 Some(Known::Plan(plan)) => plans.push(plan(pretty_path)),
-                Some(Known::Kept(key)) => {
-                    reused.push((declared.artifact, key));
+                Some(Known::Kept { sha256, key }) => {
+                    reused.push(ToList { artifact: declared.artifact, sha256, s3_key: key });
                     plans.push(UploadPlan::Stored { pretty_path });
                 }
                 None => {
@@ -270,12 +262,11 @@ impl Uploads {
     async fn kept_by(&self, project_id: i64, declared: &[Declared]) -> ServiceResult<Kept> {
         let contents: Vec<(&str, i64)> = declared
             .iter()
-            .filter(|d| !d.artifact.sha256.is_empty())
-            .map(|d| (d.artifact.sha256.as_str(), d.artifact.size))
+            .filter_map(|d| Some((d.artifact.sha256.as_ref()?.as_str(), d.artifact.size)))
             .collect();
         let blobs = self.db.project_blobs(project_id, &contents).await?;
         let sizes: Vec<i64> =
-            declared.iter().filter(|d| d.artifact.sha256.is_empty()).map(|d| d.artifact.size).collect();
+            declared.iter().filter(|d| d.artifact.sha256.is_none()).map(|d| d.artifact.size).collect();
         let sizes = self.db.project_blob_sizes(project_id, &sizes).await?;
         Ok(Kept { blobs, sizes })
     }
@@ -290,7 +281,7 @@ impl Uploads {
         let key = new_object_key();
         let size = artifact.size as u64;
         let (plan, multipart_id) = if part_sha256.is_empty() {
-            let sha256 = Some(artifact.sha256.as_str()).filter(|s| !s.is_empty());
+            let sha256 = artifact.sha256.as_ref().map(Sha256::as_str);
             let request = self.storage.presign_put(&key, size, sha256, ttl).await?;
             (UploadPlan::Put { pretty_path, upload_id: upload_id.clone(), request }, None)
         } else {
@@ -364,12 +355,12 @@ impl Uploads {
                 if let Err(e) = node_is_open(build, NodeIndex(upload.artifact.node_index), finished) {
                     return Err(fail(&upload, e));
                 }
-                let mut upload = upload;
-                if let Err(e) = declare_sent_sha256(&mut upload, d.sha256) {
-                    return Err(fail(&upload, e));
-                }
-                match self.verify(&upload, &d.parts).await {
-                    Ok(verified) => Ok((upload, Some(verified))),
+                let sha256 = match content_sha256(&upload, d.sha256) {
+                    Ok(sha256) => sha256,
+                    Err(e) => return Err(fail(&upload, e)),
+                };
+                match self.verify(&upload, &sha256, &d.parts).await {
+                    Ok(s3_key) => Ok((upload, Some((sha256, s3_key)))),
                     Err(e) => Err(fail(&upload, e)),
                 }
             })
@@ -381,19 +372,24 @@ impl Uploads {
         let mut to_record = Vec::new();
         for result in checked {
             match result {
-                Ok((upload, Some(key))) => to_record.push((upload, key)),
-                Ok((upload, None)) => outcomes.push(listed(&upload)),
+                Ok((upload, Some((sha256, s3_key)))) => to_record.push(Verified {
+                    upload_id: upload.id,
+                    build_id: upload.build_id,
+                    listed: ToList { artifact: upload.artifact, sha256, s3_key },
+                }),
+                Ok((upload, None)) => outcomes.push(listed(&upload.id, &upload.artifact)),
                 Err(outcome) => outcomes.push(outcome),
             }
         }
         self.db.record_verified(&to_record, project.id).await?;
         metrics::counter!(crate::observe::UPLOADS, "outcome" => "verified").increment(to_record.len() as u64);
-        outcomes.extend(to_record.iter().map(|(u, _)| listed(u)));
+        outcomes.extend(to_record.iter().map(|v| listed(&v.upload_id, &v.listed.artifact)));
         Ok(outcomes)
     }
 
-    /// Checks what the store holds for an upload; answers the key the artifact will point at.
-    async fn verify(&self, upload: &Upload, parts: &[CompletedPart]) -> ServiceResult<String> {
+    /// Checks that the store holds `sha256`'s content for an upload; answers the key the
+    /// artifact will point at.
+    async fn verify(&self, upload: &Upload, sha256: &Sha256, parts: &[CompletedPart]) -> ServiceResult<String> {
         let a = &upload.artifact;
         let multipart = upload.multipart_id.is_some();
         if let Some(mp) = &upload.multipart_id {
@@ -412,20 +408,20 @@ impl Uploads {
         let trusted = self.guarantees.checked_puts
             && (!multipart || self.guarantees.whole_multipart_sha256)
             && facts.sha256.is_some();
-        if trusted && facts.size == a.size as u64 && facts.sha256.as_deref() == Some(a.sha256.as_str()) {
+        if trusted && facts.size == a.size as u64 && facts.sha256.as_deref() == Some(sha256.as_str()) {
             return Ok(upload.s3_key.clone());
         }
         if trusted || facts.size != a.size as u64 {
-            return Err(self.refuse(upload, &upload.s3_key, facts.size, facts.sha256.as_deref()).await);
+            return Err(self.refuse(upload, sha256, &upload.s3_key, facts.size, facts.sha256.as_deref()).await);
         }
         // The store does not prove the content: copy it where no URL can reach, hash the copy.
         // The upload object stays until its URL expired, so a replay finds it taken.
         let key = new_object_key();
         self.storage.copy(&upload.s3_key, &key).await?;
-        let (size, sha256) = self.storage.digest(&key).await?;
-        if size != a.size as u64 || sha256 != a.sha256 {
+        let (size, found) = self.storage.digest(&key).await?;
+        if size != a.size as u64 || found != sha256.as_str() {
             let _ = self.storage.delete(&upload.s3_key).await;
-            return Err(self.refuse(upload, &key, size, Some(&sha256)).await);
+            return Err(self.refuse(upload, sha256, &key, size, Some(&found)).await);
         }
         Ok(key)
     }
@@ -469,7 +465,14 @@ impl Uploads {
     }
 
     /// Removes what was stored for a refused upload and says why it was refused.
-    async fn refuse(&self, upload: &Upload, key: &str, size: u64, sha256: Option<&str>) -> ServiceError {
+    async fn refuse(
+        &self,
+        upload: &Upload,
+        declared: &Sha256,
+        key: &str,
+        size: u64,
+        sha256: Option<&str>,
+    ) -> ServiceError {
         let a = &upload.artifact;
         metrics::counter!(crate::observe::UPLOADS, "outcome" => "refused").increment(1);
         if let Err(e) = self.storage.delete(key).await {
@@ -481,40 +484,36 @@ impl Uploads {
         // What the store holds stays in the log: echoed to the agent, it would tell whoever sent
         // other bytes the size and hash of what they made the store keep.
         tracing::warn!(
-            upload = %upload.id, declared_size = a.size, declared_sha256 = %a.sha256,
+            upload = %upload.id, declared_size = a.size, declared_sha256 = %declared,
             stored_size = size, stored_sha256 = sha256.unwrap_or("not reported"),
             "upload refused: the stored object is not what was declared"
         );
         ServiceError::BadRequest(format!(
             "{}: the stored object is not what was declared ({} bytes, sha256 {}); it was not listed",
-            a.pretty_path, a.size, a.sha256
+            a.pretty_path, a.size, declared
         ))
     }
 }
 
-/// Takes the SHA-256 the confirmation brings for a file hashed while it was sent; for a file
-/// declared with its SHA-256, a confirmation may only repeat it.
-fn declare_sent_sha256(upload: &mut Upload, sent: Option<String>) -> ServiceResult<()> {
-    let a = &mut upload.artifact;
-    match sent {
-        None if a.sha256.is_empty() => Err(ServiceError::BadRequest(format!(
+/// The SHA-256 an upload's content must have: the one it was declared with (a confirmation
+/// may only repeat it), or, for a file hashed while it was sent, the one its confirmation brings.
+fn content_sha256(upload: &Upload, sent: Option<String>) -> ServiceResult<Sha256> {
+    let a = &upload.artifact;
+    match (&a.sha256, sent) {
+        (None, None) => Err(ServiceError::BadRequest(format!(
             "{}: it was declared without its sha256, so the confirmation must bring it",
             a.pretty_path
         ))),
-        None => Ok(()),
-        Some(sha256) if a.sha256.is_empty() => {
-            check_sha256(&sha256)?;
-            a.sha256 = sha256;
-            Ok(())
-        }
-        Some(sha256) if sha256 == a.sha256 => Ok(()),
-        Some(sha256) => Err(ServiceError::BadRequest(format!(
-            "{}: confirmed with sha256 {sha256}, but it was declared with {}",
-            a.pretty_path, a.sha256
+        (Some(declared), None) => Ok(declared.clone()),
+        (None, Some(sent)) => parse_sha256(&sent),
+        (Some(declared), Some(sent)) if sent == declared.as_str() => Ok(declared.clone()),
+        (Some(declared), Some(sent)) => Err(ServiceError::BadRequest(format!(
+            "{}: confirmed with sha256 {sent}, but it was declared with {declared}",
+            a.pretty_path
         ))),
     }
 }
 
-fn listed(upload: &Upload) -> UploadOutcome {
-    UploadOutcome { upload_id: upload.id.clone(), pretty_path: upload.artifact.pretty_path.clone(), error: None }
+fn listed(upload_id: &str, artifact: &NewArtifact) -> UploadOutcome {
+    UploadOutcome { upload_id: upload_id.to_owned(), pretty_path: artifact.pretty_path.clone(), error: None }
 }

@@ -2,8 +2,8 @@
 //! PostgreSQL with `VITRINE_TEST_POSTGRES`): the queries that the two stores answer in their
 //! own SQL, and the ones that must hold when several servers write at once.
 
-use vitrine::domain::ProjectSlug;
-use vitrine_store::{Db, NewArtifact, NewBuild, StoreKind, Upload};
+use vitrine::domain::{ProjectSlug, Sha256};
+use vitrine_store::{Db, NewArtifact, NewBuild, StoreKind, ToList, Verified};
 
 use crate::common::*;
 
@@ -19,29 +19,23 @@ fn new_build() -> NewBuild {
 
 /// Lists `paths` in a build, as verified uploads do.
 async fn list(db: &Db, project_id: i64, build_id: i64, paths: &[&str]) {
-    let verified: Vec<(Upload, String)> = paths
+    let sha256: Sha256 = "0".repeat(64).parse().unwrap();
+    let verified: Vec<Verified> = paths
         .iter()
         .map(|path| {
-            let key = format!("b/{}", uuid::Uuid::new_v4().simple());
             let artifact = NewArtifact {
                 node_index: 0,
                 path: format!("/tmp/{path}"),
                 pretty_path: (*path).to_owned(),
                 size: 1,
-                sha256: "0".repeat(64),
+                sha256: Some(sha256.clone()),
                 content_type: "text/plain".into(),
             };
-            let upload = Upload {
-                id: uuid::Uuid::new_v4().simple().to_string(),
+            Verified {
+                upload_id: uuid::Uuid::new_v4().simple().to_string(),
                 build_id,
-                artifact,
-                s3_key: key.clone(),
-                multipart_id: None,
-                part_sha256: Vec::new(),
-                expires_at: 0,
-                verified_at: None,
-            };
-            (upload, key)
+                listed: ToList { artifact, sha256: sha256.clone(), s3_key: format!("b/{}", uuid::Uuid::new_v4().simple()) },
+            }
         })
         .collect();
     db.record_verified(&verified, project_id).await.unwrap();
