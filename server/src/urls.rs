@@ -83,7 +83,13 @@ mod tests {
     use crate::domain::VcsType;
 
     fn project() -> Project {
-        Project { id: 1, vcs: VcsType::Github, org: "acme".into(), repo: "widgets".into(), public: true }
+        Project {
+            id: vitrine_store::ProjectId(1),
+            vcs: VcsType::Github,
+            org: "acme".into(),
+            repo: "widgets".into(),
+            public: true,
+        }
     }
 
     #[test]

@@ -2,32 +2,33 @@
 //! tokens (API, project and build tokens), and the macro that implements it for both stores.
 
 use super::error::DbResult;
-use super::models::{TokenInfo, TokenOwner, User};
+use super::ids::{ProjectId, TokenId, UserId};
+use super::models::{TokenFound, TokenInfo, TokenOwner, User};
 
 /// Users, sessions and tokens: who is signed in, and whose a token is.
 #[async_trait::async_trait]
 pub trait AccountStore: Send + Sync {
-    async fn insert_user(&self, username: &str, password_hash: &str) -> DbResult<i64>;
+    async fn insert_user(&self, username: &str, password_hash: &str) -> DbResult<UserId>;
     async fn user_by_name(&self, username: &str) -> DbResult<User>;
-    async fn user_by_id(&self, id: i64) -> DbResult<User>;
+    async fn user_by_id(&self, id: UserId) -> DbResult<User>;
     async fn insert_token(&self, token_hash: &str, owner: TokenOwner) -> DbResult<()>;
     /// Whose token this is (a disabled user's counts as unknown), and when it was last used.
-    async fn token_owner(&self, token_hash: &str) -> DbResult<(i64, TokenOwner, Option<i64>)>;
+    async fn token_owner(&self, token_hash: &str) -> DbResult<TokenFound>;
     async fn delete_token(&self, token_hash: &str) -> DbResult<()>;
-    async fn insert_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> DbResult<()>;
-    async fn session_user(&self, token_hash: &str) -> DbResult<i64>;
+    async fn insert_session(&self, token_hash: &str, user_id: UserId, expires_at: i64) -> DbResult<()>;
+    async fn session_user(&self, token_hash: &str) -> DbResult<UserId>;
     async fn delete_session(&self, token_hash: &str) -> DbResult<()>;
     /// Tokens, oldest first: all, or a user's, or a project's (its build tokens and its
     /// running builds' own tokens).
-    async fn tokens(&self, user_id: Option<i64>, project_id: Option<i64>) -> DbResult<Vec<TokenInfo>>;
+    async fn tokens(&self, user_id: Option<UserId>, project_id: Option<ProjectId>) -> DbResult<Vec<TokenInfo>>;
     /// Whose token this is, by its id (a disabled user's counts as unknown).
-    async fn token_by_id(&self, id: i64) -> DbResult<TokenOwner>;
-    async fn delete_token_by_id(&self, id: i64) -> DbResult<()>;
+    async fn token_by_id(&self, id: TokenId) -> DbResult<TokenOwner>;
+    async fn delete_token_by_id(&self, id: TokenId) -> DbResult<()>;
     /// Notes that a token was used now; written at most once a minute per token.
     async fn touch_token(&self, token_hash: &str) -> DbResult<()>;
-    async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> DbResult<()>;
+    async fn set_user_disabled(&self, user_id: UserId, disabled: bool) -> DbResult<()>;
     /// Ends every session of a user; answers how many there were.
-    async fn delete_user_sessions(&self, user_id: i64) -> DbResult<u64>;
+    async fn delete_user_sessions(&self, user_id: UserId) -> DbResult<u64>;
 }
 
 /// Expands to `impl AccountStore for $store`, its queries written once for both stores.
@@ -37,7 +38,7 @@ macro_rules! account_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl AccountStore for $store {
-            async fn insert_user(&self, username: &str, password_hash: &str) -> DbResult<i64> {
+            async fn insert_user(&self, username: &str, password_hash: &str) -> DbResult<UserId> {
                 sqlx::query_scalar("INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id")
                     .bind(username)
                     .bind(password_hash)
@@ -56,7 +57,7 @@ macro_rules! account_store {
                     .map_err(DbError::from_sqlx)
             }
 
-            async fn user_by_id(&self, id: i64) -> DbResult<User> {
+            async fn user_by_id(&self, id: UserId) -> DbResult<User> {
                 sqlx::query_as::<_, UserRow>("SELECT id, username, password_hash, disabled_at FROM users WHERE id = $1")
                     .bind(id)
                     .fetch_one(&self.pool)
@@ -85,7 +86,7 @@ macro_rules! account_store {
                 Ok(())
             }
 
-            async fn token_owner(&self, token_hash: &str) -> DbResult<(i64, TokenOwner, Option<i64>)> {
+            async fn token_owner(&self, token_hash: &str) -> DbResult<TokenFound> {
                 let row: TokenRow = sqlx::query_as(
                     "SELECT t.id, t.user_id, t.project_id, t.build_id, t.last_used_at FROM tokens t
                      LEFT JOIN users u ON u.id = t.user_id
@@ -95,7 +96,7 @@ macro_rules! account_store {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(DbError::from_sqlx)?;
-                Ok((row.id, row.owner().ok_or(DbError::NotFound)?, row.last_used_at))
+                Ok(TokenFound { id: row.id, owner: row.owner().ok_or(DbError::NotFound)?, last_used_at: row.last_used_at })
             }
 
             async fn delete_token(&self, token_hash: &str) -> DbResult<()> {
@@ -103,7 +104,7 @@ macro_rules! account_store {
                 if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
             }
 
-            async fn insert_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> DbResult<()> {
+            async fn insert_session(&self, token_hash: &str, user_id: UserId, expires_at: i64) -> DbResult<()> {
                 sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
                     .bind(token_hash)
                     .bind(user_id)
@@ -113,7 +114,7 @@ macro_rules! account_store {
                 Ok(())
             }
 
-            async fn session_user(&self, token_hash: &str) -> DbResult<i64> {
+            async fn session_user(&self, token_hash: &str) -> DbResult<UserId> {
                 sqlx::query_scalar("SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id
                      WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL")
                     .bind(token_hash)
@@ -132,7 +133,7 @@ macro_rules! account_store {
                 Ok(())
             }
 
-            async fn tokens(&self, user_id: Option<i64>, project_id: Option<i64>) -> DbResult<Vec<TokenInfo>> {
+            async fn tokens(&self, user_id: Option<UserId>, project_id: Option<ProjectId>) -> DbResult<Vec<TokenInfo>> {
                 let rows: Vec<TokenInfoRow> = sqlx::query_as(
                     "SELECT t.id, t.user_id, t.project_id, t.build_id, t.created_at, t.last_used_at,
                             u.username, p.vcs_type, p.org, p.repo, b.build_num
@@ -150,7 +151,7 @@ macro_rules! account_store {
                 Ok(rows.into_iter().filter_map(TokenInfoRow::info).collect())
             }
 
-            async fn token_by_id(&self, id: i64) -> DbResult<TokenOwner> {
+            async fn token_by_id(&self, id: TokenId) -> DbResult<TokenOwner> {
                 let row: TokenRow = sqlx::query_as(
                     "SELECT t.id, t.user_id, t.project_id, t.build_id, t.last_used_at FROM tokens t
                      LEFT JOIN users u ON u.id = t.user_id
@@ -163,7 +164,7 @@ macro_rules! account_store {
                 row.owner().ok_or(DbError::NotFound)
             }
 
-            async fn delete_token_by_id(&self, id: i64) -> DbResult<()> {
+            async fn delete_token_by_id(&self, id: TokenId) -> DbResult<()> {
                 let done = sqlx::query("DELETE FROM tokens WHERE id = $1").bind(id).execute(&self.pool).await?;
                 if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
             }
@@ -182,7 +183,7 @@ macro_rules! account_store {
                 Ok(())
             }
 
-            async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> DbResult<()> {
+            async fn set_user_disabled(&self, user_id: UserId, disabled: bool) -> DbResult<()> {
                 sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
                     .bind(disabled.then(now))
                     .bind(user_id)
@@ -191,7 +192,7 @@ macro_rules! account_store {
                 Ok(())
             }
 
-            async fn delete_user_sessions(&self, user_id: i64) -> DbResult<u64> {
+            async fn delete_user_sessions(&self, user_id: UserId) -> DbResult<u64> {
                 let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
                 Ok(done.rows_affected())
             }

@@ -3,6 +3,7 @@
 //! implements it for both stores.
 
 use super::error::DbResult;
+use super::ids::BuildId;
 use super::models::{Artifact, ArtifactKind};
 use vitrine_wire::domain::NodeIndex;
 
@@ -10,36 +11,41 @@ use vitrine_wire::domain::NodeIndex;
 /// objects purges doomed.
 #[async_trait::async_trait]
 pub trait ArtifactStore: Send + Sync {
-    async fn artifacts(&self, build_id: i64) -> DbResult<Vec<Artifact>>;
+    async fn artifacts(&self, build_id: BuildId) -> DbResult<Vec<Artifact>>;
     /// A page of artifacts after `(node, path)` in listing order, for keyset paging (API v2).
-    async fn artifacts_page(&self, build_id: i64, after: Option<(i64, &str)>, limit: i64) -> DbResult<Vec<Artifact>>;
+    async fn artifacts_page(
+        &self,
+        build_id: BuildId,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> DbResult<Vec<Artifact>>;
     /// How many artifacts each container of a build holds, by node index.
-    async fn artifact_counts(&self, build_id: i64) -> DbResult<Vec<(i64, i64)>>;
+    async fn artifact_counts(&self, build_id: BuildId) -> DbResult<Vec<(i64, i64)>>;
     /// Artifacts of one container whose path is from `from` up to before `before` (byte
     /// order, the listing's), in order: a range of the unique index, for browsing folders.
     async fn artifacts_between(
         &self,
-        build_id: i64,
+        build_id: BuildId,
         node: i64,
         from: &str,
         before: &str,
         limit: i64,
     ) -> DbResult<Vec<Artifact>>;
     /// How many artifacts of one container have a path from `from` up to before `before`.
-    async fn count_between(&self, build_id: i64, node: i64, from: &str, before: &str) -> DbResult<i64>;
+    async fn count_between(&self, build_id: BuildId, node: i64, from: &str, before: &str) -> DbResult<i64>;
     /// Artifacts of a build of one kind, after `(node, path)`, in listing order: the
     /// gallery's pages, the build's HTML pages.
     async fn artifacts_of_kind(
         &self,
-        build_id: i64,
+        build_id: BuildId,
         kind: ArtifactKind,
         after: Option<(i64, &str)>,
         limit: i64,
     ) -> DbResult<Vec<Artifact>>;
-    async fn artifact(&self, build_id: i64, node: NodeIndex, pretty_path: &str) -> DbResult<Artifact>;
+    async fn artifact(&self, build_id: BuildId, node: NodeIndex, pretty_path: &str) -> DbResult<Artifact>;
     /// Artifacts of a build whose path contains `needle` (any case), in listing order, from an
     /// index (a trigram index on both stores): the viewer's filter.
-    async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>>;
+    async fn search_artifacts(&self, build_id: BuildId, needle: &str, limit: i64) -> DbResult<Vec<Artifact>>;
     /// How many listed artifacts point at the stored objects with this content.
     async fn blob_refs(&self, sha256: &str) -> DbResult<i64>;
 }
@@ -54,7 +60,7 @@ macro_rules! artifact_store {
         impl ArtifactStore for $store {
             $($extra)*
 
-            async fn artifacts(&self, build_id: i64) -> DbResult<Vec<Artifact>> {
+            async fn artifacts(&self, build_id: BuildId) -> DbResult<Vec<Artifact>> {
                 let rows: Vec<ArtifactRow> = sqlx::query_as(
                     concat!("SELECT ", artifact_columns!(), "
                      FROM artifacts a
@@ -69,7 +75,7 @@ macro_rules! artifact_store {
             /// A page of artifacts after `(node, path)` in listing order, for keyset paging (API v2).
             async fn artifacts_page(
                 &self,
-                build_id: i64,
+                build_id: BuildId,
                 after: Option<(i64, &str)>,
                 limit: i64,
             ) -> DbResult<Vec<Artifact>> {
@@ -89,7 +95,7 @@ macro_rules! artifact_store {
                 Ok(rows.into_iter().map(Artifact::from).collect())
             }
 
-            async fn artifact_counts(&self, build_id: i64) -> DbResult<Vec<(i64, i64)>> {
+            async fn artifact_counts(&self, build_id: BuildId) -> DbResult<Vec<(i64, i64)>> {
                 Ok(sqlx::query_as(
                     "SELECT node_index, COUNT(*) FROM artifacts WHERE build_id = $1 GROUP BY node_index ORDER BY node_index",
                 )
@@ -100,7 +106,7 @@ macro_rules! artifact_store {
 
             async fn artifacts_between(
                 &self,
-                build_id: i64,
+                build_id: BuildId,
                 node: i64,
                 from: &str,
                 before: &str,
@@ -122,7 +128,7 @@ macro_rules! artifact_store {
                 Ok(rows.into_iter().map(Artifact::from).collect())
             }
 
-            async fn count_between(&self, build_id: i64, node: i64, from: &str, before: &str) -> DbResult<i64> {
+            async fn count_between(&self, build_id: BuildId, node: i64, from: &str, before: &str) -> DbResult<i64> {
                 Ok(sqlx::query_scalar(
                     "SELECT COUNT(*) FROM artifacts WHERE build_id = $1 AND node_index = $2 AND pretty_path >= $3 AND pretty_path < $4",
                 )
@@ -136,7 +142,7 @@ macro_rules! artifact_store {
 
             async fn artifacts_of_kind(
                 &self,
-                build_id: i64,
+                build_id: BuildId,
                 kind: ArtifactKind,
                 after: Option<(i64, &str)>,
                 limit: i64,
@@ -158,7 +164,7 @@ macro_rules! artifact_store {
                 Ok(rows.into_iter().map(Artifact::from).collect())
             }
 
-            async fn artifact(&self, build_id: i64, node: NodeIndex, pretty_path: &str) -> DbResult<Artifact> {
+            async fn artifact(&self, build_id: BuildId, node: NodeIndex, pretty_path: &str) -> DbResult<Artifact> {
                 sqlx::query_as::<_, ArtifactRow>(
                     concat!("SELECT ", artifact_columns!(), "
                      FROM artifacts a

@@ -44,7 +44,7 @@ macro_rules! audit_store {
             }
 
             async fn audit_events(&self, project: Option<&str>, since: i64, limit: i64) -> DbResult<Vec<AuditEvent>> {
-                type Row = (i64, String, Option<i64>, Option<i64>, String, Option<String>, Option<i64>, String, Option<String>, i64);
+                type Row = (i64, String, Option<UserId>, Option<TokenId>, String, Option<String>, Option<i64>, String, Option<String>, i64);
                 let rows: Vec<Row> = sqlx::query_as(
                     "SELECT at, actor, user_id, token_id, action, project, build_num, detail, client, repeats FROM (
                          SELECT * FROM audit_events WHERE at >= $1 AND ($2 IS NULL OR project = $2)

@@ -7,28 +7,29 @@ use std::collections::HashSet;
 use vitrine_wire::domain::{BuildNum, BuildStatus, NodeIndex, StatusFilter};
 
 use super::error::{DbError, DbResult};
-use super::models::{Build, NewBuild, NodeFinish};
+use super::ids::{BuildId, ProjectId};
+use super::models::{Build, NewBuild, NodeFinish, Pin};
 
 /// Builds: numbered per project, closed when their last node finishes or when they time out.
 #[async_trait::async_trait]
 pub trait BuildStore: Send + Sync {
     /// Creates the next build of a project, with a number no other build of it has, also
     /// when several servers start builds at once.
-    async fn insert_build(&self, project_id: i64, new: &NewBuild) -> DbResult<Build>;
-    async fn build(&self, project_id: i64, num: BuildNum) -> DbResult<Build>;
+    async fn insert_build(&self, project_id: ProjectId, new: &NewBuild) -> DbResult<Build>;
+    async fn build(&self, project_id: ProjectId, num: BuildNum) -> DbResult<Build>;
     /// The project a build belongs to.
-    async fn build_project(&self, build_id: i64) -> DbResult<i64>;
+    async fn build_project(&self, build_id: BuildId) -> DbResult<ProjectId>;
     /// Newest first; `branch` and `statuses` narrow the list when given.
     async fn builds(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         branch: Option<&str>,
         statuses: Option<&[BuildStatus]>,
         limit: i64,
         offset: i64,
     ) -> DbResult<Vec<Build>>;
     /// The newest build of a branch (or of any) whose status passes `filter`.
-    async fn latest_build(&self, project_id: i64, branch: Option<&str>, filter: StatusFilter) -> DbResult<Build> {
+    async fn latest_build(&self, project_id: ProjectId, branch: Option<&str>, filter: StatusFilter) -> DbResult<Build> {
         self.builds(project_id, branch, Some(filter.statuses()), 1, 0)
             .await?
             .into_iter()
@@ -40,16 +41,16 @@ pub trait BuildStore: Send + Sync {
     /// finishing at once cannot both miss being last.
     async fn finish_node(&self, build: &Build, node: NodeIndex, status: BuildStatus) -> DbResult<NodeFinish>;
     /// The nodes of a build that finished.
-    async fn finished_nodes(&self, build_id: i64) -> DbResult<HashSet<i64>>;
+    async fn finished_nodes(&self, build_id: BuildId) -> DbResult<HashSet<i64>>;
     /// Removes the own tokens of builds that are closed (they can do nothing any more).
     async fn delete_closed_build_tokens(&self) -> DbResult<u64>;
     /// Closes builds still running that started before `started_before`, as `timedout`.
     async fn time_out_builds(&self, started_before: i64) -> DbResult<u64>;
     /// The newest successful build of a branch numbered below `before`: what a build's
     /// screenshots are compared with.
-    async fn last_green_before(&self, project_id: i64, branch: &str, before: i64) -> DbResult<Option<Build>>;
+    async fn last_green_before(&self, project_id: ProjectId, branch: &str, before: i64) -> DbResult<Option<Build>>;
     /// Pins a build (by `user_id`, now) or unpins it (`None`).
-    async fn set_build_pinned(&self, build_id: i64, pinned: Option<(Option<i64>, i64)>) -> DbResult<()>;
+    async fn set_build_pinned(&self, build_id: BuildId, pinned: Option<Pin>) -> DbResult<()>;
 }
 
 /// Expands to `impl BuildStore for $store`, its queries written once for both stores.
@@ -64,7 +65,7 @@ macro_rules! build_store {
             /// Creates the next build of a project. The number comes from the project's counter,
             /// taken under its row's lock in the same transaction: servers starting builds at once
             /// wait for each other and never pick the same number.
-            async fn insert_build(&self, project_id: i64, new: &NewBuild) -> DbResult<Build> {
+            async fn insert_build(&self, project_id: ProjectId, new: &NewBuild) -> DbResult<Build> {
                 let mut tx = self.begin_write().await?;
                 let num: i64 = sqlx::query_scalar(
                     "UPDATE projects SET last_build_num = last_build_num + 1 WHERE id = $1 RETURNING last_build_num",
@@ -93,7 +94,7 @@ macro_rules! build_store {
                 Ok(row.into())
             }
 
-            async fn build(&self, project_id: i64, num: BuildNum) -> DbResult<Build> {
+            async fn build(&self, project_id: ProjectId, num: BuildNum) -> DbResult<Build> {
                 sqlx::query_as::<_, BuildRow>(concat!(
                     "SELECT ",
                     build_columns!(),
@@ -107,7 +108,7 @@ macro_rules! build_store {
                 .map_err(DbError::from_sqlx)
             }
 
-            async fn build_project(&self, build_id: i64) -> DbResult<i64> {
+            async fn build_project(&self, build_id: BuildId) -> DbResult<ProjectId> {
                 sqlx::query_scalar("SELECT project_id FROM builds WHERE id = $1")
                     .bind(build_id)
                     .fetch_one(&self.pool)
@@ -118,7 +119,7 @@ macro_rules! build_store {
             /// Newest first; `branch` and `statuses` narrow the list when given.
             async fn builds(
                 &self,
-                project_id: i64,
+                project_id: ProjectId,
                 branch: Option<&str>,
                 statuses: Option<&[BuildStatus]>,
                 limit: i64,
@@ -205,7 +206,7 @@ macro_rules! build_store {
             }
 
             /// The nodes of a build that finished.
-            async fn finished_nodes(&self, build_id: i64) -> DbResult<HashSet<i64>> {
+            async fn finished_nodes(&self, build_id: BuildId) -> DbResult<HashSet<i64>> {
                 let nodes: Vec<i64> = sqlx::query_scalar("SELECT node_index FROM build_nodes WHERE build_id = $1")
                     .bind(build_id)
                     .fetch_all(&self.pool)
@@ -236,7 +237,12 @@ macro_rules! build_store {
                 Ok(done.rows_affected())
             }
 
-            async fn last_green_before(&self, project_id: i64, branch: &str, before: i64) -> DbResult<Option<Build>> {
+            async fn last_green_before(
+                &self,
+                project_id: ProjectId,
+                branch: &str,
+                before: i64,
+            ) -> DbResult<Option<Build>> {
                 let row: Option<BuildRow> = sqlx::query_as(concat!(
                     "SELECT ",
                     build_columns!(),
@@ -251,9 +257,9 @@ macro_rules! build_store {
                 Ok(row.map(Build::from))
             }
 
-            async fn set_build_pinned(&self, build_id: i64, pinned: Option<(Option<i64>, i64)>) -> DbResult<()> {
+            async fn set_build_pinned(&self, build_id: BuildId, pinned: Option<Pin>) -> DbResult<()> {
                 let (by, at) = match pinned {
-                    Some((by, at)) => (by, Some(at)),
+                    Some(Pin { by, at }) => (by, Some(at)),
                     None => (None, None),
                 };
                 sqlx::query("UPDATE builds SET pinned_at = $1, pinned_by = $2 WHERE id = $3")

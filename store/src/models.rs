@@ -3,9 +3,11 @@
 
 use vitrine_wire::domain::{BuildStatus, Sha256, VcsType};
 
+pub use super::ids::{BuildId, ProjectId, TokenId, UserId};
+
 #[derive(Debug, Clone)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub password_hash: String,
     /// An admin disabled the account: no sign-in, its tokens and sessions do nothing.
@@ -19,8 +21,8 @@ pub struct AuditEvent {
     pub at: i64,
     /// `alice (token 12)`, `alice (session)`, `build token 3`, `admin (root)`.
     pub actor: String,
-    pub user_id: Option<i64>,
-    pub token_id: Option<i64>,
+    pub user_id: Option<UserId>,
+    pub token_id: Option<TokenId>,
     /// `artifact.read`, `build.pin`, `admin.token.revoke`, ...
     pub action: String,
     /// The project's short slug (`gh/acme/widgets`), as it was named then.
@@ -38,7 +40,7 @@ pub struct AuditEvent {
 /// A token as an admin sees it (never the token itself: only its hash is kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
-    pub id: i64,
+    pub id: TokenId,
     pub owner: TokenOwner,
     /// `alice`, `gh/acme/widgets`, or `gh/acme/widgets build 12`.
     pub owner_name: String,
@@ -46,20 +48,28 @@ pub struct TokenInfo {
     pub last_used_at: Option<i64>,
 }
 
+/// A token found by its hash: which one, whose, and when it was last used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenFound {
+    pub id: TokenId,
+    pub owner: TokenOwner,
+    pub last_used_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenOwner {
-    User(i64),
-    Project(i64),
+    User(UserId),
+    Project(ProjectId),
     /// A running build's own token: adds artifacts to that build only.
     Build {
-        project_id: i64,
-        build_id: i64,
+        project_id: ProjectId,
+        build_id: BuildId,
     },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
-    pub id: i64,
+    pub id: ProjectId,
     pub vcs: VcsType,
     pub org: String,
     pub repo: String,
@@ -85,6 +95,31 @@ pub struct NewBuild {
     pub parallelism: i64,
 }
 
+/// A pin on a build: who set it (`None`: an administrator) and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin {
+    pub by: Option<UserId>,
+    pub at: i64,
+}
+
+/// A build whose artifacts are past its project's retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiredBuild {
+    pub project_id: ProjectId,
+    pub build_id: BuildId,
+}
+
+/// What a purge did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    /// Artifacts taken out of listings.
+    pub artifacts: u64,
+    /// Objects that leave the store at the next sweep.
+    pub doomed_objects: u64,
+    /// Objects that stay because other artifacts list the same content.
+    pub shared_objects: u64,
+}
+
 /// What finishing a node did to its build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeFinish {
@@ -98,8 +133,8 @@ pub enum NodeFinish {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Build {
-    pub id: i64,
-    pub project_id: i64,
+    pub id: BuildId,
+    pub project_id: ProjectId,
     pub build_num: i64,
     pub branch: String,
     pub revision: String,
@@ -163,14 +198,14 @@ pub struct ToList {
 #[derive(Debug, Clone)]
 pub struct Verified {
     pub upload_id: String,
-    pub build_id: i64,
+    pub build_id: BuildId,
     pub listed: ToList,
 }
 
 #[derive(Debug, Clone)]
 pub struct Upload {
     pub id: String,
-    pub build_id: i64,
+    pub build_id: BuildId,
     pub artifact: NewArtifact,
     /// Where the agent uploads (and, when the store enforces signed checksums and
     /// `If-None-Match`, where the bytes stay once verified).
@@ -182,4 +217,15 @@ pub struct Upload {
     pub expires_at: i64,
     /// When the server verified and listed it; `None` while pending.
     pub verified_at: Option<i64>,
+}
+
+/// A verified upload whose URLs expired: the receipt that answered retried confirmations,
+/// to be forgotten, and its upload object removed unless its bytes are kept under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub upload_id: String,
+    /// Where the agent uploaded.
+    pub upload_key: String,
+    /// Where the bytes are kept (the upload key itself, unless verification copied them).
+    pub kept_key: String,
 }

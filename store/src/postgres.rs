@@ -14,10 +14,11 @@ use super::audit::{AuditStore, audit_store};
 use super::builds::{BuildStore, build_store};
 use super::columns::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, build_columns, like_pattern, now};
 use super::error::{DbError, DbResult};
+use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::limits::{RateLimitStore, rate_limit_store};
 use super::models::{
-    Artifact, ArtifactKind, AuditEvent, Build, NewBuild, NodeFinish, Project, ToList, TokenInfo, TokenOwner, Upload,
-    User, Verified,
+    Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, NewBuild, NodeFinish, Pin, Project, Purged, Receipt,
+    ToList, TokenFound, TokenInfo, TokenOwner, Upload, User, Verified,
 };
 use super::projects::{ProjectStore, project_store};
 use super::retention::{RetentionStore, retention_store};
@@ -57,7 +58,7 @@ project_store!(PgStore, sqlx::Postgres);
 build_store!(PgStore, sqlx::Postgres, for_update = " FOR UPDATE");
 
 artifact_store!(PgStore, sqlx::Postgres, {
-    async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>> {
+    async fn search_artifacts(&self, build_id: BuildId, needle: &str, limit: i64) -> DbResult<Vec<Artifact>> {
         // `pg_trgm`'s GIN index answers ILIKE for needles of three characters or more.
         let rows: Vec<ArtifactRow> = sqlx::query_as(concat!(
             "SELECT ",

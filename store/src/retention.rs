@@ -3,27 +3,28 @@
 //! it for both stores.
 
 use super::error::DbResult;
+use super::ids::{BuildId, ProjectId};
+use super::models::{ExpiredBuild, Purged};
 
 /// Retention: what is kept, for how long, and taking it out before.
 #[async_trait::async_trait]
 pub trait RetentionStore: Send + Sync {
     /// A project's own retention (`None`: the server's).
-    async fn set_project_retention(&self, project_id: i64, retention_secs: Option<i64>) -> DbResult<()>;
+    async fn set_project_retention(&self, project_id: ProjectId, retention_secs: Option<i64>) -> DbResult<()>;
     /// Closed builds, oldest first, that started before their project's retention (or
     /// `default_secs`) counted back from `now`, still have their artifacts, are not pinned and
     /// are not the latest successful build of their branch: (project id, build id).
-    async fn expired_builds(&self, now: i64, default_secs: i64, limit: i64) -> DbResult<Vec<(i64, i64)>>;
-    async fn mark_artifacts_expired(&self, build_id: i64, at: i64) -> DbResult<()>;
+    async fn expired_builds(&self, now: i64, default_secs: i64, limit: i64) -> DbResult<Vec<ExpiredBuild>>;
+    async fn mark_artifacts_expired(&self, build_id: BuildId, at: i64) -> DbResult<()>;
     /// Removes artifacts from listings at once: a project's, a build's, or one path of a build
     /// (on every node). Objects nothing lists any more are doomed for the sweeper to delete
-    /// (and can no longer be reused); answers (artifacts removed, objects doomed, objects kept
-    /// because other artifacts list the same content).
+    /// (and can no longer be reused); answers (what was removed, doomed and kept).
     async fn purge(
         &self,
-        project_id: i64,
-        build_id: Option<i64>,
+        project_id: ProjectId,
+        build_id: Option<BuildId>,
         pretty_path: Option<&str>,
-    ) -> DbResult<(u64, u64, u64)>;
+    ) -> DbResult<Purged>;
     /// Objects doomed by purges, oldest first.
     async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>>;
     async fn forget_doomed(&self, s3_key: &str) -> DbResult<()>;
@@ -36,7 +37,7 @@ macro_rules! retention_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl RetentionStore for $store {
-            async fn set_project_retention(&self, project_id: i64, retention_secs: Option<i64>) -> DbResult<()> {
+            async fn set_project_retention(&self, project_id: ProjectId, retention_secs: Option<i64>) -> DbResult<()> {
                 let done = sqlx::query("UPDATE projects SET retention_secs = $1 WHERE id = $2")
                     .bind(retention_secs)
                     .bind(project_id)
@@ -45,8 +46,8 @@ macro_rules! retention_store {
                 if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
             }
 
-            async fn expired_builds(&self, now: i64, default_secs: i64, limit: i64) -> DbResult<Vec<(i64, i64)>> {
-                Ok(sqlx::query_as(
+            async fn expired_builds(&self, now: i64, default_secs: i64, limit: i64) -> DbResult<Vec<ExpiredBuild>> {
+                let rows: Vec<(ProjectId, BuildId)> = sqlx::query_as(
                     "SELECT b.project_id, b.id FROM builds b JOIN projects p ON p.id = b.project_id
                      WHERE b.artifacts_expired_at IS NULL AND b.pinned_at IS NULL AND b.status <> $1
                        AND b.start_time < $2 - COALESCE(p.retention_secs, $3)
@@ -62,10 +63,11 @@ macro_rules! retention_store {
                 .bind(BuildStatus::Success.as_str())
                 .bind(limit)
                 .fetch_all(&self.pool)
-                .await?)
+                .await?;
+                Ok(rows.into_iter().map(|(project_id, build_id)| ExpiredBuild { project_id, build_id }).collect())
             }
 
-            async fn mark_artifacts_expired(&self, build_id: i64, at: i64) -> DbResult<()> {
+            async fn mark_artifacts_expired(&self, build_id: BuildId, at: i64) -> DbResult<()> {
                 sqlx::query("UPDATE builds SET artifacts_expired_at = $1 WHERE id = $2")
                     .bind(at)
                     .bind(build_id)
@@ -74,7 +76,7 @@ macro_rules! retention_store {
                 Ok(())
             }
 
-            async fn purge(&self, project_id: i64, build_id: Option<i64>, pretty_path: Option<&str>) -> DbResult<(u64, u64, u64)> {
+            async fn purge(&self, project_id: ProjectId, build_id: Option<BuildId>, pretty_path: Option<&str>) -> DbResult<Purged> {
                 let mut tx = self.begin_write().await?;
                 const CHOSEN: &str = "FROM artifacts a JOIN builds b ON b.id = a.build_id
                      WHERE b.project_id = $1 AND ($2 IS NULL OR a.build_id = $2) AND ($3 IS NULL OR a.pretty_path = $3)";
@@ -123,7 +125,7 @@ macro_rules! retention_store {
                     q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                Ok((removed, doomed, keys.len() as u64 - doomed))
+                Ok(Purged { artifacts: removed, doomed_objects: doomed, shared_objects: keys.len() as u64 - doomed })
             }
 
             async fn doomed_objects(&self, limit: i64) -> DbResult<Vec<String>> {

@@ -3,12 +3,13 @@
 
 use std::str::FromStr;
 
+use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::models::{Artifact, Build, NewArtifact, Project, TokenInfo, TokenOwner, Upload, User};
 use vitrine_wire::domain::{BuildStatus, Sha256, VcsType};
 
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct UserRow {
-    id: i64,
+    id: UserId,
     username: String,
     password_hash: String,
     disabled_at: Option<i64>,
@@ -22,10 +23,10 @@ impl From<UserRow> for User {
 
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct TokenInfoRow {
-    id: i64,
-    user_id: Option<i64>,
-    project_id: Option<i64>,
-    build_id: Option<i64>,
+    id: TokenId,
+    user_id: Option<UserId>,
+    project_id: Option<ProjectId>,
+    build_id: Option<BuildId>,
     created_at: i64,
     last_used_at: Option<i64>,
     username: Option<String>,
@@ -64,10 +65,10 @@ impl TokenInfoRow {
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct TokenRow {
     #[sqlx(default)]
-    pub id: i64,
-    user_id: Option<i64>,
-    project_id: Option<i64>,
-    build_id: Option<i64>,
+    pub id: TokenId,
+    user_id: Option<UserId>,
+    project_id: Option<ProjectId>,
+    build_id: Option<BuildId>,
     #[sqlx(default)]
     pub last_used_at: Option<i64>,
 }
@@ -85,7 +86,7 @@ impl TokenRow {
 
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct ProjectRow {
-    id: i64,
+    id: ProjectId,
     vcs_type: String,
     org: String,
     repo: String,
@@ -102,8 +103,8 @@ impl From<ProjectRow> for Project {
 
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct BuildRow {
-    id: i64,
-    project_id: i64,
+    id: BuildId,
+    project_id: ProjectId,
     build_num: i64,
     branch: String,
     revision: String,
@@ -173,7 +174,7 @@ pub(super) struct BlobRow {
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct UploadRow {
     id: String,
-    build_id: i64,
+    build_id: BuildId,
     node_index: i64,
     path: String,
     pretty_path: String,

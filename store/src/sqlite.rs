@@ -16,10 +16,11 @@ use super::audit::{AuditStore, audit_store};
 use super::builds::{BuildStore, build_store};
 use super::columns::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, build_columns, like_pattern, now};
 use super::error::{DbError, DbResult};
+use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::limits::{RateLimitStore, rate_limit_store};
 use super::models::{
-    Artifact, ArtifactKind, AuditEvent, Build, NewBuild, NodeFinish, Project, ToList, TokenInfo, TokenOwner, Upload,
-    User, Verified,
+    Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, NewBuild, NodeFinish, Pin, Project, Purged, Receipt,
+    ToList, TokenFound, TokenInfo, TokenOwner, Upload, User, Verified,
 };
 use super::projects::{ProjectStore, project_store};
 use super::retention::{RetentionStore, retention_store};
@@ -72,7 +73,7 @@ impl SqliteStore {
     /// ("png") is answered from the build's own rows, which stop at the first page of matches.
     /// Needles under three characters have no trigram; non-ASCII ones go to the index, whose
     /// case folding covers Unicode (LIKE folds ASCII only).
-    async fn search_by_index(&self, build_id: i64, needle: &str) -> DbResult<bool> {
+    async fn search_by_index(&self, build_id: BuildId, needle: &str) -> DbResult<bool> {
         if needle.chars().count() < 3 {
             return Ok(false);
         }
@@ -116,7 +117,7 @@ project_store!(SqliteStore, sqlx::Sqlite);
 build_store!(SqliteStore, sqlx::Sqlite, for_update = "");
 
 artifact_store!(SqliteStore, sqlx::Sqlite, {
-    async fn search_artifacts(&self, build_id: i64, needle: &str, limit: i64) -> DbResult<Vec<Artifact>> {
+    async fn search_artifacts(&self, build_id: BuildId, needle: &str, limit: i64) -> DbResult<Vec<Artifact>> {
         let rows: Vec<ArtifactRow> = if self.search_by_index(build_id, needle).await? {
             sqlx::query_as(concat!(
                 "SELECT ",

@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 use vitrine_wire::domain::NodeIndex;
 
 use super::error::DbResult;
-use super::models::{ToList, Upload, Verified};
+use super::ids::{BuildId, ProjectId};
+use super::models::{Receipt, ToList, Upload, Verified};
 
 /// Uploads and the blobs they become: plans, pending uploads, verification.
 #[async_trait::async_trait]
@@ -16,35 +17,35 @@ pub trait UploadStore: Send + Sync {
     /// the project's own: what a plan answers never depends on another project's content.
     async fn project_blobs(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         contents: &[(&str, i64)],
     ) -> DbResult<HashMap<(String, i64), String>>;
     /// Which of `sizes` a verified object of this project has (for files declared without a
     /// SHA-256: only a size the project keeps can be content it keeps).
-    async fn project_blob_sizes(&self, project_id: i64, sizes: &[i64]) -> DbResult<HashSet<i64>>;
+    async fn project_blob_sizes(&self, project_id: ProjectId, sizes: &[i64]) -> DbResult<HashSet<i64>>;
     /// The content (`sha256`, `size`) of the given paths already listed for a node.
     async fn listed_contents(
         &self,
-        build_id: i64,
+        build_id: BuildId,
         node: NodeIndex,
         paths: &[&str],
     ) -> DbResult<HashMap<String, (String, i64)>>;
     /// Listed artifacts plus uploads still pending in a build: what counts against its limit.
-    async fn build_entry_count(&self, build_id: i64) -> DbResult<i64>;
+    async fn build_entry_count(&self, build_id: BuildId) -> DbResult<i64>;
     /// Records a plan in one transaction: content the project already keeps is listed at
     /// once, the rest becomes pending uploads. A few statements per batch, not per file.
-    async fn record_plan(&self, build_id: i64, reused: &[ToList], uploads: &[Upload]) -> DbResult<()>;
+    async fn record_plan(&self, build_id: BuildId, reused: &[ToList], uploads: &[Upload]) -> DbResult<()>;
     /// Records verified uploads in one transaction: each object becomes a blob of the project,
     /// its artifact is listed (replacing one at the same path), the upload is marked verified.
-    async fn record_verified(&self, verified: &[Verified], project_id: i64) -> DbResult<()>;
+    async fn record_verified(&self, verified: &[Verified], project_id: ProjectId) -> DbResult<()>;
     /// The uploads of a build with these ids, by id (unknown ids are left out).
-    async fn uploads(&self, build_id: i64, ids: &[&str]) -> DbResult<HashMap<String, Upload>>;
+    async fn uploads(&self, build_id: BuildId, ids: &[&str]) -> DbResult<HashMap<String, Upload>>;
     async fn delete_upload(&self, id: &str) -> DbResult<()>;
     /// Pending uploads whose URLs expired before `before`: never completed, to be removed.
     async fn abandoned_uploads(&self, before: i64, limit: i64) -> DbResult<Vec<Upload>>;
     /// Receipts of verified uploads whose URLs expired before `before` (they served retried
     /// confirmations): the upload id, its upload key, and the key its bytes are kept under.
-    async fn expired_receipts(&self, before: i64, limit: i64) -> DbResult<Vec<(String, String, String)>>;
+    async fn expired_receipts(&self, before: i64, limit: i64) -> DbResult<Vec<Receipt>>;
     /// How many rows the upload bookkeeping holds (for tests and metrics).
     async fn pending_upload_count(&self) -> DbResult<i64>;
 }
@@ -60,7 +61,7 @@ macro_rules! upload_store {
             /// the project's own: what a plan answers never depends on another project's content.
             async fn project_blobs(
                 &self,
-                project_id: i64,
+                project_id: ProjectId,
                 contents: &[(&str, i64)],
             ) -> DbResult<HashMap<(String, i64), String>> {
                 let mut found = HashMap::new();
@@ -83,7 +84,7 @@ macro_rules! upload_store {
 
             /// Which of `sizes` a verified object of this project has (for files declared without a
             /// SHA-256: only a size the project keeps can be content it keeps).
-            async fn project_blob_sizes(&self, project_id: i64, sizes: &[i64]) -> DbResult<HashSet<i64>> {
+            async fn project_blob_sizes(&self, project_id: ProjectId, sizes: &[i64]) -> DbResult<HashSet<i64>> {
                 let mut found = HashSet::new();
                 for chunk in sizes.chunks(500) {
                     let mut q: QueryBuilder<$db> = QueryBuilder::new("SELECT DISTINCT size FROM blobs WHERE project_id = ");
@@ -102,7 +103,7 @@ macro_rules! upload_store {
             /// The content (`sha256`, `size`) of the given paths already listed for a node.
             async fn listed_contents(
                 &self,
-                build_id: i64,
+                build_id: BuildId,
                 node: NodeIndex,
                 paths: &[&str],
             ) -> DbResult<HashMap<String, (String, i64)>> {
@@ -123,7 +124,7 @@ macro_rules! upload_store {
             }
 
             /// Listed artifacts plus uploads still pending in a build: what counts against its limit.
-            async fn build_entry_count(&self, build_id: i64) -> DbResult<i64> {
+            async fn build_entry_count(&self, build_id: BuildId) -> DbResult<i64> {
                 Ok(sqlx::query_scalar(
                     "SELECT (SELECT COUNT(*) FROM artifacts WHERE build_id = $1)
                           + (SELECT COUNT(*) FROM uploads WHERE build_id = $1 AND verified_at IS NULL AND expires_at > $2)",
@@ -138,7 +139,7 @@ macro_rules! upload_store {
             /// once, the rest becomes pending uploads. A few statements per batch, not per file.
             async fn record_plan(
                 &self,
-                build_id: i64,
+                build_id: BuildId,
                 reused: &[ToList],
                 uploads: &[Upload],
             ) -> DbResult<()> {
@@ -175,7 +176,7 @@ macro_rules! upload_store {
 
             /// Records verified uploads in one transaction: each object becomes a blob of the project,
             /// its artifact is listed (replacing one at the same path), the upload is marked verified.
-            async fn record_verified(&self, verified: &[Verified], project_id: i64) -> DbResult<()> {
+            async fn record_verified(&self, verified: &[Verified], project_id: ProjectId) -> DbResult<()> {
                 if verified.is_empty() {
                     return Ok(());
                 }
@@ -194,7 +195,7 @@ macro_rules! upload_store {
                     q.push(" ON CONFLICT DO NOTHING");
                     q.build().execute(&mut *tx).await?;
                 }
-                let mut by_build: HashMap<i64, Vec<&ToList>> = HashMap::new();
+                let mut by_build: HashMap<BuildId, Vec<&ToList>> = HashMap::new();
                 for v in verified {
                     by_build.entry(v.build_id).or_default().push(&v.listed);
                 }
@@ -220,7 +221,7 @@ macro_rules! upload_store {
             }
 
             /// The uploads of a build with these ids, by id (unknown ids are left out).
-            async fn uploads(&self, build_id: i64, ids: &[&str]) -> DbResult<HashMap<String, Upload>> {
+            async fn uploads(&self, build_id: BuildId, ids: &[&str]) -> DbResult<HashMap<String, Upload>> {
                 let mut found = HashMap::with_capacity(ids.len());
                 for chunk in ids.chunks(500) {
                     let mut q: QueryBuilder<$db> = QueryBuilder::new(UPLOAD_COLUMNS);
@@ -258,15 +259,19 @@ macro_rules! upload_store {
 
             /// Receipts of verified uploads whose URLs expired before `before` (they served retried
             /// confirmations): the upload id, its upload key, and the key its bytes are kept under.
-            async fn expired_receipts(&self, before: i64, limit: i64) -> DbResult<Vec<(String, String, String)>> {
-                Ok(sqlx::query_as(
+            async fn expired_receipts(&self, before: i64, limit: i64) -> DbResult<Vec<Receipt>> {
+                let rows: Vec<(String, String, String)> = sqlx::query_as(
                     "SELECT id, s3_key, COALESCE(blob_key, s3_key) FROM uploads
                      WHERE verified_at IS NOT NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2",
                 )
                 .bind(before)
                 .bind(limit)
                 .fetch_all(&self.pool)
-                .await?)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(upload_id, upload_key, kept_key)| Receipt { upload_id, upload_key, kept_key })
+                    .collect())
             }
 
             /// How many rows the upload bookkeeping holds (for tests and metrics).
@@ -280,7 +285,7 @@ macro_rules! upload_store {
             /// later of two in one call wins). Triggers keep each blob's count of artifacts pointing at it.
             async fn upsert_artifacts(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                build_id: i64,
+                build_id: BuildId,
                 rows: &[&ToList],
             ) -> DbResult<()> {
                 let mut seen = HashSet::new();

@@ -208,9 +208,9 @@ fn change_of(command: &AdminCommand) -> Option<(AuditAction, Option<String>, Opt
         A::Token(TokenCommand::Create { name }) => (AuditAction::AdminTokenCreate, None, None, format!("for {name}")),
         A::Token(TokenCommand::Revoke { token }) => {
             // An id is logged as it is; a token itself never is.
-            let which = match token.trim().parse::<i64>() {
-                Ok(id) if token.trim().len() < 20 => format!("id {id}"),
-                _ => "given in full".to_owned(),
+            let which = match token_id(token) {
+                Some(id) => format!("id {id}"),
+                None => "given in full".to_owned(),
             };
             (AuditAction::AdminTokenRevoke, None, None, which)
         }
@@ -420,10 +420,9 @@ async fn tokens(admin: &Admin, command: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { token } => {
-            // Ids are small numbers; tokens are 40 hex digits.
-            match token.trim().parse::<i64>() {
-                Ok(id) if token.trim().len() < 20 => admin.accounts.revoke_token_by_id(id).await?,
-                _ => admin.accounts.revoke_token(&token).await?,
+            match token_id(&token) {
+                Some(id) => admin.accounts.revoke_token_by_id(id).await?,
+                None => admin.accounts.revoke_token(&token).await?,
             }
             println!("Token revoked");
         }
@@ -497,4 +496,11 @@ async fn members(admin: &Admin, command: MemberCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A token named by its id (from `token list`), or `None` for a token given in full: ids are
+/// small numbers, tokens are 40 hex digits.
+fn token_id(token: &str) -> Option<vitrine_store::TokenId> {
+    let token = token.trim();
+    token.parse().ok().filter(|_| token.len() < 20)
 }

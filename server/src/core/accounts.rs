@@ -15,7 +15,7 @@ use super::lookups::Lookups;
 use super::principal::Principal;
 use super::projects::Projects;
 use crate::domain::ProjectSlug;
-use vitrine_store::{AccountStore, Db, DbError, RateLimitStore, TokenOwner, User};
+use vitrine_store::{AccountStore, BuildId, Db, DbError, ProjectId, RateLimitStore, TokenId, TokenOwner, User, UserId};
 
 const SESSION_DAYS: i64 = 30;
 
@@ -142,7 +142,7 @@ impl Accounts {
     }
 
     /// A user by id, while enabled (a capability's holder, asked again at each use).
-    pub async fn enabled_user(&self, id: i64) -> ServiceResult<Option<Principal>> {
+    pub async fn enabled_user(&self, id: UserId) -> ServiceResult<Option<Principal>> {
         match self.db.user_by_id(id).await {
             Ok(user) if !user.disabled => Ok(Some(Principal::User { id, username: user.username, token_id: None })),
             Ok(_) | Err(DbError::NotFound) => Ok(None),
@@ -152,7 +152,7 @@ impl Accounts {
 
     /// Whose token this is, by its id, while it is not revoked and not a disabled user's: a
     /// user's or a project's build token (a capability's holder, asked again at each use).
-    pub async fn token_holder(&self, token_id: i64) -> ServiceResult<Option<Principal>> {
+    pub async fn token_holder(&self, token_id: TokenId) -> ServiceResult<Option<Principal>> {
         match self.db.token_by_id(token_id).await {
             Ok(TokenOwner::User(id)) => {
                 Ok(Some(Principal::User { id, username: String::new(), token_id: Some(token_id) }))
@@ -169,7 +169,7 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn add_user(&self, username: &str, password: &str) -> ServiceResult<i64> {
+    pub async fn add_user(&self, username: &str, password: &str) -> ServiceResult<UserId> {
         check_username(username)?;
         if password.chars().count() < 8 {
             return Err(ServiceError::BadRequest("The password must have at least 8 characters".into()));
@@ -206,7 +206,7 @@ impl Accounts {
 
     /// A token for the processes of a running build: adds artifacts to that build only, and
     /// only while it runs.
-    pub async fn create_build_node_token(&self, project_id: i64, build_id: i64) -> ServiceResult<String> {
+    pub async fn create_build_node_token(&self, project_id: ProjectId, build_id: BuildId) -> ServiceResult<String> {
         let token = new_token();
         self.db.insert_token(&hash_token(&token), TokenOwner::Build { project_id, build_id }).await?;
         Ok(token)
@@ -233,7 +233,7 @@ impl Accounts {
     }
 
     /// Revokes a token by its id (from `token list`).
-    pub async fn revoke_token_by_id(&self, id: i64) -> ServiceResult<()> {
+    pub async fn revoke_token_by_id(&self, id: TokenId) -> ServiceResult<()> {
         match self.db.delete_token_by_id(id).await {
             Err(DbError::NotFound) => {
                 Err(ServiceError::NotFound(format!("No token with id {id} (see `admin token list`)")))
@@ -272,17 +272,17 @@ impl Accounts {
     }
 
     async fn token_principal(&self, hash: &str) -> ServiceResult<Principal> {
-        let owner = match self.db.token_owner(hash).await {
-            Ok((token_id, owner, last_used)) => {
+        let found = match self.db.token_owner(hash).await {
+            Ok(found) => {
                 // When a token was last used, to a minute: one write a minute, not per request.
-                if last_used.is_none_or(|t| t < chrono::Utc::now().timestamp() - 60) {
+                if found.last_used_at.is_none_or(|t| t < chrono::Utc::now().timestamp() - 60) {
                     self.db.touch_token(hash).await?;
                 }
-                Ok((token_id, owner))
+                Ok(found)
             }
             Err(e) => Err(e),
         };
-        match owner {
+        match found.map(|f| (f.id, f.owner)) {
             Ok((token_id, TokenOwner::User(id))) => {
                 let user = self.db.user_by_id(id).await?;
                 Ok(Principal::User { id, username: user.username, token_id: Some(token_id) })

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
 
-use vitrine_store::{AuditEvent, AuditStore, Db};
+use vitrine_store::{AuditEvent, AuditStore, Db, TokenId, UserId};
 
 use super::principal::Principal;
 
@@ -186,7 +186,9 @@ impl AuditLog {
 
 /// Everything an event says but when it happened and how often: what makes two events the same.
 #[allow(clippy::type_complexity)]
-fn said(e: &AuditEvent) -> (&str, Option<i64>, Option<i64>, &str, Option<&str>, Option<i64>, &str, Option<&str>) {
+fn said(
+    e: &AuditEvent,
+) -> (&str, Option<UserId>, Option<TokenId>, &str, Option<&str>, Option<i64>, &str, Option<&str>) {
     let (project, client) = (e.project.as_deref(), e.client.as_deref());
     (&e.actor, e.user_id, e.token_id, &e.action, project, e.build_num, &e.detail, client)
 }
@@ -308,8 +310,8 @@ mod tests {
         AuditEvent {
             at,
             actor: actor.into(),
-            user_id: Some(1),
-            token_id: Some(2),
+            user_id: Some(UserId(1)),
+            token_id: Some(TokenId(2)),
             action: "artifact.read".into(),
             project: Some("gh/acme/secret".into()),
             build_num: Some(1),

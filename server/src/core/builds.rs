@@ -11,7 +11,7 @@ use super::projects::{Projects, check_branch};
 use crate::domain::{BuildNum, BuildRef, BuildStatus, MAX_PARALLELISM, NodeIndex, ProjectSlug, StatusFilter};
 use std::sync::Arc;
 
-use vitrine_store::{Build, BuildStore, Db, DbError, NewBuild, Project};
+use vitrine_store::{Build, BuildId, BuildStore, Db, DbError, NewBuild, Pin, Project, ProjectId, UserId};
 
 pub const MAX_LIST_LIMIT: i64 = 100;
 
@@ -44,12 +44,12 @@ impl Builds {
     }
 
     /// The nodes of a build that finished.
-    pub async fn finished_nodes(&self, build_id: i64) -> ServiceResult<HashSet<i64>> {
+    pub async fn finished_nodes(&self, build_id: BuildId) -> ServiceResult<HashSet<i64>> {
         Ok(self.db.finished_nodes(build_id).await?)
     }
 
     /// The project a build belongs to, by the build's id.
-    pub async fn project_of(&self, build_id: i64) -> ServiceResult<Option<i64>> {
+    pub async fn project_of(&self, build_id: BuildId) -> ServiceResult<Option<ProjectId>> {
         match self.db.build_project(build_id).await {
             Ok(project_id) => Ok(Some(project_id)),
             Err(DbError::NotFound) => Ok(None),
@@ -58,7 +58,12 @@ impl Builds {
     }
 
     /// The newest successful build of `branch` numbered below `before`.
-    pub async fn last_green_before(&self, project_id: i64, branch: &str, before: i64) -> ServiceResult<Option<Build>> {
+    pub async fn last_green_before(
+        &self,
+        project_id: ProjectId,
+        branch: &str,
+        before: i64,
+    ) -> ServiceResult<Option<Build>> {
         Ok(self.db.last_green_before(project_id, branch, before).await?)
     }
 
@@ -274,8 +279,8 @@ impl Builds {
 
     /// The one way a build is pinned or unpinned (`by` a user, or an administrator): the
     /// store's row, then this server's lookups.
-    async fn set_pinned(&self, project: &Project, build: &Build, by: Option<i64>, pin: bool) -> ServiceResult<()> {
-        let pinned = pin.then(|| (by, chrono::Utc::now().timestamp()));
+    async fn set_pinned(&self, project: &Project, build: &Build, by: Option<UserId>, pin: bool) -> ServiceResult<()> {
+        let pinned = pin.then(|| Pin { by, at: chrono::Utc::now().timestamp() });
         self.db.set_build_pinned(build.id, pinned).await?;
         self.lookups.builds.forget(&(project.id, build.build_num));
         Ok(())

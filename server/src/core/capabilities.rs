@@ -12,6 +12,7 @@
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use vitrine_store::{BuildId, TokenId, UserId};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -93,9 +94,9 @@ pub enum Holder {
     /// Anyone: the project was public.
     Anyone,
     /// A user in a browser session.
-    User(i64),
+    User(UserId),
     /// The holder of an API token (a user's, or a project's build token).
-    Token(i64),
+    Token(TokenId),
 }
 
 impl Holder {
@@ -134,7 +135,7 @@ impl Holder {
 /// scope allows, until it expires, while its holder may still read that build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
-    pub build_id: i64,
+    pub build_id: BuildId,
     pub node_index: i64,
     pub scope: Scope,
     pub expires_at: i64,
@@ -163,7 +164,7 @@ impl std::fmt::Debug for ArtifactsOrigin {
 }
 
 /// The host label of a build's own artifacts origin.
-fn build_label(build_id: i64) -> String {
+fn build_label(build_id: BuildId) -> String {
     format!("b{build_id}")
 }
 
@@ -194,7 +195,7 @@ impl ArtifactsOrigin {
     }
 
     /// The origin a build's artifacts open on (the artifacts URL itself unless per build).
-    pub fn origin_of(&self, build_id: i64) -> String {
+    pub fn origin_of(&self, build_id: BuildId) -> String {
         self.origin_of_label(&build_label(build_id))
     }
 
@@ -215,7 +216,7 @@ impl ArtifactsOrigin {
 
     /// Whether a request that arrived with this `Host` may use a grant for `build_id`: with
     /// per-build origins, only on that build's host.
-    pub fn serves_on(&self, host: Option<&str>, build_id: i64) -> bool {
+    pub fn serves_on(&self, host: Option<&str>, build_id: BuildId) -> bool {
         if !self.per_build() {
             return true;
         }
@@ -289,7 +290,7 @@ mod tests {
     use super::*;
 
     fn grant(scope: Scope) -> Grant {
-        Grant { build_id: 7, node_index: 1, scope, expires_at: 1000, holder: Holder::User(3) }
+        Grant { build_id: BuildId(7), node_index: 1, scope, expires_at: 1000, holder: Holder::User(UserId(3)) }
     }
 
     #[test]
@@ -312,7 +313,7 @@ mod tests {
         assert!(origin.set_key(b"r".repeat(32)));
         assert_eq!(origin.check(&cap, 999), None, "signed with the old key");
         assert_eq!(origin.check(&origin.capability(&g), 999), Some(g.clone()));
-        for holder in [Holder::Anyone, Holder::User(12), Holder::Token(7)] {
+        for holder in [Holder::Anyone, Holder::User(UserId(12)), Holder::Token(TokenId(7))] {
             assert_eq!(Holder::decode(&holder.encode()), Some(holder));
         }
         assert_eq!(Holder::decode("u"), None);
@@ -351,15 +352,15 @@ mod tests {
         let key = b"k".repeat(32);
         let origin = ArtifactsOrigin::new(key.clone(), "http://*.artifacts.localhost:3001").unwrap();
         assert!(origin.per_build());
-        assert_eq!(origin.origin_of(42), "http://b42.artifacts.localhost:3001");
+        assert_eq!(origin.origin_of(BuildId(42)), "http://b42.artifacts.localhost:3001");
         assert!(origin.url(&grant(Scope::File("a".into())), "a").starts_with("http://b7.artifacts.localhost:3001/c/"));
-        assert!(origin.serves_on(Some("B42.artifacts.localhost:3001"), 42));
-        assert!(!origin.serves_on(Some("b43.artifacts.localhost:3001"), 42));
-        assert!(!origin.serves_on(None, 42));
+        assert!(origin.serves_on(Some("B42.artifacts.localhost:3001"), BuildId(42)));
+        assert!(!origin.serves_on(Some("b43.artifacts.localhost:3001"), BuildId(42)));
+        assert!(!origin.serves_on(None, BuildId(42)));
         let tls = ArtifactsOrigin::new(key.clone(), "https://*.cdn.example:443").unwrap();
-        assert!(tls.serves_on(Some("b1.cdn.example"), 1));
+        assert!(tls.serves_on(Some("b1.cdn.example"), BuildId(1)));
         let single = ArtifactsOrigin::new(key.clone(), "http://127.0.0.1:3001").unwrap();
-        assert!(single.serves_on(Some("anything"), 42));
+        assert!(single.serves_on(Some("anything"), BuildId(42)));
         for bad in [
             "http://a*.example",
             "http://*.localhost/x*",

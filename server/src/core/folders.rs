@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::error::ServiceResult;
 use super::lookups::Kept;
 use crate::domain::{FolderCursor, FolderPath, NodeIndex};
-use vitrine_store::{Artifact, ArtifactStore, Build, Db};
+use vitrine_store::{Artifact, ArtifactStore, Build, BuildId, Db};
 
 /// One line of a folder: a subfolder with how many artifacts it holds (at any depth), or an
 /// artifact directly in it.
@@ -39,15 +39,22 @@ pub(crate) fn just_after(path: &str) -> String {
     format!("{path}\u{1}")
 }
 
+/// Which page of which folder of a container: `limit` entries from `from` (a previous
+/// page's `next`, or the folder's start).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FolderPageAt {
+    pub node: NodeIndex,
+    pub folder: FolderPath,
+    pub from: Option<FolderCursor>,
+    pub limit: usize,
+}
+
 /// Which page of which folder of which state of a finished build.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FolderKey {
-    build_id: i64,
+    build_id: BuildId,
     listing_version: i64,
-    node: i64,
-    folder: FolderPath,
-    from: Option<FolderCursor>,
-    limit: usize,
+    at: FolderPageAt,
 }
 
 #[derive(Clone)]
@@ -61,7 +68,7 @@ impl quick_cache::Weighter<FolderKey, Arc<FolderPage>> for FolderWeight {
                 a.path.len() + a.pretty_path.len() + a.sha256.len() + a.content_type.len() + a.s3_key.len() + 96
             }
         };
-        let key = key.folder.as_str().len() + key.from.as_ref().map_or(0, |f| f.as_str().len());
+        let key = key.at.folder.as_str().len() + key.at.from.as_ref().map_or(0, |f| f.as_str().len());
         (page.entries.iter().map(entry).sum::<usize>() + key + 128) as u64
     }
 }
@@ -95,46 +102,25 @@ impl Folders {
         Folders { db: db.artifact_store(), cache: FolderCache::default() }
     }
 
-    /// The subfolders and artifacts directly in `folder` (`""` for the top, else ending in
-    /// `/`) of one container, `limit` entries from `from` (a previous page's `next`). It reads
-    /// ranges of the index, never the whole folder: a subfolder of 100,000 artifacts costs a
-    /// count and one row.
-    pub async fn browse(
-        &self,
-        build: &Build,
-        node: NodeIndex,
-        folder: &FolderPath,
-        from: Option<&FolderCursor>,
-        limit: usize,
-    ) -> ServiceResult<FolderPage> {
+    /// The subfolders and artifacts directly in a folder (`""` for the top, else ending in
+    /// `/`) of one container, a page at a time. It reads ranges of the index, never the whole
+    /// folder: a subfolder of 100,000 artifacts costs a count and one row.
+    pub async fn browse(&self, build: &Build, at: &FolderPageAt) -> ServiceResult<FolderPage> {
         if !build.status.is_finished() {
-            return self.read_folder(build, node, folder, from, limit).await;
+            return self.read_folder(build, at).await;
         }
-        let key = FolderKey {
-            build_id: build.id,
-            listing_version: build.listing_version,
-            node: node.0,
-            folder: folder.clone(),
-            from: from.cloned(),
-            limit,
-        };
-        let page =
-            self.cache.get_or_make(key, async { self.read_folder(build, node, folder, from, limit).await.map(Some) });
+        let key = FolderKey { build_id: build.id, listing_version: build.listing_version, at: at.clone() };
+        let page = self.cache.get_or_make(key, async { self.read_folder(build, at).await.map(Some) });
         Ok(FolderPage::clone(&page.await?.expect("a folder page is always made")))
     }
 
     /// A page of a folder from the metadata store.
-    async fn read_folder(
-        &self,
-        build: &Build,
-        node: NodeIndex,
-        folder: &FolderPath,
-        from: Option<&FolderCursor>,
-        limit: usize,
-    ) -> ServiceResult<FolderPage> {
+    async fn read_folder(&self, build: &Build, at: &FolderPageAt) -> ServiceResult<FolderPage> {
+        let FolderPageAt { node, folder, from, limit } = at;
+        let (node, limit) = (*node, *limit);
         let folder = folder.as_str();
         let end = folder_end(folder);
-        let mut cursor = from.map_or(folder, FolderCursor::as_str).to_owned();
+        let mut cursor = from.as_ref().map_or(folder, FolderCursor::as_str).to_owned();
         let mut entries = Vec::new();
         // After a subfolder, the next entry is often one too: look one row ahead only.
         let mut ahead = limit;

@@ -9,6 +9,7 @@
 //! a running build's is.
 
 use std::sync::Arc;
+use vitrine_store::BuildId;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -37,7 +38,7 @@ impl Listing {
 /// Which listing of which state of a finished build.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ListingKey {
-    pub build_id: i64,
+    pub build_id: BuildId,
     pub listing_version: i64,
     pub part: Part,
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::principal::Principal;
 use crate::domain::ProjectSlug;
-use vitrine_store::{Artifact, Build, Project};
+use vitrine_store::{Artifact, Build, BuildId, Project, ProjectId, UserId};
 
 /// How long a looked-up answer is used before it is asked again: a revoked token stops
 /// working within this, on every server.
@@ -185,7 +185,7 @@ pub fn cache_options(items: usize, bytes: u64, largest: u64, max_shards: usize) 
 
 /// The key of [`Tables::artifacts`] borrowed: a lookup copies no path.
 #[derive(Clone, Copy)]
-pub struct ArtifactAt<'a>(pub i64, pub i64, pub &'a str);
+pub struct ArtifactAt<'a>(pub BuildId, pub i64, pub &'a str);
 
 impl Hash for ArtifactAt<'_> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
@@ -194,8 +194,8 @@ impl Hash for ArtifactAt<'_> {
     }
 }
 
-impl quick_cache::Equivalent<(i64, i64, String)> for ArtifactAt<'_> {
-    fn equivalent(&self, key: &(i64, i64, String)) -> bool {
+impl quick_cache::Equivalent<(BuildId, i64, String)> for ArtifactAt<'_> {
+    fn equivalent(&self, key: &(BuildId, i64, String)) -> bool {
         self.0 == key.0 && self.1 == key.1 && self.2 == key.2
     }
 }
@@ -214,23 +214,23 @@ pub struct Tables {
     pub sessions: Recent<String, Principal>,
     pub projects: Recent<ProjectSlug, Project>,
     /// (project id, user id) of members.
-    pub members: Recent<(i64, i64), ()>,
+    pub members: Recent<(ProjectId, UserId), ()>,
     /// Finished builds by (project id, build number); a running build changes and is read
     /// each time.
-    pub builds: Recent<(i64, i64), Build>,
+    pub builds: Recent<(ProjectId, i64), Build>,
     /// Artifacts of finished builds by (build id, container, path), looked up by
     /// [`ArtifactAt`].
-    pub artifacts: Recent<(i64, i64, String), Arc<Artifact>>,
+    pub artifacts: Recent<(BuildId, i64, String), Arc<Artifact>>,
     /// How many artifacts each container of a finished build holds, by (build id, listing
     /// version): a count walks the whole build's index.
-    pub counts: Recent<(i64, i64), NodeCounts>,
+    pub counts: Recent<(BuildId, i64), NodeCounts>,
     /// Signed download URLs by (artifact id, as an attachment): the same URL, for a few
     /// seconds of its five minutes, to everyone the artifact route lets through. Signing is
     /// the route's largest cost; a URL kept here has most of its life left when it is sent.
     pub downloads: Recent<(i64, bool), bytes::Bytes>,
     /// Whether the holder of an artifacts-origin capability may still read its build, yes or
     /// no, by (holder, build id): a revocation reaches the links within [`FRESH_FOR`].
-    pub grants: Recent<(super::capabilities::Holder, i64), bool>,
+    pub grants: Recent<(super::capabilities::Holder, BuildId), bool>,
 }
 
 impl Default for Lookups {
@@ -285,12 +285,12 @@ mod tests {
 
     #[test]
     fn artifacts_are_found_by_a_borrowed_path() {
-        let recent: Recent<(i64, i64, String), i64> = Recent::new("test", 10);
-        recent.keep((1, 0, "reports/a.html".into()), 7);
-        assert_eq!(recent.get(&ArtifactAt(1, 0, "reports/a.html")), Some(7));
-        assert_eq!(recent.get(&ArtifactAt(1, 1, "reports/a.html")), None);
-        assert_eq!(recent.get(&ArtifactAt(2, 0, "reports/a.html")), None);
-        assert_eq!(recent.get(&ArtifactAt(1, 0, "reports/a.htm")), None);
+        let recent: Recent<(BuildId, i64, String), i64> = Recent::new("test", 10);
+        recent.keep((BuildId(1), 0, "reports/a.html".into()), 7);
+        assert_eq!(recent.get(&ArtifactAt(BuildId(1), 0, "reports/a.html")), Some(7));
+        assert_eq!(recent.get(&ArtifactAt(BuildId(1), 1, "reports/a.html")), None);
+        assert_eq!(recent.get(&ArtifactAt(BuildId(2), 0, "reports/a.html")), None);
+        assert_eq!(recent.get(&ArtifactAt(BuildId(1), 0, "reports/a.htm")), None);
     }
 
     /// quick_cache splits its capacity in shards (four a core) and refuses, silently, an
@@ -300,7 +300,7 @@ mod tests {
         use crate::core::listings::{CACHE_BYTES, LARGEST_KEPT, Listing, ListingKey, Part, Weigh};
         let cache: Kept<ListingKey, Listing, Weigh> =
             Kept::sharded("test", 4096, CACHE_BYTES, LARGEST_KEPT as u64 + 1024, 64, Weigh);
-        let key = ListingKey { build_id: 1, listing_version: 0, part: Part::Whole };
+        let key = ListingKey { build_id: BuildId(1), listing_version: 0, part: Part::Whole };
         let listing = Listing { gzip: vec![7u8; LARGEST_KEPT].into(), etag: "\"x\"".into() };
         cache.get_or_make(key.clone(), async { Ok::<_, ()>(Some(listing)) }).await.unwrap();
         let made_again = cache.get_or_make(key, async { Ok::<_, ()>(None) }).await.unwrap();

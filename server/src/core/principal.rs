@@ -1,26 +1,28 @@
 //! Who is asking: a user, a project's build agent, a running build's own processes, or
 //! nobody in particular.
 
+use vitrine_store::{BuildId, ProjectId, TokenId, UserId};
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Anonymous,
     /// A user, by an API token (`token_id`) or a browser session (`None`).
     User {
-        id: i64,
+        id: UserId,
         username: String,
-        token_id: Option<i64>,
+        token_id: Option<TokenId>,
     },
     /// A project build token: may create builds and upload for that project only.
     BuildAgent {
-        project_id: i64,
-        token_id: i64,
+        project_id: ProjectId,
+        token_id: TokenId,
     },
     /// A running build's own token (given to its processes): may add artifacts to that build
     /// only, while it runs; reads nothing.
     BuildNode {
-        project_id: i64,
-        build_id: i64,
+        project_id: ProjectId,
+        build_id: BuildId,
     },
 }
 
@@ -37,14 +39,14 @@ impl Principal {
         }
     }
 
-    pub fn user_id(&self) -> Option<i64> {
+    pub fn user_id(&self) -> Option<UserId> {
         match self {
             Principal::User { id, .. } => Some(*id),
             _ => None,
         }
     }
 
-    pub fn token_id(&self) -> Option<i64> {
+    pub fn token_id(&self) -> Option<TokenId> {
         match self {
             Principal::User { token_id, .. } => *token_id,
             Principal::BuildAgent { token_id, .. } => Some(*token_id),

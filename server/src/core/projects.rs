@@ -7,7 +7,7 @@ use super::principal::Principal;
 use crate::domain::ProjectSlug;
 use std::sync::Arc;
 
-use vitrine_store::{Db, DbError, Project, ProjectStore, User};
+use vitrine_store::{Db, DbError, Project, ProjectId, ProjectStore, User, UserId};
 
 /// The branch other branches compare against unless a project sets its own.
 pub const DEFAULT_BRANCH: &str = "main";
@@ -37,19 +37,19 @@ impl Projects {
     }
 
     /// A project by its id.
-    pub async fn by_id(&self, id: i64) -> ServiceResult<Project> {
+    pub async fn by_id(&self, id: ProjectId) -> ServiceResult<Project> {
         Ok(self.db.project_by_id(id).await?)
     }
 
     /// Is this user a member of this project, asked of the store itself (for answers that
     /// are kept for the lookups' time themselves: two such times in a row would double the
     /// delay).
-    pub async fn is_member_now(&self, project_id: i64, user_id: i64) -> ServiceResult<bool> {
+    pub async fn is_member_now(&self, project_id: ProjectId, user_id: UserId) -> ServiceResult<bool> {
         Ok(self.db.is_member(project_id, user_id).await?)
     }
 
     /// The branch a project's other branches compare their screenshots against.
-    pub async fn default_branch(&self, project_id: i64) -> ServiceResult<String> {
+    pub async fn default_branch(&self, project_id: ProjectId) -> ServiceResult<String> {
         Ok(self.db.default_branch(project_id).await?.unwrap_or_else(|| DEFAULT_BRANCH.to_owned()))
     }
 
@@ -106,7 +106,7 @@ impl Projects {
     }
 
     /// Is this user a member of this project (a yes kept a while, a no asked again)?
-    pub async fn is_member(&self, project_id: i64, user_id: i64) -> ServiceResult<bool> {
+    pub async fn is_member(&self, project_id: ProjectId, user_id: UserId) -> ServiceResult<bool> {
         let key = (project_id, user_id);
         if self.lookups.members.get(&key).is_some() {
             return Ok(true);

@@ -12,18 +12,7 @@ use super::projects::Projects;
 use crate::domain::{BuildNum, ProjectSlug};
 use std::sync::Arc;
 
-use vitrine_store::{Db, RetentionStore};
-
-/// What a purge did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Purged {
-    /// Artifacts taken out of listings.
-    pub artifacts: u64,
-    /// Objects that leave the store at the next sweep.
-    pub doomed_objects: u64,
-    /// Objects that stay because other artifacts list the same content.
-    pub shared_objects: u64,
-}
+use vitrine_store::{BuildId, Db, ExpiredBuild, ProjectId, Purged, RetentionStore};
 
 #[derive(Clone)]
 pub struct Retention {
@@ -75,19 +64,19 @@ impl Retention {
             None => None,
             Some(num) => Some(self.builds.build_for_admin(slug, &project, num).await?.id),
         };
-        let (artifacts, doomed_objects, shared_objects) = self.db.purge(project.id, build_id, path).await?;
+        let purged = self.db.purge(project.id, build_id, path).await?;
         self.forget_listed();
-        Ok(Purged { artifacts, doomed_objects, shared_objects })
+        Ok(purged)
     }
 
-    /// Builds whose artifacts are past their project's retention at `now`: (project, build).
-    pub async fn due(&self, now: i64, limit: i64) -> ServiceResult<Vec<(i64, i64)>> {
+    /// Builds whose artifacts are past their project's retention at `now`.
+    pub async fn due(&self, now: i64, limit: i64) -> ServiceResult<Vec<ExpiredBuild>> {
         Ok(self.db.expired_builds(now, self.default.as_secs() as i64, limit).await?)
     }
 
     /// Takes a build's artifacts out of listings for the retention; the build stays, with a
     /// note, and the sweeper deletes its objects.
-    pub async fn expire(&self, project_id: i64, build_id: i64, now: i64) -> ServiceResult<()> {
+    pub async fn expire(&self, project_id: ProjectId, build_id: BuildId, now: i64) -> ServiceResult<()> {
         self.db.purge(project_id, Some(build_id), None).await?;
         self.db.mark_artifacts_expired(build_id, now).await?;
         self.forget_listed();

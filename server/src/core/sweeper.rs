@@ -13,7 +13,7 @@ use super::retention::Retention;
 use super::settings::UploadSettings;
 use super::uploads::Uploads;
 use crate::storage::Storage;
-use vitrine_store::{Db, ServerStore};
+use vitrine_store::{Db, ExpiredBuild, Receipt, ServerStore};
 
 const BATCH: i64 = 500;
 
@@ -160,14 +160,14 @@ impl Sweeper {
         // now that no URL can write it any more (until then it blocks replays).
         in_batches(
             || self.uploads.expired_receipts(expired_before, BATCH),
-            |(id, upload_key, blob_key)| async move {
-                if upload_key != blob_key
+            |Receipt { upload_id, upload_key, kept_key }| async move {
+                if upload_key != kept_key
                     && let Err(e) = self.storage.delete(&upload_key).await
                 {
-                    tracing::warn!(error = %e, upload = %id, "cannot remove a copied upload object yet");
+                    tracing::warn!(error = %e, upload = %upload_id, "cannot remove a copied upload object yet");
                     return Ok(false);
                 }
-                self.uploads.forget(&id).await?;
+                self.uploads.forget(&upload_id).await?;
                 Ok(true)
             },
         )
@@ -176,7 +176,7 @@ impl Sweeper {
         // note, and its objects leave the store just below.
         swept.expired_builds = in_batches(
             || self.retention.due(now, BATCH),
-            |(project_id, build_id)| async move {
+            |ExpiredBuild { project_id, build_id }| async move {
                 self.retention.expire(project_id, build_id, now).await?;
                 Ok(true)
             },

@@ -25,7 +25,7 @@ use super::principal::Principal;
 use super::settings::UploadSettings;
 use crate::domain::{BuildNum, MAX_ARTIFACT_SIZE, NodeIndex, PrettyPath, ProjectSlug, Sha256};
 use crate::storage::{Storage, StorageError, StoreGuarantees, new_object_key};
-use vitrine_store::{Build, Db, NewArtifact, ToList, Upload, UploadStore, Verified};
+use vitrine_store::{Build, BuildId, Db, NewArtifact, ProjectId, Receipt, ToList, Upload, UploadStore, Verified};
 use vitrine_wire::agent::{
     CompletedPart, FileToStore, HASH_WHILE_SENDING_FROM, MAX_BATCH, PART_SIZE, UploadDone, UploadOutcome, UploadPlan,
 };
@@ -157,7 +157,7 @@ impl Uploads {
 
     /// Receipts of verified uploads whose URLs expired before `before`: (upload id, upload
     /// key, blob key).
-    pub async fn expired_receipts(&self, before: i64, limit: i64) -> ServiceResult<Vec<(String, String, String)>> {
+    pub async fn expired_receipts(&self, before: i64, limit: i64) -> ServiceResult<Vec<Receipt>> {
         Ok(self.db.expired_receipts(before, limit).await?)
     }
 
@@ -259,11 +259,9 @@ impl Uploads {
 
     /// What the project keeps of a batch's content: by SHA-256 and size, and, for files
     /// declared without a SHA-256, the sizes it keeps.
-    async fn kept_by(&self, project_id: i64, declared: &[Declared]) -> ServiceResult<Kept> {
-        let contents: Vec<(&str, i64)> = declared
-            .iter()
-            .filter_map(|d| Some((d.artifact.sha256.as_ref()?.as_str(), d.artifact.size)))
-            .collect();
+    async fn kept_by(&self, project_id: ProjectId, declared: &[Declared]) -> ServiceResult<Kept> {
+        let contents: Vec<(&str, i64)> =
+            declared.iter().filter_map(|d| Some((d.artifact.sha256.as_ref()?.as_str(), d.artifact.size))).collect();
         let blobs = self.db.project_blobs(project_id, &contents).await?;
         let sizes: Vec<i64> =
             declared.iter().filter(|d| d.artifact.sha256.is_none()).map(|d| d.artifact.size).collect();
@@ -273,7 +271,12 @@ impl Uploads {
 
     /// A new object key for a declared file, its presigned URL (or its parts' URLs), and
     /// the upload that waits for its confirmation.
-    async fn presign(&self, build_id: i64, declared: Declared, expires_at: i64) -> ServiceResult<(UploadPlan, Upload)> {
+    async fn presign(
+        &self,
+        build_id: BuildId,
+        declared: Declared,
+        expires_at: i64,
+    ) -> ServiceResult<(UploadPlan, Upload)> {
         let Declared { artifact, part_sha256 } = declared;
         let (ttl, part_size) = (self.settings.url_ttl, self.part_size());
         let pretty_path = artifact.pretty_path.clone();

@@ -5,6 +5,7 @@
 use std::sync::{Arc, OnceLock, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
+use vitrine_store::{TokenId, UserId};
 
 use axum::body::Body;
 use axum::extract::MatchedPath;
@@ -29,10 +30,10 @@ fn method_label(method: &http::Method) -> &'static str {
 
 /// Who made a request, as ids, filled in by the extractor that authenticates it (`http::auth`) for the access line.
 #[derive(Clone, Default)]
-pub struct Who(Arc<OnceLock<(Option<i64>, Option<i64>)>>);
+pub struct Who(Arc<OnceLock<(Option<UserId>, Option<TokenId>)>>);
 
 impl Who {
-    pub fn set(&self, user_id: Option<i64>, token_id: Option<i64>) {
+    pub fn set(&self, user_id: Option<UserId>, token_id: Option<TokenId>) {
         let _ = self.0.set((user_id, token_id));
     }
 }
@@ -169,8 +170,8 @@ where
                 route = metrics.route,
                 status = status.as_u16(),
                 latency_ms = latency.as_secs_f64() * 1000.0,
-                user_id,
-                token_id,
+                user_id = user_id.map(|id| id.0),
+                token_id = token_id.map(|id| id.0),
                 "request"
             );
             let mut response = response.map(|inner| Counted { inner, bytes: metrics.bytes.clone(), sent: 0 });

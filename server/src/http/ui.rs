@@ -10,16 +10,16 @@ use vitrine_app::api::{
 
 use crate::core::archives::ArchiveKind;
 use crate::core::artifacts::{ArtifactRef, Readable};
-use crate::core::folders::FolderEntry;
+use crate::core::folders::{FolderEntry, FolderPageAt};
 use crate::core::gallery::Change;
 use crate::core::lookups::Recent;
 use crate::core::previews::Preview;
 use crate::core::{Principal, ServiceError, Vitrine};
-use crate::domain::{BuildRef, ProjectSlug};
+use crate::domain::{BuildRef, FolderCursor, FolderPath, ProjectSlug};
 use crate::http::policy::HttpPolicy;
 use crate::http::v1_1::views::iso_time;
 use crate::urls::{artifact_route, compare_route};
-use vitrine_store::{Artifact, Build, Project};
+use vitrine_store::{Artifact, Build, BuildId, Project};
 use vitrine_wire::report::ImageChange;
 
 pub struct UiService {
@@ -39,7 +39,7 @@ const KEPT_BUILD_PAGES: usize = 64;
 
 /// A build's and its baseline's (id, listing version): a purge or the retention of either,
 /// or another baseline, makes another key.
-type ContentsKey = ((i64, i64), Option<(i64, i64)>);
+type ContentsKey = ((BuildId, i64), Option<(BuildId, i64)>);
 
 impl UiService {
     pub fn shared(vitrine: Vitrine, policy: HttpPolicy) -> Arc<dyn UiBackend> {
@@ -319,8 +319,9 @@ impl UiBackend for UiService {
             Browse::Folder { node, folder, after, .. } => (*node, folder.clone(), after.clone()),
         };
         let bad = |e: crate::domain::InvalidInput| UiError::BadRequest(e.to_string());
-        let mut folder =
-            self.vitrine.artifacts().browse_any(&build, node, &shown, after.as_ref(), page).await.map_err(ui_error)?;
+        let artifacts = self.vitrine.artifacts();
+        let at = |folder: FolderPath, from: Option<FolderCursor>| FolderPageAt { node, folder, from, limit: page };
+        let mut folder = artifacts.browse_any(&build, &at(shown.clone(), after.clone())).await.map_err(ui_error)?;
         // A folder that holds one folder only opens that one at once (a few levels at most).
         for _ in 0..16 {
             let [FolderEntry::Folder { path, .. }] = folder.entries.as_slice() else { break };
@@ -328,7 +329,7 @@ impl UiBackend for UiService {
                 break;
             }
             shown = path.parse().map_err(bad)?;
-            folder = self.vitrine.artifacts().browse_any(&build, node, &shown, None, page).await.map_err(ui_error)?;
+            folder = artifacts.browse_any(&build, &at(shown.clone(), None)).await.map_err(ui_error)?;
         }
         let entries = folder
             .entries

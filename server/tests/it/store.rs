@@ -3,7 +3,7 @@
 //! own SQL, and the ones that must hold when several servers write at once.
 
 use vitrine::domain::{ProjectSlug, Sha256};
-use vitrine_store::{Db, NewArtifact, NewBuild, StoreKind, ToList, Verified};
+use vitrine_store::{BuildId, Db, NewArtifact, NewBuild, ProjectId, StoreKind, ToList, Verified};
 
 use crate::common::*;
 
@@ -18,7 +18,7 @@ fn new_build() -> NewBuild {
 }
 
 /// Lists `paths` in a build, as verified uploads do.
-async fn list(db: &Db, project_id: i64, build_id: i64, paths: &[&str]) {
+async fn list(db: &Db, project_id: ProjectId, build_id: BuildId, paths: &[&str]) {
     let sha256: Sha256 = "0".repeat(64).parse().unwrap();
     let verified: Vec<Verified> = paths
         .iter()
@@ -34,7 +34,11 @@ async fn list(db: &Db, project_id: i64, build_id: i64, paths: &[&str]) {
             Verified {
                 upload_id: uuid::Uuid::new_v4().simple().to_string(),
                 build_id,
-                listed: ToList { artifact, sha256: sha256.clone(), s3_key: format!("b/{}", uuid::Uuid::new_v4().simple()) },
+                listed: ToList {
+                    artifact,
+                    sha256: sha256.clone(),
+                    s3_key: format!("b/{}", uuid::Uuid::new_v4().simple()),
+                },
             }
         })
         .collect();

@@ -27,11 +27,11 @@ use tokio_util::io::SyncIoBridge;
 
 use super::content::guess_content_type;
 use super::error::{ServiceError, ServiceResult};
-use super::folders::{FolderEntry, FolderPage, folder_end, just_after};
+use super::folders::{FolderEntry, FolderPage, FolderPageAt, folder_end, just_after};
 use super::untrusted::{Budget, Exceeded, HeavyWork, Limits, Work};
-use crate::domain::{FolderCursor, FolderPath, NodeIndex, PrettyPath};
+use crate::domain::{NodeIndex, PrettyPath};
 use crate::storage::Storage;
-use vitrine_store::{Artifact, ArtifactStore, Db, DbError};
+use vitrine_store::{Artifact, ArtifactStore, BuildId, Db, DbError};
 
 pub use tar::{TarError, TarFile};
 pub use zip::{ZipError, ZipFile, ZipPlace};
@@ -375,7 +375,7 @@ impl Archives {
     /// archive artifact that holds it.
     pub async fn archive_member(
         &self,
-        build_id: i64,
+        build_id: BuildId,
         node: NodeIndex,
         path: &str,
     ) -> ServiceResult<Option<ArchiveMember>> {
@@ -387,7 +387,7 @@ impl Archives {
     /// the rest of the path inside it.
     async fn archive_around<'p>(
         &self,
-        build_id: i64,
+        build_id: BuildId,
         node: NodeIndex,
         path: &'p str,
     ) -> ServiceResult<Option<(Artifact, Arc<ArchiveIndex>, &'p str)>> {
@@ -409,22 +409,15 @@ impl Archives {
     }
 
     /// A folder inside an archive (`reports/site.zip/` or `reports/site.zip/css/`), as
-    /// [`Vitrine::browse_folder`] lists one of the build: `None` when `folder` is not in an
-    /// archive.
-    pub async fn browse_archive(
-        &self,
-        build_id: i64,
-        node: NodeIndex,
-        folder: &FolderPath,
-        from: Option<&FolderCursor>,
-        limit: usize,
-    ) -> ServiceResult<Option<FolderPage>> {
-        let folder = folder.as_str();
-        let Some((archive, index, inner)) = self.archive_around(build_id, node, folder).await? else {
+    /// [`Folders::browse`] lists one of the build: `None` when the folder is not in an archive.
+    pub async fn browse_archive(&self, build_id: BuildId, at: &FolderPageAt) -> ServiceResult<Option<FolderPage>> {
+        let FolderPageAt { node, folder, from, limit } = at;
+        let (folder, limit) = (folder.as_str(), *limit);
+        let Some((archive, index, inner)) = self.archive_around(build_id, *node, folder).await? else {
             return Ok(None);
         };
         let prefix = &folder[..folder.len() - inner.len()];
-        let mut cursor = from.map_or(inner, |from| &from.as_str()[prefix.len()..]).to_owned();
+        let mut cursor = from.as_ref().map_or(inner, |from| &from.as_str()[prefix.len()..]).to_owned();
         let end = folder_end(inner);
         let mut entries = Vec::new();
         loop {

@@ -15,15 +15,15 @@ use super::builds::Builds;
 use super::capabilities::{ArtifactsOrigin, CAPABILITY_TTL, Grant, Holder, Scope};
 use super::content::{content_disposition, is_active_content};
 use super::error::{ServiceError, ServiceResult};
-use super::folders::{FolderPage, Folders};
+use super::folders::{FolderPage, FolderPageAt, Folders};
 use super::listings::ListingCache;
 use super::lookups::{ArtifactAt, Lookups, NodeCounts};
 use super::principal::Principal;
 use super::projects::Projects;
 use super::untrusted::HeavyWork;
-use crate::domain::{BuildRef, FolderCursor, FolderPath, NodeIndex, PrettyPath, ProjectSlug};
+use crate::domain::{BuildRef, NodeIndex, PrettyPath, ProjectSlug};
 use crate::storage::Storage;
-use vitrine_store::{Artifact, ArtifactKind, ArtifactStore, Build, Db, DbError, Project};
+use vitrine_store::{Artifact, ArtifactKind, ArtifactStore, Build, BuildId, Db, DbError, Project};
 
 /// How long a signed download URL stays valid.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
@@ -205,7 +205,7 @@ impl Artifacts {
     /// 100,000 artifacts holds one page of rows at a time, never the whole build.
     pub fn artifact_pages(
         &self,
-        build_id: i64,
+        build_id: BuildId,
     ) -> impl futures::Stream<Item = ServiceResult<Vec<Artifact>>> + Send + 'static {
         let db = self.db.clone();
         futures::stream::try_unfold(Some((-1_i64, String::new())), move |after| {
@@ -225,20 +225,13 @@ impl Artifacts {
     }
 
     /// A folder of a container, or of an archive artifact in it (`reports/site.zip/css/`).
-    pub async fn browse_any(
-        &self,
-        build: &Build,
-        node: NodeIndex,
-        folder: &FolderPath,
-        from: Option<&FolderCursor>,
-        limit: usize,
-    ) -> ServiceResult<FolderPage> {
-        if !folder.is_top()
-            && let Some(page) = self.archives.browse_archive(build.id, node, folder, from, limit).await?
+    pub async fn browse_any(&self, build: &Build, at: &FolderPageAt) -> ServiceResult<FolderPage> {
+        if !at.folder.is_top()
+            && let Some(page) = self.archives.browse_archive(build.id, at).await?
         {
             return Ok(page);
         }
-        self.folders.browse(build, node, folder, from, limit).await
+        self.folders.browse(build, at).await
     }
 
     pub async fn list_artifacts(
@@ -285,7 +278,7 @@ impl Artifacts {
     }
 
     /// The artifact stored at a container's path (none in archives).
-    pub async fn stored_at(&self, build_id: i64, node: NodeIndex, path: &str) -> ServiceResult<Option<Artifact>> {
+    pub async fn stored_at(&self, build_id: BuildId, node: NodeIndex, path: &str) -> ServiceResult<Option<Artifact>> {
         match self.db.artifact(build_id, node, path).await {
             Ok(a) => Ok(Some(a)),
             Err(DbError::NotFound) => Ok(None),
@@ -398,7 +391,7 @@ impl Artifacts {
 
     /// Whether a capability's holder may still read its build: asked again at each use,
     /// through an answer a few seconds old at most.
-    async fn holder_may_read(&self, holder: Holder, build_id: i64) -> ServiceResult<bool> {
+    async fn holder_may_read(&self, holder: Holder, build_id: BuildId) -> ServiceResult<bool> {
         if let Some(known) = self.lookups.grants.get(&(holder, build_id)) {
             return Ok(known);
         }

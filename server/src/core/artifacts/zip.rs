@@ -11,7 +11,7 @@ use crate::core::error::{ServiceError, ServiceResult};
 use crate::core::folders::{folder_end, just_after};
 use crate::core::principal::Principal;
 use crate::domain::{BuildRef, FolderPath, NodeIndex, ProjectSlug};
-use vitrine_store::Artifact;
+use vitrine_store::{Artifact, BuildId};
 
 /// Rows read from the index at a time while a zip is written.
 const ZIP_PAGE: i64 = 500;
@@ -86,7 +86,7 @@ impl Artifacts {
             let written = vitrine.write_zip(writer, build_id, node, &folder_owned, strip, modified).await;
             if let Err(e) = written {
                 // The client sees a cut answer; usually it went away itself.
-                tracing::info!(error = %e, build_id, folder = %folder_owned, "a zip download stopped midway");
+                tracing::info!(error = %e, %build_id, folder = %folder_owned, "a zip download stopped midway");
             }
         });
         Ok(FolderZip {
@@ -98,7 +98,7 @@ impl Artifacts {
     async fn write_zip(
         &self,
         writer: tokio::io::DuplexStream,
-        build_id: i64,
+        build_id: BuildId,
         node: NodeIndex,
         folder: &str,
         strip: usize,
