@@ -4,7 +4,7 @@
 
 use super::error::DbResult;
 use super::ids::BuildId;
-use super::models::{Artifact, ArtifactKind};
+use super::models::{Artifact, ArtifactKind, NodeCount};
 use vitrine_wire::domain::NodeIndex;
 
 /// Listed artifacts and the objects behind them: reading listings, purging them, and the
@@ -20,7 +20,7 @@ pub trait ArtifactStore: Send + Sync {
         limit: i64,
     ) -> DbResult<Vec<Artifact>>;
     /// How many artifacts each container of a build holds, by node index.
-    async fn artifact_counts(&self, build_id: BuildId) -> DbResult<Vec<(i64, i64)>>;
+    async fn artifact_counts(&self, build_id: BuildId) -> DbResult<Vec<NodeCount>>;
     /// Artifacts of one container whose path is from `from` up to before `before` (byte
     /// order, the listing's), in order: a range of the unique index, for browsing folders.
     async fn artifacts_between(
@@ -95,13 +95,14 @@ macro_rules! artifact_store {
                 Ok(rows.into_iter().map(Artifact::from).collect())
             }
 
-            async fn artifact_counts(&self, build_id: BuildId) -> DbResult<Vec<(i64, i64)>> {
-                Ok(sqlx::query_as(
+            async fn artifact_counts(&self, build_id: BuildId) -> DbResult<Vec<NodeCount>> {
+                let rows: Vec<(i64, i64)> = sqlx::query_as(
                     "SELECT node_index, COUNT(*) FROM artifacts WHERE build_id = $1 GROUP BY node_index ORDER BY node_index",
                 )
                 .bind(build_id)
                 .fetch_all(&self.pool)
-                .await?)
+                .await?;
+                Ok(rows.into_iter().map(|(node_index, count)| NodeCount { node_index, count }).collect())
             }
 
             async fn artifacts_between(

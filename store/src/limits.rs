@@ -4,16 +4,17 @@
 use std::collections::HashMap;
 
 use super::error::DbResult;
+use super::models::RateWindow;
 
 /// Rate limits: fixed windows per key, counted in the store so every server sees each hit.
 #[async_trait::async_trait]
 pub trait RateLimitStore: Send + Sync {
     /// How many hits each of `keys` took in its current window (one that started after
     /// `window_after`), and when that window started; keys without one are left out.
-    async fn rate_counts(&self, keys: &[&str], window_after: i64) -> DbResult<HashMap<String, (i64, i64)>>;
+    async fn rate_counts(&self, keys: &[&str], window_after: i64) -> DbResult<HashMap<String, RateWindow>>;
     /// Counts a hit on `key`: in its current window, or in a new one from now when the last
     /// started at or before `window_after`. Answers the window's count and when it started.
-    async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<(i64, i64)>;
+    async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<RateWindow>;
     /// Takes back a hit on `key` (an attempt that turned out fine).
     async fn rate_release(&self, key: &str) -> DbResult<()>;
     /// Forgets windows that started at or before `before`.
@@ -27,7 +28,7 @@ macro_rules! rate_limit_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl RateLimitStore for $store {
-            async fn rate_counts(&self, keys: &[&str], window_after: i64) -> DbResult<HashMap<String, (i64, i64)>> {
+            async fn rate_counts(&self, keys: &[&str], window_after: i64) -> DbResult<HashMap<String, RateWindow>> {
                 if keys.is_empty() {
                     return Ok(HashMap::new());
                 }
@@ -39,11 +40,11 @@ macro_rules! rate_limit_store {
                 }
                 q.push(")");
                 let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
-                Ok(rows.into_iter().map(|(key, count, start)| (key, (count, start))).collect())
+                Ok(rows.into_iter().map(|(key, count, started)| (key, RateWindow { count, started })).collect())
             }
 
-            async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<(i64, i64)> {
-                Ok(sqlx::query_as(
+            async fn rate_hit(&self, key: &str, window_after: i64) -> DbResult<RateWindow> {
+                let (count, started) = sqlx::query_as(
                     "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
                      ON CONFLICT (key) DO UPDATE SET
                          count = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.count + 1 END,
@@ -54,7 +55,8 @@ macro_rules! rate_limit_store {
                 .bind(now())
                 .bind(window_after)
                 .fetch_one(&self.pool)
-                .await?)
+                .await?;
+                Ok(RateWindow { count, started })
             }
 
             async fn rate_release(&self, key: &str) -> DbResult<()> {

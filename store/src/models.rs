@@ -229,3 +229,17 @@ pub struct Receipt {
     /// Where the bytes are kept (the upload key itself, unless verification copied them).
     pub kept_key: String,
 }
+
+/// A rate limit's current window for one key: how many hits it took, and when it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    pub count: i64,
+    pub started: i64,
+}
+
+/// How many artifacts one container of a build lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeCount {
+    pub node_index: i64,
+    pub count: i64,
+}

@@ -17,8 +17,8 @@ use super::error::{DbError, DbResult};
 use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::limits::{RateLimitStore, rate_limit_store};
 use super::models::{
-    Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, NewBuild, NodeFinish, Pin, Project, Purged, Receipt,
-    ToList, TokenFound, TokenInfo, TokenOwner, Upload, User, Verified,
+    Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, NewBuild, NodeCount, NodeFinish, Pin, Project, Purged,
+    RateWindow, Receipt, ToList, TokenFound, TokenInfo, TokenOwner, Upload, User, Verified,
 };
 use super::projects::{ProjectStore, project_store};
 use super::retention::{RetentionStore, retention_store};

@@ -337,16 +337,16 @@ impl Accounts {
         // Refused at the cost of one read while a limit is reached.
         let counts = self.limits.rate_counts(&keys, window_after).await?;
         for (key, limit) in &limited {
-            if let Some(&(count, started)) = counts.get(*key)
-                && count >= *limit
+            if let Some(window) = counts.get(*key)
+                && window.count >= *limit
             {
-                return Err(too_many(started));
+                return Err(too_many(window.started));
             }
         }
         for (key, limit) in &limited {
-            let (count, started) = self.limits.rate_hit(key, window_after).await?;
-            if count > *limit {
-                return Err(too_many(started));
+            let window = self.limits.rate_hit(key, window_after).await?;
+            if window.count > *limit {
+                return Err(too_many(window.started));
             }
         }
         let user = match self.db.user_by_name(username).await {

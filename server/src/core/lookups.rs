@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::principal::Principal;
 use crate::domain::ProjectSlug;
-use vitrine_store::{Artifact, Build, BuildId, Project, ProjectId, UserId};
+use vitrine_store::{Artifact, Build, BuildId, NodeCount, Project, ProjectId, UserId};
 
 /// How long a looked-up answer is used before it is asked again: a revoked token stops
 /// working within this, on every server.
@@ -200,8 +200,8 @@ impl quick_cache::Equivalent<(BuildId, i64, String)> for ArtifactAt<'_> {
     }
 }
 
-/// How many artifacts each container of a build holds: (node index, count), by node index.
-pub type NodeCounts = Arc<[(i64, i64)]>;
+/// How many artifacts each container of a build holds, by node index.
+pub type NodeCounts = Arc<[NodeCount]>;
 
 /// The read path's lookups (cheap to clone: shared).
 #[derive(Clone)]

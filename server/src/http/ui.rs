@@ -178,7 +178,7 @@ impl UiService {
         top.extend(first.iter().filter(|a| !a.content_type.starts_with("text/html")).map(view));
         let containers: Vec<ContainerView> =
             (self.vitrine.artifacts().artifact_counts(build).await.map_err(ui_error)?.iter())
-                .map(|&(node_index, count)| ContainerView { node_index, count: count as usize })
+                .map(|c| ContainerView { node_index: c.node_index, count: c.count as usize })
                 .collect();
         let artifact_count = containers.iter().map(|c| c.count).sum();
         let (images, more_images) = self.gallery_images(project, build, baseline, None).await?;
