@@ -46,7 +46,7 @@ LAYERS = {
         ["sqlite", "postgres", "copy"],
         ["accounts", "projects", "builds", "artifacts", "uploads", "retention", "audit", "limits", "servers"],
         ["columns", "rows"],
-        ["error", "models"],
+        ["error", "models", "ids"],
     ],
     "s3": [["lib"], ["s3", "access", "import"], ["store"]],
 }
