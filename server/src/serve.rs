@@ -24,6 +24,9 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub public_url: Option<String>,
     pub embedded_s3_addr: SocketAddr,
+    /// The URL clients reach the embedded store at. Default: the public URL when one is set
+    /// (the app's listener serves the store's bucket path too), else the store's address.
+    pub embedded_s3_url: Option<String>,
     /// Where the artifacts origin listens (HTML reports, SVG), and the URL browsers reach it at.
     pub artifacts_addr: SocketAddr,
     pub artifacts_url: Option<String>,
@@ -139,25 +142,31 @@ fn hash_file(site_root: &Path) -> Option<PathBuf> {
 }
 
 /// Opens the embedded store under `data_dir`, binds `addr` and serves it in the background
-/// until `shutdown`.
+/// until `shutdown`; answers the store and its S3 service (which the app's listener serves
+/// too, under the bucket's path).
 pub async fn start_embedded_s3(
     data_dir: &std::path::Path,
     addr: SocketAddr,
     shutdown: crate::http::listen::ShutdownSignal,
-) -> anyhow::Result<vitrine_s3::EmbeddedS3> {
+) -> anyhow::Result<(vitrine_s3::EmbeddedS3, vitrine_s3::Service)> {
     let (store, listener, service) = vitrine_s3::open(data_dir, addr).await?;
-    tokio::spawn(crate::http::listen::serve(listener, "embedded S3", shutdown, move |_| service.clone()));
-    Ok(store)
+    let served = service.clone();
+    tokio::spawn(crate::http::listen::serve(listener, "embedded S3", shutdown, move |_| served.clone()));
+    Ok((store, service))
+}
+
+/// The embedded store this server uses: its credentials, and when this server runs it (not
+/// another `vitrine serve` on the same data dir), a local handle on it and its S3 service.
+struct Embedded {
+    credentials: EmbeddedCredentials,
+    local: Option<(LocalStore, vitrine_s3::Service)>,
 }
 
 /// Starts the embedded store, or joins one that another `vitrine serve` on the same data dir
-/// already runs at that address (then without a local handle on it).
-async fn embedded_store(
-    cfg: &ServeConfig,
-    shutdown: crate::http::listen::ShutdownSignal,
-) -> anyhow::Result<(EmbeddedCredentials, Option<LocalStore>)> {
+/// already runs at that address.
+async fn embedded_store(cfg: &ServeConfig, shutdown: crate::http::listen::ShutdownSignal) -> anyhow::Result<Embedded> {
     match start_embedded_s3(&cfg.data_dir, cfg.embedded_s3_addr, shutdown).await {
-        Ok(store) => Ok((store.credentials, Some(store.local))),
+        Ok((store, service)) => Ok(Embedded { credentials: store.credentials, local: Some((store.local, service)) }),
         Err(e) => {
             let in_use = e.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
@@ -165,7 +174,7 @@ async fn embedded_store(
             match embedded::read_env_file(&cfg.data_dir) {
                 Some(creds) if in_use && creds.endpoint == format!("http://{}", cfg.embedded_s3_addr) => {
                     tracing::info!(endpoint = %creds.endpoint, "sharing the embedded S3 server of another vitrine serve");
-                    Ok((creds, None))
+                    Ok(Embedded { credentials: creds, local: None })
                 }
                 _ => Err(e),
             }
@@ -173,25 +182,45 @@ async fn embedded_store(
     }
 }
 
+/// The S3 store a server uses.
+struct Objects {
+    storage: Storage,
+    /// The embedded store's own address (what this server and tests use), when embedded.
+    embedded_endpoint: Option<String>,
+    /// The embedded store's S3 service, when this server runs it: the app's listener serves
+    /// it under the bucket's path, so that one port (and one TLS certificate) serves both.
+    embedded_service: Option<vitrine_s3::Service>,
+}
+
 /// The S3 store: the one configured, else the embedded one (started here, or another
-/// `vitrine serve`'s on the same data dir); and the embedded one's endpoint.
+/// `vitrine serve`'s on the same data dir). Signed URLs of the embedded store name
+/// `--embedded-s3-url`, else the public URL (whose listener serves the store, when this
+/// server runs it), else the store's own address.
 async fn open_storage(
     cfg: &ServeConfig,
+    public: Option<&url::Url>,
     shutdown: crate::http::listen::ShutdownSignal,
-) -> anyhow::Result<(Storage, Option<String>)> {
-    let (s3_settings, s3_endpoint, local) = if let Some(s) = &cfg.s3 {
+) -> anyhow::Result<Objects> {
+    let (s3_settings, embedded_endpoint, local) = if let Some(s) = &cfg.s3 {
         (s.clone(), None, None)
     } else {
-        let (creds, local) = embedded_store(cfg, shutdown).await?;
-        let endpoint = creds.endpoint.clone();
-        (embedded::settings(&creds), Some(endpoint), local)
+        let Embedded { credentials, local } = embedded_store(cfg, shutdown).await?;
+        let mut settings = embedded::settings(&credentials);
+        settings.public_endpoint = match (&cfg.embedded_s3_url, public, &local) {
+            (Some(url), _, _) => Some(url.trim_end_matches('/').to_owned()),
+            (None, Some(public), Some(_)) => Some(public.as_str().trim_end_matches('/').to_owned()),
+            (None, Some(public), None) => Some(crate::urls::beside(public, cfg.embedded_s3_addr.port())),
+            (None, None, _) => None,
+        };
+        (settings, Some(credentials.endpoint), local)
     };
+    let (local, embedded_service) = local.unzip();
     let storage = Storage::connect(&s3_settings).await?.with_local(local);
     storage
         .ensure_bucket()
         .await
         .with_context(|| format!("cannot use S3 bucket `{}` ({:?})", s3_settings.bucket, s3_settings.endpoint))?;
-    Ok((storage, s3_endpoint))
+    Ok(Objects { storage, embedded_endpoint, embedded_service })
 }
 
 /// What the S3 store proves it enforces (probed, unless verification by copy is asked
@@ -217,6 +246,7 @@ async fn uploads_on(cfg: &ServeConfig, storage: &Storage) -> (StoreGuarantees, U
 /// (no listener of its own), else a port (its listener).
 async fn trace_viewer(
     cfg: &ServeConfig,
+    public: Option<&url::Url>,
     artifacts_origin: &ArtifactsOrigin,
 ) -> anyhow::Result<(Option<PathBuf>, Option<TcpListener>)> {
     let Some(dir) = Some(cfg.site_root.join("trace-viewer")).filter(|dir| dir.join("index.html").is_file()) else {
@@ -229,8 +259,7 @@ async fn trace_viewer(
     let listener = TcpListener::bind(cfg.trace_viewer_addr)
         .await
         .with_context(|| format!("cannot listen on {} for the trace viewer", cfg.trace_viewer_addr))?;
-    let url =
-        cfg.trace_viewer_url.clone().unwrap_or_else(|| format!("http://{}", listener.local_addr().expect("bound")));
+    let url = listener_url(cfg.trace_viewer_url.as_deref(), public, &listener);
     artifacts_origin.set_trace_viewer(crate::urls::origin_of(&url));
     Ok((Some(dir), Some(listener)))
 }
@@ -274,19 +303,28 @@ fn leptos_options(site_root: &Path, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
+/// The URL clients reach a listener at: the one given, else the public URL's scheme and host
+/// with the listener's port, else the listener's own address.
+fn listener_url(given: Option<&str>, public: Option<&url::Url>, listener: &TcpListener) -> String {
+    let bound = listener.local_addr().expect("bound");
+    match (given, public) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, Some(public)) => crate::urls::beside(public, bound.port()),
+        (None, None) => format!("http://{bound}"),
+    }
+}
+
 /// Serves the app: its routes, with each request's peer address for the handlers that need
-/// it (sign-in limits).
+/// it (sign-in limits); and the embedded store's bucket path, when this server runs the store.
 fn serve_app(
     listener: TcpListener,
     state: AppState,
+    embedded_s3: Option<vitrine_s3::Service>,
     stopped: crate::http::listen::ShutdownSignal,
 ) -> tokio::task::JoinHandle<()> {
     let app = router(state);
     tokio::spawn(crate::http::listen::serve(listener, "app", stopped, move |peer| {
-        tower::ServiceExt::map_request(app.clone(), move |mut request: http::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            request
-        })
+        crate::http::one_port::OnePort::new(app.clone(), embedded_s3.clone(), peer)
     }))
 }
 
@@ -299,21 +337,20 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let db = Db::open(&cfg.data_dir, cfg.database_url.as_deref(), cfg.database_pool_size)
         .await
         .context("opening the metadata database")?;
-    let (storage, s3_endpoint) = open_storage(&cfg, stopped.clone()).await?;
+    let public = cfg.public_url.as_deref().map(parse_public_url).transpose()?;
+    let Objects { storage, embedded_endpoint, embedded_service } =
+        open_storage(&cfg, public.as_ref(), stopped.clone()).await?;
 
     let listener = TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
     let addr = listener.local_addr()?;
-    let public_url =
-        cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
+    let public_url = match &public {
+        Some(public) => public.as_str().trim_end_matches('/').to_owned(),
+        None => format!("http://{addr}"),
+    };
     let artifacts_listener = TcpListener::bind(cfg.artifacts_addr)
         .await
         .with_context(|| format!("cannot listen on {} for the artifacts origin", cfg.artifacts_addr))?;
-    let artifacts_url = cfg
-        .artifacts_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", artifacts_listener.local_addr().expect("bound")))
-        .trim_end_matches('/')
-        .to_owned();
+    let artifacts_url = listener_url(cfg.artifacts_url.as_deref(), public.as_ref(), &artifacts_listener);
     let artifacts_origin = ArtifactsOrigin::new(artifacts_origin_key(&db, &cfg.data_dir).await?, &artifacts_url)?;
     spawn_key_refresh(db.clone(), artifacts_origin.clone());
 
@@ -322,7 +359,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let sample = storage.presign_get("-", "text/plain", None, std::time::Duration::from_secs(1)).await?;
     let media_origins =
         vec![crate::urls::origin_of(&sample).to_owned(), crate::urls::origin_of(&artifacts_url).to_owned()];
-    let (trace_viewer, trace_listener) = trace_viewer(&cfg, &artifacts_origin).await?;
+    let (trace_viewer, trace_listener) = trace_viewer(&cfg, public.as_ref(), &artifacts_origin).await?;
     let settings = Settings { public_url: public_url.clone(), uploads, trace_viewer: trace_viewer.is_some() };
     let vitrine = Vitrine::new(Parts { db, storage, guarantees, settings, capabilities: artifacts_origin });
     vitrine.sweeper().spawn();
@@ -339,11 +376,35 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let ui = UiService::shared(vitrine.clone(), policy.clone());
     let leptos_options = leptos_options(&cfg.site_root, addr);
     let state = AppState::new(AppParts { vitrine: vitrine.clone(), policy, leptos_options, ui });
-    let app_served = serve_app(listener, state, stopped);
+    let app_served = serve_app(listener, state, embedded_service, stopped);
     let server = tokio::spawn(async move {
         let _ = tokio::join!(app_served, artifacts_origin_served);
     });
     tracing::info!(%public_url, "vitrine is serving");
     let trace_viewer_url = vitrine.capabilities().trace_viewer();
-    Ok(Running { addr, public_url, s3_endpoint, artifacts_url, trace_viewer_url, server, stop, vitrine })
+    Ok(Running {
+        addr,
+        public_url,
+        s3_endpoint: embedded_endpoint,
+        artifacts_url,
+        trace_viewer_url,
+        server,
+        stop,
+        vitrine,
+    })
+}
+
+/// `--public-url`: an http or https URL with a host, at the root of it (the app's routes and
+/// the embedded store's bucket path are at the root).
+fn parse_public_url(text: &str) -> anyhow::Result<url::Url> {
+    let url: url::Url = text.parse().with_context(|| format!("--public-url `{text}` is not a URL"))?;
+    anyhow::ensure!(
+        matches!(url.scheme(), "http" | "https") && url.host().is_some(),
+        "--public-url `{text}`: give an http:// or https:// URL with a host name or address"
+    );
+    anyhow::ensure!(
+        url.path() == "/" && url.query().is_none(),
+        "--public-url `{text}`: Vitrine is served at the root of its host; give the URL without a path"
+    );
+    Ok(url)
 }

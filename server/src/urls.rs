@@ -71,6 +71,26 @@ pub fn origin_of(url: &str) -> &str {
     }
 }
 
+/// The URL of another listener of this server as clients reach it: the public URL's scheme
+/// and host with that listener's port (`https://ci.example.com` and 3001:
+/// `https://ci.example.com:3001`).
+pub fn beside(public_url: &url::Url, port: u16) -> String {
+    let host = public_url.host_str().unwrap_or("localhost");
+    let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_owned() };
+    format!("{}://{host}:{port}", public_url.scheme())
+}
+
+/// Whether clients elsewhere cannot use a URL: its host is a loopback or unspecified address
+/// (`127.0.0.1`, `localhost`, `0.0.0.0`, `[::]`).
+pub fn names_this_machine_only(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
+        None => true,
+    }
+}
+
 /// `host:port` of a URL (as a `Host` header names it).
 pub fn authority_of(url: &str) -> String {
     let origin = origin_of(url);
@@ -90,6 +110,19 @@ mod tests {
             repo: "widgets".into(),
             public: true,
         }
+    }
+
+    #[test]
+    fn listeners_beside_the_public_url_take_its_scheme_and_host() {
+        let public: url::Url = "https://ci.example.com/".parse().unwrap();
+        assert_eq!(beside(&public, 3001), "https://ci.example.com:3001");
+        let v6: url::Url = "http://[fd00::1]:3000".parse().unwrap();
+        assert_eq!(beside(&v6, 3900), "http://[fd00::1]:3900");
+        for local in ["http://127.0.0.1:3000", "http://0.0.0.0:3000", "http://[::]:3000", "http://localhost:3000"] {
+            assert!(names_this_machine_only(&local.parse().unwrap()), "{local}");
+        }
+        assert!(!names_this_machine_only(&"http://10.231.0.1:3000".parse().unwrap()));
+        assert!(!names_this_machine_only(&public));
     }
 
     #[test]

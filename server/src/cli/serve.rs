@@ -19,16 +19,23 @@ pub struct ServeArgs {
     /// Where SQLite and the embedded S3 store keep their files.
     #[arg(long, env = "VITRINE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// The URL people reach this server at (default: http://ADDR).
+    /// The URL people and build machines reach this server at (default: http://ADDR). Every
+    /// URL the server hands out names its host: the embedded store is served under it too,
+    /// and the artifacts origin and trace viewer at its host with their own ports.
     #[arg(long, env = "VITRINE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Address of the embedded S3 server, used when no --s3-endpoint is given.
     #[arg(long, env = "VITRINE_EMBEDDED_S3_ADDR", default_value = "127.0.0.1:3900")]
     pub embedded_s3_addr: SocketAddr,
+    /// The URL clients reach the embedded S3 server at (default: the public URL, whose
+    /// listener serves the store's bucket path; without --public-url, http://EMBEDDED_S3_ADDR).
+    #[arg(long, env = "VITRINE_EMBEDDED_S3_URL")]
+    pub embedded_s3_url: Option<String>,
     /// Address of the artifacts origin, which serves HTML reports apart from the app.
     #[arg(long, env = "VITRINE_ARTIFACTS_ADDR", default_value = "127.0.0.1:3001")]
     pub artifacts_addr: SocketAddr,
-    /// The URL browsers reach the artifacts origin at (default: http://ARTIFACTS_ADDR).
+    /// The URL browsers reach the artifacts origin at (default: the public URL's host with
+    /// ARTIFACTS_ADDR's port; without --public-url, http://ARTIFACTS_ADDR).
     #[arg(long, env = "VITRINE_ARTIFACTS_URL")]
     pub artifacts_url: Option<String>,
     /// Address of Playwright's trace viewer, an origin of its own (trusted code beside no
@@ -36,7 +43,8 @@ pub struct ServeArgs {
     /// name of its own there (`trace-viewer.` in place of the `*`).
     #[arg(long, env = "VITRINE_TRACE_VIEWER_ADDR", default_value = "127.0.0.1:3002")]
     pub trace_viewer_addr: SocketAddr,
-    /// The URL browsers reach the trace viewer at (default: http://TRACE_VIEWER_ADDR).
+    /// The URL browsers reach the trace viewer at (default: the public URL's host with
+    /// TRACE_VIEWER_ADDR's port; without --public-url, http://TRACE_VIEWER_ADDR).
     #[arg(long, env = "VITRINE_TRACE_VIEWER_URL")]
     pub trace_viewer_url: Option<String>,
     /// An S3 service to use instead of the embedded one.
@@ -111,6 +119,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir,
         public_url: args.public_url,
         embedded_s3_addr: args.embedded_s3_addr,
+        embedded_s3_url: args.embedded_s3_url,
         artifacts_addr: args.artifacts_addr,
         artifacts_url: args.artifacts_url,
         trace_viewer_addr: args.trace_viewer_addr,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod kept;
 pub mod listen;
+pub mod one_port;
 pub mod openapi;
 pub mod operations;
 pub mod policy;

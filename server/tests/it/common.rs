@@ -29,6 +29,7 @@ pub fn test_config(data_dir: &Path, uploads: UploadSettings) -> ServeConfig {
         data_dir: data_dir.to_path_buf(),
         public_url: None,
         embedded_s3_addr: "127.0.0.1:0".parse().unwrap(),
+        embedded_s3_url: None,
         artifacts_addr: "127.0.0.1:0".parse().unwrap(),
         artifacts_url: None,
         trace_viewer_addr: "127.0.0.1:0".parse().unwrap(),

@@ -43,6 +43,67 @@ async fn readyz_names_the_part_that_does_not_answer_while_healthz_stays_up() {
     assert_eq!(r.status().as_u16(), 200, "healthz is about serving, not about S3");
 }
 
+/// A PostgreSQL server of the test's own (scripts/postgres.sh), which the test stops.
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+}
+
+impl OwnPostgres {
+    fn start() -> (OwnPostgres, String) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // PostgreSQL runs as its own user and must reach its data dir.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+        let out = std::process::Command::new("bash")
+            .args(["../scripts/postgres.sh", "start", &dir.path().join("pg").to_string_lossy(), &port])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        (OwnPostgres { dir }, url)
+    }
+
+    fn stop(&self) {
+        let pg = self.dir.path().join("pg");
+        let stopped = std::process::Command::new("bash")
+            .args(["../scripts/postgres.sh", "stop", &pg.to_string_lossy()])
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Liveness is the process's alone: with its database stopped, a server is still alive
+/// (`/healthz` 200, so an orchestrator does not restart it) and not ready (`/readyz` 503,
+/// naming the database, so a load balancer sends its traffic elsewhere).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_stopped_healthz_is_200_and_readyz_503() {
+    // Where PostgreSQL is installed: the PostgreSQL stage of scripts/test.sh.
+    if test_database().await.is_none() {
+        return;
+    }
+    let (pg, url) = OwnPostgres::start();
+    let a = TestApp::start_on(UploadSettings::default(), Some(url)).await;
+    assert_eq!(a.get("/readyz", None).await.status().as_u16(), 200);
+    pg.stop();
+    let started = Instant::now();
+    let r = a.get("/readyz", None).await;
+    assert_eq!(r.status().as_u16(), 503);
+    let why = r.text().await.unwrap();
+    assert!(why.contains("database") && !why.contains("S3"), "{why}");
+    assert!(started.elapsed() < Duration::from_secs(25), "answered after {:?}", started.elapsed());
+    let r = a.get("/healthz", None).await;
+    assert_eq!(r.status().as_u16(), 200, "healthz does not ask the database");
+    assert_eq!(r.text().await.unwrap(), "ok\n");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_by_route_uploads_s3_and_caches() {
     let f = TestApp::with_projects().await;

@@ -30,7 +30,8 @@ struct Server {
 }
 
 async fn server_in(dir: tempfile::TempDir) -> Server {
-    let s3 = start(dir.path(), "127.0.0.1:0".parse().unwrap(), tokio::sync::watch::channel(false).1).await.unwrap();
+    let (s3, _) =
+        start(dir.path(), "127.0.0.1:0".parse().unwrap(), tokio::sync::watch::channel(false).1).await.unwrap();
     let storage = Storage::connect(&super::settings(&s3.credentials)).await.unwrap();
     storage.ensure_bucket().await.unwrap();
     Server { dir, s3, client: storage.client.clone() }
