@@ -37,6 +37,14 @@ fi
 # `--workspace`, not `-p vitrine-agent`: the features of the crates it shares with the server
 # are then the server's, and nothing is compiled twice.
 cargo build --release --locked --workspace --bin vitrine-agent
+# The agent for build machines, which the server serves at /downloads/ with its checksum.
+target=$(rustc -vV | sed -n 's/^host: //p')
+agent=target/site/downloads/vitrine-agent-$target
+if ! cmp -s target/release/vitrine-agent "$agent"; then
+  mkdir -p target/site/downloads
+  install -m 755 target/release/vitrine-agent "$agent"
+  (cd target/site/downloads && sha256sum "vitrine-agent-$target" >"vitrine-agent-$target.sha256")
+fi
 # Playwright's trace viewer, which the artifacts origin serves under /trace-viewer/: copied from
 # the playwright-core package that scripts/setup.sh installs.
 viewer=end2end/node_modules/playwright-core/lib/vite/traceViewer

@@ -29,6 +29,8 @@ pub trait AccountStore: Send + Sync {
     async fn set_user_disabled(&self, user_id: UserId, disabled: bool) -> DbResult<()>;
     /// Ends every session of a user; answers how many there were.
     async fn delete_user_sessions(&self, user_id: UserId) -> DbResult<u64>;
+    /// Whether any user exists (a new installation has none).
+    async fn any_user(&self) -> DbResult<bool>;
 }
 
 /// Expands to `impl AccountStore for $store`, its queries written once for both stores.
@@ -195,6 +197,10 @@ macro_rules! account_store {
             async fn delete_user_sessions(&self, user_id: UserId) -> DbResult<u64> {
                 let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn any_user(&self) -> DbResult<bool> {
+                Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM users LIMIT 1").fetch_optional(&self.pool).await?.is_some())
             }
         }
     };

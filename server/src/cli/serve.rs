@@ -106,6 +106,11 @@ pub fn private_files() {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     private_files();
+    let installation = Installation {
+        everywhere: [args.addr, args.artifacts_addr, args.embedded_s3_addr].iter().any(|a| a.ip().is_unspecified()),
+        data_dir: args.data_dir.clone(),
+        database_url: args.database_url.is_some(),
+    };
     let s3 = args.s3_endpoint.clone().map(|endpoint| S3Settings {
         endpoint: Some(endpoint),
         bucket: args.s3_bucket.clone(),
@@ -150,6 +155,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let running = start(config).await?;
+    first_start(&running, &installation, &say).await?;
     say(format!("Vitrine is serving at {}", running.public_url));
     say(format!("Artifacts origin at {}", running.artifacts_url));
     if let Some(viewer) = &running.trace_viewer_url {
@@ -176,6 +182,61 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     say("Stopped.".into());
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the first start tells about an installation: whether it listens on all addresses, and
+/// where its data is (for the command that makes the first user).
+struct Installation {
+    everywhere: bool,
+    data_dir: std::path::PathBuf,
+    database_url: bool,
+}
+
+/// What a new installation needs to hear: that the URL it hands out only works on this machine
+/// while it listens on all addresses, and how to make its first user (or that user, made once
+/// from `VITRINE_ADMIN_USER` and `VITRINE_ADMIN_PASSWORD_FILE`, for containers).
+async fn first_start(running: &crate::serve::Running, at: &Installation, say: &impl Fn(String)) -> anyhow::Result<()> {
+    let Installation { everywhere, data_dir, database_url } = at;
+    let local_only = running.public_url.parse::<url::Url>().is_ok_and(|u| crate::urls::names_this_machine_only(&u));
+    if *everywhere && local_only {
+        say(format!(
+            "Warning: this server listens on all addresses, but hands out URLs on {}, which other machines \
+             cannot reach. Set --public-url (VITRINE_PUBLIC_URL) to the URL they use, like http://ci-artifacts:3000.",
+            running.public_url
+        ));
+    }
+    let accounts = running.vitrine.accounts();
+    if accounts.any_user().await? {
+        return Ok(());
+    }
+    let from_env = std::env::var("VITRINE_ADMIN_USER").ok().filter(|u| !u.is_empty());
+    if let Some(name) = from_env {
+        let file = std::env::var("VITRINE_ADMIN_PASSWORD_FILE").map_err(|_| {
+            anyhow::anyhow!(
+                "VITRINE_ADMIN_USER is set: set VITRINE_ADMIN_PASSWORD_FILE to a file holding the password too"
+            )
+        })?;
+        let password = std::fs::read_to_string(&file)
+            .map_err(|e| anyhow::anyhow!("cannot read VITRINE_ADMIN_PASSWORD_FILE {file}: {e}"))?;
+        accounts.add_user(&name, password.trim_end_matches(['\n', '\r'])).await?;
+        running.vitrine.audit().record(vitrine_store::AuditEvent {
+            actor: "vitrine serve (VITRINE_ADMIN_USER)".into(),
+            detail: name.clone(),
+            ..crate::core::audit::event_by(
+                &crate::core::Principal::Anonymous,
+                crate::core::audit::AuditAction::AdminUserAdd,
+            )
+        });
+        say(format!("Made the first user, {name} (from VITRINE_ADMIN_USER); sign in at {}/login", running.public_url));
+        return Ok(());
+    }
+    let database = if *database_url { "DATABASE_URL=... " } else { "" };
+    say(format!(
+        "No one can sign in yet. Make the first user, with its password in a file:\n  \
+         {database}vitrine admin --data-dir {} user add NAME --password-stdin < PASSWORD_FILE",
+        data_dir.display()
+    ));
+    Ok(())
 }
 
 /// `10.0.0.0/8`, or a single address (`10.0.0.5`, `::1`).

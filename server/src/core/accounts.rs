@@ -169,6 +169,11 @@ impl Accounts {
         Ok(())
     }
 
+    /// Whether anyone can sign in yet: a new installation has no user.
+    pub async fn any_user(&self) -> ServiceResult<bool> {
+        Ok(self.db.any_user().await?)
+    }
+
     pub async fn add_user(&self, username: &str, password: &str) -> ServiceResult<UserId> {
         check_username(username)?;
         if password.chars().count() < 8 {

@@ -10,6 +10,7 @@ pub mod access_log;
 pub mod agent;
 pub mod artifacts_origin;
 pub mod auth;
+pub mod downloads;
 pub mod error;
 pub mod extract;
 pub mod kept;

@@ -23,7 +23,7 @@ use vitrine_app::{App, shell};
 use crate::http::error::ApiError;
 use crate::http::openapi::ApiDoc;
 use crate::http::state::AppState;
-use crate::http::{agent, operations, site, v1_1, v2};
+use crate::http::{agent, downloads, operations, site, v1_1, v2};
 
 /// One route of the HTTP API or the site (besides the Leptos pages and server functions,
 /// which Leptos lists itself): its method, its path in axum's syntax, its handler, and, for
@@ -95,6 +95,8 @@ pub fn routes() -> Vec<Route> {
         documented(routes!(operations::healthz)),
         documented(routes!(operations::readyz)),
         documented(routes!(operations::metrics)),
+        route(M::GET, "/downloads/", downloads::list),
+        route(M::GET, "/downloads/{name}", downloads::file),
         route(M::GET, "/logout", logout_needs_post),
         route(M::POST, "/logout", logout),
     ]

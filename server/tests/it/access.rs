@@ -132,6 +132,16 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "200 200 200 200 200 200 200 200 200 200 200 200",
         "200 200 200 200 200 200 200 200 200 200 200 200",
     ]),
+    // The agent binaries hold nothing of any project: anyone may fetch them (none is
+    // installed beside a test's server: the list says so, a binary is not found).
+    ("GET", "/downloads/", [
+        "200 200 200 200 200 200 200 200 200 200 200 200",
+        "200 200 200 200 200 200 200 200 200 200 200 200",
+    ]),
+    ("GET", "/downloads/{name}", [
+        "404 404 404 404 404 404 404 404 404 404 404 404",
+        "404 404 404 404 404 404 404 404 404 404 404 404",
+    ]),
     ("GET", "/logout", [
         "405 405 405 405 405 405 405 405 405 405 405 405",
         "405 405 405 405 405 405 405 405 405 405 405 405",
@@ -326,7 +336,8 @@ fn request(
         .replace("{node_index}", "0")
         .replace("{*path}", &path)
         .replace("{*rest}", "no-such-route")
-        .replace("{capability}", capability);
+        .replace("{capability}", capability)
+        .replace("{name}", "vitrine-agent-x86_64-unknown-linux-gnu");
     let base = if route.starts_with("/c/") { &w.f.app.running.artifacts_url } else { &w.f.app.url };
     let body = match route {
         r if r.ends_with("/builds") => Some(json!({"branch": "main"})),

@@ -104,6 +104,38 @@ async fn with_the_database_stopped_healthz_is_200_and_readyz_503() {
     assert_eq!(r.text().await.unwrap(), "ok\n");
 }
 
+/// Build machines get the agent from the server: listed at /downloads/ with its checksum and
+/// the lines that install it, served as a download; nothing but agent binaries is reachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_serves_the_agent_it_was_built_with() {
+    let a = TestApp::start().await;
+    let downloads = a.data_dir().join("site/downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let name = "vitrine-agent-x86_64-unknown-linux-gnu";
+    let binary = b"\x7fELF an agent build".repeat(1000);
+    std::fs::write(downloads.join(name), &binary).unwrap();
+    let sum = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&binary));
+    std::fs::write(downloads.join(format!("{name}.sha256")), format!("{sum}  {name}\n")).unwrap();
+    std::fs::write(a.data_dir().join("site/secret.txt"), "not a download").unwrap();
+
+    let list = a.get("/downloads/", None).await;
+    assert_eq!(list.status().as_u16(), 200);
+    let text = list.text().await.unwrap();
+    assert!(text.contains(&format!("{}/downloads/{name}\n  sha256 {sum}", a.url)), "{text}");
+    assert!(text.contains("sha256sum -c") && text.contains("store-artifacts"), "{text}");
+
+    let got = a.get(&format!("/downloads/{name}"), None).await;
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.headers()["content-type"], "application/octet-stream");
+    assert!(got.headers()["content-disposition"].to_str().unwrap().contains(name));
+    assert_eq!(got.bytes().await.unwrap().as_ref(), binary.as_slice());
+    let checksum = a.get(&format!("/downloads/{name}.sha256"), None).await.text().await.unwrap();
+    assert_eq!(checksum, format!("{sum}  {name}\n"));
+    for stray in ["/downloads/secret.txt", "/downloads/vitrine-agent-..%2Fsecret.txt", "/downloads/vitrine-agent-arm"] {
+        assert_eq!(a.get(stray, None).await.status().as_u16(), 404, "{stray}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_by_route_uploads_s3_and_caches() {
     let f = TestApp::with_projects().await;
