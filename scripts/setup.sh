@@ -49,6 +49,13 @@ if ! command -v wrk >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
 fi
 
+if ! command -v ip >/dev/null 2>&1; then
+  step "Installing Debian's iproute2 (scripts/elsewhere.sh puts a server on a network namespace of its own)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iproute2 >/dev/null
+fi
+
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   step "Installing Debian's python3-venv (scripts/moto.sh installs moto, a second S3 for the tests, in one)"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: the lint gate (scripts/lint.sh), Rust unit and integration tests (real
 # server, embedded S3, SQLite), the integration tests again on PostgreSQL (a throwaway server on
-# loopback) and on another S3 implementation (moto), a short wrk load run (bench/load.sh: no
-# errors, no 5xx), then Playwright in Debian's Chromium against a freshly seeded server.
+# loopback) and on another S3 implementation (moto), a server on a host of its own with an agent
+# and Chromium outside it (scripts/elsewhere.sh: a network namespace), a short wrk load run
+# (bench/load.sh: no errors, no 5xx), then Playwright in Debian's Chromium against a freshly
+# seeded server.
 # Builds once; every stage reuses that build (same release profile, so dependencies compile
 # once). The three Rust stages run at once, each on its own servers and stores, and print in
 # turn when all are done; then the browser tests run beside the load test, and print last, so
@@ -118,6 +120,10 @@ step "Rust integration tests on another S3 implementation (moto)"
 cat "$tmp/moto.log"
 rust=$(cat "$tmp/sqlite.rc") pg=$(cat "$tmp/pg.rc") moto=$(cat "$tmp/moto.rc")
 
+step "A team's servers: the server on a host of its own (a network namespace), an agent and Chromium outside"
+bash scripts/elsewhere.sh 2>&1
+elsewhere=$?
+
 
 step "Load smoke test (wrk, 200 connections: no errors, no answer other than 2xx/3xx), beside the browser tests"
 ( browser_tests >"$tmp/e2e.log" 2>&1; echo $? >"$tmp/e2e.rc" ) &
@@ -128,4 +134,4 @@ wait
 step "Browser tests (Playwright, run beside the load test)"
 cat "$tmp/e2e.log"
 e2e=$(cat "$tmp/e2e.rc")
-[ "$rust" -eq 0 ] && [ "$pg" -eq 0 ] && [ "$moto" -eq 0 ] && [ $load -eq 0 ] && [ "$e2e" -eq 0 ]
+[ "$rust" -eq 0 ] && [ "$pg" -eq 0 ] && [ "$moto" -eq 0 ] && [ $elsewhere -eq 0 ] && [ $load -eq 0 ] && [ "$e2e" -eq 0 ]

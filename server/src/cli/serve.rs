@@ -205,6 +205,16 @@ async fn first_start(running: &crate::serve::Running, at: &Installation, say: &i
             running.public_url
         ));
     }
+    let plain_http_elsewhere = |url: &str| {
+        url.parse::<url::Url>().is_ok_and(|u| u.scheme() == "http" && !crate::urls::names_this_machine_only(&u))
+    };
+    if let Some(viewer) = running.trace_viewer_url.as_deref().filter(|v| plain_http_elsewhere(v)) {
+        say(format!(
+            "Note: browsers open Playwright's trace viewer ({viewer}) only over HTTPS or on localhost (it runs \
+             a service worker, which needs a secure context): serve it through an HTTPS proxy (README, \
+             \"A team's servers\")."
+        ));
+    }
     let accounts = running.vitrine.accounts();
     if accounts.any_user().await? {
         return Ok(());
