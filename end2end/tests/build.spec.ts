@@ -211,6 +211,8 @@ test('the Details tab offers latest links that follow the branch', async ({ page
   await page.goto(`${BUILD}?tab=details`);
   await hydrated(page);
   const panel = page.getByRole('tabpanel');
+  // Which agent stored the build: `vitrine execute`, as it names itself (vitrine/<release>).
+  await expect(panel.locator('dt:has-text("Stored by") + dd')).toHaveText(/^vitrine\/\d+\.\d+\.\d+$/);
   const link = panel.getByRole('link', { name: 'logs/build.log' });
   await expect(link).toHaveAttribute('href', /\/gh\/vitrine-demo\/shop\/latest\/artifacts\/0\/logs\/build\.log\?branch=feature\/login-page$/);
   await link.click();

@@ -75,8 +75,8 @@ macro_rules! build_store {
                 .await
                 .map_err(DbError::from_sqlx)?;
                 let row: BuildRow = sqlx::query_as(concat!(
-                    "INSERT INTO builds (project_id, build_num, branch, revision, status, parallelism, start_time)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    "INSERT INTO builds (project_id, build_num, branch, revision, status, parallelism, start_time, agent)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                      RETURNING ",
                     build_columns!(),
                 ))
@@ -87,6 +87,7 @@ macro_rules! build_store {
                 .bind(BuildStatus::Running.as_str())
                 .bind(new.parallelism)
                 .bind(now())
+                .bind(&new.agent)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(DbError::from_sqlx)?;

@@ -7,7 +7,7 @@
 /// The columns a `BuildRow` reads: `concat!("SELECT ", build_columns!(), " FROM builds ...")`.
 macro_rules! build_columns {
     () => {
-        "id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time, pinned_at, artifacts_expired_at, listing_version"
+        "id, project_id, build_num, branch, revision, status, parallelism, start_time, stop_time, pinned_at, artifacts_expired_at, listing_version, agent"
     };
 }
 

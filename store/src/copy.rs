@@ -58,7 +58,7 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
         copy!(from, tx, "builds", [
             id: i64, project_id: i64, build_num: i64, branch: String, revision: String, status: String,
             parallelism: i64, start_time: i64, stop_time: Option<i64>, pinned_at: Option<i64>,
-            pinned_by: Option<i64>, artifacts_expired_at: Option<i64>, listing_version: i64,
+            pinned_by: Option<i64>, artifacts_expired_at: Option<i64>, listing_version: i64, agent: Option<String>,
         ]),
         copy!(from, tx, "build_nodes", [build_id: i64, node_index: i64, status: String, finished_at: i64]),
         copy!(from, tx, "tokens", [

@@ -93,6 +93,8 @@ pub struct NewBuild {
     pub revision: String,
     /// How many nodes the build has; it closes once that many finished.
     pub parallelism: i64,
+    /// The agent that started it (`vitrine/0.2.0`), as it named itself.
+    pub agent: Option<String>,
 }
 
 /// A pin on a build: who set it (`None`: an administrator) and when.
@@ -148,6 +150,8 @@ pub struct Build {
     pub artifacts_expired_at: Option<i64>,
     /// Goes up when its listing changes after it finished (a purge, the retention).
     pub listing_version: i64,
+    /// The agent that started it (`vitrine/0.2.0`); `None` for builds stored before this was kept.
+    pub agent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -115,6 +115,7 @@ pub(super) struct BuildRow {
     pinned_at: Option<i64>,
     artifacts_expired_at: Option<i64>,
     listing_version: i64,
+    agent: Option<String>,
 }
 
 impl From<BuildRow> for Build {
@@ -133,6 +134,7 @@ impl From<BuildRow> for Build {
             pinned_at: r.pinned_at,
             artifacts_expired_at: r.artifacts_expired_at,
             listing_version: r.listing_version,
+            agent: r.agent,
         }
     }
 }

@@ -27,6 +27,9 @@ use crate::domain::{BuildNum, BuildStatus};
 
 /// The agent protocol this code speaks. Bump it when a request or answer changes shape.
 pub const PROTOCOL_VERSION: u32 = 3;
+/// The oldest agent protocol a server still serves: build machines may be upgraded after the
+/// server. Raise it only when a server can no longer answer that protocol's requests.
+pub const OLDEST_PROTOCOL_VERSION: u32 = 3;
 /// The request header that carries [`PROTOCOL_VERSION`].
 pub const PROTOCOL_HEADER: &str = "vitrine-agent-protocol";
 /// The part size a server uses with stores that keep big objects best in parts (S3 services).

@@ -24,6 +24,8 @@ pub struct StartBuild {
     pub node_index: NodeIndex,
     /// How many nodes a new build has (checked against the build when joining).
     pub node_total: Option<i64>,
+    /// The agent that asks, as it names itself (its `User-Agent`), kept with a new build.
+    pub agent: Option<String>,
 }
 
 /// Builds and their nodes.
@@ -157,7 +159,8 @@ impl Builds {
                          (--node-total, or CIRCLE_NODE_TOTAL)"
                     )));
                 }
-                let new = NewBuild { branch: start.branch, revision: start.revision, parallelism: total };
+                let agent = start.agent.as_deref().and_then(agent_name);
+                let new = NewBuild { branch: start.branch, revision: start.revision, parallelism: total, agent };
                 self.db.insert_build(project.id, &new).await?
             }
             Some(num) => {
@@ -336,4 +339,27 @@ pub fn node_is_open<S: std::hash::BuildHasher>(
         )));
     }
     Ok(())
+}
+
+/// How an agent named itself, kept with its build: the `User-Agent` of Vitrine's agents
+/// (`vitrine/0.2.0`), at most 64 plain characters; anything else is not kept.
+fn agent_name(user_agent: &str) -> Option<String> {
+    let name = user_agent.trim();
+    let ours = name.starts_with("vitrine/") || name.starts_with("vitrine-agent/");
+    let plain = name.len() <= 64 && name.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    (ours && plain).then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::agent_name;
+
+    #[test]
+    fn only_an_agent_of_ours_is_kept_by_its_plain_name() {
+        assert_eq!(agent_name("vitrine/0.2.0").as_deref(), Some("vitrine/0.2.0"));
+        assert_eq!(agent_name(" vitrine-agent/0.2.0 ").as_deref(), Some("vitrine-agent/0.2.0"));
+        for other in ["curl/8.0", "vitrine/\u{202e}1.0", &format!("vitrine/{}", "9".repeat(64)), "vitrine/1\n2"] {
+            assert_eq!(agent_name(other), None, "{other:?}");
+        }
+    }
 }

@@ -86,6 +86,7 @@ fn build_view(b: &Build) -> BuildView {
         parallelism: b.parallelism,
         pinned: b.pinned_at.is_some(),
         artifacts_expired_at: b.artifacts_expired_at.map(iso_time),
+        agent: b.agent.clone(),
     }
 }
 

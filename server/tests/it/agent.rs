@@ -324,21 +324,29 @@ async fn limits_are_enforced_with_the_file_and_the_limit_named() {
     assert!(body["message"].as_str().unwrap().contains("3 GiB"), "{body}");
 }
 
+/// Build machines may be upgraded after the server: it serves every protocol from
+/// OLDEST_PROTOCOL_VERSION on; an agent too old or too new hears which versions it speaks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_of_another_protocol_are_told_which_one_is_needed() {
+    use vitrine_wire::agent::OLDEST_PROTOCOL_VERSION;
     let f = TestApp::with_projects().await;
-    let r = f
-        .app
-        .http
-        .post(format!("{}{BUILDS}", f.app.url))
-        .header("Circle-Token", &f.public_build_token)
-        .json(&json!({"branch": "main"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
-    let message = r.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_owned();
-    assert!(message.contains(&format!("agent protocol version {PROTOCOL_VERSION}")), "{message}");
+    let start = |protocol: Option<u32>| {
+        let mut r = f.app.http.post(format!("{}{BUILDS}", f.app.url)).header("Circle-Token", &f.public_build_token);
+        if let Some(p) = protocol {
+            r = r.header(PROTOCOL_HEADER, p.to_string());
+        }
+        r.header("User-Agent", "vitrine/0.0.1").json(&json!({"branch": "main"})).send()
+    };
+    for serves in OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION {
+        assert_eq!(start(Some(serves)).await.unwrap().status().as_u16(), 200, "protocol {serves}");
+    }
+    for (protocol, says) in [(None, "older"), (Some(OLDEST_PROTOCOL_VERSION - 1), "/downloads/"), (Some(PROTOCOL_VERSION + 1), "newer")] {
+        let r = start(protocol).await.unwrap();
+        assert_eq!(r.status().as_u16(), 400);
+        let message = r.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(&format!("agent protocol version {PROTOCOL_VERSION}")), "{message}");
+        assert!(message.contains(says), "{protocol:?}: {message}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

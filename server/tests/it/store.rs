@@ -14,7 +14,7 @@ async fn store() -> (tempfile::TempDir, Db) {
 }
 
 fn new_build() -> NewBuild {
-    NewBuild { branch: "main".into(), revision: "abc".into(), parallelism: 1 }
+    NewBuild { branch: "main".into(), revision: "abc".into(), parallelism: 1, agent: None }
 }
 
 /// Lists `paths` in a build, as verified uploads do.

@@ -16,6 +16,7 @@ pub async fn start_build(
     State(state): State<AppState>,
     who: Principal,
     ProjectAt(slug): ProjectAt,
+    headers: axum::http::HeaderMap,
     Json(req): Json<StartRequest>,
 ) -> ApiResult<Json<Started>> {
     let node_index = NodeIndex::try_from(req.node_index.unwrap_or(0))?;
@@ -25,6 +26,7 @@ pub async fn start_build(
         join: req.build_num,
         node_index,
         node_total: req.node_total,
+        agent: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
     };
     let (project, build) = state.vitrine.builds().start_build(&who, &slug, start).await?;
     let build_token = state.vitrine.accounts().create_build_node_token(project.id, build.id).await?;

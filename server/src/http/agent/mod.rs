@@ -8,23 +8,38 @@ pub mod uploads;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use vitrine_wire::agent::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+use vitrine_wire::agent::{OLDEST_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION};
 
 use crate::http::error::ApiError;
 
-/// Refuses requests from agents that speak another protocol version.
+/// Refuses requests from agents that speak a protocol this server does not: older than
+/// [`OLDEST_PROTOCOL_VERSION`] (the agent is told to upgrade, and where to get one), or newer
+/// than its own (the agent is told which version the server speaks).
 pub async fn require_protocol(request: Request, next: Next) -> Response {
     let sent = request.headers().get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).map(str::trim);
-    match sent {
-        Some(v) if v == PROTOCOL_VERSION.to_string() => next.run(request).await,
-        other => {
-            let theirs = other.map_or_else(|| "an older one".to_owned(), |v| format!("version {v}"));
-            ApiError::bad_request(format!(
-                "This Vitrine server speaks agent protocol version {PROTOCOL_VERSION}; this agent speaks {theirs}. \
-                 Use a vitrine or vitrine-agent binary of the server's release (version {})",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .into_response()
-        }
+    let version = sent.and_then(|v| v.parse::<u32>().ok());
+    if version.is_some_and(|v| (OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&v)) {
+        return next.run(request).await;
     }
+    let speaks = if OLDEST_PROTOCOL_VERSION == PROTOCOL_VERSION {
+        format!("version {PROTOCOL_VERSION}")
+    } else {
+        format!("versions {OLDEST_PROTOCOL_VERSION} to {PROTOCOL_VERSION}")
+    };
+    let release = env!("CARGO_PKG_VERSION");
+    let why = match (sent, version) {
+        (_, Some(v)) if v > PROTOCOL_VERSION => format!(
+            "This Vitrine server (release {release}) speaks agent protocol {speaks}; this agent speaks version {v}, \
+             which is newer: upgrade the server, or use the agent it serves at /downloads/"
+        ),
+        (Some(v), _) => format!(
+            "This Vitrine server (release {release}) speaks agent protocol {speaks}; this agent speaks version {v}: \
+             use the agent the server serves at /downloads/"
+        ),
+        (None, _) => format!(
+            "This Vitrine server (release {release}) speaks agent protocol {speaks}; this agent is older: \
+             use the agent the server serves at /downloads/"
+        ),
+    };
+    ApiError::bad_request(why).into_response()
 }
