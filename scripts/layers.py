@@ -48,7 +48,7 @@ LAYERS = {
         ["columns", "rows"],
         ["error", "models", "ids"],
     ],
-    "s3": [["lib"], ["s3", "access", "import"], ["store"]],
+    "s3": [["lib"], ["s3", "access", "import", "backup"], ["store"]],
 }
 
 # Per crate, top-level modules and the other crates they must not use: the core speaks no

@@ -5,6 +5,7 @@
 //! serve with its own accept loop.
 
 mod access;
+pub mod backup;
 mod import;
 mod s3;
 mod store;

@@ -200,6 +200,28 @@ impl Db {
         }
     }
 
+    /// Writes a consistent copy of this SQLite store into the new file `dest` while servers
+    /// keep writing (`VACUUM INTO`: one read transaction, so one moment of the store).
+    pub async fn backup_sqlite(&self, dest: &Path) -> anyhow::Result<()> {
+        let Backend::Sqlite(from) = &self.0 else {
+            anyhow::bail!(
+                "the metadata store is PostgreSQL: back it up with PostgreSQL's own tools (pg_dump; README, Backups)"
+            );
+        };
+        let dest = dest.to_str().ok_or_else(|| anyhow::anyhow!("{} is not a UTF-8 path", dest.display()))?;
+        sqlx::query("VACUUM INTO ?").bind(dest).execute(&from.pool).await?;
+        Ok(())
+    }
+
+    /// The object key of every artifact listed (what a backup must hold the bytes of).
+    pub async fn listed_objects(&self) -> anyhow::Result<Vec<String>> {
+        const QUERY: &str = "SELECT DISTINCT s3_key FROM artifacts";
+        Ok(match &self.0 {
+            Backend::Sqlite(s) => sqlx::query_scalar(QUERY).fetch_all(&s.pool).await?,
+            Backend::Postgres(p) => sqlx::query_scalar(QUERY).fetch_all(&p.pool).await?,
+        })
+    }
+
     /// Copies everything this SQLite store holds into the empty PostgreSQL database at
     /// `url` (migrating it first): `vitrine admin migrate --to`. Answers rows copied per table.
     pub async fn copy_to_postgres(&self, url: &str) -> anyhow::Result<Vec<(&'static str, u64)>> {

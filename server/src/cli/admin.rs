@@ -80,6 +80,13 @@ pub enum AdminCommand {
         #[arg(long, value_name = "POSTGRES_URL")]
         to: String,
     },
+    /// Copy the data dir (the SQLite database, as one moment of it, and the embedded store's
+    /// objects) into DEST, a new or empty folder, while the server runs. With PostgreSQL or
+    /// another S3 service, back those up with their own tools (README, Backups).
+    Backup { dest: std::path::PathBuf },
+    /// Put a backup (SRC, the folder `backup` wrote) into the data dir, which must be new or
+    /// empty; then serve it.
+    Restore { src: std::path::PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +255,8 @@ fn change_of(command: &AdminCommand) -> Option<(AuditAction, Option<String>, Opt
             (AuditAction::AdminPurge, project(slug), build.map(|b| b.0), path.clone().unwrap_or_default())
         }
         A::Migrate { .. } => (AuditAction::AdminMigrate, None, None, "to PostgreSQL".to_owned()),
+        A::Backup { dest } => (AuditAction::AdminBackup, None, None, format!("to {}", dest.display())),
+        A::Restore { src } => (AuditAction::AdminRestore, None, None, format!("from {}", src.display())),
         A::Capabilities(CapabilitiesCommand::Rotate) => {
             (AuditAction::AdminCapabilitiesRotate, None, None, String::new())
         }
@@ -264,10 +273,15 @@ fn admin_actor() -> String {
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     super::serve::private_files();
+    let change = change_of(&args.command);
+    // A restore fills a data dir that must be empty: nothing is opened in it before.
+    if let AdminCommand::Restore { src } = &args.command {
+        anyhow::ensure!(args.database_url.is_none(), "restore fills a data dir's SQLite database: unset DATABASE_URL");
+        restore(src, &args.data_dir).await?;
+    }
     std::fs::create_dir_all(&args.data_dir)?;
     let db = Db::open(&args.data_dir, args.database_url.as_deref(), 2).await?;
-    let change = change_of(&args.command);
-    execute(&db, args.command).await?;
+    execute(&db, &args.data_dir, args.command).await?;
     if let Some((action, project, build_num, detail)) = change {
         let event = AuditEvent {
             at: chrono::Utc::now().timestamp(),
@@ -309,9 +323,12 @@ impl Admin {
     }
 }
 
-async fn execute(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
+async fn execute(db: &Db, data_dir: &std::path::Path, command: AdminCommand) -> anyhow::Result<()> {
     let admin = Admin::new(db);
     match command {
+        AdminCommand::Backup { dest } => backup(db, data_dir, &dest).await?,
+        // Done before the data dir's store was opened (`run`).
+        AdminCommand::Restore { .. } => {}
         AdminCommand::Audit { project, since, limit } => audit_log(db, project, since, limit).await?,
         AdminCommand::Capabilities(CapabilitiesCommand::Rotate) => {
             db.replace_shared_key(crate::serve::ARTIFACTS_ORIGIN_KEY, &crate::serve::fresh_key()).await?;
@@ -503,4 +520,38 @@ async fn members(admin: &Admin, command: MemberCommand) -> anyhow::Result<()> {
 fn token_id(token: &str) -> Option<vitrine_store::TokenId> {
     let token = token.trim();
     token.parse().ok().filter(|_| token.len() < 20)
+}
+
+async fn backup(db: &Db, data_dir: &std::path::Path, dest: &std::path::Path) -> anyhow::Result<()> {
+    let made = super::backup::backup(db, data_dir, dest).await?;
+    if made.objects_elsewhere {
+        println!(
+            "Backed up the database into {}. Its {} listed object(s) are in your S3 service: back up the \
+             bucket with that service's own tools (README, Backups).",
+            dest.display(),
+            made.listed
+        );
+    } else {
+        println!(
+            "Backed up the database and {} object(s) ({} bytes) into {}; all {} object(s) the database \
+             lists are in it.",
+            made.objects.objects,
+            made.objects.bytes,
+            dest.display(),
+            made.listed
+        );
+    }
+    Ok(())
+}
+
+async fn restore(src: &std::path::Path, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let listed = super::backup::restore(src, data_dir).await?;
+    println!(
+        "Restored {} into {}: {listed} listed object(s), every one present. Serve it with \
+         `vitrine serve --data-dir {}`.",
+        src.display(),
+        data_dir.display(),
+        data_dir.display()
+    );
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! subcommands (`run`, `store-artifacts`, `execute`) come from the `vitrine-agent` crate.
 
 pub mod admin;
+pub mod backup;
 pub mod serve;
 
 use std::process::ExitCode;

@@ -97,6 +97,8 @@ pub enum AuditAction {
     AdminPurge,
     AdminMigrate,
     AdminCapabilitiesRotate,
+    AdminBackup,
+    AdminRestore,
 }
 
 impl AuditAction {
@@ -123,6 +125,8 @@ impl AuditAction {
             AuditAction::AdminPurge => "admin.purge",
             AuditAction::AdminMigrate => "admin.migrate",
             AuditAction::AdminCapabilitiesRotate => "admin.capabilities.rotate",
+            AuditAction::AdminBackup => "admin.backup",
+            AuditAction::AdminRestore => "admin.restore",
         }
     }
 }

@@ -54,7 +54,9 @@ pub async fn list(State(state): State<AppState>) -> Response {
     let agents = agents(&state).await;
     let mut text = String::from("Vitrine's build agent, as this server was built with it.\n\n");
     if agents.is_empty() {
-        text.push_str("No agent binary is installed beside this server (scripts/build.sh puts them in site/downloads).\n");
+        text.push_str(
+            "No agent binary is installed beside this server (scripts/build.sh puts them in site/downloads).\n",
+        );
     }
     for (name, sha256) in &agents {
         text.push_str(&format!("{public}/downloads/{name}\n  sha256 {sha256}\n"));
@@ -104,7 +106,8 @@ mod tests {
         for ok in ["vitrine-agent-x86_64-unknown-linux-gnu", "vitrine-agent-x86_64-unknown-linux-musl.sha256"] {
             assert!(servable(ok), "{ok}");
         }
-        for bad in ["vitrine-agent-", "vitrine-agent-../vitrine", "vitrine-agent-.sha256", "vitrine", "x/vitrine-agent-a"]
+        for bad in
+            ["vitrine-agent-", "vitrine-agent-../vitrine", "vitrine-agent-.sha256", "vitrine", "x/vitrine-agent-a"]
         {
             assert!(!servable(bad), "{bad}");
         }

@@ -340,7 +340,9 @@ async fn agents_of_another_protocol_are_told_which_one_is_needed() {
     for serves in OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION {
         assert_eq!(start(Some(serves)).await.unwrap().status().as_u16(), 200, "protocol {serves}");
     }
-    for (protocol, says) in [(None, "older"), (Some(OLDEST_PROTOCOL_VERSION - 1), "/downloads/"), (Some(PROTOCOL_VERSION + 1), "newer")] {
+    for (protocol, says) in
+        [(None, "older"), (Some(OLDEST_PROTOCOL_VERSION - 1), "/downloads/"), (Some(PROTOCOL_VERSION + 1), "newer")]
+    {
         let r = start(protocol).await.unwrap();
         assert_eq!(r.status().as_u16(), 400);
         let message = r.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_owned();

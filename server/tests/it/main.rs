@@ -16,6 +16,7 @@ mod api_v1_1;
 mod api_v2;
 mod archives;
 mod audit;
+mod backup;
 mod cli_download;
 mod cli_execute;
 mod cli_run;
