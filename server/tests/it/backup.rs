@@ -26,29 +26,37 @@ async fn a_backup_taken_under_upload_load_restores_every_listed_byte() {
     }
     assert_ok(&a.run_build(&f.private_build_token, "gh/acme/secret", "main", SCRIPT).await);
 
-    // Builds keep uploading while the backup is taken.
+    // Builds keep uploading, one after another, from before the backup starts until after it
+    // is done.
+    let (started, mut first) = tokio::sync::watch::channel(0u32);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = {
-        let (url, token) = (a.url.clone(), f.private_build_token.clone());
+        let (url, token, stop) = (a.url.clone(), f.private_build_token.clone(), stop.clone());
         tokio::spawn(async move {
-            for _ in 0..4 {
+            let mut builds = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let cwd = tempfile::tempdir().unwrap();
-                let out = tokio::process::Command::new(BIN)
+                let run = tokio::process::Command::new(BIN)
                     .args(["run", "--server", &url, "--token", &token, "--project", "gh/acme/secret"])
                     .args(["--branch", "main", "--", "bash", "-ec", SCRIPT])
                     .current_dir(cwd.path())
-                    .output()
-                    .await
-                    .unwrap();
-                assert_ok(&out);
+                    .output();
+                started.send_replace(builds + 1);
+                assert_ok(&run.await.unwrap());
+                builds += 1;
             }
+            builds
         })
     };
+    first.wait_for(|n| *n >= 1).await.unwrap();
     let backups = tempfile::tempdir().unwrap();
     let dest = backups.path().join("backup");
     let out = a.admin(&["backup", &dest.to_string_lossy()]).await;
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(said.contains("object(s) the database lists are in it"), "{said}");
-    load.await.unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let during = load.await.unwrap();
+    assert!(during >= 1, "builds uploaded while the backup was taken");
     // A backup never mixes with older files.
     let again = a.vitrine(backups.path(), &["admin", "--data-dir", &data_dir, "backup", "backup"], &[]).await;
     assert!(!again.status.success() && stderr(&again).contains("not empty"), "{}", stderr(&again));
