@@ -120,8 +120,8 @@ step "Rust integration tests on another S3 implementation (moto)"
 cat "$tmp/moto.log"
 rust=$(cat "$tmp/sqlite.rc") pg=$(cat "$tmp/pg.rc") moto=$(cat "$tmp/moto.rc")
 
-step "A team's servers: the server on a host of its own (a network namespace), an agent and Chromium outside"
-bash scripts/elsewhere.sh 2>&1
+step "A team's servers: the server on a host of its own (a network namespace), an agent and Chromium outside; the image's layout"
+bash scripts/elsewhere.sh 2>&1 && bash scripts/image.sh check 2>&1
 elsewhere=$?
 
 
