@@ -331,6 +331,12 @@ fn serve_app(
 /// Opens the stores, binds the listeners, wires the core and the HTTP app, and serves until
 /// [`Running::stop`].
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
+    // Boxed: starting holds many stores' and listeners' futures at once, and callers that
+    // await it among other work would carry all of that inline.
+    Box::pin(start_serving(cfg)).await
+}
+
+async fn start_serving(cfg: ServeConfig) -> anyhow::Result<Running> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create the data dir {}", cfg.data_dir.display()))?;

@@ -35,5 +35,6 @@ mod security;
 mod store;
 mod two_servers;
 mod ui;
+mod upgrade;
 mod viewer;
 mod zoo;
