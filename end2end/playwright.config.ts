@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { chromium } from './chromium';
 
 // The server is started and seeded by scripts/test.sh, which passes its URL in BASE_URL.
 const baseURL = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
@@ -20,17 +21,7 @@ export default defineConfig({
   use: {
     baseURL,
     trace: 'retain-on-failure',
-    launchOptions: {
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    },
+    launchOptions: chromium,
   },
   projects: [{ name: 'chromium', use: { browserName: 'chromium' } }],
 });

@@ -1,5 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { hydrated } from './helpers';
+import { chromium } from '../chromium';
 
 // A team's servers (scripts/elsewhere.sh): the server runs on a host of its own (a network
 // namespace where 127.0.0.1 is not this machine), told only its public URL; Chromium runs
@@ -15,16 +16,8 @@ const TRACE_ORIGIN = process.env.VITRINE_ELSEWHERE_TRACE_ORIGIN ?? '';
 
 test.use({
   launchOptions: {
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      `--unsafely-treat-insecure-origin-as-secure=${TRACE_ORIGIN}`,
-    ],
+    ...chromium,
+    args: [...chromium.args, `--unsafely-treat-insecure-origin-as-secure=${TRACE_ORIGIN}`],
   },
 });
 

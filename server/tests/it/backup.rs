@@ -3,8 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
 use crate::common::*;
 
 /// What build `b`'s file `i` holds: its own name, so a byte served for the wrong file shows.
@@ -75,8 +73,7 @@ async fn a_backup_taken_under_upload_load_restores_every_listed_byte() {
     // Every build the backup holds is there, a finished one with its 41 files; every byte of
     // every listed file is served.
     let builds = format!("{}/api/v1.1/project/gh/acme/secret", b.public_url);
-    let listed: Value =
-        a.http.get(&builds).header("Circle-Token", &f.member_token).send().await.unwrap().json().await.unwrap();
+    let listed = json_at(&a.http, &builds, &f.member_token).await;
     let finished: BTreeSet<i64> = listed
         .as_array()
         .unwrap()
@@ -88,16 +85,7 @@ async fn a_backup_taken_under_upload_load_restores_every_listed_byte() {
     let numbers: Vec<i64> = listed.as_array().unwrap().iter().map(|b| b["build_num"].as_i64().unwrap()).collect();
     let mut files = 0;
     for num in &numbers {
-        let artifacts: Value = a
-            .http
-            .get(format!("{builds}/{num}/artifacts"))
-            .header("Circle-Token", &f.member_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let artifacts = json_at(&a.http, &format!("{builds}/{num}/artifacts"), &f.member_token).await;
         if finished.contains(num) {
             assert_eq!(artifacts.as_array().unwrap().len(), 41, "build {num}");
         }

@@ -294,6 +294,11 @@ impl TestApp {
     }
 }
 
+/// The JSON a GET of `url` answers with an API token (for servers other than a `TestApp`'s).
+pub async fn json_at(http: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    http.get(url).header("Circle-Token", token).send().await.unwrap().json().await.unwrap()
+}
+
 /// The lines of a page of the Artifacts tab (`browse`): `name/ count` for a folder, the file
 /// name for a file.
 pub fn names(page: &serde_json::Value) -> Vec<String> {

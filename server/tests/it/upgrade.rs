@@ -7,8 +7,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use crate::common::*;
 
 fn fixtures() -> Vec<PathBuf> {
@@ -73,19 +71,10 @@ async fn what_earlier_releases_stored_is_served_by_this_one() {
         let (reader, name) = (secret("READER_TOKEN"), fixture.display().to_string());
 
         // The personal token still signs alice in, and the private project lists both builds.
-        let me: Value = http
-            .get(format!("{url}/api/v1.1/me"))
-            .header("Circle-Token", &reader)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me = json_at(&http, &format!("{url}/api/v1.1/me"), &reader).await;
         assert_eq!(me["login"], "alice", "{name}: {me}");
         let project = format!("{url}/api/v1.1/project/gh/fixture/app");
-        let builds: Value =
-            http.get(&project).header("Circle-Token", &reader).send().await.unwrap().json().await.unwrap();
+        let builds = json_at(&http, &project, &reader).await;
         assert_eq!(builds.as_array().map(Vec::len), Some(2), "{name}: {builds}");
 
         // Every byte the old release stored is served.
@@ -127,15 +116,7 @@ async fn what_earlier_releases_stored_is_served_by_this_one() {
             .await
             .unwrap();
         assert_ok(&out);
-        let third: Value = http
-            .get(format!("{project}/3"))
-            .header("Circle-Token", &reader)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let third = json_at(&http, &format!("{project}/3"), &reader).await;
         assert_eq!(third["status"], "success", "{name}: {third}");
         running.stop.send(true).unwrap();
         let _ = running.server.await;
