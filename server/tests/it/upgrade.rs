@@ -2,7 +2,9 @@
 //! binary (scripts/upgrade-fixture.sh, one folder per release under tests/fixtures/upgrade),
 //! is served by this one after its migrations: listings, bytes, tokens, sessions, and builds
 //! stored on top. On SQLite (a data dir) and, in the PostgreSQL stage, on a dump of that
-//! release's PostgreSQL database.
+//! release's PostgreSQL database. Before a release that changes the schema or the data dir
+//! ships, the release it follows gets a folder here (`0.1.0-6acfddf`: made by the binary of
+//! commit 6acfddf, before migrations sqlite 0012 and postgres 0009).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
