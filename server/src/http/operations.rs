@@ -8,8 +8,10 @@ use axum::response::{IntoResponse, Response};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 
-/// Alive: 200 while the process serves requests, from the process alone. The database and
-/// S3 are `/readyz`'s: an outage of either must not make an orchestrator restart every server.
+/// Alive: 200 while the process serves requests, from the process alone.
+///
+/// The database and S3 are `/readyz`'s: an outage of either must not make an orchestrator
+/// restart every server.
 #[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
     responses((status = 200, description = "`ok`")))]
 pub async fn healthz() -> Response {
