@@ -197,23 +197,8 @@ struct Installation {
 /// from `VITRINE_ADMIN_USER` and `VITRINE_ADMIN_PASSWORD_FILE`, for containers).
 async fn first_start(running: &crate::serve::Running, at: &Installation, say: &impl Fn(String)) -> anyhow::Result<()> {
     let Installation { everywhere, data_dir, database_url } = at;
-    let local_only = running.public_url.parse::<url::Url>().is_ok_and(|u| crate::urls::names_this_machine_only(&u));
-    if *everywhere && local_only {
-        say(format!(
-            "Warning: this server listens on all addresses, but hands out URLs on {}, which other machines \
-             cannot reach. Set --public-url (VITRINE_PUBLIC_URL) to the URL they use, like http://ci-artifacts:3000.",
-            running.public_url
-        ));
-    }
-    let plain_http_elsewhere = |url: &str| {
-        url.parse::<url::Url>().is_ok_and(|u| u.scheme() == "http" && !crate::urls::names_this_machine_only(&u))
-    };
-    if let Some(viewer) = running.trace_viewer_url.as_deref().filter(|v| plain_http_elsewhere(v)) {
-        say(format!(
-            "Note: browsers open Playwright's trace viewer ({viewer}) only over HTTPS or on localhost (it runs \
-             a service worker, which needs a secure context): serve it through an HTTPS proxy (README, \
-             \"A team's servers\")."
-        ));
+    for note in address_notes(*everywhere, &running.public_url, running.trace_viewer_url.as_deref()) {
+        say(note);
     }
     let accounts = running.vitrine.accounts();
     if accounts.any_user().await? {
@@ -249,10 +234,53 @@ async fn first_start(running: &crate::serve::Running, at: &Installation, say: &i
     Ok(())
 }
 
+/// What to say of the URLs a server hands out: that they work on its own machine only while it
+/// listens on all addresses; that the trace viewer needs HTTPS away from localhost.
+fn address_notes(everywhere: bool, public_url: &str, trace_viewer_url: Option<&str>) -> Vec<String> {
+    let parsed = |url: &str| url.parse::<url::Url>().ok();
+    let mut notes = Vec::new();
+    if everywhere && parsed(public_url).is_some_and(|u| crate::urls::names_this_machine_only(&u)) {
+        notes.push(format!(
+            "Warning: this server listens on all addresses, but hands out URLs on {public_url}, which other \
+             machines cannot reach. Set --public-url (VITRINE_PUBLIC_URL) to the URL they use, like \
+             http://ci-artifacts:3000."
+        ));
+    }
+    let plain_http_elsewhere = |u: &url::Url| u.scheme() == "http" && !crate::urls::names_this_machine_only(u);
+    if let Some(viewer) = trace_viewer_url.filter(|v| parsed(v).is_some_and(|u| plain_http_elsewhere(&u))) {
+        notes.push(format!(
+            "Note: browsers open Playwright's trace viewer ({viewer}) only over HTTPS or on localhost (it runs \
+             a service worker, which needs a secure context): serve it through an HTTPS proxy (README, \
+             \"A team's servers\")."
+        ));
+    }
+    notes
+}
+
 /// `10.0.0.0/8`, or a single address (`10.0.0.5`, `::1`).
 fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
     let text = text.trim();
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("`{text}` is not an address or a CIDR block (like 10.0.0.0/8)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_notes;
+
+    #[test]
+    fn a_server_says_when_its_urls_work_on_its_own_machine_only() {
+        let everywhere = address_notes(true, "http://0.0.0.0:3000", None);
+        assert!(
+            everywhere[0].contains("hands out URLs on http://0.0.0.0:3000") && everywhere[0].contains("--public-url")
+        );
+        assert_eq!(address_notes(true, "http://127.0.0.1:3000", None).len(), 1);
+        assert!(address_notes(false, "http://127.0.0.1:3000", None).is_empty(), "loopback only: as it should");
+        assert!(address_notes(true, "https://ci.example", Some("https://ci.example:3002")).is_empty());
+        let viewer = address_notes(true, "http://10.0.0.5:3000", Some("http://10.0.0.5:3002"));
+        assert_eq!(viewer.len(), 1);
+        assert!(viewer[0].contains("trace viewer (http://10.0.0.5:3002) only over HTTPS"), "{viewer:?}");
+        assert!(address_notes(false, "http://127.0.0.1:3000", Some("http://127.0.0.1:3002")).is_empty());
+    }
 }
