@@ -91,9 +91,9 @@ pub struct BuildView {
     pub pinned: bool,
     /// When the retention removed its artifacts (RFC 3339, UTC).
     pub artifacts_expired_at: Option<String>,
-    /// The agent that stored it, as it named itself (`vitrine/0.2.0`).
-    #[serde(default)]
-    pub agent: Option<String>,
+    /// The agent that stored it, as it named itself (`vitrine/0.2.0`), or what the server
+    /// says when it did not.
+    pub agent: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -57,7 +57,7 @@ pub fn FilePreview(file: FileView, href: String) -> impl IntoView {
         PreviewView::Page => view! {
             <p>
                 <a href=url.clone() rel="external" class="button">"Open the page"</a>
-                " It opens in a sandbox of its own, with its links to the report's other files working."
+                " It opens in a sandbox of its own, its links to the report's files working."
             </p>
         }
         .into_any(),
@@ -134,7 +134,7 @@ fn Compare(compare: CompareView, current: String, href: String) -> impl IntoView
         CompareView::NoBaseline => {
             return view! {
                 <section class="compare" aria-label="Comparison">
-                    <p class="empty">"No green build of this branch or the default branch came before this one: nothing to compare with."</p>
+                    <p class="empty">"No earlier green build of this branch or the default branch to compare with."</p>
                 </section>
             }
             .into_any();

@@ -271,7 +271,7 @@ fn BuildDetails(summary: crate::api::BuildView, api_link: String, latest: Vec<(S
             <dt>"Started"</dt><dd>{summary.start_time.clone()}</dd>
             <dt>"Finished"</dt><dd>{summary.stop_time.clone().unwrap_or_else(|| "not yet".into())}</dd>
             <dt>"Containers"</dt><dd>{summary.parallelism}</dd>
-            <dt>"Stored by"</dt><dd>{summary.agent.clone().unwrap_or_else(|| "an agent that did not say".into())}</dd>
+            <dt>"Stored by"</dt><dd>{summary.agent.clone()}</dd>
             <dt>"API"</dt><dd><a href=api_link.clone() rel="external">{api_link.clone()}</a></dd>
             {latest}
         </dl>
