@@ -353,8 +353,10 @@ async fn agents_of_another_protocol_are_told_which_one_is_needed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_never_completed_are_swept_with_their_objects() {
+    // URLs that expire soon, but not before the PUT below reaches the store on a busy machine
+    // (at 1 s, one in a few full runs saw its signature expire first).
     let uploads = UploadSettings {
-        url_ttl: Duration::from_secs(1),
+        url_ttl: Duration::from_secs(4),
         sweep_every: Duration::from_millis(200),
         sweep_grace: Duration::ZERO,
         part_size: Some(vitrine_wire::agent::PART_SIZE),
@@ -384,7 +386,7 @@ async fn uploads_never_completed_are_swept_with_their_objects() {
     assert_eq!(db.pending_upload_count().await.unwrap(), 3);
 
     let mut waited = Duration::ZERO;
-    while db.pending_upload_count().await.unwrap() > 0 && waited < Duration::from_secs(10) {
+    while db.pending_upload_count().await.unwrap() > 0 && waited < Duration::from_secs(20) {
         tokio::time::sleep(Duration::from_millis(200)).await;
         waited += Duration::from_millis(200);
     }
