@@ -323,6 +323,7 @@ fn serve_app(
     stopped: crate::http::listen::ShutdownSignal,
 ) -> tokio::task::JoinHandle<()> {
     let app = router(state);
+    let embedded_s3 = embedded_s3.map(std::sync::Arc::new);
     tokio::spawn(crate::http::listen::serve(listener, "app", stopped, move |peer| {
         crate::http::one_port::OnePort::new(app.clone(), embedded_s3.clone(), peer)
     }))

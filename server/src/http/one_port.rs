@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -19,16 +20,18 @@ fn in_bucket(path: &str) -> bool {
     path.strip_prefix('/').and_then(|p| p.strip_prefix(vitrine_s3::BUCKET)).is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// The app, and the embedded store when this server runs it.
+/// The app, and the embedded store when this server runs it. hyper clones the service for
+/// every request: the store's service (its CORS settings are several allocations) is shared
+/// behind an `Arc` and cloned for the store's own requests only.
 #[derive(Clone)]
 pub struct OnePort {
     app: axum::Router,
-    s3: Option<vitrine_s3::Service>,
+    s3: Option<Arc<vitrine_s3::Service>>,
     peer: SocketAddr,
 }
 
 impl OnePort {
-    pub fn new(app: axum::Router, s3: Option<vitrine_s3::Service>, peer: SocketAddr) -> OnePort {
+    pub fn new(app: axum::Router, s3: Option<Arc<vitrine_s3::Service>>, peer: SocketAddr) -> OnePort {
         OnePort { app, s3, peer }
     }
 }
@@ -36,15 +39,19 @@ impl OnePort {
 impl Service<http::Request<Incoming>> for OnePort {
     type Response = http::Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+    /// The app's own future as it is (its requests pay no allocation here); the store's boxed.
+    type Future = futures::future::Either<
+        Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>,
+        axum::routing::future::RouteFuture<Infallible>,
+    >;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut request: http::Request<Incoming>) -> Self::Future {
-        if let Some(s3) = self.s3.clone().filter(|_| in_bucket(request.uri().path())) {
-            return Box::pin(async move {
+        if let Some(s3) = self.s3.as_deref().filter(|_| in_bucket(request.uri().path())).cloned() {
+            return futures::future::Either::Left(Box::pin(async move {
                 Ok(match s3.oneshot(request).await {
                     Ok(answer) => answer.map(Body::new),
                     Err(e) => {
@@ -54,10 +61,10 @@ impl Service<http::Request<Incoming>> for OnePort {
                         answer
                     }
                 })
-            });
+            }));
         }
         request.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
-        let app = self.app.clone();
-        Box::pin(async move { app.oneshot(request.map(Body::new)).await })
+        // The router is always ready (axum's `poll_ready` answers Ready at once).
+        futures::future::Either::Right(self.app.call(request.map(Body::new)))
     }
 }
