@@ -123,8 +123,10 @@ async fn purged_artifacts_leave_listings_within_seconds_and_the_store_within_a_s
     assert_eq!(status, 404, "the leaked bytes are gone from the store, even through a URL handed out before");
 }
 
-/// `vitrine serve` as its own process on `data`, its stderr (what it says of itself) kept.
-async fn serve_saying(data: &std::path::Path, envs: &[(&str, &str)]) -> (tokio::process::Child, String) {
+/// `vitrine serve` as its own process on `data`, what it says of itself (stderr) read as it
+/// comes; answered once it has said it is serving (after the first start's advice).
+async fn serve_saying(data: &std::path::Path, envs: &[(&str, &str)]) -> Saying {
+    use tokio::io::AsyncBufReadExt;
     let port = free_port();
     let args = [
         "serve".to_owned(),
@@ -139,7 +141,7 @@ async fn serve_saying(data: &std::path::Path, envs: &[(&str, &str)]) -> (tokio::
         "--data-dir".to_owned(),
         data.display().to_string(),
     ];
-    let child = tokio::process::Command::new(BIN)
+    let mut child = tokio::process::Command::new(BIN)
         .args(args)
         .envs(envs.iter().copied())
         .env("VITRINE_LOG", "warn")
@@ -147,25 +149,38 @@ async fn serve_saying(data: &std::path::Path, envs: &[(&str, &str)]) -> (tokio::
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
-        if reqwest::get(format!("{url}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
-            return (child, url);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut said, mut serving) = (Vec::new(), false);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !serving {
+        let line = tokio::time::timeout_at(deadline, lines.next_line()).await.expect("vitrine serve says it serves");
+        let line = line.unwrap().expect("vitrine serve ended before it said it serves");
+        serving = line.starts_with("Vitrine is serving at");
+        said.push(line);
     }
-    panic!("vitrine serve did not come up at {url}");
+    Saying { child, lines, said: said.join("\n"), url: format!("http://127.0.0.1:{port}") }
 }
 
-/// Stops a server started by [`serve_saying`] (SIGTERM, as systemd does) and answers what it said.
-async fn stop_and_read(child: tokio::process::Child) -> String {
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(child.id().unwrap() as i32).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// A server started by [`serve_saying`], and what it said so far.
+struct Saying {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    said: String,
+    url: String,
+}
+
+impl Saying {
+    /// Stops the server (SIGTERM, as systemd does) and answers all it said.
+    async fn stop(mut self) -> String {
+        let pid = rustix::process::Pid::from_raw(self.child.id().unwrap() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        while let Ok(Some(line)) = self.lines.next_line().await {
+            self.said.push('\n');
+            self.said.push_str(&line);
+        }
+        self.child.wait().await.unwrap();
+        self.said
+    }
 }
 
 /// A new installation says how to make its first user; in a container, the first user comes
@@ -173,8 +188,7 @@ async fn stop_and_read(child: tokio::process::Child) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_start_says_how_to_make_the_first_user_or_makes_it_once() {
     let data = tempfile::tempdir().unwrap();
-    let (server, _) = serve_saying(&data.path().join("new"), &[]).await;
-    let said = stop_and_read(server).await;
+    let said = serve_saying(&data.path().join("new"), &[]).await.stop().await;
     assert!(said.contains("No one can sign in yet"), "{said}");
     assert!(
         said.contains(&format!(
@@ -187,7 +201,8 @@ async fn the_first_start_says_how_to_make_the_first_user_or_makes_it_once() {
     let secret = data.path().join("admin-password");
     std::fs::write(&secret, "first-admin-password\n").unwrap();
     let envs = [("VITRINE_ADMIN_USER", "root-admin"), ("VITRINE_ADMIN_PASSWORD_FILE", secret.to_str().unwrap())];
-    let (server, url) = serve_saying(&data.path().join("container"), &envs).await;
+    let server = serve_saying(&data.path().join("container"), &envs).await;
+    let url = server.url.clone();
     let sign_in = |password: &'static str| {
         let url = url.clone();
         async move {
@@ -196,30 +211,20 @@ async fn the_first_start_says_how_to_make_the_first_user_or_makes_it_once() {
             r.headers().get("set-cookie").is_some_and(|c| c.to_str().unwrap().starts_with("vitrine_session="))
         }
     };
-    // The user is made just after the server starts answering (its password hashed first);
-    // a few tries at most, well under the account's limit of failed sign-ins.
-    let mut signed_in = false;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    for _ in 0..8 {
-        signed_in = sign_in("first-admin-password").await;
-        if signed_in {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(750)).await;
-    }
-    assert!(signed_in, "the first user signs in");
-    let said = stop_and_read(server).await;
+    // Made before the server says it is serving (the first start's advice comes first).
+    assert!(sign_in("first-admin-password").await, "the first user signs in");
+    let said = server.stop().await;
     assert!(said.contains("Made the first user, root-admin"), "{said}");
     assert!(!said.contains("No one can sign in yet"), "{said}");
 
     // Once: a later start with another password changes nothing.
     std::fs::write(&secret, "another-password\n").unwrap();
-    let (server, _) = serve_saying(&data.path().join("container"), &envs).await;
-    let said = stop_and_read(server).await;
+    let said = serve_saying(&data.path().join("container"), &envs).await.stop().await;
     assert!(!said.contains("Made the first user"), "{said}");
-    let (server, url2) = serve_saying(&data.path().join("container"), &envs).await;
+    let server = serve_saying(&data.path().join("container"), &envs).await;
+    let url2 = server.url.clone();
     let form = [("username", "root-admin"), ("password", "first-admin-password"), ("next", "")];
     let r = reqwest::Client::new().post(format!("{url2}/api/login")).form(&form).send().await.unwrap();
     assert!(r.headers().get("set-cookie").is_some(), "the first password still holds");
-    stop_and_read(server).await;
+    server.stop().await;
 }
