@@ -5,7 +5,7 @@
 # to all its addresses and told only its --public-url. From outside, a build agent stores a
 # build (small files, one of 70 MiB, screenshots, an HTML report, a trace), the API lists it
 # with every URL on the public host, `vitrine artifacts download` with the project's build
-# token fetches it byte for byte, and Chromium (end2end/tests/elsewhere.spec.ts) loads the build
+# token fetches it byte for byte, and Chromium (end2end/elsewhere/) loads the build
 # page, its thumbnails, the report and the trace. Removes the namespace when done.
 #
 # Usage: bash scripts/elsewhere.sh (after scripts/build.sh; as root, which `ip netns` needs)
@@ -99,5 +99,5 @@ echo "elsewhere: stored, listed and downloaded across the network (28 artifacts,
 # Chromium outside: the build page, its thumbnails, the report and the trace.
 cd end2end
 VITRINE_ELSEWHERE_BUILD=/gh/team/app/1 VITRINE_ELSEWHERE_USER=alice VITRINE_ELSEWHERE_PASSWORD=team-password \
-  VITRINE_ELSEWHERE_TRACE_ORIGIN=http://$server_ip:3002 BASE_URL=$url npx playwright test elsewhere.spec.ts 2>&1 \
+  VITRINE_ELSEWHERE_TRACE_ORIGIN=http://$server_ip:3002 BASE_URL=$url npx playwright test --config elsewhere.config.ts 2>&1 \
   || fail "the browser outside"

@@ -1,29 +1,19 @@
 import { test, expect } from '@playwright/test';
-import { hydrated } from './helpers';
-import { chromium } from '../chromium';
+import { hydrated } from '../tests/helpers';
 
-// A team's servers (scripts/elsewhere.sh): the server runs on a host of its own (a network
-// namespace where 127.0.0.1 is not this machine), told only its public URL; Chromium runs
-// outside it. Every link, thumbnail, report and trace must come from that host. The script
-// passes the build page in VITRINE_ELSEWHERE_BUILD and the main suite skips this file.
-const BUILD = process.env.VITRINE_ELSEWHERE_BUILD ?? '';
-const USER = process.env.VITRINE_ELSEWHERE_USER ?? '';
-const PASSWORD = process.env.VITRINE_ELSEWHERE_PASSWORD ?? '';
-// Browsers run Playwright's trace viewer (a service worker) only in a secure context: HTTPS or
-// localhost. A team serves it over HTTPS (README); here, over plain HTTP on the namespace's
-// address, Chromium is told to take that one origin as secure, as HTTPS would make it.
-const TRACE_ORIGIN = process.env.VITRINE_ELSEWHERE_TRACE_ORIGIN ?? '';
-
-test.use({
-  launchOptions: {
-    ...chromium,
-    args: [...chromium.args, `--unsafely-treat-insecure-origin-as-secure=${TRACE_ORIGIN}`],
-  },
-});
+// A team's servers (scripts/elsewhere.sh, with elsewhere.config.ts): the server runs on a host
+// of its own (a network namespace where 127.0.0.1 is not this machine), told only its public
+// URL; Chromium runs outside it. Every link, thumbnail, report and trace must come from that host.
+function given(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run scripts/elsewhere.sh`);
+  return value;
+}
+const BUILD = given('VITRINE_ELSEWHERE_BUILD');
+const USER = given('VITRINE_ELSEWHERE_USER');
+const PASSWORD = given('VITRINE_ELSEWHERE_PASSWORD');
 
 test.describe('a server on a host of its own', () => {
-  test.skip(!BUILD, 'run by scripts/elsewhere.sh, with the server in a network namespace');
-
   test.beforeEach(async ({ page }) => {
     await page.goto('/login');
     await hydrated(page);
