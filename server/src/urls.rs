@@ -75,8 +75,8 @@ pub fn origin_of(url: &str) -> &str {
 /// and host with that listener's port (`https://ci.example.com` and 3001:
 /// `https://ci.example.com:3001`).
 pub fn beside(public_url: &url::Url, port: u16) -> String {
+    // `host_str` gives an IPv6 address between its brackets already.
     let host = public_url.host_str().unwrap_or("localhost");
-    let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_owned() };
     format!("{}://{host}:{port}", public_url.scheme())
 }
 

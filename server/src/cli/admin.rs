@@ -524,22 +524,21 @@ fn token_id(token: &str) -> Option<vitrine_store::TokenId> {
 
 async fn backup(db: &Db, data_dir: &std::path::Path, dest: &std::path::Path) -> anyhow::Result<()> {
     let made = super::backup::backup(db, data_dir, dest).await?;
-    if made.objects_elsewhere {
-        println!(
+    match made.objects {
+        None => println!(
             "Backed up the database into {}. Its {} listed object(s) are in your S3 service: back up the \
              bucket with that service's own tools (README, Backups).",
             dest.display(),
             made.listed
-        );
-    } else {
-        println!(
+        ),
+        Some(copied) => println!(
             "Backed up the database and {} object(s) ({} bytes) into {}; all {} object(s) the database \
              lists are in it.",
-            made.objects.objects,
-            made.objects.bytes,
+            copied.objects,
+            copied.bytes,
             dest.display(),
             made.listed
-        );
+        ),
     }
     Ok(())
 }

@@ -17,11 +17,10 @@ const KEYS: &[&str] = &["embedded-s3.env"];
 /// What a backup holds.
 #[derive(Debug)]
 pub struct Backup {
-    pub objects: vitrine_s3::backup::Copied,
-    /// Objects the database lists (all of them in the backup).
+    /// The embedded store's objects copied; `None`: they are in another S3 service.
+    pub objects: Option<vitrine_s3::backup::Copied>,
+    /// Objects the database lists (all of them in the backup when `objects` is there).
     pub listed: usize,
-    /// The objects are in another S3 service, not in the backup.
-    pub objects_elsewhere: bool,
 }
 
 /// Refuses a destination that holds anything: a backup never mixes with older files.
@@ -46,22 +45,29 @@ pub async fn backup(db: &Db, data_dir: &Path, dest: &Path) -> anyhow::Result<Bac
     );
     empty_or_new(dest, "a backup")?;
     db.backup_sqlite(&dest.join("vitrine.db")).await.context("copying the database")?;
+    let objects = copy_store(data_dir, dest).await?;
+    let listed = match objects {
+        Some(_) => check(dest).await?,
+        None => db.listed_objects().await?.len(),
+    };
+    Ok(Backup { objects, listed })
+}
+
+/// Copies the embedded store's keys and objects from one data dir (or backup) into another;
+/// `None` when `from` holds no objects (they are in another S3 service).
+async fn copy_store(from: &Path, to: &Path) -> anyhow::Result<Option<vitrine_s3::backup::Copied>> {
     for key in KEYS {
-        match std::fs::copy(data_dir.join(key), dest.join(key)) {
+        match std::fs::copy(from.join(key), to.join(key)) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("cannot copy {key}")),
         }
     }
-    let objects_elsewhere = !vitrine_s3::backup::has_objects(data_dir);
-    let objects = if objects_elsewhere {
-        vitrine_s3::backup::Copied::default()
-    } else {
-        let (from, to) = (data_dir.to_owned(), dest.to_owned());
-        tokio::task::spawn_blocking(move || vitrine_s3::backup::copy_objects(&from, &to)).await??
-    };
-    let listed = if objects_elsewhere { db.listed_objects().await?.len() } else { check(dest).await? };
-    Ok(Backup { objects, listed, objects_elsewhere })
+    if !vitrine_s3::backup::has_objects(from) {
+        return Ok(None);
+    }
+    let (from, to) = (from.to_owned(), to.to_owned());
+    Ok(Some(tokio::task::spawn_blocking(move || vitrine_s3::backup::copy_objects(&from, &to)).await??))
 }
 
 /// Checks that every object a backup's database lists is in its store; answers how many.
@@ -97,16 +103,8 @@ pub async fn restore(src: &Path, data_dir: &Path) -> anyhow::Result<usize> {
     );
     empty_or_new(data_dir, "a restore")?;
     std::fs::copy(src.join("vitrine.db"), data_dir.join("vitrine.db")).context("copying the database")?;
-    for key in KEYS {
-        if src.join(key).is_file() {
-            std::fs::copy(src.join(key), data_dir.join(key)).with_context(|| format!("cannot copy {key}"))?;
-        }
-    }
-    if vitrine_s3::backup::has_objects(src) {
-        let (from, to) = (src.to_owned(), data_dir.to_owned());
-        tokio::task::spawn_blocking(move || vitrine_s3::backup::copy_objects(&from, &to)).await??;
-        check(data_dir).await
-    } else {
-        Ok(0)
+    match copy_store(src, data_dir).await? {
+        Some(_) => check(data_dir).await,
+        None => Ok(0),
     }
 }

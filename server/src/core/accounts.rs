@@ -15,7 +15,9 @@ use super::lookups::Lookups;
 use super::principal::Principal;
 use super::projects::Projects;
 use crate::domain::ProjectSlug;
-use vitrine_store::{AccountStore, BuildId, Db, DbError, ProjectId, RateLimitStore, TokenId, TokenOwner, User, UserId};
+use vitrine_store::{
+    AccountStore, BuildId, Db, DbError, ProjectId, RateLimitStore, TokenFound, TokenId, TokenOwner, User, UserId,
+};
 
 const SESSION_DAYS: i64 = 30;
 
@@ -277,23 +279,24 @@ impl Accounts {
     }
 
     async fn token_principal(&self, hash: &str) -> ServiceResult<Principal> {
-        let found = match self.db.token_owner(hash).await {
-            Ok(found) => {
-                // When a token was last used, to a minute: one write a minute, not per request.
-                if found.last_used_at.is_none_or(|t| t < chrono::Utc::now().timestamp() - 60) {
-                    self.db.touch_token(hash).await?;
-                }
-                Ok(found)
-            }
-            Err(e) => Err(e),
-        };
-        match found.map(|f| (f.id, f.owner)) {
-            Ok((token_id, TokenOwner::User(id))) => {
+        let found = self.db.token_owner(hash).await;
+        // When a token was last used, to a minute: one write a minute, not per request.
+        if let Ok(f) = &found
+            && f.last_used_at.is_none_or(|t| t < chrono::Utc::now().timestamp() - 60)
+        {
+            self.db.touch_token(hash).await?;
+        }
+        match found {
+            Ok(TokenFound { id: token_id, owner: TokenOwner::User(id), .. }) => {
                 let user = self.db.user_by_id(id).await?;
                 Ok(Principal::User { id, username: user.username, token_id: Some(token_id) })
             }
-            Ok((token_id, TokenOwner::Project(project_id))) => Ok(Principal::BuildAgent { project_id, token_id }),
-            Ok((_, TokenOwner::Build { project_id, build_id })) => Ok(Principal::BuildNode { project_id, build_id }),
+            Ok(TokenFound { id: token_id, owner: TokenOwner::Project(project_id), .. }) => {
+                Ok(Principal::BuildAgent { project_id, token_id })
+            }
+            Ok(TokenFound { owner: TokenOwner::Build { project_id, build_id }, .. }) => {
+                Ok(Principal::BuildNode { project_id, build_id })
+            }
             Err(DbError::NotFound) => Err(ServiceError::Unauthorized("Invalid token provided.".into())),
             Err(e) => Err(e.into()),
         }

@@ -86,7 +86,10 @@ fn build_view(b: &Build) -> BuildView {
         parallelism: b.parallelism,
         pinned: b.pinned_at.is_some(),
         artifacts_expired_at: b.artifacts_expired_at.map(iso_time),
-        agent: b.agent.clone().unwrap_or_else(|| "not recorded (stored before Vitrine kept it)".into()),
+        agent: b
+            .agent
+            .clone()
+            .unwrap_or_else(|| "not recorded (stored before Vitrine kept it, or by another client)".into()),
     }
 }
 
