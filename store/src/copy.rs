@@ -48,13 +48,15 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
     let mut tx = to.begin().await?;
     let copied = vec![
         copy!(from, tx, "users", [
-            id: i64, username: String, password_hash: String, created_at: i64, disabled_at: Option<i64>,
+            id: i64, username: String, password_hash: String, created_at: i64, disabled_at: Option<i64>, admin: bool,
         ]),
         copy!(from, tx, "projects", [
             id: i64, vcs_type: String, org: String, repo: String, public: bool, created_at: i64, last_build_num: i64,
             retention_secs: Option<i64>, default_branch: Option<String>,
         ]),
-        copy!(from, tx, "project_members", [project_id: i64, user_id: i64]),
+        copy!(from, tx, "project_members", [
+            project_id: i64, user_id: i64, role: String, source: String, granted_at: i64,
+        ]),
         copy!(from, tx, "builds", [
             id: i64, project_id: i64, build_num: i64, branch: String, revision: String, status: String,
             parallelism: i64, start_time: i64, stop_time: Option<i64>, pinned_at: Option<i64>,
@@ -63,9 +65,11 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
         copy!(from, tx, "build_nodes", [build_id: i64, node_index: i64, status: String, finished_at: i64]),
         copy!(from, tx, "tokens", [
             id: i64, token_hash: String, user_id: Option<i64>, project_id: Option<i64>, build_id: Option<i64>,
-            created_at: i64, last_used_at: Option<i64>,
+            created_at: i64, last_used_at: Option<i64>, label: String, scope: String, expires_at: Option<i64>,
         ]),
-        copy!(from, tx, "sessions", [id: i64, token_hash: String, user_id: i64, expires_at: i64]),
+        copy!(from, tx, "sessions", [
+            id: i64, token_hash: String, user_id: i64, expires_at: i64, created_at: i64, agent: String,
+        ]),
         // Reference counts are counted again by the artifacts' triggers as artifacts arrive.
         copy!(from, tx, "blobs", [s3_key: String, sha256: String, size: i64, project_id: i64, created_at: i64]),
         copy!(from, tx, "artifacts", [

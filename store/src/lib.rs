@@ -242,7 +242,7 @@ mod tests {
     async fn a_feature_s_handle_is_the_whole_store_s() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open_in(dir.path()).await.unwrap();
-        let id = db.account_store().insert_user("alice", "hash").await.unwrap();
+        let id = db.account_store().insert_user("alice", "hash", false).await.unwrap();
         assert_eq!(db.user_by_id(id).await.unwrap().username, "alice");
         db.server_store().ping().await.unwrap();
     }

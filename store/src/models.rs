@@ -12,6 +12,134 @@ pub struct User {
     pub password_hash: String,
     /// An admin disabled the account: no sign-in, its tokens and sessions do nothing.
     pub disabled: bool,
+    /// An instance admin: may see and change everything.
+    pub admin: bool,
+}
+
+/// A user as the admin page lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub id: UserId,
+    pub username: String,
+    pub admin: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// What a person may do in a project: a member reads it, a maintainer also changes its
+/// settings. Ordered: a maintainer is more than a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Member,
+    Maintainer,
+}
+
+impl Role {
+    /// As stored and as written in commands and forms: `member`, `maintainer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Maintainer => "maintainer",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "member" => Ok(Role::Member),
+            "maintainer" => Ok(Role::Maintainer),
+            other => Err(format!("`{other}` is not a role: use `member` or `maintainer`")),
+        }
+    }
+}
+
+/// Where a grant of a role came from: by hand (a command, the settings page) or from an
+/// identity provider's group. Each source's grant stands alone: removing one leaves the others.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GrantSource {
+    Hand,
+    /// `group:NAME`: the group's members get the role at sign-in, and lose it with the group.
+    Group(String),
+}
+
+impl GrantSource {
+    /// As stored: `hand`, `group:platform-team`.
+    pub fn stored(&self) -> String {
+        match self {
+            GrantSource::Hand => "hand".to_owned(),
+            GrantSource::Group(name) => format!("group:{name}"),
+        }
+    }
+
+    pub fn from_stored(s: &str) -> GrantSource {
+        match s.strip_prefix("group:") {
+            Some(name) => GrantSource::Group(name.to_owned()),
+            None => GrantSource::Hand,
+        }
+    }
+}
+
+/// One grant of a role in a project to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub user_id: UserId,
+    pub username: String,
+    pub role: Role,
+    pub source: GrantSource,
+    pub granted_at: i64,
+}
+
+/// What a personal token may do: read what its owner may read, or also change what its
+/// owner may change (settings, members, tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    Read,
+    Admin,
+}
+
+impl Scope {
+    /// As stored and as written in forms: `read`, `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// What is stored; anything unknown reads as the lesser scope.
+    pub fn from_stored(s: &str) -> Scope {
+        if s == "admin" { Scope::Admin } else { Scope::Read }
+    }
+}
+
+/// A new token's name, scope and end (`None`: it never expires).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenTerms {
+    pub label: String,
+    pub scope: Scope,
+    pub expires_at: Option<i64>,
+}
+
+impl TokenTerms {
+    /// A build token, or a token made by a command without terms: unnamed, reading, forever.
+    pub fn plain() -> TokenTerms {
+        TokenTerms { label: String::new(), scope: Scope::Read, expires_at: None }
+    }
+}
+
+/// A browser session as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The browser's User-Agent when it signed in (empty before this was kept).
+    pub agent: String,
+    /// The session asking.
+    pub current: bool,
 }
 
 /// One line of the audit log: who did what, when, from where.
@@ -46,14 +174,20 @@ pub struct TokenInfo {
     pub owner_name: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    pub label: String,
+    pub scope: Scope,
+    pub expires_at: Option<i64>,
 }
 
-/// A token found by its hash: which one, whose, and when it was last used.
+/// A token found by its hash: which one, whose, what it may do, and when it was last used
+/// and ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenFound {
     pub id: TokenId,
     pub owner: TokenOwner,
     pub last_used_at: Option<i64>,
+    pub scope: Scope,
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

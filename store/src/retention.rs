@@ -11,6 +11,8 @@ use super::models::{ExpiredBuild, Purged};
 pub trait RetentionStore: Send + Sync {
     /// A project's own retention (`None`: the server's).
     async fn set_project_retention(&self, project_id: ProjectId, retention_secs: Option<i64>) -> DbResult<()>;
+    /// A project's own retention in seconds (`None`: the server's).
+    async fn project_retention(&self, project_id: ProjectId) -> DbResult<Option<i64>>;
     /// Closed builds, oldest first, that started before their project's retention (or
     /// `default_secs`) counted back from `now`, still have their artifacts, are not pinned and
     /// are not the latest successful build of their branch: (project id, build id).
@@ -44,6 +46,14 @@ macro_rules! retention_store {
                     .execute(&self.pool)
                     .await?;
                 if done.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
+            }
+
+            async fn project_retention(&self, project_id: ProjectId) -> DbResult<Option<i64>> {
+                let kept: Option<Option<i64>> = sqlx::query_scalar("SELECT retention_secs FROM projects WHERE id = $1")
+                    .bind(project_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                kept.ok_or(DbError::NotFound)
             }
 
             async fn expired_builds(&self, now: i64, default_secs: i64, limit: i64) -> DbResult<Vec<ExpiredBuild>> {

@@ -4,7 +4,10 @@
 use std::str::FromStr;
 
 use super::ids::{BuildId, ProjectId, TokenId, UserId};
-use super::models::{Artifact, Build, NewArtifact, Project, TokenInfo, TokenOwner, Upload, User};
+use super::models::{
+    Artifact, Build, Grant, GrantSource, NewArtifact, Project, Scope, SessionInfo, TokenInfo, TokenOwner, Upload, User,
+    UserSummary,
+};
 use vitrine_wire::domain::{BuildStatus, Sha256, VcsType};
 
 #[derive(Debug, sqlx::FromRow)]
@@ -13,11 +16,82 @@ pub(super) struct UserRow {
     username: String,
     password_hash: String,
     disabled_at: Option<i64>,
+    admin: bool,
 }
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
-        User { id: r.id, username: r.username, password_hash: r.password_hash, disabled: r.disabled_at.is_some() }
+        User {
+            id: r.id,
+            username: r.username,
+            password_hash: r.password_hash,
+            disabled: r.disabled_at.is_some(),
+            admin: r.admin,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct UserSummaryRow {
+    id: UserId,
+    username: String,
+    disabled_at: Option<i64>,
+    admin: bool,
+    created_at: i64,
+}
+
+impl From<UserSummaryRow> for UserSummary {
+    fn from(r: UserSummaryRow) -> Self {
+        UserSummary {
+            id: r.id,
+            username: r.username,
+            admin: r.admin,
+            disabled: r.disabled_at.is_some(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct GrantRow {
+    user_id: UserId,
+    username: String,
+    role: String,
+    source: String,
+    granted_at: i64,
+}
+
+impl From<GrantRow> for Grant {
+    fn from(r: GrantRow) -> Self {
+        Grant {
+            user_id: r.user_id,
+            username: r.username,
+            // Only the two roles are ever written (a CHECK says so).
+            role: r.role.parse().unwrap_or(super::models::Role::Member),
+            source: GrantSource::from_stored(&r.source),
+            granted_at: r.granted_at,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct SessionRow {
+    id: i64,
+    token_hash: String,
+    created_at: i64,
+    expires_at: i64,
+    agent: String,
+}
+
+impl SessionRow {
+    pub(super) fn info(self, current_hash: &str) -> SessionInfo {
+        SessionInfo {
+            id: self.id,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            agent: self.agent,
+            current: self.token_hash == current_hash,
+        }
     }
 }
 
@@ -34,6 +108,9 @@ pub(super) struct TokenInfoRow {
     org: Option<String>,
     repo: Option<String>,
     build_num: Option<i64>,
+    label: String,
+    scope: String,
+    expires_at: Option<i64>,
 }
 
 impl TokenInfoRow {
@@ -44,6 +121,8 @@ impl TokenInfoRow {
             project_id: self.project_id,
             build_id: self.build_id,
             last_used_at: None,
+            scope: String::new(),
+            expires_at: None,
         }
         .owner()?;
         let project = match (&self.vcs_type, &self.org, &self.repo) {
@@ -58,7 +137,16 @@ impl TokenInfoRow {
             (TokenOwner::Build { .. }, _, Some(num)) => format!("{project} build {num}"),
             _ => project,
         };
-        Some(TokenInfo { id: self.id, owner, owner_name, created_at: self.created_at, last_used_at: self.last_used_at })
+        Some(TokenInfo {
+            id: self.id,
+            owner,
+            owner_name,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            label: self.label,
+            scope: Scope::from_stored(&self.scope),
+            expires_at: self.expires_at,
+        })
     }
 }
 
@@ -71,6 +159,10 @@ pub(super) struct TokenRow {
     build_id: Option<BuildId>,
     #[sqlx(default)]
     pub last_used_at: Option<i64>,
+    #[sqlx(default)]
+    pub scope: String,
+    #[sqlx(default)]
+    pub expires_at: Option<i64>,
 }
 
 impl TokenRow {

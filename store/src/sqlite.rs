@@ -19,12 +19,16 @@ use super::error::{DbError, DbResult};
 use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::limits::{RateLimitStore, rate_limit_store};
 use super::models::{
-    Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, NewBuild, NodeCount, NodeFinish, Pin, Project, Purged,
-    RateWindow, Receipt, ToList, TokenFound, TokenInfo, TokenOwner, Upload, User, Verified,
+    Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, Grant, GrantSource, NewBuild, NodeCount, NodeFinish, Pin,
+    Project, Purged, RateWindow, Receipt, Role, Scope, SessionInfo, ToList, TokenFound, TokenInfo, TokenOwner,
+    TokenTerms, Upload, User, UserSummary, Verified,
 };
 use super::projects::{ProjectStore, project_store};
 use super::retention::{RetentionStore, retention_store};
-use super::rows::{ArtifactRow, BlobRow, BuildRow, ProjectRow, TokenInfoRow, TokenRow, UploadRow, UserRow};
+use super::rows::{
+    ArtifactRow, BlobRow, BuildRow, GrantRow, ProjectRow, SessionRow, TokenInfoRow, TokenRow, UploadRow, UserRow,
+    UserSummaryRow,
+};
 use super::servers::{ServerStore, SweepLock, server_store};
 use super::uploads::{UploadStore, upload_store};
 

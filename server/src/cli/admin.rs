@@ -96,7 +96,14 @@ pub enum UserCommand {
         name: String,
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// An instance admin: sees every project, changes every setting, manages users.
+        #[arg(long)]
+        admin: bool,
     },
+    /// Make a user an instance admin.
+    Promote { name: String },
+    /// Make an instance admin a plain user again (the last admin stays one).
+    Demote { name: String },
     /// Stop a user at once: no sign-in, sessions ended, tokens refused (kept for `enable`).
     Disable { name: String },
     /// Let a disabled user back in (their tokens work again).
@@ -112,7 +119,18 @@ pub enum SessionCommand {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create an API token for a user; prints it alone on the last line.
-    Create { name: String },
+    Create {
+        name: String,
+        /// `read` (the default), or `admin`: read and change what the user may change.
+        #[arg(long, default_value = "read", value_parser = parse_scope)]
+        scope: vitrine_store::Scope,
+        /// It stops working after this long (30d, 90d, 365d); never, unless given.
+        #[arg(long, value_parser = vitrine_agent::duration::parse_duration)]
+        expires_in: Option<std::time::Duration>,
+        /// A name to tell it apart in lists ("dashboard").
+        #[arg(long, default_value = "")]
+        label: String,
+    },
     /// List tokens (id, owner, created, last used): all, a user's, or a project's.
     List {
         /// A username or a project (gh/acme/widgets).
@@ -178,10 +196,28 @@ pub enum CapabilitiesCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum MemberCommand {
-    /// Let a user see a private project.
-    Add { slug: ProjectSlug, name: String },
-    /// Stop a user seeing a private project.
+    /// Let a user see a private project (a member), or also change its settings (a
+    /// maintainer). Re-running it sets the role.
+    Add {
+        slug: ProjectSlug,
+        name: String,
+        #[arg(long, default_value = "member", value_parser = parse_role)]
+        role: vitrine_store::Role,
+    },
+    /// Take back the role granted by hand (roles from an identity provider's group stay).
     Remove { slug: ProjectSlug, name: String },
+}
+
+fn parse_role(text: &str) -> Result<vitrine_store::Role, String> {
+    text.parse()
+}
+
+fn parse_scope(text: &str) -> Result<vitrine_store::Scope, String> {
+    match text {
+        "read" => Ok(vitrine_store::Scope::Read),
+        "admin" => Ok(vitrine_store::Scope::Admin),
+        other => Err(format!("`{other}` is not a scope: use `read` or `admin`")),
+    }
 }
 
 fn parse_since(text: &str) -> Result<i64, String> {
@@ -209,10 +245,16 @@ fn change_of(command: &AdminCommand) -> Option<(AuditAction, Option<String>, Opt
     use AdminCommand as A;
     let project = |slug: &ProjectSlug| Some(slug.short());
     Some(match command {
-        A::User(UserCommand::Add { name, .. }) => (AuditAction::AdminUserAdd, None, None, name.clone()),
+        A::User(UserCommand::Add { name, admin, .. }) => {
+            (AuditAction::AdminUserAdd, None, None, if *admin { format!("{name} (admin)") } else { name.clone() })
+        }
+        A::User(UserCommand::Promote { name }) => (AuditAction::AdminUserPromote, None, None, name.clone()),
+        A::User(UserCommand::Demote { name }) => (AuditAction::AdminUserDemote, None, None, name.clone()),
         A::User(UserCommand::Disable { name }) => (AuditAction::AdminUserDisable, None, None, name.clone()),
         A::User(UserCommand::Enable { name }) => (AuditAction::AdminUserEnable, None, None, name.clone()),
-        A::Token(TokenCommand::Create { name }) => (AuditAction::AdminTokenCreate, None, None, format!("for {name}")),
+        A::Token(TokenCommand::Create { name, scope, .. }) => {
+            (AuditAction::AdminTokenCreate, None, None, format!("for {name}, {}", scope.as_str()))
+        }
         A::Token(TokenCommand::Revoke { token }) => {
             // An id is logged as it is; a token itself never is.
             let which = match token_id(token) {
@@ -238,8 +280,8 @@ fn change_of(command: &AdminCommand) -> Option<(AuditAction, Option<String>, Opt
         A::Project(ProjectCommand::DefaultBranch { slug, branch }) => {
             (AuditAction::AdminProjectDefaultBranch, project(slug), None, branch.clone())
         }
-        A::Member(MemberCommand::Add { slug, name }) => {
-            (AuditAction::AdminMemberAdd, project(slug), None, name.clone())
+        A::Member(MemberCommand::Add { slug, name, role }) => {
+            (AuditAction::AdminMemberAdd, project(slug), None, format!("{name} as {}", role.as_str()))
         }
         A::Member(MemberCommand::Remove { slug, name }) => {
             (AuditAction::AdminMemberRemove, project(slug), None, name.clone())
@@ -397,12 +439,20 @@ async fn audit_log(db: &Db, project: Option<ProjectSlug>, since: Option<i64>, li
 
 async fn users(admin: &Admin, command: UserCommand) -> anyhow::Result<()> {
     match command {
-        UserCommand::Add { name, .. } => {
+        UserCommand::Add { name, admin: is_admin, .. } => {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']);
-            admin.accounts.add_user(&name, password).await?;
-            println!("Added user {name}");
+            admin.accounts.add_user(&name, password, is_admin).await?;
+            println!("Added user {name}{}", if is_admin { ", an instance admin" } else { "" });
+        }
+        UserCommand::Promote { name } => {
+            admin.accounts.set_admin(&name, true).await?;
+            println!("{name} is an instance admin");
+        }
+        UserCommand::Demote { name } => {
+            admin.accounts.set_admin(&name, false).await?;
+            println!("{name} is no longer an instance admin");
         }
         UserCommand::Disable { name } => {
             admin.accounts.set_user_disabled(&name, true).await?;
@@ -418,10 +468,18 @@ async fn users(admin: &Admin, command: UserCommand) -> anyhow::Result<()> {
 
 async fn tokens(admin: &Admin, command: TokenCommand) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create { name } => {
-            let token = admin.accounts.create_user_token(&name).await?;
-            println!("API token for {name} (shown once; keep it secret):");
-            println!("{token}");
+        TokenCommand::Create { name, scope, expires_in, label } => {
+            let user = admin.accounts.user(&name).await?;
+            let expires_at = expires_in.map(|d| chrono::Utc::now().timestamp() + d.as_secs() as i64);
+            let terms = vitrine_store::TokenTerms { label, scope, expires_at };
+            let made = admin.accounts.create_user_token(user.id, &terms).await?;
+            let ends = expires_at.map_or("it does not expire".to_owned(), |t| format!("it expires {}", when(t)));
+            println!(
+                "API token {} for {name}, scope {} ({ends}; shown once; keep it secret):",
+                made.id,
+                scope.as_str()
+            );
+            println!("{}", made.token);
         }
         TokenCommand::List { owner } => {
             let tokens = admin.accounts.tokens(owner.as_deref()).await?;
@@ -455,9 +513,9 @@ async fn projects(admin: &Admin, command: ProjectCommand) -> anyhow::Result<()> 
             println!("Project {} is {visibility}", slug.short());
         }
         ProjectCommand::Token { slug } => {
-            let token = admin.accounts.create_build_token(&slug).await?;
-            println!("Build token for {} (shown once; keep it secret):", slug.short());
-            println!("{token}");
+            let made = admin.accounts.create_build_token(&slug).await?;
+            println!("Build token {} for {} (shown once; keep it secret):", made.id, slug.short());
+            println!("{}", made.token);
         }
         ProjectCommand::Retention { slug, retention } => {
             match retention {
@@ -498,17 +556,22 @@ async fn builds(admin: &Admin, command: BuildCommand) -> anyhow::Result<()> {
 
 async fn members(admin: &Admin, command: MemberCommand) -> anyhow::Result<()> {
     match command {
-        MemberCommand::Add { slug, name } => {
+        MemberCommand::Add { slug, name, role } => {
             // The project first: when neither exists, the error names the project.
             admin.projects.project_for_admin(&slug).await?;
             let user = admin.accounts.user(&name).await?;
-            admin.projects.add_member(&slug, &user).await?;
-            println!("{name} can now see {}", slug.short());
+            admin.projects.add_member(&slug, &user, role).await?;
+            match role {
+                vitrine_store::Role::Member => println!("{name} can now see {}", slug.short()),
+                vitrine_store::Role::Maintainer => {
+                    println!("{name} can now see {} and change its settings", slug.short());
+                }
+            }
         }
         MemberCommand::Remove { slug, name } => {
-            admin.projects.project_for_admin(&slug).await?;
+            let project = admin.projects.project_for_admin(&slug).await?;
             let user = admin.accounts.user(&name).await?;
-            admin.projects.remove_member(&slug, &user).await?;
+            admin.projects.remove_member(&project, &user).await?;
             println!("{name} can no longer see {} (unless it is public)", slug.short());
         }
     }

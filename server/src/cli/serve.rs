@@ -213,22 +213,25 @@ async fn first_start(running: &crate::serve::Running, at: &Installation, say: &i
         })?;
         let password = std::fs::read_to_string(&file)
             .map_err(|e| anyhow::anyhow!("cannot read VITRINE_ADMIN_PASSWORD_FILE {file}: {e}"))?;
-        accounts.add_user(&name, password.trim_end_matches(['\n', '\r'])).await?;
+        accounts.add_user(&name, password.trim_end_matches(['\n', '\r']), true).await?;
         running.vitrine.audit().record(vitrine_store::AuditEvent {
             actor: "vitrine serve (VITRINE_ADMIN_USER)".into(),
-            detail: name.clone(),
+            detail: format!("{name} (admin)"),
             ..crate::core::audit::event_by(
                 &crate::core::Principal::Anonymous,
                 crate::core::audit::AuditAction::AdminUserAdd,
             )
         });
-        say(format!("Made the first user, {name} (from VITRINE_ADMIN_USER); sign in at {}/login", running.public_url));
+        say(format!(
+            "Made the first user, {name}, an instance admin (from VITRINE_ADMIN_USER); sign in at {}/login",
+            running.public_url
+        ));
         return Ok(());
     }
     let database = if *database_url { "DATABASE_URL=... " } else { "" };
     say(format!(
         "No one can sign in yet. Make the first user, with its password in a file:\n  \
-         {database}vitrine admin --data-dir {} user add NAME --password-stdin < PASSWORD_FILE",
+         {database}vitrine admin --data-dir {} user add NAME --admin --password-stdin < PASSWORD_FILE",
         data_dir.display()
     ));
     Ok(())

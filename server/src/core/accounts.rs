@@ -16,7 +16,8 @@ use super::principal::Principal;
 use super::projects::Projects;
 use crate::domain::ProjectSlug;
 use vitrine_store::{
-    AccountStore, BuildId, Db, DbError, ProjectId, RateLimitStore, TokenFound, TokenId, TokenOwner, User, UserId,
+    AccountStore, BuildId, Db, DbError, ProjectId, RateLimitStore, Scope, SessionInfo, TokenFound, TokenId, TokenOwner,
+    TokenTerms, User, UserId,
 };
 
 const SESSION_DAYS: i64 = 30;
@@ -112,6 +113,22 @@ fn password_matches(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
+/// A password to keep: at least 8 characters (and at most 1024: argon2's work grows with it).
+pub fn check_password(password: &str) -> ServiceResult<()> {
+    match password.chars().count() {
+        n if n < 8 => Err(ServiceError::BadRequest("The password must have at least 8 characters".into())),
+        n if n > 1024 => Err(ServiceError::BadRequest("The password must have at most 1024 characters".into())),
+        _ => Ok(()),
+    }
+}
+
+/// A token just made: its id, and the token itself, shown once.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub id: TokenId,
+    pub token: String,
+}
+
 pub fn check_username(name: &str) -> ServiceResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -146,7 +163,13 @@ impl Accounts {
     /// A user by id, while enabled (a capability's holder, asked again at each use).
     pub async fn enabled_user(&self, id: UserId) -> ServiceResult<Option<Principal>> {
         match self.db.user_by_id(id).await {
-            Ok(user) if !user.disabled => Ok(Some(Principal::User { id, username: user.username, token_id: None })),
+            Ok(user) if !user.disabled => Ok(Some(Principal::User {
+                id,
+                username: user.username,
+                token_id: None,
+                admin: user.admin,
+                scope: Scope::Read,
+            })),
             Ok(_) | Err(DbError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -157,7 +180,14 @@ impl Accounts {
     pub async fn token_holder(&self, token_id: TokenId) -> ServiceResult<Option<Principal>> {
         match self.db.token_by_id(token_id).await {
             Ok(TokenOwner::User(id)) => {
-                Ok(Some(Principal::User { id, username: String::new(), token_id: Some(token_id) }))
+                let user = self.db.user_by_id(id).await?;
+                Ok(Some(Principal::User {
+                    id,
+                    username: user.username,
+                    token_id: Some(token_id),
+                    admin: user.admin,
+                    scope: Scope::Read,
+                }))
             }
             Ok(TokenOwner::Project(project_id)) => Ok(Some(Principal::BuildAgent { project_id, token_id })),
             Ok(_) | Err(DbError::NotFound) => Ok(None),
@@ -176,13 +206,11 @@ impl Accounts {
         Ok(self.db.any_user().await?)
     }
 
-    pub async fn add_user(&self, username: &str, password: &str) -> ServiceResult<UserId> {
+    pub async fn add_user(&self, username: &str, password: &str, admin: bool) -> ServiceResult<UserId> {
         check_username(username)?;
-        if password.chars().count() < 8 {
-            return Err(ServiceError::BadRequest("The password must have at least 8 characters".into()));
-        }
+        check_password(password)?;
         let hash = hash_password(password)?;
-        match self.db.insert_user(username, &hash).await {
+        match self.db.insert_user(username, &hash, admin).await {
             Err(DbError::Conflict) => Err(ServiceError::Conflict(format!("User `{username}` already exists"))),
             other => Ok(other?),
         }
@@ -197,25 +225,35 @@ impl Accounts {
         }
     }
 
-    pub async fn create_user_token(&self, username: &str) -> ServiceResult<String> {
-        let user_id = self.user(username).await?.id;
+    /// A personal API token for a user: shown once (only its hash is kept).
+    pub async fn create_user_token(&self, user_id: UserId, terms: &TokenTerms) -> ServiceResult<NewToken> {
+        if terms.label.chars().count() > 100 || terms.label.chars().any(char::is_control) {
+            return Err(ServiceError::BadRequest("A token's name is at most 100 printable characters".into()));
+        }
         let token = new_token();
-        self.db.insert_token(&hash_token(&token), TokenOwner::User(user_id)).await?;
-        Ok(token)
+        let id = self.db.insert_token(&hash_token(&token), TokenOwner::User(user_id), terms).await?;
+        Ok(NewToken { id, token })
     }
 
-    pub async fn create_build_token(&self, slug: &ProjectSlug) -> ServiceResult<String> {
+    pub async fn create_build_token(&self, slug: &ProjectSlug) -> ServiceResult<NewToken> {
         let project = self.projects.project_for_admin(slug).await?;
+        self.create_project_token(project.id, &TokenTerms::plain()).await
+    }
+
+    /// A build token of a project: starts builds and stores artifacts for it alone.
+    pub async fn create_project_token(&self, project_id: ProjectId, terms: &TokenTerms) -> ServiceResult<NewToken> {
         let token = new_token();
-        self.db.insert_token(&hash_token(&token), TokenOwner::Project(project.id)).await?;
-        Ok(token)
+        let id = self.db.insert_token(&hash_token(&token), TokenOwner::Project(project_id), terms).await?;
+        Ok(NewToken { id, token })
     }
 
     /// A token for the processes of a running build: adds artifacts to that build only, and
     /// only while it runs.
     pub async fn create_build_node_token(&self, project_id: ProjectId, build_id: BuildId) -> ServiceResult<String> {
         let token = new_token();
-        self.db.insert_token(&hash_token(&token), TokenOwner::Build { project_id, build_id }).await?;
+        self.db
+            .insert_token(&hash_token(&token), TokenOwner::Build { project_id, build_id }, &TokenTerms::plain())
+            .await?;
         Ok(token)
     }
 
@@ -245,25 +283,120 @@ impl Accounts {
             Err(DbError::NotFound) => {
                 Err(ServiceError::NotFound(format!("No token with id {id} (see `admin token list`)")))
             }
-            other => Ok(other?),
+            other => {
+                other?;
+                self.lookups.tokens.clear();
+                Ok(())
+            }
         }
+    }
+
+    /// Tokens of one owner, oldest first: a user's personal tokens, or a project's build
+    /// tokens (and its running builds' own ones).
+    pub async fn tokens_of(&self, owner: TokenOwner) -> ServiceResult<Vec<vitrine_store::TokenInfo>> {
+        Ok(match owner {
+            TokenOwner::User(id) => self.db.tokens(Some(id), None).await?,
+            TokenOwner::Project(id) | TokenOwner::Build { project_id: id, .. } => {
+                self.db.tokens(None, Some(id)).await?
+            }
+        })
+    }
+
+    /// Revokes token `id` if `owner` owns it; another owner's token is as missing as one that
+    /// never was.
+    pub async fn revoke_token_of(&self, owner: TokenOwner, id: TokenId) -> ServiceResult<()> {
+        let owned = match self.db.token_by_id(id).await {
+            Ok(TokenOwner::Build { project_id, .. }) => owner == TokenOwner::Project(project_id),
+            Ok(found) => found == owner,
+            Err(DbError::NotFound) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !owned {
+            return Err(ServiceError::NotFound("No such token: it may be revoked already".into()));
+        }
+        self.revoke_token_by_id(id).await
+    }
+
+    /// Every user, by name (the admin page).
+    pub async fn users(&self) -> ServiceResult<Vec<vitrine_store::UserSummary>> {
+        Ok(self.db.users().await?)
+    }
+
+    /// Makes a user an instance admin, or no longer one. The last enabled admin stays one:
+    /// someone must be able to make the next.
+    pub async fn set_admin(&self, username: &str, admin: bool) -> ServiceResult<()> {
+        let user = self.user(username).await?;
+        if !admin && user.admin && !user.disabled && self.db.admin_count().await? <= 1 {
+            return Err(ServiceError::Conflict(format!(
+                "{username} is the last admin: make someone else an admin first"
+            )));
+        }
+        self.db.set_user_admin(user.id, admin).await?;
+        self.forget_principals();
+        Ok(())
+    }
+
+    /// Changes a user's own password, given the current one; their other sessions end.
+    pub async fn change_password(
+        &self,
+        user_id: UserId,
+        current: &str,
+        new: &str,
+        session: Option<&str>,
+    ) -> ServiceResult<()> {
+        let user = self.db.user_by_id(user_id).await?;
+        if !self.passwords.matches(current, &user.password_hash).await? {
+            return Err(ServiceError::BadRequest("The current password is not right".into()));
+        }
+        check_password(new)?;
+        self.db.set_password_hash(user_id, &hash_password(new)?).await?;
+        self.db.delete_other_sessions(user_id, &session.map(hash_token).unwrap_or_default()).await?;
+        self.forget_principals();
+        Ok(())
+    }
+
+    /// A user's sessions that have not expired, newest first, `session` marked as the current one.
+    pub async fn sessions(&self, user_id: UserId, session: Option<&str>) -> ServiceResult<Vec<SessionInfo>> {
+        Ok(self.db.user_sessions(user_id, &session.map(hash_token).unwrap_or_default()).await?)
+    }
+
+    /// Ends every session of a user but `session` (sign out everywhere else); answers how many.
+    pub async fn sign_out_others(&self, user_id: UserId, session: Option<&str>) -> ServiceResult<u64> {
+        let ended = self.db.delete_other_sessions(user_id, &session.map(hash_token).unwrap_or_default()).await?;
+        self.forget_principals();
+        Ok(ended)
+    }
+
+    /// This server forgets whom tokens and sessions belonged to (others within
+    /// [`super::lookups::FRESH_FOR`]).
+    fn forget_principals(&self) {
+        self.lookups.tokens.clear();
+        self.lookups.sessions.clear();
     }
 
     /// A disabled user cannot sign in, and their sessions and tokens stop working at once;
     /// enabling brings the tokens back (sessions stay ended).
     pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> ServiceResult<()> {
-        let id = self.user(username).await?.id;
-        self.db.set_user_disabled(id, disabled).await?;
-        if disabled {
-            self.db.delete_user_sessions(id).await?;
+        let user = self.user(username).await?;
+        if disabled && user.admin && !user.disabled && self.db.admin_count().await? <= 1 {
+            return Err(ServiceError::Conflict(format!(
+                "{username} is the last admin: make someone else an admin first"
+            )));
         }
+        self.db.set_user_disabled(user.id, disabled).await?;
+        if disabled {
+            self.db.delete_user_sessions(user.id).await?;
+        }
+        self.forget_principals();
         Ok(())
     }
 
     /// Ends every browser session of a user (a lost laptop); answers how many.
     pub async fn revoke_sessions(&self, username: &str) -> ServiceResult<u64> {
         let id = self.user(username).await?.id;
-        Ok(self.db.delete_user_sessions(id).await?)
+        let ended = self.db.delete_user_sessions(id).await?;
+        self.forget_principals();
+        Ok(ended)
     }
 
     /// The principal behind an API token; an unknown token is an error, not anonymity. A
@@ -273,12 +406,17 @@ impl Accounts {
         if let Some(known) = self.lookups.tokens.get(&hash) {
             return Ok(known);
         }
-        let principal = self.token_principal(&hash).await?;
-        self.lookups.tokens.keep(hash, principal.clone());
+        let (principal, expires_at) = self.token_principal(&hash).await?;
+        // A token about to expire is asked for again each time, so it stops on time.
+        let now = chrono::Utc::now().timestamp();
+        if expires_at.is_none_or(|end| end > now + super::lookups::FRESH_FOR.as_secs() as i64) {
+            self.lookups.tokens.keep(hash, principal.clone());
+        }
         Ok(principal)
     }
 
-    async fn token_principal(&self, hash: &str) -> ServiceResult<Principal> {
+    /// The principal behind a token's hash, and when the token ends.
+    async fn token_principal(&self, hash: &str) -> ServiceResult<(Principal, Option<i64>)> {
         let found = self.db.token_owner(hash).await;
         // When a token was last used, to a minute: one write a minute, not per request.
         if let Ok(f) = &found
@@ -286,20 +424,31 @@ impl Accounts {
         {
             self.db.touch_token(hash).await?;
         }
-        match found {
-            Ok(TokenFound { id: token_id, owner: TokenOwner::User(id), .. }) => {
-                let user = self.db.user_by_id(id).await?;
-                Ok(Principal::User { id, username: user.username, token_id: Some(token_id) })
-            }
-            Ok(TokenFound { id: token_id, owner: TokenOwner::Project(project_id), .. }) => {
-                Ok(Principal::BuildAgent { project_id, token_id })
-            }
-            Ok(TokenFound { owner: TokenOwner::Build { project_id, build_id }, .. }) => {
-                Ok(Principal::BuildNode { project_id, build_id })
-            }
-            Err(DbError::NotFound) => Err(ServiceError::Unauthorized("Invalid token provided.".into())),
-            Err(e) => Err(e.into()),
+        let now = chrono::Utc::now().timestamp();
+        if let Ok(TokenFound { expires_at: Some(end), .. }) = found
+            && end <= now
+        {
+            return Err(ServiceError::Unauthorized(format!(
+                "This token expired on {}: create a new one on your account page (/account)",
+                chrono::DateTime::from_timestamp(end, 0)
+                    .map_or(String::new(), |d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+            )));
         }
+        let found = match found {
+            Ok(found) => found,
+            Err(DbError::NotFound) => return Err(ServiceError::Unauthorized("Invalid token provided.".into())),
+            Err(e) => return Err(e.into()),
+        };
+        let principal = match found.owner {
+            TokenOwner::User(id) => {
+                let user = self.db.user_by_id(id).await?;
+                let (username, admin, scope) = (user.username, user.admin, found.scope);
+                Principal::User { id, username, token_id: Some(found.id), admin, scope }
+            }
+            TokenOwner::Project(project_id) => Principal::BuildAgent { project_id, token_id: found.id },
+            TokenOwner::Build { project_id, build_id } => Principal::BuildNode { project_id, build_id },
+        };
+        Ok((principal, found.expires_at))
     }
 
     /// The user of a browser session; a stale or unknown session is simply anonymous.
@@ -311,7 +460,13 @@ impl Accounts {
         match self.db.session_user(&hash).await {
             Ok(id) => {
                 let user = self.db.user_by_id(id).await?;
-                let principal = Principal::User { id, username: user.username, token_id: None };
+                let principal = Principal::User {
+                    id,
+                    username: user.username,
+                    token_id: None,
+                    admin: user.admin,
+                    scope: Scope::Admin,
+                };
                 self.lookups.sessions.keep(hash, principal.clone());
                 Ok(principal)
             }
@@ -325,7 +480,13 @@ impl Accounts {
     /// every server counts together) before the password is checked, so attempts in flight
     /// at once cannot slip past the limits; an attempt that succeeds is taken back, so only
     /// failures add up. Past the limits, sign-ins are refused until the window ends.
-    pub async fn login(&self, username: &str, password: &str, client: Option<IpAddr>) -> ServiceResult<String> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<IpAddr>,
+        agent: &str,
+    ) -> ServiceResult<String> {
         let username = username.trim();
         let now = chrono::Utc::now().timestamp();
         let window_after = now - SIGN_IN_WINDOW;
@@ -383,7 +544,8 @@ impl Accounts {
         }
         let token = new_token();
         let expires = now + SESSION_DAYS * 86_400;
-        self.db.insert_session(&hash_token(&token), user.id, expires).await?;
+        let agent: String = agent.chars().filter(|c| !c.is_control()).take(300).collect();
+        self.db.insert_session(&hash_token(&token), user.id, expires, &agent).await?;
         Ok(token)
     }
 

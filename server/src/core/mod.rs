@@ -6,6 +6,7 @@
 //! - `accounts`: users, passwords, API and build tokens, sessions, sign-in limits;
 //! - `projects`: who may see or write to a project, members, visibility, default branch;
 //! - `builds`: starting, joining, finishing, listing, resolving `latest`, pinning;
+//! - `manage`: what maintainers, users and admins change from the browser, checked and audited;
 //! - `retention`: how long artifacts are kept, expiring what is due, purges by hand;
 //! - `uploads`: plans, presigned URLs, confirmations and their verification;
 //! - `artifacts` (with `folders`, `archives`, `listings`): reading artifacts, folder zips;
@@ -25,6 +26,7 @@ pub mod folders;
 pub mod gallery;
 pub mod listings;
 pub mod lookups;
+pub mod manage;
 pub mod previews;
 pub mod principal;
 pub mod projects;
@@ -87,6 +89,7 @@ struct Features {
     sweeper: Sweeper,
     audit: AuditLog,
     capabilities: ArtifactsOrigin,
+    manage: manage::Manage,
 }
 
 impl Vitrine {
@@ -120,6 +123,8 @@ impl Vitrine {
         });
         let previews = Previews::new(storage.clone(), archives, heavy.clone());
         let gallery = Gallery::new(storage.clone(), projects.clone(), builds.clone(), artifacts.clone(), heavy);
+        let manage =
+            manage::Manage::new(accounts.clone(), projects.clone(), builds.clone(), retention.clone(), audit.clone());
         let sweeper = Sweeper::new(SweeperParts {
             db: &db,
             storage: storage.clone(),
@@ -144,11 +149,16 @@ impl Vitrine {
             sweeper,
             audit,
             capabilities,
+            manage,
         }))
     }
 
     pub fn settings(&self) -> &Settings {
         &self.0.settings
+    }
+
+    pub fn manage(&self) -> &manage::Manage {
+        &self.0.manage
     }
 
     pub fn accounts(&self) -> &Accounts {

@@ -1,7 +1,7 @@
 //! Who is asking: a user, a project's build agent, a running build's own processes, or
 //! nobody in particular.
 
-use vitrine_store::{BuildId, ProjectId, TokenId, UserId};
+use vitrine_store::{BuildId, ProjectId, Scope, TokenId, UserId};
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,11 @@ pub enum Principal {
         id: UserId,
         username: String,
         token_id: Option<TokenId>,
+        /// An instance admin: sees every project and may change everything.
+        admin: bool,
+        /// What this way in may do: a session may change what its user may change; a token
+        /// as its scope says.
+        scope: Scope,
     },
     /// A project build token: may create builds and upload for that project only.
     BuildAgent {
@@ -44,6 +49,16 @@ impl Principal {
             Principal::User { id, .. } => Some(*id),
             _ => None,
         }
+    }
+
+    /// An instance admin, by any way in (a read-only token still reads everything).
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Principal::User { admin: true, .. })
+    }
+
+    /// A user by a session or by a token that may change things.
+    pub fn may_change(&self) -> bool {
+        matches!(self, Principal::User { scope: Scope::Admin, .. })
     }
 
     pub fn token_id(&self) -> Option<TokenId> {

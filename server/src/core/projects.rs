@@ -7,7 +7,7 @@ use super::principal::Principal;
 use crate::domain::ProjectSlug;
 use std::sync::Arc;
 
-use vitrine_store::{Db, DbError, Project, ProjectId, ProjectStore, User, UserId};
+use vitrine_store::{Db, DbError, Grant, GrantSource, Project, ProjectId, ProjectStore, Role, User, UserId};
 
 /// The branch other branches compare against unless a project sets its own.
 pub const DEFAULT_BRANCH: &str = "main";
@@ -48,6 +48,11 @@ impl Projects {
         Ok(self.db.is_member(project_id, user_id).await?)
     }
 
+    /// The project's own default branch, when it set one.
+    pub async fn default_branch_set(&self, project_id: ProjectId) -> ServiceResult<Option<String>> {
+        Ok(self.db.default_branch(project_id).await?)
+    }
+
     /// The branch a project's other branches compare their screenshots against.
     pub async fn default_branch(&self, project_id: ProjectId) -> ServiceResult<String> {
         Ok(self.db.default_branch(project_id).await?.unwrap_or_else(|| DEFAULT_BRANCH.to_owned()))
@@ -73,8 +78,8 @@ impl Projects {
     /// Public projects, and for a user those they are a member of; for an agent, its own.
     pub async fn visible_projects(&self, who: &Principal) -> ServiceResult<Vec<Project>> {
         let mut projects = match who {
-            Principal::User { id, .. } => self.db.visible_projects(Some(*id)).await?,
-            _ => self.db.visible_projects(None).await?,
+            Principal::User { id, admin, .. } => self.db.visible_projects(Some(*id), *admin).await?,
+            _ => self.db.visible_projects(None, false).await?,
         };
         if let Principal::BuildAgent { project_id, .. } = who
             && !projects.iter().any(|p| p.id == *project_id)
@@ -98,6 +103,7 @@ impl Projects {
     async fn may_view(&self, who: &Principal, project: &Project, fresh: bool) -> ServiceResult<bool> {
         Ok(match who {
             _ if project.public => true,
+            Principal::User { admin: true, .. } => true,
             Principal::Anonymous | Principal::BuildNode { .. } => false,
             Principal::BuildAgent { project_id, .. } => *project_id == project.id,
             Principal::User { id, .. } if fresh => self.is_member_now(project.id, *id).await?,
@@ -150,32 +156,106 @@ impl Projects {
             Err(DbError::Conflict) => {
                 // Adding again updates the visibility: the command is safe to re-run.
                 let project = self.db.project_by_slug(slug).await?;
-                self.db.set_project_public(project.id, public).await?;
-                Ok(())
+                self.set_public(&project, public).await
             }
             other => other.map(|_| ()).map_err(Into::into),
         }
     }
 
-    pub async fn add_member(&self, slug: &ProjectSlug, user: &User) -> ServiceResult<()> {
+    /// Grants a role by hand (`admin member add`): re-running it sets the role.
+    pub async fn add_member(&self, slug: &ProjectSlug, user: &User, role: Role) -> ServiceResult<()> {
         let project = self.project_for_admin(slug).await?;
-        Ok(self.db.insert_member(project.id, user.id).await?)
+        self.grant(project.id, user.id, role, &GrantSource::Hand).await
     }
 
-    pub async fn remove_member(&self, slug: &ProjectSlug, user: &User) -> ServiceResult<()> {
-        let project = self.project_for_admin(slug).await?;
-        match self.db.delete_member(project.id, user.id).await {
+    /// Grants `role` from `source`, or changes the role that source granted.
+    pub async fn grant(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+        role: Role,
+        source: &GrantSource,
+    ) -> ServiceResult<()> {
+        self.db.grant(project_id, user_id, role, source).await?;
+        self.lookups.members.clear();
+        Ok(())
+    }
+
+    /// Takes back the role granted by hand; roles granted by a group stay (they go with the
+    /// group).
+    pub async fn remove_member(&self, project: &Project, user: &User) -> ServiceResult<()> {
+        match self.db.revoke_grant(project.id, user.id, &GrantSource::Hand).await {
             Err(DbError::NotFound) => {
-                Err(ServiceError::NotFound(format!("{} is not a member of {}", user.username, slug.short())))
+                let groups: Vec<String> = (self.db.grants(project.id).await?.into_iter())
+                    .filter(|g| g.user_id == user.id)
+                    .filter_map(|g| match g.source {
+                        GrantSource::Group(name) => Some(name),
+                        GrantSource::Hand => None,
+                    })
+                    .collect();
+                Err(if groups.is_empty() {
+                    ServiceError::NotFound(format!("{} is not a member of {}", user.username, project.short_slug()))
+                } else {
+                    ServiceError::Conflict(format!(
+                        "{} is a member of {} through the group(s) {}: they leave with the group",
+                        user.username,
+                        project.short_slug(),
+                        groups.join(", ")
+                    ))
+                })
             }
-            other => Ok(other?),
+            other => {
+                other?;
+                self.lookups.members.clear();
+                Ok(())
+            }
         }
+    }
+
+    /// Every grant in the project, by username.
+    pub async fn grants(&self, project_id: ProjectId) -> ServiceResult<Vec<Grant>> {
+        Ok(self.db.grants(project_id).await?)
+    }
+
+    /// What the principal may do in the project: an instance admin maintains every project;
+    /// a user has the highest role any source granted them (asked of the store itself).
+    pub async fn role(&self, who: &Principal, project: &Project) -> ServiceResult<Option<Role>> {
+        Ok(match who {
+            Principal::User { admin: true, .. } => Some(Role::Maintainer),
+            Principal::User { id, .. } => self.db.role_of(project.id, *id).await?,
+            _ => None,
+        })
+    }
+
+    /// The project, for a maintainer (or an instance admin) by a session or an admin-scope
+    /// token. Anyone else gets the same 404 as a project they cannot see; a maintainer's
+    /// read-only token is told what it lacks.
+    pub async fn maintained_project(&self, who: &Principal, slug: &ProjectSlug) -> ServiceResult<Project> {
+        let project = self.visible_project(who, slug).await?;
+        if self.role(who, &project).await? != Some(Role::Maintainer) {
+            return Err(ServiceError::project_not_found());
+        }
+        if !who.may_change() {
+            return Err(ServiceError::Forbidden("This token may only read: use one with the admin scope".into()));
+        }
+        Ok(project)
+    }
+
+    /// Makes a project public or private.
+    pub async fn set_public(&self, project: &Project, public: bool) -> ServiceResult<()> {
+        self.db.set_project_public(project.id, public).await?;
+        self.lookups.projects.clear();
+        Ok(())
     }
 
     /// The branch the project's other branches compare their screenshots against (`None`:
     /// `main`).
     pub async fn set_default_branch(&self, slug: &ProjectSlug, branch: Option<&str>) -> ServiceResult<()> {
         let project = self.project_for_admin(slug).await?;
+        self.set_default_branch_of(&project, branch).await
+    }
+
+    pub async fn set_default_branch_of(&self, project: &Project, branch: Option<&str>) -> ServiceResult<()> {
         if let Some(branch) = branch {
             check_branch(branch)?;
         }

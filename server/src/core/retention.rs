@@ -12,7 +12,7 @@ use super::projects::Projects;
 use crate::domain::{BuildNum, ProjectSlug};
 use std::sync::Arc;
 
-use vitrine_store::{BuildId, Db, ExpiredBuild, ProjectId, Purged, RetentionStore};
+use vitrine_store::{BuildId, Db, ExpiredBuild, Project, ProjectId, Purged, RetentionStore};
 
 #[derive(Clone)]
 pub struct Retention {
@@ -47,7 +47,16 @@ impl Retention {
     /// A project's own retention (`None`: the server's).
     pub async fn set_retention(&self, slug: &ProjectSlug, retention: Option<Duration>) -> ServiceResult<()> {
         let project = self.projects.project_for_admin(slug).await?;
+        self.set_project_retention(&project, retention).await
+    }
+
+    pub async fn set_project_retention(&self, project: &Project, retention: Option<Duration>) -> ServiceResult<()> {
         Ok(self.db.set_project_retention(project.id, retention.map(|d| d.as_secs() as i64)).await?)
+    }
+
+    /// A project's own retention (`None`: the server's).
+    pub async fn project_retention(&self, project_id: ProjectId) -> ServiceResult<Option<Duration>> {
+        Ok(self.db.project_retention(project_id).await?.map(|s| Duration::from_secs(s.max(0) as u64)))
     }
 
     /// `admin purge`: removes a project's artifacts, a build's, or one path of a build, from

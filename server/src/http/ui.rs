@@ -398,7 +398,8 @@ impl UiBackend for UiService {
     ) -> Result<String, UiError> {
         let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
         let client = self.policy.client_addr(headers, peer);
-        self.vitrine.accounts().login(username, password, client).await.map_err(ui_error)
+        let agent = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+        self.vitrine.accounts().login(username, password, client, agent).await.map_err(ui_error)
     }
 
     fn cookies(&self) -> CookiePolicy {
