@@ -14,7 +14,10 @@ fi
 admin project add gh/vitrine-demo/shop --public >/dev/null
 admin project add gh/vitrine-demo/internal >/dev/null
 printf 'demo-password\n' | admin user add demo --password-stdin >/dev/null
-admin member add gh/vitrine-demo/internal demo >/dev/null
+printf 'admin-password\n' | admin user add admin --admin --password-stdin >/dev/null
+printf 'guest-password\n' | admin user add guest --password-stdin >/dev/null
+admin member add gh/vitrine-demo/internal demo --role maintainer >/dev/null
+admin member add gh/vitrine-demo/shop demo --role maintainer >/dev/null
 shop=$(admin project token gh/vitrine-demo/shop | tail -n 1)
 internal=$(admin project token gh/vitrine-demo/internal | tail -n 1)
 export VITRINE_RETRY_FOR=30s

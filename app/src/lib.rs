@@ -25,7 +25,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <link rel="icon" href="data:,"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // Copy buttons, local times, "/" to the filter: a small script of its own.
+                <script src="/vitrine.js" defer></script>
                 <AutoReload options=options.clone()/>
                 // The stylesheet and the client bundle by their hashed names (see hash-files).
                 <HashedStylesheet options=options.clone() id="leptos"/>
@@ -62,5 +64,11 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    // A server function's redirect (signing in, to `next`) loads the page whole: it may be
+    // one the server renders alone (settings, account, admin), which the app's router does
+    // not have. Set before the router sets its own, so this one is kept.
+    _ = leptos::server_fn::redirect::set_redirect_hook(|to: &str| {
+        _ = window().location().set_href(to);
+    });
     leptos::mount::hydrate_body(App);
 }

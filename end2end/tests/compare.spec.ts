@@ -7,7 +7,11 @@ test('changed screenshots compare with the last green build: difference, side by
   await page.goto('/gh/vitrine-demo/shop/2?tab=gallery');
   await hydrated(page);
   const panel = page.getByRole('tabpanel');
-  await panel.getByRole('navigation', { name: 'Which images' }).getByRole('link', { name: /Changed screenshots since #1/ }).click();
+  const chips = panel.getByRole('navigation', { name: 'Which images' });
+  // Each chip's count is read apart from its label, not run into it ("since #11").
+  await expect(chips.getByRole('link', { name: 'Changed screenshots since #1 (3)', exact: true })).toBeVisible();
+  await expect(chips.getByRole('link', { name: /^All images \(\d+\)$/ })).toBeVisible();
+  await chips.getByRole('link', { name: /Changed screenshots since #1/ }).click();
   await expect(page).toHaveURL(/changed=1/);
   // The checkout page changed since build 1; the home page did not.
   await expect(panel.getByRole('img', { name: 'screenshots/checkout.png' })).toBeVisible();

@@ -132,6 +132,8 @@ impl ArtifactView {
 pub struct ProjectBuilds {
     pub project: ProjectView,
     pub builds: Vec<BuildView>,
+    /// The reader maintains the project: the page links to its settings.
+    pub can_manage: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

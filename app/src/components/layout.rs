@@ -24,7 +24,8 @@ pub fn Layout(children: Children) -> impl IntoView {
                     {move || Suspend::new(async move {
                         match user.await {
                             Ok(Some(name)) => view! {
-                                <span class="who">{name}</span>
+                                // The account page is the server's alone: the browser loads it.
+                                <a class="who" href="/account" rel="external">{name}</a>
                                 <form class="sign-out" method="post" action="/logout">
                                     <button type="submit">"Sign out"</button>
                                 </form>

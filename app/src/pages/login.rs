@@ -26,7 +26,8 @@ pub fn LoginPage() -> impl IntoView {
                 <input id="username" name="username" type="text" autocomplete="username" required/>
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete="current-password" required/>
-                <input type="hidden" name="next" prop:value=next/>
+                // An attribute, not a property: the form is posted as it is without JavaScript too.
+                <input type="hidden" name="next" value=next/>
                 {error}
                 <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
             </ServerForm>

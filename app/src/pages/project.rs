@@ -28,7 +28,11 @@ pub fn ProjectPage() -> impl IntoView {
                         view! {
                             <Title text=title.clone()/>
                             <nav class="crumbs" aria-label="Breadcrumb"><a href="/">"Projects"</a>" / "</nav>
-                            <h1>{title}</h1>
+                            <div class="project-head">
+                                <h1>{title}</h1>
+                                // A page the server renders alone: the browser loads it.
+                                {page.can_manage.then(|| view! { <a href=format!("{base}/settings") rel="external">"Settings"</a> })}
+                            </div>
                             {if page.builds.is_empty() {
                                 view! { <p class="empty">"No builds yet."</p> }.into_any()
                             } else {

@@ -48,6 +48,27 @@ async fn agents(state: &AppState) -> Vec<(String, String)> {
     found
 }
 
+/// The first agent binary installed beside the server, by name.
+pub async fn installed_agent(state: &AppState) -> Option<String> {
+    agents(state).await.into_iter().next().map(|(name, _)| name)
+}
+
+/// How a build machine installs the agent `name` from this server and stores a build of
+/// `project` with it: two shell lines.
+pub fn install_lines(public: &str, name: &str, project: &str) -> [String; 2] {
+    [
+        format!(
+            "curl -fsSL {public}/downloads/{name} -o vitrine-agent && \
+             curl -fsSL {public}/downloads/{name}.sha256 | sed 's/ .*/  vitrine-agent/' | sha256sum -c - && \
+             sudo install vitrine-agent /usr/local/bin/"
+        ),
+        format!(
+            "VITRINE_URL={public} VITRINE_TOKEN=<a build token of {project}> vitrine-agent run \
+             --project {project} -- make test"
+        ),
+    ]
+}
+
 /// `GET /downloads/`: the agent binaries, and how a build machine installs one.
 pub async fn list(State(state): State<AppState>) -> Response {
     let public = &state.vitrine.settings().public_url;
@@ -62,15 +83,8 @@ pub async fn list(State(state): State<AppState>) -> Response {
         text.push_str(&format!("{public}/downloads/{name}\n  sha256 {sha256}\n"));
     }
     if let Some((name, _)) = agents.first() {
-        text.push_str(&format!(
-            "\nOn a build machine ({}):\n  \
-             curl -fsSL {public}/downloads/{name} -o vitrine-agent && \
-             curl -fsSL {public}/downloads/{name}.sha256 | sed 's/ .*/  vitrine-agent/' | sha256sum -c - && \
-             sudo install vitrine-agent /usr/local/bin/\n  \
-             VITRINE_URL={public} VITRINE_TOKEN=<the project's build token> vitrine-agent store-artifacts \
-             --project gh/ORG/REPO --path test-results --destination test-results\n",
-            name.trim_start_matches(AGENT)
-        ));
+        let [get, run] = install_lines(public, name, "gh/ORG/REPO");
+        text.push_str(&format!("\nOn a build machine ({}):\n  {get}\n  {run}\n", name.trim_start_matches(AGENT)));
     }
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], text).into_response()
 }

@@ -18,6 +18,7 @@ pub mod listen;
 pub mod one_port;
 pub mod openapi;
 pub mod operations;
+pub mod pages;
 pub mod policy;
 pub mod router;
 pub mod site;

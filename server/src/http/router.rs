@@ -23,7 +23,7 @@ use vitrine_app::{App, shell};
 use crate::http::error::ApiError;
 use crate::http::openapi::ApiDoc;
 use crate::http::state::AppState;
-use crate::http::{agent, downloads, operations, site, v1_1, v2};
+use crate::http::{agent, downloads, operations, pages, site, v1_1, v2};
 
 /// One route of the HTTP API or the site (besides the Leptos pages and server functions,
 /// which Leptos lists itself): its method, its path in axum's syntax, its handler, and, for
@@ -97,6 +97,13 @@ pub fn routes() -> Vec<Route> {
         documented(routes!(operations::metrics)),
         route(M::GET, "/downloads/", downloads::list),
         route(M::GET, "/downloads/{name}", downloads::file),
+        // The pages people change things on (server-rendered, plain forms).
+        route(M::GET, "/{vcs}/{org}/{repo}/settings", pages::settings::show),
+        route(M::POST, "/{vcs}/{org}/{repo}/settings", pages::settings::change),
+        route(M::GET, "/account", pages::account::show),
+        route(M::POST, "/account", pages::account::change),
+        route(M::GET, "/admin", pages::admin::show),
+        route(M::POST, "/admin", pages::admin::change),
         route(M::GET, "/logout", logout_needs_post),
         route(M::POST, "/logout", logout),
     ]

@@ -289,7 +289,12 @@ impl UiBackend for UiService {
         let who = self.principal(session).await?;
         let (project, builds) =
             self.vitrine.builds().recent_builds(&who, slug, None, None, 100, 0).await.map_err(ui_error)?;
-        Ok(ProjectBuilds { project: project_view(&project), builds: builds.iter().map(build_view).collect() })
+        let role = self.vitrine.projects().role(&who, &project).await.map_err(ui_error)?;
+        Ok(ProjectBuilds {
+            project: project_view(&project),
+            builds: builds.iter().map(build_view).collect(),
+            can_manage: role == Some(vitrine_store::Role::Maintainer),
+        })
     }
 
     async fn build_page(&self, session: Option<String>, at: &PageBuild) -> Result<BuildPageData, UiError> {

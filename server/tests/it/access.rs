@@ -203,6 +203,35 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "401 401 401 401 401 401 401 401 401 401 401 401",
         "401 401 401 401 401 401 401 401 401 401 401 401",
     ]),
+    // Project settings: its maintainers and the instance's admins (none of these callers);
+    // to everyone else the same 404 as a private project; signed out, the way to sign in.
+    ("GET", "/{vcs}/{org}/{repo}/settings", [
+        "303 401 401 401 404 404 404 404 404 404 404 401",
+        "303 401 401 401 404 404 404 404 404 404 404 401",
+    ]),
+    ("POST", "/{vcs}/{org}/{repo}/settings", [
+        "303 401 401 401 404 404 404 404 404 404 404 401",
+        "303 401 401 401 404 404 404 404 404 404 404 401",
+    ]),
+    // One's account: a session, or a token of the admin scope (these are read tokens: 403);
+    // build tokens are nobody's account. An empty form is not one the page sends: 400.
+    ("GET", "/account", [
+        "303 401 401 401 403 403 401 401 401 401 200 401",
+        "303 401 401 401 403 403 401 401 401 401 200 401",
+    ]),
+    ("POST", "/account", [
+        "303 401 401 401 403 403 401 401 401 401 400 401",
+        "303 401 401 401 403 403 401 401 401 401 400 401",
+    ]),
+    // The admin pages: instance admins only (none of these callers); to others they do not exist.
+    ("GET", "/admin", [
+        "303 401 401 401 404 404 404 404 404 404 404 401",
+        "303 401 401 401 404 404 404 404 404 404 404 401",
+    ]),
+    ("POST", "/admin", [
+        "303 401 401 401 404 404 404 404 404 404 404 401",
+        "303 401 401 401 404 404 404 404 404 404 404 401",
+    ]),
     // The artifacts origin: the capability in the path is the only credential; another
     // build's opens nothing of this one.
     ("GET", "/c/{capability}/{*path}", [

@@ -26,6 +26,7 @@ mod crash;
 mod downloads;
 mod faults;
 mod hostile;
+mod manage;
 mod migrate;
 mod operations;
 mod read_path;

@@ -1,0 +1,195 @@
+//! `/admin`: the instance's users and projects, for its admins; to anyone else it does not
+//! exist (404).
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use leptos::prelude::*;
+
+use super::{Done, Refusal, caller, done, error_page, fields, page, sign_in_first, time};
+use crate::core::manage::Caller;
+use crate::domain::ProjectSlug;
+use crate::http::state::AppState;
+
+const PATH: &str = "/admin";
+
+const DONE: Done = Done(&[
+    ("user-added", "User added: they can sign in now."),
+    ("user-disabled", "User disabled: signed out everywhere, their tokens refused."),
+    ("user-enabled", "User enabled."),
+    ("user-promoted", "The user is an instance admin now."),
+    ("user-demoted", "The user is no longer an instance admin."),
+    ("project-added", "Project added: give it members and a build token in its settings."),
+]);
+
+#[derive(Debug, serde::Deserialize)]
+pub struct PageQuery {
+    done: Option<String>,
+}
+
+pub async fn show(State(state): State<AppState>, Query(q): Query<PageQuery>, request: axum::extract::Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let caller = match caller(&state, &mut parts).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Some(r) = sign_in_first(&caller, PATH) {
+        return r;
+    }
+    render(&state, &caller, DONE.sentence(q.done.as_deref()), None).await
+}
+
+pub async fn change(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let caller = match caller(&state, &mut parts).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Some(r) = sign_in_first(&caller, PATH) {
+        return r;
+    }
+    // Only admins get further, whatever they posted.
+    if let Err(e) = state.vitrine.manage().users(&caller).await {
+        return error_page(&state, &caller.who, &e);
+    }
+    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return render(&state, &caller, None, Some(Refusal::bad("", "This form is too large"))).await;
+    };
+    let f = fields(&body);
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    let manage = state.vitrine.manage();
+    let user = get("username");
+    let outcome = match get("do") {
+        "add-user" => {
+            if get("password") != get("repeat") {
+                Err(Refusal::bad("users", "The password and its repetition differ"))
+            } else {
+                let admin = get("admin") == "on";
+                (manage.add_user(&caller, user, get("password"), admin).await)
+                    .map(|()| "user-added")
+                    .map_err(|e| Refusal::of("users", &e))
+            }
+        }
+        "disable" => users(manage.set_user_disabled(&caller, user, true).await, "user-disabled"),
+        "enable" => users(manage.set_user_disabled(&caller, user, false).await, "user-enabled"),
+        "promote" => users(manage.set_user_admin(&caller, user, true).await, "user-promoted"),
+        "demote" => users(manage.set_user_admin(&caller, user, false).await, "user-demoted"),
+        "add-project" => match get("slug").trim().parse::<ProjectSlug>() {
+            Ok(slug) => manage.add_project(&caller, &slug, get("public") == "on").await.map(|()| "project-added"),
+            Err(e) => Err(crate::core::ServiceError::BadRequest(format!(
+                "`{}` is not a project: write it as gh/ORG/REPO ({e})",
+                get("slug").trim()
+            ))),
+        }
+        .map_err(|e| Refusal::of("projects", &e)),
+        _ => Err(Refusal::bad("", "This form cannot be read: reload the page and try again")),
+    };
+    match outcome {
+        Ok(code) => done(PATH, code, if code == "project-added" { "projects" } else { "users" }),
+        Err(refusal) => render(&state, &caller, None, Some(refusal)).await,
+    }
+}
+
+/// A change to a user, said beside the users.
+fn users(result: crate::core::ServiceResult<()>, code: &'static str) -> Result<&'static str, Refusal> {
+    result.map(|()| code).map_err(|e| Refusal::of("users", &e))
+}
+
+async fn render(state: &AppState, caller: &Caller, done: Option<&'static str>, refusal: Option<Refusal>) -> Response {
+    let manage = state.vitrine.manage();
+    let (users, projects) = match (manage.users(caller).await, manage.projects(caller).await) {
+        (Ok(u), Ok(p)) => (u, p),
+        (Err(e), _) | (_, Err(e)) => return error_page(state, &caller.who, &e),
+    };
+    let status = refusal.as_ref().map_or(StatusCode::OK, |r| r.status);
+    let err = |form: &str| Refusal::for_form(refusal.as_ref(), form);
+    let me = caller.who.user_id();
+    let rows = users
+        .iter()
+        .map(|u| {
+            let name = u.username.clone();
+            let button = |action: &'static str, label: &'static str, danger: bool| {
+                let name = name.clone();
+                view! {
+                    <form method="post" action=PATH class="inline">
+                        <input type="hidden" name="do" value=action/>
+                        <input type="hidden" name="username" value=name.clone()/>
+                        <button type="submit" class=if danger { "small danger" } else { "small" } aria-label=format!("{label} {name}")>{label}</button>
+                    </form>
+                }
+            };
+            let yourself = me == Some(u.id);
+            view! {
+                <tr>
+                    <td>{name.clone()}{yourself.then(|| view! { <span class="muted">" (you)"</span> })}</td>
+                    <td>{if u.admin { "admin" } else { "user" }}</td>
+                    <td>{if u.disabled { view! { <span class="expired-tag">"disabled"</span> }.into_any() } else { view! { "enabled" }.into_any() }}</td>
+                    <td class="when">{time(u.created_at)}</td>
+                    <td class="actions">
+                        {if u.admin { button("demote", "Demote", false) } else { button("promote", "Make admin", false) }}
+                        {if u.disabled { button("enable", "Enable", false) } else { button("disable", "Disable", true) }}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let project_rows = projects
+        .iter()
+        .map(|p| {
+            let href = format!("/{}/{}/{}", p.vcs.short(), p.org, p.repo);
+            view! {
+                <tr>
+                    <td><a href=href.clone()>{p.short_slug()}</a></td>
+                    <td>{if p.public { "public" } else { "private" }}</td>
+                    <td><a href=format!("{href}/settings")>"Settings"</a></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let body = view! {
+        <h1>"Admin"</h1>
+        {done.map(|d| view! { <p class="notice" role="status">{d}</p> })}
+        {err("")}
+        <div class="settings">
+            <section class="panel" id="users" aria-labelledby="users-h">
+                <h2 id="users-h">"Users"</h2>
+                <table class="list">
+                    <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th class="when">"Added"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+                {err("users")}
+                <h3>"Add a user"</h3>
+                <form method="post" action=PATH class="stack">
+                    <input type="hidden" name="do" value="add-user"/>
+                    <label for="new-username">"Username"</label>
+                    <input id="new-username" name="username" type="text" required autocomplete="off" aria-describedby="username-hint"/>
+                    <p class="muted" id="username-hint">"1 to 64 letters, digits, -, _ or ."</p>
+                    <label for="new-password">"Password (8 characters or more)"</label>
+                    <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="8" required/>
+                    <label for="new-repeat">"Password again"</label>
+                    <input id="new-repeat" name="repeat" type="password" autocomplete="new-password" minlength="8" required/>
+                    <label class="choice"><input type="checkbox" name="admin"/>" An instance admin"</label>
+                    <button type="submit">"Add user"</button>
+                </form>
+            </section>
+            <section class="panel" id="projects" aria-labelledby="projects-h">
+                <h2 id="projects-h">"Projects"</h2>
+                <table class="list">
+                    <thead><tr><th>"Project"</th><th>"Visibility"</th><th><span class="visually-hidden">"Settings"</span></th></tr></thead>
+                    <tbody>{project_rows}</tbody>
+                </table>
+                <h3>"Add a project"</h3>
+                <form method="post" action=PATH class="row">
+                    <input type="hidden" name="do" value="add-project"/>
+                    <label for="new-slug">"Project"</label>
+                    <input id="new-slug" name="slug" type="text" required placeholder="gh/acme/widgets" autocomplete="off"/>
+                    <label class="choice"><input type="checkbox" name="public"/>" Public"</label>
+                    <button type="submit">"Add project"</button>
+                </form>
+                {err("projects")}
+            </section>
+        </div>
+    }
+    .into_any();
+    page(state, &caller.who, status, "Admin", body)
+}

@@ -1,0 +1,198 @@
+//! The pages people change things on: a project's settings, their account, the admin pages.
+//! Rendered on the server alone (Leptos views to HTML, no client bundle): every form is a
+//! plain HTML form, posted to the page's own address with a `do` field naming the change,
+//! answered by a redirect back with what was done, or by the page again with what was wrong
+//! (in words, beside the form, with the status it deserves). Cross-site posts are refused
+//! for every route by the router's same-site layer; the roles are checked in the core
+//! ([`crate::core::manage`]).
+
+pub mod account;
+pub mod admin;
+pub mod settings;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use leptos::prelude::*;
+
+use crate::core::manage::Caller;
+use crate::core::{Principal, ServiceError};
+use crate::http::state::AppState;
+
+/// A change's outcome shown at the top of the page after the redirect (`?done=`): fixed
+/// sentences by code, so nothing a request carries is echoed.
+pub struct Done(pub &'static [(&'static str, &'static str)]);
+
+impl Done {
+    pub fn sentence(&self, code: Option<&str>) -> Option<&'static str> {
+        let code = code?;
+        self.0.iter().find(|(c, _)| *c == code).map(|(_, s)| *s)
+    }
+}
+
+/// What went wrong with a form: which one (its section's id) and why, in words.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub form: &'static str,
+    pub message: String,
+    pub status: StatusCode,
+}
+
+impl Refusal {
+    pub fn of(form: &'static str, e: &ServiceError) -> Refusal {
+        let (status, message) = match e {
+            ServiceError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            ServiceError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+            ServiceError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            ServiceError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            ServiceError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.clone()),
+            ServiceError::TooManyRequests { message, .. } => (StatusCode::TOO_MANY_REQUESTS, message.clone()),
+            ServiceError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
+            ServiceError::Busy { message, .. } => (StatusCode::SERVICE_UNAVAILABLE, message.clone()),
+            ServiceError::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error on a settings page");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on the server; the details are in its log.".into())
+            }
+        };
+        Refusal { form, message, status }
+    }
+
+    pub fn bad(form: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal { form, message: message.into(), status: StatusCode::BAD_REQUEST }
+    }
+
+    /// The message, when it belongs to `form`.
+    pub fn for_form(refusal: Option<&Refusal>, form: &str) -> impl IntoView + use<> {
+        let message = refusal.filter(|r| r.form == form).map(|r| r.message.clone());
+        message.map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+    }
+}
+
+/// Who is asking a page, by session cookie or token, with their address and session.
+pub async fn caller(state: &AppState, parts: &mut http::request::Parts) -> Result<Caller, Response> {
+    use axum::extract::FromRequestParts;
+    let who = match Principal::from_request_parts(parts, state).await {
+        Ok(who) => who,
+        Err(e) => return Err(e.into_response()),
+    };
+    let crate::http::extract::ClientAddr(client) =
+        crate::http::extract::ClientAddr::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
+    let session = state.policy.cookies().session_from_headers(&parts.headers);
+    Ok(Caller { who, client, session })
+}
+
+/// Anonymous visitors are sent to sign in first, and back here after.
+pub fn sign_in_first(caller: &Caller, path: &str) -> Option<Response> {
+    matches!(caller.who, Principal::Anonymous).then(|| {
+        let next = percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC);
+        Redirect::to(&format!("/login?next={next}")).into_response()
+    })
+}
+
+/// After a change: back to the page (a GET, so reloading does not post again), saying what
+/// was done, at the form's section.
+pub fn done(path: &str, code: &str, section: &str) -> Response {
+    Redirect::to(&format!("{path}?done={code}#{section}")).into_response()
+}
+
+/// The signed-in user the top bar names.
+fn top_user(who: &Principal) -> Option<(String, bool)> {
+    match who {
+        Principal::User { username, admin, .. } => Some((username.clone(), *admin)),
+        _ => None,
+    }
+}
+
+/// A whole page: the document around `body`, with the app's stylesheet and top bar, its
+/// script (copy buttons) under this response's nonce, never cached.
+pub fn page(state: &AppState, who: &Principal, status: StatusCode, title: &str, body: AnyView) -> Response {
+    let nonce = crate::core::accounts::new_token();
+    let options = state.leptos_options.clone();
+    let user = top_user(who);
+    let title = format!("{title} · Vitrine");
+    let html = Owner::new().with(|| {
+        view! {
+            <html lang="en">
+                <head>
+                    <meta charset="utf-8"/>
+                    <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                    <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                    <leptos_meta::HashedStylesheet options id="leptos"/>
+                    <title>{title}</title>
+                    <script src="/vitrine.js" defer nonce=nonce.clone()></script>
+                </head>
+                <body>
+                    <header class="topbar">
+                        <a class="brand" href="/"><span class="brand-mark" aria-hidden="true">"◧"</span>" Vitrine"</a>
+                        <nav class="account" aria-label="Account">
+                            {match user {
+                                Some((name, admin)) => view! {
+                                    {admin.then(|| view! { <a href="/admin">"Admin"</a> })}
+                                    <a class="who" href="/account">{name}</a>
+                                    <form class="sign-out" method="post" action="/logout">
+                                        <button type="submit">"Sign out"</button>
+                                    </form>
+                                }.into_any(),
+                                None => view! { <a href="/login">"Sign in"</a> }.into_any(),
+                            }}
+                        </nav>
+                    </header>
+                    <main>{body}</main>
+                </body>
+            </html>
+        }
+        .to_html()
+    });
+    let mut response = (status, format!("<!DOCTYPE html>{html}")).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(csp) = HeaderValue::from_str(&state.policy.content_security_policy(&nonce)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
+}
+
+/// The page a refused caller sees: the same words as the app's error panel.
+pub fn error_page(state: &AppState, who: &Principal, e: &ServiceError) -> Response {
+    let refusal = Refusal::of("", e);
+    let title = match refusal.status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::UNAUTHORIZED => "Sign in needed",
+        _ => "Something went wrong",
+    };
+    let body = view! {
+        <section class="panel error-panel" role="alert">
+            <h1>{title}</h1>
+            <p>{refusal.message.clone()}</p>
+            <p><a href="/">"Back to projects"</a></p>
+        </section>
+    }
+    .into_any();
+    page(state, who, refusal.status, title, body)
+}
+
+/// A date and time for a page, in UTC, marked up for the page's script to show in the
+/// reader's zone: `2026-12-08 09:30 UTC`.
+pub fn time(at: i64) -> impl IntoView + use<> {
+    let when = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
+    let iso = when.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let shown = when.format("%Y-%m-%d %H:%M UTC").to_string();
+    view! { <time datetime=iso>{shown}</time> }
+}
+
+/// A value with a button that copies it (the page's script; where the clipboard cannot be
+/// written, the button selects the text for the reader to copy).
+pub fn copyable(value: String, label: &'static str) -> impl IntoView + use<> {
+    view! {
+        <span class="copyable">
+            <code>{value.clone()}</code>
+            <button type="button" class="copy" data-copy=value aria-label=label>"Copy"</button>
+        </span>
+    }
+}
+
+/// The form fields of a post, by name (the last of a repeated name).
+pub fn fields(body: &[u8]) -> std::collections::HashMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}

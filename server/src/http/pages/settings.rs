@@ -1,0 +1,452 @@
+//! `/:vcs/:org/:repo/settings`: a project's members, build tokens, visibility, retention,
+//! default branch and purges, for its maintainers and the instance's admins; to anyone else
+//! it is the same 404 as a private project they cannot see.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use leptos::prelude::*;
+
+use super::{Done, Refusal, caller, copyable, done, error_page, fields, page, sign_in_first, time};
+use crate::core::accounts::NewToken;
+use crate::core::manage::{Caller, ProjectSettings};
+use crate::domain::{BuildNum, ProjectSlug};
+use crate::http::extract::RouteParams;
+use crate::http::state::AppState;
+use vitrine_store::{GrantSource, Role, TokenOwner};
+
+const DONE: Done = Done(&[
+    ("member-added", "Member added."),
+    ("member-changed", "Role changed."),
+    ("member-removed", "Member removed."),
+    ("token-revoked", "Build token revoked: builds using it are refused from now on."),
+    ("visibility", "Visibility saved."),
+    ("retention", "Retention saved."),
+    ("default-branch", "Default branch saved."),
+    ("purged", "Purged: the artifacts left the listings, and their bytes leave the store within a minute."),
+]);
+
+#[derive(Debug, serde::Deserialize)]
+pub struct PageQuery {
+    done: Option<String>,
+}
+
+/// What the page shows beside its settings: a token just made, a purge to confirm.
+#[derive(Default)]
+struct Extra {
+    created: Option<NewToken>,
+    confirm_purge: Option<(BuildNum, Option<String>)>,
+    refusal: Option<Refusal>,
+    done: Option<&'static str>,
+}
+
+fn slug_of(params: &RouteParams) -> Result<ProjectSlug, crate::core::ServiceError> {
+    let get = |k: &str| params.get(k).map(str::to_owned).unwrap_or_default();
+    ProjectSlug::new(&get("vcs"), &get("org"), &get("repo")).map_err(|_| crate::core::ServiceError::project_not_found())
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    params: RouteParams,
+    Query(q): Query<PageQuery>,
+    request: axum::extract::Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let caller = match caller(&state, &mut parts).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Some(r) = sign_in_first(&caller, parts.uri.path()) {
+        return r;
+    }
+    let slug = match slug_of(&params) {
+        Ok(s) => s,
+        Err(e) => return error_page(&state, &caller.who, &e),
+    };
+    let extra = Extra { done: DONE.sentence(q.done.as_deref()), ..Extra::default() };
+    render(&state, &caller, &slug, extra, StatusCode::OK).await
+}
+
+pub async fn change(State(state): State<AppState>, params: RouteParams, request: axum::extract::Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let caller = match caller(&state, &mut parts).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Some(r) = sign_in_first(&caller, parts.uri.path()) {
+        return r;
+    }
+    let slug = match slug_of(&params) {
+        Ok(s) => s,
+        Err(e) => return error_page(&state, &caller.who, &e),
+    };
+    // Only maintainers get further, whatever they posted.
+    if let Err(e) = state.vitrine.projects().maintained_project(&caller.who, &slug).await {
+        return error_page(&state, &caller.who, &e);
+    }
+    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
+        let refusal = Refusal::bad("", "This form is too large");
+        return render(&state, &caller, &slug, Extra { refusal: Some(refusal), ..Extra::default() }, StatusCode::OK).await;
+    };
+    let path = parts.uri.path().to_owned();
+    match apply(&state, &caller, &slug, &body).await {
+        Ok(Applied::Done(code, section)) => done(&path, code, section),
+        Ok(Applied::Show(extra)) => render(&state, &caller, &slug, extra, StatusCode::OK).await,
+        Err(refusal) => {
+            let status = refusal.status;
+            render(&state, &caller, &slug, Extra { refusal: Some(refusal), ..Extra::default() }, status).await
+        }
+    }
+}
+
+enum Applied {
+    Done(&'static str, &'static str),
+    Show(Extra),
+}
+
+fn role_field(f: &std::collections::HashMap<String, String>, form: &'static str) -> Result<Role, Refusal> {
+    f.get("role").map_or(Ok(Role::Member), |r| r.parse().map_err(|e: String| Refusal::bad(form, e)))
+}
+
+async fn apply(state: &AppState, caller: &Caller, slug: &ProjectSlug, body: &Bytes) -> Result<Applied, Refusal> {
+    let f = fields(body);
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    let manage = state.vitrine.manage();
+    match get("do") {
+        "add-member" => {
+            let role = role_field(&f, "members")?;
+            if get("username").trim().is_empty() {
+                return Err(Refusal::bad("members", "Give the username of the person to add"));
+            }
+            manage.add_member(caller, slug, get("username"), role).await.map_err(|e| Refusal::of("members", &e))?;
+            Ok(Applied::Done("member-added", "members"))
+        }
+        "set-role" => {
+            let role = role_field(&f, "members")?;
+            manage.set_member_role(caller, slug, get("username"), role).await.map_err(|e| Refusal::of("members", &e))?;
+            Ok(Applied::Done("member-changed", "members"))
+        }
+        "remove-member" => {
+            manage.remove_member(caller, slug, get("username")).await.map_err(|e| Refusal::of("members", &e))?;
+            Ok(Applied::Done("member-removed", "members"))
+        }
+        "create-token" => {
+            let made =
+                manage.create_build_token(caller, slug, get("label")).await.map_err(|e| Refusal::of("tokens", &e))?;
+            Ok(Applied::Show(Extra { created: Some(made), ..Extra::default() }))
+        }
+        "revoke-token" => {
+            let id = get("id").parse().map_err(|_| Refusal::bad("tokens", "No such token"))?;
+            manage.revoke_build_token(caller, slug, id).await.map_err(|e| Refusal::of("tokens", &e))?;
+            Ok(Applied::Done("token-revoked", "tokens"))
+        }
+        "visibility" => {
+            let public = match get("visibility") {
+                "public" => true,
+                "private" => false,
+                _ => return Err(Refusal::bad("visibility", "Choose public or private")),
+            };
+            manage.set_visibility(caller, slug, public).await.map_err(|e| Refusal::of("visibility", &e))?;
+            Ok(Applied::Done("visibility", "visibility"))
+        }
+        "retention" => {
+            let text = get("retention").trim();
+            let retention = if text.is_empty() || text == "default" {
+                None
+            } else {
+                let parsed = vitrine_agent::duration::parse_duration(text).map_err(|_| {
+                    Refusal::bad("retention", format!("`{text}` is not a duration: write it as 30d, 90d or 52w"))
+                })?;
+                Some(parsed)
+            };
+            manage.set_retention(caller, slug, retention).await.map_err(|e| Refusal::of("retention", &e))?;
+            Ok(Applied::Done("retention", "retention"))
+        }
+        "default-branch" => {
+            let branch = Some(get("branch").trim()).filter(|b| !b.is_empty());
+            manage.set_default_branch(caller, slug, branch).await.map_err(|e| Refusal::of("default-branch", &e))?;
+            Ok(Applied::Done("default-branch", "default-branch"))
+        }
+        purge @ ("purge" | "confirm-purge") => {
+            let build: BuildNum = get("build").trim().trim_start_matches('#').parse().map_err(|_| {
+                Refusal::bad("purge", format!("`{}` is not a build number", get("build").trim()))
+            })?;
+            let path = Some(get("path").trim().to_owned()).filter(|p| !p.is_empty());
+            if purge == "purge" {
+                // First say what goes; nothing is removed before the second post.
+                let project = state.vitrine.projects().maintained_project(&caller.who, slug).await;
+                let project = project.map_err(|e| Refusal::of("purge", &e))?;
+                let found = state.vitrine.builds().build_for_admin(slug, &project, build).await;
+                found.map_err(|e| Refusal::of("purge", &e))?;
+                return Ok(Applied::Show(Extra { confirm_purge: Some((build, path)), ..Extra::default() }));
+            }
+            manage.purge(caller, slug, build, path.as_deref()).await.map_err(|e| Refusal::of("purge", &e))?;
+            Ok(Applied::Done("purged", "purge"))
+        }
+        _ => Err(Refusal::bad("", "This form cannot be read: reload the page and try again")),
+    }
+}
+
+async fn render(state: &AppState, caller: &Caller, slug: &ProjectSlug, extra: Extra, status: StatusCode) -> Response {
+    let settings = match state.vitrine.manage().project_settings(caller, slug).await {
+        Ok(s) => s,
+        Err(e) => return error_page(state, &caller.who, &e),
+    };
+    let title = format!("Settings · {}/{}", settings.project.org, settings.project.repo);
+    let agents = crate::http::downloads::installed_agent(state).await;
+    let public = state.vitrine.settings().public_url.clone();
+    let body = body(&settings, extra, &public, agents.as_deref());
+    page(state, &caller.who, status, &title, body)
+}
+
+fn body(s: &ProjectSettings, extra: Extra, public: &str, agent: Option<&str>) -> AnyView {
+    let p = &s.project;
+    let short = p.short_slug();
+    let href = format!("/{}/{}/{}", p.vcs.short(), p.org, p.repo);
+    let action = format!("{href}/settings");
+    let refusal = extra.refusal.as_ref();
+    let err = |form: &str| Refusal::for_form(refusal, form);
+    let install = agent.map(|name| crate::http::downloads::install_lines(public, name, &short));
+
+    let members = {
+        let action = action.clone();
+        s.grants
+            .iter()
+            .map(|g| {
+                let by_hand = g.source == GrantSource::Hand;
+                let how = match &g.source {
+                    GrantSource::Hand => "by hand".to_owned(),
+                    GrantSource::Group(name) => format!("group {name}"),
+                };
+                let user = g.username.clone();
+                let select_id = format!("role-{}-{}", g.user_id, how.replace(' ', "-"));
+                let action = action.clone();
+                view! {
+                    <tr>
+                        <td>{g.username.clone()}</td>
+                        <td>
+                            {if by_hand {
+                                view! {
+                                    <form method="post" action=action.clone() class="inline">
+                                        <input type="hidden" name="do" value="set-role"/>
+                                        <input type="hidden" name="username" value=user.clone()/>
+                                        <label class="visually-hidden" for=select_id.clone()>{format!("Role of {user}")}</label>
+                                        <select id=select_id name="role">
+                                            <option value="member" selected=g.role == Role::Member>"member"</option>
+                                            <option value="maintainer" selected=g.role == Role::Maintainer>"maintainer"</option>
+                                        </select>
+                                        <button type="submit" class="small">"Change"</button>
+                                    </form>
+                                }.into_any()
+                            } else {
+                                view! { <span>{g.role.as_str()}</span> }.into_any()
+                            }}
+                        </td>
+                        <td class="muted when">{how}</td>
+                        <td>
+                            {by_hand.then(|| view! {
+                                <form method="post" action=action.clone() class="inline">
+                                    <input type="hidden" name="do" value="remove-member"/>
+                                    <input type="hidden" name="username" value=user.clone()/>
+                                    <button type="submit" class="small danger" aria-label=format!("Remove {user}")>"Remove"</button>
+                                </form>
+                            })}
+                        </td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+
+    let tokens = {
+        let action = action.clone();
+        s.tokens
+            .iter()
+            .filter(|t| matches!(t.owner, TokenOwner::Project(_)))
+            .map(|t| {
+                let name = if t.label.is_empty() { format!("Token {}", t.id) } else { t.label.clone() };
+                view! {
+                    <tr>
+                        <td>{name.clone()}</td>
+                        <td class="when">{time(t.created_at)}</td>
+                        <td>{t.last_used_at.map_or_else(|| view! { <span class="muted">"never"</span> }.into_any(), |u| time(u).into_any())}</td>
+                        <td>
+                            <form method="post" action=action.clone() class="inline">
+                                <input type="hidden" name="do" value="revoke-token"/>
+                                <input type="hidden" name="id" value=t.id.to_string()/>
+                                <button type="submit" class="small danger" aria-label=format!("Revoke {name}")>"Revoke"</button>
+                            </form>
+                        </td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+
+    let created = extra.created.map(|made| {
+        view! {
+            <div class="notice created" role="status">
+                <p><strong>"New build token"</strong>" (shown once: copy it now, it cannot be shown again):"</p>
+                <p>{copyable(made.token, "Copy the build token")}</p>
+            </div>
+        }
+    });
+
+    let confirm = extra.confirm_purge.map(|(build, path)| {
+        let what = match &path {
+            Some(path) => format!("the artifact `{path}` of build #{build} of {short}"),
+            None => format!("every artifact of build #{build} of {short}"),
+        };
+        view! {
+            <div class="notice confirm" role="alert">
+                <p>{format!("This removes {what}, for good: links to it stop working, and its bytes leave the store within a minute.")}</p>
+                <form method="post" action=action.clone() class="inline">
+                    <input type="hidden" name="do" value="confirm-purge"/>
+                    <input type="hidden" name="build" value=build.to_string()/>
+                    <input type="hidden" name="path" value=path.clone().unwrap_or_default()/>
+                    <button type="submit" class="danger">{format!("Purge {}", if path.is_some() { "this artifact" } else { "these artifacts" })}</button>
+                </form>
+                " "
+                <a href=format!("{action}#purge")>"Keep them"</a>
+            </div>
+        }
+    });
+
+    let retention_now = match s.retention {
+        Some(d) => format!("{} days (this project's own)", d.as_secs() / 86_400),
+        None => format!("{} days (the server's default)", s.default_retention.as_secs() / 86_400),
+    };
+    let retention_value = s.retention.map(|d| format!("{}d", d.as_secs() / 86_400)).unwrap_or_default();
+    let branch_value = s.default_branch.clone().unwrap_or_default();
+
+    view! {
+        <nav class="crumbs" aria-label="Breadcrumb">
+            <a href="/">"Projects"</a>" / "<a href=href.clone()>{format!("{}/{}", p.org, p.repo)}</a>" / "
+        </nav>
+        <h1>"Settings"</h1>
+        {extra.done.map(|d| view! { <p class="notice" role="status">{d}</p> })}
+        {err("")}
+        <div class="settings">
+            <section class="panel" id="agent" aria-labelledby="agent-h">
+                <h2 id="agent-h">"Store builds"</h2>
+                {match install {
+                    Some([get, run]) => view! {
+                        <p>"On a build machine, install the agent:"</p>
+                        <pre class="command">{copyable(get, "Copy the install command")}</pre>
+                        <p>"Then store a build's artifacts, with a build token of this project:"</p>
+                        <pre class="command">{copyable(run, "Copy the run command")}</pre>
+                    }.into_any(),
+                    None => view! {
+                        <p>"No agent binary is installed beside this server; see " <a href="/downloads/">"/downloads/"</a>"."</p>
+                    }.into_any(),
+                }}
+            </section>
+
+            <section class="panel" id="members" aria-labelledby="members-h">
+                <h2 id="members-h">"Members"</h2>
+                <p class="muted">"Members see the project when it is private; maintainers also change these settings. Instance admins can do both everywhere."</p>
+                {if s.grants.is_empty() {
+                    view! { <p class="empty">"No members yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="list">
+                            <thead><tr><th>"User"</th><th>"Role"</th><th class="when">"Granted"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                            <tbody>{members}</tbody>
+                        </table>
+                    }.into_any()
+                }}
+                <form method="post" action=action.clone() class="row">
+                    <input type="hidden" name="do" value="add-member"/>
+                    <label for="add-username">"Username"</label>
+                    <input id="add-username" name="username" type="text" required autocomplete="off"/>
+                    <label for="add-role">"Role"</label>
+                    <select id="add-role" name="role">
+                        <option value="member" selected>"member"</option>
+                        <option value="maintainer">"maintainer"</option>
+                    </select>
+                    <button type="submit">"Add member"</button>
+                </form>
+                {err("members")}
+            </section>
+
+            <section class="panel" id="tokens" aria-labelledby="tokens-h">
+                <h2 id="tokens-h">"Build tokens"</h2>
+                <p class="muted">"A build token starts builds and stores artifacts for this project alone."</p>
+                {created}
+                {if s.tokens.iter().any(|t| matches!(t.owner, TokenOwner::Project(_))) {
+                    view! {
+                        <table class="list">
+                            <thead><tr><th>"Name"</th><th class="when">"Created"</th><th>"Last used"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                            <tbody>{tokens}</tbody>
+                        </table>
+                    }.into_any()
+                } else {
+                    view! { <p class="empty">"No build tokens yet."</p> }.into_any()
+                }}
+                <form method="post" action=action.clone() class="row">
+                    <input type="hidden" name="do" value="create-token"/>
+                    <label for="token-label">"Name"</label>
+                    <input id="token-label" name="label" type="text" placeholder="ci-runners" maxlength="100" autocomplete="off"/>
+                    <button type="submit">"Create build token"</button>
+                </form>
+                {err("tokens")}
+            </section>
+
+            <section class="panel" id="visibility" aria-labelledby="visibility-h">
+                <h2 id="visibility-h">"Visibility"</h2>
+                <form method="post" action=action.clone()>
+                    <input type="hidden" name="do" value="visibility"/>
+                    <fieldset>
+                        <legend class="visually-hidden">"Who may see this project"</legend>
+                        <label class="choice"><input type="radio" name="visibility" value="private" checked=!p.public/>" Private: members only"</label>
+                        <label class="choice"><input type="radio" name="visibility" value="public" checked=p.public/>" Public: anyone, signed in or not"</label>
+                    </fieldset>
+                    <button type="submit">"Save visibility"</button>
+                </form>
+                {err("visibility")}
+            </section>
+
+            <section class="panel" id="retention" aria-labelledby="retention-h">
+                <h2 id="retention-h">"Retention"</h2>
+                <p>"Artifacts are kept " {retention_now} ". The latest successful build of each branch and pinned builds are always kept."</p>
+                <form method="post" action=action.clone() class="row">
+                    <input type="hidden" name="do" value="retention"/>
+                    <label for="retention-value">"Keep artifacts for"</label>
+                    <input id="retention-value" name="retention" type="text" value=retention_value placeholder="default" aria-describedby="retention-hint"/>
+                    <button type="submit">"Save retention"</button>
+                </form>
+                <p class="muted" id="retention-hint">"A day or more: 30d, 90d, 52w; empty for the server's default."</p>
+                {err("retention")}
+            </section>
+
+            <section class="panel" id="default-branch" aria-labelledby="branch-h">
+                <h2 id="branch-h">"Default branch"</h2>
+                <p>"Other branches compare their screenshots with this branch's last green build when they have none of their own."</p>
+                <form method="post" action=action.clone() class="row">
+                    <input type="hidden" name="do" value="default-branch"/>
+                    <label for="branch-value">"Branch"</label>
+                    <input id="branch-value" name="branch" type="text" value=branch_value placeholder=crate::core::DEFAULT_BRANCH/>
+                    <button type="submit">"Save default branch"</button>
+                </form>
+                {err("default-branch")}
+            </section>
+
+            <section class="panel" id="purge" aria-labelledby="purge-h">
+                <h2 id="purge-h">"Purge artifacts"</h2>
+                <p>"Remove a build's artifacts now, or one of them (a secret that leaked into a log). You are asked to confirm first."</p>
+                {confirm}
+                <form method="post" action=action.clone() class="row">
+                    <input type="hidden" name="do" value="purge"/>
+                    <label for="purge-build">"Build"</label>
+                    <input id="purge-build" name="build" type="text" inputmode="numeric" required size="6"/>
+                    <label for="purge-path">"Path (optional)"</label>
+                    <input id="purge-path" name="path" type="text" placeholder="$CIRCLE_ARTIFACTS/build.log"/>
+                    <button type="submit" class="danger">"Purge…"</button>
+                </form>
+                {err("purge")}
+            </section>
+        </div>
+    }
+    .into_any()
+}
