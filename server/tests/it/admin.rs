@@ -192,7 +192,7 @@ async fn the_first_start_says_how_to_make_the_first_user_or_makes_it_once() {
     assert!(said.contains("No one can sign in yet"), "{said}");
     assert!(
         said.contains(&format!(
-            "vitrine admin --data-dir {} user add NAME --password-stdin",
+            "vitrine admin --data-dir {} user add NAME --admin --password-stdin",
             data.path().join("new").display()
         )),
         "{said}"

@@ -21,12 +21,8 @@ const DONE: Done = Done(&[
 ]);
 
 /// The ends a new token may have, as the form offers them: (value, label, days).
-const EXPIRIES: [(&str, &str, Option<i64>); 4] = [
-    ("30", "30 days", Some(30)),
-    ("90", "90 days", Some(90)),
-    ("365", "A year", Some(365)),
-    ("never", "Never", None),
-];
+const EXPIRIES: [(&str, &str, Option<i64>); 4] =
+    [("30", "30 days", Some(30)), ("90", "90 days", Some(90)), ("365", "A year", Some(365)), ("never", "Never", None)];
 
 #[derive(Debug, serde::Deserialize)]
 pub struct PageQuery {
@@ -40,7 +36,11 @@ struct Extra {
     done: Option<&'static str>,
 }
 
-pub async fn show(State(state): State<AppState>, Query(q): Query<PageQuery>, request: axum::extract::Request) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
+    request: axum::extract::Request,
+) -> Response {
     let (mut parts, _) = request.into_parts();
     let caller = match caller(&state, &mut parts).await {
         Ok(c) => c,
@@ -62,7 +62,8 @@ pub async fn change(State(state): State<AppState>, request: axum::extract::Reque
         return r;
     }
     let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return render(&state, &caller, refused(Refusal::bad("", "This form is too large")), StatusCode::BAD_REQUEST).await;
+        return render(&state, &caller, refused(Refusal::bad("", "This form is too large")), StatusCode::BAD_REQUEST)
+            .await;
     };
     let f = fields(&body);
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
@@ -72,11 +73,24 @@ pub async fn change(State(state): State<AppState>, request: axum::extract::Reque
             let scope = match get("scope") {
                 "read" => Scope::Read,
                 "admin" => Scope::Admin,
-                _ => return render(&state, &caller, refused(Refusal::bad("tokens", "Choose a scope")), StatusCode::BAD_REQUEST).await,
+                _ => {
+                    return render(
+                        &state,
+                        &caller,
+                        refused(Refusal::bad("tokens", "Choose a scope")),
+                        StatusCode::BAD_REQUEST,
+                    )
+                    .await;
+                }
             };
             let Some((_, _, days)) = EXPIRIES.iter().find(|(v, _, _)| *v == get("expires")) else {
-                return render(&state, &caller, refused(Refusal::bad("tokens", "Choose when the token expires")), StatusCode::BAD_REQUEST)
-                    .await;
+                return render(
+                    &state,
+                    &caller,
+                    refused(Refusal::bad("tokens", "Choose when the token expires")),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await;
             };
             let expires_at = days.map(|d| chrono::Utc::now().timestamp() + d * 86_400);
             let terms = TokenTerms { label: get("label").trim().to_owned(), scope, expires_at };
@@ -93,9 +107,11 @@ pub async fn change(State(state): State<AppState>, request: axum::extract::Reque
             Err(_) => Err(crate::core::ServiceError::NotFound("No such token".into())),
         }
         .map_err(|e| Refusal::of("tokens", &e)),
-        "sign-out-others" => {
-            manage.sign_out_others(&caller).await.map(|_| ("signed-out", "sessions")).map_err(|e| Refusal::of("sessions", &e))
-        }
+        "sign-out-others" => manage
+            .sign_out_others(&caller)
+            .await
+            .map(|_| ("signed-out", "sessions"))
+            .map_err(|e| Refusal::of("sessions", &e)),
         "password" => {
             if get("new") != get("repeat") {
                 Err(Refusal::bad("password", "The new password and its repetition differ"))
@@ -296,7 +312,8 @@ mod tests {
 
     #[test]
     fn browsers_are_named_from_their_user_agent() {
-        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
         assert_eq!(browser_of(chrome), "Chrome 131 on Linux");
         let firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
         assert_eq!(browser_of(firefox), "Firefox 133 on Windows");

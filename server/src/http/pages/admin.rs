@@ -27,7 +27,11 @@ pub struct PageQuery {
     done: Option<String>,
 }
 
-pub async fn show(State(state): State<AppState>, Query(q): Query<PageQuery>, request: axum::extract::Request) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
+    request: axum::extract::Request,
+) -> Response {
     let (mut parts, _) = request.into_parts();
     let caller = match caller(&state, &mut parts).await {
         Ok(c) => c,

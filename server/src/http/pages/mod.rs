@@ -50,7 +50,10 @@ impl Refusal {
             ServiceError::Busy { message, .. } => (StatusCode::SERVICE_UNAVAILABLE, message.clone()),
             ServiceError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error on a settings page");
-                (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on the server; the details are in its log.".into())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on the server; the details are in its log.".into(),
+                )
             }
         };
         Refusal { form, message, status }

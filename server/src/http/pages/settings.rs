@@ -87,7 +87,8 @@ pub async fn change(State(state): State<AppState>, params: RouteParams, request:
     }
     let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
         let refusal = Refusal::bad("", "This form is too large");
-        return render(&state, &caller, &slug, Extra { refusal: Some(refusal), ..Extra::default() }, StatusCode::OK).await;
+        return render(&state, &caller, &slug, Extra { refusal: Some(refusal), ..Extra::default() }, StatusCode::OK)
+            .await;
     };
     let path = parts.uri.path().to_owned();
     match apply(&state, &caller, &slug, &body).await {
@@ -124,7 +125,10 @@ async fn apply(state: &AppState, caller: &Caller, slug: &ProjectSlug, body: &Byt
         }
         "set-role" => {
             let role = role_field(&f, "members")?;
-            manage.set_member_role(caller, slug, get("username"), role).await.map_err(|e| Refusal::of("members", &e))?;
+            manage
+                .set_member_role(caller, slug, get("username"), role)
+                .await
+                .map_err(|e| Refusal::of("members", &e))?;
             Ok(Applied::Done("member-changed", "members"))
         }
         "remove-member" => {
@@ -169,9 +173,11 @@ async fn apply(state: &AppState, caller: &Caller, slug: &ProjectSlug, body: &Byt
             Ok(Applied::Done("default-branch", "default-branch"))
         }
         purge @ ("purge" | "confirm-purge") => {
-            let build: BuildNum = get("build").trim().trim_start_matches('#').parse().map_err(|_| {
-                Refusal::bad("purge", format!("`{}` is not a build number", get("build").trim()))
-            })?;
+            let build: BuildNum = get("build")
+                .trim()
+                .trim_start_matches('#')
+                .parse()
+                .map_err(|_| Refusal::bad("purge", format!("`{}` is not a build number", get("build").trim())))?;
             let path = Some(get("path").trim().to_owned()).filter(|p| !p.is_empty());
             if purge == "purge" {
                 // First say what goes; nothing is removed before the second post.
@@ -207,7 +213,9 @@ fn body(s: &ProjectSettings, extra: Extra, public: &str, agent: Option<&str>) ->
     let action = format!("{href}/settings");
     let refusal = extra.refusal.as_ref();
     let err = |form: &str| Refusal::for_form(refusal, form);
-    let install = agent.map(|name| crate::http::downloads::install_lines(public, name, &short));
+    // The run line names the project even where no agent binary is installed beside the server.
+    let [get, run] = crate::http::downloads::install_lines(public, agent.unwrap_or("vitrine-agent-TARGET"), &short);
+    let get = agent.is_some().then_some(get);
 
     let members = {
         let action = action.clone();
@@ -330,17 +338,17 @@ fn body(s: &ProjectSettings, extra: Extra, public: &str, agent: Option<&str>) ->
         <div class="settings">
             <section class="panel" id="agent" aria-labelledby="agent-h">
                 <h2 id="agent-h">"Store builds"</h2>
-                {match install {
-                    Some([get, run]) => view! {
+                {match get {
+                    Some(get) => view! {
                         <p>"On a build machine, install the agent:"</p>
                         <pre class="command">{copyable(get, "Copy the install command")}</pre>
-                        <p>"Then store a build's artifacts, with a build token of this project:"</p>
-                        <pre class="command">{copyable(run, "Copy the run command")}</pre>
                     }.into_any(),
                     None => view! {
-                        <p>"No agent binary is installed beside this server; see " <a href="/downloads/">"/downloads/"</a>"."</p>
+                        <p>"No agent binary is installed beside this server (see " <a href="/downloads/">"/downloads/"</a>"): build one with scripts/build.sh."</p>
                     }.into_any(),
                 }}
+                <p>"Store a build's artifacts with a build token of this project (below):"</p>
+                <pre class="command">{copyable(run, "Copy the run command")}</pre>
             </section>
 
             <section class="panel" id="members" aria-labelledby="members-h">
