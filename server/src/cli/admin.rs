@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::core::accounts::{Accounts, PasswordChecks};
-use crate::core::audit::{AuditAction, AuditLog};
+use crate::core::audit::AuditLog;
 use crate::core::builds::Builds;
 use crate::core::lookups::Lookups;
 use crate::core::projects::Projects;
@@ -239,83 +239,9 @@ fn when(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).map_or(String::new(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
-/// What a command changes, for the audit log: (action, project, build, detail). Reading
-/// commands change nothing.
-fn change_of(command: &AdminCommand) -> Option<(AuditAction, Option<String>, Option<i64>, String)> {
-    use AdminCommand as A;
-    let project = |slug: &ProjectSlug| Some(slug.short());
-    Some(match command {
-        A::User(UserCommand::Add { name, admin, .. }) => {
-            (AuditAction::AdminUserAdd, None, None, if *admin { format!("{name} (admin)") } else { name.clone() })
-        }
-        A::User(UserCommand::Promote { name }) => (AuditAction::AdminUserPromote, None, None, name.clone()),
-        A::User(UserCommand::Demote { name }) => (AuditAction::AdminUserDemote, None, None, name.clone()),
-        A::User(UserCommand::Disable { name }) => (AuditAction::AdminUserDisable, None, None, name.clone()),
-        A::User(UserCommand::Enable { name }) => (AuditAction::AdminUserEnable, None, None, name.clone()),
-        A::Token(TokenCommand::Create { name, scope, .. }) => {
-            (AuditAction::AdminTokenCreate, None, None, format!("for {name}, {}", scope.as_str()))
-        }
-        A::Token(TokenCommand::Revoke { token }) => {
-            // An id is logged as it is; a token itself never is.
-            let which = match token_id(token) {
-                Some(id) => format!("id {id}"),
-                None => "given in full".to_owned(),
-            };
-            (AuditAction::AdminTokenRevoke, None, None, which)
-        }
-        A::Token(TokenCommand::List { .. }) | A::Audit { .. } => return None,
-        A::Project(ProjectCommand::Add { slug, public }) => {
-            (AuditAction::AdminProjectAdd, project(slug), None, if *public { "public" } else { "private" }.to_owned())
-        }
-        A::Project(ProjectCommand::Token { slug }) => {
-            (AuditAction::AdminProjectToken, project(slug), None, String::new())
-        }
-        A::Project(ProjectCommand::Retention { slug, retention }) => {
-            let detail = match retention {
-                Retention::Default => "default".to_owned(),
-                Retention::Keep(d) => format!("{}d", d.as_secs() / 86400),
-            };
-            (AuditAction::AdminProjectRetention, project(slug), None, detail)
-        }
-        A::Project(ProjectCommand::DefaultBranch { slug, branch }) => {
-            (AuditAction::AdminProjectDefaultBranch, project(slug), None, branch.clone())
-        }
-        A::Member(MemberCommand::Add { slug, name, role }) => {
-            (AuditAction::AdminMemberAdd, project(slug), None, format!("{name} as {}", role.as_str()))
-        }
-        A::Member(MemberCommand::Remove { slug, name }) => {
-            (AuditAction::AdminMemberRemove, project(slug), None, name.clone())
-        }
-        A::Session(SessionCommand::Revoke { name }) => (AuditAction::AdminSessionRevoke, None, None, name.clone()),
-        A::Build(BuildCommand::Pin { slug, build }) => {
-            (AuditAction::AdminBuildPin, project(slug), Some(build.0), String::new())
-        }
-        A::Build(BuildCommand::Unpin { slug, build }) => {
-            (AuditAction::AdminBuildUnpin, project(slug), Some(build.0), String::new())
-        }
-        A::Purge { project: slug, build, path } => {
-            (AuditAction::AdminPurge, project(slug), build.map(|b| b.0), path.clone().unwrap_or_default())
-        }
-        A::Migrate { .. } => (AuditAction::AdminMigrate, None, None, "to PostgreSQL".to_owned()),
-        A::Backup { dest } => (AuditAction::AdminBackup, None, None, format!("to {}", dest.display())),
-        A::Restore { src } => (AuditAction::AdminRestore, None, None, format!("from {}", src.display())),
-        A::Capabilities(CapabilitiesCommand::Rotate) => {
-            (AuditAction::AdminCapabilitiesRotate, None, None, String::new())
-        }
-    })
-}
-
-/// Who runs `vitrine admin`: the account at the command line.
-fn admin_actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()));
-    format!("admin ({user})")
-}
-
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     super::serve::private_files();
-    let change = change_of(&args.command);
+    let change = super::admin_changes::change_of(&args.command);
     // A restore fills a data dir that must be empty: nothing is opened in it before.
     if let AdminCommand::Restore { src } = &args.command {
         anyhow::ensure!(args.database_url.is_none(), "restore fills a data dir's SQLite database: unset DATABASE_URL");
@@ -327,7 +253,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     if let Some((action, project, build_num, detail)) = change {
         let event = AuditEvent {
             at: chrono::Utc::now().timestamp(),
-            actor: admin_actor(),
+            actor: super::admin_changes::admin_actor(),
             user_id: None,
             token_id: None,
             action: action.as_str().to_owned(),
@@ -580,7 +506,7 @@ async fn members(admin: &Admin, command: MemberCommand) -> anyhow::Result<()> {
 
 /// A token named by its id (from `token list`), or `None` for a token given in full: ids are
 /// small numbers, tokens are 40 hex digits.
-fn token_id(token: &str) -> Option<vitrine_store::TokenId> {
+pub(super) fn token_id(token: &str) -> Option<vitrine_store::TokenId> {
     let token = token.trim();
     token.parse().ok().filter(|_| token.len() < 20)
 }

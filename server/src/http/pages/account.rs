@@ -66,7 +66,7 @@ pub async fn change(State(state): State<AppState>, request: axum::extract::Reque
             .await;
     };
     let f = fields(&body);
-    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    let get = |k: &str| f.get(k).map_or("", String::as_str);
     let manage = state.vitrine.manage();
     let outcome = match get("do") {
         "create-token" => {
@@ -113,12 +113,12 @@ pub async fn change(State(state): State<AppState>, request: axum::extract::Reque
             .map(|_| ("signed-out", "sessions"))
             .map_err(|e| Refusal::of("sessions", &e)),
         "password" => {
-            if get("new") != get("repeat") {
-                Err(Refusal::bad("password", "The new password and its repetition differ"))
-            } else {
+            if get("new") == get("repeat") {
                 (manage.change_password(&caller, get("current"), get("new")).await)
                     .map(|()| ("password", "password"))
                     .map_err(|e| Refusal::of("password", &e))
+            } else {
+                Err(Refusal::bad("password", "The new password and its repetition differ"))
             }
         }
         _ => Err(Refusal::bad("", "This form cannot be read: reload the page and try again")),
@@ -177,53 +177,73 @@ fn browser_of(agent: &str) -> String {
     }
 }
 
+fn never() -> AnyView {
+    view! { <span class="muted">"never"</span> }.into_any()
+}
+
 fn body(a: &AccountPage, extra: Extra, admin: bool) -> AnyView {
     let refusal = extra.refusal.as_ref();
-    let err = |form: &str| Refusal::for_form(refusal, form);
+    view! {
+        <h1>"Account"</h1>
+        <p>"Signed in as " <strong>{a.username.clone()}</strong>
+            {admin.then(|| view! { ", an instance admin (" <a href="/admin">"admin pages"</a> ")" })}
+            "."
+        </p>
+        {extra.done.map(|d| view! { <p class="notice" role="status">{d}</p> })}
+        {Refusal::for_form(refusal, "")}
+        <div class="settings">
+            {tokens_section(a, extra.created, refusal)}
+            {sessions_section(a, refusal)}
+            {password_section(a, refusal)}
+        </div>
+    }
+    .into_any()
+}
+
+fn token_row(t: &vitrine_store::TokenInfo, now: i64) -> impl IntoView + use<> {
+    let name = if t.label.is_empty() { format!("Token {}", t.id) } else { t.label.clone() };
+    let expiry = match t.expires_at {
+        None => never(),
+        Some(end) if end <= now => view! { <span class="expired-tag">"expired "</span>{time(end)} }.into_any(),
+        Some(end) => time(end).into_any(),
+    };
+    view! {
+        <tr>
+            <td>{name.clone()}</td>
+            <td>{scope_words(t.scope)}</td>
+            <td class="when">{time(t.created_at)}</td>
+            <td class="when">{t.last_used_at.map_or_else(never, |u| time(u).into_any())}</td>
+            <td>{expiry}</td>
+            <td>
+                <form method="post" action=PATH class="inline">
+                    <input type="hidden" name="do" value="revoke-token"/>
+                    <input type="hidden" name="id" value=t.id.to_string()/>
+                    <button type="submit" class="small danger" aria-label=format!("Revoke {name}")>"Revoke"</button>
+                </form>
+            </td>
+        </tr>
+    }
+}
+
+fn tokens_section(
+    a: &AccountPage,
+    created: Option<(NewToken, TokenTerms)>,
+    refusal: Option<&Refusal>,
+) -> impl IntoView + use<> {
     let now = chrono::Utc::now().timestamp();
-    let tokens = a
-        .tokens
-        .iter()
-        .map(|t| {
-            let name = if t.label.is_empty() { format!("Token {}", t.id) } else { t.label.clone() };
-            let expiry = match t.expires_at {
-                None => view! { <span class="muted">"never"</span> }.into_any(),
-                Some(end) if end <= now => view! { <span class="expired-tag">"expired "</span>{time(end)} }.into_any(),
-                Some(end) => time(end).into_any(),
-            };
-            view! {
-                <tr>
-                    <td>{name.clone()}</td>
-                    <td>{scope_words(t.scope)}</td>
-                    <td class="when">{time(t.created_at)}</td>
-                    <td class="when">{t.last_used_at.map_or_else(|| view! { <span class="muted">"never"</span> }.into_any(), |u| time(u).into_any())}</td>
-                    <td>{expiry}</td>
-                    <td>
-                        <form method="post" action=PATH class="inline">
-                            <input type="hidden" name="do" value="revoke-token"/>
-                            <input type="hidden" name="id" value=t.id.to_string()/>
-                            <button type="submit" class="small danger" aria-label=format!("Revoke {name}")>"Revoke"</button>
-                        </form>
-                    </td>
-                </tr>
-            }
-        })
-        .collect_view();
-    let sessions = a
-        .sessions
-        .iter()
-        .map(|s| {
-            view! {
-                <li>
-                    {browser_of(&s.agent)}
-                    {s.current.then(|| view! { <strong>" (this session)"</strong> })}
-                    ", signed in " {if s.created_at > 0 { time(s.created_at).into_any() } else { view! { "before this was recorded" }.into_any() }}
-                </li>
-            }
-        })
-        .collect_view();
-    let others = a.sessions.iter().filter(|s| !s.current).count();
-    let created = extra.created.map(|(made, terms)| {
+    let rows = a.tokens.iter().map(|t| token_row(t, now)).collect_view();
+    let list = if a.tokens.is_empty() {
+        view! { <p class="empty">"No API tokens yet."</p> }.into_any()
+    } else {
+        view! {
+            <table class="list">
+                <thead><tr><th>"Name"</th><th>"Scope"</th><th class="when">"Created"</th><th class="when">"Last used"</th><th>"Expires"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    let created = created.map(|(made, terms)| {
         let ends = terms.expires_at.map_or_else(
             || view! { " It does not expire." }.into_any(),
             |end| view! { " It expires " {time(end)} "." }.into_any(),
@@ -236,74 +256,82 @@ fn body(a: &AccountPage, extra: Extra, admin: bool) -> AnyView {
         }
     });
     view! {
-        <h1>"Account"</h1>
-        <p>"Signed in as " <strong>{a.username.clone()}</strong>
-            {admin.then(|| view! { ", an instance admin (" <a href="/admin">"admin pages"</a> ")" })}
-            "."
-        </p>
-        {extra.done.map(|d| view! { <p class="notice" role="status">{d}</p> })}
-        {err("")}
-        <div class="settings">
-            <section class="panel" id="tokens" aria-labelledby="tokens-h">
-                <h2 id="tokens-h">"API tokens"</h2>
-                <p class="muted">"For CircleCI API clients and scripts: send one as the " <code>"Circle-Token"</code> " header. A read token reads what you may read; a read and admin token may also change what you may change."</p>
-                {created}
-                {if a.tokens.is_empty() {
-                    view! { <p class="empty">"No API tokens yet."</p> }.into_any()
-                } else {
-                    view! {
-                        <table class="list">
-                            <thead><tr><th>"Name"</th><th>"Scope"</th><th class="when">"Created"</th><th class="when">"Last used"</th><th>"Expires"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                            <tbody>{tokens}</tbody>
-                        </table>
-                    }.into_any()
-                }}
-                <form method="post" action=PATH class="row">
-                    <input type="hidden" name="do" value="create-token"/>
-                    <label for="token-label">"Name"</label>
-                    <input id="token-label" name="label" type="text" placeholder="dashboard" maxlength="100" autocomplete="off"/>
-                    <label for="token-scope">"Scope"</label>
-                    <select id="token-scope" name="scope">
-                        <option value="read" selected>"read"</option>
-                        <option value="admin">"read and admin"</option>
-                    </select>
-                    <label for="token-expires">"Expires"</label>
-                    <select id="token-expires" name="expires">
-                        {EXPIRIES.iter().map(|(value, label, _)| view! { <option value=*value selected=*value == "90">{*label}</option> }).collect_view()}
-                    </select>
-                    <button type="submit">"Create token"</button>
-                </form>
-                {err("tokens")}
-            </section>
-
-            <section class="panel" id="sessions" aria-labelledby="sessions-h">
-                <h2 id="sessions-h">"Sessions"</h2>
-                <ul class="sessions">{sessions}</ul>
-                <form method="post" action=PATH>
-                    <input type="hidden" name="do" value="sign-out-others"/>
-                    <button type="submit" disabled=others == 0>{format!("Sign out the other sessions ({others})")}</button>
-                </form>
-                {err("sessions")}
-            </section>
-
-            <section class="panel" id="password" aria-labelledby="password-h">
-                <h2 id="password-h">"Password"</h2>
-                <form method="post" action=PATH class="stack">
-                    <input type="hidden" name="do" value="password"/>
-                    <input type="text" name="username" value=a.username.clone() autocomplete="username" hidden/>
-                    <label for="current">"Current password"</label>
-                    <input id="current" name="current" type="password" autocomplete="current-password" required/>
-                    <label for="new">"New password (8 characters or more)"</label>
-                    <input id="new" name="new" type="password" autocomplete="new-password" minlength="8" required/>
-                    <label for="repeat">"New password again"</label>
-                    <input id="repeat" name="repeat" type="password" autocomplete="new-password" minlength="8" required/>
-                    <button type="submit">"Change password"</button>
-                </form>
-                {err("password")}
-            </section>
-        </div>
+        <section class="panel" id="tokens" aria-labelledby="tokens-h">
+            <h2 id="tokens-h">"API tokens"</h2>
+            <p class="muted">"For CircleCI API clients and scripts: send one as the " <code>"Circle-Token"</code> " header. A read token reads what you may read; a read and admin token may also change what you may change."</p>
+            {created}
+            {list}
+            <form method="post" action=PATH class="row">
+                <input type="hidden" name="do" value="create-token"/>
+                <label for="token-label">"Name"</label>
+                <input id="token-label" name="label" type="text" placeholder="dashboard" maxlength="100" autocomplete="off"/>
+                <label for="token-scope">"Scope"</label>
+                <select id="token-scope" name="scope">
+                    <option value="read" selected>"read"</option>
+                    <option value="admin">"read and admin"</option>
+                </select>
+                <label for="token-expires">"Expires"</label>
+                <select id="token-expires" name="expires">
+                    {EXPIRIES.iter().map(|(value, label, _)| view! { <option value=*value selected=*value == "90">{*label}</option> }).collect_view()}
+                </select>
+                <button type="submit">"Create token"</button>
+            </form>
+            {Refusal::for_form(refusal, "tokens")}
+        </section>
     }
-    .into_any()
+}
+
+fn sessions_section(a: &AccountPage, refusal: Option<&Refusal>) -> impl IntoView + use<> {
+    let sessions = a
+        .sessions
+        .iter()
+        .map(|s| {
+            let since = if s.created_at > 0 {
+                time(s.created_at).into_any()
+            } else {
+                view! { "before this was recorded" }.into_any()
+            };
+            view! {
+                <li>
+                    {browser_of(&s.agent)}
+                    {s.current.then(|| view! { <strong>" (this session)"</strong> })}
+                    ", signed in " {since}
+                </li>
+            }
+        })
+        .collect_view();
+    let others = a.sessions.iter().filter(|s| !s.current).count();
+    view! {
+        <section class="panel" id="sessions" aria-labelledby="sessions-h">
+            <h2 id="sessions-h">"Sessions"</h2>
+            <ul class="sessions">{sessions}</ul>
+            <form method="post" action=PATH>
+                <input type="hidden" name="do" value="sign-out-others"/>
+                <button type="submit" disabled=others == 0>{format!("Sign out the other sessions ({others})")}</button>
+            </form>
+            {Refusal::for_form(refusal, "sessions")}
+        </section>
+    }
+}
+
+fn password_section(a: &AccountPage, refusal: Option<&Refusal>) -> impl IntoView + use<> {
+    view! {
+        <section class="panel" id="password" aria-labelledby="password-h">
+            <h2 id="password-h">"Password"</h2>
+            <form method="post" action=PATH class="stack">
+                <input type="hidden" name="do" value="password"/>
+                <input type="text" name="username" value=a.username.clone() autocomplete="username" hidden/>
+                <label for="current">"Current password"</label>
+                <input id="current" name="current" type="password" autocomplete="current-password" required/>
+                <label for="new">"New password (8 characters or more)"</label>
+                <input id="new" name="new" type="password" autocomplete="new-password" minlength="8" required/>
+                <label for="repeat">"New password again"</label>
+                <input id="repeat" name="repeat" type="password" autocomplete="new-password" minlength="8" required/>
+                <button type="submit">"Change password"</button>
+            </form>
+            {Refusal::for_form(refusal, "password")}
+        </section>
+    }
 }
 
 #[cfg(test)]

@@ -60,18 +60,18 @@ pub async fn change(State(state): State<AppState>, request: axum::extract::Reque
         return render(&state, &caller, None, Some(Refusal::bad("", "This form is too large"))).await;
     };
     let f = fields(&body);
-    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    let get = |k: &str| f.get(k).map_or("", String::as_str);
     let manage = state.vitrine.manage();
     let user = get("username");
     let outcome = match get("do") {
         "add-user" => {
-            if get("password") != get("repeat") {
-                Err(Refusal::bad("users", "The password and its repetition differ"))
-            } else {
+            if get("password") == get("repeat") {
                 let admin = get("admin") == "on";
                 (manage.add_user(&caller, user, get("password"), admin).await)
                     .map(|()| "user-added")
                     .map_err(|e| Refusal::of("users", &e))
+            } else {
+                Err(Refusal::bad("users", "The password and its repetition differ"))
             }
         }
         "disable" => users(manage.set_user_disabled(&caller, user, true).await, "user-disabled"),
@@ -106,38 +106,82 @@ async fn render(state: &AppState, caller: &Caller, done: Option<&'static str>, r
         (Err(e), _) | (_, Err(e)) => return error_page(state, &caller.who, &e),
     };
     let status = refusal.as_ref().map_or(StatusCode::OK, |r| r.status);
-    let err = |form: &str| Refusal::for_form(refusal.as_ref(), form);
-    let me = caller.who.user_id();
+    let refusal = refusal.as_ref();
+    let body = view! {
+        <h1>"Admin"</h1>
+        {done.map(|d| view! { <p class="notice" role="status">{d}</p> })}
+        {Refusal::for_form(refusal, "")}
+        <div class="settings">
+            {users_section(&users, caller.who.user_id(), refusal)}
+            {projects_section(&projects, refusal)}
+        </div>
+    }
+    .into_any();
+    page(state, &caller.who, status, "Admin", body)
+}
+
+fn user_button(action: &'static str, label: &'static str, danger: bool, name: &str) -> impl IntoView + use<> {
+    let name = name.to_owned();
+    view! {
+        <form method="post" action=PATH class="inline">
+            <input type="hidden" name="do" value=action/>
+            <input type="hidden" name="username" value=name.clone()/>
+            <button type="submit" class=if danger { "small danger" } else { "small" } aria-label=format!("{label} {name}")>{label}</button>
+        </form>
+    }
+}
+
+fn users_section(
+    users: &[vitrine_store::UserSummary],
+    me: Option<vitrine_store::UserId>,
+    refusal: Option<&Refusal>,
+) -> impl IntoView + use<> {
     let rows = users
         .iter()
         .map(|u| {
-            let name = u.username.clone();
-            let button = |action: &'static str, label: &'static str, danger: bool| {
-                let name = name.clone();
-                view! {
-                    <form method="post" action=PATH class="inline">
-                        <input type="hidden" name="do" value=action/>
-                        <input type="hidden" name="username" value=name.clone()/>
-                        <button type="submit" class=if danger { "small danger" } else { "small" } aria-label=format!("{label} {name}")>{label}</button>
-                    </form>
-                }
-            };
-            let yourself = me == Some(u.id);
+            let name = u.username.as_str();
+            let state = if u.disabled { view! { <span class="expired-tag">"disabled"</span> }.into_any() } else { view! { "enabled" }.into_any() };
             view! {
                 <tr>
-                    <td>{name.clone()}{yourself.then(|| view! { <span class="muted">" (you)"</span> })}</td>
+                    <td>{name.to_owned()}{(me == Some(u.id)).then(|| view! { <span class="muted">" (you)"</span> })}</td>
                     <td>{if u.admin { "admin" } else { "user" }}</td>
-                    <td>{if u.disabled { view! { <span class="expired-tag">"disabled"</span> }.into_any() } else { view! { "enabled" }.into_any() }}</td>
+                    <td>{state}</td>
                     <td class="when">{time(u.created_at)}</td>
                     <td class="actions">
-                        {if u.admin { button("demote", "Demote", false) } else { button("promote", "Make admin", false) }}
-                        {if u.disabled { button("enable", "Enable", false) } else { button("disable", "Disable", true) }}
+                        {if u.admin { user_button("demote", "Demote", false, name) } else { user_button("promote", "Make admin", false, name) }}
+                        {if u.disabled { user_button("enable", "Enable", false, name) } else { user_button("disable", "Disable", true, name) }}
                     </td>
                 </tr>
             }
         })
         .collect_view();
-    let project_rows = projects
+    view! {
+        <section class="panel" id="users" aria-labelledby="users-h">
+            <h2 id="users-h">"Users"</h2>
+            <table class="list">
+                <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th class="when">"Added"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            {Refusal::for_form(refusal, "users")}
+            <h3>"Add a user"</h3>
+            <form method="post" action=PATH class="stack">
+                <input type="hidden" name="do" value="add-user"/>
+                <label for="new-username">"Username"</label>
+                <input id="new-username" name="username" type="text" required autocomplete="off" aria-describedby="username-hint"/>
+                <p class="muted" id="username-hint">"1 to 64 letters, digits, -, _ or ."</p>
+                <label for="new-password">"Password (8 characters or more)"</label>
+                <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="8" required/>
+                <label for="new-repeat">"Password again"</label>
+                <input id="new-repeat" name="repeat" type="password" autocomplete="new-password" minlength="8" required/>
+                <label class="choice"><input type="checkbox" name="admin"/>" An instance admin"</label>
+                <button type="submit">"Add user"</button>
+            </form>
+        </section>
+    }
+}
+
+fn projects_section(projects: &[vitrine_store::Project], refusal: Option<&Refusal>) -> impl IntoView + use<> {
+    let rows = projects
         .iter()
         .map(|p| {
             let href = format!("/{}/{}/{}", p.vcs.short(), p.org, p.repo);
@@ -145,55 +189,27 @@ async fn render(state: &AppState, caller: &Caller, done: Option<&'static str>, r
                 <tr>
                     <td><a href=href.clone()>{p.short_slug()}</a></td>
                     <td>{if p.public { "public" } else { "private" }}</td>
-                    <td><a href=format!("{href}/settings")>"Settings"</a></td>
+                    <td><a href=format!("{href}/settings") aria-label=format!("Settings of {}", p.short_slug())>"Settings"</a></td>
                 </tr>
             }
         })
         .collect_view();
-    let body = view! {
-        <h1>"Admin"</h1>
-        {done.map(|d| view! { <p class="notice" role="status">{d}</p> })}
-        {err("")}
-        <div class="settings">
-            <section class="panel" id="users" aria-labelledby="users-h">
-                <h2 id="users-h">"Users"</h2>
-                <table class="list">
-                    <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th class="when">"Added"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-                {err("users")}
-                <h3>"Add a user"</h3>
-                <form method="post" action=PATH class="stack">
-                    <input type="hidden" name="do" value="add-user"/>
-                    <label for="new-username">"Username"</label>
-                    <input id="new-username" name="username" type="text" required autocomplete="off" aria-describedby="username-hint"/>
-                    <p class="muted" id="username-hint">"1 to 64 letters, digits, -, _ or ."</p>
-                    <label for="new-password">"Password (8 characters or more)"</label>
-                    <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="8" required/>
-                    <label for="new-repeat">"Password again"</label>
-                    <input id="new-repeat" name="repeat" type="password" autocomplete="new-password" minlength="8" required/>
-                    <label class="choice"><input type="checkbox" name="admin"/>" An instance admin"</label>
-                    <button type="submit">"Add user"</button>
-                </form>
-            </section>
-            <section class="panel" id="projects" aria-labelledby="projects-h">
-                <h2 id="projects-h">"Projects"</h2>
-                <table class="list">
-                    <thead><tr><th>"Project"</th><th>"Visibility"</th><th><span class="visually-hidden">"Settings"</span></th></tr></thead>
-                    <tbody>{project_rows}</tbody>
-                </table>
-                <h3>"Add a project"</h3>
-                <form method="post" action=PATH class="row">
-                    <input type="hidden" name="do" value="add-project"/>
-                    <label for="new-slug">"Project"</label>
-                    <input id="new-slug" name="slug" type="text" required placeholder="gh/acme/widgets" autocomplete="off"/>
-                    <label class="choice"><input type="checkbox" name="public"/>" Public"</label>
-                    <button type="submit">"Add project"</button>
-                </form>
-                {err("projects")}
-            </section>
-        </div>
+    view! {
+        <section class="panel" id="projects" aria-labelledby="projects-h">
+            <h2 id="projects-h">"Projects"</h2>
+            <table class="list">
+                <thead><tr><th>"Project"</th><th>"Visibility"</th><th><span class="visually-hidden">"Settings"</span></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <h3>"Add a project"</h3>
+            <form method="post" action=PATH class="row">
+                <input type="hidden" name="do" value="add-project"/>
+                <label for="new-slug">"Project"</label>
+                <input id="new-slug" name="slug" type="text" required placeholder="gh/acme/widgets" autocomplete="off"/>
+                <label class="choice"><input type="checkbox" name="public"/>" Public"</label>
+                <button type="submit">"Add project"</button>
+            </form>
+            {Refusal::for_form(refusal, "projects")}
+        </section>
     }
-    .into_any();
-    page(state, &caller.who, status, "Admin", body)
 }

@@ -112,37 +112,34 @@ fn role_field(f: &std::collections::HashMap<String, String>, form: &'static str)
 
 async fn apply(state: &AppState, caller: &Caller, slug: &ProjectSlug, body: &Bytes) -> Result<Applied, Refusal> {
     let f = fields(body);
-    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    let get = |k: &str| f.get(k).map_or("", String::as_str);
     let manage = state.vitrine.manage();
+    let on = |form: &'static str| move |e: crate::core::ServiceError| Refusal::of(form, &e);
     match get("do") {
         "add-member" => {
             let role = role_field(&f, "members")?;
             if get("username").trim().is_empty() {
                 return Err(Refusal::bad("members", "Give the username of the person to add"));
             }
-            manage.add_member(caller, slug, get("username"), role).await.map_err(|e| Refusal::of("members", &e))?;
+            manage.add_member(caller, slug, get("username"), role).await.map_err(on("members"))?;
             Ok(Applied::Done("member-added", "members"))
         }
         "set-role" => {
             let role = role_field(&f, "members")?;
-            manage
-                .set_member_role(caller, slug, get("username"), role)
-                .await
-                .map_err(|e| Refusal::of("members", &e))?;
+            manage.set_member_role(caller, slug, get("username"), role).await.map_err(on("members"))?;
             Ok(Applied::Done("member-changed", "members"))
         }
         "remove-member" => {
-            manage.remove_member(caller, slug, get("username")).await.map_err(|e| Refusal::of("members", &e))?;
+            manage.remove_member(caller, slug, get("username")).await.map_err(on("members"))?;
             Ok(Applied::Done("member-removed", "members"))
         }
         "create-token" => {
-            let made =
-                manage.create_build_token(caller, slug, get("label")).await.map_err(|e| Refusal::of("tokens", &e))?;
+            let made = manage.create_build_token(caller, slug, get("label")).await.map_err(on("tokens"))?;
             Ok(Applied::Show(Extra { created: Some(made), ..Extra::default() }))
         }
         "revoke-token" => {
             let id = get("id").parse().map_err(|_| Refusal::bad("tokens", "No such token"))?;
-            manage.revoke_build_token(caller, slug, id).await.map_err(|e| Refusal::of("tokens", &e))?;
+            manage.revoke_build_token(caller, slug, id).await.map_err(on("tokens"))?;
             Ok(Applied::Done("token-revoked", "tokens"))
         }
         "visibility" => {
@@ -151,47 +148,62 @@ async fn apply(state: &AppState, caller: &Caller, slug: &ProjectSlug, body: &Byt
                 "private" => false,
                 _ => return Err(Refusal::bad("visibility", "Choose public or private")),
             };
-            manage.set_visibility(caller, slug, public).await.map_err(|e| Refusal::of("visibility", &e))?;
+            manage.set_visibility(caller, slug, public).await.map_err(on("visibility"))?;
             Ok(Applied::Done("visibility", "visibility"))
         }
         "retention" => {
-            let text = get("retention").trim();
-            let retention = if text.is_empty() || text == "default" {
-                None
-            } else {
-                let parsed = vitrine_agent::duration::parse_duration(text).map_err(|_| {
-                    Refusal::bad("retention", format!("`{text}` is not a duration: write it as 30d, 90d or 52w"))
-                })?;
-                Some(parsed)
-            };
-            manage.set_retention(caller, slug, retention).await.map_err(|e| Refusal::of("retention", &e))?;
+            manage.set_retention(caller, slug, retention_field(get("retention"))?).await.map_err(on("retention"))?;
             Ok(Applied::Done("retention", "retention"))
         }
         "default-branch" => {
             let branch = Some(get("branch").trim()).filter(|b| !b.is_empty());
-            manage.set_default_branch(caller, slug, branch).await.map_err(|e| Refusal::of("default-branch", &e))?;
+            manage.set_default_branch(caller, slug, branch).await.map_err(on("default-branch"))?;
             Ok(Applied::Done("default-branch", "default-branch"))
         }
-        purge @ ("purge" | "confirm-purge") => {
-            let build: BuildNum = get("build")
-                .trim()
-                .trim_start_matches('#')
-                .parse()
-                .map_err(|_| Refusal::bad("purge", format!("`{}` is not a build number", get("build").trim())))?;
-            let path = Some(get("path").trim().to_owned()).filter(|p| !p.is_empty());
-            if purge == "purge" {
-                // First say what goes; nothing is removed before the second post.
-                let project = state.vitrine.projects().maintained_project(&caller.who, slug).await;
-                let project = project.map_err(|e| Refusal::of("purge", &e))?;
-                let found = state.vitrine.builds().build_for_admin(slug, &project, build).await;
-                found.map_err(|e| Refusal::of("purge", &e))?;
-                return Ok(Applied::Show(Extra { confirm_purge: Some((build, path)), ..Extra::default() }));
-            }
-            manage.purge(caller, slug, build, path.as_deref()).await.map_err(|e| Refusal::of("purge", &e))?;
+        "purge" => ask_purge(state, caller, slug, get("build"), get("path")).await,
+        "confirm-purge" => {
+            let (build, path) = purge_fields(get("build"), get("path"))?;
+            manage.purge(caller, slug, build, path.as_deref()).await.map_err(on("purge"))?;
             Ok(Applied::Done("purged", "purge"))
         }
         _ => Err(Refusal::bad("", "This form cannot be read: reload the page and try again")),
     }
+}
+
+/// `30d`, `52w`; empty or `default` for the server's.
+fn retention_field(text: &str) -> Result<Option<std::time::Duration>, Refusal> {
+    let text = text.trim();
+    if text.is_empty() || text == "default" {
+        return Ok(None);
+    }
+    vitrine_agent::duration::parse_duration(text)
+        .map(Some)
+        .map_err(|_| Refusal::bad("retention", format!("`{text}` is not a duration: write it as 30d, 90d or 52w")))
+}
+
+fn purge_fields(build: &str, path: &str) -> Result<(BuildNum, Option<String>), Refusal> {
+    let build = build.trim();
+    let num = build
+        .trim_start_matches('#')
+        .parse()
+        .map_err(|_| Refusal::bad("purge", format!("`{build}` is not a build number")))?;
+    Ok((num, Some(path.trim().to_owned()).filter(|p| !p.is_empty())))
+}
+
+/// A purge asked for: the page says what goes, and nothing is removed before the second post.
+async fn ask_purge(
+    state: &AppState,
+    caller: &Caller,
+    slug: &ProjectSlug,
+    build: &str,
+    path: &str,
+) -> Result<Applied, Refusal> {
+    let (build, path) = purge_fields(build, path)?;
+    let project = state.vitrine.projects().maintained_project(&caller.who, slug).await;
+    let project = project.map_err(|e| Refusal::of("purge", &e))?;
+    let found = state.vitrine.builds().build_for_admin(slug, &project, build).await;
+    found.map_err(|e| Refusal::of("purge", &e))?;
+    Ok(Applied::Show(Extra { confirm_purge: Some((build, path)), ..Extra::default() }))
 }
 
 async fn render(state: &AppState, caller: &Caller, slug: &ProjectSlug, extra: Extra, status: StatusCode) -> Response {
@@ -206,93 +218,178 @@ async fn render(state: &AppState, caller: &Caller, slug: &ProjectSlug, extra: Ex
     page(state, &caller.who, status, &title, body)
 }
 
+/// The parts of the page every section needs: the form's address and what was refused.
+struct Ctx<'a> {
+    action: String,
+    refusal: Option<&'a Refusal>,
+}
+
+impl Ctx<'_> {
+    fn err(&self, form: &str) -> impl IntoView + use<> {
+        Refusal::for_form(self.refusal, form)
+    }
+}
+
 fn body(s: &ProjectSettings, extra: Extra, public: &str, agent: Option<&str>) -> AnyView {
     let p = &s.project;
-    let short = p.short_slug();
     let href = format!("/{}/{}/{}", p.vcs.short(), p.org, p.repo);
-    let action = format!("{href}/settings");
-    let refusal = extra.refusal.as_ref();
-    let err = |form: &str| Refusal::for_form(refusal, form);
+    let ctx = Ctx { action: format!("{href}/settings"), refusal: extra.refusal.as_ref() };
+    view! {
+        <nav class="crumbs" aria-label="Breadcrumb">
+            <a href="/">"Projects"</a>" / "<a href=href.clone()>{format!("{}/{}", p.org, p.repo)}</a>" / "
+        </nav>
+        <h1>"Settings"</h1>
+        {extra.done.map(|d| view! { <p class="notice" role="status">{d}</p> })}
+        {ctx.err("")}
+        <div class="settings">
+            {agent_section(public, agent, &p.short_slug())}
+            {members_section(s, &ctx)}
+            {tokens_section(s, &ctx, extra.created)}
+            {visibility_section(s, &ctx)}
+            {retention_section(s, &ctx)}
+            {branch_section(s, &ctx)}
+            {purge_section(s, &ctx, extra.confirm_purge)}
+        </div>
+    }
+    .into_any()
+}
+
+fn agent_section(public: &str, agent: Option<&str>, short: &str) -> impl IntoView + use<> {
     // The run line names the project even where no agent binary is installed beside the server.
-    let [get, run] = crate::http::downloads::install_lines(public, agent.unwrap_or("vitrine-agent-TARGET"), &short);
+    let [get, run] = crate::http::downloads::install_lines(public, agent.unwrap_or("vitrine-agent-TARGET"), short);
     let get = agent.is_some().then_some(get);
+    view! {
+        <section class="panel" id="agent" aria-labelledby="agent-h">
+            <h2 id="agent-h">"Store builds"</h2>
+            {match get {
+                Some(get) => view! {
+                    <p>"On a build machine, install the agent:"</p>
+                    <pre class="command">{copyable(get, "Copy the install command")}</pre>
+                }.into_any(),
+                None => view! {
+                    <p>"No agent binary is installed beside this server (see " <a href="/downloads/">"/downloads/"</a>"): build one with scripts/build.sh."</p>
+                }.into_any(),
+            }}
+            <p>"Store a build's artifacts with a build token of this project (below):"</p>
+            <pre class="command">{copyable(run, "Copy the run command")}</pre>
+        </section>
+    }
+}
 
-    let members = {
-        let action = action.clone();
-        s.grants
-            .iter()
-            .map(|g| {
-                let by_hand = g.source == GrantSource::Hand;
-                let how = match &g.source {
-                    GrantSource::Hand => "by hand".to_owned(),
-                    GrantSource::Group(name) => format!("group {name}"),
-                };
-                let user = g.username.clone();
-                let select_id = format!("role-{}-{}", g.user_id, how.replace(' ', "-"));
-                let action = action.clone();
-                view! {
-                    <tr>
-                        <td>{g.username.clone()}</td>
-                        <td>
-                            {if by_hand {
-                                view! {
-                                    <form method="post" action=action.clone() class="inline">
-                                        <input type="hidden" name="do" value="set-role"/>
-                                        <input type="hidden" name="username" value=user.clone()/>
-                                        <label class="visually-hidden" for=select_id.clone()>{format!("Role of {user}")}</label>
-                                        <select id=select_id name="role">
-                                            <option value="member" selected=g.role == Role::Member>"member"</option>
-                                            <option value="maintainer" selected=g.role == Role::Maintainer>"maintainer"</option>
-                                        </select>
-                                        <button type="submit" class="small">"Change"</button>
-                                    </form>
-                                }.into_any()
-                            } else {
-                                view! { <span>{g.role.as_str()}</span> }.into_any()
-                            }}
-                        </td>
-                        <td class="muted when">{how}</td>
-                        <td>
-                            {by_hand.then(|| view! {
-                                <form method="post" action=action.clone() class="inline">
-                                    <input type="hidden" name="do" value="remove-member"/>
-                                    <input type="hidden" name="username" value=user.clone()/>
-                                    <button type="submit" class="small danger" aria-label=format!("Remove {user}")>"Remove"</button>
-                                </form>
-                            })}
-                        </td>
-                    </tr>
-                }
-            })
-            .collect_view()
+fn member_row(g: &vitrine_store::Grant, action: &str) -> impl IntoView + use<> {
+    let by_hand = g.source == GrantSource::Hand;
+    let how = match &g.source {
+        GrantSource::Hand => "by hand".to_owned(),
+        GrantSource::Group(name) => format!("group {name}"),
     };
-
-    let tokens = {
-        let action = action.clone();
-        s.tokens
-            .iter()
-            .filter(|t| matches!(t.owner, TokenOwner::Project(_)))
-            .map(|t| {
-                let name = if t.label.is_empty() { format!("Token {}", t.id) } else { t.label.clone() };
-                view! {
-                    <tr>
-                        <td>{name.clone()}</td>
-                        <td class="when">{time(t.created_at)}</td>
-                        <td>{t.last_used_at.map_or_else(|| view! { <span class="muted">"never"</span> }.into_any(), |u| time(u).into_any())}</td>
-                        <td>
-                            <form method="post" action=action.clone() class="inline">
-                                <input type="hidden" name="do" value="revoke-token"/>
-                                <input type="hidden" name="id" value=t.id.to_string()/>
-                                <button type="submit" class="small danger" aria-label=format!("Revoke {name}")>"Revoke"</button>
-                            </form>
-                        </td>
-                    </tr>
-                }
-            })
-            .collect_view()
+    let user = g.username.clone();
+    let select_id = format!("role-{}-{}", g.user_id, how.replace(' ', "-"));
+    let action = action.to_owned();
+    let role = if by_hand {
+        view! {
+            <form method="post" action=action.clone() class="inline">
+                <input type="hidden" name="do" value="set-role"/>
+                <input type="hidden" name="username" value=user.clone()/>
+                <label class="visually-hidden" for=select_id.clone()>{format!("Role of {user}")}</label>
+                <select id=select_id name="role">
+                    <option value="member" selected=g.role == Role::Member>"member"</option>
+                    <option value="maintainer" selected=g.role == Role::Maintainer>"maintainer"</option>
+                </select>
+                <button type="submit" class="small">"Change"</button>
+            </form>
+        }
+        .into_any()
+    } else {
+        view! { <span>{g.role.as_str()}</span> }.into_any()
     };
+    let remove = by_hand.then(|| {
+        view! {
+            <form method="post" action=action.clone() class="inline">
+                <input type="hidden" name="do" value="remove-member"/>
+                <input type="hidden" name="username" value=user.clone()/>
+                <button type="submit" class="small danger" aria-label=format!("Remove {user}")>"Remove"</button>
+            </form>
+        }
+    });
+    view! {
+        <tr>
+            <td>{g.username.clone()}</td>
+            <td>{role}</td>
+            <td class="muted when">{how}</td>
+            <td>{remove}</td>
+        </tr>
+    }
+}
 
-    let created = extra.created.map(|made| {
+fn members_section(s: &ProjectSettings, ctx: &Ctx) -> impl IntoView + use<> {
+    let rows = s.grants.iter().map(|g| member_row(g, &ctx.action)).collect_view();
+    let list = if s.grants.is_empty() {
+        view! { <p class="empty">"No members yet."</p> }.into_any()
+    } else {
+        view! {
+            <table class="list">
+                <thead><tr><th>"User"</th><th>"Role"</th><th class="when">"Granted"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="panel" id="members" aria-labelledby="members-h">
+            <h2 id="members-h">"Members"</h2>
+            <p class="muted">"Members see the project when it is private; maintainers also change these settings. Instance admins can do both everywhere."</p>
+            {list}
+            <form method="post" action=ctx.action.clone() class="row">
+                <input type="hidden" name="do" value="add-member"/>
+                <label for="add-username">"Username"</label>
+                <input id="add-username" name="username" type="text" required autocomplete="off"/>
+                <label for="add-role">"Role"</label>
+                <select id="add-role" name="role">
+                    <option value="member" selected>"member"</option>
+                    <option value="maintainer">"maintainer"</option>
+                </select>
+                <button type="submit">"Add member"</button>
+            </form>
+            {ctx.err("members")}
+        </section>
+    }
+}
+
+fn tokens_section(s: &ProjectSettings, ctx: &Ctx, created: Option<NewToken>) -> impl IntoView + use<> {
+    let build_tokens: Vec<_> = s.tokens.iter().filter(|t| matches!(t.owner, TokenOwner::Project(_))).collect();
+    let rows = build_tokens
+        .iter()
+        .map(|t| {
+            let name = if t.label.is_empty() { format!("Token {}", t.id) } else { t.label.clone() };
+            let used = t.last_used_at.map_or_else(|| view! { <span class="muted">"never"</span> }.into_any(), |u| time(u).into_any());
+            view! {
+                <tr>
+                    <td>{name.clone()}</td>
+                    <td class="when">{time(t.created_at)}</td>
+                    <td>{used}</td>
+                    <td>
+                        <form method="post" action=ctx.action.clone() class="inline">
+                            <input type="hidden" name="do" value="revoke-token"/>
+                            <input type="hidden" name="id" value=t.id.to_string()/>
+                            <button type="submit" class="small danger" aria-label=format!("Revoke {name}")>"Revoke"</button>
+                        </form>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let list = if build_tokens.is_empty() {
+        view! { <p class="empty">"No build tokens yet."</p> }.into_any()
+    } else {
+        view! {
+            <table class="list">
+                <thead><tr><th>"Name"</th><th class="when">"Created"</th><th>"Last used"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    let created = created.map(|made| {
         view! {
             <div class="notice created" role="status">
                 <p><strong>"New build token"</strong>" (shown once: copy it now, it cannot be shown again):"</p>
@@ -300,12 +397,90 @@ fn body(s: &ProjectSettings, extra: Extra, public: &str, agent: Option<&str>) ->
             </div>
         }
     });
+    view! {
+        <section class="panel" id="tokens" aria-labelledby="tokens-h">
+            <h2 id="tokens-h">"Build tokens"</h2>
+            <p class="muted">"A build token starts builds and stores artifacts for this project alone."</p>
+            {created}
+            {list}
+            <form method="post" action=ctx.action.clone() class="row">
+                <input type="hidden" name="do" value="create-token"/>
+                <label for="token-label">"Name"</label>
+                <input id="token-label" name="label" type="text" placeholder="ci-runners" maxlength="100" autocomplete="off"/>
+                <button type="submit">"Create build token"</button>
+            </form>
+            {ctx.err("tokens")}
+        </section>
+    }
+}
 
-    let confirm = extra.confirm_purge.map(|(build, path)| {
+fn visibility_section(s: &ProjectSettings, ctx: &Ctx) -> impl IntoView + use<> {
+    let public = s.project.public;
+    view! {
+        <section class="panel" id="visibility" aria-labelledby="visibility-h">
+            <h2 id="visibility-h">"Visibility"</h2>
+            <form method="post" action=ctx.action.clone()>
+                <input type="hidden" name="do" value="visibility"/>
+                <fieldset>
+                    <legend class="visually-hidden">"Who may see this project"</legend>
+                    <label class="choice"><input type="radio" name="visibility" value="private" checked=!public/>" Private: members only"</label>
+                    <label class="choice"><input type="radio" name="visibility" value="public" checked=public/>" Public: anyone, signed in or not"</label>
+                </fieldset>
+                <button type="submit">"Save visibility"</button>
+            </form>
+            {ctx.err("visibility")}
+        </section>
+    }
+}
+
+fn retention_section(s: &ProjectSettings, ctx: &Ctx) -> impl IntoView + use<> {
+    let now = match s.retention {
+        Some(d) => format!("{} days (this project's own)", d.as_secs() / 86_400),
+        None => format!("{} days (the server's default)", s.default_retention.as_secs() / 86_400),
+    };
+    let value = s.retention.map(|d| format!("{}d", d.as_secs() / 86_400)).unwrap_or_default();
+    view! {
+        <section class="panel" id="retention" aria-labelledby="retention-h">
+            <h2 id="retention-h">"Retention"</h2>
+            <p>"Artifacts are kept " {now} ". The latest successful build of each branch and pinned builds are always kept."</p>
+            <form method="post" action=ctx.action.clone() class="row">
+                <input type="hidden" name="do" value="retention"/>
+                <label for="retention-value">"Keep artifacts for"</label>
+                <input id="retention-value" name="retention" type="text" value=value placeholder="default" aria-describedby="retention-hint"/>
+                <button type="submit">"Save retention"</button>
+            </form>
+            <p class="muted" id="retention-hint">"A day or more: 30d, 90d, 52w; empty for the server's default."</p>
+            {ctx.err("retention")}
+        </section>
+    }
+}
+
+fn branch_section(s: &ProjectSettings, ctx: &Ctx) -> impl IntoView + use<> {
+    let value = s.default_branch.clone().unwrap_or_default();
+    view! {
+        <section class="panel" id="default-branch" aria-labelledby="branch-h">
+            <h2 id="branch-h">"Default branch"</h2>
+            <p>"Other branches compare their screenshots with this branch's last green build when they have none of their own."</p>
+            <form method="post" action=ctx.action.clone() class="row">
+                <input type="hidden" name="do" value="default-branch"/>
+                <label for="branch-value">"Branch"</label>
+                <input id="branch-value" name="branch" type="text" value=value placeholder=crate::core::DEFAULT_BRANCH/>
+                <button type="submit">"Save default branch"</button>
+            </form>
+            {ctx.err("default-branch")}
+        </section>
+    }
+}
+
+fn purge_section(s: &ProjectSettings, ctx: &Ctx, confirm: Option<(BuildNum, Option<String>)>) -> impl IntoView + use<> {
+    let short = s.project.short_slug();
+    let action = ctx.action.clone();
+    let confirm = confirm.map(|(build, path)| {
         let what = match &path {
             Some(path) => format!("the artifact `{path}` of build #{build} of {short}"),
             None => format!("every artifact of build #{build} of {short}"),
         };
+        let button = format!("Purge {}", if path.is_some() { "this artifact" } else { "these artifacts" });
         view! {
             <div class="notice confirm" role="alert">
                 <p>{format!("This removes {what}, for good: links to it stop working, and its bytes leave the store within a minute.")}</p>
@@ -313,148 +488,27 @@ fn body(s: &ProjectSettings, extra: Extra, public: &str, agent: Option<&str>) ->
                     <input type="hidden" name="do" value="confirm-purge"/>
                     <input type="hidden" name="build" value=build.to_string()/>
                     <input type="hidden" name="path" value=path.clone().unwrap_or_default()/>
-                    <button type="submit" class="danger">{format!("Purge {}", if path.is_some() { "this artifact" } else { "these artifacts" })}</button>
+                    <button type="submit" class="danger">{button}</button>
                 </form>
                 " "
                 <a href=format!("{action}#purge")>"Keep them"</a>
             </div>
         }
     });
-
-    let retention_now = match s.retention {
-        Some(d) => format!("{} days (this project's own)", d.as_secs() / 86_400),
-        None => format!("{} days (the server's default)", s.default_retention.as_secs() / 86_400),
-    };
-    let retention_value = s.retention.map(|d| format!("{}d", d.as_secs() / 86_400)).unwrap_or_default();
-    let branch_value = s.default_branch.clone().unwrap_or_default();
-
     view! {
-        <nav class="crumbs" aria-label="Breadcrumb">
-            <a href="/">"Projects"</a>" / "<a href=href.clone()>{format!("{}/{}", p.org, p.repo)}</a>" / "
-        </nav>
-        <h1>"Settings"</h1>
-        {extra.done.map(|d| view! { <p class="notice" role="status">{d}</p> })}
-        {err("")}
-        <div class="settings">
-            <section class="panel" id="agent" aria-labelledby="agent-h">
-                <h2 id="agent-h">"Store builds"</h2>
-                {match get {
-                    Some(get) => view! {
-                        <p>"On a build machine, install the agent:"</p>
-                        <pre class="command">{copyable(get, "Copy the install command")}</pre>
-                    }.into_any(),
-                    None => view! {
-                        <p>"No agent binary is installed beside this server (see " <a href="/downloads/">"/downloads/"</a>"): build one with scripts/build.sh."</p>
-                    }.into_any(),
-                }}
-                <p>"Store a build's artifacts with a build token of this project (below):"</p>
-                <pre class="command">{copyable(run, "Copy the run command")}</pre>
-            </section>
-
-            <section class="panel" id="members" aria-labelledby="members-h">
-                <h2 id="members-h">"Members"</h2>
-                <p class="muted">"Members see the project when it is private; maintainers also change these settings. Instance admins can do both everywhere."</p>
-                {if s.grants.is_empty() {
-                    view! { <p class="empty">"No members yet."</p> }.into_any()
-                } else {
-                    view! {
-                        <table class="list">
-                            <thead><tr><th>"User"</th><th>"Role"</th><th class="when">"Granted"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                            <tbody>{members}</tbody>
-                        </table>
-                    }.into_any()
-                }}
-                <form method="post" action=action.clone() class="row">
-                    <input type="hidden" name="do" value="add-member"/>
-                    <label for="add-username">"Username"</label>
-                    <input id="add-username" name="username" type="text" required autocomplete="off"/>
-                    <label for="add-role">"Role"</label>
-                    <select id="add-role" name="role">
-                        <option value="member" selected>"member"</option>
-                        <option value="maintainer">"maintainer"</option>
-                    </select>
-                    <button type="submit">"Add member"</button>
-                </form>
-                {err("members")}
-            </section>
-
-            <section class="panel" id="tokens" aria-labelledby="tokens-h">
-                <h2 id="tokens-h">"Build tokens"</h2>
-                <p class="muted">"A build token starts builds and stores artifacts for this project alone."</p>
-                {created}
-                {if s.tokens.iter().any(|t| matches!(t.owner, TokenOwner::Project(_))) {
-                    view! {
-                        <table class="list">
-                            <thead><tr><th>"Name"</th><th class="when">"Created"</th><th>"Last used"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                            <tbody>{tokens}</tbody>
-                        </table>
-                    }.into_any()
-                } else {
-                    view! { <p class="empty">"No build tokens yet."</p> }.into_any()
-                }}
-                <form method="post" action=action.clone() class="row">
-                    <input type="hidden" name="do" value="create-token"/>
-                    <label for="token-label">"Name"</label>
-                    <input id="token-label" name="label" type="text" placeholder="ci-runners" maxlength="100" autocomplete="off"/>
-                    <button type="submit">"Create build token"</button>
-                </form>
-                {err("tokens")}
-            </section>
-
-            <section class="panel" id="visibility" aria-labelledby="visibility-h">
-                <h2 id="visibility-h">"Visibility"</h2>
-                <form method="post" action=action.clone()>
-                    <input type="hidden" name="do" value="visibility"/>
-                    <fieldset>
-                        <legend class="visually-hidden">"Who may see this project"</legend>
-                        <label class="choice"><input type="radio" name="visibility" value="private" checked=!p.public/>" Private: members only"</label>
-                        <label class="choice"><input type="radio" name="visibility" value="public" checked=p.public/>" Public: anyone, signed in or not"</label>
-                    </fieldset>
-                    <button type="submit">"Save visibility"</button>
-                </form>
-                {err("visibility")}
-            </section>
-
-            <section class="panel" id="retention" aria-labelledby="retention-h">
-                <h2 id="retention-h">"Retention"</h2>
-                <p>"Artifacts are kept " {retention_now} ". The latest successful build of each branch and pinned builds are always kept."</p>
-                <form method="post" action=action.clone() class="row">
-                    <input type="hidden" name="do" value="retention"/>
-                    <label for="retention-value">"Keep artifacts for"</label>
-                    <input id="retention-value" name="retention" type="text" value=retention_value placeholder="default" aria-describedby="retention-hint"/>
-                    <button type="submit">"Save retention"</button>
-                </form>
-                <p class="muted" id="retention-hint">"A day or more: 30d, 90d, 52w; empty for the server's default."</p>
-                {err("retention")}
-            </section>
-
-            <section class="panel" id="default-branch" aria-labelledby="branch-h">
-                <h2 id="branch-h">"Default branch"</h2>
-                <p>"Other branches compare their screenshots with this branch's last green build when they have none of their own."</p>
-                <form method="post" action=action.clone() class="row">
-                    <input type="hidden" name="do" value="default-branch"/>
-                    <label for="branch-value">"Branch"</label>
-                    <input id="branch-value" name="branch" type="text" value=branch_value placeholder=crate::core::DEFAULT_BRANCH/>
-                    <button type="submit">"Save default branch"</button>
-                </form>
-                {err("default-branch")}
-            </section>
-
-            <section class="panel" id="purge" aria-labelledby="purge-h">
-                <h2 id="purge-h">"Purge artifacts"</h2>
-                <p>"Remove a build's artifacts now, or one of them (a secret that leaked into a log). You are asked to confirm first."</p>
-                {confirm}
-                <form method="post" action=action.clone() class="row">
-                    <input type="hidden" name="do" value="purge"/>
-                    <label for="purge-build">"Build"</label>
-                    <input id="purge-build" name="build" type="text" inputmode="numeric" required size="6"/>
-                    <label for="purge-path">"Path (optional)"</label>
-                    <input id="purge-path" name="path" type="text" placeholder="$CIRCLE_ARTIFACTS/build.log"/>
-                    <button type="submit" class="danger">"Purge…"</button>
-                </form>
-                {err("purge")}
-            </section>
-        </div>
+        <section class="panel" id="purge" aria-labelledby="purge-h">
+            <h2 id="purge-h">"Purge artifacts"</h2>
+            <p>"Remove a build's artifacts now, or one of them (a secret that leaked into a log). You are asked to confirm first."</p>
+            {confirm}
+            <form method="post" action=ctx.action.clone() class="row">
+                <input type="hidden" name="do" value="purge"/>
+                <label for="purge-build">"Build"</label>
+                <input id="purge-build" name="build" type="text" inputmode="numeric" required size="6"/>
+                <label for="purge-path">"Path (optional)"</label>
+                <input id="purge-path" name="path" type="text" placeholder="$CIRCLE_ARTIFACTS/build.log"/>
+                <button type="submit" class="danger">"Purge…"</button>
+            </form>
+            {ctx.err("purge")}
+        </section>
     }
-    .into_any()
 }
