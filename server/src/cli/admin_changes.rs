@@ -1,6 +1,6 @@
 //! What each `vitrine admin` command changes, as the audit log records it, and who ran it.
 
-use super::admin::{
+use super::admin_args::{
     AdminCommand, BuildCommand, CapabilitiesCommand, MemberCommand, ProjectCommand, Retention, SessionCommand,
     TokenCommand, UserCommand, token_id,
 };

@@ -2,6 +2,7 @@
 //! subcommands (`run`, `store-artifacts`, `execute`) come from the `vitrine-agent` crate.
 
 pub mod admin;
+mod admin_args;
 mod admin_changes;
 pub mod backup;
 pub mod serve;
