@@ -107,7 +107,7 @@ test('the admin pages are for admins', async ({ page }) => {
   await signIn(page, 'admin', '/admin');
   await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
   await expect(page.getByRole('cell', { name: 'guest', exact: true })).toBeVisible();
-  await expect(page.getByRole('link', { name: 'gh/vitrine-demo/internal' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'gh/vitrine-demo/internal', exact: true })).toBeVisible();
   await keyScreen(page, 'admin');
 });
 

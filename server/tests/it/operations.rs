@@ -122,7 +122,7 @@ async fn the_server_serves_the_agent_it_was_built_with() {
     assert_eq!(list.status().as_u16(), 200);
     let text = list.text().await.unwrap();
     assert!(text.contains(&format!("{}/downloads/{name}\n  sha256 {sum}", a.url)), "{text}");
-    assert!(text.contains("sha256sum -c") && text.contains("store-artifacts"), "{text}");
+    assert!(text.contains("sha256sum -c") && text.contains("vitrine-agent run --project"), "{text}");
 
     let got = a.get(&format!("/downloads/{name}"), None).await;
     assert_eq!(got.status().as_u16(), 200);
