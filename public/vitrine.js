@@ -8,24 +8,38 @@
   // to copy the selection; when neither works, the value stays selected for Ctrl+C.
   function copy(button) {
     var value = button.getAttribute('data-copy');
+    // A link on this site is copied whole, as it is shared.
+    if (value.charAt(0) === '/') value = new URL(value, document.baseURI).href;
     var label = button.getAttribute('data-label') || button.textContent;
     button.setAttribute('data-label', label);
     function said(text) {
       button.textContent = text;
       setTimeout(function () { button.textContent = label; }, 2500);
     }
+    // Without the clipboard API (a page over plain http on a LAN address): the value is put in
+    // a text area of its own, selected and copied by the browser's copy command; where even
+    // that is refused, the value shown beside the button is left selected for Ctrl+C.
     function bySelection() {
-      var shown = button.parentNode && button.parentNode.querySelector('code');
+      var area = document.createElement('textarea');
+      area.value = value;
+      area.setAttribute('readonly', '');
+      area.style.position = 'fixed';
+      area.style.opacity = '0';
+      document.body.appendChild(area);
+      area.select();
       var copied = false;
+      try { copied = document.execCommand('copy'); } catch (e) { copied = false; }
+      document.body.removeChild(area);
+      if (copied) return said('Copied');
+      var shown = button.parentNode && button.parentNode.querySelector('code, a');
       if (shown) {
         var range = document.createRange();
         range.selectNodeContents(shown);
         var selection = window.getSelection();
         selection.removeAllRanges();
         selection.addRange(range);
-        try { copied = document.execCommand('copy'); } catch (e) { copied = false; }
       }
-      said(copied ? 'Copied' : 'Selected: press Ctrl+C');
+      said('Selected: press Ctrl+C');
     }
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(value).then(function () { said('Copied'); }, bySelection);

@@ -215,6 +215,11 @@ test('the Details tab offers latest links that follow the branch', async ({ page
   await expect(panel.locator('dt:has-text("Stored by") + dd')).toHaveText(/^vitrine\/\d+\.\d+\.\d+$/);
   const link = panel.getByRole('link', { name: 'logs/build.log' });
   await expect(link).toHaveAttribute('href', /\/gh\/vitrine-demo\/shop\/latest\/artifacts\/0\/logs\/build\.log\?branch=feature\/login-page$/);
+  // Its copy button copies it whole, as people share it.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  await panel.getByRole('button', { name: 'Copy the latest link to logs/build.log' }).click();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  expect(copied).toBe(`${new URL(page.url()).origin}/gh/vitrine-demo/shop/latest/artifacts/0/logs/build.log?branch=feature/login-page`);
   await link.click();
   await expect(page.locator('body')).toContainText('41 passed, 1 failed');
 });

@@ -60,11 +60,11 @@ test('copying works where the clipboard API is not there', async ({ page }) => {
   // A page served over plain http on a LAN address has no navigator.clipboard.
   await page.addInitScript(() => Object.defineProperty(navigator, 'clipboard', { value: undefined }));
   await signIn(page, 'demo', SETTINGS);
-  const copy = page.getByRole('button', { name: 'Copy the install command' });
+  const copy = page.getByRole('button', { name: 'Copy the run command' });
   await copy.click();
-  await expect(copy).toHaveText(/^(Copied|Selected: press Ctrl\+C)$/);
-  const selected = await page.evaluate(() => window.getSelection()?.toString());
-  expect(selected).toContain('/downloads/vitrine-agent-');
+  // The browser's copy command did it; the button says so, then reads as before.
+  await expect(copy).toHaveText('Copied');
+  await expect(copy).toHaveText('Copy');
 });
 
 test.describe('without JavaScript', () => {

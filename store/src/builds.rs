@@ -20,17 +20,20 @@ pub trait BuildStore: Send + Sync {
     /// The project a build belongs to.
     async fn build_project(&self, build_id: BuildId) -> DbResult<ProjectId>;
     /// Newest first; `branch` and `statuses` narrow the list when given.
+    /// A project's builds, newest first: of a branch, of some statuses, numbered below
+    /// `before` (a page after another, by key), from `offset` on.
     async fn builds(
         &self,
         project_id: ProjectId,
         branch: Option<&str>,
         statuses: Option<&[BuildStatus]>,
+        before: Option<i64>,
         limit: i64,
         offset: i64,
     ) -> DbResult<Vec<Build>>;
     /// The newest build of a branch (or of any) whose status passes `filter`.
     async fn latest_build(&self, project_id: ProjectId, branch: Option<&str>, filter: StatusFilter) -> DbResult<Build> {
-        self.builds(project_id, branch, Some(filter.statuses()), 1, 0)
+        self.builds(project_id, branch, Some(filter.statuses()), None, 1, 0)
             .await?
             .into_iter()
             .next()
@@ -123,6 +126,7 @@ macro_rules! build_store {
                 project_id: ProjectId,
                 branch: Option<&str>,
                 statuses: Option<&[BuildStatus]>,
+                before: Option<i64>,
                 limit: i64,
                 offset: i64,
             ) -> DbResult<Vec<Build>> {
@@ -131,6 +135,9 @@ macro_rules! build_store {
                 q.push_bind(project_id);
                 if let Some(branch) = branch {
                     q.push(" AND branch = ").push_bind(branch.to_owned());
+                }
+                if let Some(before) = before {
+                    q.push(" AND build_num < ").push_bind(before);
                 }
                 if let Some(statuses) = statuses {
                     q.push(" AND status IN (");

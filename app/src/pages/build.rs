@@ -157,8 +157,11 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
             <dl class="facts">
                 <div><dt>"Branch"</dt><dd class="branch">{build.branch.clone()}</dd></div>
                 <div><dt>"Revision"</dt><dd><code title=build.revision.clone()>{short_revision(&build.revision).to_owned()}</code></dd></div>
-                <div><dt>"Started"</dt><dd>{short_time(&build.start_time)}</dd></div>
+                <div><dt>"Started"</dt><dd><time datetime=build.start_time.clone()>{short_time(&build.start_time)}</time></dd></div>
                 <div><dt>"Duration"</dt><dd>{build.duration_secs.map_or_else(|| "running".into(), human_duration)}</dd></div>
+                {build.expires_at.clone().map(|at| view! {
+                    <div><dt>"Artifacts expire"</dt><dd><time datetime=at.clone()>{short_time(&at)}</time></dd></div>
+                })}
             </dl>
             {build.pinned.then(|| view! {
                 <span class="pinned" title="Its artifacts are kept past the retention">"Pinned"</span>
@@ -256,7 +259,11 @@ fn BuildDetails(summary: crate::api::BuildView, api_link: String, latest: Vec<(S
                 </p>
                 <ul class="latest">
                     {latest.into_iter().map(|(path, href)| view! {
-                        <li><a href=href.clone() rel="external" title=href>{path}</a></li>
+                        <li>
+                            <a href=href.clone() rel="external" title=href.clone()>{path.clone()}</a>
+                            " "
+                            <button type="button" class="copy" data-copy=href aria-label=format!("Copy the latest link to {path}")>"Copy"</button>
+                        </li>
                     }).collect_view()}
                 </ul>
             </dd>

@@ -60,6 +60,15 @@ impl Builds {
     }
 
     /// The newest successful build of `branch` numbered below `before`.
+    /// The newest successful build of a branch, if any.
+    pub async fn latest_green(&self, project_id: ProjectId, branch: &str) -> ServiceResult<Option<Build>> {
+        match self.db.latest_build(project_id, Some(branch), StatusFilter::Successful).await {
+            Ok(build) => Ok(Some(build)),
+            Err(DbError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn last_green_before(
         &self,
         project_id: ProjectId,
@@ -99,9 +108,33 @@ impl Builds {
         }
         let builds = self
             .db
-            .builds(project.id, branch, filter.map(vitrine_wire::domain::StatusFilter::statuses), limit, offset)
+            .builds(project.id, branch, filter.map(vitrine_wire::domain::StatusFilter::statuses), None, limit, offset)
             .await?;
         Ok((project, builds))
+    }
+
+    /// A page of a project's builds for its page: `limit` of them, newest first, of a branch
+    /// and a status filter, numbered below `before`; and where the next page starts.
+    pub async fn builds_page(
+        &self,
+        who: &Principal,
+        slug: &ProjectSlug,
+        branch: Option<&str>,
+        filter: Option<StatusFilter>,
+        before: Option<BuildNum>,
+        limit: i64,
+    ) -> ServiceResult<(Project, Vec<Build>, Option<i64>)> {
+        let project = self.projects.visible_project(who, slug).await?;
+        if let Some(branch) = branch {
+            super::projects::check_branch(branch)?;
+        }
+        let statuses = filter.map(vitrine_wire::domain::StatusFilter::statuses);
+        let mut builds = self.db.builds(project.id, branch, statuses, before.map(|b| b.0), limit + 1, 0).await?;
+        let next = (builds.len() as i64 > limit).then(|| {
+            builds.truncate(limit as usize);
+            builds.last().map(|b| b.build_num)
+        });
+        Ok((project, builds, next.flatten()))
     }
 
     /// Resolves a build number or `latest` (branch + filter) within a visible project.

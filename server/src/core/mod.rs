@@ -90,6 +90,7 @@ struct Features {
     audit: AuditLog,
     capabilities: ArtifactsOrigin,
     manage: manage::Manage,
+    retention: Retention,
 }
 
 impl Vitrine {
@@ -131,7 +132,7 @@ impl Vitrine {
             accounts: accounts.clone(),
             builds: builds.clone(),
             uploads: uploads.clone(),
-            retention,
+            retention: retention.clone(),
             audit: audit.clone(),
             settings: uploads_settings,
         });
@@ -150,11 +151,16 @@ impl Vitrine {
             audit,
             capabilities,
             manage,
+            retention,
         }))
     }
 
     pub fn settings(&self) -> &Settings {
         &self.0.settings
+    }
+
+    pub fn retention(&self) -> &Retention {
+        &self.0.retention
     }
 
     pub fn manage(&self) -> &manage::Manage {

@@ -12,7 +12,8 @@ use super::projects::Projects;
 use crate::domain::{BuildNum, ProjectSlug};
 use std::sync::Arc;
 
-use vitrine_store::{BuildId, Db, ExpiredBuild, Project, ProjectId, Purged, RetentionStore};
+use vitrine_store::{Build, BuildId, Db, ExpiredBuild, Project, ProjectId, Purged, RetentionStore};
+use vitrine_wire::domain::BuildStatus;
 
 #[derive(Clone)]
 pub struct Retention {
@@ -52,6 +53,25 @@ impl Retention {
 
     pub async fn set_project_retention(&self, project: &Project, retention: Option<Duration>) -> ServiceResult<()> {
         Ok(self.db.set_project_retention(project.id, retention.map(|d| d.as_secs() as i64)).await?)
+    }
+
+    /// When the retention takes a build's artifacts, if it will: never those of a pinned
+    /// build, of one still running, or of the latest successful build of its branch (while it
+    /// stays the latest); `None` too once they are gone.
+    pub async fn expires_at(&self, project: &Project, build: &Build) -> ServiceResult<Option<i64>> {
+        if build.pinned_at.is_some() || build.artifacts_expired_at.is_some() || !build.status.is_finished() {
+            return Ok(None);
+        }
+        if build.status == BuildStatus::Success
+            && self.builds.latest_green(project.id, &build.branch).await?.is_some_and(|g| g.id == build.id)
+        {
+            return Ok(None);
+        }
+        let kept = match self.project_retention(project.id).await? {
+            Some(own) => own,
+            None => self.default,
+        };
+        Ok(Some(build.start_time + kept.as_secs() as i64))
     }
 
     /// A project's own retention (`None`: the server's).

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use vitrine_app::api::backend::{Browse, CookiePolicy, GalleryAfter, OpenedFile, PageBuild, UiBackend};
+use vitrine_app::api::backend::{Browse, BuildsAt, CookiePolicy, GalleryAfter, OpenedFile, PageBuild, UiBackend};
 use vitrine_app::api::{
     ArtifactView, BaselineView, BuildPageData, BuildView, CompareView, ContainerView, EntryView, FOLDER_PAGE, FileView,
     FolderView, GalleryPage, JUnitView, PreviewView, ProjectBuilds, ProjectView, TestCaseView, TextRun, UiError,
@@ -15,7 +15,7 @@ use crate::core::gallery::Change;
 use crate::core::lookups::Recent;
 use crate::core::previews::Preview;
 use crate::core::{Principal, ServiceError, Vitrine};
-use crate::domain::{BuildRef, FolderCursor, FolderPath, ProjectSlug};
+use crate::domain::{BuildRef, FolderCursor, FolderPath};
 use crate::http::policy::HttpPolicy;
 use crate::http::v1_1::views::iso_time;
 use crate::urls::{artifact_route, compare_route};
@@ -90,6 +90,7 @@ fn build_view(b: &Build) -> BuildView {
             .agent
             .clone()
             .unwrap_or_else(|| "not recorded (stored before Vitrine kept it, or by another client)".into()),
+        expires_at: None,
     }
 }
 
@@ -279,21 +280,30 @@ impl UiBackend for UiService {
         })
     }
 
-    async fn projects(&self, session: Option<String>) -> Result<Vec<ProjectView>, UiError> {
+    async fn projects(&self, session: Option<String>, search: &str) -> Result<Vec<ProjectView>, UiError> {
         let who = self.principal(session).await?;
         let projects = self.vitrine.projects().visible_projects(&who).await.map_err(ui_error)?;
-        Ok(projects.iter().map(project_view).collect())
+        let search = search.trim().to_lowercase();
+        Ok(projects
+            .iter()
+            .filter(|p| search.is_empty() || format!("{}/{}", p.org, p.repo).to_lowercase().contains(&search))
+            .map(project_view)
+            .collect())
     }
 
-    async fn builds(&self, session: Option<String>, slug: &ProjectSlug) -> Result<ProjectBuilds, UiError> {
+    async fn builds(&self, session: Option<String>, at: &BuildsAt) -> Result<ProjectBuilds, UiError> {
         let who = self.principal(session).await?;
-        let (project, builds) =
-            self.vitrine.builds().recent_builds(&who, slug, None, None, 100, 0).await.map_err(ui_error)?;
+        let page = vitrine_app::api::BUILDS_PAGE as i64;
+        let (project, builds, next) = (self.vitrine.builds())
+            .builds_page(&who, &at.project, at.branch.as_deref(), at.status, at.before, page)
+            .await
+            .map_err(ui_error)?;
         let role = self.vitrine.projects().role(&who, &project).await.map_err(ui_error)?;
         Ok(ProjectBuilds {
             project: project_view(&project),
             builds: builds.iter().map(build_view).collect(),
             can_manage: role == Some(vitrine_store::Role::Maintainer),
+            next,
         })
     }
 
@@ -316,7 +326,9 @@ impl UiBackend for UiService {
             }
             made
         };
-        Ok(BuildPageData { project: project_view(&project), build: build_view(&build), can_pin, ..(*contents).clone() })
+        let expires_at = self.vitrine.retention().expires_at(&project, &build).await.map_err(ui_error)?;
+        let build = BuildView { expires_at: expires_at.map(iso_time), ..build_view(&build) };
+        Ok(BuildPageData { project: project_view(&project), build, can_pin, ..(*contents).clone() })
     }
 
     async fn browse(&self, session: Option<String>, query: &Browse) -> Result<FolderView, UiError> {

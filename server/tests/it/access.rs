@@ -399,7 +399,16 @@ fn server_fn_body(route: &str, this: &Project, caller: usize) -> Option<(&'stati
             form(&[("username", &format!("nobody-{caller}-{}", this.slug.len())), ("password", "wrong"), ("next", "")])
         }
         "/api/pin" => form(&[("vcs", &vcs), ("org", &org), ("repo", &repo), ("build_num", "1"), ("pin", "true")]),
-        "/api/builds" => postcard(&fns::ListBuilds { vcs, org, repo }),
+        "/api/builds" => postcard(&fns::ListBuilds {
+            at: fns::BuildsRequest {
+                vcs,
+                org,
+                repo,
+                branch: String::new(),
+                status: String::new(),
+                before: String::new(),
+            },
+        }),
         "/api/build" => postcard(&fns::GetBuildPage { vcs, org, repo, build_num }),
         "/api/browse" => postcard(&fns::BrowseArtifacts {
             at: fns::BrowseRequest {
@@ -426,7 +435,7 @@ fn server_fn_body(route: &str, this: &Project, caller: usize) -> Option<(&'stati
                 path: format!("$CIRCLE_ARTIFACTS/{PRIVATE_NAME}"),
             },
         }),
-        "/api/projects" => postcard(&fns::ListProjects {}),
+        "/api/projects" => postcard(&fns::ListProjects { search: String::new() }),
         "/api/whoami" => postcard(&fns::CurrentUser {}),
         _ => None,
     }

@@ -148,3 +148,55 @@ async fn cookie_carrying_writes_from_other_sites_are_refused() {
     let r = sign_in_from("same-origin").await.unwrap();
     assert!(r.headers().get("set-cookie").is_some());
 }
+
+/// The project page pages its builds by key, 50 at a time, and filters them by branch and
+/// status; every state is in the address, rendered on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_project_page_pages_and_filters_builds_by_its_address() {
+    let f = TestApp::with_projects().await;
+    let token = f.public_build_token.clone();
+    for n in 1..=55 {
+        let branch = if n % 2 == 0 { "main" } else { "feature/x" };
+        let (status, started) = agent_call(
+            &f,
+            &token,
+            "/api/agent/projects/gh/acme/public-site/builds",
+            serde_json::json!({"branch": branch}),
+        )
+        .await;
+        assert_eq!(status, 200, "{started}");
+        let outcome = if n % 5 == 0 { "failed" } else { "success" };
+        let finish = format!("/api/agent/projects/gh/acme/public-site/builds/{n}/finish");
+        assert_eq!(agent_call(&f, &token, &finish, serde_json::json!({"status": outcome})).await.0, 200);
+    }
+    let page = |query: &'static str| {
+        let app = &f.app;
+        async move {
+            let r = app.get(&format!("/gh/acme/public-site{query}"), None).await;
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let shown = |html: &str| -> Vec<i64> {
+        html.split(r#"<a href="/gh/acme/public-site/"#)
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect()
+    };
+    let (status, html) = page("").await;
+    assert_eq!(status, 200);
+    assert_eq!(shown(&html), (6..=55).rev().collect::<Vec<_>>(), "the newest 50");
+    assert!(html.contains("before=6"), "a link to the older builds");
+    let (_, html) = page("?branch=&status=&before=6").await;
+    assert_eq!(shown(&html), vec![5, 4, 3, 2, 1]);
+    assert!(!html.contains("Older builds"));
+    let (_, html) = page("?status=failed").await;
+    assert_eq!(shown(&html), vec![55, 50, 45, 40, 35, 30, 25, 20, 15, 10, 5]);
+    let (_, html) = page("?branch=main&status=failed").await;
+    assert_eq!(shown(&html), vec![50, 40, 30, 20, 10]);
+    let (_, html) = page("?branch=nowhere").await;
+    assert!(html.contains("No builds match."), "{html}");
+    let (status, html) = page("?status=sometimes").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("Invalid filter `sometimes`"), "{html}");
+    assert_eq!(page("?before=x").await.0, 400);
+}
