@@ -6,39 +6,10 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use vitrine_wire::domain::{
-    BuildNum, FolderCursor, FolderPath, InvalidInput, MAX_PATH_LEN, NodeIndex, PrettyPath, ProjectSlug, StatusFilter,
+    BuildNum, FolderCursor, FolderPath, InvalidInput, MAX_PATH_LEN, NodeIndex, PrettyPath, ProjectSlug,
 };
 
-use super::{
-    BrowseRequest, BuildPageData, BuildsRequest, FileRequest, GalleryRequest, ProjectBuilds, ProjectView, UiError,
-};
-
-/// A page of a project's builds, parsed from the project page's address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildsAt {
-    pub project: ProjectSlug,
-    pub branch: Option<String>,
-    pub status: Option<StatusFilter>,
-    pub before: Option<BuildNum>,
-}
-
-impl BuildsAt {
-    pub fn parse(request: &BuildsRequest) -> Result<BuildsAt, UiError> {
-        let BuildsRequest { vcs, org, repo, branch, status, before } = request;
-        let project = project_at(vcs, org, repo)?;
-        let bad = |e: InvalidInput| UiError::BadRequest(e.to_string());
-        let status = match status.as_str() {
-            "" => None,
-            s => Some(s.parse().map_err(bad)?),
-        };
-        let before = match before.as_str() {
-            "" => None,
-            b => Some(b.parse().map_err(|_| UiError::BadRequest(format!("`{b}` is not a build number")))?),
-        };
-        let branch = Some(branch.trim().to_owned()).filter(|b| !b.is_empty());
-        Ok(BuildsAt { project, branch, status, before })
-    }
-}
+use super::{BrowseRequest, BuildPageData, FileRequest, GalleryRequest, UiError};
 
 /// A build a page names, parsed from its address: its project and its number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,10 +152,6 @@ impl CookiePolicy {
 #[async_trait::async_trait]
 pub trait UiBackend: Send + Sync + 'static {
     async fn current_user(&self, session: Option<String>) -> Result<Option<String>, UiError>;
-    /// The projects the reader may see whose `org/repo` contains `search` (any case).
-    async fn projects(&self, session: Option<String>, search: &str) -> Result<Vec<ProjectView>, UiError>;
-    /// A page of a project's builds (see [`BuildsAt`]).
-    async fn builds(&self, session: Option<String>, at: &BuildsAt) -> Result<ProjectBuilds, UiError>;
     async fn build_page(&self, session: Option<String>, at: &PageBuild) -> Result<BuildPageData, UiError>;
     /// A page of the Artifacts tab (see [`super::browse_artifacts`]).
     async fn browse(&self, session: Option<String>, at: &Browse) -> Result<super::FolderView, UiError>;

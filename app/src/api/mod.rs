@@ -95,7 +95,7 @@ pub struct BuildView {
     /// says when it did not.
     pub agent: String,
     /// When the retention will take its artifacts (RFC 3339, UTC); absent when it will not
-    /// (pinned, running, its branch's latest green build) or did already. Build pages only.
+    /// (pinned, running, its branch's latest green build) or did already.
     pub expires_at: Option<String>,
 }
 
@@ -130,31 +130,6 @@ impl ArtifactView {
         self.pretty_path.rsplit('/').next().unwrap_or(&self.pretty_path)
     }
 }
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectBuilds {
-    pub project: ProjectView,
-    pub builds: Vec<BuildView>,
-    /// The reader maintains the project: the page links to its settings.
-    pub can_manage: bool,
-    /// Where the next (older) page starts, when there is one (`?before=`).
-    pub next: Option<i64>,
-}
-
-/// What the project page asks for: a page of builds of a branch and a status filter (each
-/// empty for any), older than `before` (empty for the newest).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BuildsRequest {
-    pub vcs: String,
-    pub org: String,
-    pub repo: String,
-    pub branch: String,
-    pub status: String,
-    pub before: String,
-}
-
-/// The project page shows this many builds a page.
-pub const BUILDS_PAGE: usize = 50;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildPageData {
@@ -442,24 +417,6 @@ form_encoded!(Login, PinBuild);
 async fn session_token_from_request() -> Option<String> {
     let headers: http::HeaderMap = leptos_axum::extract().await.ok()?;
     backend::get().ok()?.cookies().session_from_headers(&headers)
-}
-
-/// The projects the reader may see, those whose `org/repo` contains `search` (any case).
-#[server(endpoint = "projects", input = Postcard, output = Postcard)]
-pub async fn list_projects(search: String) -> Result<Vec<ProjectView>, UiError> {
-    let session = session_token_from_request().await;
-    backend::get()?.projects(session, &search).await
-}
-
-#[server(endpoint = "builds", input = Postcard, output = Postcard)]
-pub async fn list_builds(at: BuildsRequest) -> Result<ProjectBuilds, UiError> {
-    let session = session_token_from_request().await;
-    let result = match backend::BuildsAt::parse(&at) {
-        Ok(at) => backend::get()?.builds(session, &at).await,
-        Err(e) => Err(e),
-    };
-    backend::set_status_for(&result);
-    result
 }
 
 #[server(endpoint = "build", input = Postcard, output = Postcard)]

@@ -15,7 +15,7 @@ pub fn Layout(children: Children) -> impl IntoView {
 
     view! {
         <header class="topbar">
-            <a class="brand" href="/">
+            <a class="brand" href="/" rel="external">
                 <span class="brand-mark" aria-hidden="true">"◧"</span>
                 " Vitrine"
             </a>
@@ -55,7 +55,7 @@ pub fn ErrorPanel(error: crate::api::UiError) -> impl IntoView {
         <section class="panel error-panel" role="alert">
             <h1>{title}</h1>
             <p>{error.to_string()}</p>
-            <p><a href="/">"Back to projects"</a></p>
+            <p><a href="/" rel="external">"Back to projects"</a></p>
         </section>
     }
 }

@@ -148,8 +148,9 @@ fn BuildView(page: BuildPageData, tab: Memo<Tab>, refresh: Callback<()>) -> impl
     view! {
         <Title text=title.clone()/>
         <nav class="crumbs" aria-label="Breadcrumb">
-            <a href="/">"Projects"</a>" / "
-            <a href=project.href()>{format!("{}/{}", project.org, project.repo)}</a>" / "
+            // The server renders these alone: they load whole.
+            <a href="/" rel="external">"Projects"</a>" / "
+            <a href=project.href() rel="external">{format!("{}/{}", project.org, project.repo)}</a>" / "
         </nav>
         <header class="build-header">
             <h1>{format!("Build #{}", build.build_num)}</h1>

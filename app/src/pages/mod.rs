@@ -1,5 +1,3 @@
 pub mod build;
 pub mod login;
 pub mod not_found;
-pub mod project;
-pub mod projects;

@@ -12,7 +12,7 @@ pub fn NotFound() -> impl IntoView {
         <section class="panel error-panel">
             <h1>"Not found"</h1>
             <p>"There is no page at this address."</p>
-            <p><a href="/">"Back to projects"</a></p>
+            <p><a href="/" rel="external">"Back to projects"</a></p>
         </section>
     }
 }

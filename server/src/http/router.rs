@@ -97,7 +97,10 @@ pub fn routes() -> Vec<Route> {
         documented(routes!(operations::metrics)),
         route(M::GET, "/downloads/", downloads::list),
         route(M::GET, "/downloads/{name}", downloads::file),
-        // The pages people change things on (server-rendered, plain forms).
+        // Pages rendered on the server alone: the listings, and the pages people change things
+        // on (plain forms).
+        route(M::GET, "/", pages::listings::projects),
+        route(M::GET, "/{vcs}/{org}/{repo}", pages::listings::project),
         route(M::GET, "/{vcs}/{org}/{repo}/settings", pages::settings::show),
         route(M::POST, "/{vcs}/{org}/{repo}/settings", pages::settings::change),
         route(M::GET, "/account", pages::account::show),

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use vitrine_app::api::backend::{Browse, BuildsAt, CookiePolicy, GalleryAfter, OpenedFile, PageBuild, UiBackend};
+use vitrine_app::api::backend::{Browse, CookiePolicy, GalleryAfter, OpenedFile, PageBuild, UiBackend};
 use vitrine_app::api::{
     ArtifactView, BaselineView, BuildPageData, BuildView, CompareView, ContainerView, EntryView, FOLDER_PAGE, FileView,
-    FolderView, GalleryPage, JUnitView, PreviewView, ProjectBuilds, ProjectView, TestCaseView, TextRun, UiError,
+    FolderView, GalleryPage, JUnitView, PreviewView, ProjectView, TestCaseView, TextRun, UiError,
 };
 
 use crate::core::archives::ArchiveKind;
@@ -277,33 +277,6 @@ impl UiBackend for UiService {
         Ok(match self.principal(session).await? {
             Principal::User { username, .. } => Some(username),
             _ => None,
-        })
-    }
-
-    async fn projects(&self, session: Option<String>, search: &str) -> Result<Vec<ProjectView>, UiError> {
-        let who = self.principal(session).await?;
-        let projects = self.vitrine.projects().visible_projects(&who).await.map_err(ui_error)?;
-        let search = search.trim().to_lowercase();
-        Ok(projects
-            .iter()
-            .filter(|p| search.is_empty() || format!("{}/{}", p.org, p.repo).to_lowercase().contains(&search))
-            .map(project_view)
-            .collect())
-    }
-
-    async fn builds(&self, session: Option<String>, at: &BuildsAt) -> Result<ProjectBuilds, UiError> {
-        let who = self.principal(session).await?;
-        let page = vitrine_app::api::BUILDS_PAGE as i64;
-        let (project, builds, next) = (self.vitrine.builds())
-            .builds_page(&who, &at.project, at.branch.as_deref(), at.status, at.before, page)
-            .await
-            .map_err(ui_error)?;
-        let role = self.vitrine.projects().role(&who, &project).await.map_err(ui_error)?;
-        Ok(ProjectBuilds {
-            project: project_view(&project),
-            builds: builds.iter().map(build_view).collect(),
-            can_manage: role == Some(vitrine_store::Role::Maintainer),
-            next,
         })
     }
 

@@ -162,14 +162,6 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "404 404 404 404 404 404 404 404 404 404 200 404",
         "200 200 200 200 200 200 200 200 200 200 200 200",
     ]),
-    ("POST", "/api/projects", [
-        "200 200 200 200 200 200 200 200 200 200 200 200",
-        "200 200 200 200 200 200 200 200 200 200 200 200",
-    ]),
-    ("POST", "/api/builds", [
-        "404 404 404 404 404 404 404 404 404 404 200 404",
-        "200 200 200 200 200 200 200 200 200 200 200 200",
-    ]),
     ("POST", "/api/build", [
         "404 404 404 404 404 404 404 404 404 404 200 404",
         "200 200 200 200 200 200 200 200 200 200 200 200",
@@ -399,16 +391,6 @@ fn server_fn_body(route: &str, this: &Project, caller: usize) -> Option<(&'stati
             form(&[("username", &format!("nobody-{caller}-{}", this.slug.len())), ("password", "wrong"), ("next", "")])
         }
         "/api/pin" => form(&[("vcs", &vcs), ("org", &org), ("repo", &repo), ("build_num", "1"), ("pin", "true")]),
-        "/api/builds" => postcard(&fns::ListBuilds {
-            at: fns::BuildsRequest {
-                vcs,
-                org,
-                repo,
-                branch: String::new(),
-                status: String::new(),
-                before: String::new(),
-            },
-        }),
         "/api/build" => postcard(&fns::GetBuildPage { vcs, org, repo, build_num }),
         "/api/browse" => postcard(&fns::BrowseArtifacts {
             at: fns::BrowseRequest {
@@ -435,7 +417,6 @@ fn server_fn_body(route: &str, this: &Project, caller: usize) -> Option<(&'stati
                 path: format!("$CIRCLE_ARTIFACTS/{PRIVATE_NAME}"),
             },
         }),
-        "/api/projects" => postcard(&fns::ListProjects { search: String::new() }),
         "/api/whoami" => postcard(&fns::CurrentUser {}),
         _ => None,
     }

@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod listings;
 pub mod settings;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -139,7 +140,9 @@ pub fn page(state: &AppState, who: &Principal, status: StatusCode, title: &str, 
                             }}
                         </nav>
                     </header>
-                    <main>{body}</main>
+                    // Nothing here is hydrated: the page is ready as it comes (browser tests wait
+                    // for this, as on the app's pages once the WASM took over).
+                    <main data-hydrated="true">{body}</main>
                 </body>
             </html>
         }
