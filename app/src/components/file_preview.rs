@@ -74,7 +74,7 @@ pub fn FilePreview(file: FileView, href: String) -> impl IntoView {
             <header class="file-head">
                 <h2 id="file-name">{name.clone()}</h2>
                 <a href=url.clone() rel="external">"Open raw"</a>
-                <button type="button" class="copy" data-copy=url.clone() aria-label="Copy the link to this file">"Copy link"</button>
+                <button type="button" class="copy" data-copy=url.clone() aria-label="Copy link to this file">"Copy link"</button>
             </header>
             <dl class="file-facts">
                 <dt>"Path"</dt><dd><code>{artifact.pretty_path.clone()}</code></dd>
