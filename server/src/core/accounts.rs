@@ -345,7 +345,21 @@ impl Accounts {
         session: Option<&str>,
     ) -> ServiceResult<()> {
         let user = self.db.user_by_id(user_id).await?;
+        // A wrong current password counts as a failed sign-in of the account: a session left
+        // open cannot be used to guess the password faster than the sign-in form allows.
+        let key = format!("sign-in:account:{}", user.username);
+        let now = chrono::Utc::now().timestamp();
+        let window_after = now - SIGN_IN_WINDOW;
+        if let Some(window) = self.limits.rate_counts(&[key.as_str()], window_after).await?.get(&key)
+            && window.count >= SIGN_IN_FAILURES_PER_ACCOUNT
+        {
+            return Err(ServiceError::TooManyRequests {
+                message: "Too many wrong passwords; try again later".into(),
+                retry_after: (window.started + SIGN_IN_WINDOW - now).max(1) as u64,
+            });
+        }
         if !self.passwords.matches(current, &user.password_hash).await? {
+            self.limits.rate_hit(&key, window_after).await?;
             return Err(ServiceError::BadRequest("The current password is not right".into()));
         }
         check_password(new)?;

@@ -399,3 +399,54 @@ async fn admin_commands_grant_roles_and_keep_the_last_admin() {
     within_fresh_for("alice steps down", || async { page(app, "/gh/acme/secret/settings", &alice).await.0 == 404 })
         .await;
 }
+
+/// A grant from one source never removes another's: a role granted by a group (an identity
+/// provider's, at sign-in) stays when the role granted by hand goes, and the settings page
+/// says where each came from.
+#[tokio::test]
+async fn grants_from_different_sources_stand_apart() {
+    let (f, carol, _alice, _root) = team().await;
+    let app = &f.app;
+    let db = app.db().await;
+    let project = db.project_store().project_by_slug(&"gh/acme/secret".parse().unwrap()).await.unwrap();
+    let bob = db.account_store().user_by_name("bob").await.unwrap();
+    let group = vitrine_store::GrantSource::Group("platform-team".into());
+    db.project_store().grant(project.id, bob.id, vitrine_store::Role::Member, &group).await.unwrap();
+    let settings = "/gh/acme/secret/settings";
+    assert_eq!(
+        post(app, settings, &carol, &[("do", "add-member"), ("username", "bob"), ("role", "maintainer")]).await.0,
+        303
+    );
+    let (_, html) = page(app, settings, &carol).await;
+    assert!(html.contains("group platform-team") && html.contains("by hand"), "{html}");
+    // Removing the grant by hand leaves the group's: bob still reads the project.
+    assert_eq!(post(app, settings, &carol, &[("do", "remove-member"), ("username", "bob")]).await.0, 303);
+    assert_eq!(app.get("/api/v1.1/project/github/acme/secret", Some(&f.outsider_token)).await.status(), 200);
+    // Nothing is left by hand to remove: the page says where the membership comes from.
+    let (status, _, html) = post(app, settings, &carol, &[("do", "remove-member"), ("username", "bob")]).await;
+    assert_eq!(status, 409);
+    assert!(html.contains("through the group(s) platform-team"), "{html}");
+    let said = admin_refused(app, &["member", "remove", "gh/acme/secret", "bob"]).await;
+    assert!(said.contains("through the group(s) platform-team"), "{said}");
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_as_failed_sign_ins() {
+    let (f, _carol, alice, _root) = team().await;
+    let app = &f.app;
+    let wrong = [("do", "password"), ("current", "guess"), ("new", "new-password-1"), ("repeat", "new-password-1")];
+    for _ in 0..10 {
+        assert_eq!(post(app, "/account", &alice, &wrong).await.0, 400);
+    }
+    let (status, _, html) = post(app, "/account", &alice, &wrong).await;
+    assert_eq!(status, 429);
+    assert!(html.contains("Too many wrong passwords"), "{html}");
+    let r = app
+        .http
+        .post(format!("{}/api/login", app.url))
+        .form(&[("username", "alice"), ("password", "alice-password"), ("next", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the sign-in form counts them too");
+}
