@@ -51,8 +51,10 @@ check() {
   fail() { echo "image check: $*" >&2; cat "$log" >&2; return 1; }
   curl -fsS "$url/healthz" >/dev/null || fail "the staged server does not answer"
   local page wasm
-  page=$(curl -fsS "$url/") || fail "no front page"
-  wasm=$(grep -o '/pkg/[^"]*\.wasm' <<<"$page" | head -n 1)
+  curl -fsS -o /dev/null "$url/" || fail "no front page"
+  # The sign-in page is one of the app's: it names the bundle.
+  page=$(curl -fsS "$url/login") || fail "no sign-in page"
+  wasm=$(grep -o '/pkg/[^"]*\.wasm' <<<"$page" | head -n 1 || true)
   [ -n "$wasm" ] && curl -fsS -o /dev/null "$url$wasm" || fail "the site's bundle is not served ($wasm)"
   curl -fsS "$url/downloads/" | grep -q "/downloads/vitrine-agent-" || fail "no agent at /downloads/"
   grep -q "No one can sign in yet" "$log" || fail "the first start does not say how to make the first user"

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use leptos::prelude::*;
 
-use super::{Done, Refusal, caller, copyable, done, error_page, fields, page, sign_in_first, time};
+use super::{Done, Posted, Refusal, SignedIn, copyable, done, error_page, page, time};
 use crate::core::accounts::NewToken;
 use crate::core::manage::{AccountPage, Caller};
 use crate::http::state::AppState;
@@ -36,37 +36,12 @@ struct Extra {
     done: Option<&'static str>,
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Query(q): Query<PageQuery>,
-    request: axum::extract::Request,
-) -> Response {
-    let (mut parts, _) = request.into_parts();
-    let caller = match caller(&state, &mut parts).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Some(r) = sign_in_first(&caller, PATH) {
-        return r;
-    }
+pub async fn show(State(state): State<AppState>, SignedIn(caller): SignedIn, Query(q): Query<PageQuery>) -> Response {
     render(&state, &caller, Extra { done: DONE.sentence(q.done.as_deref()), ..Extra::default() }, StatusCode::OK).await
 }
 
-pub async fn change(State(state): State<AppState>, request: axum::extract::Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let caller = match caller(&state, &mut parts).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Some(r) = sign_in_first(&caller, PATH) {
-        return r;
-    }
-    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return render(&state, &caller, refused(Refusal::bad("", "This form is too large")), StatusCode::BAD_REQUEST)
-            .await;
-    };
-    let f = fields(&body);
-    let get = |k: &str| f.get(k).map_or("", String::as_str);
+pub async fn change(State(state): State<AppState>, SignedIn(caller): SignedIn, form: Posted) -> Response {
+    let get = |k: &str| form.get(k);
     let manage = state.vitrine.manage();
     let outcome = match get("do") {
         "create-token" => {

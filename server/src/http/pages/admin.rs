@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use leptos::prelude::*;
 
-use super::{Done, Refusal, caller, done, error_page, fields, page, sign_in_first, time};
+use super::{Done, Posted, Refusal, SignedIn, done, error_page, page, time};
 use crate::core::manage::Caller;
 use crate::domain::ProjectSlug;
 use crate::http::state::AppState;
@@ -27,40 +27,16 @@ pub struct PageQuery {
     done: Option<String>,
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Query(q): Query<PageQuery>,
-    request: axum::extract::Request,
-) -> Response {
-    let (mut parts, _) = request.into_parts();
-    let caller = match caller(&state, &mut parts).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Some(r) = sign_in_first(&caller, PATH) {
-        return r;
-    }
+pub async fn show(State(state): State<AppState>, SignedIn(caller): SignedIn, Query(q): Query<PageQuery>) -> Response {
     render(&state, &caller, DONE.sentence(q.done.as_deref()), None).await
 }
 
-pub async fn change(State(state): State<AppState>, request: axum::extract::Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let caller = match caller(&state, &mut parts).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Some(r) = sign_in_first(&caller, PATH) {
-        return r;
-    }
+pub async fn change(State(state): State<AppState>, SignedIn(caller): SignedIn, form: Posted) -> Response {
     // Only admins get further, whatever they posted.
     if let Err(e) = state.vitrine.manage().users(&caller).await {
         return error_page(&state, &caller.who, &e);
     }
-    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return render(&state, &caller, None, Some(Refusal::bad("", "This form is too large"))).await;
-    };
-    let f = fields(&body);
-    let get = |k: &str| f.get(k).map_or("", String::as_str);
+    let get = |k: &str| form.get(k);
     let manage = state.vitrine.manage();
     let user = get("username");
     let outcome = match get("do") {

@@ -72,7 +72,7 @@ impl Refusal {
 }
 
 /// Who is asking a page, by session cookie or token, with their address and session.
-pub async fn caller(state: &AppState, parts: &mut http::request::Parts) -> Result<Caller, Response> {
+async fn caller(state: &AppState, parts: &mut http::request::Parts) -> Result<Caller, Response> {
     use axum::extract::FromRequestParts;
     let who = match Principal::from_request_parts(parts, state).await {
         Ok(who) => who,
@@ -84,12 +84,43 @@ pub async fn caller(state: &AppState, parts: &mut http::request::Parts) -> Resul
     Ok(Caller { who, client, session })
 }
 
-/// Anonymous visitors are sent to sign in first, and back here after.
-pub fn sign_in_first(caller: &Caller, path: &str) -> Option<Response> {
-    matches!(caller.who, Principal::Anonymous).then(|| {
-        let next = percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC);
-        Redirect::to(&format!("/login?next={next}")).into_response()
-    })
+/// A page's caller, by session or token, signed in: anyone else is sent to sign in first, and
+/// brought back after; a token that is not valid is refused as the API refuses it.
+pub struct SignedIn(pub Caller);
+
+impl axum::extract::FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &AppState) -> Result<Self, Response> {
+        let caller = caller(state, parts).await?;
+        if matches!(caller.who, Principal::Anonymous) {
+            let next = percent_encoding::utf8_percent_encode(parts.uri.path(), percent_encoding::NON_ALPHANUMERIC);
+            return Err(Redirect::to(&format!("/login?next={next}")).into_response());
+        }
+        Ok(SignedIn(caller))
+    }
+}
+
+/// A posted form's fields by name (the last of a repeated name), read within 64 KiB: a
+/// page's forms are a few hundred bytes.
+pub struct Posted(pub std::collections::HashMap<String, String>);
+
+impl Posted {
+    /// A field's value, empty when the form has none by that name.
+    pub fn get(&self, name: &str) -> &str {
+        self.0.get(name).map_or("", String::as_str)
+    }
+}
+
+impl axum::extract::FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, _: &AppState) -> Result<Self, Response> {
+        match axum::body::to_bytes(request.into_body(), 64 * 1024).await {
+            Ok(body) => Ok(Posted(form_urlencoded::parse(&body).into_owned().collect())),
+            Err(_) => Err((StatusCode::PAYLOAD_TOO_LARGE, "This form is too large.\n").into_response()),
+        }
+    }
 }
 
 /// After a change: back to the page (a GET, so reloading does not post again), saying what
@@ -196,9 +227,4 @@ pub fn copyable(value: String, label: &'static str) -> impl IntoView + use<> {
             <button type="button" class="copy" data-copy=value aria-label=label>"Copy"</button>
         </span>
     }
-}
-
-/// The form fields of a post, by name (the last of a repeated name).
-pub fn fields(body: &[u8]) -> std::collections::HashMap<String, String> {
-    form_urlencoded::parse(body).into_owned().collect()
 }

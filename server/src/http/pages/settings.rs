@@ -2,13 +2,12 @@
 //! default branch and purges, for its maintainers and the instance's admins; to anyone else
 //! it is the same 404 as a private project they cannot see.
 
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use leptos::prelude::*;
 
-use super::{Done, Refusal, caller, copyable, done, error_page, fields, page, sign_in_first, time};
+use super::{Done, Posted, Refusal, SignedIn, copyable, done, error_page, page, time};
 use crate::core::accounts::NewToken;
 use crate::core::manage::{Caller, ProjectSettings};
 use crate::domain::{BuildNum, ProjectSlug};
@@ -48,18 +47,10 @@ fn slug_of(params: &RouteParams) -> Result<ProjectSlug, crate::core::ServiceErro
 
 pub async fn show(
     State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
     params: RouteParams,
     Query(q): Query<PageQuery>,
-    request: axum::extract::Request,
 ) -> Response {
-    let (mut parts, _) = request.into_parts();
-    let caller = match caller(&state, &mut parts).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Some(r) = sign_in_first(&caller, parts.uri.path()) {
-        return r;
-    }
     let slug = match slug_of(&params) {
         Ok(s) => s,
         Err(e) => return error_page(&state, &caller.who, &e),
@@ -68,31 +59,22 @@ pub async fn show(
     render(&state, &caller, &slug, extra, StatusCode::OK).await
 }
 
-pub async fn change(State(state): State<AppState>, params: RouteParams, request: axum::extract::Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let caller = match caller(&state, &mut parts).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Some(r) = sign_in_first(&caller, parts.uri.path()) {
-        return r;
-    }
+pub async fn change(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    params: RouteParams,
+    form: Posted,
+) -> Response {
+    // Only maintainers get further, whatever they posted.
     let slug = match slug_of(&params) {
-        Ok(s) => s,
+        Ok(slug) => match state.vitrine.projects().maintained_project(&caller.who, &slug).await {
+            Ok(_) => slug,
+            Err(e) => return error_page(&state, &caller.who, &e),
+        },
         Err(e) => return error_page(&state, &caller.who, &e),
     };
-    // Only maintainers get further, whatever they posted.
-    if let Err(e) = state.vitrine.projects().maintained_project(&caller.who, &slug).await {
-        return error_page(&state, &caller.who, &e);
-    }
-    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
-        let refusal = Refusal::bad("", "This form is too large");
-        return render(&state, &caller, &slug, Extra { refusal: Some(refusal), ..Extra::default() }, StatusCode::OK)
-            .await;
-    };
-    let path = parts.uri.path().to_owned();
-    match apply(&state, &caller, &slug, &body).await {
-        Ok(Applied::Done(code, section)) => done(&path, code, section),
+    match apply(&state, &caller, &slug, &form).await {
+        Ok(Applied::Done(code, section)) => done(&format!("/{}/settings", slug.short()), code, section),
         Ok(Applied::Show(extra)) => render(&state, &caller, &slug, extra, StatusCode::OK).await,
         Err(refusal) => {
             let status = refusal.status;
@@ -106,18 +88,20 @@ enum Applied {
     Show(Extra),
 }
 
-fn role_field(f: &std::collections::HashMap<String, String>, form: &'static str) -> Result<Role, Refusal> {
-    f.get("role").map_or(Ok(Role::Member), |r| r.parse().map_err(|e: String| Refusal::bad(form, e)))
+fn role_field(form: &Posted, section: &'static str) -> Result<Role, Refusal> {
+    match form.get("role") {
+        "" => Ok(Role::Member),
+        role => role.parse().map_err(|e: String| Refusal::bad(section, e)),
+    }
 }
 
-async fn apply(state: &AppState, caller: &Caller, slug: &ProjectSlug, body: &Bytes) -> Result<Applied, Refusal> {
-    let f = fields(body);
-    let get = |k: &str| f.get(k).map_or("", String::as_str);
+async fn apply(state: &AppState, caller: &Caller, slug: &ProjectSlug, form: &Posted) -> Result<Applied, Refusal> {
+    let get = |k: &str| form.get(k);
     let manage = state.vitrine.manage();
     let on = |form: &'static str| move |e: crate::core::ServiceError| Refusal::of(form, &e);
     match get("do") {
         "add-member" => {
-            let role = role_field(&f, "members")?;
+            let role = role_field(form, "members")?;
             if get("username").trim().is_empty() {
                 return Err(Refusal::bad("members", "Give the username of the person to add"));
             }
@@ -125,7 +109,7 @@ async fn apply(state: &AppState, caller: &Caller, slug: &ProjectSlug, body: &Byt
             Ok(Applied::Done("member-added", "members"))
         }
         "set-role" => {
-            let role = role_field(&f, "members")?;
+            let role = role_field(form, "members")?;
             manage.set_member_role(caller, slug, get("username"), role).await.map_err(on("members"))?;
             Ok(Applied::Done("member-changed", "members"))
         }
