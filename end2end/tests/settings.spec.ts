@@ -140,10 +140,11 @@ for (const scheme of ['light', 'dark'] as const) {
 test.describe('at 375 px wide', () => {
   test.use({ viewport: { width: 375, height: 740 } });
   for (const [name, user, path] of PAGES) {
-    test(`${name} fits without scrolling sideways`, async ({ page }) => {
+    test(`${name} fits without scrolling sideways and passes axe`, async ({ page }) => {
       await signIn(page, user, path);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow).toBeLessThanOrEqual(0);
+      expect(await seriousViolations(page)).toEqual([]);
     });
   }
 });

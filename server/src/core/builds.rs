@@ -280,7 +280,8 @@ impl Builds {
     }
 
     /// Pins a build, or unpins it: a pinned build's artifacts outlive the retention (a
-    /// release's screenshots, a baseline). Members of the project may; nobody else.
+    /// release's screenshots, a baseline). Members of the project and instance admins may;
+    /// nobody else.
     pub async fn pin_build(
         &self,
         who: &Principal,
@@ -292,8 +293,9 @@ impl Builds {
         let Principal::User { id, .. } = who else {
             return Err(ServiceError::Unauthorized("Sign in to pin builds".into()));
         };
-        // Asked of the store itself: a member removed a moment ago pins nothing.
-        if !self.projects.is_member_now(project.id, *id).await? {
+        // Asked of the store itself: a member removed a moment ago pins nothing. An instance
+        // admin may pin in every project.
+        if self.projects.role(who, &project).await?.is_none() {
             return Err(ServiceError::Forbidden(format!("Only members of {} can pin its builds", slug.short())));
         }
         self.set_pinned(&project, &build, Some(*id), pin).await?;

@@ -284,6 +284,7 @@ impl UiBackend for UiService {
         let who = self.principal(session).await?;
         let (project, build) = self.find_build(&who, at).await?;
         let can_pin = match &who {
+            Principal::User { admin: true, .. } => true,
             Principal::User { id, .. } => self.vitrine.projects().is_member(project.id, *id).await.map_err(ui_error)?,
             _ => false,
         };

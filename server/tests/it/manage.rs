@@ -450,3 +450,21 @@ async fn wrong_current_passwords_count_as_failed_sign_ins() {
         .unwrap();
     assert_eq!(r.status(), 429, "the sign-in form counts them too");
 }
+
+/// An instance admin pins builds of any project from its page, member or not; a user who is
+/// neither cannot.
+#[tokio::test]
+async fn instance_admins_pin_builds_of_every_project() {
+    let (f, _carol, _alice, root) = team().await;
+    let app = &f.app;
+    assert_ok(&app.run_build(&f.private_build_token, "gh/acme/secret", "main", "true").await);
+    let pin = [("vcs", "gh"), ("org", "acme"), ("repo", "secret"), ("build_num", "1"), ("pin", "true")];
+    let bob = app.sign_in("bob", "bob-password").await;
+    let r = app.http.post(format!("{}/api/pin", app.url)).header("Cookie", &bob).form(&pin).send().await.unwrap();
+    assert_eq!(r.status(), 404, "bob cannot see the project");
+    let r = app.http.post(format!("{}/api/pin", app.url)).header("Cookie", &root).form(&pin).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let page = app.get_with_cookie("/gh/acme/secret/1", &root).await.text().await.unwrap();
+    assert!(page.contains("Pinned") && page.contains("Unpin"), "the page shows the pin and its button");
+    assert!(!page.contains("Artifacts expire"), "a pinned build keeps its artifacts");
+}
