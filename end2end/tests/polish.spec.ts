@@ -1,6 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
-import { hydrated, keyScreen } from './helpers';
+import { hydrated, keyScreen, seriousViolations } from './helpers';
 
 const BUILD = '/gh/vitrine-demo/shop/2';
 
@@ -21,12 +20,6 @@ const PAGES: [string, string][] = [
   ['missing build', '/gh/vitrine-demo/shop/999'],
 ];
 
-async function seriousViolations(page: Page): Promise<string[]> {
-  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  return results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
-}
 
 for (const scheme of ['light', 'dark'] as const) {
   test.describe(`${scheme} theme`, () => {

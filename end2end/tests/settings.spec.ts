@@ -1,6 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
-import { keyScreen } from './helpers';
+import { keyScreen, seriousViolations } from './helpers';
 
 /** Signs in through the sign-in form, as a person does, and lands on `next`. */
 async function signIn(page: Page, user: string, next: string) {
@@ -118,12 +117,6 @@ const PAGES: [string, string, string][] = [
   ['admin', 'admin', '/admin'],
 ];
 
-async function seriousViolations(page: Page): Promise<string[]> {
-  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  return results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
-}
 
 for (const scheme of ['light', 'dark'] as const) {
   test.describe(`${scheme} theme`, () => {

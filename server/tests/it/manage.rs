@@ -25,6 +25,12 @@ async fn post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) ->
     (status, location, r.text().await.unwrap())
 }
 
+/// What the sign-in form answers to these credentials.
+async fn sign_in_status(app: &TestApp, username: &str, password: &str) -> u16 {
+    let form = [("username", username), ("password", password), ("next", "")];
+    app.http.post(format!("{}/api/login", app.url)).form(&form).send().await.unwrap().status().as_u16()
+}
+
 /// The token a page shows once, in its copy button.
 fn shown_token(html: &str) -> String {
     html.split("data-copy=\"")
@@ -307,14 +313,7 @@ async fn people_keep_their_own_tokens_sessions_and_password() {
         post(app, "/account", &alice, &change("alice-password", "new-password-1", "new-password-1")).await.0,
         303
     );
-    let r = app
-        .http
-        .post(format!("{}/api/login", app.url))
-        .form(&[("username", "alice"), ("password", "alice-password"), ("next", "")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401, "the old password no longer signs in");
+    assert_eq!(sign_in_status(app, "alice", "alice-password").await, 401, "the old password no longer signs in");
     app.sign_in("alice", "new-password-1").await;
     // Revoking the token stops it.
     let tokens = app.admin(&["token", "list", "alice"]).await;
@@ -441,14 +440,7 @@ async fn wrong_current_passwords_count_as_failed_sign_ins() {
     let (status, _, html) = post(app, "/account", &alice, &wrong).await;
     assert_eq!(status, 429);
     assert!(html.contains("Too many wrong passwords"), "{html}");
-    let r = app
-        .http
-        .post(format!("{}/api/login", app.url))
-        .form(&[("username", "alice"), ("password", "alice-password"), ("next", "")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 429, "the sign-in form counts them too");
+    assert_eq!(sign_in_status(app, "alice", "alice-password").await, 429, "the sign-in form counts them too");
 }
 
 /// An instance admin pins builds of any project from its page, member or not; a user who is

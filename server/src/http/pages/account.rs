@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use leptos::prelude::*;
 
-use super::{Done, Posted, Refusal, SignedIn, copyable, done, error_page, page, time};
+use super::{Done, Posted, Refusal, SignedIn, copyable, done, error_page, page, row_action, time};
 use crate::core::accounts::NewToken;
 use crate::core::manage::{AccountPage, Caller};
 use crate::http::state::AppState;
@@ -189,13 +189,7 @@ fn token_row(t: &vitrine_store::TokenInfo, now: i64) -> impl IntoView + use<> {
             <td class="when">{time(t.created_at)}</td>
             <td class="when">{t.last_used_at.map_or_else(never, |u| time(u).into_any())}</td>
             <td>{expiry}</td>
-            <td>
-                <form method="post" action=PATH class="inline">
-                    <input type="hidden" name="do" value="revoke-token"/>
-                    <input type="hidden" name="id" value=t.id.to_string()/>
-                    <button type="submit" class="small danger" aria-label=format!("Revoke {name}")>"Revoke"</button>
-                </form>
-            </td>
+            <td>{row_action(PATH, "revoke-token", ("id", t.id.to_string()), "Revoke", &name, true)}</td>
         </tr>
     }
 }

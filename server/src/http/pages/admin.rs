@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use leptos::prelude::*;
 
-use super::{Done, Posted, Refusal, SignedIn, done, error_page, page, time};
+use super::{Done, Posted, Refusal, SignedIn, done, error_page, page, row_action, time};
 use crate::core::manage::Caller;
 use crate::domain::ProjectSlug;
 use crate::http::state::AppState;
@@ -96,17 +96,6 @@ async fn render(state: &AppState, caller: &Caller, done: Option<&'static str>, r
     page(state, &caller.who, status, "Admin", body)
 }
 
-fn user_button(action: &'static str, label: &'static str, danger: bool, name: &str) -> impl IntoView + use<> {
-    let name = name.to_owned();
-    view! {
-        <form method="post" action=PATH class="inline">
-            <input type="hidden" name="do" value=action/>
-            <input type="hidden" name="username" value=name.clone()/>
-            <button type="submit" class=if danger { "small danger" } else { "small" } aria-label=format!("{label} {name}")>{label}</button>
-        </form>
-    }
-}
-
 fn users_section(
     users: &[vitrine_store::UserSummary],
     me: Option<vitrine_store::UserId>,
@@ -124,8 +113,8 @@ fn users_section(
                     <td>{state}</td>
                     <td class="when">{time(u.created_at)}</td>
                     <td class="actions">
-                        {if u.admin { user_button("demote", "Demote", false, name) } else { user_button("promote", "Make admin", false, name) }}
-                        {if u.disabled { user_button("enable", "Enable", false, name) } else { user_button("disable", "Disable", true, name) }}
+                        {if u.admin { row_action(PATH, "demote", ("username", name.to_owned()), "Demote", name, false) } else { row_action(PATH, "promote", ("username", name.to_owned()), "Make admin", name, false) }}
+                        {if u.disabled { row_action(PATH, "enable", ("username", name.to_owned()), "Enable", name, false) } else { row_action(PATH, "disable", ("username", name.to_owned()), "Disable", name, true) }}
                     </td>
                 </tr>
             }

@@ -218,6 +218,26 @@ pub fn time(at: i64) -> impl IntoView + use<> {
     view! { <time datetime=iso>{shown}</time> }
 }
 
+/// A button in a list's row that posts one change about that row: `change` (the form's `do`),
+/// the row's key (`name`, `value`), and a label that names the row for screen readers
+/// ("Revoke ci-runners").
+pub fn row_action(
+    action: &str,
+    change: &'static str,
+    key: (&'static str, String),
+    label: &'static str,
+    row: &str,
+    danger: bool,
+) -> impl IntoView + use<> {
+    view! {
+        <form method="post" action=action.to_owned() class="inline">
+            <input type="hidden" name="do" value=change/>
+            <input type="hidden" name=key.0 value=key.1/>
+            <button type="submit" class=if danger { "small danger" } else { "small" } aria-label=format!("{label} {row}")>{label}</button>
+        </form>
+    }
+}
+
 /// A value with a button that copies it (the page's script; where the clipboard cannot be
 /// written, the button selects the text for the reader to copy).
 pub fn copyable(value: String, label: &'static str) -> impl IntoView + use<> {

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use leptos::prelude::*;
 
-use super::{Done, Posted, Refusal, SignedIn, copyable, done, error_page, page, time};
+use super::{Done, Posted, Refusal, SignedIn, copyable, done, error_page, page, row_action, time};
 use crate::core::accounts::NewToken;
 use crate::core::manage::{Caller, ProjectSettings};
 use crate::domain::{BuildNum, ProjectSlug};
@@ -286,15 +286,8 @@ fn member_row(g: &vitrine_store::Grant, action: &str) -> impl IntoView + use<> {
     } else {
         view! { <span>{g.role.as_str()}</span> }.into_any()
     };
-    let remove = by_hand.then(|| {
-        view! {
-            <form method="post" action=action.clone() class="inline">
-                <input type="hidden" name="do" value="remove-member"/>
-                <input type="hidden" name="username" value=user.clone()/>
-                <button type="submit" class="small danger" aria-label=format!("Remove {user}")>"Remove"</button>
-            </form>
-        }
-    });
+    let remove =
+        by_hand.then(|| row_action(&action, "remove-member", ("username", user.clone()), "Remove", &user, true));
     view! {
         <tr>
             <td>{g.username.clone()}</td>
@@ -345,19 +338,15 @@ fn tokens_section(s: &ProjectSettings, ctx: &Ctx, created: Option<NewToken>) -> 
         .iter()
         .map(|t| {
             let name = if t.label.is_empty() { format!("Token {}", t.id) } else { t.label.clone() };
-            let used = t.last_used_at.map_or_else(|| view! { <span class="muted">"never"</span> }.into_any(), |u| time(u).into_any());
+            let used = t
+                .last_used_at
+                .map_or_else(|| view! { <span class="muted">"never"</span> }.into_any(), |u| time(u).into_any());
             view! {
                 <tr>
                     <td>{name.clone()}</td>
                     <td class="when">{time(t.created_at)}</td>
                     <td>{used}</td>
-                    <td>
-                        <form method="post" action=ctx.action.clone() class="inline">
-                            <input type="hidden" name="do" value="revoke-token"/>
-                            <input type="hidden" name="id" value=t.id.to_string()/>
-                            <button type="submit" class="small danger" aria-label=format!("Revoke {name}")>"Revoke"</button>
-                        </form>
-                    </td>
+                    <td>{row_action(&ctx.action, "revoke-token", ("id", t.id.to_string()), "Revoke", &name, true)}</td>
                 </tr>
             }
         })
