@@ -326,10 +326,8 @@ impl Accounts {
     /// someone must be able to make the next.
     pub async fn set_admin(&self, username: &str, admin: bool) -> ServiceResult<()> {
         let user = self.user(username).await?;
-        if !admin && user.admin && !user.disabled && self.db.admin_count().await? <= 1 {
-            return Err(ServiceError::Conflict(format!(
-                "{username} is the last admin: make someone else an admin first"
-            )));
+        if !admin {
+            self.last_admin_stays(&user).await?;
         }
         self.db.set_user_admin(user.id, admin).await?;
         self.forget_principals();
@@ -381,6 +379,18 @@ impl Accounts {
         Ok(ended)
     }
 
+    /// Refuses to take the last enabled admin away (demoting or disabling them): someone must
+    /// be able to make the next.
+    async fn last_admin_stays(&self, user: &User) -> ServiceResult<()> {
+        if user.admin && !user.disabled && self.db.admin_count().await? <= 1 {
+            return Err(ServiceError::Conflict(format!(
+                "{} is the last admin: make someone else an admin first",
+                user.username
+            )));
+        }
+        Ok(())
+    }
+
     /// This server forgets whom tokens and sessions belonged to (others within
     /// [`super::lookups::FRESH_FOR`]).
     fn forget_principals(&self) {
@@ -392,10 +402,8 @@ impl Accounts {
     /// enabling brings the tokens back (sessions stay ended).
     pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> ServiceResult<()> {
         let user = self.user(username).await?;
-        if disabled && user.admin && !user.disabled && self.db.admin_count().await? <= 1 {
-            return Err(ServiceError::Conflict(format!(
-                "{username} is the last admin: make someone else an admin first"
-            )));
+        if disabled {
+            self.last_admin_stays(&user).await?;
         }
         self.db.set_user_disabled(user.id, disabled).await?;
         if disabled {

@@ -59,7 +59,6 @@ impl Builds {
         }
     }
 
-    /// The newest successful build of `branch` numbered below `before`.
     /// The newest successful build of a branch, if any.
     pub async fn latest_green(&self, project_id: ProjectId, branch: &str) -> ServiceResult<Option<Build>> {
         match self.db.latest_build(project_id, Some(branch), StatusFilter::Successful).await {
@@ -69,6 +68,7 @@ impl Builds {
         }
     }
 
+    /// The newest successful build of `branch` numbered below `before`.
     pub async fn last_green_before(
         &self,
         project_id: ProjectId,

@@ -15,7 +15,8 @@ use super::projects::Projects;
 use super::retention::Retention;
 use crate::domain::{BuildNum, ProjectSlug};
 use vitrine_store::{
-    Grant, Project, Purged, Role, SessionInfo, TokenId, TokenInfo, TokenOwner, TokenTerms, UserId, UserSummary,
+    AuditEvent, Grant, GrantSource, Project, Purged, Role, SessionInfo, TokenId, TokenInfo, TokenOwner, TokenTerms,
+    UserId, UserSummary,
 };
 
 /// Who asks, from where, and by which session (to tell it from their other sessions).
@@ -84,13 +85,18 @@ impl Manage {
         Manage { accounts, projects, builds, retention, audit }
     }
 
-    fn record(&self, caller: &Caller, action: AuditAction, project: Option<&Project>, detail: String) {
-        self.audit.record(vitrine_store::AuditEvent {
+    /// The audit line of a change by `caller`, about `project` when it is one's.
+    fn event(caller: &Caller, action: AuditAction, project: Option<&Project>, detail: String) -> AuditEvent {
+        AuditEvent {
             project: project.map(Project::short_slug),
             detail,
             client: caller.client.map(|c| c.to_string()),
             ..event_by(&caller.who, action)
-        });
+        }
+    }
+
+    fn record(&self, caller: &Caller, action: AuditAction, project: Option<&Project>, detail: String) {
+        self.audit.record(Self::event(caller, action, project, detail));
     }
 
     // ---- a project's settings: its maintainers and the instance's admins -------------------
@@ -122,15 +128,14 @@ impl Manage {
         let username = username.trim();
         let user = self.accounts.user(username).await?;
         let grants = self.projects.grants(project.id).await?;
-        if let Some(kept) = grants.iter().find(|g| g.user_id == user.id && g.source == vitrine_store::GrantSource::Hand)
-        {
+        if let Some(kept) = by_hand(&grants, user.id) {
             return Err(ServiceError::Conflict(format!(
                 "{username} is already a {} of {}: change their role in the list of members",
                 kept.role.as_str(),
                 project.short_slug()
             )));
         }
-        self.projects.grant(project.id, user.id, role, &vitrine_store::GrantSource::Hand).await?;
+        self.projects.grant(project.id, user.id, role, &GrantSource::Hand).await?;
         self.record(caller, AuditAction::MemberAdd, Some(&project), format!("{username} as {}", role.as_str()));
         Ok(())
     }
@@ -145,20 +150,15 @@ impl Manage {
     ) -> ServiceResult<()> {
         let project = self.projects.maintained_project(&caller.who, slug).await?;
         let user = self.accounts.user(username).await?;
-        let by_hand = self
-            .projects
-            .grants(project.id)
-            .await?
-            .into_iter()
-            .any(|g| g.user_id == user.id && g.source == vitrine_store::GrantSource::Hand);
-        if !by_hand {
+        let grants = self.projects.grants(project.id).await?;
+        if by_hand(&grants, user.id).is_none() {
             return Err(ServiceError::NotFound(format!(
                 "{username} has no role granted by hand in {}: add them first",
                 project.short_slug()
             )));
         }
-        self.last_maintainer_stays(&project, user.id, Some(role)).await?;
-        self.projects.grant(project.id, user.id, role, &vitrine_store::GrantSource::Hand).await?;
+        last_maintainer_stays(&grants, &project, user.id, Some(role))?;
+        self.projects.grant(project.id, user.id, role, &GrantSource::Hand).await?;
         self.record(caller, AuditAction::MemberRole, Some(&project), format!("{username} as {}", role.as_str()));
         Ok(())
     }
@@ -167,28 +167,9 @@ impl Manage {
     pub async fn remove_member(&self, caller: &Caller, slug: &ProjectSlug, username: &str) -> ServiceResult<()> {
         let project = self.projects.maintained_project(&caller.who, slug).await?;
         let user = self.accounts.user(username).await?;
-        self.last_maintainer_stays(&project, user.id, None).await?;
+        last_maintainer_stays(&self.projects.grants(project.id).await?, &project, user.id, None)?;
         self.projects.remove_member(&project, &user).await?;
         self.record(caller, AuditAction::MemberRemove, Some(&project), username.to_owned());
-        Ok(())
-    }
-
-    /// A project keeps a maintainer granted by hand while it has one: the last cannot remove
-    /// themselves or step down (an instance admin can always take over).
-    async fn last_maintainer_stays(&self, project: &Project, user_id: UserId, next: Option<Role>) -> ServiceResult<()> {
-        if next == Some(Role::Maintainer) {
-            return Ok(());
-        }
-        let maintainers: Vec<UserId> = (self.projects.grants(project.id).await?.into_iter())
-            .filter(|g| g.role == Role::Maintainer && g.source == vitrine_store::GrantSource::Hand)
-            .map(|g| g.user_id)
-            .collect();
-        if maintainers == [user_id] {
-            return Err(ServiceError::Conflict(format!(
-                "This is the last maintainer of {}: make someone else a maintainer first",
-                project.short_slug()
-            )));
-        }
         Ok(())
     }
 
@@ -257,7 +238,6 @@ impl Manage {
         path: Option<&str>,
     ) -> ServiceResult<Purged> {
         let project = self.projects.maintained_project(&caller.who, slug).await?;
-        self.builds.build_for_admin(slug, &project, build).await?;
         let purged = self.retention.purge(slug, Some(build), path).await?;
         if path.is_some() && purged.artifacts == 0 {
             return Err(ServiceError::NotFound(format!(
@@ -265,14 +245,18 @@ impl Manage {
                 path.unwrap_or_default()
             )));
         }
-        self.audit.record(vitrine_store::AuditEvent {
-            project: Some(project.short_slug()),
-            build_num: Some(build.0),
-            detail: path.unwrap_or_default().to_owned(),
-            client: caller.client.map(|c| c.to_string()),
-            ..event_by(&caller.who, AuditAction::Purge)
-        });
+        let detail = path.unwrap_or_default().to_owned();
+        let event = Self::event(caller, AuditAction::Purge, Some(&project), detail);
+        self.audit.record(AuditEvent { build_num: Some(build.0), ..event });
         Ok(purged)
+    }
+
+    /// What a purge would remove exists, for the caller to confirm: the build, in a project
+    /// they maintain. Nothing is removed.
+    pub async fn purge_target(&self, caller: &Caller, slug: &ProjectSlug, build: BuildNum) -> ServiceResult<()> {
+        let project = self.projects.maintained_project(&caller.who, slug).await?;
+        self.builds.build_for_admin(slug, &project, build).await?;
+        Ok(())
     }
 
     // ---- one's own account: everyone signed in ---------------------------------------------
@@ -386,4 +370,31 @@ impl Manage {
         self.record(caller, AuditAction::ProjectAdd, Some(&project), if public { "public" } else { "private" }.into());
         Ok(())
     }
+}
+
+/// The role `user_id` was granted by hand in a project, among its grants.
+fn by_hand(grants: &[Grant], user_id: UserId) -> Option<&Grant> {
+    grants.iter().find(|g| g.user_id == user_id && g.source == GrantSource::Hand)
+}
+
+/// A project keeps a maintainer granted by hand while it has one: the last cannot remove
+/// themselves or step down to `next` (an instance admin can always take over).
+fn last_maintainer_stays(
+    grants: &[Grant],
+    project: &Project,
+    user_id: UserId,
+    next: Option<Role>,
+) -> ServiceResult<()> {
+    if next == Some(Role::Maintainer) {
+        return Ok(());
+    }
+    let mut maintainers =
+        grants.iter().filter(|g| g.role == Role::Maintainer && g.source == GrantSource::Hand).map(|g| g.user_id);
+    if maintainers.next() == Some(user_id) && maintainers.next().is_none() {
+        return Err(ServiceError::Conflict(format!(
+            "This is the last maintainer of {}: make someone else a maintainer first",
+            project.short_slug()
+        )));
+    }
+    Ok(())
 }

@@ -65,12 +65,10 @@ pub async fn change(
     params: RouteParams,
     form: Posted,
 ) -> Response {
-    // Only maintainers get further, whatever they posted.
+    // Each change checks the caller's role in the core; a refused one comes back here as the
+    // page's error (a non-maintainer's: the 404 of a hidden project).
     let slug = match slug_of(&params) {
-        Ok(slug) => match state.vitrine.projects().maintained_project(&caller.who, &slug).await {
-            Ok(_) => slug,
-            Err(e) => return error_page(&state, &caller.who, &e),
-        },
+        Ok(slug) => slug,
         Err(e) => return error_page(&state, &caller.who, &e),
     };
     match apply(&state, &caller, &slug, &form).await {
@@ -183,10 +181,8 @@ async fn ask_purge(
     path: &str,
 ) -> Result<Applied, Refusal> {
     let (build, path) = purge_fields(build, path)?;
-    let project = state.vitrine.projects().maintained_project(&caller.who, slug).await;
-    let project = project.map_err(|e| Refusal::of("purge", &e))?;
-    let found = state.vitrine.builds().build_for_admin(slug, &project, build).await;
-    found.map_err(|e| Refusal::of("purge", &e))?;
+    let target = state.vitrine.manage().purge_target(caller, slug, build).await;
+    target.map_err(|e| Refusal::of("purge", &e))?;
     Ok(Applied::Show(Extra { confirm_purge: Some((build, path)), ..Extra::default() }))
 }
 
