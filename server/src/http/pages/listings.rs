@@ -15,6 +15,8 @@ use crate::core::manage::Caller;
 use crate::domain::{BuildNum, ProjectSlug, StatusFilter};
 use crate::http::extract::RouteParams;
 use crate::http::state::AppState;
+use vitrine_app::components::status::StatusBadge;
+use vitrine_app::format::{human_duration, short_revision};
 use vitrine_store::{Build, Project, Role};
 
 /// The project page shows this many builds a page.
@@ -221,13 +223,13 @@ fn builds_table(base: &str, builds: &[Build]) -> impl IntoView + use<> {
     let rows = builds
         .iter()
         .map(|b| {
-            let duration = b.stop_time.map(|s| vitrine_app::format::human_duration(s - b.start_time)).unwrap_or_default();
+            let duration = b.stop_time.map(|s| human_duration(s - b.start_time)).unwrap_or_default();
             view! {
                 <tr>
                     <td><a href=format!("{base}/{}", b.build_num)>{format!("#{}", b.build_num)}</a></td>
-                    <td><span class=format!("status status-{}", b.status.as_str()) data-status=b.status.as_str()>{b.status.as_str().replace('_', " ")}</span></td>
+                    <td><StatusBadge status=b.status/></td>
                     <td class="branch">{b.branch.clone()}</td>
-                    <td class="revision"><code>{b.revision.get(0..7).unwrap_or(&b.revision).to_owned()}</code></td>
+                    <td class="revision"><code>{short_revision(&b.revision).to_owned()}</code></td>
                     <td>{time(b.start_time)}</td>
                     <td>{duration}</td>
                 </tr>

@@ -212,9 +212,9 @@ pub fn error_page(state: &AppState, who: &Principal, e: &ServiceError) -> Respon
 /// A date and time for a page, in UTC, marked up for the page's script to show in the
 /// reader's zone: `2026-12-08 09:30 UTC`.
 pub fn time(at: i64) -> impl IntoView + use<> {
-    let when = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
-    let iso = when.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let shown = when.format("%Y-%m-%d %H:%M UTC").to_string();
+    // The API's time, shown as the app's pages show theirs.
+    let iso = crate::http::v1_1::views::iso_time(at);
+    let shown = vitrine_app::format::short_time(&iso);
     view! { <time datetime=iso>{shown}</time> }
 }
 
