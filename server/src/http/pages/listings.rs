@@ -15,7 +15,6 @@ use crate::core::manage::Caller;
 use crate::domain::{BuildNum, ProjectSlug, StatusFilter};
 use crate::http::extract::RouteParams;
 use crate::http::state::AppState;
-use vitrine_app::components::status::StatusBadge;
 use vitrine_app::format::{human_duration, short_revision};
 use vitrine_store::{Build, Project, Role};
 
@@ -227,7 +226,9 @@ fn builds_table(base: &str, builds: &[Build]) -> impl IntoView + use<> {
             view! {
                 <tr>
                     <td><a href=format!("{base}/{}", b.build_num)>{format!("#{}", b.build_num)}</a></td>
-                    <td><StatusBadge status=b.status/></td>
+                    // The app's StatusBadge is reactive (a signal), which needs the page's owner
+                    // while it is built; the same markup, plain.
+                    <td><span class=format!("status status-{}", b.status.as_str()) data-status=b.status.as_str()>{b.status.as_str().replace('_', " ")}</span></td>
                     <td class="branch">{b.branch.clone()}</td>
                     <td class="revision"><code>{short_revision(&b.revision).to_owned()}</code></td>
                     <td>{time(b.start_time)}</td>
