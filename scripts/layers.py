@@ -35,7 +35,7 @@ LAYERS = {
         ["serve"],
         ["http"],
         ["core"],
-        ["storage"],
+        ["storage", "identity"],
         ["observe", "urls"],
     ],
     "app": [["lib"], ["pages"], ["components"], ["api"], ["format"]],
@@ -44,7 +44,7 @@ LAYERS = {
     "store": [
         ["lib"],
         ["sqlite", "postgres", "copy"],
-        ["accounts", "projects", "builds", "artifacts", "uploads", "retention", "audit", "limits", "servers"],
+        ["accounts", "projects", "identities", "builds", "artifacts", "uploads", "retention", "audit", "limits", "servers"],
         ["columns", "rows"],
         ["error", "models", "ids"],
     ],

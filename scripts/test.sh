@@ -24,6 +24,7 @@ tmp=$(mktemp -d)
 chmod 755 "$tmp" # PostgreSQL runs as its own user and must reach its data dir
 cleanup() {
   [ -f "$tmp/e2e.pid" ] && kill "$(cat "$tmp/e2e.pid")" 2>/dev/null
+  [ -f "$tmp/oidc.pid" ] && kill "$(cat "$tmp/oidc.pid")" 2>/dev/null
   bash scripts/postgres.sh stop "$tmp/pg/data"
   bash scripts/moto.sh stop "$tmp/moto"
   rm -rf "$tmp"
@@ -37,12 +38,20 @@ trap cleanup EXIT
 browser_tests() {
   local own=$PWD/target/e2e port s3port reports url bin server token
   rm -rf "$own" && mkdir -p "$own"
-  port=$(free_port) s3port=$(free_port) reports=$(free_port)
+  port=$(free_port) s3port=$(free_port) reports=$(free_port) oidc=$(free_port)
   url="http://127.0.0.1:$port"
   bin=$PWD/target/release/vitrine
+  # The test OpenID Provider (oidc-provider, its development login page), as "Test SSO".
+  node end2end/oidc/provider.mjs --port "$oidc" --redirect "$url/auth/oidc/callback" --post-logout "$url/login" \
+    >"$own/oidc.log" 2>&1 &
+  echo $! >"$tmp/oidc.pid"
+  echo "vitrine-test-secret" >"$own/oidc-secret"
+  for _ in $(seq 1 100); do grep -q '^ISSUER ' "$own/oidc.log" && break; sleep 0.1; done
   # Each build's reports on an origin of their own (*.localhost reaches 127.0.0.1 in browsers).
   "$bin" serve --addr "127.0.0.1:$port" --embedded-s3-addr "127.0.0.1:$s3port" --artifacts-addr "127.0.0.1:$reports" \
-    --artifacts-url "http://*.artifacts.localhost:$reports" --data-dir "$own/data" >"$own/server.log" 2>&1 &
+    --artifacts-url "http://*.artifacts.localhost:$reports" --data-dir "$own/data" \
+    --oidc-issuer "http://127.0.0.1:$oidc" --oidc-client-id vitrine --oidc-client-secret-file "$own/oidc-secret" \
+    --oidc-name "Test SSO" --oidc-groups-claim groups --oidc-scopes "profile email groups" >"$own/server.log" 2>&1 &
   server=$!
   echo "$server" >"$tmp/e2e.pid"
   for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.2; done

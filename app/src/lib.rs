@@ -11,7 +11,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::components::layout::Layout;
-use crate::pages::{build::BuildPage, login::LoginPage, not_found::NotFound};
+use crate::pages::{build::BuildPage, not_found::NotFound};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -48,10 +48,9 @@ pub fn App() -> impl IntoView {
             <Layout>
                 // Async: the page waits for its data, so a missing build answers 404, not 200.
                 <Routes fallback=|| view! { <NotFound/> }>
-                    // `/` and `/:vcs/:org/:repo` (lists of links) and the settings, account and
-                    // admin pages are the server's alone (`http/pages`): links to them load
-                    // them whole (`rel="external"`).
-                    <Route path=path!("/login") view=LoginPage/>
+                    // `/` and `/:vcs/:org/:repo` (lists of links), the sign-in page and the
+                    // settings, account and admin pages are the server's alone (`http/pages`):
+                    // links to them load them whole (`rel="external"`).
                     <Route path=path!("/:vcs/:org/:repo/:build_num") view=BuildPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>

@@ -11,11 +11,11 @@ test('a private build is hidden until a member signs in', async ({ page }) => {
   await hydrated(page);
   await page.getByLabel('Username').fill('demo');
   await page.getByLabel('Password').fill('not-the-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page.getByRole('alert')).toContainText('Wrong username or password');
 
   await page.getByLabel('Password').fill('demo-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByRole('link', { name: 'vitrine-demo/internal' })).toBeVisible();
   await expect(page.getByText('demo', { exact: true })).toBeVisible();

@@ -6,7 +6,7 @@ test('a member pins a build to keep its artifacts past the retention, and unpins
   await hydrated(page);
   await page.getByLabel('Username').fill('demo');
   await page.getByLabel('Password').fill('demo-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/$/);
 
   await page.goto('/gh/vitrine-demo/internal/1');

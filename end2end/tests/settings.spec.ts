@@ -6,7 +6,7 @@ async function signIn(page: Page, user: string, next: string) {
   await page.goto(`/login?next=${encodeURIComponent(next)}`);
   await page.getByLabel('Username').fill(user);
   await page.getByLabel('Password').fill(`${user}-password`);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(new RegExp(`${next.replace(/[/?]/g, '\\$&')}$`));
 }
 
@@ -73,7 +73,7 @@ test.describe('without JavaScript', () => {
     await page.goto('/login?next=%2Faccount');
     await page.getByLabel('Username').fill('demo');
     await page.getByLabel('Password').fill('demo-password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/account$/);
     const tokens = page.locator('#tokens');
     await tokens.getByLabel('Name').fill('no-script');

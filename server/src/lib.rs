@@ -2,12 +2,14 @@
 //!
 //! Layers, each importing only from those below it (ARCHITECTURE.md; `scripts/layers.py`
 //! checks it): `cli` and `serve` (start-up) -> `http` -> `core` (the features) -> `storage`
-//! (S3) and the `vitrine-store` crate (metadata) -> `observe`, `urls` and `vitrine-wire`.
+//! (S3), `identity` (OpenID Connect providers) and the `vitrine-store` crate (metadata) ->
+//! `observe`, `urls` and `vitrine-wire`.
 
 pub mod cli;
 pub mod core;
 pub use vitrine_wire::domain;
 pub mod http;
+pub mod identity;
 pub mod observe;
 pub mod serve;
 pub mod storage;

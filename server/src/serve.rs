@@ -45,6 +45,8 @@ pub struct ServeConfig {
     pub metrics_allow: Vec<ipnet::IpNet>,
     pub site_root: PathBuf,
     pub uploads: UploadSettings,
+    /// Sign-in through OpenID Connect providers (the callback URLs are made from the public URL).
+    pub oidc: crate::identity::OidcSettings,
 }
 
 pub struct Running {
@@ -368,7 +370,12 @@ async fn start_serving(cfg: ServeConfig) -> anyhow::Result<Running> {
         vec![crate::urls::origin_of(&sample).to_owned(), crate::urls::origin_of(&artifacts_url).to_owned()];
     let (trace_viewer, trace_listener) = trace_viewer(&cfg, public.as_ref(), &artifacts_origin).await?;
     let settings = Settings { public_url: public_url.clone(), uploads, trace_viewer: trace_viewer.is_some() };
-    let vitrine = Vitrine::new(Parts { db, storage, guarantees, settings, capabilities: artifacts_origin });
+    let providers = crate::identity::Providers::new(crate::identity::OidcSettings {
+        redirect_url: format!("{public_url}/auth/oidc/callback"),
+        after_logout_url: format!("{public_url}/login"),
+        ..cfg.oidc.clone()
+    })?;
+    let vitrine = Vitrine::new(Parts { db, storage, guarantees, settings, capabilities: artifacts_origin, providers });
     vitrine.sweeper().spawn();
     crate::observe::metrics();
     crate::observe::spawn_upkeep();

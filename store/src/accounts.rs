@@ -3,7 +3,7 @@
 
 use super::error::DbResult;
 use super::ids::{ProjectId, TokenId, UserId};
-use super::models::{SessionInfo, TokenFound, TokenInfo, TokenOwner, TokenTerms, User, UserSummary};
+use super::models::{SessionInfo, SessionOwner, TokenFound, TokenInfo, TokenOwner, TokenTerms, User, UserSummary};
 
 /// Users, sessions and tokens: who is signed in, and whose a token is.
 #[async_trait::async_trait]
@@ -27,7 +27,8 @@ pub trait AccountStore: Send + Sync {
     async fn user_sessions(&self, user_id: UserId, current_hash: &str) -> DbResult<Vec<SessionInfo>>;
     /// Ends every session of a user but `keep_hash`; answers how many ended.
     async fn delete_other_sessions(&self, user_id: UserId, keep_hash: &str) -> DbResult<u64>;
-    async fn session_user(&self, token_hash: &str) -> DbResult<UserId>;
+    /// A live session's user (an enabled one), and when a provider last vouched for it.
+    async fn session_user(&self, token_hash: &str) -> DbResult<SessionOwner>;
     async fn delete_session(&self, token_hash: &str) -> DbResult<()>;
     /// Tokens, oldest first: all, or a user's, or a project's (its build tokens and its
     /// running builds' own tokens).
@@ -91,7 +92,7 @@ macro_rules! account_store {
             }
 
             async fn set_user_admin(&self, user_id: UserId, admin: bool) -> DbResult<()> {
-                let done = sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
+                let done = sqlx::query("UPDATE users SET admin = $1, admin_by_group = FALSE WHERE id = $2")
                     .bind(admin)
                     .bind(user_id)
                     .execute(&self.pool)
@@ -196,13 +197,14 @@ macro_rules! account_store {
                 Ok(done.rows_affected())
             }
 
-            async fn session_user(&self, token_hash: &str) -> DbResult<UserId> {
-                sqlx::query_scalar("SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id
+            async fn session_user(&self, token_hash: &str) -> DbResult<SessionOwner> {
+                sqlx::query_as::<_, SessionOwnerRow>("SELECT s.user_id, s.checked_at FROM sessions s JOIN users u ON u.id = s.user_id
                      WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL")
                     .bind(token_hash)
                     .bind(now())
                     .fetch_one(&self.pool)
                     .await
+                    .map(SessionOwner::from)
                     .map_err(DbError::from_sqlx)
             }
 

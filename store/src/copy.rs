@@ -49,6 +49,7 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
     let copied = vec![
         copy!(from, tx, "users", [
             id: i64, username: String, password_hash: String, created_at: i64, disabled_at: Option<i64>, admin: bool,
+            admin_by_group: bool,
         ]),
         copy!(from, tx, "projects", [
             id: i64, vcs_type: String, org: String, repo: String, public: bool, created_at: i64, last_build_num: i64,
@@ -57,6 +58,7 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
         copy!(from, tx, "project_members", [
             project_id: i64, user_id: i64, role: String, source: String, granted_at: i64,
         ]),
+        copy!(from, tx, "project_groups", [project_id: i64, group_name: String, role: String, created_at: i64]),
         copy!(from, tx, "builds", [
             id: i64, project_id: i64, build_num: i64, branch: String, revision: String, status: String,
             parallelism: i64, start_time: i64, stop_time: Option<i64>, pinned_at: Option<i64>,
@@ -69,6 +71,15 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
         ]),
         copy!(from, tx, "sessions", [
             id: i64, token_hash: String, user_id: i64, expires_at: i64, created_at: i64, agent: String,
+            issuer: Option<String>, subject: Option<String>, checked_at: Option<i64>, refresh_token: Option<String>,
+            id_token: Option<String>,
+        ]),
+        copy!(from, tx, "user_identities", [
+            issuer: String, subject: String, user_id: i64, linked_at: i64, last_sign_in_at: Option<i64>,
+        ]),
+        copy!(from, tx, "sign_in_attempts", [
+            cookie_hash: String, issuer: String, state: String, nonce: String, pkce_verifier: String, next: String,
+            created_at: i64,
         ]),
         // Reference counts are counted again by the artifacts' triggers as artifacts arrive.
         copy!(from, tx, "blobs", [s3_key: String, sha256: String, size: i64, project_id: i64, created_at: i64]),

@@ -4,7 +4,8 @@
 //!
 //! The seam is split by feature: one trait per feature, each in its own file with the macro
 //! that implements it for both stores, its queries written once for both. [`AccountStore`]
-//! (`accounts.rs`: users, sessions, tokens), [`ProjectStore`] (`projects.rs`), [`BuildStore`]
+//! (`accounts.rs`: users, sessions, tokens), [`ProjectStore`] (`projects.rs`), [`IdentityStore`]
+//! (`identities.rs`: identity providers' people, pending sign-ins, group roles), [`BuildStore`]
 //! (`builds.rs`), [`ArtifactStore`] (`artifacts.rs`: listings, purges, doomed objects),
 //! [`UploadStore`] (`uploads.rs`: plans, uploads, blobs), [`RetentionStore`] (`retention.rs`),
 //! [`AuditStore`] (`audit.rs`), [`RateLimitStore`] (`limits.rs`) and [`ServerStore`]
@@ -23,6 +24,7 @@ mod builds;
 mod columns;
 mod copy;
 mod error;
+mod identities;
 mod ids;
 mod limits;
 mod models;
@@ -42,6 +44,7 @@ pub use artifacts::ArtifactStore;
 pub use audit::AuditStore;
 pub use builds::BuildStore;
 pub use error::{DB_ERRORS, DbError, DbResult};
+pub use identities::IdentityStore;
 pub use ids::{BuildId, ProjectId, TokenId, UserId};
 pub use limits::RateLimitStore;
 pub use models::*;
@@ -56,6 +59,7 @@ pub use uploads::UploadStore;
 pub trait MetaStore:
     AccountStore
     + ProjectStore
+    + IdentityStore
     + BuildStore
     + ArtifactStore
     + UploadStore
@@ -69,6 +73,7 @@ pub trait MetaStore:
 impl<T> MetaStore for T where
     T: AccountStore
         + ProjectStore
+        + IdentityStore
         + BuildStore
         + ArtifactStore
         + UploadStore
@@ -155,6 +160,10 @@ impl Db {
 
     /// What the projects feature sees: projects and their members.
     pub fn project_store(&self) -> Arc<dyn ProjectStore> {
+        self.store()
+    }
+
+    pub fn identity_store(&self) -> Arc<dyn IdentityStore> {
         self.store()
     }
 

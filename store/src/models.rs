@@ -381,3 +381,55 @@ pub struct NodeCount {
     pub node_index: i64,
     pub count: i64,
 }
+
+/// A browser session's user, and when an identity provider last vouched for it (`None`: a
+/// password sign-in, which nothing re-checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOwner {
+    pub user_id: UserId,
+    pub checked_at: Option<i64>,
+}
+
+/// A sign-in on its way through an identity provider: what the callback must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSignIn {
+    /// The provider's issuer URL.
+    pub issuer: String,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// Where to go once signed in (a path on this site).
+    pub next: String,
+    pub created_at: i64,
+}
+
+/// Who a user is at an identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub issuer: String,
+    pub subject: String,
+    pub user_id: UserId,
+    pub username: String,
+    pub linked_at: i64,
+    pub last_sign_in_at: Option<i64>,
+}
+
+/// What a session opened through an identity provider keeps to ask the provider again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionIdentity {
+    pub issuer: String,
+    pub subject: String,
+    /// When the provider last vouched for the person (sign-in or refresh).
+    pub checked_at: i64,
+    pub refresh_token: Option<String>,
+    /// The last ID token, sent back as the hint of an RP-initiated logout.
+    pub id_token: Option<String>,
+}
+
+/// A project role that a provider's group gives its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRole {
+    pub project_id: ProjectId,
+    pub group: String,
+    pub role: Role,
+}

@@ -14,18 +14,20 @@ use super::audit::{AuditStore, audit_store};
 use super::builds::{BuildStore, build_store};
 use super::columns::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, build_columns, like_pattern, now};
 use super::error::{DbError, DbResult};
+use super::identities::{IdentityStore, identity_store};
 use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::limits::{RateLimitStore, rate_limit_store};
 use super::models::{
-    Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, Grant, GrantSource, NewBuild, NodeCount, NodeFinish, Pin,
-    Project, Purged, RateWindow, Receipt, Role, Scope, SessionInfo, ToList, TokenFound, TokenInfo, TokenOwner,
-    TokenTerms, Upload, User, UserSummary, Verified,
+    Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, Grant, GrantSource, GroupRole, Identity, NewBuild,
+    NodeCount, NodeFinish, PendingSignIn, Pin, Project, Purged, RateWindow, Receipt, Role, Scope, SessionIdentity,
+    SessionInfo, SessionOwner, ToList, TokenFound, TokenInfo, TokenOwner, TokenTerms, Upload, User, UserSummary,
+    Verified,
 };
 use super::projects::{ProjectStore, project_store};
 use super::retention::{RetentionStore, retention_store};
 use super::rows::{
-    ArtifactRow, BlobRow, BuildRow, GrantRow, ProjectRow, SessionRow, TokenInfoRow, TokenRow, UploadRow, UserRow,
-    UserSummaryRow,
+    ArtifactRow, BlobRow, BuildRow, GrantRow, GroupRoleRow, IdentityRow, PendingSignInRow, ProjectRow,
+    SessionIdentityRow, SessionOwnerRow, SessionRow, TokenInfoRow, TokenRow, UploadRow, UserRow, UserSummaryRow,
 };
 use super::servers::{ServerStore, SweepLock, server_store};
 use super::uploads::{UploadStore, upload_store};
@@ -59,6 +61,7 @@ impl PgStore {
 
 account_store!(PgStore, sqlx::Postgres);
 project_store!(PgStore, sqlx::Postgres);
+identity_store!(PgStore, sqlx::Postgres);
 build_store!(PgStore, sqlx::Postgres, for_update = " FOR UPDATE");
 
 artifact_store!(PgStore, sqlx::Postgres, {

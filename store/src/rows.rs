@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::models::{
-    Artifact, Build, Grant, GrantSource, NewArtifact, Project, Scope, SessionInfo, TokenInfo, TokenOwner, Upload, User,
-    UserSummary,
+    Artifact, Build, Grant, GrantSource, GroupRole, Identity, NewArtifact, PendingSignIn, Project, Role, Scope,
+    SessionIdentity, SessionInfo, SessionOwner, TokenInfo, TokenOwner, Upload, User, UserSummary,
 };
 use vitrine_wire::domain::{BuildStatus, Sha256, VcsType};
 
@@ -301,5 +301,101 @@ impl From<UploadRow> for Upload {
             expires_at: r.expires_at,
             verified_at: r.verified_at,
         }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct IdentityRow {
+    issuer: String,
+    subject: String,
+    user_id: UserId,
+    username: String,
+    linked_at: i64,
+    last_sign_in_at: Option<i64>,
+}
+
+impl From<IdentityRow> for Identity {
+    fn from(r: IdentityRow) -> Self {
+        Identity {
+            issuer: r.issuer,
+            subject: r.subject,
+            user_id: r.user_id,
+            username: r.username,
+            linked_at: r.linked_at,
+            last_sign_in_at: r.last_sign_in_at,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct PendingSignInRow {
+    issuer: String,
+    state: String,
+    nonce: String,
+    pkce_verifier: String,
+    next: String,
+    created_at: i64,
+}
+
+impl From<PendingSignInRow> for PendingSignIn {
+    fn from(r: PendingSignInRow) -> Self {
+        PendingSignIn {
+            issuer: r.issuer,
+            state: r.state,
+            nonce: r.nonce,
+            pkce_verifier: r.pkce_verifier,
+            next: r.next,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct SessionIdentityRow {
+    issuer: String,
+    subject: String,
+    checked_at: i64,
+    refresh_token: Option<String>,
+    id_token: Option<String>,
+}
+
+impl From<SessionIdentityRow> for SessionIdentity {
+    fn from(r: SessionIdentityRow) -> Self {
+        SessionIdentity {
+            issuer: r.issuer,
+            subject: r.subject,
+            checked_at: r.checked_at,
+            refresh_token: r.refresh_token,
+            id_token: r.id_token,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct GroupRoleRow {
+    project_id: ProjectId,
+    group_name: String,
+    role: String,
+}
+
+impl From<GroupRoleRow> for GroupRole {
+    fn from(r: GroupRoleRow) -> Self {
+        GroupRole {
+            project_id: r.project_id,
+            group: r.group_name,
+            role: Role::from_str(&r.role).unwrap_or(Role::Member),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct SessionOwnerRow {
+    user_id: UserId,
+    checked_at: Option<i64>,
+}
+
+impl From<SessionOwnerRow> for SessionOwner {
+    fn from(r: SessionOwnerRow) -> Self {
+        SessionOwner { user_id: r.user_id, checked_at: r.checked_at }
     }
 }

@@ -16,18 +16,20 @@ use super::audit::{AuditStore, audit_store};
 use super::builds::{BuildStore, build_store};
 use super::columns::{ROWS_PER_STATEMENT, UPLOAD_COLUMNS, artifact_columns, build_columns, like_pattern, now};
 use super::error::{DbError, DbResult};
+use super::identities::{IdentityStore, identity_store};
 use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::limits::{RateLimitStore, rate_limit_store};
 use super::models::{
-    Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, Grant, GrantSource, NewBuild, NodeCount, NodeFinish, Pin,
-    Project, Purged, RateWindow, Receipt, Role, Scope, SessionInfo, ToList, TokenFound, TokenInfo, TokenOwner,
-    TokenTerms, Upload, User, UserSummary, Verified,
+    Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, Grant, GrantSource, GroupRole, Identity, NewBuild,
+    NodeCount, NodeFinish, PendingSignIn, Pin, Project, Purged, RateWindow, Receipt, Role, Scope, SessionIdentity,
+    SessionInfo, SessionOwner, ToList, TokenFound, TokenInfo, TokenOwner, TokenTerms, Upload, User, UserSummary,
+    Verified,
 };
 use super::projects::{ProjectStore, project_store};
 use super::retention::{RetentionStore, retention_store};
 use super::rows::{
-    ArtifactRow, BlobRow, BuildRow, GrantRow, ProjectRow, SessionRow, TokenInfoRow, TokenRow, UploadRow, UserRow,
-    UserSummaryRow,
+    ArtifactRow, BlobRow, BuildRow, GrantRow, GroupRoleRow, IdentityRow, PendingSignInRow, ProjectRow,
+    SessionIdentityRow, SessionOwnerRow, SessionRow, TokenInfoRow, TokenRow, UploadRow, UserRow, UserSummaryRow,
 };
 use super::servers::{ServerStore, SweepLock, server_store};
 use super::uploads::{UploadStore, upload_store};
@@ -118,6 +120,7 @@ fn fts_phrase(needle: &str) -> String {
 
 account_store!(SqliteStore, sqlx::Sqlite);
 project_store!(SqliteStore, sqlx::Sqlite);
+identity_store!(SqliteStore, sqlx::Sqlite);
 build_store!(SqliteStore, sqlx::Sqlite, for_update = "");
 
 artifact_store!(SqliteStore, sqlx::Sqlite, {

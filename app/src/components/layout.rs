@@ -30,7 +30,8 @@ pub fn Layout(children: Children) -> impl IntoView {
                                     <button type="submit">"Sign out"</button>
                                 </form>
                             }.into_any(),
-                            _ => view! { <a href="/login">"Sign in"</a> }.into_any(),
+                            // The sign-in page is the server's too.
+                            _ => view! { <a href="/login" rel="external">"Sign in"</a> }.into_any(),
                         }
                     })}
                 </Suspense>

@@ -1,3 +1,2 @@
 pub mod build;
-pub mod login;
 pub mod not_found;

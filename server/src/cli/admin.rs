@@ -52,6 +52,7 @@ struct Admin {
     projects: Projects,
     builds: Builds,
     retention: crate::core::retention::Retention,
+    sign_in: crate::core::sign_in::SignIn,
 }
 
 impl Admin {
@@ -65,7 +66,15 @@ impl Admin {
         let default_retention = crate::core::UploadSettings::default().artifact_retention;
         let retention =
             crate::core::retention::Retention::new(db, lookups, projects.clone(), builds.clone(), default_retention);
-        Admin { accounts, projects, builds, retention }
+        // Identities and group roles are kept in the store; which providers the server signs in
+        // with is the server's business.
+        let sign_in = crate::core::sign_in::SignIn::new(
+            db,
+            crate::identity::Providers::none(),
+            accounts.clone(),
+            AuditLog::start(db),
+        );
+        Admin { accounts, projects, builds, retention, sign_in }
     }
 }
 
@@ -166,6 +175,20 @@ async fn users(admin: &Admin, command: UserCommand) -> anyhow::Result<()> {
             admin.accounts.set_user_disabled(&name, false).await?;
             println!("{name} is enabled");
         }
+        UserCommand::Link { name, issuer, subject } => {
+            admin.sign_in.link(&name, &issuer, &subject).await?;
+            println!("Signing in as {subject} at {issuer} is signing in as {name}");
+        }
+        UserCommand::Unlink { issuer, subject } => {
+            admin.sign_in.unlink(&issuer, &subject).await?;
+            println!("{subject} at {issuer} belongs to nobody now: their next sign-in makes a new user");
+        }
+        UserCommand::Identities { name } => {
+            for identity in admin.sign_in.identities(name.as_deref()).await? {
+                let last = identity.last_sign_in_at.map_or("never".to_owned(), crate::http::v1_1::views::iso_time);
+                println!("{}\t{}\t{}\tlast sign-in {last}", identity.username, identity.issuer, identity.subject);
+            }
+        }
     }
     Ok(())
 }
@@ -233,6 +256,22 @@ async fn projects(admin: &Admin, command: ProjectCommand) -> anyhow::Result<()> 
                 }
             }
             println!("The latest successful build of each branch and pinned builds are always kept.");
+        }
+        ProjectCommand::MapGroup { slug, group, role } => {
+            let project = admin.projects.project_for_admin(&slug).await?;
+            admin.sign_in.map_group(&project, &group, role).await?;
+            println!("Members of the group {group} are {}s of {} from their next sign-in", role.as_str(), slug.short());
+        }
+        ProjectCommand::UnmapGroup { slug, group } => {
+            let project = admin.projects.project_for_admin(&slug).await?;
+            admin.sign_in.unmap_group(&project, &group).await?;
+            println!("The group {group} gives no role in {} any more", slug.short());
+        }
+        ProjectCommand::Groups { slug } => {
+            let project = admin.projects.project_for_admin(&slug).await?;
+            for mapped in admin.sign_in.group_roles(&project).await? {
+                println!("{}\t{}", mapped.group, mapped.role.as_str());
+            }
         }
         ProjectCommand::DefaultBranch { slug, branch } => {
             let branch = Some(branch.as_str()).filter(|b| *b != "default");

@@ -100,6 +100,26 @@ pub enum UserCommand {
     Disable { name: String },
     /// Let a disabled user back in (their tokens work again).
     Enable { name: String },
+    /// Give an identity at a provider to a user: signing in through that provider as that
+    /// person is signing in as them (`user identities` lists who is who).
+    Link {
+        name: String,
+        /// The provider's issuer URL, exactly as its ID tokens' `iss`.
+        #[arg(long)]
+        issuer: String,
+        /// The person's `sub` at that provider.
+        #[arg(long)]
+        subject: String,
+    },
+    /// Take an identity away from whoever has it: its next sign-in makes a new user.
+    Unlink {
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        subject: String,
+    },
+    /// Who is who at the providers: every user's identities, or one user's.
+    Identities { name: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +173,18 @@ pub enum ProjectCommand {
     /// The branch whose last green build other branches compare their screenshots against
     /// when they have no green build of their own (`main` unless set), or `default`.
     DefaultBranch { slug: ProjectSlug, branch: String },
+    /// Give the members of an identity provider's group a role in the project, at each
+    /// sign-in (`serve --oidc-groups-claim`); re-running it sets the role. Grants by hand stay.
+    MapGroup {
+        slug: ProjectSlug,
+        group: String,
+        #[arg(value_parser = parse_role)]
+        role: vitrine_store::Role,
+    },
+    /// Stop a group giving a role in the project; what it gave is taken back at once.
+    UnmapGroup { slug: ProjectSlug, group: String },
+    /// The groups that give roles in the project.
+    Groups { slug: ProjectSlug },
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -20,6 +20,13 @@ pub(super) fn change_of(command: &AdminCommand) -> Option<(AuditAction, Option<S
         A::User(UserCommand::Demote { name }) => (AuditAction::AdminUserDemote, None, None, name.clone()),
         A::User(UserCommand::Disable { name }) => (AuditAction::AdminUserDisable, None, None, name.clone()),
         A::User(UserCommand::Enable { name }) => (AuditAction::AdminUserEnable, None, None, name.clone()),
+        A::User(UserCommand::Link { name, issuer, subject }) => {
+            (AuditAction::AdminUserLink, None, None, format!("{name} is {subject} at {issuer}"))
+        }
+        A::User(UserCommand::Unlink { issuer, subject }) => {
+            (AuditAction::AdminUserUnlink, None, None, format!("{subject} at {issuer}"))
+        }
+        A::User(UserCommand::Identities { .. }) | A::Project(ProjectCommand::Groups { .. }) => return None,
         A::Token(TokenCommand::Create { name, scope, .. }) => {
             (AuditAction::AdminTokenCreate, None, None, format!("for {name}, {}", scope.as_str()))
         }
@@ -47,6 +54,12 @@ pub(super) fn change_of(command: &AdminCommand) -> Option<(AuditAction, Option<S
         }
         A::Project(ProjectCommand::DefaultBranch { slug, branch }) => {
             (AuditAction::AdminProjectDefaultBranch, project(slug), None, branch.clone())
+        }
+        A::Project(ProjectCommand::MapGroup { slug, group, role }) => {
+            (AuditAction::AdminGroupMap, project(slug), None, format!("{group} as {}", role.as_str()))
+        }
+        A::Project(ProjectCommand::UnmapGroup { slug, group }) => {
+            (AuditAction::AdminGroupUnmap, project(slug), None, group.clone())
         }
         A::Member(MemberCommand::Add { slug, name, role }) => {
             (AuditAction::AdminMemberAdd, project(slug), None, format!("{name} as {}", role.as_str()))

@@ -5,6 +5,7 @@ pub mod admin;
 mod admin_args;
 mod admin_changes;
 pub mod backup;
+mod oidc_args;
 pub mod serve;
 
 use std::process::ExitCode;

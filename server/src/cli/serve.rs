@@ -97,6 +97,8 @@ pub struct ServeArgs {
     /// Verify every upload by copying and hashing it, even on a store that checks what it is sent.
     #[arg(long, env = "VITRINE_VERIFY_BY_COPY")]
     pub verify_by_copy: bool,
+    #[command(flatten)]
+    pub oidc: super::oidc_args::OidcArgs,
 }
 
 /// Files the server creates (database, objects, keys, logs) are readable by its own user only.
@@ -120,6 +122,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         public_endpoint: args.s3_public_endpoint.clone(),
     });
     let config = ServeConfig {
+        oidc: args.oidc.settings()?,
         addr: args.addr,
         data_dir: args.data_dir,
         public_url: args.public_url,

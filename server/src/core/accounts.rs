@@ -4,14 +4,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use argon2::{Argon2, PasswordHash};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 
 use super::error::{ServiceError, ServiceResult};
 use super::lookups::Lookups;
+use super::passwords::DUMMY_HASH;
+pub use super::passwords::{PasswordChecks, check_password, hash_password};
 use super::principal::Principal;
 use super::projects::Projects;
 use crate::domain::ProjectSlug;
@@ -28,52 +27,10 @@ pub const SIGN_IN_WINDOW: i64 = 15 * 60;
 pub const SIGN_IN_FAILURES_PER_ACCOUNT: i64 = 10;
 /// Failed sign-ins per client address (IPv6: per /64) per window.
 pub const SIGN_IN_FAILURES_PER_ADDRESS: i64 = 50;
-/// How long a sign-in waits for a free password check before it is told to come back.
-const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(5);
-
-/// Where password checks run: argon2 takes tens of milliseconds of CPU and 19 MiB each, so
-/// checks go to the blocking pool, a bounded few at a time (half the cores), and a flood of
-/// sign-ins can neither starve other requests of threads nor take every core.
-#[derive(Clone, Debug)]
-pub struct PasswordChecks {
-    permits: Arc<Semaphore>,
-}
-
-impl PasswordChecks {
-    pub fn new(at_once: usize) -> PasswordChecks {
-        PasswordChecks { permits: Arc::new(Semaphore::new(at_once.max(1))) }
-    }
-
-    /// Half of this machine's cores (at least one).
-    pub fn for_this_machine() -> PasswordChecks {
-        PasswordChecks::new(std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
-    }
-
-    async fn matches(&self, password: &str, hash: &str) -> ServiceResult<bool> {
-        let busy = || {
-            metrics::counter!(crate::observe::RATE_LIMITED, "limit" => "password_checks").increment(1);
-            ServiceError::TooManyRequests {
-                message: "Too many sign-ins at once; try again in a few seconds".into(),
-                retry_after: 5,
-            }
-        };
-        let permit = tokio::time::timeout(PASSWORD_CHECK_WAIT, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| busy())?
-            .map_err(ServiceError::internal)?;
-        let (password, hash) = (password.to_owned(), hash.to_owned());
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            password_matches(&password, &hash)
-        })
-        .await
-        .map_err(ServiceError::internal)
-    }
-}
 
 /// The rate-limit key of a client address: the address, or its /64 for IPv6 (one host
 /// commonly holds a whole /64).
-fn address_key(ip: IpAddr) -> String {
+pub fn address_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => format!("sign-in:address:{v4}"),
         IpAddr::V6(v6) => {
@@ -101,32 +58,26 @@ pub fn hash_token(token: &str) -> String {
     String::from_utf8_lossy(&hex).into_owned()
 }
 
-pub fn hash_password(password: &str) -> ServiceResult<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ServiceError::internal(anyhow::anyhow!("argon2: {e}")))
-}
-
-fn password_matches(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-}
-
-/// A password to keep: at least 8 characters (and at most 1024: argon2's work grows with it).
-pub fn check_password(password: &str) -> ServiceResult<()> {
-    match password.chars().count() {
-        n if n < 8 => Err(ServiceError::BadRequest("The password must have at least 8 characters".into())),
-        n if n > 1024 => Err(ServiceError::BadRequest("The password must have at most 1024 characters".into())),
-        _ => Ok(()),
-    }
-}
-
 /// A token just made: its id, and the token itself, shown once.
 #[derive(Debug, Clone)]
 pub struct NewToken {
     pub id: TokenId,
     pub token: String,
+}
+
+/// A valid username made of a provider's name for someone: other characters become `-`, at
+/// most 60 characters (room for a `-N`), `user` when nothing is left.
+fn username_like(wanted: &str) -> String {
+    let name: String = wanted
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .take(60)
+        .collect();
+    let name = name.trim_matches(|c| matches!(c, '-' | '.'));
+    if name.is_empty() { "user".to_owned() } else { name.to_owned() }
 }
 
 pub fn check_username(name: &str) -> ServiceResult<()> {
@@ -393,7 +344,7 @@ impl Accounts {
 
     /// This server forgets whom tokens and sessions belonged to (others within
     /// [`super::lookups::FRESH_FOR`]).
-    fn forget_principals(&self) {
+    pub fn forget_principals(&self) {
         self.lookups.tokens.clear();
         self.lookups.sessions.clear();
     }
@@ -473,28 +424,65 @@ impl Accounts {
         Ok((principal, found.expires_at))
     }
 
-    /// The user of a browser session; a stale or unknown session is simply anonymous.
-    pub async fn principal_for_session(&self, session: &str) -> ServiceResult<Principal> {
+    /// The user of a browser session; a stale or unknown session is simply anonymous. With
+    /// `recheck_after`, a session a provider vouched for longer ago than that is answered
+    /// as due (`true`) and not kept: the caller asks the provider again.
+    pub async fn principal_for_session(
+        &self,
+        session: &str,
+        recheck_after: Option<Duration>,
+    ) -> ServiceResult<(Principal, bool)> {
         let hash = hash_token(session);
         if let Some(known) = self.lookups.sessions.get(&hash) {
-            return Ok(known);
+            return Ok((known, false));
         }
         match self.db.session_user(&hash).await {
-            Ok(id) => {
-                let user = self.db.user_by_id(id).await?;
+            Ok(owner) => {
+                let user = self.db.user_by_id(owner.user_id).await?;
                 let principal = Principal::User {
-                    id,
+                    id: owner.user_id,
                     username: user.username,
                     token_id: None,
                     admin: user.admin,
                     scope: Scope::Admin,
                 };
-                self.lookups.sessions.keep(hash, principal.clone());
-                Ok(principal)
+                let now = chrono::Utc::now().timestamp();
+                let due = owner
+                    .checked_at
+                    .zip(recheck_after)
+                    .is_some_and(|(checked, after)| checked + after.as_secs() as i64 <= now);
+                if !due {
+                    self.lookups.sessions.keep(hash, principal.clone());
+                }
+                Ok((principal, due))
             }
-            Err(DbError::NotFound) => Ok(Principal::Anonymous),
+            Err(DbError::NotFound) => Ok((Principal::Anonymous, false)),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Opens a session for a user who proved who they are; returns its token for the cookie.
+    pub async fn open_session(&self, user_id: UserId, agent: &str) -> ServiceResult<String> {
+        let token = new_token();
+        let expires = chrono::Utc::now().timestamp() + SESSION_DAYS * 86_400;
+        let agent: String = agent.chars().filter(|c| !c.is_control()).take(300).collect();
+        self.db.insert_session(&hash_token(&token), user_id, expires, &agent).await?;
+        Ok(token)
+    }
+
+    /// A new user without a password (they sign in through a provider), named `wanted` made
+    /// valid and unique: `alice`, else `alice-2`, `alice-3`, ...
+    pub async fn add_user_named_like(&self, wanted: &str) -> ServiceResult<(UserId, String)> {
+        let base = username_like(wanted);
+        for n in 1..=1000 {
+            let name = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+            match self.db.insert_user(&name, "", false).await {
+                Ok(id) => return Ok((id, name)),
+                Err(DbError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict(format!("No free username like `{base}`: add the user by hand and link them")))
     }
 
     /// Checks a password and opens a session; returns the session token for the cookie.
@@ -564,11 +552,7 @@ impl Accounts {
         for key in &keys {
             self.limits.rate_release(key).await?;
         }
-        let token = new_token();
-        let expires = now + SESSION_DAYS * 86_400;
-        let agent: String = agent.chars().filter(|c| !c.is_control()).take(300).collect();
-        self.db.insert_session(&hash_token(&token), user.id, expires, &agent).await?;
-        Ok(token)
+        self.open_session(user.id, agent).await
     }
 
     /// Ends a session: on this server at once, on others within [`super::lookups::FRESH_FOR`].
@@ -579,24 +563,28 @@ impl Accounts {
     }
 }
 
-/// An argon2 hash of a random password, checked against when the username is unknown.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3P6TRX2Eqsn0M6r2YxrkPw27JvQ4N2mMMYwRXc/9cmY";
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn passwords_verify_and_tokens_look_like_circleci_ones() {
-        let hash = hash_password("correct horse").unwrap();
-        assert!(password_matches("correct horse", &hash));
-        assert!(!password_matches("wrong horse", &hash));
+    fn tokens_look_like_circleci_ones() {
         let t = new_token();
         assert_eq!(t.len(), 40);
         assert!(t.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(hash_token(&t), t);
         // The stored form: SHA-256 in lowercase hex (stores written before keep working).
         assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn names_from_providers_become_valid_usernames() {
+        assert_eq!(username_like("alice"), "alice");
+        assert_eq!(username_like("Alice Smith"), "Alice-Smith");
+        assert_eq!(username_like("bob@example.com"), "bob");
+        assert_eq!(username_like("ünïcode"), "n-code");
+        assert_eq!(username_like("@@"), "user");
+        assert_eq!(username_like(&"x".repeat(100)).len(), 60);
+        assert!(check_username(&username_like("../../etc")).is_ok());
     }
 }

@@ -121,6 +121,20 @@ pub enum AuditAction {
     AdminCapabilitiesRotate,
     AdminBackup,
     AdminRestore,
+    /// Sign-in through an identity provider, and its refusals (the reason in the detail).
+    SignIn,
+    SignInRefused,
+    /// A session a provider no longer vouches for ended at its re-check.
+    SessionEnd,
+    /// A provider group gives a role in a project, or no longer does (settings page).
+    GroupMap,
+    GroupUnmap,
+    AdminGroupMap,
+    AdminGroupUnmap,
+    AdminUserLink,
+    AdminUserUnlink,
+    UserLink,
+    UserUnlink,
 }
 
 impl AuditAction {
@@ -170,6 +184,17 @@ impl AuditAction {
             AuditAction::AdminCapabilitiesRotate => "admin.capabilities.rotate",
             AuditAction::AdminBackup => "admin.backup",
             AuditAction::AdminRestore => "admin.restore",
+            AuditAction::SignIn => "sign-in",
+            AuditAction::SignInRefused => "sign-in.refused",
+            AuditAction::SessionEnd => "session.end",
+            AuditAction::GroupMap => "project.group.map",
+            AuditAction::GroupUnmap => "project.group.unmap",
+            AuditAction::AdminGroupMap => "admin.project.map-group",
+            AuditAction::AdminGroupUnmap => "admin.project.unmap-group",
+            AuditAction::AdminUserLink => "admin.user.link",
+            AuditAction::AdminUserUnlink => "admin.user.unlink",
+            AuditAction::UserLink => "user.link",
+            AuditAction::UserUnlink => "user.unlink",
         }
     }
 }

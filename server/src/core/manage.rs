@@ -13,10 +13,11 @@ use super::error::{ServiceError, ServiceResult};
 use super::principal::Principal;
 use super::projects::Projects;
 use super::retention::Retention;
+use super::sign_in::SignIn;
 use crate::domain::{BuildNum, ProjectSlug};
 use vitrine_store::{
-    AuditEvent, Grant, GrantSource, Project, Purged, Role, SessionInfo, TokenId, TokenInfo, TokenOwner, TokenTerms,
-    UserId, UserSummary,
+    AuditEvent, Grant, GrantSource, GroupRole, Identity, Project, Purged, Role, SessionInfo, TokenId, TokenInfo,
+    TokenOwner, TokenTerms, UserId, UserSummary,
 };
 
 /// Who asks, from where, and by which session (to tell it from their other sessions).
@@ -32,6 +33,8 @@ pub struct Caller {
 pub struct ProjectSettings {
     pub project: Project,
     pub grants: Vec<Grant>,
+    /// The identity provider groups that give roles in it.
+    pub groups: Vec<GroupRole>,
     /// Its build tokens (and its running builds' own, which end with the build).
     pub tokens: Vec<TokenInfo>,
     /// Its own retention (`None`: the server's).
@@ -71,18 +74,24 @@ pub struct Manage {
     projects: Projects,
     builds: Builds,
     retention: Retention,
+    sign_in: SignIn,
     audit: AuditLog,
 }
 
+/// What [`Manage`] is made of: the features whose changes it checks and audits.
+pub struct ManageParts {
+    pub accounts: Accounts,
+    pub projects: Projects,
+    pub builds: Builds,
+    pub retention: Retention,
+    pub sign_in: SignIn,
+    pub audit: AuditLog,
+}
+
 impl Manage {
-    pub fn new(
-        accounts: Accounts,
-        projects: Projects,
-        builds: Builds,
-        retention: Retention,
-        audit: AuditLog,
-    ) -> Manage {
-        Manage { accounts, projects, builds, retention, audit }
+    pub fn new(parts: ManageParts) -> Manage {
+        let ManageParts { accounts, projects, builds, retention, sign_in, audit } = parts;
+        Manage { accounts, projects, builds, retention, sign_in, audit }
     }
 
     /// The audit line of a change by `caller`, about `project` when it is one's.
@@ -107,6 +116,7 @@ impl Manage {
         let project = self.projects.maintained_project(&caller.who, slug).await?;
         Ok(ProjectSettings {
             grants: self.projects.grants(project.id).await?,
+            groups: self.sign_in.group_roles(&project).await?,
             tokens: self.accounts.tokens_of(TokenOwner::Project(project.id)).await?,
             retention: self.retention.project_retention(project.id).await?,
             default_retention: self.retention.default_retention(),
@@ -170,6 +180,23 @@ impl Manage {
         last_maintainer_stays(&self.projects.grants(project.id).await?, &project, user.id, None)?;
         self.projects.remove_member(&project, &user).await?;
         self.record(caller, AuditAction::MemberRemove, Some(&project), username.to_owned());
+        Ok(())
+    }
+
+    /// Makes an identity provider group's members `role` in the project.
+    pub async fn map_group(&self, caller: &Caller, slug: &ProjectSlug, group: &str, role: Role) -> ServiceResult<()> {
+        let project = self.projects.maintained_project(&caller.who, slug).await?;
+        let group = group.trim();
+        self.sign_in.map_group(&project, group, role).await?;
+        self.record(caller, AuditAction::GroupMap, Some(&project), format!("{group} as {}", role.as_str()));
+        Ok(())
+    }
+
+    /// Stops a group giving a role in the project; what it gave is taken back.
+    pub async fn unmap_group(&self, caller: &Caller, slug: &ProjectSlug, group: &str) -> ServiceResult<()> {
+        let project = self.projects.maintained_project(&caller.who, slug).await?;
+        self.sign_in.unmap_group(&project, group).await?;
+        self.record(caller, AuditAction::GroupUnmap, Some(&project), group.to_owned());
         Ok(())
     }
 
@@ -323,6 +350,34 @@ impl Manage {
         } else {
             Err(ServiceError::NotFound("Not found".into()))
         }
+    }
+
+    /// Who is who at the identity providers.
+    pub async fn identities(&self, caller: &Caller) -> ServiceResult<Vec<Identity>> {
+        Self::admin_only(caller)?;
+        self.sign_in.identities(None).await
+    }
+
+    /// Gives an identity at a provider to a user (an existing local account, say).
+    pub async fn link_identity(
+        &self,
+        caller: &Caller,
+        username: &str,
+        issuer: &str,
+        subject: &str,
+    ) -> ServiceResult<()> {
+        Self::admin_only(caller)?;
+        let subject = subject.trim();
+        self.sign_in.link(username.trim(), issuer, subject).await?;
+        self.record(caller, AuditAction::UserLink, None, format!("{} is {subject} at {issuer}", username.trim()));
+        Ok(())
+    }
+
+    pub async fn unlink_identity(&self, caller: &Caller, issuer: &str, subject: &str) -> ServiceResult<()> {
+        Self::admin_only(caller)?;
+        self.sign_in.unlink(issuer, subject).await?;
+        self.record(caller, AuditAction::UserUnlink, None, format!("{subject} at {issuer}"));
+        Ok(())
     }
 
     pub async fn users(&self, caller: &Caller) -> ServiceResult<Vec<UserSummary>> {

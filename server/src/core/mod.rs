@@ -4,6 +4,7 @@
 //! Handlers, the UI's backend and the CLI call the features through it.
 //!
 //! - `accounts`: users, passwords, API and build tokens, sessions, sign-in limits;
+//! - `sign_in`: sign-in through OpenID Connect providers, group roles, sessions' re-checks;
 //! - `projects`: who may see or write to a project, members, visibility, default branch;
 //! - `builds`: starting, joining, finishing, listing, resolving `latest`, pinning;
 //! - `manage`: what maintainers, users and admins change from the browser, checked and audited;
@@ -27,11 +28,13 @@ pub mod gallery;
 pub mod listings;
 pub mod lookups;
 pub mod manage;
+pub mod passwords;
 pub mod previews;
 pub mod principal;
 pub mod projects;
 pub mod retention;
 pub mod settings;
+pub mod sign_in;
 pub mod sweeper;
 pub mod untrusted;
 pub mod uploads;
@@ -55,7 +58,9 @@ use retention::Retention;
 use sweeper::{Sweeper, SweeperParts};
 use uploads::Uploads;
 
+use crate::identity::Providers;
 use crate::storage::{Storage, StorageResult, StoreGuarantees};
+use sign_in::SignIn;
 use vitrine_store::{Db, DbResult, ServerStore};
 
 /// What the core is made from.
@@ -67,6 +72,8 @@ pub struct Parts {
     pub settings: Settings,
     /// The artifacts origin's key and addresses.
     pub capabilities: ArtifactsOrigin,
+    /// The identity providers people sign in with (none: passwords only).
+    pub providers: Providers,
 }
 
 /// The application core, built once at start-up and shared by every caller: cloning it (as
@@ -80,6 +87,7 @@ struct Features {
     servers: Arc<dyn ServerStore>,
     storage: Storage,
     accounts: Accounts,
+    sign_in: SignIn,
     projects: Projects,
     builds: Builds,
     uploads: Uploads,
@@ -97,7 +105,7 @@ impl Vitrine {
     /// Wires the features; starts the audit log's writer (the sweeper starts with
     /// [`Sweeper::spawn`]).
     pub fn new(parts: Parts) -> Vitrine {
-        let Parts { db, storage, guarantees, settings, capabilities } = parts;
+        let Parts { db, storage, guarantees, settings, capabilities, providers } = parts;
         let uploads_settings = Arc::new(settings.uploads.clone());
         let lookups = lookups::Lookups::default();
         let heavy = untrusted::HeavyWork::default();
@@ -124,12 +132,20 @@ impl Vitrine {
         });
         let previews = Previews::new(storage.clone(), archives, heavy.clone());
         let gallery = Gallery::new(storage.clone(), projects.clone(), builds.clone(), artifacts.clone(), heavy);
-        let manage =
-            manage::Manage::new(accounts.clone(), projects.clone(), builds.clone(), retention.clone(), audit.clone());
+        let sign_in = SignIn::new(&db, providers, accounts.clone(), audit.clone());
+        let manage = manage::Manage::new(manage::ManageParts {
+            accounts: accounts.clone(),
+            projects: projects.clone(),
+            builds: builds.clone(),
+            retention: retention.clone(),
+            sign_in: sign_in.clone(),
+            audit: audit.clone(),
+        });
         let sweeper = Sweeper::new(SweeperParts {
             db: &db,
             storage: storage.clone(),
             accounts: accounts.clone(),
+            sign_in: sign_in.clone(),
             builds: builds.clone(),
             uploads: uploads.clone(),
             retention: retention.clone(),
@@ -141,6 +157,7 @@ impl Vitrine {
             servers: db.server_store(),
             storage,
             accounts,
+            sign_in,
             projects,
             builds,
             uploads,
@@ -169,6 +186,10 @@ impl Vitrine {
 
     pub fn accounts(&self) -> &Accounts {
         &self.0.accounts
+    }
+
+    pub fn sign_in(&self) -> &SignIn {
+        &self.0.sign_in
     }
 
     pub fn projects(&self) -> &Projects {

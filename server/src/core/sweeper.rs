@@ -11,6 +11,7 @@ use super::builds::Builds;
 use super::error::{ServiceError, ServiceResult};
 use super::retention::Retention;
 use super::settings::UploadSettings;
+use super::sign_in::SignIn;
 use super::uploads::Uploads;
 use crate::storage::Storage;
 use vitrine_store::{Db, ExpiredBuild, Receipt, ServerStore};
@@ -79,6 +80,7 @@ pub struct Sweeper {
     db: Arc<dyn ServerStore>,
     storage: Storage,
     accounts: Accounts,
+    sign_in: SignIn,
     builds: Builds,
     uploads: Uploads,
     retention: Retention,
@@ -91,6 +93,7 @@ pub struct SweeperParts<'a> {
     pub db: &'a Db,
     pub storage: Storage,
     pub accounts: Accounts,
+    pub sign_in: SignIn,
     pub builds: Builds,
     pub uploads: Uploads,
     pub retention: Retention,
@@ -100,8 +103,8 @@ pub struct SweeperParts<'a> {
 
 impl Sweeper {
     pub fn new(parts: SweeperParts<'_>) -> Sweeper {
-        let SweeperParts { db, storage, accounts, builds, uploads, retention, audit, settings } = parts;
-        Sweeper { db: db.server_store(), storage, accounts, builds, uploads, retention, audit, settings }
+        let SweeperParts { db, storage, accounts, sign_in, builds, uploads, retention, audit, settings } = parts;
+        Sweeper { db: db.server_store(), storage, accounts, sign_in, builds, uploads, retention, audit, settings }
     }
 
     /// One pass of the background sweeper: none when another server is sweeping now (its
@@ -201,6 +204,7 @@ impl Sweeper {
         .await?;
         self.builds.forget_closed_build_tokens().await?;
         self.accounts.forget_sign_in_windows(now - SIGN_IN_WINDOW).await?;
+        self.sign_in.forget_stale_sign_ins(now).await?;
         // The audit log is kept as long as artifacts are.
         self.audit.forget_before(now - self.retention.default_retention().as_secs() as i64).await?;
         swept.timed_out_builds = self.builds.time_out(now - settings.build_timeout.as_secs() as i64).await?;

@@ -57,7 +57,7 @@ impl FromRequestParts<AppState> for Principal {
         let principal = if let Some(token) = token_from_parts(parts).filter(|t| !t.is_empty()) {
             state.vitrine.accounts().principal_for_token(&token).await?
         } else if let Some(session) = state.policy.cookies().session_from_headers(&parts.headers) {
-            state.vitrine.accounts().principal_for_session(&session).await?
+            state.vitrine.sign_in().principal_for_session(&session).await?
         } else {
             Principal::Anonymous
         };

@@ -107,6 +107,10 @@ pub fn routes() -> Vec<Route> {
         route(M::POST, "/account", pages::account::change),
         route(M::GET, "/admin", pages::admin::show),
         route(M::POST, "/admin", pages::admin::change),
+        route(M::GET, "/login", pages::sign_in::show),
+        route(M::POST, "/login", pages::sign_in::password),
+        route(M::POST, "/auth/oidc/start", pages::sign_in::start),
+        route(M::GET, "/auth/oidc/callback", pages::sign_in::callback),
         route(M::GET, "/logout", logout_needs_post),
         route(M::POST, "/logout", logout),
     ]
@@ -290,14 +294,18 @@ async fn api_not_found() -> ApiError {
     ApiError::not_found("Not found: see the v1.1 API routes in the Vitrine README")
 }
 
+/// Ends the session; one opened through a provider that supports RP-initiated logout goes on
+/// to the provider, to end the person's session there too.
 async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let cookies = state.policy.cookies();
-    if let Some(session) = cookies.session_from_headers(&headers)
-        && let Err(e) = state.vitrine.accounts().logout(&session).await
-    {
-        tracing::error!(error = ?e, "logout");
+    let mut to = None;
+    if let Some(session) = cookies.session_from_headers(&headers) {
+        match state.vitrine.sign_in().sign_out(&session).await {
+            Ok(provider) => to = provider,
+            Err(e) => tracing::error!(error = ?e, "logout"),
+        }
     }
-    let mut response = Redirect::to("/").into_response();
+    let mut response = Redirect::to(to.as_deref().unwrap_or("/")).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookies.clear_session_cookie());
     response
 }

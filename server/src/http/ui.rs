@@ -49,7 +49,7 @@ impl UiService {
     async fn principal(&self, session: Option<String>) -> Result<Principal, UiError> {
         match session {
             None => Ok(Principal::Anonymous),
-            Some(s) => self.vitrine.accounts().principal_for_session(&s).await.map_err(ui_error),
+            Some(s) => self.vitrine.sign_in().principal_for_session(&s).await.map_err(ui_error),
         }
     }
 }
@@ -390,7 +390,11 @@ impl UiBackend for UiService {
         let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
         let client = self.policy.client_addr(headers, peer);
         let agent = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-        self.vitrine.accounts().login(username, password, client, agent).await.map_err(ui_error)
+        self.vitrine
+            .sign_in()
+            .with_password(username, password, crate::core::sign_in::Client { address: client, agent })
+            .await
+            .map_err(ui_error)
     }
 
     fn cookies(&self) -> CookiePolicy {

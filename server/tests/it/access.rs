@@ -195,6 +195,21 @@ const TABLE: &[(&str, &str, [&str; 2])] = &[
         "401 401 401 401 401 401 401 401 401 401 401 401",
         "401 401 401 401 401 401 401 401 401 401 401 401",
     ]),
+    // The sign-in page's password form: a wrong password is a 401 for everyone.
+    ("POST", "/login", [
+        "401 401 401 401 401 401 401 401 401 401 401 401",
+        "401 401 401 401 401 401 401 401 401 401 401 401",
+    ]),
+    // Sign-in through a provider: this server has none (404), and a return from one that
+    // this browser did not start is refused (400), whoever asks.
+    ("POST", "/auth/oidc/start", [
+        "404 404 404 404 404 404 404 404 404 404 404 404",
+        "404 404 404 404 404 404 404 404 404 404 404 404",
+    ]),
+    ("GET", "/auth/oidc/callback", [
+        "400 400 400 400 400 400 400 400 400 400 400 400",
+        "400 400 400 400 400 400 400 400 400 400 400 400",
+    ]),
     // Project settings: its maintainers and the instance's admins (none of these callers);
     // to everyone else the same 404 as a private project; signed out, the way to sign in.
     ("GET", "/{vcs}/{org}/{repo}/settings", [
@@ -387,7 +402,7 @@ fn server_fn_body(route: &str, this: &Project, caller: usize) -> Option<(&'stati
         Some(("application/x-postcard", postcard::to_allocvec(args).unwrap()))
     }
     match route {
-        "/api/login" => {
+        "/api/login" | "/login" => {
             form(&[("username", &format!("nobody-{caller}-{}", this.slug.len())), ("password", "wrong"), ("next", "")])
         }
         "/api/pin" => form(&[("vcs", &vcs), ("org", &org), ("repo", &repo), ("build_num", "1"), ("pin", "true")]),

@@ -25,6 +25,7 @@ pub struct TestApp {
 /// embedded S3 store and SQLite unless the test says otherwise.
 pub fn test_config(data_dir: &Path, uploads: UploadSettings) -> ServeConfig {
     ServeConfig {
+        oidc: vitrine::identity::OidcSettings::none(),
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_path_buf(),
         public_url: None,

@@ -28,6 +28,7 @@ mod faults;
 mod hostile;
 mod manage;
 mod migrate;
+mod oidc;
 mod operations;
 mod read_path;
 mod readers;

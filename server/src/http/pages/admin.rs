@@ -20,6 +20,8 @@ const DONE: Done = Done(&[
     ("user-promoted", "The user is an instance admin now."),
     ("user-demoted", "The user is no longer an instance admin."),
     ("project-added", "Project added: give it members and a build token in its settings."),
+    ("linked", "Identity linked: signing in through it is signing in as that user."),
+    ("unlinked", "Identity unlinked: its next sign-in makes a new user."),
 ]);
 
 #[derive(Debug, serde::Deserialize)]
@@ -60,10 +62,24 @@ pub async fn change(State(state): State<AppState>, SignedIn(caller): SignedIn, f
             ))),
         }
         .map_err(|e| Refusal::of("projects", &e)),
+        "link" => (manage.link_identity(&caller, user, get("issuer"), get("subject")).await)
+            .map(|()| "linked")
+            .map_err(|e| Refusal::of("identities", &e)),
+        "unlink" => (manage.unlink_identity(&caller, get("issuer"), get("subject")).await)
+            .map(|()| "unlinked")
+            .map_err(|e| Refusal::of("identities", &e)),
         _ => Err(Refusal::bad("", "This form cannot be read: reload the page and try again")),
     };
     match outcome {
-        Ok(code) => done(PATH, code, if code == "project-added" { "projects" } else { "users" }),
+        Ok(code) => done(
+            PATH,
+            code,
+            match code {
+                "project-added" => "projects",
+                "linked" | "unlinked" => "identities",
+                _ => "users",
+            },
+        ),
         Err(refusal) => render(&state, &caller, None, Some(refusal)).await,
     }
 }
@@ -75,10 +91,14 @@ fn users(result: crate::core::ServiceResult<()>, code: &'static str) -> Result<&
 
 async fn render(state: &AppState, caller: &Caller, done: Option<&'static str>, refusal: Option<Refusal>) -> Response {
     let manage = state.vitrine.manage();
-    let (users, projects) = match (manage.users(caller).await, manage.projects(caller).await) {
-        (Ok(u), Ok(p)) => (u, p),
-        (Err(e), _) | (_, Err(e)) => return error_page(state, &caller.who, &e),
-    };
+    let (users, projects, identities) =
+        match (manage.users(caller).await, manage.projects(caller).await, manage.identities(caller).await) {
+            (Ok(u), Ok(p), Ok(i)) => (u, p, i),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return error_page(state, &caller.who, &e),
+        };
+    let providers: Vec<(String, String)> =
+        state.vitrine.sign_in().providers().iter().map(|p| (p.issuer.clone(), p.name.clone())).collect();
+    let with_identities = !providers.is_empty() || !identities.is_empty();
     let status = refusal.as_ref().map_or(StatusCode::OK, |r| r.status);
     let refusal = refusal.as_ref();
     let body = view! {
@@ -88,6 +108,7 @@ async fn render(state: &AppState, caller: &Caller, done: Option<&'static str>, r
         <div class="settings">
             {users_section(&users, caller.who.user_id(), refusal)}
             {projects_section(&projects, refusal)}
+            {with_identities.then(|| identities_section(&identities, &providers, refusal))}
         </div>
     }
     .into_any();
@@ -173,6 +194,64 @@ fn projects_section(projects: &[vitrine_store::Project], refusal: Option<&Refusa
                 <button type="submit">"Add project"</button>
             </form>
             {Refusal::for_form(refusal, "projects")}
+        </section>
+    }
+}
+
+/// Who is who at the identity providers, and linking a person to an existing account.
+fn identities_section(
+    identities: &[vitrine_store::Identity],
+    providers: &[(String, String)],
+    refusal: Option<&Refusal>,
+) -> impl IntoView + use<> {
+    let named =
+        |issuer: &str| providers.iter().find(|(i, _)| i == issuer).map_or(issuer.to_owned(), |(_, n)| n.clone());
+    let rows = identities
+        .iter()
+        .map(|i| {
+            let who = format!("{} at {}", i.subject, named(&i.issuer));
+            view! {
+                <tr>
+                    <td>{i.username.clone()}</td>
+                    <td>{named(&i.issuer)}</td>
+                    <td><code>{i.subject.clone()}</code></td>
+                    <td class="when">{i.last_sign_in_at.map(time)}</td>
+                    <td>
+                        <form method="post" action=PATH class="inline">
+                            <input type="hidden" name="do" value="unlink"/>
+                            <input type="hidden" name="issuer" value=i.issuer.clone()/>
+                            <input type="hidden" name="subject" value=i.subject.clone()/>
+                            <button type="submit" class="small danger" aria-label=format!("Unlink {who}")>"Unlink"</button>
+                        </form>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let options = providers
+        .iter()
+        .map(|(issuer, name)| view! { <option value=issuer.clone()>{format!("{name} ({issuer})")}</option> })
+        .collect_view();
+    view! {
+        <section class="panel" id="identities" aria-labelledby="identities-h">
+            <h2 id="identities-h">"Sign-in identities"</h2>
+            <p class="muted">"People who sign in through an identity provider, by the provider's subject (never their email)."</p>
+            <table class="list">
+                <thead><tr><th>"User"</th><th>"Provider"</th><th>"Subject"</th><th class="when">"Last sign-in"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <h3>"Link an identity to an account"</h3>
+            <form method="post" action=PATH class="stack">
+                <input type="hidden" name="do" value="link"/>
+                <label for="link-username">"Username"</label>
+                <input id="link-username" name="username" type="text" required autocomplete="off"/>
+                <label for="link-issuer">"Provider"</label>
+                <select id="link-issuer" name="issuer">{options}</select>
+                <label for="link-subject">"Subject (the provider's sub)"</label>
+                <input id="link-subject" name="subject" type="text" required autocomplete="off"/>
+                <button type="submit">"Link"</button>
+            </form>
+            {Refusal::for_form(refusal, "identities")}
         </section>
     }
 }

@@ -34,7 +34,7 @@ const STATUSES: [(&str, &str); 5] = [
 async fn reader(state: &AppState, parts: &http::request::Parts) -> Result<Caller, ServiceError> {
     let session = state.policy.cookies().session_from_headers(&parts.headers);
     let who = match &session {
-        Some(s) => state.vitrine.accounts().principal_for_session(s).await?,
+        Some(s) => state.vitrine.sign_in().principal_for_session(s).await?,
         None => crate::core::Principal::Anonymous,
     };
     if let Some(seen) = parts.extensions.get::<crate::http::access_log::Who>() {

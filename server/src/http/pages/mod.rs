@@ -1,4 +1,5 @@
-//! The pages people change things on: a project's settings, their account, the admin pages.
+//! The pages people change things on: a project's settings, their account, the admin pages,
+//! and the sign-in page.
 //! Rendered on the server alone (Leptos views to HTML, no client bundle): every form is a
 //! plain HTML form, posted to the page's own address with a `do` field naming the change,
 //! answered by a redirect back with what was done, or by the page again with what was wrong
@@ -10,6 +11,7 @@ pub mod account;
 pub mod admin;
 pub mod listings;
 pub mod settings;
+pub mod sign_in;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};

@@ -19,6 +19,8 @@ const DONE: Done = Done(&[
     ("member-added", "Member added."),
     ("member-changed", "Role changed."),
     ("member-removed", "Member removed."),
+    ("group-mapped", "Group saved: its members get the role at their next sign-in."),
+    ("group-unmapped", "Group removed: the roles it gave are taken back."),
     ("token-revoked", "Build token revoked: builds using it are refused from now on."),
     ("visibility", "Visibility saved."),
     ("retention", "Retention saved."),
@@ -115,6 +117,18 @@ async fn apply(state: &AppState, caller: &Caller, slug: &ProjectSlug, form: &Pos
             manage.remove_member(caller, slug, get("username")).await.map_err(on("members"))?;
             Ok(Applied::Done("member-removed", "members"))
         }
+        "map-group" => {
+            let role = role_field(form, "groups")?;
+            if get("group").trim().is_empty() {
+                return Err(Refusal::bad("groups", "Give the group's name, as the identity provider sends it"));
+            }
+            manage.map_group(caller, slug, get("group"), role).await.map_err(on("groups"))?;
+            Ok(Applied::Done("group-mapped", "groups"))
+        }
+        "unmap-group" => {
+            manage.unmap_group(caller, slug, get("group")).await.map_err(on("groups"))?;
+            Ok(Applied::Done("group-unmapped", "groups"))
+        }
         "create-token" => {
             let made = manage.create_build_token(caller, slug, get("label")).await.map_err(on("tokens"))?;
             Ok(Applied::Show(Extra { created: Some(made), ..Extra::default() }))
@@ -194,7 +208,8 @@ async fn render(state: &AppState, caller: &Caller, slug: &ProjectSlug, extra: Ex
     let title = format!("Settings · {}/{}", settings.project.org, settings.project.repo);
     let agents = crate::http::downloads::installed_agent(state).await;
     let public = state.vitrine.settings().public_url.clone();
-    let body = body(&settings, extra, &public, agents.as_deref());
+    let with_groups = !state.vitrine.sign_in().providers().is_empty() || !settings.groups.is_empty();
+    let body = body(&settings, extra, &public, agents.as_deref(), with_groups);
     page(state, &caller.who, status, &title, body)
 }
 
@@ -210,7 +225,7 @@ impl Ctx<'_> {
     }
 }
 
-fn body(s: &ProjectSettings, extra: Extra, public: &str, agent: Option<&str>) -> AnyView {
+fn body(s: &ProjectSettings, extra: Extra, public: &str, agent: Option<&str>, with_groups: bool) -> AnyView {
     let p = &s.project;
     let href = format!("/{}/{}/{}", p.vcs.short(), p.org, p.repo);
     let ctx = Ctx { action: format!("{href}/settings"), refusal: extra.refusal.as_ref() };
@@ -224,6 +239,7 @@ fn body(s: &ProjectSettings, extra: Extra, public: &str, agent: Option<&str>) ->
         <div class="settings">
             {agent_section(public, agent, &p.short_slug())}
             {members_section(s, &ctx)}
+            {with_groups.then(|| groups_section(s, &ctx))}
             {tokens_section(s, &ctx, extra.created)}
             {visibility_section(s, &ctx)}
             {retention_section(s, &ctx)}
@@ -291,6 +307,49 @@ fn member_row(g: &vitrine_store::Grant, action: &str) -> impl IntoView + use<> {
             <td class="muted when">{how}</td>
             <td>{remove}</td>
         </tr>
+    }
+}
+
+/// The identity provider's groups that give roles here, at each sign-in.
+fn groups_section(s: &ProjectSettings, ctx: &Ctx) -> impl IntoView + use<> {
+    let rows = s
+        .groups
+        .iter()
+        .map(|g| {
+            let remove =
+                row_action(&ctx.action, "unmap-group", ("group", g.group.clone()), "Remove group", &g.group, true);
+            view! { <tr><td>{g.group.clone()}</td><td>{g.role.as_str()}</td><td>{remove}</td></tr> }
+        })
+        .collect_view();
+    let list = if s.groups.is_empty() {
+        view! { <p class="empty">"No group gives a role here."</p> }.into_any()
+    } else {
+        view! {
+            <table class="list">
+                <thead><tr><th>"Group"</th><th>"Role"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="panel" id="groups" aria-labelledby="groups-h">
+            <h2 id="groups-h">"Identity provider groups"</h2>
+            <p class="muted">"Members of these groups at the identity provider get the role at each sign-in, and lose it when they leave the group (at their next sign-in or session check). Grants by hand stay."</p>
+            {list}
+            <form method="post" action=ctx.action.clone() class="row">
+                <input type="hidden" name="do" value="map-group"/>
+                <label for="map-group">"Group"</label>
+                <input id="map-group" name="group" type="text" required autocomplete="off"/>
+                <label for="map-role">"Role"</label>
+                <select id="map-role" name="role">
+                    <option value="member" selected>"member"</option>
+                    <option value="maintainer">"maintainer"</option>
+                </select>
+                <button type="submit">"Add group"</button>
+            </form>
+            {ctx.err("groups")}
+        </section>
     }
 }
 
