@@ -128,6 +128,10 @@ pub const SWEEPS: &str = "vitrine_sweeper_passes_total";
 pub const SWEPT: &str = "vitrine_sweeper_removed_total";
 /// Requests refused by a rate limit, by `limit`.
 pub const RATE_LIMITED: &str = "vitrine_rate_limited_total";
+/// Sign-ins through identity providers, by `outcome` (`signed-in`, or the refusal's reason),
+/// and sessions checked with their provider again, by `outcome` (`kept`, `ended`, `unanswered`).
+pub const SIGN_INS: &str = "vitrine_oidc_sign_ins_total";
+pub const RECHECKS: &str = "vitrine_oidc_rechecks_total";
 /// Lookups in the in-memory caches, by `cache` and `result` (`hit`, `miss`).
 pub const CACHE: &str = "vitrine_cache_requests_total";
 

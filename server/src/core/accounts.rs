@@ -167,6 +167,11 @@ impl Accounts {
         }
     }
 
+    /// Whether a user has a password (one made at a provider sign-in has none).
+    pub async fn has_password(&self, id: UserId) -> ServiceResult<bool> {
+        Ok(!self.db.user_by_id(id).await?.password_hash.is_empty())
+    }
+
     /// A user by name; a missing one is named.
     pub async fn user(&self, username: &str) -> ServiceResult<User> {
         match self.db.user_by_name(username).await {
@@ -342,11 +347,12 @@ impl Accounts {
         Ok(())
     }
 
-    /// This server forgets whom tokens and sessions belonged to (others within
-    /// [`super::lookups::FRESH_FOR`]).
+    /// This server forgets whom tokens and sessions belonged to, and who is a member of what
+    /// (others within [`super::lookups::FRESH_FOR`]).
     pub fn forget_principals(&self) {
         self.lookups.tokens.clear();
         self.lookups.sessions.clear();
+        self.lookups.members.clear();
     }
 
     /// A disabled user cannot sign in, and their sessions and tokens stop working at once;

@@ -51,6 +51,9 @@ pub struct AccountPage {
     pub username: String,
     pub tokens: Vec<TokenInfo>,
     pub sessions: Vec<SessionInfo>,
+    /// Whether the account has a password (people made at their first sign-in through an
+    /// identity provider have none).
+    pub password: bool,
 }
 
 /// The longest a project may keep artifacts: ten years.
@@ -306,6 +309,7 @@ impl Manage {
             username: username.to_owned(),
             tokens: self.accounts.tokens_of(TokenOwner::User(user_id)).await?,
             sessions: self.accounts.sessions(user_id, caller.session.as_deref()).await?,
+            password: self.accounts.has_password(user_id).await?,
         })
     }
 

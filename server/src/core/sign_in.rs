@@ -4,6 +4,7 @@
 //! email), the roles their groups give, the provider asked again when a session's word is old,
 //! and sign-out at the provider. The protocol itself is `crate::identity`'s.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -21,6 +22,12 @@ use vitrine_store::{
 
 /// A sign-in must come back from the provider within this long.
 pub const SIGN_IN_LIFETIME: i64 = 10 * 60;
+/// Sign-ins an address may start per sign-in window (each keeps a row until it comes back or
+/// its lifetime ends).
+const SIGN_IN_STARTS_PER_ADDRESS: i64 = 200;
+/// A session whose provider did not answer its re-check is asked again after this long (in
+/// seconds); until then it keeps what it had.
+const RECHECK_RETRY: i64 = 5 * 60;
 
 /// A sign-in sent to a provider: where the browser goes, and the cookie that brings it back.
 #[derive(Debug)]
@@ -37,6 +44,8 @@ pub struct Returned {
     /// The provider's own refusal (`access_denied`, ...), and its words.
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The issuer the provider names (RFC 9207): when given, it must be the one asked.
+    pub iss: Option<String>,
 }
 
 /// Who is signing in, for limits, the audit log and their session list.
@@ -63,6 +72,8 @@ pub struct SignIn {
     providers: Providers,
     accounts: Accounts,
     audit: AuditLog,
+    /// Sessions being checked with their provider now, by hash: one check at a time each.
+    rechecks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl SignIn {
@@ -74,6 +85,7 @@ impl SignIn {
             providers,
             accounts,
             audit,
+            rechecks: Arc::default(),
         }
     }
 
@@ -99,9 +111,22 @@ impl SignIn {
 
     /// Starts a sign-in at provider `index`: where to send the browser, and the cookie that
     /// ties its return to this browser.
-    pub async fn start(&self, index: usize, next: &str) -> ServiceResult<Started> {
+    pub async fn start(&self, index: usize, next: &str, address: Option<IpAddr>) -> ServiceResult<Started> {
         let provider =
             self.providers.at(index).ok_or_else(|| ServiceError::NotFound("No such identity provider".into()))?;
+        // Each start keeps a row for ten minutes: an address starts a bounded number.
+        if let Some(ip) = address {
+            let now = chrono::Utc::now().timestamp();
+            let key = format!("sign-in:start:{}", address_key(ip));
+            let window = self.limits.rate_hit(&key, now - SIGN_IN_WINDOW).await?;
+            if window.count > SIGN_IN_STARTS_PER_ADDRESS {
+                metrics::counter!(crate::observe::RATE_LIMITED, "limit" => "sign_in_starts").increment(1);
+                return Err(ServiceError::TooManyRequests {
+                    message: "Too many sign-ins started from here; try again later".into(),
+                    retry_after: (window.started + SIGN_IN_WINDOW - now).max(1) as u64,
+                });
+            }
+        }
         let begun = provider.begin().await.map_err(|e| unreachable(provider, &e))?;
         let cookie = new_token();
         let pending = PendingSignIn {
@@ -139,8 +164,13 @@ impl SignIn {
             });
         }
         match self.checked(cookie, returned, client).await {
-            Ok(done) => Ok(done),
+            Ok(done) => {
+                metrics::counter!(crate::observe::SIGN_INS, "outcome" => "signed-in").increment(1);
+                Ok(done)
+            }
             Err((reason, error)) => {
+                let outcome = reason.split(' ').next().unwrap_or_default().to_owned();
+                metrics::counter!(crate::observe::SIGN_INS, "outcome" => outcome).increment(1);
                 // A return with no pending sign-in's cookie costs nothing to refuse; every
                 // other refusal counts as a failed sign-in of the address.
                 if let Some(key) = address.as_ref().filter(|_| reason != "no-cookie") {
@@ -184,6 +214,10 @@ impl SignIn {
         }
         let provider =
             self.providers.by_issuer(&pending.issuer).ok_or_else(|| ("unknown-provider".into(), expired()))?;
+        // A return naming another issuer is a mix-up (RFC 9700 4.4): its code is not traded.
+        if returned.iss.as_deref().is_some_and(|iss| iss != provider.issuer) {
+            return Err(("mix-up".into(), expired()));
+        }
         if let Some(error) = &returned.error {
             let words: String = returned.error_description.as_deref().unwrap_or(error).chars().take(200).collect();
             let message = format!("{} did not sign you in: {}", provider.name, words.replace(char::is_control, " "));
@@ -282,7 +316,32 @@ impl SignIn {
         if !due {
             return Ok(principal);
         }
-        match self.recheck(session).await {
+        // One re-check per session at a time on this server: a page's requests arrive
+        // together, and a refresh token used twice at once may be taken as stolen (and the
+        // whole grant revoked) by providers that rotate them. The others wait and find it done.
+        let hash = hash_token(session);
+        let lock = self
+            .rechecks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(hash.clone())
+            .or_default()
+            .clone();
+        let _turn = lock.lock().await;
+        let (principal, due) = self.accounts.principal_for_session(session, recheck).await?;
+        if !due {
+            self.rechecks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&hash);
+            return Ok(principal);
+        }
+        let outcome = self.recheck(session).await;
+        self.rechecks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&hash);
+        let counted = match &outcome {
+            Ok(()) => "kept",
+            Err(Some(_)) => "ended",
+            Err(None) => "unanswered",
+        };
+        metrics::counter!(crate::observe::RECHECKS, "outcome" => counted).increment(1);
+        match outcome {
             Ok(()) => Ok(self.accounts.principal_for_session(session, None).await?.0),
             Err(Some(reason)) => {
                 let mut event = event_by(&principal, AuditAction::SessionEnd);
@@ -310,6 +369,13 @@ impl SignIn {
             Ok(v) => v,
             Err(IdentityError::Unreachable(detail)) => {
                 tracing::warn!(provider = %provider.name, %detail, "a session's re-check could not reach its provider");
+                // Asked again in a few minutes, not at every request while the provider is down.
+                let retry = SessionIdentity {
+                    checked_at: chrono::Utc::now().timestamp() - self.providers.settings.recheck_after.as_secs() as i64
+                        + RECHECK_RETRY,
+                    ..found
+                };
+                self.db.set_session_identity(&hash, &retry).await.map_err(|_| None)?;
                 return Err(None);
             }
             Err(IdentityError::Refused { reason, detail }) => {

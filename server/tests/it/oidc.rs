@@ -242,6 +242,7 @@ async fn people_sign_in_through_their_provider_and_land_where_they_asked() {
     let (again, _, _) = sign_in_through(&app.url, "carol", "/account").await;
     let account = app.get_with_cookie("/account", &again.session()).await.text().await.unwrap();
     assert!(account.contains("carol") && !account.contains("carol-2"));
+    assert!(account.contains("no password here"), "a person of the provider has no password to change");
 
     // A local account's name is never taken by a provider's person: bob (a local user of the
     // fixture) stays bob; the provider's bob becomes bob-2 until an admin links them.
@@ -264,6 +265,9 @@ async fn people_sign_in_through_their_provider_and_land_where_they_asked() {
     assert!(audit.contains("admin.project.map-group") && audit.contains("admin.user.link"), "{audit}");
 }
 
+/// Past the re-check time (2 s here) and the 4 s a server keeps a session's principal.
+const RECHECK_WAIT: Duration = Duration::from_millis(4500);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn groups_give_roles_and_take_them_back_at_the_recheck() {
     let provider = OidcProvider::start().await;
@@ -271,7 +275,7 @@ async fn groups_give_roles_and_take_them_back_at_the_recheck() {
     let app = &f.app;
     provider.change(json!({"accounts": {"dana": {"groups": ["platform-team", "vitrine-admins"]}}})).await;
     assert_ok(&app.admin(&["project", "map-group", "gh/acme/secret", "platform-team", "member"]).await);
-    let (browser, _, _) = sign_in_through(&app.url, "dana", "/").await;
+    let (browser, _, _) = sign_in_through(&app.url, "dana", "/account").await;
     let session = browser.session();
     let project = "/api/v1.1/project/gh/acme/secret";
     assert_eq!(app.get_with_cookie(project, &session).await.status().as_u16(), 200, "a member through the group");
@@ -280,7 +284,7 @@ async fn groups_give_roles_and_take_them_back_at_the_recheck() {
     // Removed from both groups at the provider: the session keeps its roles until the
     // re-check, then the provider's word (through the refresh token) takes them back.
     provider.change(json!({"accounts": {"dana": {"groups": []}}})).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(RECHECK_WAIT).await;
     let page = app.get_with_cookie(project, &session).await;
     assert_eq!(page.status().as_u16(), 404, "no longer a member");
     assert_eq!(app.get_with_cookie("/admin", &session).await.status().as_u16(), 404, "no longer an admin");
@@ -290,10 +294,10 @@ async fn groups_give_roles_and_take_them_back_at_the_recheck() {
     // A grant by hand is not the group's to take.
     assert_ok(&app.admin(&["member", "add", "gh/acme/secret", "dana"]).await);
     provider.change(json!({"accounts": {"dana": {"groups": ["platform-team"]}}})).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(RECHECK_WAIT).await;
     assert_eq!(app.get_with_cookie(project, &session).await.status().as_u16(), 200);
     provider.change(json!({"accounts": {"dana": {"groups": []}}})).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(RECHECK_WAIT).await;
     assert_eq!(app.get_with_cookie(project, &session).await.status().as_u16(), 200, "the hand grant stays");
 }
 
@@ -354,6 +358,13 @@ async fn forged_replayed_and_mismatched_callbacks_are_refused_and_audited() {
     assert_eq!(r.status().as_u16(), 401);
     assert!(r.text().await.unwrap().contains("refused this sign-in"));
 
+    // A return that names another issuer (a mix-up) is not traded.
+    let mut mixed = Browser::new();
+    let to_provider = start_sign_in(&mut mixed, &app.url).await;
+    let state: String = to_provider.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let r = mixed.get(&format!("{callback}?state={state}&code=x&iss=https%3A%2F%2Fevil.example")).await;
+    assert_eq!(r.status().as_u16(), 400, "a mix-up");
+
     // The provider's own refusal is told in its words.
     let mut declined = Browser::new();
     let to_provider = start_sign_in(&mut declined, &app.url).await;
@@ -388,8 +399,9 @@ async fn forged_replayed_and_mismatched_callbacks_are_refused_and_audited() {
     }
 
     // Failed callbacks count as failed sign-ins of the address, as wrong passwords do.
-    stranger.cookies.insert("vitrine_sign_in".into(), "0f".repeat(20));
     for _ in 0..60 {
+        // A made-up pending sign-in each time (the refusal clears the cookie).
+        stranger.cookies.insert("vitrine_sign_in".into(), "0f".repeat(20));
         let r = stranger.get(&format!("{callback}?state=abc&code=def")).await;
         if r.status().as_u16() == 429 {
             return;

@@ -190,7 +190,8 @@ async fn the_client_bundle_comes_precompressed_by_its_hashed_name_and_is_kept() 
     })
     .await;
 
-    let html = app.get("/login", None).await.text().await.unwrap();
+    // A page of the app (here a build that does not exist): its document names the bundle.
+    let html = app.get("/gh/acme/missing/1", None).await.text().await.unwrap();
     for name in ["/pkg/vitrine.h4sh.js", "/pkg/vitrine.w4sm.wasm", "/pkg/vitrine.c4ss.css"] {
         assert!(html.contains(name), "{name} in {html}");
     }

@@ -284,6 +284,15 @@ fn sessions_section(a: &AccountPage, refusal: Option<&Refusal>) -> impl IntoView
 }
 
 fn password_section(a: &AccountPage, refusal: Option<&Refusal>) -> impl IntoView + use<> {
+    if !a.password {
+        return view! {
+            <section class="panel" id="password" aria-labelledby="password-h">
+                <h2 id="password-h">"Password"</h2>
+                <p class="muted">"You sign in through your identity provider: this account has no password here."</p>
+            </section>
+        }
+        .into_any();
+    }
     view! {
         <section class="panel" id="password" aria-labelledby="password-h">
             <h2 id="password-h">"Password"</h2>
@@ -301,6 +310,7 @@ fn password_section(a: &AccountPage, refusal: Option<&Refusal>) -> impl IntoView
             {Refusal::for_form(refusal, "password")}
         </section>
     }
+    .into_any()
 }
 
 #[cfg(test)]

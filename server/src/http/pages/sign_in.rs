@@ -50,10 +50,10 @@ pub async fn password(
 }
 
 /// `POST /auth/oidc/start`: to the provider, with the cookie its return is checked against.
-pub async fn start(State(state): State<AppState>, form: Posted) -> Response {
+pub async fn start(State(state): State<AppState>, ClientAddr(address): ClientAddr, form: Posted) -> Response {
     let next = safe_next(Some(form.get("next")));
     let index = form.get("provider").parse::<usize>().unwrap_or(usize::MAX);
-    match state.vitrine.sign_in().start(index, &next).await {
+    match state.vitrine.sign_in().start(index, &next, address).await {
         Ok(started) => {
             let mut response = Redirect::to(&started.provider_url).into_response();
             if let Ok(cookie) = HeaderValue::from_str(&pending_cookie(&state, &started.cookie, SIGN_IN_LIFETIME)) {
@@ -71,6 +71,7 @@ pub struct CallbackQuery {
     code: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    iss: Option<String>,
 }
 
 /// `GET /auth/oidc/callback`: the provider sends the browser back here.
@@ -82,7 +83,8 @@ pub async fn callback(
 ) -> Response {
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let cookie = read_cookie(&headers, pending_cookie_name(&state));
-    let returned = Returned { state: q.state, code: q.code, error: q.error, error_description: q.error_description };
+    let returned =
+        Returned { state: q.state, code: q.code, error: q.error, error_description: q.error_description, iss: q.iss };
     let finished = state.vitrine.sign_in().finish(cookie.as_deref(), &returned, Client { address, agent }).await;
     let mut response = match finished {
         Ok(done) => signed_in_to(&state, &done.session, &done.next),
