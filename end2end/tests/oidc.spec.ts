@@ -26,7 +26,7 @@ test('a person signs in through the identity provider and lands on the page they
   await expect(page.getByRole('link', { name: 'sso-person' })).toBeVisible();
 
   // Signing out ends the session here and at the provider, which asks and sends the browser back.
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   const confirm = page.getByRole('button', { name: /sign me out/i });
   await expect(confirm).toBeVisible();
   await confirm.click();

@@ -375,6 +375,7 @@ async fn start_serving(cfg: ServeConfig) -> anyhow::Result<Running> {
         after_logout_url: format!("{public_url}/login"),
         ..cfg.oidc.clone()
     })?;
+    let sign_in_origins = providers.all().iter().map(|p| crate::urls::origin_of(&p.issuer).to_owned()).collect();
     let vitrine = Vitrine::new(Parts { db, storage, guarantees, settings, capabilities: artifacts_origin, providers });
     vitrine.sweeper().spawn();
     crate::observe::metrics();
@@ -386,6 +387,7 @@ async fn start_serving(cfg: ServeConfig) -> anyhow::Result<Running> {
         trusted_proxies: cfg.trusted_proxies.clone(),
         metrics_allow: cfg.metrics_allow.clone(),
         media_origins,
+        sign_in_origins,
     };
     let ui = UiService::shared(vitrine.clone(), policy.clone());
     let leptos_options = leptos_options(&cfg.site_root, addr);

@@ -26,7 +26,6 @@ pub(super) fn change_of(command: &AdminCommand) -> Option<(AuditAction, Option<S
         A::User(UserCommand::Unlink { issuer, subject }) => {
             (AuditAction::AdminUserUnlink, None, None, format!("{subject} at {issuer}"))
         }
-        A::User(UserCommand::Identities { .. }) | A::Project(ProjectCommand::Groups { .. }) => return None,
         A::Token(TokenCommand::Create { name, scope, .. }) => {
             (AuditAction::AdminTokenCreate, None, None, format!("for {name}, {}", scope.as_str()))
         }
@@ -38,7 +37,10 @@ pub(super) fn change_of(command: &AdminCommand) -> Option<(AuditAction, Option<S
             };
             (AuditAction::AdminTokenRevoke, None, None, which)
         }
-        A::Token(TokenCommand::List { .. }) | A::Audit { .. } => return None,
+        A::Token(TokenCommand::List { .. })
+        | A::Audit { .. }
+        | A::User(UserCommand::Identities { .. })
+        | A::Project(ProjectCommand::Groups { .. }) => return None,
         A::Project(ProjectCommand::Add { slug, public }) => {
             (AuditAction::AdminProjectAdd, project(slug), None, if *public { "public" } else { "private" }.to_owned())
         }

@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API and the web UI (with an embedded S3 server and SQLite by default).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage users, tokens, projects and members in the data dir.
     Admin(admin::AdminArgs),
     #[command(flatten)]
@@ -41,6 +41,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => {
+                let args = *args;
                 let _flushed_at_exit =
                     crate::observe::init_logging(args.log_format, "info,sqlx=warn,s3s=warn,tower_http=warn");
                 serve::run(args).await

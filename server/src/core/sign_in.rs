@@ -96,7 +96,7 @@ impl SignIn {
 
     /// Whether the password form is offered (not with `--oidc-only`).
     pub fn passwords_allowed(&self) -> bool {
-        !(self.providers.settings.only && !self.providers.all().is_empty())
+        !self.providers.settings.only || self.providers.all().is_empty()
     }
 
     /// Signs in with a password (see [`Accounts::login`]), unless only providers are allowed.

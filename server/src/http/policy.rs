@@ -17,6 +17,10 @@ pub struct HttpPolicy {
     /// Origins besides the app's that its pages load images and media from: the S3 store's
     /// (signed URLs) and the artifacts origin (a `*` host there is a CSP wildcard too).
     pub media_origins: Vec<String>,
+    /// The identity providers' origins: a sign-in form (and the sign-out button) posts to the
+    /// app, which sends the browser on to the provider, and a form's redirects must be allowed
+    /// by `form-action` too.
+    pub sign_in_origins: Vec<String>,
 }
 
 impl HttpPolicy {
@@ -25,10 +29,11 @@ impl HttpPolicy {
     /// from themselves and the stores that artifact links lead to, and cannot be framed.
     pub fn content_security_policy(&self, nonce: &str) -> String {
         let media = self.media_origins.join(" ");
+        let forms = self.sign_in_origins.iter().fold(String::new(), |all, o| all + " " + o);
         format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
              img-src 'self' data: {media}; media-src 'self' {media}; connect-src 'self'; object-src 'none'; \
-             base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+             base-uri 'none'; form-action 'self'{forms}; frame-ancestors 'none'"
         )
     }
 
@@ -91,6 +96,7 @@ mod tests {
             trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
             metrics_allow: vec!["127.0.0.0/8".parse().unwrap()],
             media_origins: vec![],
+            sign_in_origins: vec!["https://sso.example".into()],
         }
     }
 
@@ -115,6 +121,12 @@ mod tests {
         assert!(lb.cookies().secure, "https public URL: Secure, __Host- cookies");
         assert!(lb.may_read_metrics(ip("127.0.0.1")) && !lb.may_read_metrics(ip("10.0.0.7")));
         assert!(!lb.may_read_metrics(None));
+    }
+
+    #[test]
+    fn forms_may_lead_to_the_identity_providers_only() {
+        let csp = policy(&[]).content_security_policy("n");
+        assert!(csp.contains("form-action 'self' https://sso.example;"), "{csp}");
     }
 
     #[test]
