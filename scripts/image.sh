@@ -52,8 +52,9 @@ check() {
   curl -fsS "$url/healthz" >/dev/null || fail "the staged server does not answer"
   local page wasm
   curl -fsS -o /dev/null "$url/" || fail "no front page"
-  # The sign-in page is one of the app's: it names the bundle.
-  page=$(curl -fsS "$url/login") || fail "no sign-in page"
+  curl -fsS -o /dev/null "$url/login" || fail "no sign-in page"
+  # A build page is the app's: it names the bundle (a 404 for a build that is not there).
+  page=$(curl -sS "$url/gh/no-such/project/1") || fail "no build page"
   wasm=$(grep -o '/pkg/[^"]*\.wasm' <<<"$page" | head -n 1 || true)
   [ -n "$wasm" ] && curl -fsS -o /dev/null "$url$wasm" || fail "the site's bundle is not served ($wasm)"
   curl -fsS "$url/downloads/" | grep -q "/downloads/vitrine-agent-" || fail "no agent at /downloads/"

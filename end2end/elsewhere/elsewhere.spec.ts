@@ -19,7 +19,7 @@ test.describe('a server on a host of its own', () => {
     await hydrated(page);
     await page.getByLabel('Username').fill(USER);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/$/);
   });
 
