@@ -195,6 +195,12 @@ async fn start_sign_in(browser: &mut Browser, url: &str) -> url::Url {
     url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap()
 }
 
+/// [`start_sign_in`], answering the `state` the provider is to send back.
+async fn started_state(browser: &mut Browser, url: &str) -> String {
+    let to_provider = start_sign_in(browser, url).await;
+    to_provider.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned()
+}
+
 async fn oidc_app(provider: &OidcProvider, recheck: Duration) -> Fixture {
     let secret = "vitrine-test-secret".to_owned();
     let issuer = provider.issuer.clone();
@@ -400,23 +406,20 @@ async fn forged_replayed_and_mismatched_callbacks_are_refused_and_audited() {
 
     // The right state with a code the provider never gave.
     let mut guesser = Browser::new();
-    let to_provider = start_sign_in(&mut guesser, &app.url).await;
-    let state: String = to_provider.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let state = started_state(&mut guesser, &app.url).await;
     let r = guesser.get(&format!("{callback}?state={state}&code=made-up")).await;
     assert_eq!(r.status().as_u16(), 401);
     assert!(r.text().await.unwrap().contains("refused this sign-in"));
 
     // A return that names another issuer (a mix-up) is not traded.
     let mut mixed = Browser::new();
-    let to_provider = start_sign_in(&mut mixed, &app.url).await;
-    let state: String = to_provider.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let state = started_state(&mut mixed, &app.url).await;
     let r = mixed.get(&format!("{callback}?state={state}&code=x&iss=https%3A%2F%2Fevil.example")).await;
     assert_eq!(r.status().as_u16(), 400, "a mix-up");
 
     // The provider's own refusal is told in its words.
     let mut declined = Browser::new();
-    let to_provider = start_sign_in(&mut declined, &app.url).await;
-    let state: String = to_provider.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let state = started_state(&mut declined, &app.url).await;
     let r = declined.get(&format!("{callback}?state={state}&error=access_denied&error_description=Not+today")).await;
     assert_eq!(r.status().as_u16(), 401);
     assert!(r.text().await.unwrap().contains("Not today"));

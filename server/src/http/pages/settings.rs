@@ -310,6 +310,30 @@ fn member_row(g: &vitrine_store::Grant, action: &str) -> impl IntoView + use<> {
     }
 }
 
+/// A form that gives a role: `change` (the form's `do`, and its fields' id prefix), who to
+/// give it to (`field`: its name and label), and the button's words.
+fn grant_form(
+    action: &str,
+    change: (&'static str, &'static str),
+    field: (&'static str, &'static str),
+    button: &'static str,
+) -> impl IntoView + use<> {
+    let (who, role) = (format!("{}-{}", change.1, field.0), format!("{}-role", change.1));
+    view! {
+        <form method="post" action=action.to_owned() class="row">
+            <input type="hidden" name="do" value=change.0/>
+            <label for=who.clone()>{field.1}</label>
+            <input id=who name=field.0 type="text" required autocomplete="off"/>
+            <label for=role.clone()>"Role"</label>
+            <select id=role name="role">
+                <option value="member" selected>"member"</option>
+                <option value="maintainer">"maintainer"</option>
+            </select>
+            <button type="submit">{button}</button>
+        </form>
+    }
+}
+
 /// The identity provider's groups that give roles here, at each sign-in.
 fn groups_section(s: &ProjectSettings, ctx: &Ctx) -> impl IntoView + use<> {
     let rows = s
@@ -337,17 +361,7 @@ fn groups_section(s: &ProjectSettings, ctx: &Ctx) -> impl IntoView + use<> {
             <h2 id="groups-h">"Identity provider groups"</h2>
             <p class="muted">"Members of these groups at the identity provider get the role at each sign-in, and lose it when they leave the group (at their next sign-in or session check). Grants by hand stay."</p>
             {list}
-            <form method="post" action=ctx.action.clone() class="row">
-                <input type="hidden" name="do" value="map-group"/>
-                <label for="map-group">"Group"</label>
-                <input id="map-group" name="group" type="text" required autocomplete="off"/>
-                <label for="map-role">"Role"</label>
-                <select id="map-role" name="role">
-                    <option value="member" selected>"member"</option>
-                    <option value="maintainer">"maintainer"</option>
-                </select>
-                <button type="submit">"Add group"</button>
-            </form>
+            {grant_form(&ctx.action, ("map-group", "map"), ("group", "Group"), "Add group")}
             {ctx.err("groups")}
         </section>
     }
@@ -371,17 +385,7 @@ fn members_section(s: &ProjectSettings, ctx: &Ctx) -> impl IntoView + use<> {
             <h2 id="members-h">"Members"</h2>
             <p class="muted">"Members see the project when it is private; maintainers also change these settings. Instance admins can do both everywhere."</p>
             {list}
-            <form method="post" action=ctx.action.clone() class="row">
-                <input type="hidden" name="do" value="add-member"/>
-                <label for="add-username">"Username"</label>
-                <input id="add-username" name="username" type="text" required autocomplete="off"/>
-                <label for="add-role">"Role"</label>
-                <select id="add-role" name="role">
-                    <option value="member" selected>"member"</option>
-                    <option value="maintainer">"maintainer"</option>
-                </select>
-                <button type="submit">"Add member"</button>
-            </form>
+            {grant_form(&ctx.action, ("add-member", "add"), ("username", "Username"), "Add member")}
             {ctx.err("members")}
         </section>
     }
