@@ -23,6 +23,10 @@ const MAX_FIELD: usize = 2 * 1024;
 const MAX_SUITE: usize = 256;
 /// What a kept case costs besides its text.
 const CASE_OVERHEAD: usize = 128;
+/// A case's `<system-out>` is read this far for the attachments it names.
+const MAX_OUTPUT: usize = 16 * 1024;
+/// A case names at most this many attachments (Playwright's `[[ATTACHMENT|path]]` lines).
+const MAX_ATTACHMENTS: usize = 32;
 /// What an open suite costs besides its name.
 const SUITE_OVERHEAD: usize = 32;
 
@@ -32,6 +36,8 @@ pub struct TestCase {
     pub suite: Arc<str>,
     pub class_name: String,
     pub name: String,
+    /// The test's source file, where the report says (pytest, Jest and Playwright do).
+    pub file: String,
     /// Seconds.
     pub time: Option<f64>,
     pub outcome: TestOutcome,
@@ -39,6 +45,9 @@ pub struct TestCase {
     pub message: String,
     /// The failure's text: usually a trace.
     pub detail: String,
+    /// Files the report names as the case's attachments (screenshots, traces), as written:
+    /// relative to the report's folder, or absolute.
+    pub attachments: Vec<String>,
 }
 
 impl TestCase {
@@ -47,8 +56,10 @@ impl TestCase {
         self.suite.len()
             + self.class_name.len()
             + self.name.len()
+            + self.file.len()
             + self.message.len()
             + self.detail.len()
+            + self.attachments.iter().map(|a| a.len() + 24).sum::<usize>()
             + CASE_OVERHEAD
     }
 }
@@ -64,6 +75,29 @@ pub struct JUnitReport {
     pub skipped: usize,
     /// Where and why the reader stopped before the end (the counts are up to there).
     pub stopped: Option<String>,
+}
+
+/// Where the reader puts each case it finished.
+trait Sink {
+    fn case(&mut self, case: TestCase, budget: &mut Budget) -> Result<(), Exceeded>;
+}
+
+/// Every case, in the report's order, within the budget (test results to store).
+#[derive(Default)]
+struct Every(Vec<TestCase>);
+
+impl Sink for Every {
+    fn case(&mut self, case: TestCase, budget: &mut Budget) -> Result<(), Exceeded> {
+        budget.hold(case.weight())?;
+        self.0.push(case);
+        Ok(())
+    }
+}
+
+impl Sink for Kept {
+    fn case(&mut self, case: TestCase, budget: &mut Budget) -> Result<(), Exceeded> {
+        self.keep(case, budget)
+    }
 }
 
 /// The cases kept, by outcome: at most [`MAX_CASES`] in all.
@@ -94,13 +128,38 @@ impl Kept {
 
 /// Reads a JUnit report; `None` when the XML is something else or cannot be read.
 pub fn parse_junit(bytes: &[u8], budget: &mut Budget) -> Option<JUnitReport> {
+    let (kept, counts, stopped) = read(bytes, budget, Kept::default())?;
+    let mut cases = Vec::with_capacity(kept.len());
+    for outcome in kept.by_outcome {
+        cases.extend(outcome);
+    }
+    Some(JUnitReport {
+        cases,
+        total: counts.iter().sum(),
+        failed: counts[TestOutcome::Failed as usize],
+        errors: counts[TestOutcome::Error as usize],
+        skipped: counts[TestOutcome::Skipped as usize],
+        stopped,
+    })
+}
+
+/// A report's every case, in its order, to store as a build's test results; with where and
+/// why the reader stopped before the end. `None` when the XML is not a JUnit report.
+pub fn read_test_results(bytes: &[u8], budget: &mut Budget) -> Option<(Vec<TestCase>, Option<String>)> {
+    let (every, _, stopped) = read(bytes, budget, Every::default())?;
+    Some((every.0, stopped))
+}
+
+/// Reads a report into `sink`: the sink, the counts by outcome, and where the reader stopped.
+fn read<S: Sink>(bytes: &[u8], budget: &mut Budget, sink: S) -> Option<(S, [usize; 4], Option<String>)> {
     let mut reader = Reader {
         xml: quick_xml::Reader::from_reader(bytes),
         seen_root: false,
         suites: Vec::new(),
         case: None,
         in_outcome: false,
-        kept: Kept::default(),
+        output: None,
+        sink,
         counts: [0; 4],
     };
     reader.xml.config_mut().trim_text(false);
@@ -114,19 +173,7 @@ pub fn parse_junit(bytes: &[u8], budget: &mut Budget) -> Option<JUnitReport> {
     if !reader.seen_root {
         return None;
     }
-    let counts = reader.counts;
-    let mut cases = Vec::with_capacity(reader.kept.len());
-    for outcome in reader.kept.by_outcome {
-        cases.extend(outcome);
-    }
-    Some(JUnitReport {
-        cases,
-        total: counts.iter().sum(),
-        failed: counts[TestOutcome::Failed as usize],
-        errors: counts[TestOutcome::Error as usize],
-        skipped: counts[TestOutcome::Skipped as usize],
-        stopped,
-    })
+    Some((reader.sink, reader.counts, stopped))
 }
 
 enum Stop {
@@ -140,18 +187,20 @@ impl From<Exceeded> for Stop {
     }
 }
 
-struct Reader<'a> {
+struct Reader<'a, S> {
     xml: quick_xml::Reader<&'a [u8]>,
     seen_root: bool,
     suites: Vec<Arc<str>>,
     case: Option<TestCase>,
     /// Inside a <failure>, <error> or <skipped>: its text is the case's detail.
     in_outcome: bool,
-    kept: Kept,
+    /// Inside a case's <system-out>: its text so far (read for attachments).
+    output: Option<String>,
+    sink: S,
     counts: [usize; 4],
 }
 
-impl Reader<'_> {
+impl<S: Sink> Reader<'_, S> {
     fn read(&mut self, budget: &mut Budget) -> Result<(), Stop> {
         let mut position = 0;
         loop {
@@ -162,13 +211,13 @@ impl Reader<'_> {
             match event {
                 Event::Start(e) => self.element(&e, false, budget)?,
                 Event::Empty(e) => self.element(&e, true, budget)?,
-                Event::Text(t) if self.in_outcome => {
+                Event::Text(t) if self.in_outcome || self.output.is_some() => {
                     let text = t.decode().map_or_else(|_| lossy(&t), std::borrow::Cow::into_owned);
                     let text = quick_xml::escape::unescape(&text).map(std::borrow::Cow::into_owned).unwrap_or(text);
                     self.detail(&text);
                 }
-                Event::CData(t) if self.in_outcome => self.detail(&lossy(&t)),
-                Event::GeneralRef(r) if self.in_outcome => {
+                Event::CData(t) if self.in_outcome || self.output.is_some() => self.detail(&lossy(&t)),
+                Event::GeneralRef(r) if self.in_outcome || self.output.is_some() => {
                     let resolved =
                         quick_xml::escape::unescape(&format!("&{};", lossy(&r))).map(std::borrow::Cow::into_owned);
                     self.detail(&resolved.unwrap_or_default());
@@ -177,6 +226,12 @@ impl Reader<'_> {
                     b"testcase" => {
                         if let Some(case) = self.case.take() {
                             self.finish(case, budget)?;
+                        }
+                    }
+                    b"system-out" => {
+                        if let (Some(output), Some(case)) = (self.output.take(), self.case.as_mut()) {
+                            case.attachments.extend(attachments(&output));
+                            case.attachments.truncate(MAX_ATTACHMENTS);
                         }
                     }
                     b"testsuite" => {
@@ -193,8 +248,11 @@ impl Reader<'_> {
         }
     }
 
+    /// Text inside a case's outcome (its detail) or its `<system-out>`.
     fn detail(&mut self, text: &str) {
-        if let Some(case) = self.case.as_mut() {
+        if let Some(output) = self.output.as_mut() {
+            push_bounded(output, text, MAX_OUTPUT);
+        } else if let Some(case) = self.case.as_mut() {
             push_bounded(&mut case.detail, text, MAX_DETAIL);
         }
     }
@@ -226,10 +284,12 @@ impl Reader<'_> {
                     suite: self.suites.last().cloned().unwrap_or_else(|| Arc::from("")),
                     class_name: attr(e, b"classname"),
                     name: attr(e, b"name"),
+                    file: attr(e, b"file"),
                     time: attr(e, b"time").parse().ok(),
                     outcome: TestOutcome::Passed,
                     message: String::new(),
                     detail: String::new(),
+                    attachments: Vec::new(),
                 };
                 if empty {
                     self.finish(case, budget)?;
@@ -237,6 +297,7 @@ impl Reader<'_> {
                     self.finish(unclosed, budget)?;
                 }
             }
+            b"system-out" if !empty && self.case.is_some() => self.output = Some(String::new()),
             b"failure" | b"error" | b"skipped" => {
                 if let Some(case) = self.case.as_mut() {
                     let outcome = match name {
@@ -260,10 +321,20 @@ impl Reader<'_> {
 
     fn finish(&mut self, case: TestCase, budget: &mut Budget) -> Result<(), Exceeded> {
         let outcome = case.outcome as usize;
-        self.kept.keep(case, budget)?;
+        self.output = None;
+        self.sink.case(case, budget)?;
         self.counts[outcome] += 1;
         Ok(())
     }
+}
+
+/// The attachments a case's output names: Playwright's JUnit reporter writes a line
+/// `[[ATTACHMENT|path]]` for each file of a test (screenshots, traces, videos).
+fn attachments(output: &str) -> impl Iterator<Item = String> + '_ {
+    output.split("[[ATTACHMENT|").skip(1).filter_map(|rest| {
+        let path = rest.split("]]").next()?.trim();
+        (!path.is_empty() && path.len() <= 1024 && !path.contains(['\n', '\r'])).then(|| path.to_owned())
+    })
 }
 
 /// An attribute's value, unescaped and cut to [`MAX_FIELD`]. Attributes are read without
@@ -331,6 +402,36 @@ mod tests {
         assert_eq!(report.cases[0].time, Some(1.25));
         assert_eq!(report.cases[1].detail, "<trace>");
         assert_eq!(report.stopped, None);
+    }
+
+    #[test]
+    fn every_case_is_read_with_its_file_and_attachments() {
+        let xml = br#"<testsuites><testsuite name="checkout.spec.ts">
+  <testcase name="pays" classname="checkout" file="tests/checkout.spec.ts" time="2.5">
+    <failure message="expected 200"><![CDATA[Error: expected 200]]></failure>
+    <system-out>
+[[ATTACHMENT|test-results/pays/test-failed-1.png]]
+[[ATTACHMENT|test-results/pays/trace.zip]]
+</system-out>
+  </testcase>
+  <testcase name="lists" classname="checkout" file="tests/checkout.spec.ts"><system-out>no files</system-out></testcase>
+</testsuite></testsuites>"#;
+        let (cases, stopped) = read_test_results(xml, &mut roomy()).unwrap();
+        assert_eq!(stopped, None);
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[0].file, "tests/checkout.spec.ts");
+        assert_eq!(cases[0].attachments, ["test-results/pays/test-failed-1.png", "test-results/pays/trace.zip"]);
+        assert_eq!(cases[0].detail, "Error: expected 200", "the output is not the failure's detail");
+        assert!(cases[1].attachments.is_empty());
+        assert_eq!(cases[1].outcome, TestOutcome::Passed);
+        // All of them, past the preview's cut, and within the budget.
+        let many: String = (0..20_000).map(|i| format!(r#"<testcase name="t{i}"/>"#)).collect();
+        let (cases, _) = read_test_results(format!("<testsuite>{many}</testsuite>").as_bytes(), &mut roomy()).unwrap();
+        assert_eq!(cases.len(), 20_000);
+        let mut small = Budget::new(Limits { held: 64 << 10, ..Limits::ROOMY });
+        let (cases, stopped) =
+            read_test_results(format!("<testsuite>{many}</testsuite>").as_bytes(), &mut small).unwrap();
+        assert!(cases.len() < 20_000 && stopped.is_some());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub use ansi::{StyledRun, ansi_runs};
 pub use json::{PrettyJson, pretty_json};
-pub use junit::{JUnitReport, MAX_CASES as JUNIT_MAX_CASES, TestCase, parse_junit};
+pub use junit::{JUnitReport, MAX_CASES as JUNIT_MAX_CASES, TestCase, parse_junit, read_test_results};
 
 use super::archives::Archives;
 use super::artifacts::Readable;
