@@ -44,7 +44,7 @@ LAYERS = {
     "store": [
         ["lib"],
         ["sqlite", "postgres", "copy"],
-        ["accounts", "projects", "identities", "builds", "artifacts", "uploads", "retention", "audit", "limits", "servers"],
+        ["accounts", "projects", "identities", "builds", "artifacts", "uploads", "retention", "audit", "limits", "servers", "test_results"],
         ["columns", "rows"],
         ["error", "models", "ids"],
     ],

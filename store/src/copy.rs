@@ -63,6 +63,7 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
             id: i64, project_id: i64, build_num: i64, branch: String, revision: String, status: String,
             parallelism: i64, start_time: i64, stop_time: Option<i64>, pinned_at: Option<i64>,
             pinned_by: Option<i64>, artifacts_expired_at: Option<i64>, listing_version: i64, agent: Option<String>,
+            job: String,
         ]),
         copy!(from, tx, "build_nodes", [build_id: i64, node_index: i64, status: String, finished_at: i64]),
         copy!(from, tx, "tokens", [
@@ -92,6 +93,13 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
             content_type: String, s3_key: String, multipart_id: Option<String>, created_at: i64, part_sha256: String,
             expires_at: i64, verified_at: Option<i64>, blob_key: Option<String>,
         ]),
+        copy!(from, tx, "tests", [
+            id: i64, project_id: i64, suite: String, classname: String, name: String, file: String,
+        ]),
+        copy!(from, tx, "test_runs", [
+            build_id: i64, seq: i64, node_index: i64, test_id: i64, result: String, run_time: Option<f64>,
+            message: String, detail: String, source: String, attachments: String,
+        ]),
         copy!(from, tx, "server_keys", [name: String, key: Vec<u8>, created_at: i64]),
         copy!(from, tx, "doomed_objects", [s3_key: String, doomed_at: i64]),
         copy!(from, tx, "audit_events", [
@@ -100,7 +108,7 @@ pub(super) async fn sqlite_to_postgres(from: &SqlitePool, to: &PgPool) -> anyhow
         ]),
     ];
     // Ids were copied as they were: new rows continue after the highest.
-    for table in ["users", "projects", "builds", "tokens", "sessions", "artifacts", "audit_events"] {
+    for table in ["users", "projects", "builds", "tokens", "sessions", "artifacts", "audit_events", "tests"] {
         sqlx::query(&format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
         ))

@@ -8,7 +8,8 @@
 //! (`identities.rs`: identity providers' people, pending sign-ins, group roles), [`BuildStore`]
 //! (`builds.rs`), [`ArtifactStore`] (`artifacts.rs`: listings, purges, doomed objects),
 //! [`UploadStore`] (`uploads.rs`: plans, uploads, blobs), [`RetentionStore`] (`retention.rs`),
-//! [`AuditStore`] (`audit.rs`), [`RateLimitStore`] (`limits.rs`) and [`ServerStore`]
+//! [`AuditStore`] (`audit.rs`), [`TestResultStore`] (`test_results.rs`: tests and their runs),
+//! [`RateLimitStore`] (`limits.rs`) and [`ServerStore`]
 //! (`servers.rs`: shared keys, the sweeper's lock). `sqlite.rs` and `postgres.rs` expand every
 //! macro for their store, with the methods each writes in its own SQL; what the queries share
 //! is in `columns.rs`. sqlx rows are mapped to the models at this boundary (`rows.rs`), and
@@ -34,6 +35,7 @@ mod retention;
 mod rows;
 mod servers;
 mod sqlite;
+mod test_results;
 mod uploads;
 
 use std::path::Path;
@@ -51,6 +53,7 @@ pub use models::*;
 pub use projects::ProjectStore;
 pub use retention::RetentionStore;
 pub use servers::{ServerStore, SweepLock};
+pub use test_results::TestResultStore;
 pub use uploads::UploadStore;
 
 /// What every metadata store does: every feature's trait, implemented for SQLite and
@@ -67,6 +70,7 @@ pub trait MetaStore:
     + AuditStore
     + RateLimitStore
     + ServerStore
+    + TestResultStore
 {
 }
 
@@ -81,6 +85,7 @@ impl<T> MetaStore for T where
         + AuditStore
         + RateLimitStore
         + ServerStore
+        + TestResultStore
 {
 }
 
@@ -164,6 +169,10 @@ impl Db {
     }
 
     pub fn identity_store(&self) -> Arc<dyn IdentityStore> {
+        self.store()
+    }
+
+    pub fn test_result_store(&self) -> Arc<dyn TestResultStore> {
         self.store()
     }
 

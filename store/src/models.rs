@@ -433,3 +433,71 @@ pub struct GroupRole {
     pub group: String,
     pub role: Role,
 }
+
+/// How a test ended, in CircleCI's words (`success`, `failure`, `skipped`); an error is kept
+/// apart (the Tests tab shows it) and answered as `failure` where CircleCI's shapes have no
+/// word for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TestResult {
+    Failure,
+    Error,
+    Skipped,
+    Success,
+}
+
+impl TestResult {
+    /// As stored: `failure`, `error`, `skipped`, `success`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestResult::Failure => "failure",
+            TestResult::Error => "error",
+            TestResult::Skipped => "skipped",
+            TestResult::Success => "success",
+        }
+    }
+
+    pub fn from_stored(s: &str) -> TestResult {
+        match s {
+            "failure" => TestResult::Failure,
+            "error" => TestResult::Error,
+            "skipped" => TestResult::Skipped,
+            _ => TestResult::Success,
+        }
+    }
+}
+
+/// A test case read from a build's report, to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTestRun {
+    pub suite: String,
+    pub classname: String,
+    pub name: String,
+    pub file: String,
+    pub result: TestResult,
+    /// Seconds.
+    pub run_time: Option<f64>,
+    pub message: String,
+    pub detail: String,
+    pub attachments: Vec<String>,
+}
+
+/// A test's run in a build, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRun {
+    /// The test's id in its project: the same test across builds.
+    pub test_id: i64,
+    /// Its place among the build's runs.
+    pub seq: i64,
+    pub node_index: i64,
+    pub suite: String,
+    pub classname: String,
+    pub name: String,
+    pub file: String,
+    pub result: TestResult,
+    pub run_time: Option<f64>,
+    pub message: String,
+    pub detail: String,
+    /// The report it came from, as listed (`$CIRCLE_ARTIFACTS/test-results/junit.xml`).
+    pub source: String,
+    pub attachments: Vec<String>,
+}

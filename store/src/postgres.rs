@@ -19,17 +19,19 @@ use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::limits::{RateLimitStore, rate_limit_store};
 use super::models::{
     Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, Grant, GrantSource, GroupRole, Identity, NewBuild,
-    NodeCount, NodeFinish, PendingSignIn, Pin, Project, Purged, RateWindow, Receipt, Role, Scope, SessionIdentity,
-    SessionInfo, SessionOwner, ToList, TokenFound, TokenInfo, TokenOwner, TokenTerms, Upload, User, UserSummary,
-    Verified,
+    NewTestRun, NodeCount, NodeFinish, PendingSignIn, Pin, Project, Purged, RateWindow, Receipt, Role, Scope,
+    SessionIdentity, SessionInfo, SessionOwner, TestRun, ToList, TokenFound, TokenInfo, TokenOwner, TokenTerms, Upload,
+    User, UserSummary, Verified,
 };
 use super::projects::{ProjectStore, project_store};
 use super::retention::{RetentionStore, retention_store};
 use super::rows::{
     ArtifactRow, BlobRow, BuildRow, GrantRow, GroupRoleRow, IdentityRow, PendingSignInRow, ProjectRow,
-    SessionIdentityRow, SessionOwnerRow, SessionRow, TokenInfoRow, TokenRow, UploadRow, UserRow, UserSummaryRow,
+    SessionIdentityRow, SessionOwnerRow, SessionRow, TestRunRow, TokenInfoRow, TokenRow, UploadRow, UserRow,
+    UserSummaryRow,
 };
 use super::servers::{ServerStore, SweepLock, server_store};
+use super::test_results::{TestResultStore, test_result_store};
 use super::uploads::{UploadStore, upload_store};
 
 /// The advisory lock key of the sweeper (any number all servers agree on: "vitrine\0").
@@ -62,6 +64,7 @@ impl PgStore {
 account_store!(PgStore, sqlx::Postgres);
 project_store!(PgStore, sqlx::Postgres);
 identity_store!(PgStore, sqlx::Postgres);
+test_result_store!(PgStore, sqlx::Postgres);
 build_store!(PgStore, sqlx::Postgres, for_update = " FOR UPDATE");
 
 artifact_store!(PgStore, sqlx::Postgres, {

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::models::{
     Artifact, Build, Grant, GrantSource, GroupRole, Identity, NewArtifact, PendingSignIn, Project, Role, Scope,
-    SessionIdentity, SessionInfo, SessionOwner, TokenInfo, TokenOwner, Upload, User, UserSummary,
+    SessionIdentity, SessionInfo, SessionOwner, TestResult, TestRun, TokenInfo, TokenOwner, Upload, User, UserSummary,
 };
 use vitrine_wire::domain::{BuildStatus, Sha256, VcsType};
 
@@ -397,5 +397,42 @@ pub(super) struct SessionOwnerRow {
 impl From<SessionOwnerRow> for SessionOwner {
     fn from(r: SessionOwnerRow) -> Self {
         SessionOwner { user_id: r.user_id, checked_at: r.checked_at }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TestRunRow {
+    test_id: i64,
+    seq: i64,
+    node_index: i64,
+    suite: String,
+    classname: String,
+    name: String,
+    file: String,
+    result: String,
+    run_time: Option<f64>,
+    message: String,
+    detail: String,
+    source: String,
+    attachments: String,
+}
+
+impl From<TestRunRow> for TestRun {
+    fn from(r: TestRunRow) -> Self {
+        TestRun {
+            test_id: r.test_id,
+            seq: r.seq,
+            node_index: r.node_index,
+            suite: r.suite,
+            classname: r.classname,
+            name: r.name,
+            file: r.file,
+            result: TestResult::from_stored(&r.result),
+            run_time: r.run_time,
+            message: r.message,
+            detail: r.detail,
+            source: r.source,
+            attachments: r.attachments.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+        }
     }
 }

@@ -21,17 +21,19 @@ use super::ids::{BuildId, ProjectId, TokenId, UserId};
 use super::limits::{RateLimitStore, rate_limit_store};
 use super::models::{
     Artifact, ArtifactKind, AuditEvent, Build, ExpiredBuild, Grant, GrantSource, GroupRole, Identity, NewBuild,
-    NodeCount, NodeFinish, PendingSignIn, Pin, Project, Purged, RateWindow, Receipt, Role, Scope, SessionIdentity,
-    SessionInfo, SessionOwner, ToList, TokenFound, TokenInfo, TokenOwner, TokenTerms, Upload, User, UserSummary,
-    Verified,
+    NewTestRun, NodeCount, NodeFinish, PendingSignIn, Pin, Project, Purged, RateWindow, Receipt, Role, Scope,
+    SessionIdentity, SessionInfo, SessionOwner, TestRun, ToList, TokenFound, TokenInfo, TokenOwner, TokenTerms, Upload,
+    User, UserSummary, Verified,
 };
 use super::projects::{ProjectStore, project_store};
 use super::retention::{RetentionStore, retention_store};
 use super::rows::{
     ArtifactRow, BlobRow, BuildRow, GrantRow, GroupRoleRow, IdentityRow, PendingSignInRow, ProjectRow,
-    SessionIdentityRow, SessionOwnerRow, SessionRow, TokenInfoRow, TokenRow, UploadRow, UserRow, UserSummaryRow,
+    SessionIdentityRow, SessionOwnerRow, SessionRow, TestRunRow, TokenInfoRow, TokenRow, UploadRow, UserRow,
+    UserSummaryRow,
 };
 use super::servers::{ServerStore, SweepLock, server_store};
+use super::test_results::{TestResultStore, test_result_store};
 use super::uploads::{UploadStore, upload_store};
 
 pub(super) struct SqliteStore {
@@ -121,6 +123,7 @@ fn fts_phrase(needle: &str) -> String {
 account_store!(SqliteStore, sqlx::Sqlite);
 project_store!(SqliteStore, sqlx::Sqlite);
 identity_store!(SqliteStore, sqlx::Sqlite);
+test_result_store!(SqliteStore, sqlx::Sqlite);
 build_store!(SqliteStore, sqlx::Sqlite, for_update = "");
 
 artifact_store!(SqliteStore, sqlx::Sqlite, {

@@ -133,3 +133,43 @@ async fn every_server_gets_the_first_servers_key() {
     assert_eq!(db.shared_key("artifacts-origin", &[2; 32]).await.unwrap(), vec![1; 32]);
     assert_eq!(db.shared_key("other", &[3; 32]).await.unwrap(), vec![3; 32], "keys are kept by name");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_runs_keep_their_order_and_the_same_test_across_builds() {
+    use vitrine_store::{NewTestRun, TestResult};
+    let (_dir, db) = store().await;
+    let slug: ProjectSlug = "gh/acme/tests".parse().unwrap();
+    let project = db.insert_project(&slug, false).await.unwrap();
+    let run = |name: &str, result: TestResult| NewTestRun {
+        suite: "checkout.spec.ts".into(),
+        classname: "checkout".into(),
+        name: name.into(),
+        file: "tests/checkout.spec.ts".into(),
+        result,
+        run_time: Some(1.5),
+        message: if result == TestResult::Failure { "expected 200".into() } else { String::new() },
+        detail: String::new(),
+        attachments: if result == TestResult::Failure { vec!["shot.png".into(), "trace.zip".into()] } else { vec![] },
+    };
+    let first = db.insert_build(project, &new_build()).await.unwrap().id;
+    let second = db.insert_build(project, &new_build()).await.unwrap().id;
+    let runs = [run("pays", TestResult::Failure), run("lists", TestResult::Success), run("later", TestResult::Skipped)];
+    assert_eq!(db.insert_test_runs(project, first, 0, "$CIRCLE_ARTIFACTS/junit.xml", &runs).await.unwrap(), 3);
+    // A second report of the same build comes after the first.
+    let more = [run("refunds", TestResult::Error)];
+    db.insert_test_runs(project, first, 1, "$CIRCLE_ARTIFACTS/more.xml", &more).await.unwrap();
+    db.insert_test_runs(project, second, 0, "$CIRCLE_ARTIFACTS/junit.xml", &runs[..1]).await.unwrap();
+
+    let stored = db.test_runs(first, 0, 100).await.unwrap();
+    let names: Vec<&str> = stored.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["pays", "lists", "later", "refunds"]);
+    assert_eq!(stored[0].result, TestResult::Failure);
+    assert_eq!(stored[0].attachments, ["shot.png", "trace.zip"]);
+    assert_eq!(stored[0].run_time, Some(1.5));
+    assert_eq!((stored[3].node_index, stored[3].source.as_str()), (1, "$CIRCLE_ARTIFACTS/more.xml"));
+    assert_eq!(db.test_run_count(first).await.unwrap(), 4);
+    // Pages follow the order; the same test in another build is the same test.
+    let page = db.test_runs(first, stored[1].seq, 2).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["later", "refunds"]);
+    assert_eq!(db.test_runs(second, 0, 10).await.unwrap()[0].test_id, stored[0].test_id);
+}
