@@ -12,6 +12,7 @@
 //! - `uploads`: plans, presigned URLs, confirmations and their verification;
 //! - `artifacts` (with `folders`, `archives`, `listings`): reading artifacts, folder zips;
 //! - `gallery`: screenshots against the last green build; `previews`: opened files;
+//! - `test_results`: a build's test results (CircleCI's `store_test_results`);
 //! - `capabilities`: the signed links of the artifacts origin; `audit`: the audit log;
 //! - `sweeper`: the background work; `untrusted`: the budget of work on what builds stored.
 
@@ -36,6 +37,7 @@ pub mod retention;
 pub mod settings;
 pub mod sign_in;
 pub mod sweeper;
+pub mod test_results;
 pub mod untrusted;
 pub mod uploads;
 
@@ -99,6 +101,7 @@ struct Features {
     capabilities: ArtifactsOrigin,
     manage: manage::Manage,
     retention: Retention,
+    test_results: test_results::TestResults,
 }
 
 impl Vitrine {
@@ -132,6 +135,7 @@ impl Vitrine {
         });
         let previews = Previews::new(storage.clone(), archives, heavy.clone());
         let gallery = Gallery::new(storage.clone(), projects.clone(), builds.clone(), artifacts.clone(), heavy);
+        let test_results = test_results::TestResults::new(&db, builds.clone());
         let sign_in = SignIn::new(&db, providers, accounts.clone(), audit.clone());
         let manage = manage::Manage::new(manage::ManageParts {
             accounts: accounts.clone(),
@@ -169,6 +173,7 @@ impl Vitrine {
             capabilities,
             manage,
             retention,
+            test_results,
         }))
     }
 
@@ -190,6 +195,10 @@ impl Vitrine {
 
     pub fn sign_in(&self) -> &SignIn {
         &self.0.sign_in
+    }
+
+    pub fn test_results(&self) -> &test_results::TestResults {
+        &self.0.test_results
     }
 
     pub fn projects(&self) -> &Projects {

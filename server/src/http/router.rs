@@ -77,6 +77,7 @@ pub fn routes() -> Vec<Route> {
         documented(routes!(v1_1::builds::list_branch_builds)),
         documented(routes!(v1_1::builds::get_build)),
         documented(routes!(v1_1::artifacts::list_artifacts)),
+        documented(routes!(v1_1::tests::list_tests)),
         documented(routes!(v1_1::artifacts::get_artifact)),
         documented(routes!(v2::artifacts::list_job_artifacts)),
         documented(routes!(agent::builds::start_build)),

@@ -265,3 +265,45 @@ async fn the_shapes_clients_parse_are_the_reviewed_ones() {
         ".artifacts[].path" => "[path on the build machine]",
     });
 }
+
+/// CircleCI's test metadata route: every run of the build's tests, errors answered as
+/// failures, the message followed by the failure's text; `[]` for a build without results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_metadata_comes_in_circlecis_shape() {
+    use vitrine_store::{NewTestRun, TestResult};
+    let f = TestApp::with_projects().await;
+    assert_ok(&f.app.run_build(&f.private_build_token, "gh/acme/secret", "main", "true").await);
+    let tests = "/api/v1.1/project/github/acme/secret/1/tests";
+    let (status, empty) = f.app.get_json(tests, Some(&f.member_token)).await;
+    assert_eq!((status, empty), (200, serde_json::json!({"tests": []})));
+
+    let db = f.app.db().await;
+    let project = db.project_by_slug(&"gh/acme/secret".parse().unwrap()).await.unwrap();
+    let build = db.build(project.id, vitrine::domain::BuildNum(1)).await.unwrap();
+    let run = |name: &str, result: TestResult, message: &str, detail: &str| NewTestRun {
+        suite: "checkout".into(),
+        classname: "tests.checkout".into(),
+        name: name.into(),
+        file: if name == "pays" { "tests/checkout.py".into() } else { String::new() },
+        result,
+        run_time: Some(0.25),
+        message: message.into(),
+        detail: detail.into(),
+        attachments: vec![],
+    };
+    let runs = [
+        run("pays", TestResult::Failure, "assert 500 == 200", "Traceback: line 3"),
+        run("boots", TestResult::Error, "ImportError", ""),
+        run("later", TestResult::Skipped, "not yet", ""),
+        run("lists", TestResult::Success, "", ""),
+    ];
+    db.insert_test_runs(project.id, build.id, 0, "$CIRCLE_ARTIFACTS/test-results/pytest/junit.xml", &runs)
+        .await
+        .unwrap();
+    let (status, body) = f.app.get_json(tests, Some(&f.member_token)).await;
+    assert_eq!(status, 200);
+    insta::assert_json_snapshot!("v1_1_tests", body);
+    assert_eq!(f.app.get(tests, Some(&f.outsider_token)).await.status().as_u16(), 404, "as private as the build");
+    let (_, latest) = f.app.get_json("/api/v1.1/project/github/acme/secret/latest/tests", Some(&f.member_token)).await;
+    assert_eq!(latest, body, "latest resolves as for artifacts");
+}

@@ -3,4 +3,5 @@
 pub mod artifacts;
 pub mod builds;
 pub mod me;
+pub mod tests;
 pub mod views;
