@@ -112,6 +112,16 @@ macro_rules! retention_store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                // Test results go with their build, and with the report they were read from.
+                sqlx::query(
+                    "DELETE FROM test_runs WHERE build_id IN (SELECT id FROM builds WHERE project_id = $1 AND ($2 IS NULL OR id = $2))
+                     AND ($3 IS NULL OR source = $3)",
+                )
+                .bind(project_id)
+                .bind(build_id)
+                .bind(pretty_path)
+                .execute(&mut *tx)
+                .await?;
                 let mut doomed = 0u64;
                 for chunk in keys.chunks(ROWS_PER_STATEMENT) {
                     // Gone from `blobs`, an object can no longer be reused by a plan.

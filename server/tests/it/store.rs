@@ -172,4 +172,11 @@ async fn test_runs_keep_their_order_and_the_same_test_across_builds() {
     let page = db.test_runs(first, stored[1].seq, 2).await.unwrap();
     assert_eq!(page.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["later", "refunds"]);
     assert_eq!(db.test_runs(second, 0, 10).await.unwrap()[0].test_id, stored[0].test_id);
+
+    // Purging a report takes its runs; purging (or expiring) a build takes the rest.
+    db.purge(project, Some(first), Some("$CIRCLE_ARTIFACTS/more.xml")).await.unwrap();
+    assert_eq!(db.test_run_count(first).await.unwrap(), 3);
+    db.purge(project, Some(first), None).await.unwrap();
+    assert_eq!(db.test_run_count(first).await.unwrap(), 0);
+    assert_eq!(db.test_run_count(second).await.unwrap(), 1, "other builds keep theirs");
 }
