@@ -125,28 +125,36 @@ impl CookiePolicy {
 
     /// The session token from a `Cookie` header, if any (only under this policy's name).
     pub fn session_from_headers(self, headers: &http::HeaderMap) -> Option<String> {
-        headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.name())
-            .map(|(_, value)| value.to_owned())
-            .filter(|v| !v.is_empty())
+        cookie_from_headers(headers, self.name())
+    }
+
+    /// A cookie of this site: for every path, never to scripts, sent on top-level navigation
+    /// from elsewhere (`Lax`), `Secure` over https; gone after `max_age` seconds.
+    pub fn cookie(self, name: &str, value: &str, max_age: i64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
     }
 
     pub fn session_cookie(self, token: &str) -> http::HeaderValue {
-        let secure = if self.secure { "; Secure" } else { "" };
-        let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}", self.name());
-        http::HeaderValue::from_str(&cookie).expect("session tokens are hex")
+        http::HeaderValue::from_str(&self.cookie(self.name(), token, 2_592_000)).expect("session tokens are hex")
     }
 
     pub fn clear_session_cookie(self) -> http::HeaderValue {
-        let secure = if self.secure { "; Secure" } else { "" };
-        let cookie = format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", self.name());
-        http::HeaderValue::from_str(&cookie).expect("a fixed cookie")
+        http::HeaderValue::from_str(&self.cookie(self.name(), "", 0)).expect("a fixed cookie")
     }
+}
+
+/// A cookie's value from a request's `Cookie` headers; an empty one counts as none.
+pub fn cookie_from_headers(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 #[async_trait::async_trait]

@@ -44,6 +44,21 @@ pub fn address_key(ip: IpAddr) -> String {
     }
 }
 
+/// The refusal of a request past a sign-in limit (`limit`, as metrics count it) whose window
+/// started at `started`: told when the window ends.
+pub fn limit_reached(limit: &'static str, message: &str, started: i64, now: i64) -> ServiceError {
+    metrics::counter!(crate::observe::RATE_LIMITED, "limit" => limit).increment(1);
+    ServiceError::TooManyRequests {
+        message: message.to_owned(),
+        retry_after: (started + SIGN_IN_WINDOW - now).max(1) as u64,
+    }
+}
+
+/// The refusal of a sign-in (password or provider) past the failed sign-ins' limits.
+pub fn too_many_failed_sign_ins(started: i64, now: i64) -> ServiceError {
+    limit_reached("failed_sign_ins", "Too many failed sign-ins; try again later", started, now)
+}
+
 /// 160 random bits as 40 hex characters, the shape of a CircleCI token.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 20];
@@ -512,13 +527,7 @@ impl Accounts {
             .chain(address.as_deref().map(|a| (a, SIGN_IN_FAILURES_PER_ADDRESS)))
             .collect();
         let keys: Vec<&str> = limited.iter().map(|(k, _)| *k).collect();
-        let too_many = |started: i64| {
-            metrics::counter!(crate::observe::RATE_LIMITED, "limit" => "failed_sign_ins").increment(1);
-            ServiceError::TooManyRequests {
-                message: "Too many failed sign-ins; try again later".into(),
-                retry_after: (started + SIGN_IN_WINDOW - now).max(1) as u64,
-            }
-        };
+        let too_many = |started: i64| too_many_failed_sign_ins(started, now);
         // Refused at the cost of one read while a limit is reached.
         let counts = self.limits.rate_counts(&keys, window_after).await?;
         for (key, limit) in &limited {

@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 
-use super::accounts::{Accounts, SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_WINDOW, address_key, hash_token, new_token};
+use super::accounts::{
+    Accounts, SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_WINDOW, address_key, hash_token, limit_reached, new_token,
+    too_many_failed_sign_ins,
+};
 use super::audit::{AuditAction, AuditLog, event_by};
 use super::error::{ServiceError, ServiceResult};
 use super::principal::Principal;
@@ -120,11 +123,8 @@ impl SignIn {
             let key = format!("sign-in:start:{}", address_key(ip));
             let window = self.limits.rate_hit(&key, now - SIGN_IN_WINDOW).await?;
             if window.count > SIGN_IN_STARTS_PER_ADDRESS {
-                metrics::counter!(crate::observe::RATE_LIMITED, "limit" => "sign_in_starts").increment(1);
-                return Err(ServiceError::TooManyRequests {
-                    message: "Too many sign-ins started from here; try again later".into(),
-                    retry_after: (window.started + SIGN_IN_WINDOW - now).max(1) as u64,
-                });
+                let message = "Too many sign-ins started from here; try again later";
+                return Err(limit_reached("sign_in_starts", message, window.started, now));
             }
         }
         let begun = provider.begin().await.map_err(|e| unreachable(provider, &e))?;
@@ -157,11 +157,7 @@ impl SignIn {
             && let Some(window) = self.limits.rate_counts(&[key.as_str()], now - SIGN_IN_WINDOW).await?.get(key)
             && window.count >= SIGN_IN_FAILURES_PER_ADDRESS
         {
-            metrics::counter!(crate::observe::RATE_LIMITED, "limit" => "failed_sign_ins").increment(1);
-            return Err(ServiceError::TooManyRequests {
-                message: "Too many failed sign-ins; try again later".into(),
-                retry_after: (window.started + SIGN_IN_WINDOW - now).max(1) as u64,
-            });
+            return Err(too_many_failed_sign_ins(window.started, now));
         }
         match self.checked(cookie, returned, client).await {
             Ok(done) => {

@@ -13,7 +13,7 @@ use crate::core::sign_in::{Client, Returned, SIGN_IN_LIFETIME};
 use crate::core::{Principal, ServiceError};
 use crate::http::extract::ClientAddr;
 use crate::http::state::AppState;
-use vitrine_app::api::backend::safe_next;
+use vitrine_app::api::backend::{cookie_from_headers, safe_next};
 
 /// The cookie that ties a provider's return to the browser that started the sign-in.
 const PENDING_COOKIE: &str = "vitrine_sign_in";
@@ -82,7 +82,7 @@ pub async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let cookie = read_cookie(&headers, pending_cookie_name(&state));
+    let cookie = cookie_from_headers(&headers, pending_cookie_name(&state));
     let returned =
         Returned { state: q.state, code: q.code, error: q.error, error_description: q.error_description, iss: q.iss };
     let finished = state.vitrine.sign_in().finish(cookie.as_deref(), &returned, Client { address, agent }).await;
@@ -111,20 +111,7 @@ fn pending_cookie_name(state: &AppState) -> &'static str {
 /// The pending sign-in's cookie: sent back on the provider's top-level redirect (`Lax`), never
 /// to scripts, gone after `max_age` seconds.
 fn pending_cookie(state: &AppState, value: &str, max_age: i64) -> String {
-    let secure = if state.policy.cookies().secure { "; Secure" } else { "" };
-    format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}", pending_cookie_name(state))
-}
-
-fn read_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| !v.is_empty())
+    state.policy.cookies().cookie(pending_cookie_name(state), value, max_age)
 }
 
 /// A refused provider sign-in: what went wrong, and the way back to the sign-in page.
